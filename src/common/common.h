@@ -1,0 +1,105 @@
+/*~ common: the few helpers every module shares: logging, hex, big-endian
+ * integers.  Nothing here knows about Lightning.
+ *
+ * Argument order everywhere in coldnode: context first, then outputs, then
+ * inputs; a length follows its buffer.
+ */
+#ifndef COLDNODE_COMMON_H
+#define COLDNODE_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CN_WARN_UNUSED __attribute__((warn_unused_result))
+#define CN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define CN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Log levels, lowest first.  BROKEN means "our bug": tests fail on it. */
+enum log_level {
+	LOG_TRACE = 0,
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_UNUSUAL,
+	LOG_BROKEN,
+};
+
+/**
+ * log_set_level - set the minimum level printed, for all subsystems or one.
+ * @subsys: subsystem name ("PEER", "BRON", ...) or NULL for the default.
+ * Returns false if @spec could not be parsed.
+ */
+bool log_set_level(const char *subsys, enum log_level level);
+/**
+ * log_parse_debuglevel - apply an lnd-style --debuglevel spec:
+ * "info" or "debug,PEER=trace,GOSP=info".  Returns false (and sets nothing)
+ * on a bad spec.
+ */
+bool log_parse_debuglevel(const char *spec) CN_WARN_UNUSED;
+bool log_level_from_str(const char *s, enum log_level *out) CN_WARN_UNUSED;
+const char *log_level_str(enum log_level level);
+bool log_enabled(const char *subsys, enum log_level level);
+
+/* Log to stderr, one line: "2026-11-26 01:02:03.123 [INF] PEER: text". */
+void log_msg(const char *subsys, enum log_level level, const char *fmt, ...)
+	CN_PRINTF(3, 4);
+void log_vmsg(const char *subsys, enum log_level level, const char *fmt,
+	      va_list ap);
+/* Where lines go (default stderr); borrowed, caller keeps it open. */
+void log_set_stream(void *file);
+
+#define log_trace(sub, ...) log_msg(sub, LOG_TRACE, __VA_ARGS__)
+#define log_debug(sub, ...) log_msg(sub, LOG_DEBUG, __VA_ARGS__)
+#define log_info(sub, ...) log_msg(sub, LOG_INFO, __VA_ARGS__)
+#define log_unusual(sub, ...) log_msg(sub, LOG_UNUSUAL, __VA_ARGS__)
+#define log_broken(sub, ...) log_msg(sub, LOG_BROKEN, __VA_ARGS__)
+
+/* hex: @out must hold 2*@len+1 bytes; returns @out. */
+char *hex_encode(char *out, const uint8_t *in, size_t len);
+/* Returns false unless @hex is exactly 2*@len hex digits. */
+bool hex_decode(uint8_t *out, size_t len, const char *hex) CN_WARN_UNUSED;
+
+/* Big-endian integers (BOLT 1: "All data fields are unsigned big-endian"). */
+static inline uint16_t be16_get(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t be32_get(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t be64_get(const uint8_t *p)
+{
+	return ((uint64_t)be32_get(p) << 32) | be32_get(p + 4);
+}
+static inline void be16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+	be32_put(p, (uint32_t)(v >> 32));
+	be32_put(p + 4, (uint32_t)v);
+}
+
+/* Monotonic clock in seconds, for log stamps and benches. */
+double cn_now(void);
+
+/* Process-wide crypto setup (sodium_init, one randomized secp256k1 context).
+ * Aborts if libsodium cannot start: nothing safe can run without it. */
+void cn_crypto_init(void);
+/* The shared secp256k1 context (verify+sign); valid after cn_crypto_init. */
+struct secp256k1_context_struct;
+const struct secp256k1_context_struct *cn_secp(void);
+
+#endif /* COLDNODE_COMMON_H */

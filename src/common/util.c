@@ -1,0 +1,80 @@
+/*~ Small shared helpers: hex, clock, and the process-wide crypto contexts. */
+#include "common/common.h"
+
+#include <secp256k1.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+
+char *hex_encode(char *out, const uint8_t *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+	return out;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool hex_decode(uint8_t *out, size_t len, const char *hex)
+{
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+		if (!hex[2 * i] || !hex[2 * i + 1])
+			return false;
+		hi = hexval(hex[2 * i]);
+		lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)((hi << 4) | lo);
+	}
+	return hex[2 * len] == '\0';
+}
+
+double cn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static secp256k1_context *secp_ctx;
+
+void cn_crypto_init(void)
+{
+	uint8_t seed[32];
+
+	if (secp_ctx)
+		return;
+	if (sodium_init() < 0) {
+		log_broken("MAIN", "libsodium failed to initialise");
+		abort();
+	}
+	secp_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+	if (!secp_ctx)
+		abort();
+	/* Side-channel blinding, as libsecp256k1 recommends. */
+	randombytes_buf(seed, sizeof(seed));
+	if (!secp256k1_context_randomize(secp_ctx, seed))
+		abort();
+	sodium_memzero(seed, sizeof(seed));
+}
+
+const struct secp256k1_context_struct *cn_secp(void)
+{
+	return secp_ctx;
+}

@@ -1,0 +1,139 @@
+/*~ peer: BOLT 1 sessions on top of brontide.
+ *
+ * The peer manager listens and dials, runs the handshake through brontide
+ * (asking the key source for the one node-key ECDH), exchanges `init`,
+ * answers pings, and hands gossip (BOLT 7, types 256..265) up to whoever
+ * registered for it.  Each session has a mode:
+ *   - PEER_MODE_GOSSIP_ONLY: only BOLT 1 control and BOLT 7 gossip flow; such
+ *     a session survives signer loss (its cipher keys are its own).
+ *   - PEER_MODE_FULL: the peer speaks channel messages (types 32..136) and so
+ *     needs the signer; it is closed the moment the signer is lost.
+ * A peer is full if configured so, or as soon as it sends a channel message
+ * (if the owner allows that at the time; otherwise it is closed).
+ *
+ * Ownership: the manager owns every struct peer; pointers handed to
+ * callbacks are borrowed and valid until peer_gone returns.
+ */
+#ifndef COLDNODE_PEER_H
+#define COLDNODE_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct peer;
+struct peer_mgr;
+
+enum peer_mode {
+	PEER_MODE_GOSSIP_ONLY,
+	PEER_MODE_FULL,
+};
+
+const char *peer_mode_str(enum peer_mode mode);
+
+/* Where the node-key ECDH comes from: the local key file or the signer.
+ * ecdh() starts request @id; the answer comes back, now or later, through
+ * peer_mgr_ecdh_done(mgr, id, ...).  cancel() says @id is no longer wanted. */
+struct peer_keysource {
+	void (*ecdh)(void *arg, uint64_t id, const uint8_t point[33]);
+	void (*cancel)(void *arg, uint64_t id);
+	void *arg;
+};
+
+/* Events up to the owner (daemon / supervisor / gossip).  Any may be NULL. */
+struct peer_mgr_cbs {
+	/* init exchanged: the session is usable. */
+	void (*peer_ready)(void *arg, struct peer *p);
+	/* The session is going away (any reason); @p still valid here. */
+	void (*peer_gone)(void *arg, struct peer *p, const char *why);
+	/* A gossip message (types 256..265), @msg borrowed until return.
+	 * The callee may send to @p, or drop it with peer_close. */
+	void (*gossip_msg)(void *arg, struct peer *p, const uint8_t *msg,
+			   size_t len);
+	/* May a gossip-only peer become full right now?  (false in safe mode:
+	 * the peer is closed instead).  NULL means always. */
+	bool (*allow_full)(void *arg);
+	/* Mode changed (always gossip-only -> full). */
+	void (*mode_changed)(void *arg, struct peer *p, enum peer_mode mode);
+};
+
+struct peer_mgr_config {
+	uint8_t local_pub[33];  /* our node id */
+	uint8_t chain_hash[32]; /* for init's networks TLV */
+	double handshake_timeout; /* seconds, default 10 */
+	double ping_interval;     /* seconds between our pings, default 60 */
+	double pong_timeout;      /* seconds to wait for a pong, default 30 */
+	size_t max_peers;         /* 0: unlimited */
+	size_t send_cap;          /* bytes queued per peer before drop */
+	const uint8_t (*full_peers)[33]; /* node ids always in full mode */
+	size_t num_full_peers;
+	uint32_t our_features;    /* feature bits we set in init */
+};
+
+/* Fills @cfg with defaults (local_pub/chain_hash zero). */
+void peer_mgr_config_default(struct peer_mgr_config *cfg);
+
+/**
+ * peer_mgr_new - create the manager.
+ * @loop: borrowed.  @cfg: copied (full_peers copied).
+ * @keys: copied struct; keys->arg borrowed.  @cbs: borrowed.
+ */
+struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
+			      const struct peer_mgr_config *cfg,
+			      const struct peer_keysource *keys,
+			      const struct peer_mgr_cbs *cbs, void *arg);
+/* Closes every session and listener, then frees.  NULL is fine. */
+void peer_mgr_free(struct peer_mgr *mgr);
+
+/* Listen on "host:port" ("0.0.0.0:9735", "[::1]:9735").  Returns false and
+ * logs on failure. */
+bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport);
+/* Port actually bound by the first listener (for port 0 in tests). */
+uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
+
+/* Dial "PUBKEY@host:port".  Persistent peers are redialed with backoff
+ * (1 s doubling to 60 s) until peer_mgr_free.  Returns false on a bad
+ * address. */
+bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent);
+/* Redial every persistent peer that is not connected, now, in parallel. */
+void peer_mgr_redial_now(struct peer_mgr *mgr);
+
+/* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
+void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
+			const uint8_t secret[32]);
+/* Fail every pending ECDH (the signer is gone).  Handshakes waiting for it
+ * are closed at their handshake timeout, not before, since the signer may
+ * come back; this cancels only requests already sent. */
+void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr);
+
+/* Close every session in @mode; returns how many.  @why is logged. */
+size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
+			   const char *why);
+/* Ready sessions in @mode. */
+size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode);
+/* Sessions still in handshake. */
+size_t peer_mgr_count_pending(const struct peer_mgr *mgr);
+/* Call @fn on each ready session; @fn must not free peers. */
+void peer_mgr_foreach(struct peer_mgr *mgr,
+		      void (*fn)(void *arg, struct peer *p), void *arg);
+
+/* Send one message (type + payload, copied).  false if the peer's send
+ * buffer is over its cap (the peer is then closed) or @len > 65535. */
+bool peer_send(struct peer *p, const uint8_t *msg, size_t len);
+/* Close @p with a reason; it is freed after peer_gone, later in this loop
+ * iteration, so @p stays valid until the current callback returns. */
+void peer_close(struct peer *p, const char *why);
+/* Send a BOLT 1 warning (all channels) then keep going. */
+void peer_warn(struct peer *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const uint8_t *peer_node_id(const struct peer *p); /* 33 bytes, borrowed */
+enum peer_mode peer_get_mode(const struct peer *p);
+bool peer_is_inbound(const struct peer *p);
+/* Feature bits the peer sent in init (globalfeatures | features). */
+bool peer_has_feature(const struct peer *p, unsigned bit);
+/* One pointer of per-peer state for the owner (e.g. gossip filters). */
+void peer_set_user(struct peer *p, void *user);
+void *peer_get_user(const struct peer *p);
+
+#endif /* COLDNODE_PEER_H */

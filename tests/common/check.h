@@ -1,0 +1,31 @@
+/* Tiny test helpers: each CHECK prints where it failed and counts; a test
+ * program returns check_exit() so meson sees the failure. */
+#ifndef COLDNODE_TEST_CHECK_H
+#define COLDNODE_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_failures;
+static int check_count;
+
+#define CHECK(cond)                                                           \
+	do {                                                                  \
+		check_count++;                                                \
+		if (!(cond)) {                                                \
+			check_failures++;                                     \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,  \
+				__LINE__, #cond);                             \
+		}                                                             \
+	} while (0)
+
+#define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
+
+static inline int check_exit(void)
+{
+	fprintf(stderr, "%d checks, %d failed\n", check_count, check_failures);
+	return check_failures ? 1 : 0;
+}
+
+#endif

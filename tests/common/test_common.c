@@ -1,0 +1,34 @@
+/* Unit tests for src/common: hex, big-endian helpers, --debuglevel parsing. */
+#include "common/common.h"
+#include "check.h"
+
+int main(void)
+{
+	uint8_t buf[4], be[8];
+	char hex[9];
+	enum log_level lv;
+
+	CHECK(hex_decode(buf, 4, "00ff10Ab"));
+	CHECK(buf[0] == 0 && buf[1] == 0xff && buf[2] == 0x10 && buf[3] == 0xab);
+	CHECK(strcmp(hex_encode(hex, buf, 4), "00ff10ab") == 0);
+	CHECK(!hex_decode(buf, 4, "00ff10"));     /* short */
+	CHECK(!hex_decode(buf, 4, "00ff10abcd")); /* long */
+	CHECK(!hex_decode(buf, 4, "00ff10ag"));   /* not hex */
+
+	be64_put(be, 0x0102030405060708ULL);
+	CHECK(be[0] == 1 && be[7] == 8);
+	CHECK(be64_get(be) == 0x0102030405060708ULL);
+	CHECK(be16_get(be) == 0x0102 && be32_get(be + 4) == 0x05060708);
+
+	CHECK(log_level_from_str("debug", &lv) && lv == LOG_DEBUG);
+	CHECK(!log_level_from_str("loud", &lv));
+	CHECK(log_parse_debuglevel("info,PEER=trace"));
+	CHECK(log_enabled("PEER", LOG_TRACE));
+	CHECK(!log_enabled("GOSP", LOG_DEBUG));
+	CHECK(!log_parse_debuglevel("info,PEER=loud"));
+	CHECK(!log_parse_debuglevel("PEER="));
+	/* A bad spec changes nothing. */
+	CHECK(!log_parse_debuglevel("trace,X=bad"));
+	CHECK(!log_enabled("GOSP", LOG_DEBUG));
+	return check_exit();
+}
