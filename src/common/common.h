@@ -1,5 +1,6 @@
 /*~ common: the few helpers every module shares: logging, hex, big-endian
- * integers.  Nothing here knows about Lightning.
+ * integers, crypto setup, and the node key file that both key holders
+ * (coldsigner, --signer=local) use.
  *
  * Argument order everywhere in coldnode: context first, then outputs, then
  * inputs; a length follows its buffer.
@@ -57,6 +58,8 @@ void log_set_stream(void *file);
 
 /* hex: @out must hold 2*@len+1 bytes; returns @out. */
 char *hex_encode(char *out, const uint8_t *in, size_t len);
+/* Value of one hex digit, or -1. */
+int hex_digit(char c);
 /* Returns false unless @hex is exactly 2*@len hex digits. */
 bool hex_decode(uint8_t *out, size_t len, const char *hex) CN_WARN_UNUSED;
 
@@ -101,5 +104,45 @@ void cn_crypto_init(void);
 /* The shared secp256k1 context (verify+sign); valid after cn_crypto_init. */
 struct secp256k1_context_struct;
 const struct secp256k1_context_struct *cn_secp(void);
+
+/* The node key: a 32-byte secp256k1 secret held in sodium_malloc memory,
+ * wiped on free.  coldsigner and --signer=local both hold one.  All
+ * functions need cn_crypto_init() first. */
+struct cn_nodekey;
+
+/**
+ * cn_nodekey_load - read the node key file @path (borrowed).
+ * @subsys: borrowed; the caller's log subsystem ("SIGN", "SUPV").
+ * @create: if @path does not exist, create it (mode 0600) with a fresh key.
+ * Returns NULL (and logs why) if the file cannot be read or created, is
+ * accessible by group or others, is not exactly 32 bytes, or is not a
+ * valid secp256k1 scalar.  The caller takes the key (cn_nodekey_free).
+ */
+struct cn_nodekey *cn_nodekey_load(const char *subsys, const char *path,
+				   bool create) CN_WARN_UNUSED;
+/* From raw bytes (tests, benches): @priv copied.  NULL if not a valid key.
+ * The caller takes the key. */
+struct cn_nodekey *cn_nodekey_from_secret(const uint8_t priv[32])
+	CN_WARN_UNUSED;
+/* Wipes and frees.  NULL ok. */
+void cn_nodekey_free(struct cn_nodekey *k);
+/* The node id (compressed public key).  @k borrowed. */
+void cn_nodekey_pub(const struct cn_nodekey *k, uint8_t pub[33]);
+/* SHA256(compressed(priv * @point)), libsecp256k1's default ECDH hash as
+ * BOLT 8 uses it.  False on an invalid @point.  @secret is secret: the
+ * caller wipes it. */
+bool cn_nodekey_ecdh(const struct cn_nodekey *k, uint8_t secret[32],
+		     const uint8_t point[33]) CN_WARN_UNUSED;
+/* Signatures over lnd's SignMessage digest: SHA256(SHA256(@msg)) if
+ * @double_hash (BOLT 7 signatures), else SHA256(@msg).
+ * cn_nodekey_sign: the 64-byte wire format (r || s, low S).
+ * cn_nodekey_sign_recoverable: btcec's 65-byte compact format
+ * (27 + 4 + recid, r, s), from which the public key can be recovered. */
+bool cn_nodekey_sign(const struct cn_nodekey *k, uint8_t sig[64],
+		     const uint8_t *msg, size_t len,
+		     bool double_hash) CN_WARN_UNUSED;
+bool cn_nodekey_sign_recoverable(const struct cn_nodekey *k, uint8_t sig[65],
+				 const uint8_t *msg, size_t len,
+				 bool double_hash) CN_WARN_UNUSED;
 
 #endif /* COLDNODE_COMMON_H */

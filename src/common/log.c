@@ -118,20 +118,31 @@ void log_vmsg(const char *subsys, enum log_level level, const char *fmt,
 {
 	struct timespec ts;
 	struct tm tm;
-	char stamp[32];
+	char line[1024];
+	size_t len;
+	int n;
 	FILE *out = log_out ? log_out : stderr;
 
 	if (!log_enabled(subsys, level))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	flockfile(out);
-	fprintf(out, "%s.%03ld [%s] %s: ", stamp, ts.tv_nsec / 1000000,
-		level_tags[level], subsys);
-	vfprintf(out, fmt, ap);
-	fputc('\n', out);
-	funlockfile(out);
+	len = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+	n = snprintf(line + len, sizeof(line) - len, ".%03ld [%s] %s: ",
+		     ts.tv_nsec / 1000000, level_tags[level], subsys);
+	len += (size_t)n;
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (n < 0)
+		n = 0;
+	len += (size_t)n;
+	/* One write per line (stderr is unbuffered): lines from a busy loop
+	 * stay whole and cheap.  Overlong lines are cut, marked "...". */
+	if (len > sizeof(line) - 2) {
+		len = sizeof(line) - 2;
+		memcpy(line + len - 3, "...", 3);
+	}
+	line[len++] = '\n';
+	fwrite(line, 1, len, out);
 	fflush(out);
 }
 

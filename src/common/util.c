@@ -18,7 +18,7 @@ char *hex_encode(char *out, const uint8_t *in, size_t len)
 	return out;
 }
 
-static int hexval(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -35,8 +35,8 @@ bool hex_decode(uint8_t *out, size_t len, const char *hex)
 		int hi, lo;
 		if (!hex[2 * i] || !hex[2 * i + 1])
 			return false;
-		hi = hexval(hex[2 * i]);
-		lo = hexval(hex[2 * i + 1]);
+		hi = hex_digit(hex[2 * i]);
+		lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (uint8_t)((hi << 4) | lo);

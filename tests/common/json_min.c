@@ -1,4 +1,5 @@
 /* json_min: recursive-descent JSON parser for test vectors (see header). */
+#include "common/common.h"
 #include "json_min.h"
 
 #include <stdint.h>
@@ -30,24 +31,13 @@ static bool lit(struct parser *ps, const char *word)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex4(struct parser *ps, uint32_t *out)
 {
 	*out = 0;
 	if (ps->end - ps->p < 4)
 		return false;
 	for (int i = 0; i < 4; i++) {
-		int v = hexval(ps->p[i]);
+		int v = hex_digit(ps->p[i]);
 		if (v < 0)
 			return false;
 		*out = (*out << 4) | (uint32_t)v;

@@ -30,5 +30,25 @@ int main(void)
 	/* A bad spec changes nothing. */
 	CHECK(!log_parse_debuglevel("trace,X=bad"));
 	CHECK(!log_enabled("GOSP", LOG_DEBUG));
+
+	/* Log lines: one line each, prefix, overlong lines cut with "...". */
+	{
+		char *out = NULL, big[3000];
+		size_t sz = 0;
+		FILE *f = open_memstream(&out, &sz);
+
+		log_set_stream(f);
+		log_info("TEST", "hello %d", 42);
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		log_info("TEST", "%s", big);
+		log_set_stream(NULL);
+		fclose(f);
+		CHECK(strstr(out, "[INF] TEST: hello 42\n") != NULL);
+		char *second = strchr(out, '\n') + 1;
+		CHECK(strlen(second) == 1023);
+		CHECK(strcmp(second + 1019, "...\n") == 0);
+		free(out);
+	}
 	return check_exit();
 }
