@@ -6,7 +6,7 @@
  * registered for it.  Each session has a mode:
  *   - PEER_MODE_GOSSIP_ONLY: only BOLT 1 control and BOLT 7 gossip flow; such
  *     a session survives signer loss (its cipher keys are its own).
- *   - PEER_MODE_FULL: the peer speaks channel messages (types 32..136) and so
+ *   - PEER_MODE_FULL: the peer speaks channel messages (types 32..255) and so
  *     needs the signer; it is closed the moment the signer is lost.
  * A peer is full if configured so, or as soon as it sends a channel message
  * (if the owner allows that at the time; otherwise it is closed).
@@ -45,7 +45,8 @@ struct peer_keysource {
 struct peer_mgr_cbs {
 	/* init exchanged: the session is usable. */
 	void (*peer_ready)(void *arg, struct peer *p);
-	/* The session is going away (any reason); @p still valid here. */
+	/* A ready session is going away (any reason); @p still valid here.
+	 * Sessions that never reached peer_ready go without this call. */
 	void (*peer_gone)(void *arg, struct peer *p, const char *why);
 	/* A gossip message (types 256..265), @msg borrowed until return.
 	 * The callee may send to @p, or drop it with peer_close. */
@@ -56,6 +57,10 @@ struct peer_mgr_cbs {
 	bool (*allow_full)(void *arg);
 	/* Mode changed (always gossip-only -> full). */
 	void (*mode_changed)(void *arg, struct peer *p, enum peer_mode mode);
+	/* A channel/commitment message (types 32..255) from a full peer, @msg
+	 * borrowed until return.  NULL: logged and ignored. */
+	void (*channel_msg)(void *arg, struct peer *p, const uint8_t *msg,
+			    size_t len);
 };
 
 struct peer_mgr_config {
@@ -64,11 +69,21 @@ struct peer_mgr_config {
 	double handshake_timeout; /* seconds, default 10 */
 	double ping_interval;     /* seconds between our pings, default 60 */
 	double pong_timeout;      /* seconds to wait for a pong, default 30 */
-	size_t max_peers;         /* 0: unlimited */
-	size_t send_cap;          /* bytes queued per peer before drop */
+	/* Resource limits; each refusal or drop is logged (log_unusual). */
+	size_t max_peers;   /* sessions of any state and direction; when
+			     * reached, inbound connections and one-off dials
+			     * are refused (persistent --connect peers are
+			     * still dialed).  0: unlimited */
+	size_t max_pending; /* sessions not yet ready (TCP connect, BOLT 8
+			     * acts, including those waiting for the signer's
+			     * ECDH, and init); when reached, inbound
+			     * connections are refused.  0: unlimited */
+	size_t send_cap;    /* bytes queued per peer; a peer over it is
+			     * dropped (only that peer).  0: 4 MiB */
 	const uint8_t (*full_peers)[33]; /* node ids always in full mode */
 	size_t num_full_peers;
-	uint32_t our_features;    /* feature bits we set in init */
+	uint32_t our_features;    /* feature bits we set in init (default:
+				   * gossip_queries, optional bit 7) */
 };
 
 /* Fills @cfg with defaults (local_pub/chain_hash zero). */
@@ -83,7 +98,9 @@ struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
 			      const struct peer_mgr_config *cfg,
 			      const struct peer_keysource *keys,
 			      const struct peer_mgr_cbs *cbs, void *arg);
-/* Closes every session and listener, then frees.  NULL is fine. */
+/* Closes every session and listener, then frees.  NULL is fine.
+ * peer_gone is still called for each ready session, so free the manager
+ * before whatever its callbacks use. */
 void peer_mgr_free(struct peer_mgr *mgr);
 
 /* Listen on "host:port" ("0.0.0.0:9735", "[::1]:9735").  Returns false and
@@ -94,7 +111,7 @@ uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
 
 /* Dial "PUBKEY@host:port".  Persistent peers are redialed with backoff
  * (1 s doubling to 60 s) until peer_mgr_free.  Returns false on a bad
- * address. */
+ * address, or for a one-off dial when max_peers is reached. */
 bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent);
 /* Redial every persistent peer that is not connected, now, in parallel. */
 void peer_mgr_redial_now(struct peer_mgr *mgr);

@@ -1,0 +1,668 @@
+/*~ The peer manager: listening sockets, outbound dials (non-blocking
+ * connect), persistent peers redialed with backoff, the table of ECDH
+ * requests waiting on the key source, and the reaper that frees closed
+ * sessions once no callback can still hold them.
+ */
+#include "peer/peer_internal.h"
+
+#include "brontide/brontide.h"
+#include "common/common.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Redial backoff: 1 s doubling, capped. */
+#define REDIAL_FIRST 1.0
+#define REDIAL_MAX 60.0
+/* Seconds between two log lines about one limit: a flood of refused
+ * connections must not turn into a flood of log lines. */
+#define LIMIT_LOG_INTERVAL 10.0
+/* Bytes queued per peer before it is dropped (brontide's default too). */
+#define DEFAULT_SEND_CAP (4 * 1024 * 1024)
+
+void peer_mgr_config_default(struct peer_mgr_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handshake_timeout = 10;
+	cfg->ping_interval = 60;
+	cfg->pong_timeout = 30;
+	cfg->max_peers = 0;
+	cfg->max_pending = 0;
+	cfg->send_cap = DEFAULT_SEND_CAP;
+	/* gossip_queries (optional): we answer and send BOLT 7 queries. */
+	cfg->our_features = 1u << 7;
+}
+
+bool peer_mgr_is_full_peer(const struct peer_mgr *mgr,
+			   const uint8_t node_id[33])
+{
+	for (size_t i = 0; i < mgr->cfg.num_full_peers; i++)
+		if (memcmp(mgr->full_peers[i], node_id, 33) == 0)
+			return true;
+	return false;
+}
+
+/* ---- reaper ---- */
+
+static void reap(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct peer_mgr *mgr = w->data;
+	struct peer *p = mgr->peers, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (p->state != PEER_ST_CLOSED)
+			continue;
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			mgr->peers = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
+		peer_session_destroy(p);
+	}
+	ev_prepare_stop(loop, w);
+}
+
+/* ---- ECDH table ---- */
+
+void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33])
+{
+	struct peer_mgr *mgr = p->mgr;
+
+	assert(p->ecdh_id == 0);
+	p->ecdh_id = ++mgr->next_ecdh_id;
+	p->next_pending = mgr->pending_ecdh;
+	mgr->pending_ecdh = p;
+	/* May answer right here (local key) through peer_mgr_ecdh_done. */
+	mgr->keys.ecdh(mgr->keys.arg, p->ecdh_id, point);
+}
+
+static struct peer *pending_take(struct peer_mgr *mgr, uint64_t id)
+{
+	for (struct peer **pp = &mgr->pending_ecdh; *pp;
+	     pp = &(*pp)->next_pending) {
+		struct peer *p = *pp;
+		if (p->ecdh_id == id) {
+			*pp = p->next_pending;
+			p->next_pending = NULL;
+			p->ecdh_id = 0;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+void peer_mgr_ecdh_forget(struct peer *p)
+{
+	struct peer_mgr *mgr = p->mgr;
+	uint64_t id = p->ecdh_id;
+
+	if (!id)
+		return;
+	pending_take(mgr, id);
+	if (mgr->keys.cancel)
+		mgr->keys.cancel(mgr->keys.arg, id);
+}
+
+void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
+			const uint8_t secret[32])
+{
+	struct peer *p = pending_take(mgr, id);
+
+	/* Cancelled (the peer went away): nothing to do. */
+	if (!p) {
+		log_debug("PEER", "ECDH answer for forgotten request %" PRIu64,
+			  id);
+		return;
+	}
+	if (!ok)
+		log_unusual("PEER", "%s: key source refused ECDH", p->addr);
+	brontide_conn_ecdh_done(p->conn, ok, secret);
+}
+
+void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr)
+{
+	size_t n = 0;
+
+	/* Their handshakes stay up until the handshake timeout. */
+	while (mgr->pending_ecdh) {
+		peer_mgr_ecdh_forget(mgr->pending_ecdh);
+		n++;
+	}
+	if (n)
+		log_unusual("PEER",
+			    "dropped %zu pending ECDH requests: those "
+			    "handshakes will time out",
+			    n);
+}
+
+/* ---- counting ---- */
+
+static size_t count_live(const struct peer_mgr *mgr)
+{
+	size_t n = 0;
+
+	for (const struct peer *p = mgr->peers; p; p = p->next)
+		n += (p->state != PEER_ST_CLOSED);
+	return n;
+}
+
+/* Log a refusal at a limit ("max peers (1000) reached (--maxpeers)"): the
+ * first one, then at most one line per LIMIT_LOG_INTERVAL, counting those
+ * in between.  @what names the limit, @flag the daemon option setting it. */
+static void limit_refused(struct peer_mgr *mgr, struct peer_limit_log *ll,
+			  const char *what, const char *flag, size_t limit,
+			  const char *who)
+{
+	double now = ev_now(mgr->loop);
+
+	if (ll->last != 0 && now - ll->last < LIMIT_LOG_INTERVAL) {
+		ll->refused++;
+		return;
+	}
+	if (ll->refused)
+		log_unusual("PEER",
+			    "refusing %s: %s (%zu) reached (--%s; and %" PRIu64
+			    " more since the previous such line)",
+			    who, what, limit, flag, ll->refused);
+	else
+		log_unusual("PEER", "refusing %s: %s (%zu) reached (--%s)", who,
+			    what, limit, flag);
+	ll->last = now;
+	ll->refused = 0;
+}
+
+size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode)
+{
+	size_t n = 0;
+
+	for (const struct peer *p = mgr->peers; p; p = p->next)
+		n += (p->state == PEER_ST_READY && p->mode == mode);
+	return n;
+}
+
+size_t peer_mgr_count_pending(const struct peer_mgr *mgr)
+{
+	size_t n = 0;
+
+	for (const struct peer *p = mgr->peers; p; p = p->next)
+		n += (p->state == PEER_ST_CONNECTING ||
+		      p->state == PEER_ST_HANDSHAKE || p->state == PEER_ST_INIT);
+	return n;
+}
+
+void peer_mgr_foreach(struct peer_mgr *mgr,
+		      void (*fn)(void *arg, struct peer *p), void *arg)
+{
+	/* Closed peers stay linked until the reaper runs, so @fn closing a
+	 * peer does not break the walk. */
+	for (struct peer *p = mgr->peers; p; p = p->next)
+		if (p->state == PEER_ST_READY)
+			fn(arg, p);
+}
+
+size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
+			   const char *why)
+{
+	size_t n = 0;
+
+	for (struct peer *p = mgr->peers; p; p = p->next) {
+		if (p->state == PEER_ST_READY && p->mode == mode) {
+			peer_close(p, why);
+			n++;
+		}
+	}
+	return n;
+}
+
+static struct peer *find_ready(struct peer_mgr *mgr, const uint8_t id[33],
+			       const struct peer *except)
+{
+	for (struct peer *p = mgr->peers; p; p = p->next)
+		if (p != except && p->state == PEER_ST_READY &&
+		    memcmp(p->node_id, id, 33) == 0)
+			return p;
+	return NULL;
+}
+
+static struct peer_dialer *find_dialer(struct peer_mgr *mgr,
+				       const uint8_t id[33])
+{
+	for (struct peer_dialer *d = mgr->dialers; d; d = d->next)
+		if (memcmp(d->node_id, id, 33) == 0)
+			return d;
+	return NULL;
+}
+
+/* ---- dialing ---- */
+
+static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
+		 const char *host, uint16_t port, struct peer_dialer *d);
+
+static void schedule_redial(struct peer_dialer *d)
+{
+	struct peer_mgr *mgr = d->mgr;
+	char hex[67];
+
+	log_info("PEER", "redialing %s@%s:%u in %.0fs",
+		 hex_encode(hex, d->node_id, 33), d->host, d->port, d->backoff);
+	ev_timer_stop(mgr->loop, &d->timer);
+	ev_timer_set(&d->timer, d->backoff, 0.);
+	ev_timer_start(mgr->loop, &d->timer);
+	d->backoff *= 2;
+	if (d->backoff > REDIAL_MAX)
+		d->backoff = REDIAL_MAX;
+}
+
+/* Dial @d now unless its node is already connected (e.g. it dialed us),
+ * in which case follow that session instead. */
+static void dialer_go(struct peer_dialer *d)
+{
+	struct peer_mgr *mgr = d->mgr;
+	struct peer *live = find_ready(mgr, d->node_id, NULL);
+
+	ev_timer_stop(mgr->loop, &d->timer);
+	if (live) {
+		d->peer = live;
+		live->dialer = d;
+		return;
+	}
+	dial(mgr, d->node_id, d->host, d->port, d);
+}
+
+static void redial_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	dialer_go(w->data);
+}
+
+static void connect_done(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct peer *p = w->data;
+	int err = 0, fd = p->fd;
+	socklen_t len = sizeof(err);
+	char why[128];
+
+	ev_io_stop(loop, w);
+	ev_timer_stop(loop, &p->timer);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err) {
+		snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
+		peer_close(p, why);
+		return;
+	}
+	p->fd = -1;
+	peer_session_start(p, fd);
+}
+
+/* Returns false only when a one-off dial is refused at max_peers; every
+ * other failure is a closed session (and a redial for persistent ones). */
+static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
+		 const char *host, uint16_t port, struct peer_dialer *d)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char portstr[8], hex[67];
+	struct peer *p;
+	int fd, rc;
+
+	/* Persistent peers are the operator's own choice: always dialed. */
+	if (!d && mgr->cfg.max_peers && count_live(mgr) >= mgr->cfg.max_peers) {
+		char who[300];
+		snprintf(who, sizeof(who), "dial to %s:%u", host, port);
+		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
+			      mgr->cfg.max_peers, who);
+		return false;
+	}
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	/* FIXME: getaddrinfo blocks for names; numeric addresses do not. */
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		log_unusual("PEER", "cannot resolve %s: %s", host,
+			    gai_strerror(rc));
+		if (d && !mgr->freeing)
+			schedule_redial(d);
+		return true;
+	}
+	p = peer_session_alloc(mgr, false, node_id, res->ai_addr);
+	if (!p) {
+		freeaddrinfo(res);
+		log_broken("PEER", "out of memory dialing %s", host);
+		return true;
+	}
+	if (d) {
+		d->peer = p;
+		p->dialer = d;
+	}
+	log_info("PEER", "dialing %s@%s", hex_encode(hex, node_id, 33),
+		 p->addr);
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		peer_close(p, strerror(errno));
+		return true;
+	}
+	p->fd = fd;
+	rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc == 0) {
+		p->fd = -1;
+		peer_session_start(p, fd);
+		return true;
+	}
+	if (errno != EINPROGRESS) {
+		char why[128];
+		snprintf(why, sizeof(why), "connect failed: %s",
+			 strerror(errno));
+		peer_close(p, why);
+		return true;
+	}
+	ev_io_init(&p->connect_io, connect_done, fd, EV_WRITE);
+	p->connect_io.data = p;
+	ev_io_start(mgr->loop, &p->connect_io);
+	ev_timer_set(&p->timer, mgr->cfg.handshake_timeout, 0.);
+	ev_timer_start(mgr->loop, &p->timer);
+	return true;
+}
+
+bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent)
+{
+	uint8_t id[33];
+	char host[256];
+	uint16_t port;
+	struct peer_dialer *d;
+
+	if (!peer_addr_parse_uri(id, host, sizeof(host), &port, uri)) {
+		log_unusual("PEER", "bad peer address '%s' (want "
+				    "PUBKEY@host:port)", uri);
+		return false;
+	}
+	if (!persistent)
+		return dial(mgr, id, host, port, NULL);
+	d = find_dialer(mgr, id);
+	if (d) {
+		/* Same node again: the newest address wins. */
+		snprintf(d->host, sizeof(d->host), "%s", host);
+		d->port = port;
+		if (!d->peer)
+			dialer_go(d);
+		return true;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return false;
+	d->mgr = mgr;
+	memcpy(d->node_id, id, 33);
+	snprintf(d->host, sizeof(d->host), "%s", host);
+	d->port = port;
+	d->backoff = REDIAL_FIRST;
+	ev_init(&d->timer, redial_timer);
+	d->timer.data = d;
+	d->next = mgr->dialers;
+	mgr->dialers = d;
+	dialer_go(d);
+	return true;
+}
+
+void peer_mgr_redial_now(struct peer_mgr *mgr)
+{
+	for (struct peer_dialer *d = mgr->dialers; d; d = d->next)
+		if (!d->peer)
+			dialer_go(d);
+}
+
+/* ---- session events ---- */
+
+void peer_mgr_session_ready(struct peer *p)
+{
+	struct peer_mgr *mgr = p->mgr;
+	struct peer *old = find_ready(mgr, p->node_id, p);
+	struct peer_dialer *d;
+	char hex[67];
+
+	if (old) {
+		/* Two sessions with one node.  Same direction: the old one is
+		 * probably dead, keep the new.  Crossed dials: both sides
+		 * keep the one opened by the smaller node id, so they agree. */
+		bool keep_new;
+		if (old->inbound == p->inbound)
+			keep_new = true;
+		else {
+			bool we_smaller =
+				memcmp(mgr->cfg.local_pub, p->node_id, 33) < 0;
+			keep_new = (p->inbound != we_smaller);
+		}
+		if (keep_new)
+			peer_close(old, "replaced by a newer connection");
+		else {
+			peer_close(p, "duplicate connection");
+			return;
+		}
+	}
+	d = find_dialer(mgr, p->node_id);
+	if (d) {
+		/* BOLT-free policy: a working session resets the backoff. */
+		d->backoff = REDIAL_FIRST;
+		ev_timer_stop(mgr->loop, &d->timer);
+		d->peer = p;
+		p->dialer = d;
+	}
+	log_info("PEER", "peer %s@%s ready (%s, %s)",
+		 hex_encode(hex, p->node_id, 33), p->addr,
+		 p->inbound ? "inbound" : "outbound", peer_mode_str(p->mode));
+	p->announced = true;
+	if (mgr->cbs->peer_ready)
+		mgr->cbs->peer_ready(mgr->arg, p);
+}
+
+void peer_mgr_session_closed(struct peer *p)
+{
+	struct peer_mgr *mgr = p->mgr;
+	struct peer_dialer *d = p->dialer;
+
+	ev_prepare_start(mgr->loop, &mgr->reaper);
+	if (!d || d->peer != p)
+		return;
+	d->peer = NULL;
+	p->dialer = NULL;
+	if (mgr->freeing)
+		return;
+	/* If another session with this node lives on, follow it instead. */
+	d->peer = find_ready(mgr, d->node_id, NULL);
+	if (d->peer) {
+		d->peer->dialer = d;
+		return;
+	}
+	schedule_redial(d);
+}
+
+/* ---- listening ---- */
+
+static void accept_one(struct peer_mgr *mgr, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+	char addr[64], who[96];
+	struct peer *p;
+	int fd;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &slen,
+		     SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_unusual("PEER", "accept: %s", strerror(errno));
+		return;
+	}
+	peer_addr_str(addr, sizeof(addr), (struct sockaddr *)&ss);
+	/* Refused before any work: no handshake state, no ECDH request. */
+	if (mgr->cfg.max_peers && count_live(mgr) >= mgr->cfg.max_peers) {
+		snprintf(who, sizeof(who), "connection from %s", addr);
+		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
+			      mgr->cfg.max_peers, who);
+		close(fd);
+		return;
+	}
+	/* Handshakes waiting for the signer hold a queued ECDH request until
+	 * the handshake timeout: bound them, or a flood of act ones in safe
+	 * mode would queue without limit. */
+	if (mgr->cfg.max_pending &&
+	    peer_mgr_count_pending(mgr) >= mgr->cfg.max_pending) {
+		snprintf(who, sizeof(who), "connection from %s", addr);
+		limit_refused(mgr, &mgr->log_maxpending,
+			      "max pending handshakes", "maxpendinghandshakes",
+			      mgr->cfg.max_pending, who);
+		close(fd);
+		return;
+	}
+	p = peer_session_alloc(mgr, true, NULL, (struct sockaddr *)&ss);
+	if (!p) {
+		log_unusual("PEER", "out of memory: dropping %s", addr);
+		close(fd);
+		return;
+	}
+	log_debug("PEER", "inbound connection from %s", p->addr);
+	peer_session_start(p, fd);
+}
+
+static void listener_ready(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct peer_mgr *mgr = w->data;
+
+	accept_one(mgr, w->fd);
+}
+
+bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE },
+			*res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+	struct peer_listener *l;
+	char host[256], portstr[8];
+	uint16_t port;
+	int fd, one = 1, rc;
+
+	if (!peer_addr_split(host, sizeof(host), &port, hostport)) {
+		log_unusual("PEER", "bad listen address '%s'", hostport);
+		return false;
+	}
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		log_unusual("PEER", "cannot listen on %s: %s", hostport,
+			    gai_strerror(rc));
+		return false;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 128) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &slen) != 0)
+		goto fail;
+	freeaddrinfo(res);
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return false;
+	}
+	l->fd = fd;
+	l->port = ntohs(ss.ss_family == AF_INET6
+				? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+	ev_io_init(&l->io, listener_ready, fd, EV_READ);
+	l->io.data = mgr;
+	ev_io_start(mgr->loop, &l->io);
+	/* Keep the first listener first: peer_mgr_listen_port reports it. */
+	struct peer_listener **tail = &mgr->listeners;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
+	log_info("PEER", "listening on %s (port %u)", hostport, l->port);
+	return true;
+
+fail:
+	log_unusual("PEER", "cannot listen on %s: %s", hostport,
+		    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return false;
+}
+
+uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr)
+{
+	return mgr->listeners ? mgr->listeners->port : 0;
+}
+
+/* ---- life cycle ---- */
+
+struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
+			      const struct peer_mgr_config *cfg,
+			      const struct peer_keysource *keys,
+			      const struct peer_mgr_cbs *cbs, void *arg)
+{
+	struct peer_mgr *mgr = calloc(1, sizeof(*mgr));
+
+	if (!mgr)
+		return NULL;
+	mgr->loop = loop;
+	mgr->cfg = *cfg;
+	if (!mgr->cfg.send_cap)
+		mgr->cfg.send_cap = DEFAULT_SEND_CAP;
+	if (cfg->num_full_peers) {
+		mgr->full_peers = calloc(cfg->num_full_peers, 33);
+		if (!mgr->full_peers) {
+			free(mgr);
+			return NULL;
+		}
+		memcpy(mgr->full_peers, cfg->full_peers,
+		       cfg->num_full_peers * 33);
+	}
+	mgr->cfg.full_peers = (const uint8_t(*)[33])mgr->full_peers;
+	mgr->keys = *keys;
+	mgr->cbs = cbs;
+	mgr->arg = arg;
+	ev_prepare_init(&mgr->reaper, reap);
+	mgr->reaper.data = mgr;
+	return mgr;
+}
+
+void peer_mgr_free(struct peer_mgr *mgr)
+{
+	if (!mgr)
+		return;
+	mgr->freeing = true;
+	while (mgr->listeners) {
+		struct peer_listener *l = mgr->listeners;
+		mgr->listeners = l->next;
+		ev_io_stop(mgr->loop, &l->io);
+		close(l->fd);
+		free(l);
+	}
+	for (struct peer *p = mgr->peers; p; p = p->next)
+		peer_close(p, "shutting down");
+	reap(mgr->loop, &mgr->reaper, 0);
+	assert(!mgr->peers);
+	while (mgr->dialers) {
+		struct peer_dialer *d = mgr->dialers;
+		mgr->dialers = d->next;
+		ev_timer_stop(mgr->loop, &d->timer);
+		free(d);
+	}
+	free(mgr->full_peers);
+	free(mgr);
+}

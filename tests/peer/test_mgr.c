@@ -1,0 +1,426 @@
+/* The peer manager over real sockets on 127.0.0.1, two managers in one
+ * process and one libev loop: async key source (answers later, cancel on
+ * close, fail_pending), init exchange, gossip delivery, channel messages
+ * (close when full mode is refused, mode change when allowed), configured
+ * full peers, close_mode, persistent redial after a drop, and peer_gone on
+ * free.  Waits are bounded by a guard timer; nothing asserts on timing. */
+#include "check.h"
+
+#include "common/common.h"
+#include "peer/peer.h"
+
+#include <ev.h>
+#include <secp256k1.h>
+#include <secp256k1_ecdh.h>
+#include <sodium.h>
+#include <stdio.h>
+
+#define MAXQ 16
+
+/* One node under test: its manager, key, and what its callbacks saw. */
+struct node {
+	const char *name;
+	struct peer_mgr *mgr;
+	uint8_t priv[32];
+	uint8_t pub[33];
+	/* key source */
+	bool hold;            /* keep requests pending (signer gone) */
+	uint64_t q_id[MAXQ];  /* pending requests, answered by an idle */
+	uint8_t q_point[MAXQ][33];
+	size_t q_len;
+	size_t cancels;
+	ev_idle answer;
+	/* callbacks */
+	size_t ready, gone, gossip, mode_changes;
+	bool allow_full;
+	struct peer *last;
+	uint8_t last_gossip[8];
+	char last_why[200];
+};
+
+static struct ev_loop *loop;
+
+static void ks_answer(struct ev_loop *l, ev_idle *w, int revents)
+{
+	struct node *n = w->data;
+
+	ev_idle_stop(l, w);
+	while (n->q_len && !n->hold) {
+		uint64_t id = n->q_id[0];
+		uint8_t point[33], secret[32];
+		secp256k1_pubkey pk;
+		bool ok;
+
+		memcpy(point, n->q_point[0], 33);
+		n->q_len--;
+		memmove(n->q_id, n->q_id + 1, n->q_len * sizeof(n->q_id[0]));
+		memmove(n->q_point, n->q_point + 1, n->q_len * 33);
+		ok = secp256k1_ec_pubkey_parse(
+			     (const secp256k1_context *)cn_secp(), &pk, point,
+			     33) &&
+		     secp256k1_ecdh((const secp256k1_context *)cn_secp(),
+				    secret, &pk, n->priv, NULL, NULL);
+		peer_mgr_ecdh_done(n->mgr, id, ok, secret);
+	}
+}
+
+/* Async: queue the request, answer from an idle watcher (later). */
+static void ks_ecdh(void *arg, uint64_t id, const uint8_t point[33])
+{
+	struct node *n = arg;
+
+	if (n->q_len == MAXQ)
+		abort();
+	n->q_id[n->q_len] = id;
+	memcpy(n->q_point[n->q_len], point, 33);
+	n->q_len++;
+	if (!n->hold)
+		ev_idle_start(loop, &n->answer);
+}
+
+static void ks_cancel(void *arg, uint64_t id)
+{
+	struct node *n = arg;
+
+	n->cancels++;
+	for (size_t i = 0; i < n->q_len; i++) {
+		if (n->q_id[i] == id) {
+			n->q_len--;
+			memmove(n->q_id + i, n->q_id + i + 1,
+				(n->q_len - i) * sizeof(n->q_id[0]));
+			memmove(n->q_point + i, n->q_point + i + 1,
+				(n->q_len - i) * 33);
+			return;
+		}
+	}
+}
+
+static void cb_ready(void *arg, struct peer *p)
+{
+	struct node *n = arg;
+
+	n->ready++;
+	n->last = p;
+}
+
+static void cb_gone(void *arg, struct peer *p, const char *why)
+{
+	struct node *n = arg;
+
+	n->gone++;
+	snprintf(n->last_why, sizeof(n->last_why), "%s", why);
+	if (n->last == p)
+		n->last = NULL;
+}
+
+static void cb_gossip(void *arg, struct peer *p, const uint8_t *msg,
+		      size_t len)
+{
+	struct node *n = arg;
+
+	n->gossip++;
+	memcpy(n->last_gossip, msg, len < 8 ? len : 8);
+}
+
+static bool cb_allow_full(void *arg)
+{
+	return ((struct node *)arg)->allow_full;
+}
+
+static void cb_mode(void *arg, struct peer *p, enum peer_mode mode)
+{
+	struct node *n = arg;
+
+	n->mode_changes++;
+	CHECK(mode == PEER_MODE_FULL && peer_get_mode(p) == PEER_MODE_FULL);
+}
+
+static const struct peer_mgr_cbs cbs = {
+	.peer_ready = cb_ready,
+	.peer_gone = cb_gone,
+	.gossip_msg = cb_gossip,
+	.allow_full = cb_allow_full,
+	.mode_changed = cb_mode,
+};
+
+static void node_init(struct node *n, const char *name, uint8_t seed,
+		      const uint8_t *full_peer)
+{
+	struct peer_mgr_config cfg;
+	struct peer_keysource ks = { ks_ecdh, ks_cancel, n };
+	secp256k1_pubkey pk;
+	size_t len = 33;
+
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	memset(n->priv, seed, 32);
+	CHECK(secp256k1_ec_pubkey_create((const secp256k1_context *)cn_secp(),
+					 &pk, n->priv));
+	secp256k1_ec_pubkey_serialize((const secp256k1_context *)cn_secp(),
+				      n->pub, &len, &pk,
+				      SECP256K1_EC_COMPRESSED);
+	ev_idle_init(&n->answer, ks_answer);
+	n->answer.data = n;
+	peer_mgr_config_default(&cfg);
+	memcpy(cfg.local_pub, n->pub, 33);
+	memset(cfg.chain_hash, 0x06, 32);
+	cfg.handshake_timeout = 0.5;
+	cfg.ping_interval = 0.05;
+	cfg.pong_timeout = 5;
+	if (full_peer) {
+		cfg.full_peers = (const uint8_t(*)[33])full_peer;
+		cfg.num_full_peers = 1;
+	}
+	n->mgr = peer_mgr_new(loop, &cfg, &ks, &cbs, n);
+	CHECK(n->mgr != NULL);
+}
+
+static void node_free(struct node *n)
+{
+	peer_mgr_free(n->mgr);
+	n->mgr = NULL;
+	ev_idle_stop(loop, &n->answer);
+}
+
+/* Run the loop until @cond holds; false after a generous guard time. */
+static bool guard_fired;
+static void guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	guard_fired = true;
+}
+
+static bool run_until(bool (*fn)(void *), void *arg)
+{
+	ev_timer guard;
+
+	guard_fired = false;
+	ev_timer_init(&guard, guard_cb, 15., 0.);
+	ev_timer_start(loop, &guard);
+	while (!fn(arg) && !guard_fired)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &guard);
+	return fn(arg);
+}
+
+struct pair {
+	struct node *a, *b;
+};
+
+static bool both_ready(void *arg)
+{
+	struct pair *p = arg;
+	return peer_mgr_count(p->a->mgr, PEER_MODE_GOSSIP_ONLY) +
+			       peer_mgr_count(p->a->mgr, PEER_MODE_FULL) ==
+		       1 &&
+	       peer_mgr_count(p->b->mgr, PEER_MODE_GOSSIP_ONLY) +
+			       peer_mgr_count(p->b->mgr, PEER_MODE_FULL) ==
+		       1;
+}
+
+static bool a_got_gossip(void *arg)
+{
+	return ((struct pair *)arg)->a->gossip > 0;
+}
+
+static bool b_gone(void *arg)
+{
+	return ((struct pair *)arg)->b->gone > 0;
+}
+
+static bool a_full(void *arg)
+{
+	return peer_mgr_count(((struct pair *)arg)->a->mgr, PEER_MODE_FULL) ==
+	       1;
+}
+
+static bool a_has_pending_ecdh(void *arg)
+{
+	return ((struct pair *)arg)->a->q_len > 0;
+}
+
+static bool none_pending(void *arg)
+{
+	struct pair *p = arg;
+	return peer_mgr_count_pending(p->a->mgr) == 0 &&
+	       (!p->b->mgr || peer_mgr_count_pending(p->b->mgr) == 0);
+}
+
+/* Let the loop run for @secs (pings flow meanwhile). */
+static void run_for(double secs)
+{
+	ev_timer t;
+
+	guard_fired = false;
+	ev_timer_init(&t, guard_cb, secs, 0.);
+	ev_timer_start(loop, &t);
+	while (!guard_fired)
+		ev_run(loop, EVRUN_ONCE);
+}
+
+static char uri[200];
+
+static void connect_b_to_a(struct node *a, struct node *b, bool persistent)
+{
+	char hex[67];
+
+	snprintf(uri, sizeof(uri), "%s@127.0.0.1:%u",
+		 hex_encode(hex, a->pub, 33), peer_mgr_listen_port(a->mgr));
+	CHECK(peer_mgr_connect(b->mgr, uri, persistent));
+}
+
+static void test_session(void)
+{
+	struct node a, b;
+	struct pair pr = { &a, &b };
+	uint8_t gossip[] = { 0x01, 0x02, 0xaa, 0xbb };
+	uint8_t chan[] = { 0x00, 0x20, 0x00 };
+
+	node_init(&a, "a", 0x11, NULL);
+	node_init(&b, "b", 0x22, NULL);
+	CHECK(peer_mgr_listen(a.mgr, "127.0.0.1:0"));
+	CHECK(peer_mgr_listen_port(a.mgr) != 0);
+	CHECK(!peer_mgr_listen(a.mgr, "nonsense"));
+	CHECK(!peer_mgr_connect(b.mgr, "02abc@127.0.0.1:1", true));
+	connect_b_to_a(&a, &b, true);
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+
+	CHECK(run_until(both_ready, &pr));
+	CHECK(a.ready == 1 && b.ready == 1);
+	CHECK(a.last && memcmp(peer_node_id(a.last), b.pub, 33) == 0);
+	CHECK(b.last && memcmp(peer_node_id(b.last), a.pub, 33) == 0);
+	CHECK(peer_is_inbound(a.last) && !peer_is_inbound(b.last));
+	/* Our init sets gossip_queries (bit 7). */
+	CHECK(peer_has_feature(a.last, 7) && !peer_has_feature(a.last, 6));
+	CHECK(peer_get_mode(a.last) == PEER_MODE_GOSSIP_ONLY);
+	peer_set_user(a.last, &a);
+	CHECK(peer_get_user(a.last) == &a);
+
+	/* Pings flow both ways without closing anything. */
+	run_for(0.3);
+	CHECK(a.gone == 0 && b.gone == 0);
+
+	/* Gossip goes up. */
+	CHECK(peer_send(b.last, gossip, sizeof(gossip)));
+	CHECK(run_until(a_got_gossip, &pr));
+	CHECK_MEM(a.last_gossip, gossip, sizeof(gossip));
+
+	/* A channel message while full mode is refused: closed. */
+	a.allow_full = false;
+	CHECK(peer_send(b.last, chan, sizeof(chan)));
+	CHECK(run_until(b_gone, &pr));
+	CHECK(a.gone == 1 && strstr(a.last_why, "full mode is not allowed"));
+	CHECK(a.mode_changes == 0);
+
+	/* B is persistent: it redials and the session comes back. */
+	CHECK(run_until(both_ready, &pr));
+	CHECK(b.ready == 2);
+
+	/* Now allowed: the peer becomes full. */
+	a.allow_full = true;
+	CHECK(peer_send(b.last, chan, sizeof(chan)));
+	CHECK(run_until(a_full, &pr));
+	CHECK(a.mode_changes == 1);
+	CHECK(peer_mgr_count(a.mgr, PEER_MODE_GOSSIP_ONLY) == 0);
+	CHECK(peer_mgr_close_mode(a.mgr, PEER_MODE_FULL, "signer lost") == 1);
+	CHECK(peer_mgr_count(a.mgr, PEER_MODE_FULL) == 0);
+	CHECK(strcmp(a.last_why, "signer lost") == 0);
+
+	/* B notices, schedules a redial (1 s backoff); redial_now dials at
+	 * once instead of waiting. */
+	{
+		size_t gone = b.gone;
+		while (b.gone == gone && !guard_fired)
+			ev_run(loop, EVRUN_ONCE);
+		CHECK(peer_mgr_count_pending(b.mgr) == 0);
+		peer_mgr_redial_now(b.mgr);
+		CHECK(peer_mgr_count_pending(b.mgr) == 1);
+	}
+
+	/* Freeing with a live session still reports it gone. */
+	CHECK(run_until(both_ready, &pr));
+	{
+		size_t gone = b.gone;
+		node_free(&b);
+		CHECK(b.gone == gone + 1);
+	}
+	node_free(&a);
+}
+
+static void test_full_peer_and_pending(void)
+{
+	struct node a, b;
+	struct pair pr = { &a, &b };
+
+	/* A treats B as a configured full peer. */
+	node_init(&b, "b", 0x22, NULL);
+	node_init(&a, "a", 0x11, b.pub);
+	CHECK(peer_mgr_listen(a.mgr, "127.0.0.1:0"));
+	connect_b_to_a(&a, &b, false);
+	CHECK(run_until(both_ready, &pr));
+	CHECK(peer_mgr_count(a.mgr, PEER_MODE_FULL) == 1);
+	CHECK(peer_mgr_count(b.mgr, PEER_MODE_GOSSIP_ONLY) == 1);
+	node_free(&b);
+
+	/* The signer is gone: A's ECDH stays pending, fail_pending cancels
+	 * it, and the handshake closes at its timeout. */
+	node_init(&b, "b", 0x22, NULL);
+	a.hold = true;
+	connect_b_to_a(&a, &b, false);
+	CHECK(run_until(a_has_pending_ecdh, &pr));
+	CHECK(peer_mgr_count_pending(a.mgr) == 1);
+	peer_mgr_fail_pending_ecdh(a.mgr);
+	CHECK(a.cancels == 1 && a.q_len == 0);
+	CHECK(run_until(none_pending, &pr));
+	CHECK(peer_mgr_count(a.mgr, PEER_MODE_FULL) == 0);
+
+	/* Cancel on close: a pending request is cancelled when the
+	 * connection goes away (B hangs up). */
+	connect_b_to_a(&a, &b, false);
+	CHECK(run_until(a_has_pending_ecdh, &pr));
+	node_free(&b);
+	CHECK(run_until(none_pending, &pr));
+	CHECK(a.cancels == 2 && a.q_len == 0);
+	node_free(&a);
+}
+
+/* Both sides dial each other (persistent): each keeps exactly one session,
+ * the same TCP connection on both sides, and no redial loop starts. */
+static void test_crossed_dials(void)
+{
+	struct node a, b;
+	struct pair pr = { &a, &b };
+	char hex[67];
+
+	node_init(&a, "a", 0x11, NULL);
+	node_init(&b, "b", 0x22, NULL);
+	CHECK(peer_mgr_listen(a.mgr, "127.0.0.1:0"));
+	CHECK(peer_mgr_listen(b.mgr, "127.0.0.1:0"));
+	connect_b_to_a(&a, &b, true);
+	snprintf(uri, sizeof(uri), "%s@127.0.0.1:%u",
+		 hex_encode(hex, b.pub, 33), peer_mgr_listen_port(b.mgr));
+	CHECK(peer_mgr_connect(a.mgr, uri, true));
+	CHECK(run_until(both_ready, &pr));
+	run_for(1.5);
+	CHECK(both_ready(&pr));
+	CHECK(a.last && b.last &&
+	      peer_is_inbound(a.last) != peer_is_inbound(b.last));
+	/* The survivor was opened by the node with the smaller id. */
+	{
+		bool a_smaller = memcmp(a.pub, b.pub, 33) < 0;
+		CHECK(peer_is_inbound(b.last) == a_smaller);
+	}
+	node_free(&b);
+	node_free(&a);
+}
+
+int main(void)
+{
+	cn_crypto_init();
+	log_set_level(NULL, LOG_UNUSUAL);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	test_session();
+	test_full_peer_and_pending();
+	test_crossed_dials();
+	ev_loop_destroy(loop);
+	return check_exit();
+}
