@@ -1,0 +1,814 @@
+/*~ The gossip manager: checks each announcement and update against BOLT 7
+ * and the store, writes what is new in batched transactions, and hands it
+ * to the relay log.  Sync queries live in sync.c, forwarding in relay.c.
+ *
+ * Nothing here needs the signer, so gossip keeps flowing in every
+ * supervisor state; only gossip_own_* produce signatures, through the
+ * caller's signing callback. */
+#include "common/common.h"
+#include "gossip/gossip_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+void gossip_config_default(struct gossip_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->commit_interval = 0.1;
+	cfg->commit_batch = 2000;
+	cfg->flush_interval = 30;
+	cfg->flush_budget = 256 * 1024;
+	cfg->pace_interval = 0.05;
+	cfg->pace_budget = 64 * 1024;
+	cfg->update_burst = 10;
+	cfg->update_interval = 60;
+	cfg->hold_time = 60;
+	cfg->hold_max = 10000;
+	cfg->prune_interval = 3600;
+	cfg->prune_batch = 500;
+	cfg->max_range_scids = 500000;
+	cfg->sync_timeout = 60;
+}
+
+uint32_t gossip_now(const struct gossip *g)
+{
+	if (g->cfg.clock)
+		return g->cfg.clock(g->cfg.clock_arg);
+	return (uint32_t)time(NULL);
+}
+
+void gossip_store_failed(struct gossip *g, const char *what)
+{
+	if (g->failed)
+		return;
+	g->failed = true;
+	log_broken(GOSSIP_SUB, "gossip store failed (%s): gossip stopped",
+		   what);
+	if (g->cbs && g->cbs->store_failed)
+		g->cbs->store_failed(g->cbarg, what);
+}
+
+static void commit_now(struct gossip *g)
+{
+	ev_timer_stop(g->loop, &g->commit_timer);
+	if (g->store && gossip_store_pending(g->store) &&
+	    !gossip_store_commit(g->store))
+		gossip_store_failed(g, "commit");
+}
+
+static void commit_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	commit_now(w->data);
+}
+
+bool gossip_wrote(struct gossip *g, bool ok)
+{
+	if (!ok) {
+		gossip_store_failed(g, "write");
+		return false;
+	}
+	if (gossip_store_pending(g->store) >= g->cfg.commit_batch)
+		commit_now(g);
+	else if (!ev_is_active(&g->commit_timer))
+		ev_timer_start(g->loop, &g->commit_timer);
+	return true;
+}
+
+bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len)
+{
+	if (gp->gone)
+		return false;
+	return gp->g->cfg.peer_ops->send(gp->p, msg, len);
+}
+
+/* A send that fails closes its session, and peer_gone comes back into
+ * gossip_peer_gone while a caller up the stack still holds that peer (a
+ * pace or relay loop, a query being answered).  So every entry point
+ * brackets its work with enter/leave, and peers are freed only when the
+ * outermost one leaves. */
+static void enter(struct gossip *g)
+{
+	g->depth++;
+}
+
+static void leave(struct gossip *g)
+{
+	assert(g->depth > 0);
+	if (--g->depth)
+		return;
+	while (g->dead) {
+		struct gossip_peer *gp = g->dead;
+		g->dead = gp->dead_next;
+		gossip_sync_peer_free(gp);
+		free(gp);
+	}
+}
+
+/* ---- held updates for channels we don't know yet -------------------- */
+
+static void hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
+		 size_t len)
+{
+	struct gossip_held *h;
+
+	if (g->num_held == g->held_cap) {
+		g->held_cap = g->held_cap ? g->held_cap * 2 : 64;
+		g->held = realloc(g->held, g->held_cap * sizeof(*g->held));
+		if (!g->held)
+			abort();
+	}
+	h = &g->held[g->num_held++];
+	h->scid = scid;
+	h->since = ev_now(g->loop);
+	h->msg = malloc(len);
+	if (!h->msg)
+		abort();
+	memcpy(h->msg, msg, len);
+	h->len = len;
+}
+
+static void held_remove(struct gossip *g, size_t i)
+{
+	free(g->held[i].msg);
+	g->held[i] = g->held[--g->num_held];
+}
+
+static enum gossip_reason handle_chan_upd(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len);
+
+/* The channel just arrived: its held updates go through the checks now,
+ * without their sender (who may be gone). */
+static void held_release(struct gossip *g, uint64_t scid)
+{
+	for (size_t i = 0; i < g->num_held;) {
+		if (g->held[i].scid == scid) {
+			struct gossip_held h = g->held[i];
+			enum gossip_reason r;
+			g->held[i] = g->held[--g->num_held];
+			r = handle_chan_upd(g, NULL, h.msg, h.len);
+			if (r >= GOSSIP_REJ_TRUNCATED)
+				g->rejects[r]++;
+			free(h.msg);
+		} else {
+			i++;
+		}
+	}
+}
+
+static void held_expire(struct gossip *g)
+{
+	double now = ev_now(g->loop);
+
+	for (size_t i = 0; i < g->num_held;) {
+		if (now - g->held[i].since >= g->cfg.hold_time) {
+			/* Held briefly, then dropped. */
+			g->rejects[GOSSIP_REJ_UNKNOWN_CHANNEL]++;
+			held_remove(g, i);
+		} else {
+			i++;
+		}
+	}
+}
+
+/* ---- validation ------------------------------------------------------ */
+
+static enum gossip_reason check_ts(struct gossip *g, uint32_t ts)
+{
+	uint32_t now = gossip_now(g);
+
+	if (ts > now && ts - now > GOSSIP_FUTURE_SECS)
+		return GOSSIP_REJ_TS_FUTURE;
+	if (ts < now && now - ts > GOSSIP_STALE_SECS)
+		return GOSSIP_REJ_TS_STALE;
+	return GOSSIP_OK;
+}
+
+/* A message with the same timestamp as the one we hold, which reading it
+ * back into g->buf gave (@got: <0 error, 0 none, else @olen bytes).
+ * BOLT 7: "if the fields below timestamp are equal: SHOULD ignore this
+ * message; otherwise MAY blacklist" -- compared without the type and
+ * signature (66 bytes), as signatures are malleable. */
+static enum gossip_reason same_timestamp(const struct gossip *g, int got,
+					 size_t olen, const uint8_t *msg,
+					 size_t len)
+{
+	if (got < 0)
+		return GOSSIP_REJ_STORE;
+	if (got && olen == len && !memcmp(g->buf + 66, msg + 66, len - 66))
+		return GOSSIP_IGN_DUPLICATE;
+	return GOSSIP_REJ_TS_CONFLICT;
+}
+
+static enum gossip_reason handle_chan_ann(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len)
+{
+	struct gossip_chan_ann ca;
+	struct gossip_store_chan sc;
+	enum gossip_reason r;
+	enum gossip_utxo utxo = GOSSIP_UTXO_UNVERIFIED;
+	int found;
+
+	r = gossip_chan_ann_parse(&ca, msg, len);
+	if (r != GOSSIP_OK)
+		return r;
+	/* BOLT 7: "if the specified chain_hash is unknown to the receiver:
+	 * MUST ignore the message." */
+	if (memcmp(ca.chain_hash, g->cfg.chain_hash, 32))
+		return GOSSIP_REJ_WRONG_CHAIN;
+	/* BOLT 7: "MUST set node_id_1 and node_id_2 to the public keys of
+	 * the two nodes ... node_id_1 is the lexicographically-lesser". */
+	if (memcmp(ca.node_id_1, ca.node_id_2, 33) >= 0)
+		return GOSSIP_REJ_NODE_ORDER;
+	/* Known already: no need to spend four signature checks. */
+	found = gossip_store_get_chan(g->store, &sc, ca.scid);
+	if (found < 0)
+		return GOSSIP_REJ_STORE;
+	if (found)
+		return GOSSIP_IGN_DUPLICATE;
+	r = gossip_chan_ann_check_sigs_kc(g->keys, msg, len, &ca);
+	if (r != GOSSIP_OK)
+		return r;
+	/* BOLT 7: "if the short_channel_id's output does NOT correspond to
+	 * a P2WSH ... OR the output is spent: MUST ignore the message."
+	 * Without a chain source we cannot tell: stored as unverified. */
+	if (g->cfg.chain.check_utxo)
+		utxo = g->cfg.chain.check_utxo(g->cfg.chain.arg, ca.scid,
+					       ca.btc_key_1, ca.btc_key_2);
+	switch (utxo) {
+	case GOSSIP_UTXO_BAD:
+		return GOSSIP_REJ_UTXO;
+	case GOSSIP_UTXO_OK:
+	case GOSSIP_UTXO_UNVERIFIED:
+		break;
+	}
+	if (!gossip_wrote(g, gossip_store_add_chan(
+				     g->store, ca.scid, ca.node_id_1,
+				     ca.node_id_2,
+				     utxo == GOSSIP_UTXO_UNVERIFIED,
+				     gossip_now(g), msg, len)))
+		return GOSSIP_REJ_STORE;
+	/* Relayed with its first channel_update: BOLT 7 says a
+	 * channel_announcement is never sent without one. */
+	held_release(g, ca.scid);
+	return GOSSIP_OK;
+}
+
+static enum gossip_reason handle_chan_upd(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len)
+{
+	struct gossip_chan_upd cu;
+	struct gossip_store_chan sc;
+	enum gossip_reason r;
+	uint8_t h[32];
+	int dir, found;
+
+	r = gossip_chan_upd_parse(&cu, msg, len);
+	if (r != GOSSIP_OK)
+		return r;
+	if (memcmp(cu.chain_hash, g->cfg.chain_hash, 32))
+		return GOSSIP_REJ_WRONG_CHAIN;
+	r = check_ts(g, cu.timestamp);
+	if (r != GOSSIP_OK)
+		return r;
+	found = gossip_store_get_chan(g->store, &sc, cu.scid);
+	if (found < 0)
+		return GOSSIP_REJ_STORE;
+	if (!found) {
+		/* BOLT 7: "if the short_channel_id does NOT match a previous
+		 * channel_announcement ... MUST ignore".  It may be racing
+		 * its announcement, so hold it a little first. */
+		if (g->num_held >= g->cfg.hold_max)
+			return GOSSIP_REJ_UNKNOWN_CHANNEL;
+		hold(g, cu.scid, msg, len);
+		return GOSSIP_IGN_HELD;
+	}
+	dir = cu.channel_flags & GOSSIP_UPD_DIRECTION;
+	if (sc.has_upd[dir]) {
+		/* BOLT 7: "if the timestamp is NOT greater than that of the
+		 * last-received channel_update for this short_channel_id AND
+		 * for node_id: SHOULD ignore the message." */
+		if (cu.timestamp < sc.ts[dir])
+			return GOSSIP_IGN_OLDER;
+		if (cu.timestamp == sc.ts[dir]) {
+			size_t olen = 0;
+			int got = gossip_store_upd_raw(g->store, g->buf,
+						       sizeof(g->buf), &olen,
+						       cu.scid, dir);
+			return same_timestamp(g, got, olen, msg, len);
+		}
+	}
+	gossip_sighash(h, msg, len);
+	if (!gossip_sig_ok_kc(g->keys, h, cu.sig,
+			      dir ? sc.node_id_2 : sc.node_id_1))
+		return GOSSIP_REJ_BAD_SIG;
+	/* Only valid updates spend a token, so forged ones cannot starve
+	 * the real channel. */
+	if (!gossip_rl_take(g->rl, (cu.scid << 1) | (uint64_t)dir,
+			    (double)gossip_now(g)))
+		return GOSSIP_REJ_RATE_LIMITED;
+	if (!gossip_wrote(g, gossip_store_put_upd(
+				     g->store, cu.scid, dir, cu.timestamp,
+				     gossip_chan_upd_checksum(msg, len),
+				     cu.message_flags, msg, len)))
+		return GOSSIP_REJ_STORE;
+	/* BOLT 7: dont_forward "MUST NOT" be relayed: kept local. */
+	if (cu.message_flags & GOSSIP_UPD_DONT_FORWARD)
+		return GOSSIP_OK;
+	if (!sc.has_upd[0] && !sc.has_upd[1])
+		gossip_relay_add(g, GRELAY_CHAN, cu.scid, 0, NULL,
+				 cu.timestamp, from);
+	gossip_relay_add(g, GRELAY_UPD, cu.scid, dir, NULL, cu.timestamp,
+			 from);
+	return GOSSIP_OK;
+}
+
+static enum gossip_reason handle_node_ann(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len)
+{
+	struct gossip_node_ann na;
+	enum gossip_reason r;
+	uint32_t old_ts;
+	uint8_t h[32];
+	int found;
+
+	r = gossip_node_ann_parse(&na, msg, len);
+	if (r != GOSSIP_OK)
+		return r;
+	r = gossip_addresses_check(na.addresses, na.addresses_len);
+	if (r != GOSSIP_OK)
+		return r;
+	r = check_ts(g, na.timestamp);
+	if (r != GOSSIP_OK)
+		return r;
+	/* BOLT 7: "if node_id is NOT previously known from a
+	 * channel_announcement message ... SHOULD ignore the message." */
+	found = gossip_store_node_has_chan(g->store, na.node_id);
+	if (found < 0)
+		return GOSSIP_REJ_STORE;
+	/* Except our own, made here: a watch-only node has no channel, and
+	 * its store still keeps what it announces. */
+	if (!found && !from && g->have_own &&
+	    memcmp(na.node_id, g->own_id, 33) == 0)
+		found = 1;
+	if (!found)
+		return GOSSIP_REJ_UNKNOWN_NODE;
+	found = gossip_store_get_node(g->store, &old_ts, na.node_id);
+	if (found < 0)
+		return GOSSIP_REJ_STORE;
+	if (found) {
+		/* "if timestamp is NOT greater than the last-received
+		 * node_announcement from this node_id: SHOULD ignore". */
+		if (na.timestamp < old_ts)
+			return GOSSIP_IGN_OLDER;
+		if (na.timestamp == old_ts) {
+			size_t olen = 0;
+			int got = gossip_store_node_raw(g->store, g->buf,
+							sizeof(g->buf), &olen,
+							na.node_id);
+			return same_timestamp(g, got, olen, msg, len);
+		}
+	}
+	gossip_sighash(h, msg, len);
+	/* BOLT 7: "if signature is not a valid signature, using node_id of
+	 * the double-SHA256 of the entire message following the signature
+	 * field ... SHOULD send a warning". */
+	if (!gossip_sig_ok_kc(g->keys, h, na.sig, na.node_id))
+		return GOSSIP_REJ_BAD_SIG;
+	if (!gossip_wrote(g, gossip_store_put_node(g->store, na.node_id,
+						   na.timestamp, msg, len)))
+		return GOSSIP_REJ_STORE;
+	gossip_relay_add(g, GRELAY_NODE, 0, 0, na.node_id, na.timestamp,
+			 from);
+	return GOSSIP_OK;
+}
+
+/* ---- the entry point ------------------------------------------------- */
+
+/* A peer whose updates keep hitting the rate limit is flooding: warn it
+ * once, then drop it. */
+#define FLOOD_WINDOW 60.0
+#define FLOOD_WARN 100
+#define FLOOD_CLOSE 1000
+
+static void flood_check(struct gossip *g, struct gossip_peer *gp)
+{
+	double now = ev_now(g->loop);
+	const struct gossip_peer_ops *ops = g->cfg.peer_ops;
+
+	if (gp->gone)
+		return;
+	if (now - gp->flood_start > FLOOD_WINDOW) {
+		gp->flood_start = now;
+		gp->flood_count = 0;
+	}
+	gp->flood_count++;
+	if (gp->flood_count == FLOOD_WARN && !gp->flood_warned) {
+		gp->flood_warned = true;
+		ops->warn(gp->p, "gossip: too many channel_updates, slow down");
+	} else if (gp->flood_count == FLOOD_CLOSE) {
+		ops->close(gp->p, "gossip: flooding channel_updates");
+	}
+}
+
+static enum gossip_reason dispatch(struct gossip *g, struct gossip_peer *gp,
+				   const uint8_t *msg, size_t len)
+{
+	if (len < 2)
+		return GOSSIP_REJ_TRUNCATED;
+	switch ((enum gossip_type)be16_get(msg)) {
+	case GOSSIP_CHANNEL_ANNOUNCEMENT:
+		return handle_chan_ann(g, gp, msg, len);
+	case GOSSIP_NODE_ANNOUNCEMENT:
+		return handle_node_ann(g, gp, msg, len);
+	case GOSSIP_CHANNEL_UPDATE:
+		return handle_chan_upd(g, gp, msg, len);
+	case GOSSIP_QUERY_SHORT_CHANNEL_IDS:
+	case GOSSIP_REPLY_SHORT_CHANNEL_IDS_END:
+	case GOSSIP_QUERY_CHANNEL_RANGE:
+	case GOSSIP_REPLY_CHANNEL_RANGE:
+	case GOSSIP_TIMESTAMP_FILTER:
+		if (!gp)
+			return GOSSIP_IGN_NOT_GOSSIP;
+		return gossip_sync_handle(g, gp, msg, len);
+	/* Channel business (the channel owner's), not the graph's. */
+	case GOSSIP_ANNOUNCEMENT_SIGNATURES:
+		return GOSSIP_IGN_NOT_GOSSIP;
+	}
+	return GOSSIP_IGN_NOT_GOSSIP;
+}
+
+enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
+				     const uint8_t *msg, size_t len)
+{
+	const struct gossip_peer_ops *ops = g->cfg.peer_ops;
+	struct gossip_peer *gp = from ? ops->get_user(from) : NULL;
+	enum gossip_reason r;
+	char why[160];
+
+	if (g->failed)
+		return GOSSIP_REJ_STORE;
+	enter(g);
+	r = dispatch(g, gp, msg, len);
+	leave(g);
+	if (r < GOSSIP_REJ_TRUNCATED)
+		return r;
+	g->rejects[r]++;
+	if (!from)
+		return r;
+	snprintf(why, sizeof(why), "gossip: type %u: %s",
+		 len >= 2 ? be16_get(msg) : 0, gossip_reason_str(r));
+	log_debug(GOSSIP_SUB, "%s", why);
+	switch (gossip_reason_action(r)) {
+	case GOSSIP_ACT_NONE:
+		if (r == GOSSIP_REJ_RATE_LIMITED && gp)
+			flood_check(g, gp);
+		break;
+	case GOSSIP_ACT_WARN:
+		ops->warn(from, why);
+		break;
+	case GOSSIP_ACT_CLOSE:
+		ops->close(from, why);
+		break;
+	}
+	return r;
+}
+
+/* ---- our own messages ------------------------------------------------ */
+
+enum gossip_reason gossip_own_node_ann(struct gossip *g,
+				       const struct gossip_node_ann *na,
+				       gossip_sign_fn sign, void *arg)
+{
+	uint8_t msg[GOSSIP_MAX_MSG];
+	size_t len = gossip_node_ann_sign(msg, sizeof(msg), na, sign, arg);
+
+	if (!len)
+		return GOSSIP_REJ_BAD_SIG;
+	return gossip_handle_msg(g, NULL, msg, len);
+}
+
+void gossip_set_own_id(struct gossip *g, const uint8_t node_id[33])
+{
+	memcpy(g->own_id, node_id, 33);
+	g->have_own = true;
+}
+
+uint32_t gossip_own_node_ann_timestamp(struct gossip *g)
+{
+	uint32_t now = gossip_now(g), last;
+
+	assert(g->have_own);
+	/* A store error reads as "none": the ingest reports it anyway. */
+	if (!g->failed &&
+	    gossip_store_get_node(g->store, &last, g->own_id) == 1 &&
+	    last >= now && last < UINT32_MAX)
+		return last + 1;
+	return now;
+}
+
+enum gossip_reason gossip_own_finish(struct gossip *g, const uint8_t *msg,
+				     size_t len, const uint8_t sig64[64])
+{
+	uint8_t buf[GOSSIP_MAX_MSG];
+
+	/* Programmer errors: only these two carry one signature at 2. */
+	assert(len >= 66 && len <= sizeof(buf));
+	assert(be16_get(msg) == GOSSIP_NODE_ANNOUNCEMENT ||
+	       be16_get(msg) == GOSSIP_CHANNEL_UPDATE);
+	memcpy(buf, msg, len);
+	memcpy(buf + 2, sig64, 64);
+	return gossip_handle_msg(g, NULL, buf, len);
+}
+
+enum gossip_reason gossip_own_chan_upd(struct gossip *g,
+				       const struct gossip_chan_upd *cu,
+				       gossip_sign_fn sign, void *arg)
+{
+	uint8_t msg[GOSSIP_MAX_MSG];
+	struct gossip_chan_upd c = *cu;
+	size_t len;
+
+	memcpy(c.chain_hash, g->cfg.chain_hash, 32);
+	len = gossip_chan_upd_sign(msg, sizeof(msg), &c, sign, arg);
+	if (!len)
+		return GOSSIP_REJ_BAD_SIG;
+	return gossip_handle_msg(g, NULL, msg, len);
+}
+
+/* ---- peers ----------------------------------------------------------- */
+
+void gossip_peer_connected(struct gossip *g, struct peer *p)
+{
+	const struct gossip_peer_ops *ops = g->cfg.peer_ops;
+	struct gossip_peer *gp = calloc(1, sizeof(*gp));
+	struct gossip_ts_filter f;
+	size_t len;
+
+	if (!gp)
+		abort();
+	enter(g);
+	gp->g = g;
+	gp->p = p;
+	memcpy(gp->id, ops->node_id(p), 33);
+	gp->relay_seq = gossip_relay_end(g);
+	/* Stagger flushes so peers don't all burst at once. */
+	gp->next_flush = ev_now(g->loop) +
+			 g->cfg.flush_interval * (0.5 + (gp->id[1] % 64) / 128.0);
+	gp->next = g->peers;
+	g->peers = gp;
+	ops->set_user(p, gp);
+
+	/* BOLT 7: "a node ... SHOULD send a gossip_timestamp_filter ...
+	 * otherwise the peer will not send any gossip".  From now on: what
+	 * we missed comes through the range sync. */
+	memcpy(f.chain_hash, g->cfg.chain_hash, 32);
+	f.first_timestamp = gossip_now(g);
+	f.timestamp_range = UINT32_MAX;
+	len = gossip_ts_filter_write(g->buf, sizeof(g->buf), &f);
+	gossip_send(gp, g->buf, len);
+	gossip_sync_maybe_start(g);
+	leave(g);
+}
+
+void gossip_peer_gone(struct gossip *g, struct peer *p)
+{
+	struct gossip_peer *gp = g->cfg.peer_ops->get_user(p), **pp;
+
+	if (!gp)
+		return;
+	enter(g);
+	for (pp = &g->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == gp) {
+			*pp = gp->next;
+			break;
+		}
+	}
+	g->cfg.peer_ops->set_user(p, NULL);
+	if (g->syncing == gp)
+		gossip_sync_abandon(g, gp, "peer gone");
+	/* gp->next stays as it was: a loop standing on gp goes on. */
+	gp->gone = true;
+	gp->p = NULL;
+	gp->dead_next = g->dead;
+	g->dead = gp;
+	gossip_relay_trim(g);
+	gossip_sync_maybe_start(g);
+	leave(g);
+}
+
+/* ---- timers ---------------------------------------------------------- */
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+	bool more = false;
+
+	enter(g);
+	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next)
+		if (!gp->gone)
+			more |= gossip_sync_pace(gp, g->cfg.pace_budget);
+	leave(g);
+	commit_now(g);
+	if (!more)
+		ev_timer_stop(loop, w);
+}
+
+void gossip_pace_start(struct gossip *g)
+{
+	if (!ev_is_active(&g->pace))
+		ev_timer_again(g->loop, &g->pace);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+	double now = ev_now(loop);
+
+	enter(g);
+	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
+		if (!gp->gone && gp->has_filter && now >= gp->next_flush) {
+			gp->next_flush = now + g->cfg.flush_interval;
+			gossip_relay_flush(gp, g->cfg.flush_budget);
+		}
+	}
+	gossip_relay_trim(g);
+	if (g->syncing && now > g->syncing->sync_deadline)
+		gossip_sync_abandon(g, g->syncing, "timed out");
+	gossip_sync_maybe_start(g);
+	held_expire(g);
+	/* Full buckets are forgotten once a minute: O(active buckets). */
+	if (++g->ticks % 60 == 0)
+		gossip_rl_sweep(g->rl, (double)gossip_now(g));
+	leave(g);
+}
+
+size_t gossip_prune_now(struct gossip *g)
+{
+	uint32_t now = gossip_now(g);
+	size_t n;
+
+	if (g->failed || now < GOSSIP_STALE_SECS)
+		return 0;
+	/* BOLT 7: "if a channel's latest channel_updates timestamp is older
+	 * than two weeks (1209600 seconds): MAY prune the channel." */
+	n = gossip_store_prune(g->store, now - GOSSIP_STALE_SECS,
+			       g->cfg.prune_batch);
+	commit_now(g);
+	if (n)
+		log_info(GOSSIP_SUB, "pruned %zu stale channels", n);
+	return n;
+}
+
+static void prune_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+
+	/* Bounded: one batch per run; a full batch means more are waiting,
+	 * so come back soon instead of looping here. */
+	if (gossip_prune_now(g) == g->cfg.prune_batch)
+		w->repeat = 1.0;
+	else
+		w->repeat = g->cfg.prune_interval;
+	ev_timer_again(loop, w);
+}
+
+/* ---- lifetime -------------------------------------------------------- */
+
+struct gossip *gossip_new(struct ev_loop *loop, const struct gossip_config *cfg,
+			  const struct gossip_cbs *cbs, void *arg)
+{
+	struct gossip *g;
+	char *path;
+	int64_t synced_at;
+
+	assert(cfg->peer_ops && cfg->datadir && cfg->pace_interval > 0 &&
+	       cfg->commit_interval > 0);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		abort();
+	g->loop = loop;
+	g->cfg = *cfg;
+	g->datadir = strdup(cfg->datadir);
+	g->cfg.datadir = g->datadir;
+	g->cbs = cbs;
+	g->cbarg = arg;
+	if (mkdir(g->datadir, 0700) != 0 && errno != EEXIST)
+		log_unusual(GOSSIP_SUB, "mkdir %s: %s", g->datadir,
+			    strerror(errno));
+	if (asprintf(&path, "%s/%s", g->datadir, GOSSIP_STORE_FILE) < 0)
+		abort();
+	g->store = gossip_store_open(path);
+	free(path);
+	if (!g->store) {
+		free(g->datadir);
+		free(g);
+		return NULL;
+	}
+	if (gossip_store_meta_get(g->store, &synced_at, "synced_at") &&
+	    synced_at > 0 &&
+	    (int64_t)gossip_now(g) - synced_at < GOSSIP_SYNC_FRESH_SECS)
+		g->synced = true;
+	g->rl = gossip_rl_new(cfg->update_burst, cfg->update_interval);
+	g->keys = gossip_keycache_new();
+	{
+		struct gossip_store_counts c;
+		if (gossip_store_counts(g->store, &c))
+			log_info(GOSSIP_SUB,
+				 "gossip store: %llu nodes, %llu channels "
+				 "(%llu unverified: no chain source checks "
+				 "funding outputs), %llu updates%s",
+				 (unsigned long long)c.nodes,
+				 (unsigned long long)c.channels,
+				 (unsigned long long)c.unverified,
+				 (unsigned long long)c.updates,
+				 g->synced ? ", synced recently" : "");
+	}
+
+	ev_timer_init(&g->commit_timer, commit_cb, cfg->commit_interval, 0);
+	g->commit_timer.data = g;
+	ev_timer_init(&g->tick, tick_cb, 1.0, 1.0);
+	g->tick.data = g;
+	ev_timer_start(loop, &g->tick);
+	ev_timer_init(&g->pace, pace_cb, 0, cfg->pace_interval);
+	g->pace.data = g;
+	/* First prune a minute in: start-up does no graph work. */
+	ev_timer_init(&g->prune_timer, prune_cb, 0, 60);
+	g->prune_timer.data = g;
+	ev_timer_again(loop, &g->prune_timer);
+	return g;
+}
+
+void gossip_free(struct gossip *g)
+{
+	if (!g)
+		return;
+	assert(g->depth == 0 && !g->dead);
+	while (g->peers) {
+		struct gossip_peer *gp = g->peers;
+		g->peers = gp->next;
+		g->cfg.peer_ops->set_user(gp->p, NULL);
+		gossip_sync_peer_free(gp);
+		free(gp);
+	}
+	ev_timer_stop(g->loop, &g->commit_timer);
+	ev_timer_stop(g->loop, &g->tick);
+	ev_timer_stop(g->loop, &g->pace);
+	ev_timer_stop(g->loop, &g->prune_timer);
+	gossip_store_free(g->store); /* commits the open batch */
+	while (g->num_held)
+		held_remove(g, g->num_held - 1);
+	free(g->held);
+	free(g->log);
+	gossip_rl_free(g->rl);
+	gossip_keycache_free(g->keys);
+	free(g->datadir);
+	free(g);
+}
+
+/* ---- counters -------------------------------------------------------- */
+
+void gossip_counts(struct gossip *g, uint64_t *nodes, uint64_t *channels,
+		   uint64_t *updates)
+{
+	struct gossip_store_counts c;
+
+	if (!gossip_store_counts(g->store, &c))
+		memset(&c, 0, sizeof(c));
+	if (nodes)
+		*nodes = c.nodes;
+	if (channels)
+		*channels = c.channels;
+	if (updates)
+		*updates = c.updates;
+}
+
+uint64_t gossip_unverified_channels(struct gossip *g)
+{
+	struct gossip_store_counts c;
+
+	return gossip_store_counts(g->store, &c) ? c.unverified : 0;
+}
+
+bool gossip_synced(const struct gossip *g)
+{
+	return g->synced;
+}
+
+uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r)
+{
+	return r < GOSSIP_NUM_REASONS ? g->rejects[r] : 0;
+}
+
+void gossip_commit(struct gossip *g)
+{
+	commit_now(g);
+}
