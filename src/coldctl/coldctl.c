@@ -1,0 +1,669 @@
+/*~ coldctl: coldnode's command-line client, shaped like lncli: the same
+ * global options (--rpcserver, --tlscertpath, --macaroonpath, --datadir,
+ * --network) and JSON output with lncli's field names (proto names,
+ * 64-bit integers as strings, as protojson prints them).
+ *
+ *   coldctl getinfo | walletbalance | state
+ *   coldctl bakemacaroon [--save_to F] [--timeout S] [--ip_address IP] ENTITY:ACTION...
+ *   coldctl wallet import [--append] FILE      (bitcoin-cli listunspent JSON)
+ */
+#include "rpc/rpc.h"
+#include "wallet/wallet.h"
+
+#include "coldrpc.pb-c.h"
+#include "lightning.pb-c.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct opts {
+	const char *rpcserver;
+	char *tlscertpath, *macaroonpath, *datadir;
+	const char *network;
+	double timeout;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: coldctl [global options] COMMAND [args]\n"
+		"commands:\n"
+		"  getinfo                     node identity, peers, chain\n"
+		"  walletbalance [--account A] [--min_confs N]\n"
+		"  state                       supervisor state\n"
+		"  bakemacaroon [--save_to FILE] [--timeout SECONDS]\n"
+		"               [--ip_address IP] ENTITY:ACTION...\n"
+		"                              mint a macaroon with the node's root key\n"
+		"                              (reads <datadir>/macaroons.key)\n"
+		"  wallet import [--append] FILE\n"
+		"                              load `bitcoin-cli listunspent` JSON\n"
+		"global options:\n"
+		"  --rpcserver=HOST:PORT|unix:PATH   default localhost:10009\n"
+		"  --tlscertpath=FILE          default <datadir>/tls.cert\n"
+		"  --macaroonpath=FILE         default <datadir>/admin.macaroon\n"
+		"  --datadir=DIR               default ~/.coldnode\n"
+		"  --network=NET               mainnet|testnet|signet|regtest\n"
+		"  --timeout=SECONDS           default 30\n");
+}
+
+static char *expand_home(const char *p)
+{
+	const char *home = getenv("HOME");
+	char *out;
+	if (p[0] != '~' || (p[1] && p[1] != '/') || !home)
+		return strdup(p);
+	if (asprintf(&out, "%s%s", home, p + 1) < 0)
+		return NULL;
+	return out;
+}
+
+static char *read_file(const char *path, size_t *len, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = (n + 4096 + 1) * 2;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				goto fail;
+			buf = nb;
+		}
+		size_t r = fread(buf + n, 1, 4096, f);
+		n += r;
+		if (n > max)
+			goto fail;
+		if (r < 4096)
+			break;
+	}
+	if (ferror(f))
+		goto fail;
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+/* ---- JSON output ---------------------------------------------------------- */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void kv_str(int ind, const char *k, const char *v, bool comma)
+{
+	printf("%*s\"%s\": ", ind, "", k);
+	json_str(v ? v : "");
+	printf("%s\n", comma ? "," : "");
+}
+
+static void kv_u(int ind, const char *k, uint64_t v, bool comma)
+{
+	printf("%*s\"%s\": %" PRIu64 "%s\n", ind, "", k, v, comma ? "," : "");
+}
+
+/* protojson prints 64-bit integers as strings. */
+static void kv_i64(int ind, const char *k, int64_t v, bool comma)
+{
+	printf("%*s\"%s\": \"%" PRId64 "\"%s\n", ind, "", k, v,
+	       comma ? "," : "");
+}
+
+static void kv_u64(int ind, const char *k, uint64_t v, bool comma)
+{
+	printf("%*s\"%s\": \"%" PRIu64 "\"%s\n", ind, "", k, v,
+	       comma ? "," : "");
+}
+
+static void kv_bool(int ind, const char *k, bool v, bool comma)
+{
+	printf("%*s\"%s\": %s%s\n", ind, "", k, v ? "true" : "false",
+	       comma ? "," : "");
+}
+
+/* ---- RPC ------------------------------------------------------------------ */
+
+static char *macaroon_hex(const char *path)
+{
+	size_t len;
+	char *bin = read_file(path, &len, 65536);
+	char *hex;
+	if (!bin) {
+		fprintf(stderr, "coldctl: cannot read macaroon %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	hex = malloc(2 * len + 1);
+	if (hex)
+		hex_encode(hex, (const uint8_t *)bin, len);
+	free(bin);
+	return hex;
+}
+
+/* One unary call; prints the error and returns NULL on failure. */
+static uint8_t *call(const struct opts *o, size_t *resplen, const char *path,
+		     const ProtobufCMessage *req)
+{
+	struct rpc_client_config cc;
+	char err[512];
+	uint8_t *resp = NULL, *reqbuf;
+	size_t reqlen = protobuf_c_message_get_packed_size(req);
+	char *mac = macaroon_hex(o->macaroonpath);
+	if (!mac)
+		return NULL;
+	reqbuf = malloc(reqlen + 1);
+	if (!reqbuf) {
+		free(mac);
+		return NULL;
+	}
+	protobuf_c_message_pack(req, reqbuf);
+	rpc_client_config_default(&cc);
+	cc.target = o->rpcserver;
+	cc.tls_cert_path = o->tlscertpath;
+	cc.macaroon_hex = mac;
+	cc.timeout = o->timeout;
+	struct rpc_client *c = rpc_client_new(err, sizeof(err), &cc);
+	if (!c) {
+		fprintf(stderr, "[coldctl] %s\n", err);
+	} else {
+		enum rpc_status st = rpc_client_unary(c, &resp, resplen, err,
+						      sizeof(err), path,
+						      reqbuf, reqlen);
+		if (st != RPC_STATUS_OK) {
+			/* lncli: "[lncli] rpc error: code = X desc = Y" */
+			fprintf(stderr, "[coldctl] rpc error: code = %s desc = %s\n",
+				rpc_status_str(st), err);
+			resp = NULL;
+		}
+	}
+	rpc_client_free(c);
+	free(reqbuf);
+	explicit_bzero(mac, strlen(mac));
+	free(mac);
+	return resp;
+}
+
+static int cmd_getinfo(const struct opts *o, int argc, char **argv)
+{
+	Lnrpc__GetInfoRequest req = LNRPC__GET_INFO_REQUEST__INIT;
+	size_t len;
+	uint8_t *resp = call(o, &len, "/lnrpc.Lightning/GetInfo", &req.base);
+	if (!resp)
+		return 1;
+	Lnrpc__GetInfoResponse *r = lnrpc__get_info_response__unpack(NULL, len,
+								     resp);
+	free(resp);
+	if (!r) {
+		fprintf(stderr, "[coldctl] cannot parse GetInfo response\n");
+		return 1;
+	}
+	printf("{\n");
+	kv_str(4, "version", r->version, true);
+	kv_str(4, "commit_hash", r->commit_hash, true);
+	kv_str(4, "identity_pubkey", r->identity_pubkey, true);
+	kv_str(4, "alias", r->alias, true);
+	kv_str(4, "color", r->color, true);
+	kv_u(4, "num_pending_channels", r->num_pending_channels, true);
+	kv_u(4, "num_active_channels", r->num_active_channels, true);
+	kv_u(4, "num_inactive_channels", r->num_inactive_channels, true);
+	kv_u(4, "num_peers", r->num_peers, true);
+	kv_u(4, "block_height", r->block_height, true);
+	kv_str(4, "block_hash", r->block_hash, true);
+	kv_i64(4, "best_header_timestamp", r->best_header_timestamp, true);
+	kv_bool(4, "synced_to_chain", r->synced_to_chain, true);
+	kv_bool(4, "synced_to_graph", r->synced_to_graph, true);
+	kv_bool(4, "testnet", r->testnet, true);
+	printf("    \"chains\": [");
+	for (size_t i = 0; i < r->n_chains; i++) {
+		printf("%s\n        {\n", i ? "," : "");
+		kv_str(12, "chain", r->chains[i]->chain, true);
+		kv_str(12, "network", r->chains[i]->network, false);
+		printf("        }");
+	}
+	printf("%s],\n", r->n_chains ? "\n    " : "");
+	printf("    \"uris\": [");
+	for (size_t i = 0; i < r->n_uris; i++) {
+		printf("%s\n        ", i ? "," : "");
+		json_str(r->uris[i]);
+	}
+	printf("%s],\n", r->n_uris ? "\n    " : "");
+	printf("    \"features\": {");
+	for (size_t i = 0; i < r->n_features; i++) {
+		const Lnrpc__Feature *f = r->features[i]->value;
+		printf("%s\n        \"%u\": {\n", i ? "," : "",
+		       r->features[i]->key);
+		kv_str(12, "name", f ? f->name : "", true);
+		kv_bool(12, "is_required", f && f->is_required, true);
+		kv_bool(12, "is_known", f && f->is_known, false);
+		printf("        }");
+	}
+	printf("%s},\n", r->n_features ? "\n    " : "");
+	kv_bool(4, "require_htlc_interceptor", r->require_htlc_interceptor,
+		true);
+	kv_bool(4, "store_final_htlc_resolutions",
+		r->store_final_htlc_resolutions, true);
+	kv_bool(4, "wallet_synced", r->wallet_synced, false);
+	printf("}\n");
+	lnrpc__get_info_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+static int cmd_walletbalance(const struct opts *o, int argc, char **argv)
+{
+	Lnrpc__WalletBalanceRequest req = LNRPC__WALLET_BALANCE_REQUEST__INIT;
+	static const struct option lo[] = {
+		{ "account", required_argument, NULL, 'a' },
+		{ "min_confs", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 0; /* glibc: 0 re-initialises (permuting again) */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'a')
+			req.account = optarg;
+		else if (c == 'm')
+			req.min_confs = atoi(optarg);
+		else
+			return 2;
+	}
+	size_t len;
+	uint8_t *resp = call(o, &len, "/lnrpc.Lightning/WalletBalance",
+			     &req.base);
+	if (!resp)
+		return 1;
+	Lnrpc__WalletBalanceResponse *r =
+		lnrpc__wallet_balance_response__unpack(NULL, len, resp);
+	free(resp);
+	if (!r) {
+		fprintf(stderr, "[coldctl] cannot parse response\n");
+		return 1;
+	}
+	printf("{\n");
+	kv_i64(4, "total_balance", r->total_balance, true);
+	kv_i64(4, "confirmed_balance", r->confirmed_balance, true);
+	kv_i64(4, "unconfirmed_balance", r->unconfirmed_balance, true);
+	kv_i64(4, "locked_balance", r->locked_balance, true);
+	kv_i64(4, "reserved_balance_anchor_chan",
+	       r->reserved_balance_anchor_chan, true);
+	printf("    \"account_balance\": {");
+	for (size_t i = 0; i < r->n_account_balance; i++) {
+		const Lnrpc__WalletAccountBalance *v =
+			r->account_balance[i]->value;
+		printf("%s\n        ", i ? "," : "");
+		json_str(r->account_balance[i]->key);
+		printf(": {\n");
+		kv_i64(12, "confirmed_balance", v ? v->confirmed_balance : 0,
+		       true);
+		kv_i64(12, "unconfirmed_balance",
+		       v ? v->unconfirmed_balance : 0, false);
+		printf("        }");
+	}
+	printf("%s}\n}\n", r->n_account_balance ? "\n    " : "");
+	lnrpc__wallet_balance_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+/* SupervisorState.counters (absent: all zero, as protojson would say). */
+static void print_counters(const Coldrpc__SupervisorCounters *c)
+{
+	static const Coldrpc__SupervisorCounters zero =
+		COLDRPC__SUPERVISOR_COUNTERS__INIT;
+	static const Coldrpc__StateTransitions tzero =
+		COLDRPC__STATE_TRANSITIONS__INIT;
+	const Coldrpc__StateTransitions *t;
+
+	if (!c)
+		c = &zero;
+	t = c->transitions ? c->transitions : &tzero;
+	printf("    \"counters\": {\n");
+	kv_u64(8, "generation", c->generation, true);
+	printf("        \"transitions\": {\n");
+	kv_u64(12, "waiting_for_signer", t->waiting_for_signer, true);
+	kv_u64(12, "active", t->active, true);
+	kv_u64(12, "safe_mode", t->safe_mode, true);
+	kv_u64(12, "shutting_down", t->shutting_down, false);
+	printf("        },\n");
+	kv_u64(8, "signer_sessions", c->signer_sessions, true);
+	kv_u64(8, "signer_registrations", c->signer_registrations, true);
+	kv_u64(8, "signer_losses", c->signer_losses, true);
+	kv_u64(8, "signer_refused", c->signer_refused, true);
+	kv_u64(8, "key_mismatches", c->key_mismatches, true);
+	kv_u64(8, "requests_ok", c->requests_ok, true);
+	kv_u64(8, "requests_failed", c->requests_failed, true);
+	kv_u64(8, "requests_unavailable", c->requests_unavailable, true);
+	kv_u64(8, "requests_timed_out", c->requests_timed_out, true);
+	kv_u64(8, "full_sessions_closed", c->full_sessions_closed, true);
+	kv_u64(8, "requests_in_flight", c->requests_in_flight, true);
+	kv_u64(8, "requests_queued", c->requests_queued, false);
+	printf("    }\n");
+}
+
+static int cmd_state(const struct opts *o, int argc, char **argv)
+{
+	Coldrpc__GetStateRequest req = COLDRPC__GET_STATE_REQUEST__INIT;
+	size_t len;
+	uint8_t *resp = call(o, &len, "/coldrpc.Supervisor/GetState",
+			     &req.base);
+	if (!resp)
+		return 1;
+	Coldrpc__SupervisorState *r =
+		coldrpc__supervisor_state__unpack(NULL, len, resp);
+	free(resp);
+	if (!r) {
+		fprintf(stderr, "[coldctl] cannot parse response\n");
+		return 1;
+	}
+	printf("{\n");
+	kv_str(4, "state", r->state, true);
+	kv_i64(4, "since_unix", r->since_unix, true);
+	kv_str(4, "last_cause", r->last_cause, true);
+	printf("    \"signer\": {\n");
+	kv_bool(8, "connected", r->signer && r->signer->connected, true);
+	kv_str(8, "registration_info",
+	       r->signer ? r->signer->registration_info : "", true);
+	kv_str(8, "peer", r->signer ? r->signer->peer : "", true);
+	kv_i64(8, "since_unix", r->signer ? r->signer->since_unix : 0, false);
+	printf("    },\n    \"peers\": {\n");
+	kv_u(8, "gossip_only", r->peers ? r->peers->gossip_only : 0, true);
+	kv_u(8, "full", r->peers ? r->peers->full : 0, false);
+	printf("    },\n    \"gossip\": {\n");
+	kv_i64(8, "channels", r->gossip ? (int64_t)r->gossip->channels : 0,
+	       true);
+	kv_i64(8, "nodes", r->gossip ? (int64_t)r->gossip->nodes : 0, true);
+	kv_i64(8, "channel_updates",
+	       r->gossip ? (int64_t)r->gossip->channel_updates : 0, true);
+	kv_u64(8, "channels_unverified",
+	       r->gossip ? r->gossip->channels_unverified : 0, false);
+	printf("    },\n");
+	print_counters(r->counters);
+	printf("}\n");
+	coldrpc__supervisor_state__free_unpacked(r, NULL);
+	return 0;
+}
+
+/* RFC 3339 UTC time @secs from now, for a time-before caveat. */
+static void time_caveat(char *out, size_t outlen, long secs)
+{
+	time_t t = time(NULL) + secs;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "time-before %Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmd_bakemacaroon(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "save_to", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ip_address", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *save_to = NULL;
+	char tcav[64], icav[80];
+	const char *cavs[2];
+	size_t ncav = 0;
+	int c, ret = 1;
+
+	optind = 0; /* glibc: 0 re-initialises (permuting again) */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			save_to = optarg;
+			break;
+		case 't':
+			if (atol(optarg) <= 0) {
+				fprintf(stderr, "[coldctl] --timeout must be > 0\n");
+				return 2;
+			}
+			time_caveat(tcav, sizeof(tcav), atol(optarg));
+			cavs[ncav++] = tcav;
+			break;
+		case 'i':
+			snprintf(icav, sizeof(icav), "ipaddr %s", optarg);
+			cavs[ncav++] = icav;
+			break;
+		default:
+			return 2;
+		}
+	}
+	size_t np = (size_t)(argc - optind);
+	if (np == 0) {
+		fprintf(stderr, "[coldctl] bakemacaroon: give at least one "
+			"ENTITY:ACTION permission\n");
+		return 2;
+	}
+	struct rpc_perm *perms = calloc(np, sizeof(*perms));
+	char **copies = calloc(np, sizeof(*copies));
+	if (!perms || !copies)
+		goto out;
+	for (size_t i = 0; i < np; i++) {
+		copies[i] = strdup(argv[optind + (int)i]);
+		char *colon = copies[i] ? strchr(copies[i], ':') : NULL;
+		if (!colon || colon == copies[i] || !colon[1]) {
+			fprintf(stderr, "[coldctl] bad permission \"%s\" (want "
+				"ENTITY:ACTION, e.g. info:read)\n",
+				argv[optind + (int)i]);
+			ret = 2;
+			goto out;
+		}
+		*colon = '\0';
+		perms[i].entity = copies[i];
+		perms[i].action = colon + 1;
+	}
+	char rk[4096];
+	snprintf(rk, sizeof(rk), "%s/macaroons.key", o->datadir);
+	struct rpc_macaroon_svc *svc = rpc_macaroon_svc_new(rk, false);
+	if (!svc) {
+		fprintf(stderr, "[coldctl] cannot read the root key %s\n", rk);
+		goto out;
+	}
+	uint8_t *mac;
+	size_t len;
+	if (!rpc_macaroon_bake(svc, &mac, &len, perms, np, cavs, ncav)) {
+		fprintf(stderr, "[coldctl] cannot bake macaroon\n");
+		rpc_macaroon_svc_free(svc);
+		goto out;
+	}
+	rpc_macaroon_svc_free(svc);
+	if (save_to) {
+		if (!rpc_macaroon_write_file(save_to, mac, len)) {
+			free(mac);
+			goto out;
+		}
+		printf("Macaroon saved to %s\n", save_to);
+	} else {
+		char *hex = malloc(2 * len + 1);
+		if (hex)
+			printf("%s\n", hex_encode(hex, mac, len));
+		free(hex);
+	}
+	free(mac);
+	ret = 0;
+out:
+	for (size_t i = 0; copies && i < np; i++)
+		free(copies[i]);
+	free(copies);
+	free(perms);
+	return ret;
+}
+
+static int cmd_wallet(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "append", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool append = false;
+	int c;
+
+	if (argc < 2 || strcmp(argv[1], "import") != 0) {
+		fprintf(stderr, "[coldctl] usage: wallet import [--append] FILE\n");
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 0; /* glibc: 0 re-initialises (permuting again) */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'a')
+			append = true;
+		else
+			return 2;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "[coldctl] usage: wallet import [--append] FILE\n");
+		return 2;
+	}
+	size_t len, n;
+	char err[200];
+	struct wallet_utxo *u;
+	char *json = read_file(argv[optind], &len, 256 * 1024 * 1024);
+	if (!json) {
+		fprintf(stderr, "[coldctl] cannot read %s: %s\n", argv[optind],
+			strerror(errno));
+		return 1;
+	}
+	bool ok = wallet_parse_listunspent(&u, &n, err, sizeof(err), json,
+					   len);
+	free(json);
+	if (!ok) {
+		fprintf(stderr, "[coldctl] %s: %s\n", argv[optind], err);
+		return 1;
+	}
+	Coldrpc__ImportUnspentRequest req = COLDRPC__IMPORT_UNSPENT_REQUEST__INIT;
+	Coldrpc__Utxo *msgs = calloc(n + 1, sizeof(*msgs));
+	Coldrpc__Utxo **ptrs = calloc(n + 1, sizeof(*ptrs));
+	int ret = 1;
+	if (!msgs || !ptrs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		coldrpc__utxo__init(&msgs[i]);
+		msgs[i].txid = u[i].txid;
+		msgs[i].vout = u[i].vout;
+		msgs[i].amount_sat = u[i].amount_sat;
+		msgs[i].confirmations = u[i].confirmations;
+		msgs[i].address = u[i].address;
+		msgs[i].account = u[i].account;
+		msgs[i].locked = u[i].locked;
+		ptrs[i] = &msgs[i];
+	}
+	req.n_utxos = n;
+	req.utxos = ptrs;
+	req.append = append;
+	uint8_t *resp = call(o, &len, "/coldrpc.Wallet/ImportUnspent",
+			     &req.base);
+	if (!resp)
+		goto out;
+	Coldrpc__ImportUnspentResponse *r =
+		coldrpc__import_unspent_response__unpack(NULL, len, resp);
+	free(resp);
+	if (!r) {
+		fprintf(stderr, "[coldctl] cannot parse response\n");
+		goto out;
+	}
+	printf("{\n");
+	kv_u(4, "imported", r->imported, true);
+	kv_i64(4, "total_sat", r->total_sat, false);
+	printf("}\n");
+	coldrpc__import_unspent_response__free_unpacked(r, NULL);
+	ret = 0;
+out:
+	free(msgs);
+	free(ptrs);
+	free(u);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "rpcserver", required_argument, NULL, 'r' },
+		{ "tlscertpath", required_argument, NULL, 'c' },
+		{ "macaroonpath", required_argument, NULL, 'm' },
+		{ "datadir", required_argument, NULL, 'd' },
+		{ "network", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .rpcserver = "localhost:10009", .network = "mainnet",
+			  .timeout = 30 };
+	const char *datadir = "~/.coldnode", *cert = NULL, *mac = NULL;
+	int c, ret;
+
+	/* Global options stop at the command name. */
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.rpcserver = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'm': mac = optarg; break;
+		case 'd': datadir = optarg; break;
+		case 'n': o.network = optarg; break;
+		case 't': o.timeout = atof(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cn_crypto_init();
+	/* Library logs (unusual and worse) still reach stderr. */
+	if (!log_parse_debuglevel("unusual"))
+		return 2;
+	o.datadir = expand_home(datadir);
+	o.tlscertpath = cert ? expand_home(cert) : NULL;
+	o.macaroonpath = mac ? expand_home(mac) : NULL;
+	if (!o.datadir || (!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
+					     o.datadir) < 0) ||
+	    (!mac && asprintf(&o.macaroonpath, "%s/admin.macaroon",
+			      o.datadir) < 0))
+		return 1;
+
+	const char *cmd = argv[optind];
+	int cargc = argc - optind;
+	char **cargv = argv + optind;
+	if (strcmp(cmd, "getinfo") == 0)
+		ret = cmd_getinfo(&o, cargc, cargv);
+	else if (strcmp(cmd, "walletbalance") == 0)
+		ret = cmd_walletbalance(&o, cargc, cargv);
+	else if (strcmp(cmd, "state") == 0)
+		ret = cmd_state(&o, cargc, cargv);
+	else if (strcmp(cmd, "bakemacaroon") == 0)
+		ret = cmd_bakemacaroon(&o, cargc, cargv);
+	else if (strcmp(cmd, "wallet") == 0)
+		ret = cmd_wallet(&o, cargc, cargv);
+	else {
+		fprintf(stderr, "[coldctl] unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		ret = 2;
+	}
+	free(o.datadir);
+	free(o.tlscertpath);
+	free(o.macaroonpath);
+	return ret;
+}

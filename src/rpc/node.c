@@ -1,0 +1,658 @@
+/*~ node: the monitoring surface monitors poll, served from the generic
+ * server core: lnrpc.Lightning GetInfo/WalletBalance (wire-compatible with
+ * lnd), coldrpc.Supervisor GetState/SubscribeState, coldrpc.Wallet
+ * ImportUnspent and grpc.health.v1.Health.  Nothing here waits for the
+ * signer: every answer comes from the provider callbacks (daemon state in
+ * memory) or the local wallet table, so safe mode and "waiting for signer"
+ * answer exactly like ACTIVE.
+ */
+#include "rpc/rpc_internal.h"
+#include "wallet/wallet.h"
+
+#include "coldrpc.pb-c.h"
+#include "health.pb-c.h"
+#include "lightning.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBSYS "RPC"
+#define DEFAULT_SIGNER_SERVICE "coldnode.signer"
+
+/* A live SubscribeState or Health/Watch call. */
+struct watcher {
+	struct watcher *next, *prev;
+	struct rpc_call *call;
+	struct rpc_node *node;
+	bool health;
+	char *service; /* health: the watched service name */
+	int last;      /* health: last status sent, -1 none */
+};
+
+struct rpc_node {
+	struct ev_loop *loop;
+	struct rpc_server *srv;
+	struct rpc_macaroon_svc *macs;
+	struct wallet *wallet;
+	struct rpc_provider prov;
+	char *version;
+	char *signer_service;
+	struct watcher *watchers;
+};
+
+static const struct rpc_perm perm_info_read[] = { { "info", "read" } };
+static const struct rpc_perm perm_onchain_read[] = { { "onchain", "read" } };
+static const struct rpc_perm perm_onchain_write[] = { { "onchain", "write" } };
+
+/* Packs @msg and sends it; finishes the call on failure. */
+static bool send_pb(struct rpc_call *call, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t stackbuf[1024];
+	uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
+	bool ok;
+	if (!buf) {
+		rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
+		return false;
+	}
+	protobuf_c_message_pack(msg, buf);
+	ok = rpc_call_send(call, buf, len);
+	if (buf != stackbuf)
+		free(buf);
+	return ok;
+}
+
+static void reply_pb(struct rpc_call *call, const ProtobufCMessage *msg)
+{
+	if (send_pb(call, msg))
+		rpc_call_finish(call, RPC_STATUS_OK, NULL);
+}
+
+/* Checks that @msg parses as @desc: a client must not get an answer to a
+ * request it did not make. */
+static ProtobufCMessage *parse_req(struct rpc_call *call,
+				   const ProtobufCMessageDescriptor *desc,
+				   const uint8_t *msg, size_t len)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, msg);
+	if (!m)
+		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
+				"cannot parse request message");
+	return m;
+}
+
+/* ---- lnrpc.Lightning/GetInfo ---------------------------------------------- */
+
+static void get_info(void *arg, struct rpc_call *call, const uint8_t *msg,
+		     size_t len)
+{
+	struct rpc_node *node = arg;
+	struct rpc_node_info info;
+	Lnrpc__GetInfoResponse r = LNRPC__GET_INFO_RESPONSE__INIT;
+	Lnrpc__Chain chain = LNRPC__CHAIN__INIT;
+	Lnrpc__Chain *chains[1] = { &chain };
+	char pubkey[67] = "", color[8] = "#000000", hash[65] = "";
+	ProtobufCMessage *req;
+
+	/* The request has no fields: an empty message needs no parsing. */
+	if (len) {
+		req = parse_req(call, &lnrpc__get_info_request__descriptor,
+				msg, len);
+		if (!req)
+			return;
+		protobuf_c_message_free_unpacked(req, NULL);
+	}
+
+	memset(&info, 0, sizeof(info));
+	if (node->prov.get_info)
+		node->prov.get_info(node->prov.arg, &info);
+
+	r.version = node->version;
+	if (info.have_identity)
+		r.identity_pubkey = hex_encode(pubkey, info.identity_pubkey, 33);
+	if (info.alias)
+		r.alias = (char *)info.alias;
+	snprintf(color, sizeof(color), "#%02x%02x%02x", info.color[0],
+		 info.color[1], info.color[2]);
+	r.color = color;
+	r.num_peers = info.num_peers;
+	if (info.have_block) {
+		r.block_height = info.block_height;
+		r.block_hash = hex_encode(hash, info.block_hash, 32);
+	}
+	r.synced_to_chain = info.synced_to_chain;
+	r.synced_to_graph = info.synced_to_graph;
+	chain.chain = "bitcoin";
+	chain.network = (char *)(info.network ? info.network : "mainnet");
+	r.testnet = strcmp(chain.network, "testnet") == 0;
+	r.n_chains = 1;
+	r.chains = chains;
+	r.n_uris = info.num_uris;
+	r.uris = (char **)info.uris;
+
+	/* Feature bits fit on the stack (BOLT 9 defines well under 64). */
+	Lnrpc__GetInfoResponse__FeaturesEntry ents_s[64], *ents = ents_s,
+		*entp_s[64], **entp = entp_s;
+	Lnrpc__Feature feats_s[64], *feats = feats_s;
+	if (info.num_features > CN_ARRAY_SIZE(feats_s)) {
+		ents = calloc(info.num_features, sizeof(*ents));
+		entp = calloc(info.num_features, sizeof(*entp));
+		feats = calloc(info.num_features, sizeof(*feats));
+	}
+	if (info.num_features) {
+		if (!ents || !entp || !feats) {
+			rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+					"out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < info.num_features; i++) {
+			lnrpc__get_info_response__features_entry__init(&ents[i]);
+			lnrpc__feature__init(&feats[i]);
+			feats[i].name = (char *)(info.features[i].name
+						 ? info.features[i].name : "");
+			feats[i].is_required = info.features[i].is_required;
+			feats[i].is_known = info.features[i].is_known;
+			ents[i].key = info.features[i].bit;
+			ents[i].value = &feats[i];
+			entp[i] = &ents[i];
+		}
+		r.n_features = info.num_features;
+		r.features = entp;
+	}
+	reply_pb(call, &r.base);
+out:
+	if (ents != ents_s) {
+		free(ents);
+		free(entp);
+		free(feats);
+	}
+}
+
+/* ---- lnrpc.Lightning/WalletBalance ---------------------------------------- */
+
+static void wallet_balance(void *arg, struct rpc_call *call,
+			   const uint8_t *msg, size_t len)
+{
+	struct rpc_node *node = arg;
+	Lnrpc__WalletBalanceRequest *req;
+	Lnrpc__WalletBalanceResponse r = LNRPC__WALLET_BALANCE_RESPONSE__INIT;
+	struct wallet_balance b;
+
+	req = (Lnrpc__WalletBalanceRequest *)parse_req(
+		call, &lnrpc__wallet_balance_request__descriptor, msg, len);
+	if (!req)
+		return;
+	if (req->min_confs < 0) {
+		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
+				"min_confs must be >= 0");
+		lnrpc__wallet_balance_request__free_unpacked(req, NULL);
+		return;
+	}
+	bool ok = wallet_get_balance(node->wallet, &b, req->account,
+				     req->min_confs);
+	lnrpc__wallet_balance_request__free_unpacked(req, NULL);
+	if (!ok) {
+		rpc_call_finish(call, RPC_STATUS_INTERNAL,
+				"wallet database error");
+		return;
+	}
+	r.total_balance = b.total;
+	r.confirmed_balance = b.confirmed;
+	r.unconfirmed_balance = b.unconfirmed;
+	r.locked_balance = b.locked;
+	Lnrpc__WalletBalanceResponse__AccountBalanceEntry *ents =
+		calloc(b.num_accounts + 1, sizeof(*ents));
+	Lnrpc__WalletBalanceResponse__AccountBalanceEntry **entp =
+		calloc(b.num_accounts + 1, sizeof(*entp));
+	Lnrpc__WalletAccountBalance *vals =
+		calloc(b.num_accounts + 1, sizeof(*vals));
+	if (!ents || !entp || !vals) {
+		rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < b.num_accounts; i++) {
+		lnrpc__wallet_balance_response__account_balance_entry__init(
+			&ents[i]);
+		lnrpc__wallet_account_balance__init(&vals[i]);
+		vals[i].confirmed_balance = b.accounts[i].confirmed;
+		vals[i].unconfirmed_balance = b.accounts[i].unconfirmed;
+		ents[i].key = b.accounts[i].account;
+		ents[i].value = &vals[i];
+		entp[i] = &ents[i];
+	}
+	r.n_account_balance = b.num_accounts;
+	r.account_balance = entp;
+	reply_pb(call, &r.base);
+out:
+	free(ents);
+	free(entp);
+	free(vals);
+	wallet_balance_clear(&b);
+}
+
+/* ---- coldrpc.Wallet/ImportUnspent ----------------------------------------- */
+
+static void import_unspent(void *arg, struct rpc_call *call,
+			   const uint8_t *msg, size_t len)
+{
+	struct rpc_node *node = arg;
+	Coldrpc__ImportUnspentRequest *req;
+	Coldrpc__ImportUnspentResponse r = COLDRPC__IMPORT_UNSPENT_RESPONSE__INIT;
+	struct wallet_utxo *u;
+
+	req = (Coldrpc__ImportUnspentRequest *)parse_req(
+		call, &coldrpc__import_unspent_request__descriptor, msg, len);
+	if (!req)
+		return;
+	u = calloc(req->n_utxos + 1, sizeof(*u));
+	if (!u) {
+		rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_utxos; i++) {
+		const Coldrpc__Utxo *in = req->utxos[i];
+		if (strlen(in->txid) >= sizeof(u[i].txid) ||
+		    strlen(in->address) >= sizeof(u[i].address) ||
+		    strlen(in->account) >= sizeof(u[i].account)) {
+			rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
+					"utxo field too long");
+			goto out;
+		}
+		strcpy(u[i].txid, in->txid);
+		strcpy(u[i].address, in->address);
+		strcpy(u[i].account, in->account);
+		u[i].vout = in->vout;
+		u[i].amount_sat = in->amount_sat;
+		u[i].confirmations = in->confirmations;
+		u[i].locked = in->locked;
+		if (in->amount_sat < 0 || in->amount_sat > WALLET_MAX_SAT) {
+			rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
+					"amount out of range");
+			goto out;
+		}
+		r.total_sat += in->amount_sat;
+	}
+	if (!wallet_import(node->wallet, u, req->n_utxos, req->append)) {
+		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
+				"import rejected (invalid txid or database "
+				"error; see the node's log)");
+		goto out;
+	}
+	r.imported = (uint32_t)req->n_utxos;
+	log_info(SUBSYS, "imported %zu unspent outputs (%s) from %s",
+		 req->n_utxos, req->append ? "appended" : "replacing",
+		 rpc_call_peer(call));
+	reply_pb(call, &r.base);
+out:
+	free(u);
+	coldrpc__import_unspent_request__free_unpacked(req, NULL);
+}
+
+/* ---- coldrpc.Supervisor --------------------------------------------------- */
+
+static void state_fill(struct rpc_node *node, struct rpc_sv_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (node->prov.get_state)
+		node->prov.get_state(node->prov.arg, st);
+}
+
+static bool send_state(struct rpc_node *node, struct rpc_call *call)
+{
+	struct rpc_sv_state st;
+	Coldrpc__SupervisorState r = COLDRPC__SUPERVISOR_STATE__INIT;
+	Coldrpc__SignerInfo si = COLDRPC__SIGNER_INFO__INIT;
+	Coldrpc__PeerCounts pc = COLDRPC__PEER_COUNTS__INIT;
+	Coldrpc__GossipCounts gc = COLDRPC__GOSSIP_COUNTS__INIT;
+	Coldrpc__SupervisorCounters sc = COLDRPC__SUPERVISOR_COUNTERS__INIT;
+	Coldrpc__StateTransitions tr = COLDRPC__STATE_TRANSITIONS__INIT;
+
+	state_fill(node, &st);
+	r.state = (char *)(st.state ? st.state : "UNKNOWN");
+	r.since_unix = st.since_unix;
+	r.last_cause = (char *)(st.last_cause ? st.last_cause : "");
+	si.connected = st.signer_connected;
+	si.registration_info = (char *)(st.signer_info ? st.signer_info : "");
+	si.peer = (char *)(st.signer_peer ? st.signer_peer : "");
+	si.since_unix = st.signer_since_unix;
+	pc.gossip_only = st.peers_gossip_only;
+	pc.full = st.peers_full;
+	gc.channels = st.gossip_channels;
+	gc.nodes = st.gossip_nodes;
+	gc.channel_updates = st.gossip_updates;
+	gc.channels_unverified = st.gossip_channels_unverified;
+	tr.waiting_for_signer = st.to_waiting_for_signer;
+	tr.active = st.to_active;
+	tr.safe_mode = st.to_safe_mode;
+	tr.shutting_down = st.to_shutting_down;
+	sc.generation = st.generation;
+	sc.transitions = &tr;
+	sc.signer_sessions = st.signer_sessions;
+	sc.signer_registrations = st.signer_registrations;
+	sc.signer_losses = st.signer_losses;
+	sc.signer_refused = st.signer_refused;
+	sc.key_mismatches = st.key_mismatches;
+	sc.requests_ok = st.requests_ok;
+	sc.requests_failed = st.requests_failed;
+	sc.requests_unavailable = st.requests_unavailable;
+	sc.requests_timed_out = st.requests_timed_out;
+	sc.full_sessions_closed = st.full_sessions_closed;
+	sc.requests_in_flight = st.requests_in_flight;
+	sc.requests_queued = st.requests_queued;
+	r.signer = &si;
+	r.peers = &pc;
+	r.gossip = &gc;
+	r.counters = &sc;
+	return send_pb(call, &r.base);
+}
+
+static void get_state(void *arg, struct rpc_call *call, const uint8_t *msg,
+		      size_t len)
+{
+	if (len) {
+		ProtobufCMessage *req = parse_req(
+			call, &coldrpc__get_state_request__descriptor, msg,
+			len);
+		if (!req)
+			return;
+		protobuf_c_message_free_unpacked(req, NULL);
+	}
+	if (send_state(arg, call))
+		rpc_call_finish(call, RPC_STATUS_OK, NULL);
+}
+
+static struct watcher *watcher_add(struct rpc_node *node,
+				   struct rpc_call *call, bool health)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+	if (!w) {
+		rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
+		return NULL;
+	}
+	w->call = call;
+	w->node = node;
+	w->health = health;
+	w->last = -1;
+	w->next = node->watchers;
+	if (node->watchers)
+		node->watchers->prev = w;
+	node->watchers = w;
+	rpc_call_set_data(call, w);
+	return w;
+}
+
+static void watcher_closed(void *arg, struct rpc_call *call,
+			   enum rpc_status st)
+{
+	struct rpc_node *node = arg;
+	struct watcher *w = rpc_call_data(call);
+	if (!w)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		node->watchers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w->service);
+	free(w);
+}
+
+static void subscribe_state(void *arg, struct rpc_call *call,
+			    const uint8_t *msg, size_t len)
+{
+	struct rpc_node *node = arg;
+	ProtobufCMessage *req = parse_req(
+		call, &coldrpc__get_state_request__descriptor, msg, len);
+	if (!req)
+		return;
+	protobuf_c_message_free_unpacked(req, NULL);
+	if (watcher_add(node, call, false))
+		send_state(node, call);
+}
+
+/* ---- grpc.health.v1.Health ------------------------------------------------ */
+
+/* Everything we serve answers in every state; only the signer service
+ * follows the signer. */
+static int health_of(struct rpc_node *node, const char *service)
+{
+	if (!service[0] || strcmp(service, "lnrpc.Lightning") == 0 ||
+	    strcmp(service, "coldrpc.Supervisor") == 0 ||
+	    strcmp(service, "coldrpc.Wallet") == 0 ||
+	    strcmp(service, "grpc.health.v1.Health") == 0)
+		return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	if (strcmp(service, node->signer_service) == 0) {
+		struct rpc_sv_state st;
+		state_fill(node, &st);
+		return st.signer_connected
+		       ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+		       : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	}
+	return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+}
+
+static bool send_health(struct rpc_call *call, int status)
+{
+	Grpc__Health__V1__HealthCheckResponse r =
+		GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+	r.status = (Grpc__Health__V1__HealthCheckResponse__ServingStatus)status;
+	return send_pb(call, &r.base);
+}
+
+static void health_check(void *arg, struct rpc_call *call,
+			 const uint8_t *msg, size_t len)
+{
+	Grpc__Health__V1__HealthCheckRequest *req =
+		(Grpc__Health__V1__HealthCheckRequest *)parse_req(
+			call, &grpc__health__v1__health_check_request__descriptor,
+			msg, len);
+	if (!req)
+		return;
+	int h = health_of(arg, req->service);
+	grpc__health__v1__health_check_request__free_unpacked(req, NULL);
+	/* health-checking.md: "If the service name is not registered, the
+	 * server returns a NOT_FOUND GRPC status." */
+	if (h == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN) {
+		rpc_call_finish(call, RPC_STATUS_NOT_FOUND, "unknown service");
+		return;
+	}
+	if (send_health(call, h))
+		rpc_call_finish(call, RPC_STATUS_OK, NULL);
+}
+
+static void health_watch(void *arg, struct rpc_call *call,
+			 const uint8_t *msg, size_t len)
+{
+	struct rpc_node *node = arg;
+	Grpc__Health__V1__HealthCheckRequest *req =
+		(Grpc__Health__V1__HealthCheckRequest *)parse_req(
+			call, &grpc__health__v1__health_check_request__descriptor,
+			msg, len);
+	if (!req)
+		return;
+	struct watcher *w = watcher_add(node, call, true);
+	if (w) {
+		w->service = strdup(req->service);
+		if (!w->service) {
+			rpc_call_finish(call, RPC_STATUS_RESOURCE_EXHAUSTED,
+					"out of memory");
+		} else {
+			/* "SERVICE_UNKNOWN" is sent, not an error: the
+			 * service may appear later. */
+			w->last = health_of(node, w->service);
+			send_health(call, w->last);
+		}
+	}
+	grpc__health__v1__health_check_request__free_unpacked(req, NULL);
+}
+
+void rpc_node_state_changed(struct rpc_node *node)
+{
+	for (struct watcher *w = node->watchers; w; w = w->next) {
+		if (rpc_call_finished(w->call))
+			continue;
+		if (!w->health) {
+			send_state(node, w->call);
+			continue;
+		}
+		int h = health_of(node, w->service);
+		if (h != w->last) {
+			w->last = h;
+			send_health(w->call, h);
+		}
+	}
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static void register_methods(struct rpc_node *node)
+{
+	const struct rpc_method methods[] = {
+		{ .path = "/lnrpc.Lightning/GetInfo", .kind = RPC_KIND_UNARY,
+		  .perms = perm_info_read, .num_perms = 1,
+		  .on_message = get_info },
+		{ .path = "/lnrpc.Lightning/WalletBalance",
+		  .kind = RPC_KIND_UNARY, .perms = perm_onchain_read,
+		  .num_perms = 1, .on_message = wallet_balance },
+		{ .path = "/coldrpc.Supervisor/GetState",
+		  .kind = RPC_KIND_UNARY, .perms = perm_info_read,
+		  .num_perms = 1, .on_message = get_state },
+		{ .path = "/coldrpc.Supervisor/SubscribeState",
+		  .kind = RPC_KIND_SERVER_STREAM, .perms = perm_info_read,
+		  .num_perms = 1, .on_message = subscribe_state,
+		  .on_closed = watcher_closed },
+		{ .path = "/coldrpc.Wallet/ImportUnspent",
+		  .kind = RPC_KIND_UNARY, .perms = perm_onchain_write,
+		  .num_perms = 1, .on_message = import_unspent },
+		{ .path = "/grpc.health.v1.Health/Check",
+		  .kind = RPC_KIND_UNARY, .no_macaroon = true,
+		  .on_message = health_check },
+		{ .path = "/grpc.health.v1.Health/Watch",
+		  .kind = RPC_KIND_SERVER_STREAM, .no_macaroon = true,
+		  .on_message = health_watch, .on_closed = watcher_closed },
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(methods); i++) {
+		struct rpc_method m = methods[i];
+		m.arg = node;
+		rpc_server_add_method(node->srv, &m);
+	}
+}
+
+/* Host part of "host:port" / "[v6]:port" into @out. */
+static void listen_host(char *out, size_t outlen, const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+		spec++;
+		n -= 2;
+	}
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, spec, n);
+	out[n] = '\0';
+}
+
+struct rpc_node *rpc_node_new(struct ev_loop *loop,
+			      const struct rpc_node_config *cfg,
+			      const struct rpc_provider *prov)
+{
+	struct rpc_node *node = calloc(1, sizeof(*node));
+	char *cert = NULL, *key = NULL, *rootkey = NULL, *wpath = NULL;
+	const char **hosts = NULL;
+	size_t nhosts = 0;
+	char (*hostbuf)[256] = NULL;
+
+	if (!node)
+		return NULL;
+	node->loop = loop;
+	node->prov = *prov;
+	node->version = strdup(cfg->version ? cfg->version : "");
+	node->signer_service = strdup(cfg->signer_health_service
+				      ? cfg->signer_health_service
+				      : DEFAULT_SIGNER_SERVICE);
+	cert = cfg->tls_cert_path ? strdup(cfg->tls_cert_path)
+				  : rpc_path_join(cfg->datadir, "tls.cert");
+	key = cfg->tls_key_path ? strdup(cfg->tls_key_path)
+				: rpc_path_join(cfg->datadir, "tls.key");
+	rootkey = rpc_path_join(cfg->datadir, "macaroons.key");
+	wpath = rpc_path_join(cfg->datadir, "wallet.sqlite");
+	hosts = calloc(cfg->num_listen + cfg->num_tls_extra_hosts + 1,
+		       sizeof(*hosts));
+	hostbuf = calloc(cfg->num_listen + 1, sizeof(*hostbuf));
+	if (!node->version || !node->signer_service || !cert || !key ||
+	    !rootkey || !wpath || !hosts || !hostbuf)
+		goto fail;
+	if (!rpc_datadir_ensure(cfg->datadir))
+		goto fail;
+	for (size_t i = 0; i < cfg->num_listen; i++) {
+		listen_host(hostbuf[i], sizeof(hostbuf[i]), cfg->listen[i]);
+		hosts[nhosts++] = hostbuf[i];
+	}
+	for (size_t i = 0; i < cfg->num_tls_extra_hosts; i++)
+		hosts[nhosts++] = cfg->tls_extra_hosts[i];
+	if (!rpc_tls_ensure(cert, key, hosts, nhosts))
+		goto fail;
+	node->macs = rpc_macaroon_svc_new(rootkey, true);
+	if (!node->macs || !rpc_datadir_macaroons(node->macs, cfg->datadir))
+		goto fail;
+	node->wallet = wallet_open(wpath);
+	if (!node->wallet)
+		goto fail;
+
+	struct rpc_server_config scfg;
+	rpc_server_config_default(&scfg);
+	scfg.listen = cfg->listen;
+	scfg.num_listen = cfg->num_listen;
+	scfg.unix_path = cfg->unix_path;
+	scfg.tls_cert_path = cert;
+	scfg.tls_key_path = key;
+	scfg.macaroons = node->macs;
+	if (cfg->max_send_queue)
+		scfg.max_send_queue = cfg->max_send_queue;
+	node->srv = rpc_server_new(loop, &scfg);
+	if (!node->srv)
+		goto fail;
+	register_methods(node);
+	goto out;
+fail:
+	rpc_node_free(node);
+	node = NULL;
+out:
+	free(cert);
+	free(key);
+	free(rootkey);
+	free(wpath);
+	free(hosts);
+	free(hostbuf);
+	return node;
+}
+
+void rpc_node_free(struct rpc_node *node)
+{
+	if (!node)
+		return;
+	/* Ends every call (watchers unlink themselves in on_closed). */
+	rpc_server_free(node->srv);
+	wallet_free(node->wallet);
+	rpc_macaroon_svc_free(node->macs);
+	free(node->version);
+	free(node->signer_service);
+	free(node);
+}
+
+struct rpc_server *rpc_node_server(struct rpc_node *node)
+{
+	return node->srv;
+}
+
+const struct rpc_macaroon_svc *rpc_node_macaroons(const struct rpc_node *node)
+{
+	return node->macs;
+}

@@ -1,0 +1,500 @@
+/*~ rpc: coldnode's gRPC surface.
+ *
+ * Three layers, all behind this one header:
+ *
+ *  1. A generic gRPC server core (rpc_server_*, rpc_call_*): HTTP/2 over TLS
+ *     (ALPN "h2") on TCP listeners and/or a unix socket, on the caller's libev
+ *     loop.  Methods are registered by full path ("/lnrpc.Lightning/GetInfo")
+ *     with a kind, the macaroon permissions they need and callbacks.  The
+ *     core does framing (5-byte prefix), trailers (grpc-status,
+ *     grpc-message), grpc-timeout, macaroon checks, UNIMPLEMENTED for unknown
+ *     paths and RESOURCE_EXHAUSTED for oversized messages.  The signer port
+ *     (/watchonlyrpc.WatchOnly/SignCoordinatorStreams) is served by the same
+ *     core on its own rpc_server.
+ *
+ *  2. Macaroons compatible with lnd (rpc_macaroon_*): binary v2, location
+ *     "lnd", identifier 0x03 + MacaroonId protobuf, HMAC-SHA256 chain,
+ *     first-party caveats "time-before" and "ipaddr".
+ *
+ *  3. The node's monitoring surface (rpc_node_*): GetInfo, WalletBalance,
+ *     Supervisor GetState/SubscribeState, Wallet ImportUnspent and the gRPC
+ *     health service, on an rpc_server it owns.  Data comes from a provider
+ *     callbacks struct the daemon fills; nothing here needs the signer.
+ *
+ * Plus a small gRPC client (rpc_client_*) for coldctl and coldsigner.
+ *
+ * Argument order: context first, then outputs, then inputs; a length follows
+ * its buffer.  Ownership of every pointer crossing this header is written
+ * next to it: "borrowed" (caller keeps it; valid for the stated time),
+ * "copied" (we copy it before returning), "takes" (we free it).
+ */
+#ifndef COLDNODE_RPC_H
+#define COLDNODE_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct ev_loop;
+struct rpc_server;
+struct rpc_call;
+struct rpc_macaroon_svc;
+struct rpc_node;
+struct rpc_client;
+struct rpc_client_stream;
+
+/* gRPC status codes (grpc/doc/statuscodes.md); values are on the wire. */
+enum rpc_status {
+	RPC_STATUS_OK = 0,
+	RPC_STATUS_CANCELLED = 1,
+	RPC_STATUS_UNKNOWN = 2,
+	RPC_STATUS_INVALID_ARGUMENT = 3,
+	RPC_STATUS_DEADLINE_EXCEEDED = 4,
+	RPC_STATUS_NOT_FOUND = 5,
+	RPC_STATUS_ALREADY_EXISTS = 6,
+	RPC_STATUS_PERMISSION_DENIED = 7,
+	RPC_STATUS_RESOURCE_EXHAUSTED = 8,
+	RPC_STATUS_FAILED_PRECONDITION = 9,
+	RPC_STATUS_ABORTED = 10,
+	RPC_STATUS_OUT_OF_RANGE = 11,
+	RPC_STATUS_UNIMPLEMENTED = 12,
+	RPC_STATUS_INTERNAL = 13,
+	RPC_STATUS_UNAVAILABLE = 14,
+	RPC_STATUS_DATA_LOSS = 15,
+	RPC_STATUS_UNAUTHENTICATED = 16,
+};
+
+/* "OK", "CANCELLED", ... ; static string.  Unknown values give "UNKNOWN". */
+const char *rpc_status_str(enum rpc_status st);
+
+/*
+ * ---------------------------------------------------------------------------
+ * Permissions (lnd's bakery ops: entity + action).
+ */
+struct rpc_perm {
+	const char *entity; /* borrowed; e.g. "info" */
+	const char *action; /* borrowed; e.g. "read" */
+};
+
+/*
+ * ---------------------------------------------------------------------------
+ * Macaroon service: holds one 32-byte root key (sodium_malloc memory).
+ */
+
+/**
+ * rpc_macaroon_svc_new - load the root key from @rootkey_path.
+ * @rootkey_path: borrowed.  A file of exactly 32 bytes, mode 0600.
+ * @create: if the file does not exist, create it with fresh random bytes.
+ * Returns NULL (and logs) if the file is unreadable, the wrong size, or
+ * cannot be created.
+ */
+struct rpc_macaroon_svc *rpc_macaroon_svc_new(const char *rootkey_path,
+					      bool create);
+/* Same, from a key in memory. @rootkey: copied (into sodium_malloc memory). */
+struct rpc_macaroon_svc *rpc_macaroon_svc_from_key(const uint8_t rootkey[32]);
+/* Zeroes and frees the key. NULL ok. */
+void rpc_macaroon_svc_free(struct rpc_macaroon_svc *svc);
+
+/**
+ * rpc_macaroon_bake - mint an lnd-compatible binary v2 macaroon.
+ * @svc: borrowed.
+ * @out, @outlen: *out is malloc'd; the caller takes it (free()).
+ * @perms, @num_perms: borrowed; grouped by entity into MacaroonId ops.
+ * @caveats, @num_caveats: borrowed; first-party caveats, e.g.
+ *    "time-before 2030-01-01T00:00:00Z" or "ipaddr 127.0.0.1".  May be 0.
+ * Returns false on allocation failure or an over-long input.
+ */
+bool rpc_macaroon_bake(const struct rpc_macaroon_svc *svc,
+		       uint8_t **out, size_t *outlen,
+		       const struct rpc_perm *perms, size_t num_perms,
+		       const char *const *caveats, size_t num_caveats)
+	CN_WARN_UNUSED;
+
+/**
+ * rpc_macaroon_verify - check a macaroon for a request.
+ * @svc: borrowed.
+ * @why, @whylen: out; a human-readable reason on failure (never secrets).
+ * @mac, @maclen: borrowed; the binary macaroon (already hex-decoded).
+ * @method: borrowed; the full gRPC path, accepted as "uri:<method>" op too.
+ * @required, @num_required: borrowed; every one must be granted.
+ * @peer_ip: borrowed; textual client IP for "ipaddr" caveats, NULL for a
+ *    unix-socket client (an ipaddr caveat then fails).
+ * @now: unix time, for "time-before".
+ * Returns RPC_STATUS_OK, RPC_STATUS_UNAUTHENTICATED (malformed, bad
+ * signature, failed caveat) or RPC_STATUS_PERMISSION_DENIED (valid but
+ * lacking a permission).
+ */
+enum rpc_status rpc_macaroon_verify(const struct rpc_macaroon_svc *svc,
+				    char *why, size_t whylen,
+				    const uint8_t *mac, size_t maclen,
+				    const char *method,
+				    const struct rpc_perm *required,
+				    size_t num_required,
+				    const char *peer_ip, int64_t now);
+
+/* Writes @mac to @path with mode 0600 (atomically: temp file + rename).
+ * @path, @mac: borrowed.  Logs and returns false on failure. */
+bool rpc_macaroon_write_file(const char *path, const uint8_t *mac,
+			     size_t maclen) CN_WARN_UNUSED;
+
+/*
+ * ---------------------------------------------------------------------------
+ * TLS material.
+ */
+
+/**
+ * rpc_tls_ensure - create a self-signed ECDSA P-256 certificate and key at
+ * @cert_path / @key_path (0600) unless both exist already.
+ * @hosts, @num_hosts: borrowed; host names and IP literals for the SANs
+ *    ("localhost" and 127.0.0.1 / ::1 are always added).
+ * Returns false (and logs) on failure.
+ */
+bool rpc_tls_ensure(const char *cert_path, const char *key_path,
+		    const char *const *hosts, size_t num_hosts) CN_WARN_UNUSED;
+
+/*
+ * ---------------------------------------------------------------------------
+ * Generic gRPC server core.
+ */
+
+enum rpc_kind {
+	RPC_KIND_UNARY,         /* one request, one response */
+	RPC_KIND_SERVER_STREAM, /* one request, many responses */
+	RPC_KIND_CLIENT_STREAM, /* many requests, one response */
+	RPC_KIND_BIDI_STREAM,   /* many both ways */
+};
+
+/*
+ * Callbacks of one method.  @arg is rpc_method.arg.  @call is borrowed and
+ * valid from on_start until on_closed returns.
+ */
+struct rpc_method {
+	const char *path;   /* borrowed during rpc_server_add_method (copied) */
+	enum rpc_kind kind;
+	/* Permissions, all required.  Copied.  num_perms == 0 is only allowed
+	 * with no_macaroon = true (a deliberate public method). */
+	const struct rpc_perm *perms;
+	size_t num_perms;
+	bool no_macaroon;
+	/* Refuse new calls beyond this many at once with RESOURCE_EXHAUSTED
+	 * ("too many concurrent calls"); 0 = no cap.  Owners that want their
+	 * own status can leave 0 and check rpc_server_method_calls() in
+	 * on_start instead. */
+	size_t max_calls;
+
+	/* Headers accepted and macaroon verified; may call rpc_call_finish to
+	 * refuse.  May be NULL. */
+	void (*on_start)(void *arg, struct rpc_call *call);
+	/* One complete request message; @msg borrowed until return.  For
+	 * UNARY/SERVER_STREAM it is called once, as soon as the message is
+	 * complete (no message at all: the core answers INTERNAL; a second
+	 * one: INTERNAL unless the call was already finished). */
+	void (*on_message)(void *arg, struct rpc_call *call,
+			   const uint8_t *msg, size_t len);
+	/* The client half-closed (no more messages).  May be NULL. */
+	void (*on_half_close)(void *arg, struct rpc_call *call);
+	/* The call is over: finished by us, cancelled/reset by the client,
+	 * deadline passed, connection lost or server freed.  @st is the status
+	 * sent (or CANCELLED / DEADLINE_EXCEEDED / UNAVAILABLE).  The handle is
+	 * invalid after return: free any rpc_call_set_data() data here. */
+	void (*on_closed)(void *arg, struct rpc_call *call, enum rpc_status st);
+	void *arg; /* borrowed; must outlive the server */
+};
+
+struct rpc_server_config {
+	/* TCP listeners "host:port" ("127.0.0.1:10009", "[::1]:0"); borrowed
+	 * during rpc_server_new.  Port 0 picks a free port (rpc_server_addr). */
+	const char *const *listen;
+	size_t num_listen;
+	/* Unix socket path or NULL; borrowed during rpc_server_new.  An
+	 * existing socket file is replaced. */
+	const char *unix_path;
+	/* PEM certificate and key; borrowed during rpc_server_new.  Both NULL
+	 * means cleartext HTTP/2 (prior knowledge), for tests only. */
+	const char *tls_cert_path;
+	const char *tls_key_path;
+	/* Borrowed; must outlive the server.  NULL: every method that needs a
+	 * macaroon is refused with UNAUTHENTICATED. */
+	const struct rpc_macaroon_svc *macaroons;
+	size_t max_recv_msg;    /* bytes per request message; default 4 MiB */
+	size_t max_streams;     /* per connection (SETTINGS); default 128 */
+	size_t max_conns;       /* further accepts are closed; default 256 */
+	size_t max_send_queue;  /* bytes queued per connection before it is
+				 * dropped as a slow reader; default 16 MiB */
+	double handshake_timeout; /* TLS + preface, seconds; default 10 */
+	const char *log_subsys;   /* borrowed (static); default "RPC" */
+};
+
+/* Fills @cfg with the defaults above (no listeners, no TLS, no macaroons). */
+void rpc_server_config_default(struct rpc_server_config *cfg);
+
+/**
+ * rpc_server_new - bind the listeners and start accepting on @loop.
+ * @loop: borrowed; must outlive the server.  @cfg: copied.
+ * Returns NULL (and logs) if a listener cannot be bound or TLS material
+ * cannot be loaded.
+ */
+struct rpc_server *rpc_server_new(struct ev_loop *loop,
+				  const struct rpc_server_config *cfg);
+
+/* Closes every connection (each live call gets on_closed with UNAVAILABLE),
+ * the listeners and the unix socket file.  NULL ok. */
+void rpc_server_free(struct rpc_server *srv);
+
+/* Registers a method (at any time).  @m: copied (strings and perms too).
+ * Aborts on a duplicate path, a path not starting with '/', no on_message,
+ * or a method that needs a macaroon but lists no perms (programmer
+ * errors). */
+void rpc_server_add_method(struct rpc_server *srv, const struct rpc_method *m);
+
+/* Calls of @path in progress (0 for an unknown path).  @path borrowed. */
+size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path);
+/* Open connections. */
+size_t rpc_server_num_conns(const struct rpc_server *srv);
+/* Bound TCP port of listener @idx (in cfg.listen order), 0 if none. */
+uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx);
+
+/* --- One call (stream) ---------------------------------------------------- */
+
+/**
+ * rpc_call_send - queue one response message (framed with the 5-byte gRPC
+ * prefix).  @msg: copied.  Returns false if the call is already finished or
+ * closed (the message is dropped).  Not for UNARY/CLIENT_STREAM calls more
+ * than once.  Neither this nor rpc_call_finish calls back into any owner:
+ * bytes are written after the current read, or from the loop.
+ */
+bool rpc_call_send(struct rpc_call *call, const uint8_t *msg, size_t len);
+
+/**
+ * rpc_call_finish - end the call with trailers grpc-status / grpc-message.
+ * @msg: copied; may be NULL.  Idempotent (later calls are ignored).  The
+ * handle stays valid until on_closed.
+ */
+void rpc_call_finish(struct rpc_call *call, enum rpc_status st,
+		     const char *msg);
+
+/* User data: borrowed pointer the owner frees in on_closed. */
+void rpc_call_set_data(struct rpc_call *call, void *data);
+void *rpc_call_data(const struct rpc_call *call);
+
+/* "ip:port" of the client, or "unix" for the unix socket; borrowed, valid
+ * until on_closed. */
+const char *rpc_call_peer(const struct rpc_call *call);
+/* The client IP alone ("127.0.0.1"), NULL for unix; borrowed as above. */
+const char *rpc_call_peer_ip(const struct rpc_call *call);
+/* Full method path; borrowed, valid until on_closed. */
+const char *rpc_call_path(const struct rpc_call *call);
+/* The server this call arrived on; borrowed. */
+struct rpc_server *rpc_call_server(const struct rpc_call *call);
+/* Bytes of response data queued but not yet written to the socket for the
+ * call's connection: a streaming producer may use it to slow down. */
+size_t rpc_call_send_queued(const struct rpc_call *call);
+/* Whether rpc_call_finish was called (or the call was cancelled). */
+bool rpc_call_finished(const struct rpc_call *call);
+
+/*
+ * ---------------------------------------------------------------------------
+ * Node monitoring surface.
+ */
+
+/* One BOLT 9 feature for GetInfo.features (map key = bit). */
+struct rpc_feature {
+	uint32_t bit;
+	const char *name; /* borrowed until get_info returns */
+	bool is_required;
+	bool is_known;
+};
+
+/*
+ * What GetInfo reports.  The rpc module zeroes it before get_info; fields
+ * left zero are sent as proto3 zero values (absent), as documented in
+ * docs/rpc.md.  Strings/arrays are borrowed until get_info returns.
+ */
+struct rpc_node_info {
+	bool have_identity;
+	uint8_t identity_pubkey[33];
+	const char *alias;
+	uint8_t color[3];
+	uint32_t num_peers;
+	bool have_block;
+	uint32_t block_height;
+	uint8_t block_hash[32]; /* display order (as bitcoin-cli prints it) */
+	bool synced_to_chain;
+	bool synced_to_graph;
+	const char *network;    /* "mainnet", "testnet", "regtest", "signet" */
+	const struct rpc_feature *features;
+	size_t num_features;
+	const char *const *uris; /* "pubkey@host:port" */
+	size_t num_uris;
+};
+
+/*
+ * Supervisor state for /coldrpc.Supervisor/GetState and SubscribeState.
+ * Zeroed before get_state; strings borrowed until get_state returns.
+ */
+struct rpc_sv_state {
+	const char *state;        /* e.g. "ACTIVE", "WAITING_FOR_SIGNER",
+				   * "SAFE_MODE" (supervisor's names) */
+	int64_t since_unix;       /* when this state was entered */
+	const char *last_cause;   /* why the last transition happened */
+	bool signer_connected;
+	const char *signer_info;  /* registration_info, "" if none */
+	const char *signer_peer;  /* "ip:port" of the signer stream */
+	int64_t signer_since_unix;
+	uint32_t peers_gossip_only;
+	uint32_t peers_full;
+	uint64_t gossip_channels;
+	uint64_t gossip_nodes;
+	uint64_t gossip_updates;
+	uint64_t gossip_channels_unverified; /* no UTXO check possible */
+	/* Supervisor counters since start (SupervisorState.counters). */
+	uint64_t generation;
+	uint64_t to_waiting_for_signer; /* entries into each state */
+	uint64_t to_active;
+	uint64_t to_safe_mode;
+	uint64_t to_shutting_down;
+	uint64_t signer_sessions;
+	uint64_t signer_registrations;
+	uint64_t signer_losses;
+	uint64_t signer_refused;
+	uint64_t key_mismatches;
+	uint64_t requests_ok;
+	uint64_t requests_failed;
+	uint64_t requests_unavailable;
+	uint64_t requests_timed_out;
+	uint64_t full_sessions_closed;
+	uint64_t requests_in_flight;
+	uint64_t requests_queued;
+};
+
+/* Filled by the daemon; every callback may be NULL (fields stay zero).
+ * Called on the loop thread at request time: must not block. */
+struct rpc_provider {
+	void (*get_info)(void *arg, struct rpc_node_info *out);
+	void (*get_state)(void *arg, struct rpc_sv_state *out);
+	void *arg; /* borrowed; must outlive the rpc_node */
+};
+
+struct rpc_node_config {
+	/* Data dir: tls.cert, tls.key, macaroons.key, *.macaroon and
+	 * wallet.sqlite live here unless overridden.  Borrowed during _new. */
+	const char *datadir;
+	const char *const *listen; /* as rpc_server_config; borrowed */
+	size_t num_listen;
+	const char *unix_path;     /* NULL: none; borrowed */
+	const char *tls_cert_path; /* NULL: <datadir>/tls.cert; borrowed */
+	const char *tls_key_path;  /* NULL: <datadir>/tls.key; borrowed */
+	/* Extra SAN entries for a newly created cert; borrowed. */
+	const char *const *tls_extra_hosts;
+	size_t num_tls_extra_hosts;
+	const char *version;       /* GetInfo.version; borrowed (static) */
+	/* Health service name that is NOT_SERVING while the signer is away.
+	 * NULL: "coldnode.signer".  Borrowed (static). */
+	const char *signer_health_service;
+	/* Slow-reader cap per connection (rpc_server_config.max_send_queue);
+	 * 0: the default. */
+	size_t max_send_queue;
+};
+
+/**
+ * rpc_node_new - prepare the data dir (TLS cert/key, macaroon root key and
+ * admin/readonly/monitor macaroons on first start, wallet.sqlite) and start
+ * serving on @loop.
+ * @loop: borrowed.  @cfg: copied.  @prov: copied; prov->arg borrowed.
+ * Returns NULL (and logs) on any failure.
+ */
+struct rpc_node *rpc_node_new(struct ev_loop *loop,
+			      const struct rpc_node_config *cfg,
+			      const struct rpc_provider *prov);
+/* Ends every call and frees everything the node owns. NULL ok. */
+void rpc_node_free(struct rpc_node *node);
+
+/* The supervisor state changed: push it to SubscribeState streams and the
+ * health Watch streams (reads it again through prov->get_state). */
+void rpc_node_state_changed(struct rpc_node *node);
+
+/* The node's server (e.g. to add methods) and macaroon service; borrowed,
+ * owned by @node. */
+struct rpc_server *rpc_node_server(struct rpc_node *node);
+const struct rpc_macaroon_svc *rpc_node_macaroons(const struct rpc_node *node);
+
+/*
+ * ---------------------------------------------------------------------------
+ * gRPC client (HTTP/2 over TLS, the server verified against a given cert).
+ */
+
+struct rpc_client_config {
+	/* "host:port" or "unix:/path"; borrowed during _new. */
+	const char *target;
+	/* PEM cert the server must present (pinned, like lncli); NULL means
+	 * cleartext HTTP/2 (tests only).  Borrowed during _new. */
+	const char *tls_cert_path;
+	/* Macaroon hex for the "macaroon" header, or NULL; copied. */
+	const char *macaroon_hex;
+	double timeout; /* seconds for connect and each call; default 30 */
+};
+
+void rpc_client_config_default(struct rpc_client_config *cfg);
+
+/**
+ * rpc_client_new - connect (blocking) and complete TLS + HTTP/2 setup.
+ * @cfg: copied.  @err, @errlen: out, a reason on failure.
+ */
+struct rpc_client *rpc_client_new(char *err, size_t errlen,
+				  const struct rpc_client_config *cfg);
+void rpc_client_free(struct rpc_client *c);
+
+/**
+ * rpc_client_unary - blocking unary call.
+ * @resp, @resplen: out; *resp malloc'd, caller takes it (NULL on failure).
+ * @status_msg, @msglen: out; grpc-message text ("" if none).
+ * @path, @req: borrowed.
+ * Returns the grpc-status (UNAVAILABLE on transport failure,
+ * DEADLINE_EXCEEDED on timeout).
+ */
+enum rpc_status rpc_client_unary(struct rpc_client *c,
+				 uint8_t **resp, size_t *resplen,
+				 char *status_msg, size_t msglen,
+				 const char *path,
+				 const uint8_t *req, size_t reqlen);
+
+/*
+ * Event-driven streaming client on a libev loop (one connection per stream),
+ * for long-lived streams such as coldsigner's SignCoordinatorStreams.
+ * Callbacks get @arg; @stream is borrowed.
+ */
+struct rpc_client_stream_cbs {
+	/* The stream is open (TLS + HTTP/2 up, request headers sent). NULL ok */
+	void (*on_open)(void *arg, struct rpc_client_stream *stream);
+	/* One response message; @msg borrowed until return. */
+	void (*on_message)(void *arg, struct rpc_client_stream *stream,
+			   const uint8_t *msg, size_t len);
+	/* The stream ended: grpc-status and message (UNAVAILABLE if the
+	 * connection failed).  @msg borrowed until return.  The caller must
+	 * still call rpc_client_stream_free (not from inside this callback is
+	 * fine too: it is safe either way). */
+	void (*on_close)(void *arg, struct rpc_client_stream *stream,
+			 enum rpc_status st, const char *msg);
+};
+
+/**
+ * rpc_client_stream_open - start connecting and open a stream on @path.
+ * @loop: borrowed.  @cfg: copied.  @path: copied.  @cbs: copied.
+ * @arg: borrowed.  Connection errors are reported through on_close (never
+ * from inside this function).  Returns NULL only on allocation failure or a
+ * bad target string.
+ */
+struct rpc_client_stream *rpc_client_stream_open(
+	struct ev_loop *loop, const struct rpc_client_config *cfg,
+	const char *path, const struct rpc_client_stream_cbs *cbs, void *arg);
+/* Queue one message (framed). @msg copied.  False if the stream is closed. */
+bool rpc_client_stream_send(struct rpc_client_stream *s, const uint8_t *msg,
+			    size_t len);
+/* Half-close our side (END_STREAM). */
+void rpc_client_stream_close_send(struct rpc_client_stream *s);
+/* Cancel (RST_STREAM if open) and free; no callback fires. NULL ok. */
+void rpc_client_stream_free(struct rpc_client_stream *s);
+
+#endif /* COLDNODE_RPC_H */
