@@ -1,0 +1,56 @@
+/*~ coldsigner: a reference remote signer that dials coldnode.
+ *
+ * It holds one node key, opens /watchonlyrpc.WatchOnly/SignCoordinatorStreams
+ * on coldnode's --signerlisten port (TLS with the node's pinned cert, a
+ * macaroon with remotesigner:generate), registers the way lnd's outbound
+ * signer does, and answers DeriveSharedKey (ECDH with the node key) and
+ * SignMessage (node key, double SHA-256, 64-byte wire or 65-byte compact
+ * signatures), redialling with backoff when the stream drops.
+ *
+ * This header is the pure core (bytes in, bytes out, no sockets) that
+ * main.c drives and tests use as a well-behaved signer.
+ */
+#ifndef COLDNODE_COLDSIGNER_H
+#define COLDNODE_COLDSIGNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The node key: common/common.h (cn_nodekey_load, cn_nodekey_from_secret). */
+struct cn_nodekey;
+
+/* lnd's outbound signer registration: ref_request_id 1,
+ * registration_challenge "registrationChallenge", registration_info
+ * "outboundSigner".  malloc'd; the caller takes it. */
+uint8_t *cs_registration(size_t *len);
+
+enum cs_verdict {
+	CS_REPLY,      /* *out holds the reply to send */
+	CS_REGISTERED, /* registration complete: now serving */
+	CS_REFUSED,    /* the node refused our registration (@err says why) */
+	CS_BAD,        /* undecodable request (@err says why): drop stream */
+};
+
+/**
+ * cs_handle - answer one SignCoordinatorRequest.
+ * @out, @outlen: out; *out malloc'd (caller takes it) for CS_REPLY, else
+ *   NULL.  Requests we cannot serve get a SignerError reply, as lnd's
+ *   signer does ("unimplemented request by watch-only node").
+ * @err, @errlen: out; a reason for CS_REFUSED / CS_BAD.
+ * @k: borrowed.  @req: borrowed.
+ */
+enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
+			  size_t *outlen, char *err, size_t errlen,
+			  const uint8_t *req, size_t len);
+
+/* Redial backoff, as lnd's signer client: 1 s, x1.5 per failure, capped at
+ * 60 s; reset to 1 s after a successful registration. */
+struct cs_backoff {
+	double next;
+};
+void cs_backoff_reset(struct cs_backoff *b);
+/* The delay to wait now; grows the next one. */
+double cs_backoff_next(struct cs_backoff *b);
+
+#endif /* COLDNODE_COLDSIGNER_H */

@@ -1,0 +1,390 @@
+/*~ supervisor: the node's relation to its signer.
+ *
+ * The signer dials in (lnd's outbound remote signer stream,
+ * /watchonlyrpc.WatchOnly/SignCoordinatorStreams) and answers ECDH and
+ * message-signing requests with the node key.  coldnode must not fall over
+ * when it goes away: it drops what needs the signer at once (pending
+ * requests, `full` peer sessions) and keeps its gossip-only sessions and
+ * its restricted RPCs.
+ *
+ * Layers, all behind this one header:
+ *   1. sv_fsm_step: the pure state machine, (state, event) -> (state,
+ *      actions).  No sockets, no clock.
+ *   2. sv_proto_*: the pure stream codec (protobuf SignCoordinatorResponse
+ *      in, SignCoordinatorRequest out) with lnd's registration rules.
+ *   3. sv_keycheck_*: the pure node-key check (challenge, recover, compare).
+ *   4. struct supervisor: the session object on the daemon's libev loop.
+ *      It owns the request table (ids, generations, timeouts), the ping
+ *      timer, the registration and key-check steps, and applies the state
+ *      machine's actions to the peer manager.  Streams reach it through a
+ *      small transport interface (struct sv_stream_ops) so that tests and
+ *      benchmarks can drive it without gRPC; sv_server_* plugs it into the
+ *      rpc module's server core.
+ *
+ * Request callbacks ALWAYS fire exactly once: with the answer, the
+ * signer's error, UNAVAILABLE (no signer / lost), DEADLINE_EXCEEDED or
+ * CANCELLED.  They never fire from inside the call that started the
+ * request (a refusal is delivered on the next loop iteration), so callers
+ * need not fear re-entry.
+ *
+ * Argument order: context first, then outputs, then inputs; a length
+ * follows its buffer.  Ownership is written next to each pointer.
+ */
+#ifndef COLDNODE_SUPERVISOR_H
+#define COLDNODE_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct ev_loop;
+struct peer_mgr;
+struct peer_keysource;
+struct supervisor;
+struct sv_stream;
+
+/* The node key's locator in lnd's keychain: family 6, index 0. */
+#define SV_NODE_KEY_FAMILY 6
+#define SV_NODE_KEY_INDEX 0
+/* lnd: "handshakeRequestID = 1"; real requests count up from 2. */
+#define SV_REGISTRATION_ID 1
+/* A signer's messages are small; anything bigger is refused. */
+#define SV_MAX_MSG 16384
+/* The signer-check challenge: 32 random bytes then this tag. */
+#define SV_CHALLENGE_TAG "coldnode-signer-check"
+#define SV_CHALLENGE_LEN (32 + sizeof(SV_CHALLENGE_TAG) - 1)
+
+/* gRPC status codes we use (same values as enum rpc_status). */
+enum sv_code {
+	SV_CODE_OK = 0,
+	SV_CODE_CANCELLED = 1,
+	SV_CODE_INVALID_ARGUMENT = 3,
+	SV_CODE_DEADLINE_EXCEEDED = 4,
+	SV_CODE_ALREADY_EXISTS = 6,
+	SV_CODE_PERMISSION_DENIED = 7,
+	SV_CODE_RESOURCE_EXHAUSTED = 8,
+	SV_CODE_FAILED_PRECONDITION = 9,
+	SV_CODE_UNIMPLEMENTED = 12,
+	SV_CODE_UNAVAILABLE = 14,
+};
+
+/* ------------------------------------------------------------------------
+ * 1. Pure state machine.
+ */
+enum sv_state {
+	SV_WAITING_FOR_SIGNER, /* from start until the first good signer */
+	SV_ACTIVE,             /* a checked signer is attached (or local key) */
+	SV_SAFE_MODE,          /* the signer went away after being active */
+	SV_SHUTTING_DOWN,
+};
+#define SV_NUM_STATES 4
+
+enum sv_event {
+	SV_EV_LOCAL_KEY,    /* --signer=local: the key is in the data dir */
+	SV_EV_SIGNER_READY, /* registered and passed the key check */
+	SV_EV_SIGNER_LOST,  /* the stream is gone, for any reason */
+	SV_EV_SHUTDOWN,
+};
+#define SV_NUM_EVENTS 4
+
+/* Actions, as bit flags, applied in this order by the session. */
+enum sv_action {
+	SV_ACT_NEXT_GENERATION = 1 << 0, /* generation++ */
+	SV_ACT_FAIL_SENT = 1 << 1,       /* sent requests -> UNAVAILABLE */
+	SV_ACT_FAIL_QUEUED = 1 << 2,     /* queued requests -> UNAVAILABLE */
+	SV_ACT_DENY_FULL = 1 << 3,       /* no new full peer sessions */
+	SV_ACT_CLOSE_FULL = 1 << 4,      /* close every full session */
+	SV_ACT_DROP_SIGNER = 1 << 5,     /* end the signer stream */
+	SV_ACT_ALLOW_FULL = 1 << 6,
+	SV_ACT_SEND_QUEUED = 1 << 7,     /* send requests that waited */
+	SV_ACT_REDIAL = 1 << 8,          /* redial persistent peers now */
+};
+
+struct sv_step {
+	enum sv_state next;
+	unsigned actions; /* enum sv_action bits */
+	bool valid;       /* false: this event cannot happen in this state
+			   * (a programmer error; nothing changes) */
+};
+
+struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev);
+const char *sv_state_str(enum sv_state state);  /* "ACTIVE", static */
+const char *sv_event_str(enum sv_event ev);     /* "SIGNER_LOST", static */
+
+/* ------------------------------------------------------------------------
+ * 2. Pure stream codec.  Decoding never allocates beyond the call and
+ * never trusts a length: every field is checked.
+ */
+enum sv_resp_kind {
+	SV_RESP_REGISTRATION, /* signer_registration */
+	SV_RESP_PONG,
+	SV_RESP_SHARED_KEY,
+	SV_RESP_SIGNATURE,
+	SV_RESP_SIGNER_ERROR,
+	SV_RESP_UNKNOWN,      /* no oneof member we know (or none at all) */
+};
+
+struct sv_resp {
+	uint64_t ref_id;
+	enum sv_resp_kind kind;
+	bool pong;                 /* PONG: the value sent */
+	uint8_t shared_key[32];    /* SHARED_KEY (exactly 32 bytes) */
+	uint8_t sig[65];           /* SIGNATURE: 64 wire or 65 compact */
+	size_t sig_len;
+	/* REGISTRATION: registration_info; SIGNER_ERROR: the error text.
+	 * Non-printable bytes replaced by '?', truncated, NUL-terminated. */
+	char text[128];
+	size_t challenge_len;      /* REGISTRATION: registration_challenge */
+};
+
+/**
+ * sv_proto_decode - parse one SignCoordinatorResponse.
+ * @out: filled on success.  @err: out, a static reason on failure.
+ * @buf: borrowed.  Returns false on malformed protobuf, a shared key that
+ * is not 32 bytes or a signature that is not 64/65 bytes.
+ */
+bool sv_proto_decode(struct sv_resp *out, const char **err,
+		     const uint8_t *buf, size_t len) CN_WARN_UNUSED;
+
+/**
+ * sv_proto_check_registration - lnd's rules for the first message.
+ * Returns NULL if @r is a valid registration, else lnd's error text
+ * (written into @buf, @buflen bytes): "initial request ID must be 1, but
+ * is: N", "expected registration message, but got: T",
+ * "invalid remote signer registration info".
+ */
+const char *sv_proto_check_registration(char *buf, size_t buflen,
+					const struct sv_resp *r);
+
+/* Encoders: each returns a malloc'd SignCoordinatorRequest the caller
+ * takes (free()), length in *len; NULL on allocation failure. */
+uint8_t *sv_proto_registration_complete(size_t *len, const char *info);
+uint8_t *sv_proto_registration_error(size_t *len, const char *error);
+uint8_t *sv_proto_ping(size_t *len, uint64_t id);
+/* DeriveSharedKey with the node key: key_desc{raw_key_bytes (if
+ * @node_pub, 33 bytes, borrowed), key_loc{6,0}} and the deprecated
+ * key_loc{6,0} too, as lnd's rpcwallet does. */
+uint8_t *sv_proto_shared_key(size_t *len, uint64_t id,
+			     const uint8_t point[33], const uint8_t *node_pub);
+/* SignMessage with the node key, double SHA-256. */
+uint8_t *sv_proto_sign_message(size_t *len, uint64_t id,
+			       const uint8_t *msg, size_t msglen,
+			       bool compact);
+
+/* ------------------------------------------------------------------------
+ * 3. Pure node-key check.
+ *
+ * On registration coldnode sends SignMessageReq{msg = 32 fresh random
+ * bytes || "coldnode-signer-check", key_loc{6,0}, double_hash, compact_sig}.
+ * The 65-byte recoverable signature gives the signer's public key; the
+ * signature is then verified against it, and the key compared with the
+ * expected one (--signer.nodepubkey, or the one pinned on first contact).
+ */
+
+/* Fill @challenge (SV_CHALLENGE_LEN bytes) with fresh randomness + tag. */
+void sv_keycheck_challenge(uint8_t challenge[SV_CHALLENGE_LEN]);
+/**
+ * sv_keycheck_verify - recover and verify.
+ * @pub: out, the signer's compressed public key.
+ * @challenge: borrowed.  @sig: 65-byte lnd compact signature (header
+ * 27 + recid + 4 for a compressed key, then r, s).
+ * Returns false (with a static reason in @err) if the signature does not
+ * recover or verify.  The caller compares @pub with what it expects.
+ */
+bool sv_keycheck_verify(uint8_t pub[33], const char **err,
+			const uint8_t challenge[SV_CHALLENGE_LEN],
+			const uint8_t *sig, size_t siglen) CN_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------
+ * 4. The supervisor session.
+ */
+
+struct sv_config {
+	bool local;              /* --signer=local */
+	/* local only: the 32-byte node key file (created 0600 if missing);
+	 * borrowed during sv_new. */
+	const char *local_key_path;
+	/* --signer.nodepubkey: expected node key, if set. */
+	bool have_node_pubkey;
+	uint8_t node_pubkey[33];
+	/* SQLite file for the pinned key (table supervisor_signer); NULL: no
+	 * pinning.  Borrowed during sv_new. */
+	const char *pin_db_path;
+	double ping_interval;    /* --signer.pinginterval, seconds (10) */
+	double ping_timeout;     /* --signer.pingtimeout, seconds (5) */
+	double request_timeout;  /* --signer.requesttimeout, seconds (5) */
+};
+
+/* Defaults: remote, no key, ping every 10 s, 5 s timeouts. */
+void sv_config_default(struct sv_config *cfg);
+
+/* What GetState/SubscribeState/health report.  Strings borrowed until the
+ * next call into the supervisor. */
+struct sv_info {
+	enum sv_state state;
+	int64_t since_unix;        /* wall clock of the last transition */
+	const char *cause;         /* why the last transition happened */
+	uint64_t generation;
+	bool node_pubkey_known;
+	uint8_t node_pubkey[33];
+	bool signer_connected;     /* a stream is attached (any phase) */
+	bool signer_ready;         /* ... and registered + key-checked */
+	const char *signer_peer;   /* "ip:port" / "unix", "" if none */
+	const char *signer_info;   /* registration_info, "" if none */
+	int64_t signer_since_unix;
+	size_t requests_sent;      /* in flight now (not counting pings) */
+	size_t requests_queued;    /* waiting for a signer now */
+	/* Counters since start. */
+	uint64_t transitions[SV_NUM_STATES]; /* entries into each state */
+	uint64_t signer_sessions;  /* streams accepted */
+	uint64_t signer_registrations; /* ... registered and key-checked */
+	uint64_t signer_losses;    /* accepted streams that ended */
+	uint64_t signer_refused;   /* streams refused (second, bad, ...) */
+	uint64_t key_mismatches;
+	uint64_t requests_ok;
+	uint64_t requests_failed;  /* any error result (the next two too) */
+	uint64_t requests_unavailable; /* no signer, or lost: UNAVAILABLE */
+	uint64_t requests_timed_out;   /* past --signer.requesttimeout */
+	uint64_t full_closed;      /* full sessions closed on signer loss */
+};
+
+/* Results handed to request callbacks. */
+enum sv_result {
+	SV_OK,
+	SV_ERR_SIGNER,      /* the signer answered with SignerError */
+	SV_ERR_UNAVAILABLE, /* no signer, or it was lost: UNAVAILABLE */
+	SV_ERR_TIMEOUT,     /* past --signer.requesttimeout */
+	SV_ERR_CANCELLED,   /* sv_cancel */
+	SV_ERR_BAD_REPLY,   /* wrong response type or size */
+};
+const char *sv_result_str(enum sv_result r);
+
+/* @secret (32 bytes) borrowed for the call, only on SV_OK. */
+typedef void (*sv_ecdh_cb)(void *arg, enum sv_result r,
+			   const uint8_t *secret);
+/* @sig (64-byte wire format) borrowed for the call, only on SV_OK. */
+typedef void (*sv_sign_cb)(void *arg, enum sv_result r, const uint8_t *sig);
+
+struct sv_cbs {
+	/* State or signer info changed (any field of sv_info).  May be NULL. */
+	void (*changed)(void *arg, struct supervisor *sv);
+	void *arg; /* borrowed */
+};
+
+/**
+ * sv_new - create the supervisor.
+ * @loop: borrowed.  @cfg: copied.  @cbs: copied (cbs->arg borrowed); may
+ * be NULL.  Local mode loads (or creates) the key and starts ACTIVE;
+ * remote mode starts WAITING_FOR_SIGNER.  Returns NULL (and logs) if the
+ * key file or pin database cannot be used.
+ */
+struct supervisor *sv_new(struct ev_loop *loop, const struct sv_config *cfg,
+			  const struct sv_cbs *cbs);
+/* Fails every request (UNAVAILABLE), drops the stream, frees.  NULL ok.
+ * Not from inside a supervisor callback. */
+void sv_free(struct supervisor *sv);
+
+/* The peer manager to act on (borrowed; NULL detaches).  Set it once the
+ * manager exists; the supervisor then closes full sessions on loss and
+ * redials persistent peers on ACTIVE. */
+void sv_set_peer_mgr(struct supervisor *sv, struct peer_mgr *mgr);
+/* A key source for peer_mgr_new built on sv_ecdh (@out filled; it points
+ * at @sv, which must outlive the manager).  Handshake ECDH waits for a
+ * signer up to @wait seconds (use the handshake timeout). */
+void sv_keysource(struct supervisor *sv, struct peer_keysource *out,
+		  double wait);
+/* For peer_mgr_cbs.allow_full: true only while ACTIVE.  @sv is the arg. */
+bool sv_allow_full(void *sv);
+
+void sv_get_info(const struct supervisor *sv, struct sv_info *out);
+enum sv_state sv_get_state(const struct supervisor *sv);
+uint64_t sv_generation(const struct supervisor *sv);
+/* The node's public key, if known (configured, pinned, local, or learnt
+ * from the first signer).  @out: 33 bytes. */
+bool sv_node_pubkey(const struct supervisor *sv, uint8_t out[33]);
+
+/* Move to SHUTTING_DOWN (fails everything, drops the signer).  @why
+ * copied. */
+void sv_shutdown(struct supervisor *sv, const char *why);
+
+/**
+ * sv_ecdh - SHA256(compressed(node_priv * @point)), from the signer (or the
+ * local key).
+ * @point: copied, 33 bytes.  @wait: seconds the request may wait for a
+ * signer if none is active (0: fail at once with UNAVAILABLE).
+ * @cb, @arg: fired exactly once.  Returns a request handle for sv_cancel
+ * (never 0).
+ */
+uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
+		 sv_ecdh_cb cb, void *arg);
+/* Sign double-SHA256(@msg) with the node key; never waits (a signature is
+ * not attempted in safe mode).  @msg copied. */
+uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
+			 size_t len, sv_sign_cb cb, void *arg);
+/* Cancel request @id: its callback fires with SV_ERR_CANCELLED before this
+ * returns.  Unknown or finished ids are ignored. */
+void sv_cancel(struct supervisor *sv, uint64_t id);
+
+/* ---- Stream transport interface ---------------------------------------- */
+
+/* What a transport (the gRPC server glue, or a test) provides. */
+struct sv_stream_ops {
+	/* Queue one encoded SignCoordinatorRequest (@msg borrowed).  false:
+	 * the stream is broken (the supervisor then treats it as lost). */
+	bool (*send)(void *conn, const uint8_t *msg, size_t len);
+	/* End the stream with a gRPC status; @msg borrowed for the call.
+	 * After this the transport must not call sv_stream_* for it. */
+	void (*finish)(void *conn, enum sv_code code, const char *msg);
+};
+
+/**
+ * sv_stream_open - a signer stream arrived (macaroon already checked).
+ * @code, @msg: out, why it was refused (static string).
+ * @ops: borrowed, must outlive the stream.  @conn: borrowed, handed back
+ * to @ops.  @peer: copied ("ip:port").
+ * Returns NULL if refused (a second signer, local mode, shutting down);
+ * the transport then ends the call with @code/@msg itself.
+ */
+struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
+				 const char **msg,
+				 const struct sv_stream_ops *ops, void *conn,
+				 const char *peer);
+/* One message from the signer (@msg borrowed). */
+void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len);
+/* The stream is gone (TCP close, RST_STREAM, GOAWAY, TLS error...): @why
+ * copied.  @st is freed. */
+void sv_stream_gone(struct sv_stream *st, const char *why);
+
+/* ---- Serving the stream on the rpc module's server core --------------- */
+struct rpc_server;
+struct rpc_macaroon_svc;
+#define SV_GRPC_PATH "/watchonlyrpc.WatchOnly/SignCoordinatorStreams"
+
+/* Register SV_GRPC_PATH (permission remotesigner:generate) on @srv
+ * (borrowed).  @sv must outlive @srv: free the server first. */
+void sv_server_register(struct supervisor *sv, struct rpc_server *srv);
+
+/**
+ * sv_server_new - the --signerlisten server: its own rpc_server (TLS with
+ * the node's cert, the node's macaroon service, small message cap) serving
+ * only the signer stream.
+ * @loop, @sv: borrowed.  @listen, @num_listen, @unix_path, @cert, @key:
+ * borrowed during the call (unix_path may be NULL; cert/key NULL only in
+ * tests: cleartext).  @macaroons: borrowed, must outlive the server.
+ * Returns NULL (logged) if it cannot listen.  Free with rpc_server_free.
+ */
+/* Write a macaroon with remotesigner:generate to @path (borrowed) unless
+ * the file exists: what an operator hands to the signer.  Logs and returns
+ * false on failure. */
+bool sv_server_bake_macaroon(const struct rpc_macaroon_svc *macaroons,
+			     const char *path);
+
+struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
+				 const char *const *listen, size_t num_listen,
+				 const char *unix_path, const char *cert,
+				 const char *key,
+				 const struct rpc_macaroon_svc *macaroons);
+
+#endif /* COLDNODE_SUPERVISOR_H */

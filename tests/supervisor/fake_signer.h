@@ -1,0 +1,139 @@
+/* A signer stream without gRPC, for tests and benchmarks: the supervisor
+ * talks to it through struct sv_stream_ops, and fake_pump() answers what it
+ * was sent with coldsigner's pure core (or holds the messages back). */
+#ifndef COLDNODE_TEST_FAKE_SIGNER_H
+#define COLDNODE_TEST_FAKE_SIGNER_H
+
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coldsigner/coldsigner.h"
+#include "supervisor/supervisor.h"
+
+struct fake_msg {
+	uint8_t *buf;
+	size_t len;
+};
+
+struct fake {
+	struct supervisor *sv;
+	struct sv_stream *st;
+	struct cn_nodekey *key;
+	bool finished;
+	enum sv_code code;
+	char msg[400];
+	bool hold;        /* keep what was sent, answer nothing */
+	bool no_pong;     /* answer everything but pings */
+	bool fail_send;   /* the transport refuses to send */
+	struct fake_msg q[4096];
+	size_t nq;
+	size_t registered; /* RegistrationComplete seen */
+};
+
+static bool fake_send(void *conn, const uint8_t *msg, size_t len)
+{
+	struct fake *f = conn;
+
+	if (f->fail_send)
+		return false;
+	if (f->nq < sizeof(f->q) / sizeof(f->q[0])) {
+		f->q[f->nq].buf = malloc(len + 1);
+		memcpy(f->q[f->nq].buf, msg, len);
+		f->q[f->nq].len = len;
+		f->nq++;
+	}
+	return true;
+}
+
+static void fake_finish(void *conn, enum sv_code code, const char *msg)
+{
+	struct fake *f = conn;
+
+	f->finished = true;
+	f->code = code;
+	snprintf(f->msg, sizeof(f->msg), "%s", msg ? msg : "");
+	f->st = NULL;
+}
+
+static const struct sv_stream_ops fake_ops = { fake_send, fake_finish };
+
+static void fake_clear(struct fake *f)
+{
+	for (size_t i = 0; i < f->nq; i++)
+		free(f->q[i].buf);
+	f->nq = 0;
+}
+
+/* Open a stream; returns false if refused (code/msg in f). */
+static bool fake_open(struct fake *f, struct supervisor *sv,
+		      struct cn_nodekey *key)
+{
+	const char *msg;
+
+	fake_clear(f);
+	memset(f, 0, sizeof(*f));
+	f->sv = sv;
+	f->key = key;
+	f->st = sv_stream_open(sv, &f->code, &msg, &fake_ops, f,
+			       "127.0.0.1:4242");
+	if (!f->st)
+		snprintf(f->msg, sizeof(f->msg), "%s", msg);
+	return f->st != NULL;
+}
+
+static void fake_register(struct fake *f)
+{
+	size_t len;
+	uint8_t *b = cs_registration(&len);
+
+	sv_stream_recv(f->st, b, len);
+	free(b);
+}
+
+/* Answer everything queued (unless held).  Returns replies delivered. */
+static size_t fake_pump(struct fake *f)
+{
+	size_t n = 0;
+
+	while (f->nq && f->st && !f->hold) {
+		struct fake_msg m = f->q[0];
+		uint8_t *out;
+		size_t outlen;
+		char err[128];
+		enum cs_verdict v;
+
+		memmove(f->q, f->q + 1, (f->nq - 1) * sizeof(f->q[0]));
+		f->nq--;
+		v = cs_handle(f->key, &out, &outlen, err, sizeof(err), m.buf,
+			      m.len);
+		if (v == CS_REGISTERED)
+			f->registered++;
+		if (v == CS_REPLY && f->no_pong) {
+			struct sv_resp r;
+			const char *e;
+			if (sv_proto_decode(&r, &e, out, outlen) &&
+			    r.kind == SV_RESP_PONG) {
+				free(out);
+				out = NULL;
+			}
+		}
+		if (out && f->st) {
+			sv_stream_recv(f->st, out, outlen);
+			n++;
+		}
+		free(out);
+		free(m.buf);
+	}
+	return n;
+}
+
+static void fake_gone(struct fake *f, const char *why)
+{
+	struct sv_stream *st = f->st;
+
+	f->st = NULL;
+	sv_stream_gone(st, why);
+}
+
+#endif

@@ -1,0 +1,313 @@
+/* The signer port for real: the supervisor served on the rpc core over TLS
+ * on 127.0.0.1, signers as gRPC clients on the same loop.  Every kind of
+ * bad input is refused with a clear status and the port keeps serving. */
+#include "supervisor/supervisor.h"
+#include "coldsigner/coldsigner.h"
+#include "rpc/rpc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "grpc_signer.h"
+
+static struct ev_loop *loop;
+
+struct client {
+	const char *name;
+	struct rpc_client_stream *s;
+	struct cn_nodekey *key;  /* answer requests with it (NULL: silent) */
+	const uint8_t *first;    /* sent on open instead of a registration */
+	size_t first_len;
+	bool closed;
+	enum rpc_status st;
+	char msg[400];
+	size_t msgs;
+};
+
+static void c_open(void *arg, struct rpc_client_stream *s)
+{
+	struct client *c = arg;
+
+	if (c->first) {
+		rpc_client_stream_send(s, c->first, c->first_len);
+		return;
+	}
+	if (!c->key)
+		return;
+	signer_register(s);
+}
+
+static void c_message(void *arg, struct rpc_client_stream *s,
+		      const uint8_t *msg, size_t len)
+{
+	struct client *c = arg;
+
+	c->msgs++;
+	if (!c->key)
+		return;
+	signer_answer(s, c->key, msg, len);
+}
+
+static void c_close(void *arg, struct rpc_client_stream *s, enum rpc_status st,
+		    const char *msg)
+{
+	struct client *c = arg;
+
+	c->closed = true;
+	c->st = st;
+	snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
+}
+
+static const struct rpc_client_stream_cbs ccbs = { c_open, c_message, c_close };
+
+static char target[64], cert[128], key[128];
+
+static void dial(struct client *c, const char *mac_hex)
+{
+	c->closed = false;
+	c->s = signer_dial_stream(loop, target, cert, mac_hex, &ccbs, c);
+	CHECK(c->s != NULL);
+}
+
+static void tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+#define RUN_UNTIL(cond)                                                       \
+	do {                                                                  \
+		double _end = cn_now() + 10;                                  \
+		while (!(cond) && cn_now() < _end)                            \
+			ev_run(loop, EVRUN_ONCE);                             \
+	} while (0)
+
+static struct cn_nodekey *key_n(uint8_t n)
+{
+	uint8_t priv[32] = { 0 };
+	priv[31] = n;
+	return cn_nodekey_from_secret(priv);
+}
+
+/* A raw TCP client sends @bytes and waits for the server to close. */
+static bool raw_refused(uint16_t port, const void *bytes, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = 10 };
+	char buf[4096];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
+	bool closed = false;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return false;
+	}
+	if (write(fd, bytes, len) != (ssize_t)len) {
+		close(fd);
+		return true;
+	}
+	/* The server runs on our loop: turn it while we wait. */
+	for (int i = 0; i < 2000 && !closed; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+			closed = true;
+		else
+			usleep(1000);
+	}
+	close(fd);
+	return closed;
+}
+
+int main(void)
+{
+	char dir[64] = "/tmp/svsrvXXXXXX", cmd[128];
+	const char *listen[] = { "127.0.0.1:0" };
+	static const uint8_t rootkey[32] = { 1, 2, 3 };
+	struct rpc_macaroon_svc *svc;
+	struct supervisor *sv;
+	struct rpc_server *srv;
+	struct sv_config cfg;
+	struct cn_nodekey *good, *bad;
+	char *mac_ok, *mac_wrong;
+	struct sv_info info;
+	ev_timer t;
+	uint16_t port;
+
+	/* As the daemon: a peer closing its socket must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	cn_crypto_init();
+	good = key_n(7);
+	bad = key_n(8);
+	log_set_level(NULL, LOG_UNUSUAL);
+	loop = ev_loop_new(0);
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(loop, &t);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cert, sizeof(cert), "%s/tls.cert", dir);
+	snprintf(key, sizeof(key), "%s/tls.key", dir);
+	CHECK(rpc_tls_ensure(cert, key, NULL, 0));
+	svc = rpc_macaroon_svc_from_key(rootkey);
+	mac_ok = signer_macaroon_hex(svc, "remotesigner", "generate");
+	mac_wrong = signer_macaroon_hex(svc, "info", "read");
+	CHECK(mac_ok && mac_wrong);
+
+	sv_config_default(&cfg);
+	/* Also the registration deadline the silent client runs into. */
+	cfg.request_timeout = 2;
+	cfg.have_node_pubkey = true;
+	cn_nodekey_pub(good, cfg.node_pubkey);
+	sv = sv_new(loop, &cfg, NULL);
+	srv = sv_server_new(loop, sv, listen, 1, NULL, cert, key, svc);
+	CHECK(srv != NULL);
+	port = rpc_server_port(srv, 0);
+	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
+
+	/* Garbage bytes and HTTP/1.1 on the TLS port: connection closed. */
+	CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03", 14));
+	CHECK(raw_refused(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27));
+
+	/* Wrong macaroon: valid, but without remotesigner:generate. */
+	{
+		struct client c = { .name = "wrongmac", .key = good };
+		dial(&c, mac_wrong);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_PERMISSION_DENIED);
+		rpc_client_stream_free(c.s);
+	}
+	/* Not a macaroon at all. */
+	{
+		struct client c = { .name = "junkmac", .key = good };
+		dial(&c, "00ff");
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_UNAUTHENTICATED);
+		rpc_client_stream_free(c.s);
+	}
+	/* No macaroon. */
+	{
+		struct client c = { .name = "nomac", .key = good };
+		dial(&c, NULL);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_UNAUTHENTICATED);
+		rpc_client_stream_free(c.s);
+	}
+	/* A stream with no registration. */
+	{
+		struct client c = { .name = "silent" };
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_DEADLINE_EXCEEDED);
+		CHECK(strstr(c.msg, "registration") != NULL);
+		rpc_client_stream_free(c.s);
+	}
+	/* Wrong first request id. */
+	{
+		size_t len;
+		uint8_t *reg = cs_registration(&len);
+		struct client c = { .name = "wrongid", .first = reg,
+				    .first_len = len };
+		reg[1] = 3;
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_INVALID_ARGUMENT);
+		CHECK(strcmp(c.msg, "initial request ID must be 1, but is: 3") == 0);
+		rpc_client_stream_free(c.s);
+		free(reg);
+	}
+	/* Unknown oneof member (a MuSig2 response, field 6). */
+	{
+		static const uint8_t unk[] = { 0x08, 0x01, 0x32, 0x00 };
+		struct client c = { .name = "unknown", .first = unk,
+				    .first_len = sizeof(unk) };
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_INVALID_ARGUMENT);
+		CHECK(strstr(c.msg, "expected registration message") != NULL);
+		rpc_client_stream_free(c.s);
+	}
+	/* Garbage protobuf. */
+	{
+		static const uint8_t junk[] = { 0x0f, 0xff, 0xff };
+		struct client c = { .name = "junk", .first = junk,
+				    .first_len = sizeof(junk) };
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_INVALID_ARGUMENT);
+		rpc_client_stream_free(c.s);
+	}
+	/* Oversize message. */
+	{
+		uint8_t *big = calloc(1, SV_MAX_MSG + 100);
+		struct client c = { .name = "big", .first = big,
+				    .first_len = SV_MAX_MSG + 100 };
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_RESOURCE_EXHAUSTED);
+		rpc_client_stream_free(c.s);
+		free(big);
+	}
+	/* A signer with the wrong key. */
+	{
+		struct client c = { .name = "wrongkey", .key = bad };
+		dial(&c, mac_ok);
+		RUN_UNTIL(c.closed);
+		CHECK(c.st == RPC_STATUS_PERMISSION_DENIED);
+		CHECK(strstr(c.msg, "signer holds node key") != NULL);
+		rpc_client_stream_free(c.s);
+	}
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+
+	/* After all that, the right signer gets in ... */
+	{
+		struct client c = { .name = "good", .key = good };
+		struct client c2 = { .name = "second", .key = good };
+		dial(&c, mac_ok);
+		RUN_UNTIL(sv_get_state(sv) == SV_ACTIVE);
+		CHECK(sv_get_state(sv) == SV_ACTIVE);
+		/* ... a second one is refused ... */
+		dial(&c2, mac_ok);
+		RUN_UNTIL(c2.closed);
+		CHECK(c2.st == RPC_STATUS_ALREADY_EXISTS);
+		CHECK(strcmp(c2.msg, "only one remote signer can be connected") == 0);
+		rpc_client_stream_free(c2.s);
+		CHECK(sv_get_state(sv) == SV_ACTIVE);
+		/* ... and dropping the stream (RST_STREAM) is a loss. */
+		rpc_client_stream_free(c.s);
+		RUN_UNTIL(sv_get_state(sv) == SV_SAFE_MODE);
+		CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+	}
+	/* And back. */
+	{
+		struct client c = { .name = "again", .key = good };
+		dial(&c, mac_ok);
+		RUN_UNTIL(sv_get_state(sv) == SV_ACTIVE);
+		CHECK(sv_get_state(sv) == SV_ACTIVE);
+		sv_get_info(sv, &info);
+		CHECK(info.signer_ready);
+		CHECK(info.key_mismatches == 1);
+		CHECK(info.signer_refused == 1);
+		rpc_client_stream_free(c.s);
+	}
+
+	rpc_server_free(srv);
+	sv_free(sv);
+	rpc_macaroon_svc_free(svc);
+	free(mac_ok);
+	free(mac_wrong);
+	cn_nodekey_free(good);
+	cn_nodekey_free(bad);
+	ev_timer_stop(loop, &t);
+	ev_loop_destroy(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+	return check_exit();
+}

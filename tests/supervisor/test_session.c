@@ -1,0 +1,547 @@
+/* The supervisor session on a real libev loop, with a fake transport and
+ * coldsigner's core as the signer: registration, key check and pinning,
+ * request matching, loss, timeouts, pings, cancel, local mode. */
+#include "supervisor/supervisor.h"
+
+#include <ev.h>
+#include <secp256k1.h>
+#include <secp256k1_ecdh.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fake_signer.h"
+
+static struct ev_loop *loop;
+static char tmpdir[64];
+
+struct res {
+	bool fired;
+	int count;
+	enum sv_result r;
+	uint8_t data[64];
+};
+
+static void ecdh_cb(void *arg, enum sv_result r, const uint8_t *secret)
+{
+	struct res *x = arg;
+
+	x->fired = true;
+	x->count++;
+	x->r = r;
+	if (secret)
+		memcpy(x->data, secret, 32);
+}
+
+static void sign_cb(void *arg, enum sv_result r, const uint8_t *sig)
+{
+	struct res *x = arg;
+
+	x->fired = true;
+	x->count++;
+	x->r = r;
+	if (sig)
+		memcpy(x->data, sig, 64);
+}
+
+static void tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static void pump_maybe(struct fake *f)
+{
+	if (f)
+		fake_pump(f);
+}
+
+/* Run the loop (answering the fake signer) until @cond or 5 s. */
+#define RUN_UNTIL(f, cond)                                                    \
+	do {                                                                  \
+		double _end = cn_now() + 5;                                   \
+		while (!(cond) && cn_now() < _end) {                          \
+			pump_maybe(f);                                        \
+			ev_run(loop, EVRUN_ONCE);                             \
+		}                                                             \
+	} while (0)
+
+static struct cn_nodekey *key_n(uint8_t n)
+{
+	uint8_t priv[32] = { 0 };
+	priv[31] = n;
+	return cn_nodekey_from_secret(priv);
+}
+
+static void point_n(uint8_t out[33], uint8_t n)
+{
+	struct cn_nodekey *k = key_n(n);
+	cn_nodekey_pub(k, out);
+	cn_nodekey_free(k);
+}
+
+/* Expected ECDH of key @k with point of scalar @n: n * K. */
+static void expect_ecdh(uint8_t out[32], struct cn_nodekey *k, uint8_t n)
+{
+	uint8_t pub[33], priv[32] = { 0 };
+	secp256k1_pubkey pk;
+
+	cn_nodekey_pub(k, pub);
+	priv[31] = n;
+	CHECK(secp256k1_ec_pubkey_parse(cn_secp(), &pk, pub, 33));
+	CHECK(secp256k1_ecdh(cn_secp(), out, &pk, priv, NULL, NULL));
+}
+
+static struct supervisor *new_sv(const char *pin, double timeout)
+{
+	struct sv_config cfg;
+
+	sv_config_default(&cfg);
+	cfg.pin_db_path = pin;
+	cfg.request_timeout = timeout;
+	cfg.ping_interval = 60;
+	cfg.ping_timeout = timeout;
+	return sv_new(loop, &cfg, NULL);
+}
+
+static void test_first_contact_and_requests(const char *pin)
+{
+	struct supervisor *sv = new_sv(pin, 5);
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	struct res now = { 0 }, queued = { 0 }, sig = { 0 };
+	struct sv_info info;
+	uint8_t point[33], want[32], pub[33];
+
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	CHECK(!sv_node_pubkey(sv, pub));
+	CHECK(!sv_allow_full(sv));
+	point_n(point, 3);
+
+	/* No signer and no wait: UNAVAILABLE, but not from inside the call. */
+	sv_ecdh(sv, point, 0, ecdh_cb, &now);
+	CHECK(!now.fired);
+	RUN_UNTIL(NULL, now.fired);
+	CHECK(now.r == SV_ERR_UNAVAILABLE && now.count == 1);
+
+	/* Signatures are never attempted without a signer. */
+	sv_sign_message(sv, (const uint8_t *)"x", 1, sign_cb, &sig);
+	RUN_UNTIL(NULL, sig.fired);
+	CHECK(sig.r == SV_ERR_UNAVAILABLE);
+
+	/* With a wait, the request waits for the signer. */
+	sv_ecdh(sv, point, 5, ecdh_cb, &queued);
+	sv_get_info(sv, &info);
+	CHECK(info.requests_queued == 1);
+
+	CHECK(fake_open(&f, sv, k));
+	sv_get_info(sv, &info);
+	CHECK(info.signer_connected && !info.signer_ready);
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE && queued.fired);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(f.registered == 1);
+	CHECK(sv_allow_full(sv));
+	CHECK(queued.fired && queued.r == SV_OK && queued.count == 1);
+	expect_ecdh(want, k, 3);
+	CHECK_MEM(queued.data, want, 32);
+
+	/* First contact pinned the signer's key. */
+	cn_nodekey_pub(k, pub);
+	{
+		uint8_t got[33];
+		CHECK(sv_node_pubkey(sv, got));
+		CHECK_MEM(got, pub, 33);
+	}
+	sv_get_info(sv, &info);
+	CHECK(strcmp(info.signer_info, "outboundSigner") == 0);
+	CHECK(strcmp(info.signer_peer, "127.0.0.1:4242") == 0);
+	CHECK(info.signer_ready);
+	CHECK(info.transitions[SV_ACTIVE] == 1);
+	CHECK(strstr(info.cause, "ready") != NULL);
+
+	/* Sign: 64-byte wire signature, checked against the node key. */
+	memset(&sig, 0, sizeof(sig));
+	sv_sign_message(sv, (const uint8_t *)"hello", 5, sign_cb, &sig);
+	RUN_UNTIL(&f, sig.fired);
+	CHECK(sig.r == SV_OK);
+
+	/* A second signer is refused. */
+	{
+		struct fake f2 = { 0 };
+		CHECK(!fake_open(&f2, sv, k));
+		CHECK(f2.code == SV_CODE_ALREADY_EXISTS);
+		CHECK(strcmp(f2.msg, "only one remote signer can be connected") == 0);
+		sv_get_info(sv, &info);
+		CHECK(info.signer_refused == 1);
+	}
+
+	/* Loss: requests in flight fail at once, generation moves on. */
+	{
+		struct res r[5] = { { 0 } };
+		uint64_t gen = sv_generation(sv);
+		f.hold = true;
+		for (int i = 0; i < 5; i++)
+			sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
+		ev_run(loop, EVRUN_NOWAIT);
+		sv_get_info(sv, &info);
+		CHECK(info.requests_sent == 5);
+		fake_gone(&f, "TCP closed");
+		for (int i = 0; i < 5; i++)
+			CHECK(r[i].fired && r[i].r == SV_ERR_UNAVAILABLE &&
+			      r[i].count == 1);
+		CHECK(sv_generation(sv) == gen + 1);
+		CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+		CHECK(!sv_allow_full(sv));
+		sv_get_info(sv, &info);
+		CHECK(!info.signer_connected);
+		CHECK(info.requests_sent == 0);
+		CHECK(strstr(info.cause, "TCP closed") != NULL);
+	}
+
+	/* Back again: ACTIVE, counted. */
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	sv_get_info(sv, &info);
+	CHECK(info.transitions[SV_ACTIVE] == 2);
+	CHECK(info.transitions[SV_SAFE_MODE] == 1);
+	CHECK(info.signer_sessions == 2);
+	CHECK(info.signer_registrations == 2);
+	CHECK(info.signer_losses == 1);
+	/* Two refused without a signer, five failed by the loss. */
+	CHECK(info.requests_unavailable == 7);
+	CHECK(info.requests_failed == 7);
+	CHECK(info.requests_timed_out == 0);
+
+	sv_shutdown(sv, "test over");
+	CHECK(f.finished && f.code == SV_CODE_UNAVAILABLE);
+	CHECK(sv_get_state(sv) == SV_SHUTTING_DOWN);
+	fake_clear(&f);
+	sv_free(sv);
+	cn_nodekey_free(k);
+}
+
+/* The pinned key survives a restart; another key is refused. */
+static void test_pinned_wrong_key(const char *pin)
+{
+	struct supervisor *sv = new_sv(pin, 5);
+	struct cn_nodekey *good = key_n(7), *bad = key_n(8);
+	struct fake f = { 0 };
+	struct sv_info info;
+	uint8_t pub[33], got[33];
+
+	cn_nodekey_pub(good, pub);
+	CHECK(sv_node_pubkey(sv, got));
+	CHECK_MEM(got, pub, 33);
+
+	CHECK(fake_open(&f, sv, bad));
+	fake_register(&f);
+	RUN_UNTIL(&f, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_PERMISSION_DENIED);
+	CHECK(strstr(f.msg, "signer holds node key") != NULL);
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 1);
+	fake_clear(&f);
+
+	/* The right one still gets in. */
+	CHECK(fake_open(&f, sv, good));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	fake_clear(&f);
+	sv_free(sv);
+	CHECK(f.finished);
+	cn_nodekey_free(good);
+	cn_nodekey_free(bad);
+}
+
+/* --signer.nodepubkey without a pin database. */
+static void test_configured_key(void)
+{
+	struct sv_config cfg;
+	struct cn_nodekey *good = key_n(9), *bad = key_n(10);
+	struct fake f = { 0 };
+	struct supervisor *sv;
+
+	sv_config_default(&cfg);
+	cfg.have_node_pubkey = true;
+	cn_nodekey_pub(good, cfg.node_pubkey);
+	sv = sv_new(loop, &cfg, NULL);
+	CHECK(fake_open(&f, sv, bad));
+	fake_register(&f);
+	RUN_UNTIL(&f, f.finished);
+	CHECK(f.code == SV_CODE_PERMISSION_DENIED);
+	fake_clear(&f);
+	CHECK(fake_open(&f, sv, good));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	fake_clear(&f);
+	sv_free(sv);
+	cn_nodekey_free(good);
+	cn_nodekey_free(bad);
+}
+
+static void test_bad_registration(void)
+{
+	struct supervisor *sv = new_sv(NULL, 0.05);
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	uint8_t *b;
+	size_t len;
+
+	/* Wrong first request id. */
+	CHECK(fake_open(&f, sv, k));
+	b = cs_registration(&len);
+	b[1] = 3; /* ref_request_id varint */
+	sv_stream_recv(f.st, b, len);
+	free(b);
+	CHECK(f.finished && f.code == SV_CODE_INVALID_ARGUMENT);
+	CHECK(strcmp(f.msg, "initial request ID must be 1, but is: 3") == 0);
+	/* ... and the signer was told in-band too. */
+	CHECK(f.nq == 1);
+	fake_clear(&f);
+
+	/* Not a registration. */
+	CHECK(fake_open(&f, sv, k));
+	{
+		static const uint8_t pong[] = { 0x08, 0x01, 0x18, 0x01 };
+		sv_stream_recv(f.st, pong, sizeof(pong));
+	}
+	CHECK(f.finished && strstr(f.msg, "expected registration message") != NULL);
+	fake_clear(&f);
+
+	/* Unknown oneof. */
+	CHECK(fake_open(&f, sv, k));
+	{
+		static const uint8_t unk[] = { 0x08, 0x01, 0x32, 0x00 };
+		sv_stream_recv(f.st, unk, sizeof(unk));
+	}
+	CHECK(f.finished && strstr(f.msg, "<nil>") != NULL);
+	fake_clear(&f);
+
+	/* Garbage. */
+	CHECK(fake_open(&f, sv, k));
+	{
+		static const uint8_t junk[] = { 0xff, 0xff, 0xff };
+		sv_stream_recv(f.st, junk, sizeof(junk));
+	}
+	CHECK(f.finished && f.code == SV_CODE_INVALID_ARGUMENT);
+	fake_clear(&f);
+
+	/* Nothing at all: registration times out. */
+	CHECK(fake_open(&f, sv, k));
+	RUN_UNTIL(NULL, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
+	fake_clear(&f);
+
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	sv_free(sv);
+	cn_nodekey_free(k);
+}
+
+static void test_timeouts(void)
+{
+	struct sv_config cfg;
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	struct res r = { 0 }, other = { 0 };
+	struct supervisor *sv;
+	uint8_t point[33];
+
+	point_n(point, 3);
+	sv = new_sv(NULL, 0.05);
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+
+	/* A request past --signer.requesttimeout drops the signer. */
+	f.hold = true;
+	sv_ecdh(sv, point, 0, ecdh_cb, &r);
+	sv_ecdh(sv, point, 0, ecdh_cb, &other);
+	RUN_UNTIL(NULL, r.fired && other.fired);
+	CHECK(r.r == SV_ERR_TIMEOUT);
+	CHECK(other.r == SV_ERR_UNAVAILABLE);
+	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
+	CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+	{
+		struct sv_info info;
+		sv_get_info(sv, &info);
+		CHECK(info.requests_timed_out == 1);
+		CHECK(info.requests_unavailable == 1);
+		CHECK(info.signer_losses == 1);
+	}
+	fake_clear(&f);
+
+	/* A queued request waits only as long as it was told to. */
+	memset(&r, 0, sizeof(r));
+	sv_ecdh(sv, point, 0.02, ecdh_cb, &r);
+	RUN_UNTIL(NULL, r.fired);
+	CHECK(r.r == SV_ERR_UNAVAILABLE && r.count == 1);
+	sv_free(sv);
+
+	/* An unanswered ping drops the signer. */
+	sv_config_default(&cfg);
+	/* Generous timeout: answered pings must never trip it on a busy
+	 * machine; the unanswered case just waits a little longer. */
+	cfg.ping_interval = 0.02;
+	cfg.ping_timeout = 0.5;
+	sv = sv_new(loop, &cfg, NULL);
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	/* Answered pings keep it up for a while. */
+	{
+		double end = cn_now() + 0.2;
+		while (cn_now() < end) {
+			fake_pump(&f);
+			ev_run(loop, EVRUN_ONCE);
+		}
+	}
+	CHECK(sv_get_state(sv) == SV_ACTIVE && !f.finished);
+	f.no_pong = true;
+	RUN_UNTIL(&f, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
+	CHECK(strstr(f.msg, "ping") != NULL);
+	CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+	fake_clear(&f);
+	sv_free(sv);
+	cn_nodekey_free(k);
+}
+
+static void test_cancel_and_errors(void)
+{
+	struct supervisor *sv = new_sv(NULL, 5);
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	struct res q = { 0 }, s = { 0 }, bad = { 0 };
+	uint8_t point[33], badpoint[33];
+	uint64_t id;
+
+	point_n(point, 3);
+	/* Cancel a queued request: fires CANCELLED before returning. */
+	id = sv_ecdh(sv, point, 5, ecdh_cb, &q);
+	CHECK(id >= 2);
+	sv_cancel(sv, id);
+	CHECK(q.fired && q.r == SV_ERR_CANCELLED);
+	sv_cancel(sv, id); /* unknown now: ignored */
+	CHECK(q.count == 1);
+
+	/* A refused request can still be cancelled before delivery. */
+	memset(&q, 0, sizeof(q));
+	id = sv_ecdh(sv, point, 0, ecdh_cb, &q);
+	sv_cancel(sv, id);
+	CHECK(q.r == SV_ERR_CANCELLED);
+	ev_run(loop, EVRUN_NOWAIT);
+	ev_run(loop, EVRUN_NOWAIT);
+	CHECK(q.count == 1);
+
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+
+	/* Cancel a sent request: its late reply is dropped. */
+	f.hold = true;
+	id = sv_ecdh(sv, point, 0, ecdh_cb, &s);
+	sv_cancel(sv, id);
+	CHECK(s.r == SV_ERR_CANCELLED && s.count == 1);
+	f.hold = false;
+	fake_pump(&f);
+	CHECK(s.count == 1);
+	CHECK(!f.finished);
+
+	/* The signer's own error. */
+	memset(badpoint, 0x02, sizeof(badpoint));
+	badpoint[0] = 0x05; /* no such prefix */
+	sv_ecdh(sv, badpoint, 0, ecdh_cb, &bad);
+	RUN_UNTIL(&f, bad.fired);
+	CHECK(bad.r == SV_ERR_SIGNER);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+
+	/* A reply of the wrong type fails that request only. */
+	{
+		struct res w = { 0 };
+		uint8_t pong[] = { 0x08, 0x00, 0x18, 0x01 };
+		f.hold = true;
+		id = sv_ecdh(sv, point, 0, ecdh_cb, &w);
+		CHECK(id < 128);
+		pong[1] = (uint8_t)id;
+		sv_stream_recv(f.st, pong, sizeof(pong));
+		CHECK(w.fired && w.r == SV_ERR_BAD_REPLY);
+		CHECK(!f.finished);
+	}
+	fake_clear(&f);
+	sv_free(sv);
+	CHECK(f.finished);
+	cn_nodekey_free(k);
+}
+
+static void test_local(void)
+{
+	char path[128];
+	struct sv_config cfg;
+	struct supervisor *sv;
+	struct res r = { 0 }, s = { 0 };
+	struct fake f = { 0 };
+	uint8_t point[33], pub1[33], pub2[33];
+	struct stat stt;
+
+	snprintf(path, sizeof(path), "%s/node.key", tmpdir);
+	sv_config_default(&cfg);
+	cfg.local = true;
+	cfg.local_key_path = path;
+	sv = sv_new(loop, &cfg, NULL);
+	CHECK(sv && sv_get_state(sv) == SV_ACTIVE);
+	CHECK(stat(path, &stt) == 0 && (stt.st_mode & 0777) == 0600);
+	CHECK(sv_node_pubkey(sv, pub1));
+	point_n(point, 3);
+	sv_ecdh(sv, point, 0, ecdh_cb, &r);
+	sv_sign_message(sv, (const uint8_t *)"m", 1, sign_cb, &s);
+	CHECK(!r.fired && !s.fired);
+	RUN_UNTIL(NULL, r.fired && s.fired);
+	CHECK(r.r == SV_OK && s.r == SV_OK);
+	/* No remote signer in local mode. */
+	CHECK(!fake_open(&f, sv, NULL));
+	CHECK(f.code == SV_CODE_FAILED_PRECONDITION);
+	sv_free(sv);
+	/* Same key next time. */
+	sv = sv_new(loop, &cfg, NULL);
+	CHECK(sv_node_pubkey(sv, pub2));
+	CHECK_MEM(pub1, pub2, 33);
+	sv_free(sv);
+}
+
+int main(void)
+{
+	ev_timer t;
+	char pin[128];
+
+	cn_crypto_init();
+	log_set_level(NULL, LOG_UNUSUAL);
+	loop = ev_loop_new(0);
+	/* Keep EVRUN_ONCE from blocking long. */
+	ev_timer_init(&t, tick, 0.001, 0.001);
+	ev_timer_start(loop, &t);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/svtestXXXXXX");
+	CHECK(mkdtemp(tmpdir) != NULL);
+	snprintf(pin, sizeof(pin), "%s/coldnode.sqlite", tmpdir);
+
+	test_first_contact_and_requests(pin);
+	test_pinned_wrong_key(pin);
+	test_configured_key();
+	test_bad_registration();
+	test_timeouts();
+	test_cancel_and_errors();
+	test_local();
+
+	ev_timer_stop(loop, &t);
+	ev_loop_destroy(loop);
+	{
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		CHECK(system(cmd) == 0);
+	}
+	return check_exit();
+}
