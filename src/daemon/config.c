@@ -1,0 +1,561 @@
+/*~ coldnode's configuration, table driven: one row per option gives its
+ * name, type, default, help and the field it fills, so the parser, the
+ * config file reader and --help all come from the same place.  Order of
+ * precedence: defaults < coldnode.conf < command line.  A repeatable option
+ * set in a later source replaces, not extends, the earlier list.
+ */
+#include "daemon/config.h"
+
+#include "common/common.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+enum opt_type {
+	OPT_STRING,
+	OPT_LIST,     /* repeatable string */
+	OPT_BOOL,     /* a flag: "--x" or "--x=true|false|1|0" */
+	OPT_DURATION, /* "10", "10s", "500ms", "2m", "1h" -> seconds */
+	OPT_UINT,
+};
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	const char *def; /* default as text; NULL for none */
+	const char *help;
+	size_t off;      /* offsetof(struct daemon_config, field) */
+	bool cmdline_only;
+};
+
+#define F(field) offsetof(struct daemon_config, field)
+
+/* The option table.  Add a row here (and a field in config.h). */
+static const struct opt opts[] = {
+	{ "help", OPT_BOOL, NULL, "print this help and exit", F(help), true },
+	{ "datadir", OPT_STRING, "~/.coldnode",
+	  "directory for the node key, database and config file", F(datadir),
+	  true },
+	{ "configfile", OPT_STRING, NULL,
+	  "config file (default <datadir>/coldnode.conf)", F(configfile), true },
+	{ "listen", OPT_LIST, "0.0.0.0:9735",
+	  "p2p listen address host:port (repeatable)", F(listen), false },
+	{ "nolisten", OPT_BOOL, "false", "do not accept p2p connections",
+	  F(nolisten), false },
+	{ "rpclisten", OPT_LIST, "127.0.0.1:10009",
+	  "gRPC listen address host:port (repeatable)", F(rpclisten), false },
+	{ "rpcunix", OPT_STRING, NULL,
+	  "gRPC unix socket path (default <datadir>/rpc.sock; \"none\": off)",
+	  F(rpcunix), false },
+	{ "tlscertpath", OPT_STRING, NULL,
+	  "gRPC TLS certificate (default <datadir>/tls.cert, made if missing)",
+	  F(tlscertpath), false },
+	{ "tlskeypath", OPT_STRING, NULL,
+	  "gRPC TLS key (default <datadir>/tls.key, made if missing)",
+	  F(tlskeypath), false },
+	{ "tlsextradomain", OPT_LIST, NULL,
+	  "extra host name or IP for a newly made tls.cert (repeatable)",
+	  F(tlsextradomain), false },
+	{ "signerlisten", OPT_STRING, "127.0.0.1:10019",
+	  "address the remote signer connects to", F(signerlisten), false },
+	{ "signer.unix", OPT_STRING, NULL,
+	  "signer unix socket (default <datadir>/signer.sock; \"none\": off)",
+	  F(signer_unix), false },
+	{ "signer.nodepubkey", OPT_STRING, NULL,
+	  "node key the signer must hold (hex); unset: pin the first signer's",
+	  F(signer_nodepubkey), false },
+	{ "signer.pinginterval", OPT_DURATION, "10s",
+	  "time between pings on the signer stream", F(signer_pinginterval),
+	  false },
+	{ "signer.pingtimeout", OPT_DURATION, "5s",
+	  "signer lost if a ping is unanswered this long",
+	  F(signer_pingtimeout), false },
+	{ "signer.requesttimeout", OPT_DURATION, "5s",
+	  "signer lost if a request is unanswered this long",
+	  F(signer_requesttimeout), false },
+	{ "network", OPT_STRING, "mainnet",
+	  "chain: mainnet, testnet, signet or regtest", F(network), false },
+	{ "debuglevel", OPT_STRING, "info",
+	  "log level, lnd style: \"debug\" or \"info,PEER=debug\"",
+	  F(debuglevel), false },
+	{ "connect", OPT_LIST, NULL,
+	  "persistent peer PUBKEY@host:port, redialed forever (repeatable)",
+	  F(connect), false },
+	{ "fullpeer", OPT_LIST, NULL,
+	  "node id PUBKEY always treated as a full peer (repeatable)",
+	  F(fullpeer), false },
+	{ "signer", OPT_STRING, "remote",
+	  "where the node key lives: local (<datadir>/node.key) or remote",
+	  F(signer), false },
+	{ "handshaketimeout", OPT_DURATION, "10s",
+	  "time allowed for the BOLT 8 handshake and init", F(handshaketimeout),
+	  false },
+	{ "pinginterval", OPT_DURATION, "60s", "time between pings to a peer",
+	  F(pinginterval), false },
+	{ "maxpeers", OPT_UINT, "1000",
+	  "maximum p2p sessions, inbound and outbound, pending included; "
+	  "inbound connections and one-off dials over it are refused "
+	  "(0: no limit)",
+	  F(maxpeers), false },
+	{ "maxpendinghandshakes", OPT_UINT, "200",
+	  "maximum p2p sessions not yet ready (handshake, waiting for the "
+	  "signer, init); inbound connections over it are refused "
+	  "(0: no limit)",
+	  F(maxpendinghandshakes), false },
+	{ "peer.maxbuffer", OPT_UINT, "4194304",
+	  "bytes queued to one peer before that peer is dropped (>= 65569)",
+	  F(peer_maxbuffer), false },
+	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
+	  false },
+	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
+	  false },
+};
+
+/* Which source set a list first, so a later source replaces it. */
+enum source { SRC_DEFAULT, SRC_FILE, SRC_CMDLINE };
+
+struct loader {
+	struct daemon_config *cfg;
+	FILE *errf;
+	enum source list_src[CN_ARRAY_SIZE(opts)];
+};
+
+static void *field(struct daemon_config *cfg, const struct opt *o)
+{
+	return (char *)cfg + o->off;
+}
+
+static bool fail(struct loader *ld, const char *fmt, ...) CN_PRINTF(2, 3);
+static bool fail(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(ld->errf, "coldnode: ");
+	va_start(ap, fmt);
+	vfprintf(ld->errf, fmt, ap);
+	va_end(ap);
+	fprintf(ld->errf, "\n");
+	return false;
+}
+
+static bool parse_bool(bool *out, const char *v)
+{
+	if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes")) {
+		*out = true;
+		return true;
+	}
+	if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static bool parse_duration(double *out, const char *v)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || errno || !isfinite(d) || d < 0)
+		return false;
+	if (!*end || !strcmp(end, "s"))
+		*out = d;
+	else if (!strcmp(end, "ms"))
+		*out = d / 1000;
+	else if (!strcmp(end, "m"))
+		*out = d * 60;
+	else if (!strcmp(end, "h"))
+		*out = d * 3600;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_uint(uint64_t *out, const char *v)
+{
+	char *end;
+
+	if (!*v || *v == '-' || *v == '+')
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return !*end && !errno;
+}
+
+static void strlist_clear(struct daemon_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static bool strlist_add(struct daemon_strlist *l, const char *s)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return false;
+	l->v = v;
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return false;
+	l->n++;
+	return true;
+}
+
+/* Set option @o from text @v coming from @src. */
+static bool set_opt(struct loader *ld, const struct opt *o, const char *v,
+		    enum source src)
+{
+	void *f = field(ld->cfg, o);
+	size_t idx = (size_t)(o - opts);
+
+	switch (o->type) {
+	case OPT_STRING: {
+		char *s = strdup(v);
+		if (!s)
+			return fail(ld, "out of memory");
+		free(*(char **)f);
+		*(char **)f = s;
+		return true;
+	}
+	case OPT_LIST:
+		if (ld->list_src[idx] != src) {
+			strlist_clear(f);
+			ld->list_src[idx] = src;
+		}
+		if (!strlist_add(f, v))
+			return fail(ld, "out of memory");
+		return true;
+	case OPT_BOOL:
+		if (!parse_bool(f, v))
+			return fail(ld, "--%s: '%s' is not true or false",
+				    o->name, v);
+		return true;
+	case OPT_DURATION:
+		if (!parse_duration(f, v))
+			return fail(ld,
+				    "--%s: '%s' is not a duration (e.g. 10s, "
+				    "500ms, 2m)",
+				    o->name, v);
+		return true;
+	case OPT_UINT:
+		if (!parse_uint(f, v))
+			return fail(ld, "--%s: '%s' is not a number", o->name,
+				    v);
+		return true;
+	}
+	abort();
+}
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+	for (size_t i = 0; i < CN_ARRAY_SIZE(opts); i++)
+		if (strlen(opts[i].name) == len &&
+		    !strncmp(opts[i].name, name, len))
+			return &opts[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+			 e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static bool load_file(struct loader *ld, const char *path, bool must_exist)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned lineno = 0;
+	bool ok = true;
+
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return true;
+		return fail(ld, "cannot read config file %s: %s", path,
+			    strerror(errno));
+	}
+	while (ok && fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq;
+		const struct opt *o;
+
+		lineno++;
+		/* Comments, blank lines, and [Section] headers (lnd groups
+		 * options in sections; we ignore the names). */
+		if (!*s || *s == '#' || *s == ';' || *s == '[')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			ok = fail(ld, "%s:%u: expected name=value", path,
+				  lineno);
+			break;
+		}
+		*eq = '\0';
+		s = trim(s);
+		o = find_opt(s, strlen(s));
+		if (!o || o->cmdline_only) {
+			ok = fail(ld, "%s:%u: unknown option '%s'", path,
+				  lineno, s);
+			break;
+		}
+		ok = set_opt(ld, o, trim(eq + 1), SRC_FILE);
+		if (!ok)
+			fprintf(ld->errf, "coldnode: (in %s line %u)\n", path,
+				lineno);
+	}
+	fclose(f);
+	return ok;
+}
+
+/* Walk argv; with @only set, apply just that option (to find --datadir
+ * and --configfile before reading the file). */
+static bool load_argv(struct loader *ld, int argc, char *const *argv,
+		      const struct opt *only)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *name, *eq, *val = NULL;
+		const struct opt *o;
+		size_t nlen;
+
+		if (!strcmp(a, "-h"))
+			a = "--help";
+		if (strncmp(a, "--", 2) != 0)
+			return fail(ld, "unexpected argument '%s'", a);
+		name = a + 2;
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		o = find_opt(name, nlen);
+		if (!o)
+			return fail(ld, "unknown option '--%.*s' (see --help)",
+				    (int)nlen, name);
+		if (eq)
+			val = eq + 1;
+		else if (o->type == OPT_BOOL)
+			val = "true";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			return fail(ld, "--%s needs a value", o->name);
+		if (only && o != only)
+			continue;
+		if (!set_opt(ld, o, val, SRC_CMDLINE))
+			return false;
+	}
+	return true;
+}
+
+static char *expand_home(const char *path)
+{
+	const char *home = getenv("HOME");
+	char *out;
+
+	if (path[0] != '~' || (path[1] && path[1] != '/') || !home)
+		return strdup(path);
+	out = malloc(strlen(home) + strlen(path));
+	if (out) {
+		strcpy(out, home);
+		strcat(out, path + 1);
+	}
+	return out;
+}
+
+bool daemon_network_chain_hash(uint8_t out[32], const char *network)
+{
+	/* BOLT #0: chain_hash is the genesis block hash in wire (internal
+	 * byte) order, the reverse of the usual display. */
+	static const struct {
+		const char *name;
+		const char *hash;
+	} nets[] = {
+		{ "mainnet",
+		  "6fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000000000" },
+		{ "testnet",
+		  "43497fd7f826957108f4a30fd9cec3aeba79972084e90ead01ea330900000000" },
+		{ "signet",
+		  "f61eee3b63a380a477a063af32b2bbc97c9ff9f01f2c4225e973988108000000" },
+		{ "regtest",
+		  "06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f" },
+	};
+
+	for (size_t i = 0; i < CN_ARRAY_SIZE(nets); i++)
+		if (!strcmp(network, nets[i].name))
+			return hex_decode(out, 32, nets[i].hash);
+	return false;
+}
+
+/* Checks that need more than the type: enums, keys, colors. */
+static bool finish(struct loader *ld)
+{
+	struct daemon_config *cfg = ld->cfg;
+	char *dd;
+	unsigned r, g, b;
+	char tail;
+
+	dd = expand_home(cfg->datadir);
+	if (!dd)
+		return fail(ld, "out of memory");
+	free(cfg->datadir);
+	cfg->datadir = dd;
+	if (!daemon_network_chain_hash(cfg->chain_hash, cfg->network))
+		return fail(ld,
+			    "--network: '%s' is not mainnet, testnet, signet or "
+			    "regtest",
+			    cfg->network);
+	if (!strcmp(cfg->signer, "local"))
+		cfg->signer_kind = DAEMON_SIGNER_LOCAL;
+	else if (!strcmp(cfg->signer, "remote"))
+		cfg->signer_kind = DAEMON_SIGNER_REMOTE;
+	else
+		return fail(ld, "--signer: '%s' is not local or remote",
+			    cfg->signer);
+	if (!log_parse_debuglevel(cfg->debuglevel))
+		return fail(ld, "--debuglevel: cannot parse '%s'",
+			    cfg->debuglevel);
+	if (strlen(cfg->alias) > 32)
+		return fail(ld, "--alias: longer than 32 bytes");
+	if (sscanf(cfg->color, "#%2x%2x%2x%c", &r, &g, &b, &tail) != 3 ||
+	    strlen(cfg->color) != 7)
+		return fail(ld, "--color: '%s' is not #rrggbb", cfg->color);
+	cfg->rgb[0] = (uint8_t)r;
+	cfg->rgb[1] = (uint8_t)g;
+	cfg->rgb[2] = (uint8_t)b;
+	if (cfg->handshaketimeout <= 0)
+		return fail(ld, "--handshaketimeout must be positive");
+	/* One largest message (65535 bytes, BOLT 8 framed) must fit. */
+	if (cfg->peer_maxbuffer < 18 + 65535 + 16)
+		return fail(ld, "--peer.maxbuffer: %" PRIu64 " is below one "
+			    "framed 65535-byte message (65569)",
+			    cfg->peer_maxbuffer);
+	if (cfg->fullpeer.n) {
+		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
+		if (!cfg->fullpeer_ids)
+			return fail(ld, "out of memory");
+	}
+	for (size_t i = 0; i < cfg->fullpeer.n; i++) {
+		if (!hex_decode(cfg->fullpeer_ids[i], 33, cfg->fullpeer.v[i]) ||
+		    (cfg->fullpeer_ids[i][0] != 2 &&
+		     cfg->fullpeer_ids[i][0] != 3))
+			return fail(ld,
+				    "--fullpeer: '%s' is not a 33-byte "
+				    "compressed public key in hex",
+				    cfg->fullpeer.v[i]);
+	}
+	for (size_t i = 0; i < cfg->connect.n; i++) {
+		const char *at = strchr(cfg->connect.v[i], '@');
+		if (!at || at - cfg->connect.v[i] != 66 || !strchr(at, ':'))
+			return fail(ld,
+				    "--connect: '%s' is not PUBKEY@host:port",
+				    cfg->connect.v[i]);
+	}
+	return true;
+}
+
+void daemon_config_free(struct daemon_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(opts); i++) {
+		void *f = field(cfg, &opts[i]);
+		switch (opts[i].type) {
+		case OPT_STRING:
+			free(*(char **)f);
+			break;
+		case OPT_LIST:
+			strlist_clear(f);
+			break;
+		case OPT_BOOL:
+		case OPT_DURATION:
+		case OPT_UINT:
+			break;
+		}
+	}
+	free(cfg->fullpeer_ids);
+	free(cfg);
+}
+
+void daemon_config_usage(FILE *f)
+{
+	fprintf(f, "Usage: coldnode [OPTIONS]\n\n"
+		   "Options (also accepted as name=value lines in "
+		   "coldnode.conf; flags win):\n");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(opts); i++) {
+		const struct opt *o = &opts[i];
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s", o->name,
+			 o->type == OPT_BOOL ? "" : "=VALUE");
+		fprintf(f, "  %-28s %s", left, o->help);
+		if (o->def && o->type != OPT_BOOL)
+			fprintf(f, " (default: %s)", *o->def ? o->def : "\"\"");
+		fprintf(f, "\n");
+	}
+}
+
+enum daemon_config_result daemon_config_load(struct daemon_config **out,
+					     int argc, char *const *argv,
+					     FILE *errf)
+{
+	struct loader ld = { .errf = errf };
+	struct daemon_config *cfg = calloc(1, sizeof(*cfg));
+	const struct opt *o_datadir = find_opt("datadir", 7);
+	const struct opt *o_configfile = find_opt("configfile", 10);
+	char *path = NULL;
+	bool ok = true;
+
+	*out = NULL;
+	if (!cfg) {
+		fprintf(errf, "coldnode: out of memory\n");
+		return DAEMON_CONFIG_ERROR;
+	}
+	ld.cfg = cfg;
+	for (size_t i = 0; i < CN_ARRAY_SIZE(opts) && ok; i++)
+		if (opts[i].def)
+			ok = set_opt(&ld, &opts[i], opts[i].def, SRC_DEFAULT);
+	/* Validate the whole command line first, then learn where the file
+	 * is, read it, and apply the command line again on top. */
+	ok = ok && load_argv(&ld, argc, argv, find_opt("help", 4)) &&
+	     load_argv(&ld, argc, argv, o_datadir) &&
+	     load_argv(&ld, argc, argv, o_configfile);
+	if (ok && cfg->help) {
+		daemon_config_usage(stdout);
+		daemon_config_free(cfg);
+		return DAEMON_CONFIG_HELP;
+	}
+	if (ok) {
+		if (cfg->configfile) {
+			path = expand_home(cfg->configfile);
+			ok = path && load_file(&ld, path, true);
+		} else {
+			char *dd = expand_home(cfg->datadir);
+			if (dd && asprintf(&path, "%s/coldnode.conf", dd) < 0)
+				path = NULL;
+			free(dd);
+			ok = path && load_file(&ld, path, false);
+		}
+		free(path);
+	}
+	ok = ok && load_argv(&ld, argc, argv, NULL) && finish(&ld);
+	if (!ok) {
+		daemon_config_free(cfg);
+		return DAEMON_CONFIG_ERROR;
+	}
+	*out = cfg;
+	return DAEMON_CONFIG_OK;
+}

@@ -1,0 +1,88 @@
+/*~ config: coldnode's options, from an lnd-style ini file and the command
+ * line (flags win).  Internal to the daemon.
+ *
+ * To add an option: add a field to struct daemon_config and one line to
+ * the option table in config.c (name, type, default, help, field).
+ */
+#ifndef COLDNODE_DAEMON_CONFIG_H
+#define COLDNODE_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A repeatable string option (--listen, --connect, ...). */
+struct daemon_strlist {
+	char **v; /* owned, each string owned */
+	size_t n;
+};
+
+enum daemon_signer {
+	DAEMON_SIGNER_LOCAL,
+	DAEMON_SIGNER_REMOTE,
+};
+
+struct daemon_config {
+	char *datadir;    /* "~" expanded */
+	char *configfile; /* NULL: <datadir>/coldnode.conf if it exists */
+	struct daemon_strlist listen;
+	bool nolisten;
+	struct daemon_strlist rpclisten;
+	char *signerlisten;
+	/* Supervisor (remote signer) options. */
+	char *signer_unix;         /* NULL: <datadir>/signer.sock; "none": off */
+	char *signer_nodepubkey;   /* hex; NULL: pin the first signer's key */
+	double signer_pinginterval;   /* seconds */
+	double signer_pingtimeout;    /* seconds */
+	double signer_requesttimeout; /* seconds */
+	char *rpcunix;     /* gRPC unix socket; NULL: <datadir>/rpc.sock,
+			    * "none": off */
+	char *tlscertpath; /* NULL: <datadir>/tls.cert */
+	char *tlskeypath;  /* NULL: <datadir>/tls.key */
+	struct daemon_strlist tlsextradomain; /* extra SANs for a new cert */
+	char *network;
+	char *debuglevel;
+	struct daemon_strlist connect;
+	struct daemon_strlist fullpeer;
+	char *signer;
+	double handshaketimeout; /* seconds */
+	double pinginterval;     /* seconds */
+	uint64_t maxpeers;       /* 0: unlimited */
+	uint64_t maxpendinghandshakes; /* 0: unlimited */
+	uint64_t peer_maxbuffer; /* bytes queued per peer */
+	char *alias;
+	char *color;
+	bool help;
+
+	/* Derived after parsing (not options). */
+	uint8_t chain_hash[32];
+	enum daemon_signer signer_kind;
+	uint8_t (*fullpeer_ids)[33]; /* owned, fullpeer.n entries */
+	uint8_t rgb[3];
+};
+
+enum daemon_config_result {
+	DAEMON_CONFIG_OK,
+	DAEMON_CONFIG_HELP,  /* --help printed: exit 0 */
+	DAEMON_CONFIG_ERROR, /* message printed: exit 2 */
+};
+
+/**
+ * daemon_config_load - defaults, then the config file, then @argv.
+ * @out: set to a new config on DAEMON_CONFIG_OK (free with
+ *   daemon_config_free), NULL otherwise.
+ * @errf: where error and help text go (borrowed).
+ */
+enum daemon_config_result daemon_config_load(struct daemon_config **out,
+					     int argc, char *const *argv,
+					     FILE *errf);
+void daemon_config_free(struct daemon_config *cfg);
+
+/* Print every option with its default and help text. */
+void daemon_config_usage(FILE *f);
+
+/* "mainnet" etc. to the BOLT 0 chain_hash (genesis hash in wire order). */
+bool daemon_network_chain_hash(uint8_t out[32], const char *network);
+
+#endif /* COLDNODE_DAEMON_CONFIG_H */

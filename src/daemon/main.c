@@ -1,0 +1,614 @@
+/*~ coldnode: a Lightning "cold node".  main() owns the one libev loop and
+ * every module handle; modules register their watchers on the loop and talk
+ * upward through callbacks that land here.  Start order: config, data dir,
+ * key source, p2p; shutdown (SIGINT/SIGTERM) frees in reverse.
+ *
+ * Adding a module (gossip store, RPC server, supervisor): put its handle in
+ * struct coldnode, create it in coldnode_start (or coldnode_start_p2p if it
+ * needs the node id), free it in coldnode_stop, and route the peer events
+ * it wants from the peer_* callbacks below.
+ */
+#include "common/common.h"
+#include "daemon/announce.h"
+#include "daemon/config.h"
+#include "gossip/gossip.h"
+#include "peer/peer.h"
+#include "rpc/rpc.h"
+#include "supervisor/supervisor.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <secp256k1.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct coldnode {
+	struct ev_loop *loop;
+	struct daemon_config *cfg;
+
+	/* Keeper of the node key (local file or remote signer) and of the
+	 * safe-mode rules; the peer manager's key source. */
+	struct supervisor *sv;
+	struct rpc_server *signer_srv; /* --signerlisten, remote mode only */
+	uint8_t node_id[33];
+	bool have_node_id;
+
+	struct peer_mgr *peers; /* NULL until the node id is known */
+	struct gossip *gossip;  /* BOLT 7 graph; NULL if its store failed */
+	/* Our node_announcement, made in ACTIVE; NULL: nothing to announce
+	 * (no --alias, no public --listen address) or no gossip. */
+	struct daemon_announce *announce;
+	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
+	int64_t started;        /* unix time, for GetState.since_unix */
+
+	/* Hook points for the other modules (handles owned here):
+	 *   struct rpc_server *rpc;     -- gRPC on cfg->rpclisten */
+
+	char *pidfile;
+	ev_signal sigint, sigterm;
+};
+
+/* ---- peer events ---- */
+
+/* Gossip flows on every session, full or gossip-only, in every state. */
+static void peer_ready(void *arg, struct peer *p)
+{
+	struct coldnode *cn = arg;
+
+	if (cn->gossip)
+		gossip_peer_connected(cn->gossip, p);
+}
+
+static void peer_gone(void *arg, struct peer *p, const char *why)
+{
+	struct coldnode *cn = arg;
+
+	(void)why;
+	if (cn->gossip)
+		gossip_peer_gone(cn->gossip, p);
+}
+
+static void peer_gossip(void *arg, struct peer *p, const uint8_t *msg,
+			size_t len)
+{
+	struct coldnode *cn = arg;
+
+	if (cn->gossip)
+		gossip_handle_msg(cn->gossip, p, msg, len);
+}
+
+/* Full sessions need signatures: only while the signer is ACTIVE. */
+static bool peer_allow_full(void *arg)
+{
+	struct coldnode *cn = arg;
+
+	return sv_allow_full(cn->sv);
+}
+
+static const struct peer_mgr_cbs peer_cbs = {
+	.peer_ready = peer_ready,
+	.peer_gone = peer_gone,
+	.gossip_msg = peer_gossip,
+	.allow_full = peer_allow_full,
+};
+
+/* ---- start / stop ---- */
+
+/* Our node_announcement, once the node id and the listeners are known;
+ * made by the supervisor's `changed` callback on each entry into ACTIVE. */
+static void coldnode_start_announce(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	uint8_t addr[DAEMON_ANNOUNCE_MAX_ADDR];
+	struct daemon_announce_config ac = { .alias = cfg->alias,
+					     .addresses = addr };
+
+	if (!cn->gossip)
+		return;
+	gossip_set_own_id(cn->gossip, cn->node_id);
+	if (!cfg->nolisten)
+		ac.addresses_len = daemon_announce_addresses(
+			addr, sizeof(addr),
+			(const char *const *)cfg->listen.v, cfg->listen.n,
+			cfg->listen.n ? peer_mgr_listen_port(cn->peers) : 0);
+	memcpy(ac.rgb, cfg->rgb, 3);
+	if (!cfg->alias[0] && !ac.addresses_len) {
+		log_info("MAIN", "no --alias and no public --listen address: "
+			 "no node_announcement");
+		return;
+	}
+	cn->announce = daemon_announce_new(cn->loop, cn->gossip, cn->sv,
+					   cn->node_id, &ac);
+	if (!cn->announce)
+		log_unusual("MAIN", "out of memory: no node_announcement");
+}
+
+/**
+ * coldnode_start_p2p - start the peer manager once the node id is known.
+ * @node_id: 33 bytes, copied.  @keys: copied (keys->arg borrowed).
+ * Returns false if a listen address is unusable.
+ */
+static bool coldnode_start_p2p(struct coldnode *cn, const uint8_t node_id[33],
+			       const struct peer_keysource *keys)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct peer_mgr_config pc;
+	char hex[67], where[512] = "";
+	size_t off = 0;
+
+	memcpy(cn->node_id, node_id, 33);
+	cn->have_node_id = true;
+	log_info("MAIN", "node id %s", hex_encode(hex, node_id, 33));
+
+	peer_mgr_config_default(&pc);
+	memcpy(pc.local_pub, node_id, 33);
+	memcpy(pc.chain_hash, cfg->chain_hash, 32);
+	pc.handshake_timeout = cfg->handshaketimeout;
+	pc.ping_interval = cfg->pinginterval;
+	if (pc.pong_timeout > pc.ping_interval && pc.ping_interval > 0)
+		pc.pong_timeout = pc.ping_interval;
+	pc.max_peers = (size_t)cfg->maxpeers;
+	pc.max_pending = (size_t)cfg->maxpendinghandshakes;
+	pc.send_cap = (size_t)cfg->peer_maxbuffer;
+	pc.full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
+	pc.num_full_peers = cfg->fullpeer.n;
+	cn->peers = peer_mgr_new(cn->loop, &pc, keys, &peer_cbs, cn);
+	if (!cn->peers) {
+		log_broken("MAIN", "out of memory starting p2p");
+		return false;
+	}
+	sv_set_peer_mgr(cn->sv, cn->peers);
+	if (!cfg->nolisten) {
+		for (size_t i = 0; i < cfg->listen.n; i++) {
+			if (!peer_mgr_listen(cn->peers, cfg->listen.v[i]))
+				return false;
+		}
+		/* The first listener's real port (port 0 picks one). */
+		if (cfg->listen.n)
+			off += (size_t)snprintf(
+				where, sizeof(where), "port %u",
+				peer_mgr_listen_port(cn->peers));
+	}
+	for (size_t i = 0; i < cfg->connect.n; i++)
+		if (!peer_mgr_connect(cn->peers, cfg->connect.v[i], true))
+			return false;
+	coldnode_start_announce(cn);
+	log_info("MAIN", "p2p started: node id %s, listening %s, %zu "
+			 "persistent peers",
+		 hex, off ? where : "off", cfg->connect.n);
+	return true;
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("MAIN", "%s received: shutting down",
+		 w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* mkdir -p with mode 0700 for the parts we create. */
+static bool make_datadir(const char *dir)
+{
+	char *tmp = strdup(dir);
+	struct stat st;
+
+	if (!tmp)
+		return false;
+	for (char *s = tmp + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+			free(tmp);
+			return false;
+		}
+		*s = '/';
+	}
+	free(tmp);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return false;
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void write_pidfile(struct coldnode *cn)
+{
+	FILE *f;
+
+	if (asprintf(&cn->pidfile, "%s/coldnode.pid", cn->cfg->datadir) < 0) {
+		cn->pidfile = NULL;
+		return;
+	}
+	f = fopen(cn->pidfile, "w");
+	if (!f) {
+		log_unusual("MAIN", "cannot write %s: %s", cn->pidfile,
+			    strerror(errno));
+		free(cn->pidfile);
+		cn->pidfile = NULL;
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+/* ---- rpc provider: what monitors see (read from memory, never blocks) ---- */
+
+static void rpc_get_info(void *arg, struct rpc_node_info *out)
+{
+	struct coldnode *cn = arg;
+
+	out->have_identity = cn->have_node_id;
+	memcpy(out->identity_pubkey, cn->node_id, 33);
+	out->alias = cn->cfg->alias;
+	memcpy(out->color, cn->cfg->rgb, 3);
+	out->num_peers = cn->peers
+		? (uint32_t)(peer_mgr_count(cn->peers, PEER_MODE_GOSSIP_ONLY) +
+			     peer_mgr_count(cn->peers, PEER_MODE_FULL))
+		: 0;
+	out->network = cn->cfg->network;
+	out->synced_to_graph = cn->gossip && gossip_synced(cn->gossip);
+}
+
+/* The supervisor's state, as GetState / SubscribeState / health report it. */
+static void rpc_get_state(void *arg, struct rpc_sv_state *out)
+{
+	struct coldnode *cn = arg;
+	struct sv_info si;
+
+	if (!cn->sv) {
+		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
+		out->since_unix = cn->started;
+		out->last_cause = "startup";
+		return;
+	}
+	sv_get_info(cn->sv, &si);
+	out->state = sv_state_str(si.state);
+	out->since_unix = si.since_unix;
+	out->last_cause = si.cause;
+	if (cn->cfg->signer_kind == DAEMON_SIGNER_LOCAL) {
+		out->signer_connected = true;
+		out->signer_info = "local node.key";
+	} else {
+		out->signer_connected = si.signer_ready;
+		out->signer_info = si.signer_info;
+		out->signer_peer = si.signer_peer;
+		out->signer_since_unix = si.signer_since_unix;
+	}
+	out->generation = si.generation;
+	out->to_waiting_for_signer = si.transitions[SV_WAITING_FOR_SIGNER];
+	out->to_active = si.transitions[SV_ACTIVE];
+	out->to_safe_mode = si.transitions[SV_SAFE_MODE];
+	out->to_shutting_down = si.transitions[SV_SHUTTING_DOWN];
+	out->signer_sessions = si.signer_sessions;
+	out->signer_registrations = si.signer_registrations;
+	out->signer_losses = si.signer_losses;
+	out->signer_refused = si.signer_refused;
+	out->key_mismatches = si.key_mismatches;
+	out->requests_ok = si.requests_ok;
+	out->requests_failed = si.requests_failed;
+	out->requests_unavailable = si.requests_unavailable;
+	out->requests_timed_out = si.requests_timed_out;
+	out->full_sessions_closed = si.full_closed;
+	out->requests_in_flight = si.requests_sent;
+	out->requests_queued = si.requests_queued;
+	if (cn->gossip) {
+		gossip_counts(cn->gossip, &out->gossip_nodes,
+			      &out->gossip_channels, &out->gossip_updates);
+		/* No chain backend: say how many were never checked. */
+		out->gossip_channels_unverified =
+			gossip_unverified_channels(cn->gossip);
+	}
+	if (cn->peers) {
+		out->peers_gossip_only = (uint32_t)peer_mgr_count(
+			cn->peers, PEER_MODE_GOSSIP_ONLY);
+		out->peers_full = (uint32_t)peer_mgr_count(cn->peers,
+							   PEER_MODE_FULL);
+	}
+}
+
+/* Start the gRPC surface: right after the data dir exists, before any key,
+ * signer or graph work, so it answers within milliseconds of start. */
+static bool coldnode_start_rpc(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	char *unix_path = NULL;
+	struct rpc_provider prov = {
+		.get_info = rpc_get_info,
+		.get_state = rpc_get_state,
+		.arg = cn,
+	};
+	struct rpc_node_config rc = {
+		.datadir = cfg->datadir,
+		.listen = (const char *const *)cfg->rpclisten.v,
+		.num_listen = cfg->rpclisten.n,
+		.tls_cert_path = cfg->tlscertpath,
+		.tls_key_path = cfg->tlskeypath,
+		.tls_extra_hosts = (const char *const *)cfg->tlsextradomain.v,
+		.num_tls_extra_hosts = cfg->tlsextradomain.n,
+		.version = "0.1.0-coldnode",
+	};
+
+	if (!cfg->rpcunix) {
+		if (asprintf(&unix_path, "%s/rpc.sock", cfg->datadir) < 0)
+			return false;
+		/* sun_path holds 108 bytes: a deep default path is skipped. */
+		if (strlen(unix_path) >= 100) {
+			log_unusual("MAIN", "gRPC unix socket %s: path too long, "
+				    "not listening on it", unix_path);
+			free(unix_path);
+			unix_path = NULL;
+		}
+		rc.unix_path = unix_path;
+	} else if (strcmp(cfg->rpcunix, "none") != 0) {
+		rc.unix_path = cfg->rpcunix;
+	}
+	cn->started = (int64_t)time(NULL);
+	cn->rpc = rpc_node_new(cn->loop, &rc, &prov);
+	free(unix_path);
+	if (!cn->rpc) {
+		log_unusual("MAIN", "cannot start the gRPC server: exiting");
+		return false;
+	}
+	return true;
+}
+
+/* ---- supervisor: the node key's keeper ---- */
+
+static void sv_changed(void *arg, struct supervisor *sv)
+{
+	struct coldnode *cn = arg;
+	uint8_t id[33];
+
+	/* No key configured or pinned: the first signer told us who we are. */
+	if (cn->sv && !cn->peers && sv_get_state(sv) == SV_ACTIVE &&
+	    sv_node_pubkey(sv, id)) {
+		struct peer_keysource ks;
+		sv_keysource(sv, &ks, cn->cfg->handshaketimeout);
+		if (!coldnode_start_p2p(cn, id, &ks)) {
+			log_unusual("MAIN", "cannot start p2p: exiting");
+			ev_break(cn->loop, EVBREAK_ALL);
+		}
+	}
+	/* Our node_announcement needs a signature: made only in ACTIVE. */
+	if (cn->announce)
+		daemon_announce_sv_changed(cn->announce);
+	if (cn->rpc)
+		rpc_node_state_changed(cn->rpc);
+}
+
+/* Default file in the data dir unless @opt is set; "none" gives NULL. */
+static char *datadir_file(const struct coldnode *cn, const char *opt,
+			  const char *name)
+{
+	char *p = NULL;
+
+	if (opt)
+		return strcmp(opt, "none") ? strdup(opt) : NULL;
+	if (asprintf(&p, "%s/%s", cn->cfg->datadir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* The signer port: TLS with the node's cert, the node's macaroons. */
+static bool coldnode_start_signer_port(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	const struct rpc_macaroon_svc *macs = rpc_node_macaroons(cn->rpc);
+	char *cert = datadir_file(cn, cfg->tlscertpath, "tls.cert");
+	char *key = datadir_file(cn, cfg->tlskeypath, "tls.key");
+	char *sock = datadir_file(cn, cfg->signer_unix, "signer.sock");
+	char *mac = datadir_file(cn, NULL, "signer.macaroon");
+	const char *listen[] = { cfg->signerlisten };
+	bool ok = false;
+
+	/* sun_path holds 108 bytes: a deep default path is skipped. */
+	if (sock && !cfg->signer_unix && strlen(sock) >= 100) {
+		log_unusual("MAIN", "signer unix socket %s: path too long, "
+			    "not listening on it", sock);
+		free(sock);
+		sock = NULL;
+	}
+	if (cert && key && mac && sv_server_bake_macaroon(macs, mac)) {
+		cn->signer_srv = sv_server_new(cn->loop, cn->sv, listen, 1,
+					       sock, cert, key, macs);
+		ok = cn->signer_srv != NULL;
+	}
+	if (ok)
+		log_info("MAIN", "waiting for the signer on %s%s%s",
+			 cfg->signerlisten, sock ? " and " : "",
+			 sock ? sock : "");
+	else
+		log_unusual("MAIN", "cannot serve the signer on %s: exiting",
+			    cfg->signerlisten);
+	free(cert);
+	free(key);
+	free(sock);
+	free(mac);
+	return ok;
+}
+
+static bool coldnode_start_supervisor(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct sv_cbs cbs = { .changed = sv_changed, .arg = cn };
+	struct peer_keysource ks;
+	struct sv_config sc;
+	char *keypath = NULL, *pinpath = NULL;
+	uint8_t id[33];
+
+	sv_config_default(&sc);
+	sc.ping_interval = cfg->signer_pinginterval;
+	sc.ping_timeout = cfg->signer_pingtimeout;
+	sc.request_timeout = cfg->signer_requesttimeout;
+	switch (cfg->signer_kind) {
+	case DAEMON_SIGNER_LOCAL:
+		sc.local = true;
+		keypath = datadir_file(cn, NULL, "node.key");
+		sc.local_key_path = keypath;
+		break;
+	case DAEMON_SIGNER_REMOTE:
+		if (cfg->signer_nodepubkey) {
+			secp256k1_pubkey pk;
+			if (!hex_decode(sc.node_pubkey, 33,
+					cfg->signer_nodepubkey) ||
+			    !secp256k1_ec_pubkey_parse(cn_secp(), &pk,
+						       sc.node_pubkey, 33)) {
+				log_unusual("MAIN", "--signer.nodepubkey is not "
+					    "a compressed public key in hex");
+				return false;
+			}
+			sc.have_node_pubkey = true;
+		}
+		pinpath = datadir_file(cn, NULL, "coldnode.sqlite");
+		sc.pin_db_path = pinpath;
+		break;
+	}
+	cn->sv = sv_new(cn->loop, &sc, &cbs);
+	free(keypath);
+	free(pinpath);
+	if (!cn->sv) {
+		log_unusual("MAIN", "cannot start the supervisor: exiting");
+		return false;
+	}
+	if (cfg->signer_kind == DAEMON_SIGNER_REMOTE &&
+	    !coldnode_start_signer_port(cn))
+		return false;
+	rpc_node_state_changed(cn->rpc);
+	if (!sv_node_pubkey(cn->sv, id)) {
+		log_info("MAIN", "node key unknown until the first signer "
+			 "registers: p2p stays off until then");
+		return true;
+	}
+	/* Known key: p2p starts now; handshakes wait for the signer. */
+	sv_keysource(cn->sv, &ks, cfg->handshaketimeout);
+	if (!coldnode_start_p2p(cn, id, &ks))
+		return false;
+	/* --signer=local entered ACTIVE inside sv_new, before any hook. */
+	if (cn->announce)
+		daemon_announce_sv_changed(cn->announce);
+	return true;
+}
+
+/* The graph store: opening reads a few counters, never the graph, so it
+ * does not hold up the RPC server started just before.  Without it the
+ * node still runs (no graph), as an environment failure says. */
+static void coldnode_start_gossip(struct coldnode *cn)
+{
+	struct gossip_config gc;
+
+	gossip_config_default(&gc);
+	gc.datadir = cn->cfg->datadir;
+	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
+	gc.peer_ops = gossip_peer_ops_bolt1();
+	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);
+	if (!cn->gossip)
+		log_broken("MAIN", "gossip store unusable: running without "
+			   "the channel graph");
+}
+
+static bool coldnode_start(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+
+	log_info("MAIN", "coldnode starting: datadir %s, network %s, signer %s",
+		 cfg->datadir, cfg->network, cfg->signer);
+	if (!make_datadir(cfg->datadir)) {
+		log_broken("MAIN", "cannot create data directory %s: %s",
+			   cfg->datadir, strerror(errno));
+		return false;
+	}
+	write_pidfile(cn);
+	if (!coldnode_start_rpc(cn))
+		return false;
+	coldnode_start_gossip(cn);
+
+	ev_signal_init(&cn->sigint, on_signal, SIGINT);
+	ev_signal_start(cn->loop, &cn->sigint);
+	ev_signal_init(&cn->sigterm, on_signal, SIGTERM);
+	ev_signal_start(cn->loop, &cn->sigterm);
+
+	return coldnode_start_supervisor(cn);
+}
+
+/* Free everything in reverse order of coldnode_start. */
+static void coldnode_stop(struct coldnode *cn)
+{
+	/* Signer first (fails what waits on it), then the peers it acts on. */
+	if (cn->sv)
+		sv_shutdown(cn->sv, "coldnode stopping");
+	daemon_announce_free(cn->announce); /* uses sv and gossip */
+	cn->announce = NULL;
+	rpc_server_free(cn->signer_srv);
+	cn->signer_srv = NULL;
+	if (cn->sv)
+		sv_set_peer_mgr(cn->sv, NULL);
+	peer_mgr_free(cn->peers);
+	cn->peers = NULL;
+	log_info("PEER", "peer manager stopped");
+	gossip_free(cn->gossip); /* after the peers: they report peer_gone */
+	cn->gossip = NULL;
+	sv_free(cn->sv);
+	cn->sv = NULL;
+	rpc_node_free(cn->rpc);
+	cn->rpc = NULL;
+	ev_signal_stop(cn->loop, &cn->sigterm);
+	ev_signal_stop(cn->loop, &cn->sigint);
+	if (cn->pidfile) {
+		unlink(cn->pidfile);
+		free(cn->pidfile);
+		cn->pidfile = NULL;
+	}
+}
+
+/* Each peer is a socket: use all the descriptors we are allowed. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_unusual("MAIN", "cannot raise the open file limit");
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct coldnode cn = { 0 };
+	int code = 0;
+
+	switch (daemon_config_load(&cn.cfg, argc, argv, stderr)) {
+	case DAEMON_CONFIG_OK:
+		break;
+	case DAEMON_CONFIG_HELP:
+		return 0;
+	case DAEMON_CONFIG_ERROR:
+		return 2;
+	}
+	/* A peer closing its socket must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	cn_crypto_init();
+	cn.loop = EV_DEFAULT;
+	if (!cn.loop) {
+		fprintf(stderr, "coldnode: cannot start libev\n");
+		daemon_config_free(cn.cfg);
+		return 1;
+	}
+	if (coldnode_start(&cn)) {
+		ev_run(cn.loop, 0);
+	} else {
+		code = 1;
+	}
+	coldnode_stop(&cn);
+	daemon_config_free(cn.cfg);
+	ev_loop_destroy(cn.loop);
+	log_info("MAIN", "coldnode stopped");
+	return code;
+}

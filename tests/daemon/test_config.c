@@ -1,0 +1,188 @@
+/* Unit tests for the daemon's config loader: defaults, ini file, flags
+ * override, repeatable options, errors. */
+#include "check.h"
+
+#include "common/common.h"
+#include "daemon/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static FILE *sink;
+
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static enum daemon_config_result load(struct daemon_config **cfg, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	const char *a;
+
+	argv[argc++] = "coldnode";
+	va_start(ap, cfg);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return daemon_config_load(cfg, argc, argv, sink);
+}
+
+static void test_defaults(void)
+{
+	struct daemon_config *cfg;
+	char dd[300];
+	uint8_t mainnet[32];
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->listen.n == 1 &&
+	      strcmp(cfg->listen.v[0], "0.0.0.0:9735") == 0);
+	CHECK(cfg->rpclisten.n == 1 &&
+	      strcmp(cfg->rpclisten.v[0], "127.0.0.1:10009") == 0);
+	CHECK(strcmp(cfg->signerlisten, "127.0.0.1:10019") == 0);
+	CHECK(cfg->signer_kind == DAEMON_SIGNER_REMOTE);
+	CHECK(cfg->handshaketimeout == 10);
+	CHECK(cfg->pinginterval == 60);
+	CHECK(!cfg->nolisten);
+	CHECK(hex_decode(mainnet, 32,
+			 "6fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6"
+			 "190000000000"));
+	CHECK_MEM(cfg->chain_hash, mainnet, 32);
+	daemon_config_free(cfg);
+
+	/* ~ expands to $HOME. */
+	setenv("HOME", "/home/x", 1);
+	CHECK(load(&cfg, NULL) == DAEMON_CONFIG_OK);
+	CHECK(strcmp(cfg->datadir, "/home/x/.coldnode") == 0);
+	daemon_config_free(cfg);
+}
+
+static void test_file_and_flags(void)
+{
+	struct daemon_config *cfg;
+	char dd[300];
+
+	write_file("coldnode.conf",
+		   "; lnd-style file\n"
+		   "[Application Options]\n"
+		   "# comment\n"
+		   "  network = regtest\n"
+		   "listen=127.0.0.1:1111\n"
+		   "listen=127.0.0.1:2222\n"
+		   "pinginterval=500ms\n"
+		   "signer=local\n"
+		   "alias=cold\n"
+		   "[Other Section]\n"
+		   "nolisten=true\n",
+		   0600);
+	snprintf(dd, sizeof(dd), "--datadir=%s", tmpdir);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(strcmp(cfg->network, "regtest") == 0);
+	CHECK(cfg->listen.n == 2);
+	CHECK(cfg->pinginterval == 0.5);
+	CHECK(cfg->signer_kind == DAEMON_SIGNER_LOCAL);
+	CHECK(strcmp(cfg->alias, "cold") == 0);
+	CHECK(cfg->nolisten);
+	daemon_config_free(cfg);
+
+	/* Flags override the file; a list given on the command line
+	 * replaces the file's list; both "--x=v" and "--x v" work. */
+	CHECK(load(&cfg, dd, "--network", "testnet", "--listen=127.0.0.1:3333",
+		   "--pinginterval", "2m", "--nolisten=false", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(strcmp(cfg->network, "testnet") == 0);
+	CHECK(cfg->listen.n == 1 &&
+	      strcmp(cfg->listen.v[0], "127.0.0.1:3333") == 0);
+	CHECK(cfg->pinginterval == 120);
+	CHECK(!cfg->nolisten);
+	daemon_config_free(cfg);
+
+	/* --configfile elsewhere. */
+	{
+		char cf[300];
+		write_file("other.conf", "maxpeers=7\n", 0600);
+		snprintf(cf, sizeof(cf), "--configfile=%s/other.conf", tmpdir);
+		CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_OK);
+		CHECK(cfg->maxpeers == 7);
+		CHECK(strcmp(cfg->network, "mainnet") == 0);
+		daemon_config_free(cfg);
+		snprintf(cf, sizeof(cf), "--configfile=%s/missing.conf",
+			 tmpdir);
+		CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_ERROR);
+	}
+}
+
+static void test_errors(void)
+{
+	struct daemon_config *cfg;
+	char dd[300], cf[300];
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	CHECK(load(&cfg, dd, "--nosuch", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(cfg == NULL);
+	CHECK(load(&cfg, dd, "--network=moon", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--signer=hsm", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--pinginterval=fast", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--maxpeers=-1", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--maxpeers", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--color=red", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--fullpeer=02abcd", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--connect=nothing", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--debuglevel=loud", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--nolisten=maybe", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "stray", NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--help", NULL) == DAEMON_CONFIG_HELP);
+	/* Bad lines in the file. */
+	write_file("bad.conf", "nosuch=1\n", 0600);
+	snprintf(cf, sizeof(cf), "--configfile=%s/bad.conf", tmpdir);
+	CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_ERROR);
+	write_file("bad.conf", "justtext\n", 0600);
+	CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_ERROR);
+	/* datadir only on the command line. */
+	write_file("bad.conf", "datadir=/x\n", 0600);
+	CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_ERROR);
+	/* Valid fullpeer. */
+	CHECK(load(&cfg, dd,
+		   "--fullpeer=028d7500dd4c12685d1f568b4c2b5048e8534b873319f3a8"
+		   "daa612b469132ec7f7",
+		   NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->fullpeer.n == 1 && cfg->fullpeer_ids[0][0] == 0x02 &&
+	      cfg->fullpeer_ids[0][32] == 0xf7);
+	daemon_config_free(cfg);
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	cn_crypto_init();
+	log_set_level(NULL, LOG_BROKEN);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cn-test-config-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	sink = fopen("/dev/null", "w");
+	test_defaults();
+	test_file_and_flags();
+	test_errors();
+	fclose(sink);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		return 1;
+	return check_exit();
+}
