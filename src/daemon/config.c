@@ -111,6 +111,10 @@ static const struct opt opts[] = {
 	{ "peer.maxbuffer", OPT_UINT, "4194304",
 	  "bytes queued to one peer before that peer is dropped (>= 65569)",
 	  F(peer_maxbuffer), false },
+	{ "rpc.maxstreams", OPT_UINT, "128",
+	  "gRPC streams open at once on one connection (1..4294967295); "
+	  "a client's stream over it is refused",
+	  F(rpc_maxstreams), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -444,6 +448,11 @@ static bool finish(struct loader *ld)
 		return fail(ld, "--peer.maxbuffer: %" PRIu64 " is below one "
 			    "framed 65535-byte message (65569)",
 			    cfg->peer_maxbuffer);
+	/* Sent as SETTINGS_MAX_CONCURRENT_STREAMS, a 32-bit value; 0 would
+	 * refuse every call. */
+	if (cfg->rpc_maxstreams == 0 || cfg->rpc_maxstreams > UINT32_MAX)
+		return fail(ld, "--rpc.maxstreams: %" PRIu64 " is not in "
+			    "1..4294967295", cfg->rpc_maxstreams);
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

@@ -332,6 +332,7 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.tls_extra_hosts = (const char *const *)cfg->tlsextradomain.v,
 		.num_tls_extra_hosts = cfg->tlsextradomain.n,
 		.version = "0.1.0-coldnode",
+		.max_streams = (size_t)cfg->rpc_maxstreams,
 	};
 
 	if (!cfg->rpcunix) {

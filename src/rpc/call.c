@@ -10,6 +10,7 @@
  */
 #include "rpc/rpc_internal.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,11 @@ struct rpc_session {
 	nghttp2_session *h2;
 	char *peer, *peer_ip; /* owned */
 	struct rpc_call *calls;
+	size_t ncalls; /* streams open, i.e. entries in calls */
+	/* Streams refused at the max_streams cap, for the rate-limited log
+	 * line: refused since the last line, and when that line was. */
+	uint64_t refused_unlogged;
+	double refused_logged_at; /* cn_now(); 0: never */
 	size_t queued; /* bytes in all calls' send queues */
 	struct rpc_mac_verified *mac_ok; /* last macaroon that verified */
 };
@@ -87,6 +93,7 @@ static void call_destroy(struct rpc_call *c, enum rpc_status why)
 		s->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	s->ncalls--;
 	call_free_queue(c);
 	rpc_framer_clear(&c->framer);
 	free(c->path);
@@ -436,7 +443,60 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame,
 	if (s->calls)
 		s->calls->prev = c;
 	s->calls = c;
+	s->ncalls++;
 	nghttp2_session_set_stream_user_data(h2, c->stream_id, c);
+	return 0;
+}
+
+/* At most one line per connection per this many seconds: a client that
+ * keeps opening streams must not be able to flood the log. */
+#define REFUSED_LOG_INTERVAL 10.0
+
+static const char *max_streams_flag(const struct rpc_session *s)
+{
+	return s->srv->cfg.max_streams_flag ? s->srv->cfg.max_streams_flag
+					    : "rpc_server_config.max_streams";
+}
+
+/* nghttp2 enforces our SETTINGS_MAX_CONCURRENT_STREAMS itself and tells
+ * us here.  RFC 9113 §5.1.2: "An endpoint that receives a HEADERS frame
+ * that causes its advertised concurrent stream limit to be exceeded MUST
+ * treat this as a connection error ... or a stream error of type
+ * PROTOCOL_ERROR or REFUSED_STREAM".  nghttp2 1.52 refuses just the
+ * stream while our SETTINGS are not yet acknowledged (a client racing
+ * them, the usual case), and ends the connection with PROTOCOL_ERROR
+ * once the client has acknowledged the limit and still exceeds it. */
+static int on_invalid_frame(nghttp2_session *h2, const nghttp2_frame *frame,
+			    int lib_error, void *user)
+{
+	struct rpc_session *s = user;
+	size_t cap = s->srv->cfg.max_streams;
+
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (lib_error == NGHTTP2_ERR_REFUSED_STREAM) {
+		double now = cn_now();
+		s->refused_unlogged++;
+		if (s->refused_logged_at != 0 &&
+		    now - s->refused_logged_at < REFUSED_LOG_INTERVAL)
+			return 0;
+		log_unusual(subsys(s), "refusing stream from %s: max streams "
+			    "per connection (%zu) reached (%s); %" PRIu64
+			    " refused since the last such line",
+			    s->peer, cap, max_streams_flag(s),
+			    s->refused_unlogged);
+		s->refused_unlogged = 0;
+		s->refused_logged_at = now;
+		return 0;
+	}
+	if (lib_error == NGHTTP2_ERR_PROTO &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+	    !nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id) &&
+	    s->ncalls >= cap)
+		log_unusual(subsys(s), "closing connection from %s: it opened "
+			    "more than max streams per connection (%zu) after "
+			    "acknowledging that limit (%s)",
+			    s->peer, cap, max_streams_flag(s));
 	return 0;
 }
 
@@ -582,6 +642,8 @@ struct rpc_session *rpc_session_new(struct rpc_server *srv,
 							     on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(
 		cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+		cbs, on_invalid_frame);
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
 	if (nghttp2_session_server_new2(&s->h2, cbs, s, opt) != 0)
 		goto fail;
@@ -623,6 +685,12 @@ void rpc_session_free(struct rpc_session *s, enum rpc_status why)
 			why = c->status;
 		call_destroy(c, why);
 	}
+	/* The rate limit held these back: count them before they are lost. */
+	if (s->refused_unlogged)
+		log_unusual(subsys(s), "%s: %" PRIu64 " more streams refused at "
+			    "max streams per connection (%zu) (%s)", s->peer,
+			    s->refused_unlogged, s->srv->cfg.max_streams,
+			    max_streams_flag(s));
 	nghttp2_session_del(s->h2);
 	rpc_mac_verified_free(s->mac_ok);
 	free(s->peer);

@@ -616,6 +616,9 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	scfg.macaroons = node->macs;
 	if (cfg->max_send_queue)
 		scfg.max_send_queue = cfg->max_send_queue;
+	if (cfg->max_streams)
+		scfg.max_streams = cfg->max_streams;
+	scfg.max_streams_flag = "--rpc.maxstreams";
 	node->srv = rpc_server_new(loop, &scfg);
 	if (!node->srv)
 		goto fail;

@@ -219,7 +219,14 @@ struct rpc_server_config {
 	 * macaroon is refused with UNAUTHENTICATED. */
 	const struct rpc_macaroon_svc *macaroons;
 	size_t max_recv_msg;    /* bytes per request message; default 4 MiB */
-	size_t max_streams;     /* per connection (SETTINGS); default 128 */
+	/* Streams open at once per connection, advertised as
+	 * SETTINGS_MAX_CONCURRENT_STREAMS; a stream beyond it is refused
+	 * (REFUSED_STREAM, or a connection error if the client had already
+	 * acknowledged the limit) with a rate-limited log line.  Default 128. */
+	size_t max_streams;
+	/* The option that sets max_streams, named in that log line (e.g.
+	 * "--rpc.maxstreams"); borrowed (static).  NULL: none. */
+	const char *max_streams_flag;
 	size_t max_conns;       /* further accepts are closed; default 256 */
 	size_t max_send_queue;  /* bytes queued per connection before it is
 				 * dropped as a slow reader; default 16 MiB */
@@ -396,6 +403,9 @@ struct rpc_node_config {
 	/* Slow-reader cap per connection (rpc_server_config.max_send_queue);
 	 * 0: the default. */
 	size_t max_send_queue;
+	/* Streams per connection (rpc_server_config.max_streams); 0: the
+	 * default.  The daemon's flag for it is --rpc.maxstreams. */
+	size_t max_streams;
 };
 
 /**

@@ -535,7 +535,8 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 	srv->cfg.unix_path = NULL;
 	srv->cfg.tls_cert_path = srv->cfg.tls_key_path = NULL;
 	srv->subsys = cfg->log_subsys ? cfg->log_subsys : "RPC";
-	if (srv->cfg.max_streams == 0 || srv->cfg.max_conns == 0 ||
+	if (srv->cfg.max_streams == 0 || srv->cfg.max_streams > UINT32_MAX ||
+	    srv->cfg.max_conns == 0 ||
 	    srv->cfg.max_recv_msg == 0)
 		abort(); /* use rpc_server_config_default */
 	if (cfg->tls_cert_path || cfg->tls_key_path) {
