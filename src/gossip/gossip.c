@@ -111,6 +111,11 @@ static void leave(struct gossip *g)
 
 /* ---- held updates for channels we don't know yet -------------------- */
 
+/* A channel_update is 136 bytes plus any extension.  Any peer can make us
+ * hold one (its signature cannot be checked yet), so bound the bytes as
+ * well as the count: hold_max messages of 64 KiB would be ~650 MB. */
+#define HOLD_MAX_LEN 1024
+
 static void hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
 		 size_t len)
 {
@@ -285,7 +290,7 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 		/* BOLT 7: "if the short_channel_id does NOT match a previous
 		 * channel_announcement ... MUST ignore".  It may be racing
 		 * its announcement, so hold it a little first. */
-		if (g->num_held >= g->cfg.hold_max)
+		if (g->num_held >= g->cfg.hold_max || len > HOLD_MAX_LEN)
 			return GOSSIP_REJ_UNKNOWN_CHANNEL;
 		hold(g, cu.scid, msg, len);
 		return GOSSIP_IGN_HELD;

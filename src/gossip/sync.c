@@ -306,7 +306,10 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	/* BOLT 7: "if it does not maintain up-to-date channel information
 	 * for chain_hash: MUST set sync_complete to false" — one empty
 	 * reply covering the query. */
-	if (chain_ok(g, gp->qcr.chain_hash) && gp->qcr_next_block < MAX_BLOCK)
+	/* An empty range (number_of_blocks 0) has no scids: last_scid_before
+	 * would wrap to "everything" for block 0. */
+	if (chain_ok(g, gp->qcr.chain_hash) && gp->qcr_next_block < MAX_BLOCK &&
+	    gp->qcr_next_block < end_block)
 		n = gossip_store_range(g->store, ents, max + 1,
 				       gp->qcr_next_block << 40,
 				       last_scid_before(end_block));

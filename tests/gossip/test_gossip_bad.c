@@ -165,6 +165,27 @@ static void test_unknown_flood(struct gossip *g, const struct gmsgs *graph)
 	double_free(x);
 }
 
+/* An update for an unknown channel padded to near the message maximum is
+ * not held: the hold queue is bounded in bytes, not only in count. */
+static void test_unknown_big(struct gossip *g, const struct gmsgs *graph)
+{
+	struct peer *x = double_new(0x6a);
+	static uint8_t buf[65535];
+	size_t len = 0;
+	const uint8_t *m = gmsgs_find(graph, GOSSIP_CHANNEL_UPDATE, 0, &len);
+
+	gossip_peer_connected(g, x);
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, m, len);
+	be64_put(buf + 98, 950000ULL << 40);
+	/* (At its normal size it would be held: test_unknown_flood.)  With
+	 * 65 KB of trailing extension bytes: refused, nothing held. */
+	CHECK(gossip_handle_msg(g, x, buf, sizeof(buf)) ==
+	      GOSSIP_REJ_UNKNOWN_CHANNEL);
+	gossip_peer_gone(g, x);
+	double_free(x);
+}
+
 /* Range replies: unasked ones, ones outside the range, huge ones. */
 static void test_bad_replies(const char *dir)
 {
@@ -262,6 +283,7 @@ int main(void)
 		CHECK(gossip_handle_msg(g, NULL, graph.m[i], graph.len[i]) ==
 		      GOSSIP_OK);
 	test_bad_gossip(g, &graph);
+	test_unknown_big(g, &graph);
 	test_unknown_flood(g, &graph);
 	gossip_free(g);
 	CHECK(store_intact(dir));

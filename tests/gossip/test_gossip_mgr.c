@@ -540,6 +540,45 @@ static void test_answer_range(struct gossip *a, const struct gmsgs *graph,
 	double_free(q);
 }
 
+/* A query_channel_range for zero blocks from block 0 covers no block:
+ * one empty, complete reply (not the whole graph, which a wrapped "last
+ * scid before block 0" would select). */
+static void test_answer_empty_range(struct gossip *a)
+{
+	struct peer *q = double_new(0xb1);
+	struct gossip_query_range qr;
+	uint8_t m[100];
+	size_t len, replies = 0;
+
+	gossip_peer_connected(a, q);
+	double_clear(q);
+	memcpy(qr.chain_hash, chain, 32);
+	qr.first_blocknum = 0;
+	qr.number_of_blocks = 0;
+	qr.has_query_option = false;
+	qr.query_option = 0;
+	len = gossip_query_range_write(m, sizeof(m), &qr);
+	CHECK(gossip_handle_msg(a, q, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 50 && !replies; i++) {
+		ev_run(loop, EVRUN_ONCE);
+		replies = double_count(q, GOSSIP_REPLY_CHANNEL_RANGE);
+	}
+	CHECK(replies == 1);
+	for (size_t k = 0; k < q->n; k++) {
+		struct gossip_reply_range r;
+		if (be16_get(q->msgs[k]) != GOSSIP_REPLY_CHANNEL_RANGE)
+			continue;
+		CHECK(gossip_reply_range_parse(&r, q->msgs[k], q->lens[k]) ==
+		      GOSSIP_OK);
+		CHECK(r.num_scids == 0);
+		CHECK(r.first_blocknum == 0 && r.number_of_blocks == 0);
+		CHECK(r.sync_complete);
+		gossip_reply_range_clear(&r);
+	}
+	gossip_peer_gone(a, q);
+	double_free(q);
+}
+
 /* Two managers, one with a graph: the empty one syncs it all through
  * query_channel_range / query_short_channel_ids. */
 static void test_sync(void)
@@ -566,6 +605,7 @@ static void test_sync(void)
 	CHECK(an == p.nodes && ac == p.channels && au == 2 * p.channels);
 
 	test_answer_range(A, &graph, ac);
+	test_answer_empty_range(A);
 
 	pa = double_new(0x0a);
 	pb = double_new(0x0b);
