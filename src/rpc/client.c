@@ -424,8 +424,15 @@ static bool parse_target(struct cconn *c, char *err, size_t errlen,
 	memcpy(c->host, target, (size_t)(colon - target));
 	c->host[colon - target] = '\0';
 	if (c->host[0] == '[') {
-		memmove(c->host, c->host + 1, strlen(c->host));
-		c->host[strlen(c->host) - 1] = '\0';
+		/* "[v6addr]": a lone "[" would leave nothing to strip. */
+		size_t hl = strlen(c->host);
+		if (hl < 2 || c->host[hl - 1] != ']') {
+			snprintf(err, errlen, "bad target \"%s\" (want "
+				 "[v6addr]:port)", target);
+			return false;
+		}
+		memmove(c->host, c->host + 1, hl - 2);
+		c->host[hl - 2] = '\0';
 	}
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV }, *res;

@@ -9,6 +9,7 @@
  */
 #include "supervisor/supervisor.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,9 @@ bool sv_proto_decode(struct sv_resp *out, const char **err,
 		} else {
 			memcpy(out->shared_key, k->data, k->len);
 		}
+		/* Wipe protobuf-c's copy of the ECDH result. */
+		if (k->data && k->len)
+			sodium_memzero(k->data, k->len);
 	} else if (c == WATCHONLYRPC__SIGN_COORDINATOR_RESPONSE__SIGN_RESPONSE_TYPE_SIGN_MESSAGE_RESP) {
 		const ProtobufCBinaryData *s = &m->sign_message_resp->signature;
 		out->kind = SV_RESP_SIGNATURE;

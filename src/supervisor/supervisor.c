@@ -685,7 +685,7 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		log_unusual(SUBSYS, "bad message from signer %s: %s",
 			    sv->signer_peer, err);
 		stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
-		return;
+		goto out;
 	}
 	if (st->phase == PHASE_REGISTERING) {
 		err = sv_proto_check_registration(buf, sizeof(buf), &resp);
@@ -700,19 +700,22 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 				st->ops->send(st->conn, m, mlen);
 			free(m);
 			stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
-			return;
+			goto out;
 		}
 		registered(sv, &resp);
-		return;
+		goto out;
 	}
 	r = list_find(&sv->sent, resp.ref_id);
 	if (!r) {
 		/* lnd: "Responses with unknown ids are dropped". */
 		log_debug(SUBSYS, "dropping signer response for unknown "
 			  "request %llu", (unsigned long long)resp.ref_id);
-		return;
+		goto out;
 	}
 	reply(sv, r, &resp);
+out:
+	/* It may hold an ECDH result (SHARED_KEY). */
+	sodium_memzero(&resp, sizeof(resp));
 }
 
 void sv_stream_gone(struct sv_stream *st, const char *why)

@@ -330,6 +330,33 @@ static void test_macaroon_by_hand(void)
 	rpc_macaroon_svc_free(svc);
 }
 
+/* A target of "[" and a port: refused as malformed before any lookup (the
+ * bracket stripping once wrote a byte before the host buffer). */
+static void test_client_bad_target(void)
+{
+	static const char *const bad[] = { "[:10009", "[::1:10009" };
+	struct rpc_client_config cfg;
+
+	for (size_t i = 0; i < CN_ARRAY_SIZE(bad); i++) {
+		struct rpc_client *c;
+		uint8_t *resp;
+		size_t rlen;
+		char err[200] = "";
+
+		rpc_client_config_default(&cfg);
+		cfg.target = bad[i];
+		cfg.timeout = 1;
+		c = rpc_client_new(err, sizeof(err), &cfg);
+		CHECK(c != NULL);
+		CHECK(rpc_client_unary(c, &resp, &rlen, err, sizeof(err),
+				       "/a.B/C", NULL, 0) ==
+		      RPC_STATUS_UNAVAILABLE);
+		CHECK(resp == NULL);
+		CHECK(strstr(err, "bad target") != NULL);
+		rpc_client_free(c);
+	}
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -340,5 +367,6 @@ int main(void)
 	test_rfc3339();
 	test_macaroons();
 	test_macaroon_by_hand();
+	test_client_bad_target();
 	return check_exit();
 }
