@@ -52,17 +52,6 @@ static void usage(FILE *f)
 		"  --timeout=SECONDS           default 30\n");
 }
 
-static char *expand_home(const char *p)
-{
-	const char *home = getenv("HOME");
-	char *out;
-	if (p[0] != '~' || (p[1] && p[1] != '/') || !home)
-		return strdup(p);
-	if (asprintf(&out, "%s%s", home, p + 1) < 0)
-		return NULL;
-	return out;
-}
-
 static char *read_file(const char *path, size_t *len, size_t max)
 {
 	FILE *f = fopen(path, "rb");
@@ -635,9 +624,9 @@ int main(int argc, char **argv)
 	/* Library logs (unusual and worse) still reach stderr. */
 	if (!log_parse_debuglevel("unusual"))
 		return 2;
-	o.datadir = expand_home(datadir);
-	o.tlscertpath = cert ? expand_home(cert) : NULL;
-	o.macaroonpath = mac ? expand_home(mac) : NULL;
+	o.datadir = cn_expand_home(datadir);
+	o.tlscertpath = cert ? cn_expand_home(cert) : NULL;
+	o.macaroonpath = mac ? cn_expand_home(mac) : NULL;
 	if (!o.datadir || (!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
 					     o.datadir) < 0) ||
 	    (!mac && asprintf(&o.macaroonpath, "%s/admin.macaroon",

@@ -77,6 +77,8 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 		if (!rpc_client_stream_send(stream, out, outlen))
 			log_unusual(SUBSYS, "could not send a reply");
 		s->served++;
+		/* A SharedKeyResponse carries an ECDH result. */
+		sodium_memzero(out, outlen);
 		free(out);
 		return;
 	case CS_REGISTERED:
@@ -198,7 +200,9 @@ int main(int argc, char *argv[])
 	const char *server = "localhost:10019", *cert = NULL, *macpath = NULL;
 	const char *keyfile = NULL, *network = "mainnet";
 	struct signer s = { 0 };
-	char *mac_hex, pubhex[67];
+	char *mac_hex = NULL, pubhex[67];
+	char *cert_path = NULL, *mac_path = NULL, *key_path = NULL;
+	int status = 1;
 	uint8_t pub[33];
 	int c;
 
@@ -242,21 +246,26 @@ int main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 	cn_crypto_init();
-	s.key = cn_nodekey_load(SUBSYS, keyfile, true);
+	/* --keyfile=~/x reaches us unexpanded (the shell expands only a
+	 * word-initial tilde). */
+	cert_path = cn_expand_home(cert);
+	mac_path = cn_expand_home(macpath);
+	key_path = cn_expand_home(keyfile);
+	if (!cert_path || !mac_path || !key_path)
+		goto out;
+	s.key = cn_nodekey_load(SUBSYS, key_path, true);
 	if (!s.key)
-		return 1;
-	mac_hex = read_macaroon_hex(macpath);
-	if (!mac_hex) {
-		cn_nodekey_free(s.key);
-		return 1;
-	}
+		goto out;
+	mac_hex = read_macaroon_hex(mac_path);
+	if (!mac_hex)
+		goto out;
 	cn_nodekey_pub(s.key, pub);
 	log_info(SUBSYS, "node key %s (%s), dialling %s",
 		 hex_encode(pubhex, pub, 33), network, server);
 
 	rpc_client_config_default(&s.rcfg);
 	s.rcfg.target = server;
-	s.rcfg.tls_cert_path = cert;
+	s.rcfg.tls_cert_path = cert_path;
 	s.rcfg.macaroon_hex = mac_hex;
 	s.loop = EV_DEFAULT;
 	cs_backoff_reset(&s.backoff);
@@ -274,10 +283,17 @@ int main(int argc, char *argv[])
 	ev_timer_stop(s.loop, &s.redial);
 	ev_signal_stop(s.loop, &s.sigint);
 	ev_signal_stop(s.loop, &s.sigterm);
-	sodium_memzero(mac_hex, strlen(mac_hex));
-	free(mac_hex);
-	cn_nodekey_free(s.key);
 	log_info(SUBSYS, "stopped after %llu requests",
 		 (unsigned long long)s.served);
-	return 0;
+	status = 0;
+out:
+	if (mac_hex) {
+		sodium_memzero(mac_hex, strlen(mac_hex));
+		free(mac_hex);
+	}
+	cn_nodekey_free(s.key);
+	free(cert_path);
+	free(mac_path);
+	free(key_path);
+	return status;
 }

@@ -95,6 +95,12 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 	be32_put(p + 4, (uint32_t)v);
 }
 
+/* @path with a leading "~/" (or a lone "~") replaced by $HOME, as a new
+ * malloc'd string the caller frees; NULL on allocation failure.  Flags like
+ * --keyfile=~/x reach us unexpanded: the shell only expands a word-initial
+ * tilde. */
+char *cn_expand_home(const char *path);
+
 /* Monotonic clock in seconds, for log stamps and benches. */
 double cn_now(void);
 

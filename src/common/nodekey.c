@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
 #include <secp256k1_recovery.h>
@@ -77,6 +78,19 @@ static bool create_key(const char *path, uint8_t priv[32])
 		randombytes_buf(priv, 32);
 	} while (!secp256k1_ec_seckey_verify(cn_secp(), priv));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* A first start with --keyfile=~/.signer/node.key: make the
+		 * one missing directory, private like the key. */
+		char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0700) == 0)
+				fd = open(path,
+					  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+					  0600);
+		}
+		free(dir);
+	}
 	if (fd < 0)
 		return false;
 	ok = write(fd, priv, 32) == 32 && fsync(fd) == 0;

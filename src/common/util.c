@@ -3,7 +3,9 @@
 
 #include <secp256k1.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 char *hex_encode(char *out, const uint8_t *in, size_t len)
@@ -42,6 +44,18 @@ bool hex_decode(uint8_t *out, size_t len, const char *hex)
 		out[i] = (uint8_t)((hi << 4) | lo);
 	}
 	return hex[2 * len] == '\0';
+}
+
+char *cn_expand_home(const char *path)
+{
+	const char *home = getenv("HOME");
+	char *out;
+
+	if (path[0] != '~' || (path[1] && path[1] != '/') || !home)
+		return strdup(path);
+	if (asprintf(&out, "%s%s", home, path + 1) < 0)
+		return NULL;
+	return out;
 }
 
 double cn_now(void)

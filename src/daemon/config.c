@@ -366,21 +366,6 @@ static bool load_argv(struct loader *ld, int argc, char *const *argv,
 	return true;
 }
 
-static char *expand_home(const char *path)
-{
-	const char *home = getenv("HOME");
-	char *out;
-
-	if (path[0] != '~' || (path[1] && path[1] != '/') || !home)
-		return strdup(path);
-	out = malloc(strlen(home) + strlen(path));
-	if (out) {
-		strcpy(out, home);
-		strcat(out, path + 1);
-	}
-	return out;
-}
-
 bool daemon_network_chain_hash(uint8_t out[32], const char *network)
 {
 	/* BOLT #0: chain_hash is the genesis block hash in wire (internal
@@ -413,11 +398,19 @@ static bool finish(struct loader *ld)
 	unsigned r, g, b;
 	char tail;
 
-	dd = expand_home(cfg->datadir);
-	if (!dd)
-		return fail(ld, "out of memory");
-	free(cfg->datadir);
-	cfg->datadir = dd;
+	/* Paths may come from the config file or as --opt=~/x, which the
+	 * shell does not expand. */
+	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
+			   &cfg->rpcunix, &cfg->signer_unix };
+	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
+		if (!*paths[i])
+			continue;
+		dd = cn_expand_home(*paths[i]);
+		if (!dd)
+			return fail(ld, "out of memory");
+		free(*paths[i]);
+		*paths[i] = dd;
+	}
 	if (!daemon_network_chain_hash(cfg->chain_hash, cfg->network))
 		return fail(ld,
 			    "--network: '%s' is not mainnet, testnet, signet or "
@@ -549,10 +542,10 @@ enum daemon_config_result daemon_config_load(struct daemon_config **out,
 	}
 	if (ok) {
 		if (cfg->configfile) {
-			path = expand_home(cfg->configfile);
+			path = cn_expand_home(cfg->configfile);
 			ok = path && load_file(&ld, path, true);
 		} else {
-			char *dd = expand_home(cfg->datadir);
+			char *dd = cn_expand_home(cfg->datadir);
 			if (dd && asprintf(&path, "%s/coldnode.conf", dd) < 0)
 				path = NULL;
 			free(dd);

@@ -31,6 +31,25 @@ int main(void)
 	CHECK(!log_parse_debuglevel("trace,X=bad"));
 	CHECK(!log_enabled("GOSP", LOG_DEBUG));
 
+	/* ~ expansion: only a leading "~" or "~/". */
+	{
+		char *e;
+
+		setenv("HOME", "/home/u", 1);
+		e = cn_expand_home("~/.coldnode");
+		CHECK(e && strcmp(e, "/home/u/.coldnode") == 0);
+		free(e);
+		e = cn_expand_home("~");
+		CHECK(e && strcmp(e, "/home/u") == 0);
+		free(e);
+		e = cn_expand_home("~other/x");
+		CHECK(e && strcmp(e, "~other/x") == 0);
+		free(e);
+		e = cn_expand_home("/a/~/b");
+		CHECK(e && strcmp(e, "/a/~/b") == 0);
+		free(e);
+	}
+
 	/* Log lines: one line each, prefix, overlong lines cut with "...". */
 	{
 		char *out = NULL, big[3000];

@@ -104,9 +104,18 @@ static void test_load(void)
 	CHECK(cn_nodekey_load("TEST", write_file("ff.key", big, 32, 0600),
 			      false) == NULL);
 
-	/* Cannot create (no such directory): refused, and no leftovers. */
-	snprintf(path, sizeof(path), "%s/nodir/node.key", tmpdir);
+	/* One missing directory is made, private like the key... */
+	snprintf(path, sizeof(path), "%s/newdir/node.key", tmpdir);
+	k = cn_nodekey_load("TEST", path, true);
+	CHECK(k != NULL);
+	cn_nodekey_free(k);
+	snprintf(path, sizeof(path), "%s/newdir", tmpdir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+	/* ...but not a whole tree: refused, and no leftovers. */
+	snprintf(path, sizeof(path), "%s/no/dir/node.key", tmpdir);
 	CHECK(cn_nodekey_load("TEST", path, true) == NULL);
+	snprintf(path, sizeof(path), "%s/no", tmpdir);
+	CHECK(stat(path, &st) != 0);
 	/* A directory is not a key. */
 	CHECK(cn_nodekey_load("TEST", tmpdir, true) == NULL);
 }
