@@ -1,7 +1,8 @@
 /*~ peer_proto: the BOLT 1 rules of one session, as a pure state machine
  * (internal to src/peer).  The session adapter (session.c) feeds it each
  * decrypted message and acts on the verdict: reply, close, hand up.
- * No sockets, no clock: timers live in the adapter.
+ * No sockets and no clock: timers live in the adapter, which passes the
+ * time of each message in.
  */
 #ifndef COLDNODE_PEER_PROTO_H
 #define COLDNODE_PEER_PROTO_H
@@ -23,6 +24,16 @@ enum peer_proto_verdict {
 	PEER_PROTO_CHANNEL,  /* channel message (32..255): peer wants full mode */
 };
 
+/* Ping rate limit: a 40-byte ping can ask for a ~64 KiB pong, so a peer
+ * sending more than PEER_PROTO_PING_MAX pings in one PEER_PROTO_PING_WINDOW
+ * second window is closed (BOLT #1: "SHOULD fail the channels if it has
+ * received significantly in excess of one `ping` per 30 seconds").
+ * Honest nodes ping about once a minute; the cap sits far above that and
+ * above our own fastest test setting (one ping per 50 ms, 600 per window),
+ * and bounds what one peer can make us send at ~2 MiB/s. */
+#define PEER_PROTO_PING_MAX 1000
+#define PEER_PROTO_PING_WINDOW 30.0
+
 struct peer_proto_out {
 	char why[160];     /* PEER_PROTO_CLOSE: reason for the log line */
 	uint16_t pong_len; /* PEER_PROTO_PONG */
@@ -40,15 +51,21 @@ struct peer_proto {
 	bool ping_outstanding;
 	uint16_t ping_expect;
 	uint64_t pings_received;
+	/* Ping rate limit: start (adapter's clock, seconds) and count of the
+	 * current window. */
+	double ping_window_start;
+	uint32_t ping_window_count;
 };
 
 /* @chain_hash copied. */
 void peer_proto_init(struct peer_proto *pp, const uint8_t chain_hash[32]);
 
-/* Judge one received message (@msg borrowed, type included). */
+/* Judge one received message (@msg borrowed, type included) that arrived
+ * at @now (seconds, any monotonic clock; only differences are used). */
 enum peer_proto_verdict peer_proto_recv(struct peer_proto *pp,
 					struct peer_proto_out *out,
-					const uint8_t *msg, size_t len);
+					const uint8_t *msg, size_t len,
+					double now);
 
 /* We are about to send a ping asking for @num_pong_bytes (< 65532). */
 void peer_proto_ping_sent(struct peer_proto *pp, uint16_t num_pong_bytes);

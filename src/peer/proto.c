@@ -91,13 +91,27 @@ static enum peer_proto_verdict recv_init(struct peer_proto *pp,
 
 static enum peer_proto_verdict recv_ping(struct peer_proto *pp,
 					 struct peer_proto_out *out,
-					 const uint8_t *msg, size_t len)
+					 const uint8_t *msg, size_t len,
+					 double now)
 {
 	uint16_t num;
 
 	if (peer_wire_parse_ping(&num, msg, len) != PEER_WIRE_OK)
 		return close_why(out, "malformed ping");
 	pp->pings_received++;
+	/* Fixed windows: cheap, and no 30 s span holds more than twice the
+	 * cap.  A clock going backwards also starts a new window. */
+	if (pp->ping_window_count == 0 || now < pp->ping_window_start ||
+	    now - pp->ping_window_start >= PEER_PROTO_PING_WINDOW) {
+		pp->ping_window_start = now;
+		pp->ping_window_count = 0;
+	}
+	/* BOLT #1: "SHOULD fail the channels if it has received
+	 * significantly in excess of one `ping` per 30 seconds" -- we hold
+	 * none, so we close: each ping may cost us a 65531-byte pong. */
+	if (++pp->ping_window_count > PEER_PROTO_PING_MAX)
+		return close_why(out, "ping flood: more than %d pings in %.0f s",
+				 PEER_PROTO_PING_MAX, PEER_PROTO_PING_WINDOW);
 	/* BOLT #1: "otherwise (`num_pong_bytes` is not less than 65532):
 	 * MUST ignore the `ping`." */
 	if (num >= PEER_WIRE_PONG_LIMIT)
@@ -157,7 +171,8 @@ static enum peer_proto_verdict recv_errmsg(struct peer_proto_out *out,
 
 enum peer_proto_verdict peer_proto_recv(struct peer_proto *pp,
 					struct peer_proto_out *out,
-					const uint8_t *msg, size_t len)
+					const uint8_t *msg, size_t len,
+					double now)
 {
 	uint16_t type;
 
@@ -180,7 +195,7 @@ enum peer_proto_verdict peer_proto_recv(struct peer_proto *pp,
 	case PEER_WIRE_INIT:
 		return recv_init(pp, out, msg, len);
 	case PEER_WIRE_PING:
-		return recv_ping(pp, out, msg, len);
+		return recv_ping(pp, out, msg, len, now);
 	case PEER_WIRE_PONG:
 		return recv_pong(pp, out, msg, len);
 	case PEER_WIRE_WARNING:

@@ -305,7 +305,8 @@ static void on_recv(void *arg, struct brontide_conn *c, const uint8_t *msg,
 
 	if (p->state == PEER_ST_CLOSED)
 		return;
-	v = peer_proto_recv(&p->proto, &out, msg, len);
+	v = peer_proto_recv(&p->proto, &out, msg, len,
+			    ev_now(mgr->loop));
 	switch (v) {
 	case PEER_PROTO_IGNORE:
 		/* Debug only: a peer could send these in a loop. */

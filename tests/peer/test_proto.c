@@ -1,18 +1,20 @@
 /* Unit tests for the session rules (src/peer/proto.c): init must come
- * first, networks must match, ping/pong matching, odd/even unknown types,
- * gossip and channel classification. */
+ * first, networks must match, ping/pong matching, the ping rate limit,
+ * odd/even unknown types, gossip and channel classification. */
 #include "check.h"
 
 #include "common/common.h"
 #include "peer/peer_proto.h"
 
 static uint8_t chain[32];
+/* The clock handed to the session rules: tests move it by hand. */
+static double now;
 
 static enum peer_proto_verdict feed(struct peer_proto *pp,
 				    struct peer_proto_out *out,
 				    const uint8_t *msg, size_t len)
 {
-	return peer_proto_recv(pp, out, msg, len);
+	return peer_proto_recv(pp, out, msg, len, now);
 }
 
 static void ready(struct peer_proto *pp)
@@ -123,6 +125,60 @@ static void test_ping_pong(void)
 	CHECK(strstr(out.why, "asked for 6") != NULL);
 }
 
+/* A peer may not make us send pongs as fast as it likes. */
+static void test_ping_flood(void)
+{
+	struct peer_proto pp;
+	struct peer_proto_out out;
+	uint8_t msg[16];
+	size_t n = peer_wire_build_ping(msg, sizeof(msg), 65531, 0);
+	bool closed;
+
+	/* The cap within one window, then one more: closed, with a reason. */
+	now = 1000;
+	ready(&pp);
+	for (unsigned i = 0; i < PEER_PROTO_PING_MAX; i++) {
+		now = 1000 + i * (PEER_PROTO_PING_WINDOW / 2) /
+				     PEER_PROTO_PING_MAX;
+		CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_PONG);
+	}
+	CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_CLOSE);
+	CHECK(strstr(out.why, "ping flood: more than") != NULL);
+	CHECK(strstr(out.why, " pings in 30 s") != NULL);
+
+	/* Ignored pings (num_pong_bytes >= 65532) count too. */
+	now = 1000;
+	ready(&pp);
+	n = peer_wire_build_ping(msg, sizeof(msg), 65535, 0);
+	for (unsigned i = 0; i < PEER_PROTO_PING_MAX; i++)
+		CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_IGNORE);
+	CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_CLOSE);
+
+	/* A new window starts a new count. */
+	n = peer_wire_build_ping(msg, sizeof(msg), 1, 0);
+	now = 1000;
+	ready(&pp);
+	for (unsigned i = 0; i < PEER_PROTO_PING_MAX; i++)
+		CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_PONG);
+	now += PEER_PROTO_PING_WINDOW;
+	CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_PONG);
+	/* A clock stepping back does not leave the count stuck. */
+	now -= 5 * PEER_PROTO_PING_WINDOW;
+	CHECK(feed(&pp, &out, msg, n) == PEER_PROTO_PONG);
+
+	/* Our fastest test setting (one ping per 50 ms, for two minutes)
+	 * stays under the limit, as does an honest once-a-minute peer. */
+	now = 1000;
+	ready(&pp);
+	closed = false;
+	for (unsigned i = 0; i < 20 * 120 && !closed; i++) {
+		now = 1000 + i * 0.05;
+		closed = feed(&pp, &out, msg, n) != PEER_PROTO_PONG;
+	}
+	CHECK(!closed);
+	now = 0;
+}
+
 static void test_types(void)
 {
 	struct peer_proto pp;
@@ -179,6 +235,7 @@ int main(void)
 	memset(chain, 0xaa, sizeof(chain));
 	test_init_first();
 	test_ping_pong();
+	test_ping_flood();
 	test_types();
 	return check_exit();
 }
