@@ -7,6 +7,7 @@
 #include "common/common.h"
 #include "rpc/rpc_internal.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ void rpc_framer_init(struct rpc_framer *f, size_t max)
 
 void rpc_framer_clear(struct rpc_framer *f)
 {
+	/* Messages may carry secrets (the signer's ECDH result): wipe what
+	 * was received before the memory goes back to malloc. */
+	if (f->buf)
+		sodium_memzero(f->buf, f->have);
 	free(f->buf);
 	f->buf = NULL;
 	f->hdr_have = 0;
@@ -65,6 +70,14 @@ struct rpc_sendq_buf {
 	size_t len, off;
 	uint8_t data[];
 };
+
+/* Queued messages may carry secrets (the signer's ECDH result): wipe the
+ * used bytes before the memory goes back to malloc. */
+static void sendq_buf_free(struct rpc_sendq_buf *b)
+{
+	sodium_memzero(b->data, b->len);
+	free(b);
+}
 
 bool rpc_sendq_push(struct rpc_sendq *q, const uint8_t *msg, size_t len)
 {
@@ -106,7 +119,7 @@ size_t rpc_sendq_pull(struct rpc_sendq *q, uint8_t *buf, size_t max)
 			q->head = b->next;
 			if (!q->head)
 				q->tail = NULL;
-			free(b);
+			sendq_buf_free(b);
 		}
 	}
 	q->bytes -= n;
@@ -118,7 +131,7 @@ void rpc_sendq_clear(struct rpc_sendq *q)
 	while (q->head) {
 		struct rpc_sendq_buf *b = q->head;
 		q->head = b->next;
-		free(b);
+		sendq_buf_free(b);
 	}
 	q->tail = NULL;
 	q->bytes = 0;
@@ -175,6 +188,10 @@ enum rpc_frame_res rpc_framer_feed(struct rpc_framer *f, const uint8_t *data,
 		f->have = 0;
 		f->msg_len = 0;
 		bool go_on = cb(arg, msg ? msg : (const uint8_t *)"", mlen);
+		/* The callback copied what it keeps; wipe before free (secrets
+		 * such as the signer's ECDH result pass through here). */
+		if (msg)
+			sodium_memzero(msg, mlen);
 		free(msg);
 		if (!go_on)
 			return RPC_FRAME_STOPPED;
