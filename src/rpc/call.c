@@ -327,6 +327,10 @@ static void call_dispatch(struct rpc_call *c)
 	}
 	if (!authorize(c, me))
 		return;
+	/* The connection has proved it is a real client: its slot is safe
+	 * from the handshake/auth timeout from now on. */
+	if (c->sess->conn)
+		rpc_conn_authorised(c->sess->conn);
 	if (me->m.max_calls && me->active >= me->m.max_calls) {
 		snprintf(msg, sizeof(msg),
 			 "too many concurrent calls of %.150s", c->path);
@@ -732,4 +736,18 @@ bool rpc_session_want_write(const struct rpc_session *s)
 size_t rpc_session_queued(const struct rpc_session *s)
 {
 	return s->queued;
+}
+
+size_t rpc_session_open_streams(const struct rpc_session *s)
+{
+	return s->ncalls;
+}
+
+void rpc_session_goaway(struct rpc_session *s)
+{
+	/* RFC 9113 §6.8: GOAWAY with NO_ERROR "to initiate shutdown of a
+	 * connection"; nghttp2 stops reading and writing once it is sent, so
+	 * rpc_session_alive turns false and the adapter closes. */
+	if (nghttp2_session_terminate_session(s->h2, NGHTTP2_NO_ERROR) != 0)
+		log_info(subsys(s), "%s: cannot queue GOAWAY", s->peer);
 }

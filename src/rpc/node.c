@@ -618,6 +618,12 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 		scfg.max_send_queue = cfg->max_send_queue;
 	if (cfg->max_streams)
 		scfg.max_streams = cfg->max_streams;
+	if (cfg->max_conns)
+		scfg.max_conns = cfg->max_conns;
+	if (cfg->handshake_timeout > 0)
+		scfg.handshake_timeout = cfg->handshake_timeout;
+	if (cfg->idle_timeout > 0)
+		scfg.idle_timeout = cfg->idle_timeout;
 	scfg.max_streams_flag = "--rpc.maxstreams";
 	node->srv = rpc_server_new(loop, &scfg);
 	if (!node->srv)

@@ -230,7 +230,14 @@ struct rpc_server_config {
 	size_t max_conns;       /* further accepts are closed; default 256 */
 	size_t max_send_queue;  /* bytes queued per connection before it is
 				 * dropped as a slow reader; default 16 MiB */
-	double handshake_timeout; /* TLS + preface, seconds; default 10 */
+	/* Seconds from accept to the first authorised call (TLS handshake,
+	 * HTTP/2 preface, then a call whose macaroon check passed or that
+	 * needs none); a connection that makes none in time is closed, so
+	 * idle sockets cannot hold the max_conns slots.  Default 10. */
+	double handshake_timeout;
+	/* Seconds a connection may stay with no open stream before it is
+	 * closed with a GOAWAY (clients reconnect); 0: never.  Default 300. */
+	double idle_timeout;
 	const char *log_subsys;   /* borrowed (static); default "RPC" */
 };
 
@@ -406,6 +413,11 @@ struct rpc_node_config {
 	/* Streams per connection (rpc_server_config.max_streams); 0: the
 	 * default.  The daemon's flag for it is --rpc.maxstreams. */
 	size_t max_streams;
+	/* rpc_server_config.max_conns, .handshake_timeout and .idle_timeout;
+	 * 0: the default. */
+	size_t max_conns;
+	double handshake_timeout;
+	double idle_timeout;
 };
 
 /**

@@ -184,6 +184,10 @@ bool rpc_session_alive(const struct rpc_session *s);
 bool rpc_session_want_write(const struct rpc_session *s);
 /* Bytes queued in calls, not yet handed to nghttp2. */
 size_t rpc_session_queued(const struct rpc_session *s);
+/* Streams open (started or not): 0 means the connection is idle. */
+size_t rpc_session_open_streams(const struct rpc_session *s);
+/* Queues a GOAWAY (NO_ERROR); the session ends once it is sent. */
+void rpc_session_goaway(struct rpc_session *s);
 
 /* server.c: ask the connection's I/O adapter to write pending output (now
  * if safe, otherwise once the current read finishes). */
@@ -192,6 +196,9 @@ void rpc_conn_kick(struct rpc_conn *conn);
 size_t rpc_conn_queued(const struct rpc_conn *conn);
 /* Drop the connection soon (not from inside this call). */
 void rpc_conn_close_later(struct rpc_conn *conn, const char *why);
+/* A call passed its macaroon check (or needs none): stops the
+ * handshake/auth timer. */
+void rpc_conn_authorised(struct rpc_conn *conn);
 
 /* datadir.c */
 /* "dir/file", malloc'd (caller frees); NULL on allocation failure. */

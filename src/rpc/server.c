@@ -5,6 +5,12 @@
  * A connection is torn down in one place, conn_destroy, always from a
  * fresh loop callback (close_cb), never from inside a user's call into
  * rpc_call_send/finish, so owners never see a call vanish under them.
+ *
+ * Slots (max_conns) are scarce: the signer server has 16.  So a
+ * connection must make an authorised call within handshake_timeout of
+ * accept (bytes alone prove nothing), and one with no open stream for
+ * idle_timeout is sent a GOAWAY.  A long-lived stream (the signer's,
+ * SubscribeState, Health Watch) keeps its connection.
  */
 #include "rpc/rpc_internal.h"
 
@@ -40,11 +46,13 @@ struct rpc_conn {
 	struct rpc_conn *next, *prev;
 	int fd;
 	ev_io rio, wio;
-	ev_timer hs_timer;  /* TLS handshake + HTTP/2 preface */
+	ev_timer hs_timer;  /* accept until the first authorised call */
+	ev_timer idle_timer; /* runs while authorised with no open stream */
 	ev_timer close_timer; /* deferred teardown */
 	ev_timer flush_timer; /* deferred write after an owner's send */
 	SSL *ssl;           /* NULL: cleartext */
-	bool tls_done, got_data, closing;
+	bool tls_done, authorised, closing;
+	bool goaway;        /* idle GOAWAY queued: the session is ending */
 	int busy;           /* inside session recv/pull: no flush */
 	bool want_flush;
 	struct rpc_session *sess;
@@ -65,6 +73,7 @@ void rpc_server_config_default(struct rpc_server_config *cfg)
 	cfg->max_conns = 256;
 	cfg->max_send_queue = 16 * 1024 * 1024;
 	cfg->handshake_timeout = 10;
+	cfg->idle_timeout = 300;
 	cfg->log_subsys = "RPC";
 }
 
@@ -76,6 +85,7 @@ static void conn_destroy(struct rpc_conn *conn, enum rpc_status why)
 	ev_io_stop(srv->loop, &conn->rio);
 	ev_io_stop(srv->loop, &conn->wio);
 	ev_timer_stop(srv->loop, &conn->hs_timer);
+	ev_timer_stop(srv->loop, &conn->idle_timer);
 	ev_timer_stop(srv->loop, &conn->close_timer);
 	ev_timer_stop(srv->loop, &conn->flush_timer);
 	/* Keep the conn valid while owners hear about their calls. */
@@ -113,9 +123,53 @@ void rpc_conn_close_later(struct rpc_conn *conn, const char *why)
 	ev_timer_start(conn->srv->loop, &conn->close_timer);
 }
 
+/* Whoever can reach the port can open a connection; only one that gets
+ * a call authorised keeps its slot.  Unusual: a real client calls at
+ * once, so this is a scanner, a stuck client or someone holding slots. */
 static void hs_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	rpc_conn_close_later(w->data, "handshake timeout");
+	struct rpc_conn *conn = w->data;
+	log_unusual(conn->srv->subsys, "closing connection from %s: no "
+		    "authorised call within %gs", conn->peer,
+		    conn->srv->cfg.handshake_timeout);
+	rpc_conn_close_later(conn, "no authorised call");
+}
+
+void rpc_conn_authorised(struct rpc_conn *conn)
+{
+	if (conn->authorised)
+		return;
+	conn->authorised = true;
+	ev_timer_stop(conn->srv->loop, &conn->hs_timer);
+}
+
+static void idle_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_conn *conn = w->data;
+	if (conn->closing)
+		return;
+	log_info(conn->srv->subsys, "%s: no open stream for %gs, closing "
+		 "with GOAWAY", conn->peer, conn->srv->cfg.idle_timeout);
+	conn->goaway = true;
+	rpc_session_goaway(conn->sess);
+	/* Sending the GOAWAY ends the session; conn_flush then closes. */
+	conn_flush(conn);
+}
+
+/* Runs the idle timer exactly while an authorised connection has no open
+ * stream.  Streams open and close only inside rpc_session_recv/pull, and
+ * conn_flush follows both, so it calls this at its end.  Restarting on
+ * each change gives a full idle_timeout after the last stream closed. */
+static void conn_idle_update(struct rpc_conn *conn)
+{
+	struct ev_loop *loop = conn->srv->loop;
+	if (!conn->authorised || conn->goaway ||
+	    conn->srv->cfg.idle_timeout <= 0)
+		return;
+	if (rpc_session_open_streams(conn->sess) > 0)
+		ev_timer_stop(loop, &conn->idle_timer);
+	else if (!ev_is_active(&conn->idle_timer))
+		ev_timer_start(loop, &conn->idle_timer);
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -226,8 +280,11 @@ static void conn_flush(struct rpc_conn *conn)
 		rpc_conn_close_later(conn, "slow reader");
 		return;
 	}
-	if (!rpc_session_alive(conn->sess) && conn->out_off == conn->out_len)
+	if (!rpc_session_alive(conn->sess) && conn->out_off == conn->out_len) {
 		rpc_conn_close_later(conn, "session finished");
+		return;
+	}
+	conn_idle_update(conn);
 }
 
 static void flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -315,10 +372,6 @@ static void conn_read(struct rpc_conn *conn)
 						     : "read error");
 				return;
 			}
-		}
-		if (!conn->got_data) {
-			conn->got_data = true;
-			ev_timer_stop(conn->srv->loop, &conn->hs_timer);
 		}
 		conn->busy++;
 		bool ok = rpc_session_recv(conn->sess, buf, (size_t)n);
@@ -430,6 +483,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_init(&conn->hs_timer, hs_timeout_cb,
 		      srv->cfg.handshake_timeout, 0);
 	conn->hs_timer.data = conn;
+	ev_timer_init(&conn->idle_timer, idle_timeout_cb,
+		      srv->cfg.idle_timeout, 0);
+	conn->idle_timer.data = conn;
 	ev_timer_init(&conn->close_timer, close_cb, 0, 0);
 	conn->close_timer.data = conn;
 	ev_timer_init(&conn->flush_timer, flush_cb, 0, 0);

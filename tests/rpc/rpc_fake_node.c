@@ -6,7 +6,8 @@
  *   quit
  * Prints "PORT <n>" once listening (127.0.0.1, port chosen by the OS).
  * Usage: rpc_fake_node DATADIR [UNIX_SOCKET_PATH] [--bench-static]
- *                      [--max-send-queue=BYTES]
+ *                      [--max-send-queue=BYTES] [--max-conns=N]
+ *                      [--handshake-timeout=SECS] [--idle-timeout=SECS]
  * --bench-static adds /coldrpc.Bench/Static: a fixed response with no
  * macaroon and no protobuf work, the baseline of bench/bench_rpc.
  */
@@ -109,7 +110,8 @@ int main(int argc, char **argv)
 	const char *listen[] = { "127.0.0.1:0" };
 	bool bench_static = false;
 	const char *unix_path = NULL;
-	size_t max_send_queue = 0;
+	size_t max_send_queue = 0, max_conns = 0;
+	double hs_timeout = 0, idle_timeout = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DATADIR [UNIXPATH] [--bench-static]\n",
@@ -121,6 +123,12 @@ int main(int argc, char **argv)
 			bench_static = true;
 		else if (strncmp(argv[i], "--max-send-queue=", 17) == 0)
 			max_send_queue = strtoul(argv[i] + 17, NULL, 10);
+		else if (strncmp(argv[i], "--max-conns=", 12) == 0)
+			max_conns = strtoul(argv[i] + 12, NULL, 10);
+		else if (strncmp(argv[i], "--handshake-timeout=", 20) == 0)
+			hs_timeout = strtod(argv[i] + 20, NULL);
+		else if (strncmp(argv[i], "--idle-timeout=", 15) == 0)
+			idle_timeout = strtod(argv[i] + 15, NULL);
 		else
 			unix_path = argv[i];
 	}
@@ -132,7 +140,8 @@ int main(int argc, char **argv)
 	struct rpc_node_config cfg = {
 		.datadir = argv[1], .listen = listen, .num_listen = 1,
 		.unix_path = unix_path, .version = "0.1.0-coldnode-test",
-		.max_send_queue = max_send_queue,
+		.max_send_queue = max_send_queue, .max_conns = max_conns,
+		.handshake_timeout = hs_timeout, .idle_timeout = idle_timeout,
 	};
 	struct rpc_provider prov = { fake_info, fake_state, NULL };
 	node = rpc_node_new(loop, &cfg, &prov);
