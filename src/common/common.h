@@ -101,6 +101,12 @@ static inline void be64_put(uint8_t *p, uint64_t v)
  * tilde. */
 char *cn_expand_home(const char *path);
 
+/* "host:port" or "[v6]:port" into @host (@hostcap bytes, NUL-terminated)
+ * and @port.  False if malformed: no port, a port over 65535, an empty or
+ * too long host, or a bare IPv6 address without brackets.  No resolution. */
+bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
+		       const char *hostport) CN_WARN_UNUSED;
+
 /* Monotonic clock in seconds, for log stamps and benches. */
 double cn_now(void);
 

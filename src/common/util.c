@@ -58,6 +58,43 @@ char *cn_expand_home(const char *path)
 	return out;
 }
 
+bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
+		       const char *hostport)
+{
+	const char *colon, *h = hostport;
+	size_t hlen;
+	char *end;
+	unsigned long p;
+
+	if (hostport[0] == '[') {
+		const char *close = strchr(hostport, ']');
+		if (!close || close[1] != ':')
+			return false;
+		h = hostport + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(hostport, ':');
+		if (!colon)
+			return false;
+		hlen = (size_t)(colon - hostport);
+		/* A bare IPv6 address needs brackets. */
+		if (memchr(hostport, ':', hlen))
+			return false;
+	}
+	if (hlen == 0 || hlen >= hostcap)
+		return false;
+	if (!colon[1])
+		return false;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || p > 65535 || colon[1] == '-' || colon[1] == '+')
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (uint16_t)p;
+	return true;
+}
+
 double cn_now(void)
 {
 	struct timespec ts;

@@ -13,38 +13,6 @@
 #define ADDR_IPV4 1
 #define ADDR_IPV6 2
 
-/* "host:port" or "[v6]:port" into @host and @port; false if malformed. */
-static bool split(char host[64], uint16_t *port, const char *hostport)
-{
-	const char *h = hostport, *colon;
-	size_t hlen;
-	unsigned long p;
-	char *end;
-
-	if (hostport[0] == '[') {
-		const char *close = strchr(hostport, ']');
-		if (!close || close[1] != ':')
-			return false;
-		h = hostport + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(hostport, ':');
-		if (!colon)
-			return false;
-		hlen = (size_t)(colon - hostport);
-	}
-	if (hlen == 0 || hlen >= 64 || colon[1] < '0' || colon[1] > '9')
-		return false;
-	p = strtoul(colon + 1, &end, 10);
-	if (*end || p > 65535)
-		return false;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (uint16_t)p;
-	return true;
-}
-
 /* Worth telling the network: not a wildcard, not this machine only. */
 static bool v4_public(const uint8_t a[4])
 {
@@ -71,7 +39,7 @@ static size_t add_type(uint8_t *out, size_t cap, size_t off, int type,
 		uint16_t port;
 		size_t alen = type == ADDR_IPV4 ? 4 : 16;
 
-		if (!split(host, &port, listen[i]))
+		if (!cn_split_hostport(host, sizeof(host), &port, listen[i]))
 			continue;
 		if (type == ADDR_IPV4 ? inet_pton(AF_INET, host, a) != 1 ||
 						!v4_public(a)

@@ -551,7 +551,7 @@ bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
 	uint16_t port;
 	int fd, one = 1, rc;
 
-	if (!peer_addr_split(host, sizeof(host), &port, hostport)) {
+	if (!cn_split_hostport(host, sizeof(host), &port, hostport)) {
 		log_unusual("PEER", "bad listen address '%s'", hostport);
 		return false;
 	}

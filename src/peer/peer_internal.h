@@ -107,9 +107,6 @@ bool peer_mgr_is_full_peer(const struct peer_mgr *mgr,
 			   const uint8_t node_id[33]);
 
 /* addr.c */
-/* "host:port" or "[v6]:port" -> @host (NUL-terminated) and @port. */
-bool peer_addr_split(char *host, size_t hostcap, uint16_t *port,
-		     const char *hostport);
 /* "PUBKEY@host:port" with a 33-byte compressed hex PUBKEY. */
 bool peer_addr_parse_uri(uint8_t node_id[33], char *host, size_t hostcap,
 			 uint16_t *port, const char *uri);

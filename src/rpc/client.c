@@ -415,28 +415,17 @@ static bool parse_target(struct cconn *c, char *err, size_t errlen,
 		strcpy(c->host, "localhost");
 		return true;
 	}
-	const char *colon = strrchr(target, ':');
-	if (!colon || (size_t)(colon - target) >= sizeof(c->host)) {
-		snprintf(err, errlen, "bad target \"%s\" (want host:port)",
-			 target);
+	uint16_t portnum;
+	char portstr[8];
+	if (!cn_split_hostport(c->host, sizeof(c->host), &portnum, target)) {
+		snprintf(err, errlen, "bad target \"%s\" (want host:port or "
+			 "[v6addr]:port)", target);
 		return false;
 	}
-	memcpy(c->host, target, (size_t)(colon - target));
-	c->host[colon - target] = '\0';
-	if (c->host[0] == '[') {
-		/* "[v6addr]": a lone "[" would leave nothing to strip. */
-		size_t hl = strlen(c->host);
-		if (hl < 2 || c->host[hl - 1] != ']') {
-			snprintf(err, errlen, "bad target \"%s\" (want "
-				 "[v6addr]:port)", target);
-			return false;
-		}
-		memmove(c->host, c->host + 1, hl - 2);
-		c->host[hl - 2] = '\0';
-	}
+	snprintf(portstr, sizeof(portstr), "%u", portnum);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV }, *res;
-	int e = getaddrinfo(c->host, colon + 1, &hints, &res);
+	int e = getaddrinfo(c->host, portstr, &hints, &res);
 	if (e != 0) {
 		snprintf(err, errlen, "%s: %s", target, gai_strerror(e));
 		return false;

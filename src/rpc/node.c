@@ -544,21 +544,6 @@ static void register_methods(struct rpc_node *node)
 	}
 }
 
-/* Host part of "host:port" / "[v6]:port" into @out. */
-static void listen_host(char *out, size_t outlen, const char *spec)
-{
-	const char *colon = strrchr(spec, ':');
-	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
-		spec++;
-		n -= 2;
-	}
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, spec, n);
-	out[n] = '\0';
-}
-
 struct rpc_node *rpc_node_new(struct ev_loop *loop,
 			      const struct rpc_node_config *cfg,
 			      const struct rpc_provider *prov)
@@ -592,8 +577,11 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	if (!rpc_datadir_ensure(cfg->datadir))
 		goto fail;
 	for (size_t i = 0; i < cfg->num_listen; i++) {
-		listen_host(hostbuf[i], sizeof(hostbuf[i]), cfg->listen[i]);
-		hosts[nhosts++] = hostbuf[i];
+		uint16_t port;
+		/* A malformed one is reported by the listener itself. */
+		if (cn_split_hostport(hostbuf[i], sizeof(hostbuf[i]), &port,
+				      cfg->listen[i]))
+			hosts[nhosts++] = hostbuf[i];
 	}
 	for (size_t i = 0; i < cfg->num_tls_extra_hosts; i++)
 		hosts[nhosts++] = cfg->tls_extra_hosts[i];

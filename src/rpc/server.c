@@ -506,25 +506,19 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static int listen_tcp(const char *spec, uint16_t *port, const char *subsys)
 {
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		log_unusual(subsys, "bad listen address \"%s\" (want host:port)",
-			    spec);
+	char host[256], portstr[8];
+	uint16_t portnum;
+	if (!cn_split_hostport(host, sizeof(host), &portnum, spec)) {
+		log_unusual(subsys, "bad listen address \"%s\" (want host:port "
+			    "or [v6]:port)", spec);
 		return -1;
 	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	char *h = host;
-	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-		h[strlen(h) - 1] = '\0';
-		h++;
-	}
+	snprintf(portstr, sizeof(portstr), "%u", portnum);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
 			*res;
-	int e = getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &res);
+	int e = getaddrinfo(host, portstr, &hints, &res);
 	if (e != 0) {
 		log_unusual(subsys, "listen address \"%s\": %s", spec,
 			    gai_strerror(e));

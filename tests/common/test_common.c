@@ -1,6 +1,25 @@
-/* Unit tests for src/common: hex, big-endian helpers, --debuglevel parsing. */
+/* Unit tests for src/common: hex, big-endian helpers, --debuglevel parsing,
+ * log lines, host:port splitting, ~ expansion. */
 #include "common/common.h"
 #include "check.h"
+
+static bool split_ok(const char *s)
+{
+	char h[64];
+	uint16_t p;
+
+	return cn_split_hostport(h, sizeof(h), &p, s);
+}
+
+/* True if @s parses to exactly @host and @port. */
+static bool split_is(const char *s, const char *host, uint16_t port)
+{
+	char h[64];
+	uint16_t p;
+
+	return cn_split_hostport(h, sizeof(h), &p, s) &&
+	       strcmp(h, host) == 0 && p == port;
+}
 
 int main(void)
 {
@@ -30,6 +49,26 @@ int main(void)
 	/* A bad spec changes nothing. */
 	CHECK(!log_parse_debuglevel("trace,X=bad"));
 	CHECK(!log_enabled("GOSP", LOG_DEBUG));
+
+	/* host:port splitting, shared by the p2p, RPC and signer listeners. */
+	CHECK(split_is("127.0.0.1:9735", "127.0.0.1", 9735));
+	CHECK(split_is("[::1]:0", "::1", 0));
+	CHECK(split_is("localhost:65535", "localhost", 65535));
+	CHECK(!split_ok("localhost:65536"));
+	CHECK(!split_ok("localhost"));
+	CHECK(!split_ok("localhost:"));
+	CHECK(!split_ok(":9735"));
+	CHECK(!split_ok("::1:9735")); /* bare v6 needs brackets */
+	CHECK(!split_ok("[::1]9735"));
+	CHECK(!split_ok("[::1:9735"));
+	CHECK(!split_ok("h:-1"));
+	CHECK(!split_ok("h:12x"));
+	{
+		char small[4];
+		uint16_t port;
+		CHECK(!cn_split_hostport(small, sizeof(small), &port,
+					 "longhost:1"));
+	}
 
 	/* ~ expansion: only a leading "~" or "~/". */
 	{

@@ -1,5 +1,5 @@
-/* Unit tests for the address strings of src/peer/addr.c: "host:port",
- * "[v6]:port", "PUBKEY@host:port", and socket addresses back to text. */
+/* Unit tests for the address strings of src/peer/addr.c: "PUBKEY@host:port"
+ * and socket addresses back to text ("host:port" itself: test_common). */
 #include "check.h"
 
 #include "common/common.h"
@@ -17,21 +17,6 @@ int main(void)
 	uint8_t id[33];
 	struct sockaddr_in in = { .sin_family = AF_INET };
 	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
-
-	CHECK(peer_addr_split(host, sizeof(host), &port, "127.0.0.1:9735"));
-	CHECK(strcmp(host, "127.0.0.1") == 0 && port == 9735);
-	CHECK(peer_addr_split(host, sizeof(host), &port, "[::1]:0"));
-	CHECK(strcmp(host, "::1") == 0 && port == 0);
-	CHECK(peer_addr_split(host, sizeof(host), &port, "localhost:65535"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "localhost:65536"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "localhost"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "localhost:"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, ":9735"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "::1:9735"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "[::1]9735"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "h:-1"));
-	CHECK(!peer_addr_split(host, sizeof(host), &port, "h:12x"));
-	CHECK(!peer_addr_split(host, 4, &port, "longhost:1"));
 
 	CHECK(peer_addr_parse_uri(id, host, sizeof(host), &port,
 				  ID "@10.0.0.1:9735"));
