@@ -295,15 +295,25 @@ bool rpc_parse_rfc3339(int64_t *out, const char *s)
 	return true;
 }
 
-/* Same address, whatever its textual form ("::1" vs "0:0::1"). */
+/* @s as 16 bytes of IPv6, an IPv4 address in its IPv4-mapped form
+ * (::ffff:a.b.c.d): a dual-stack listener reports IPv4 peers that way. */
+static bool parse_ip(uint8_t out[16], const char *s)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (inet_pton(AF_INET, s, out + 12) == 1) {
+		memcpy(out, mapped, sizeof(mapped));
+		return true;
+	}
+	return inet_pton(AF_INET6, s, out) == 1;
+}
+
+/* Same address, whatever its textual form ("::1" vs "0:0::1", and, as lnd
+ * treats them, "127.0.0.1" vs "::ffff:127.0.0.1"). */
 static bool same_ip(const char *a, const char *b)
 {
 	uint8_t x[16], y[16];
-	if (inet_pton(AF_INET, a, x) == 1)
-		return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
-	if (inet_pton(AF_INET6, a, x) == 1)
-		return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
-	return false;
+	return parse_ip(x, a) && parse_ip(y, b) && memcmp(x, y, 16) == 0;
 }
 
 /* One first-party caveat.  Unknown conditions fail: a caveat we do not

@@ -249,11 +249,34 @@ static void test_macaroons(void)
 	CHECK(verify(svc, m, len, "info", "read", "127.0.0.2", now, why) ==
 	      RPC_STATUS_UNAUTHENTICATED);
 	CHECK(strstr(why, "IP") != NULL);
+	/* A dual-stack listener sees IPv4 peers as IPv4-mapped IPv6: the
+	 * same address (lnd agrees); other IPv6 forms are not. */
+	CHECK(verify(svc, m, len, "info", "read", "::ffff:127.0.0.1", now,
+		     why) == RPC_STATUS_OK);
+	CHECK(verify(svc, m, len, "info", "read", "::FFFF:7f00:1", now,
+		     why) == RPC_STATUS_OK);
+	CHECK(verify(svc, m, len, "info", "read", "::ffff:127.0.0.2", now,
+		     why) == RPC_STATUS_UNAUTHENTICATED);
+	CHECK(verify(svc, m, len, "info", "read", "::127.0.0.1", now, why) ==
+	      RPC_STATUS_UNAUTHENTICATED);
+	CHECK(verify(svc, m, len, "info", "read", "::1", now, why) ==
+	      RPC_STATUS_UNAUTHENTICATED);
+	CHECK(verify(svc, m, len, "info", "read", "not-an-ip", now, why) ==
+	      RPC_STATUS_UNAUTHENTICATED);
 	CHECK(verify(svc, m, len, "info", "read", NULL, now, why) ==
 	      RPC_STATUS_UNAUTHENTICATED);
 	CHECK(verify(svc, m, len, "info", "read", "127.0.0.1", 1893456000, why)
 	      == RPC_STATUS_UNAUTHENTICATED);
 	CHECK(strstr(why, "expired") != NULL);
+	free(m);
+
+	/* And the other way round: a caveat written in the mapped form. */
+	const char *cav_mapped[] = { "ipaddr ::ffff:127.0.0.1" };
+	CHECK(rpc_macaroon_bake(svc, &m, &len, monitor, 2, cav_mapped, 1));
+	CHECK(verify(svc, m, len, "info", "read", "127.0.0.1", now, why) ==
+	      RPC_STATUS_OK);
+	CHECK(verify(svc, m, len, "info", "read", "127.0.0.2", now, why) ==
+	      RPC_STATUS_UNAUTHENTICATED);
 	free(m);
 
 	const char *cav_unknown[] = { "declared foo bar" };
