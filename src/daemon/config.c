@@ -115,6 +115,11 @@ static const struct opt opts[] = {
 	  "gRPC streams open at once on one connection (1..4294967295); "
 	  "a client's stream over it is refused",
 	  F(rpc_maxstreams), false },
+	{ "gossip.maxunverified", OPT_UINT, "200000",
+	  "channels stored without a funding-output check (no chain source) "
+	  "at most; new channel announcements over it are ignored "
+	  "(0: no limit)",
+	  F(gossip_maxunverified), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),

@@ -52,6 +52,7 @@ struct daemon_config {
 	uint64_t maxpendinghandshakes; /* 0: unlimited */
 	uint64_t peer_maxbuffer; /* bytes queued per peer */
 	uint64_t rpc_maxstreams; /* gRPC streams per connection */
+	uint64_t gossip_maxunverified; /* 0: unlimited */
 	char *alias;
 	char *color;
 	bool help;

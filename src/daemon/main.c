@@ -507,6 +507,7 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	gc.datadir = cn->cfg->datadir;
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
+	gc.max_unverified = cn->cfg->gossip_maxunverified;
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);
 	if (!cn->gossip)
 		log_broken("MAIN", "gossip store unusable: running without "

@@ -33,6 +33,7 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->prune_batch = 500;
 	cfg->max_range_scids = 500000;
 	cfg->sync_timeout = 60;
+	cfg->max_unverified = 200000;
 }
 
 uint32_t gossip_now(const struct gossip *g)
@@ -210,6 +211,31 @@ static enum gossip_reason same_timestamp(const struct gossip *g, int got,
 	return GOSSIP_REJ_TS_CONFLICT;
 }
 
+/* Unverified channels cost an attacker nothing but signatures over keys
+ * of their own, so their number is capped; channels already stored (and
+ * their updates and nodes) are unaffected.  Logged at most once a minute:
+ * a flood over the cap must not become a flood of log lines. */
+static enum gossip_reason unverified_cap_check(struct gossip *g)
+{
+	struct gossip_store_counts c;
+
+	if (!g->cfg.max_unverified)
+		return GOSSIP_OK;
+	if (!gossip_store_counts(g->store, &c))
+		return GOSSIP_REJ_STORE;
+	if (c.unverified < g->cfg.max_unverified)
+		return GOSSIP_OK;
+	if (ev_now(g->loop) >= g->cap_log_next) {
+		log_unusual(GOSSIP_SUB,
+			    "unverified channel cap %llu reached "
+			    "(--gossip.maxunverified): ignoring new channel "
+			    "announcements",
+			    (unsigned long long)g->cfg.max_unverified);
+		g->cap_log_next = ev_now(g->loop) + 60;
+	}
+	return GOSSIP_REJ_UNVERIFIED_CAP;
+}
+
 static enum gossip_reason handle_chan_ann(struct gossip *g,
 					  struct gossip_peer *from,
 					  const uint8_t *msg, size_t len)
@@ -250,7 +276,11 @@ static enum gossip_reason handle_chan_ann(struct gossip *g,
 	case GOSSIP_UTXO_BAD:
 		return GOSSIP_REJ_UTXO;
 	case GOSSIP_UTXO_OK:
+		break;
 	case GOSSIP_UTXO_UNVERIFIED:
+		r = unverified_cap_check(g);
+		if (r != GOSSIP_OK)
+			return r;
 		break;
 	}
 	if (!gossip_wrote(g, gossip_store_add_chan(

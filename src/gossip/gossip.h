@@ -63,6 +63,7 @@ enum gossip_reason {
 	GOSSIP_REJ_BAD_SIG,         /* node_announcement / channel_update */
 	GOSSIP_REJ_BAD_ADDRESS,     /* address descriptors malformed */
 	GOSSIP_REJ_UTXO,            /* chain source says output bad/spent */
+	GOSSIP_REJ_UNVERIFIED_CAP,  /* max_unverified channels stored */
 	GOSSIP_REJ_TS_FUTURE,
 	GOSSIP_REJ_TS_STALE,
 	GOSSIP_REJ_TS_CONFLICT,     /* same timestamp, different content */
@@ -314,6 +315,12 @@ struct gossip_config {
 	size_t prune_batch;       /* channels per prune step, default 500 */
 	size_t max_range_scids;   /* cap on one peer's range answer, 500000 */
 	double sync_timeout;      /* a peer silent this long mid-sync, 60 s */
+	/* Channels stored unverified (no chain source could check them) at
+	 * most, default 200000 (mainnet has ~60k public channels); new
+	 * ones over it are ignored.  Anyone can sign a channel for a
+	 * made-up output, so without this the store has no bound.  0: no
+	 * limit. */
+	uint64_t max_unverified;
 };
 /* Defaults; datadir NULL, chain_hash zero, peer_ops NULL. */
 void gossip_config_default(struct gossip_config *cfg);

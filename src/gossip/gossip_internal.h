@@ -132,6 +132,7 @@ struct gossip {
 
 	uint64_t rejects[GOSSIP_NUM_REASONS];
 	bool synced;
+	double cap_log_next; /* ev_now before which the cap is not logged */
 
 	struct gossip_peer *peers;
 	struct gossip_peer *syncing;

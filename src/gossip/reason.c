@@ -23,6 +23,7 @@ const char *gossip_reason_str(enum gossip_reason r)
 	case GOSSIP_REJ_BAD_SIG: return "Bad signature";
 	case GOSSIP_REJ_BAD_ADDRESS: return "bad address descriptors";
 	case GOSSIP_REJ_UTXO: return "funding output missing or spent";
+	case GOSSIP_REJ_UNVERIFIED_CAP: return "unverified channel cap reached";
 	case GOSSIP_REJ_TS_FUTURE: return "timestamp too far in the future";
 	case GOSSIP_REJ_TS_STALE: return "timestamp older than two weeks";
 	case GOSSIP_REJ_TS_CONFLICT: return "same timestamp, different content";
@@ -56,6 +57,8 @@ enum gossip_action gossip_reason_action(enum gossip_reason r)
 	case GOSSIP_REJ_UNKNOWN_CHANNEL:
 	case GOSSIP_REJ_UNKNOWN_NODE:
 	case GOSSIP_REJ_UTXO:
+	/* Our own limit: the sender may be honest, we just keep no more. */
+	case GOSSIP_REJ_UNVERIFIED_CAP:
 	/* Our problem, not the peer's. */
 	case GOSSIP_REJ_STORE:
 	/* Flooding is handled by a per-peer budget (see gossip.c). */

@@ -178,6 +178,81 @@ static void test_rules(void)
 	tmpdir_rm(dir);
 }
 
+/* Without a chain source anyone can sign channels for made-up outputs:
+ * past max_unverified new ones are ignored (counted, the peer kept), while
+ * the channels already stored keep taking updates and node
+ * announcements, and a channel the chain source verified still goes in. */
+static enum gossip_utxo utxo_ok_for(void *arg, uint64_t scid,
+				    const uint8_t btc_key_1[33],
+				    const uint8_t btc_key_2[33])
+{
+	const uint64_t *verified = arg;
+	return scid == *verified ? GOSSIP_UTXO_OK : GOSSIP_UTXO_UNVERIFIED;
+}
+
+static void test_unverified_cap(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip_config cfg;
+	struct gossip *g;
+	struct peer *x = double_new(0xac);
+	struct tkey a, b, c;
+	uint8_t m[1000];
+	size_t len;
+	uint64_t base = 700100ULL << 40, verified = base + (9 << 16);
+	uint64_t n, ch, u;
+
+	test_now = 1767225600;
+	tkey_init(&a, 0x11);
+	tkey_init(&b, 0x22);
+	tkey_init(&c, 0x33);
+	double_gossip_config(&cfg, dir, chain, test_clock);
+	cfg.max_unverified = 2;
+	cfg.chain.check_utxo = utxo_ok_for;
+	cfg.chain.arg = &verified;
+	g = gossip_new(loop, &cfg, NULL, NULL);
+	CHECK(g != NULL);
+	gossip_peer_connected(g, x);
+
+	len = tmake_chan(m, chain, base + (1 << 16), &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_chan(m, chain, base + (2 << 16), &a, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	CHECK(gossip_unverified_channels(g) == 2);
+	/* Full: a third (and a fourth) unverified one is ignored. */
+	len = tmake_chan(m, chain, base + (3 << 16), &b, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_UNVERIFIED_CAP);
+	len = tmake_chan(m, chain, base + (4 << 16), &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_UNVERIFIED_CAP);
+	CHECK(gossip_rejects(g, GOSSIP_REJ_UNVERIFIED_CAP) == 2);
+	CHECK(gossip_unverified_channels(g) == 2);
+	CHECK(x->warns == 0 && x->closes == 0);
+	/* A known one is still just a duplicate. */
+	len = tmake_chan(m, chain, base + (1 << 16), &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_DUPLICATE);
+	/* Stored channels keep working: updates and node announcements. */
+	len = tmake_upd(m, chain, base + (1 << 16), tdir(&a, &b),
+			test_now - 100, 1000, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, base + (1 << 16), tdir(&a, &b),
+			test_now - 50, 2000, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_node(m, test_now - 10, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	/* A verified channel is not counted against the cap. */
+	len = tmake_chan(m, chain, verified, &b, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 3 && u == 1 && n == 1);
+	CHECK(gossip_unverified_channels(g) == 2);
+	CHECK(x->warns == 0 && x->closes == 0);
+
+	gossip_peer_gone(g, x);
+	gossip_free(g);
+	double_free(x);
+	tmpdir_rm(dir);
+}
+
 /* A burst, then one a minute, per channel direction; a flooding peer is
  * warned then dropped. */
 static void test_ratelimit(void)
@@ -651,6 +726,7 @@ int main(void)
 	loop = ev_loop_new(0);
 	memset(chain, 0x06, 32);
 	test_rules();
+	test_unverified_cap();
 	test_ratelimit();
 	test_relay();
 	test_gone_mid_send();
