@@ -109,6 +109,14 @@ static void test_file_and_flags(void)
 	CHECK(!cfg->nolisten);
 	daemon_config_free(cfg);
 
+	/* The resource limits of docs/hardening.md, each a flag. */
+	CHECK(load(&cfg, dd, "--maxpendinghandshakes=3", "--peer.maxbuffer=70000",
+		   "--rpc.maxstreams=5", "--gossip.maxunverified=9", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->maxpendinghandshakes == 3 && cfg->peer_maxbuffer == 70000);
+	CHECK(cfg->rpc_maxstreams == 5 && cfg->gossip_maxunverified == 9);
+	daemon_config_free(cfg);
+
 	/* --configfile elsewhere. */
 	{
 		char cf[300];
