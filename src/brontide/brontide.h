@@ -68,7 +68,6 @@ enum brontide_err {
 	BRONTIDE_ERR_EOF,        /* peer closed */
 	BRONTIDE_ERR_BUFFER_FULL,/* send queue over its byte cap */
 	BRONTIDE_ERR_NOMEM,
-	BRONTIDE_ERR_LOCAL_CLOSE,/* we closed it (brontide_conn_close) */
 };
 
 /* Human readable, static string: "ACT1_BAD_TAG: act one MAC check failed". */
@@ -228,7 +227,6 @@ void brontide_conn_set_send_cap(struct brontide_conn *c, size_t cap);
 bool brontide_conn_is_ready(const struct brontide_conn *c);
 /* Remote node id (33 bytes, borrowed) once ready, else NULL. */
 const uint8_t *brontide_conn_remote_pub(const struct brontide_conn *c);
-int brontide_conn_fd(const struct brontide_conn *c);
 /* Close now (no callback), wipe keys, free.  NULL is fine.  Safe to call
  * from inside any callback of @c except closed. */
 void brontide_conn_free(struct brontide_conn *c);

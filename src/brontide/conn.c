@@ -576,11 +576,6 @@ const uint8_t *brontide_conn_remote_pub(const struct brontide_conn *c)
 	return brontide_conn_is_ready(c) ? c->remote_pub : NULL;
 }
 
-int brontide_conn_fd(const struct brontide_conn *c)
-{
-	return c->fd;
-}
-
 void brontide_conn_free(struct brontide_conn *c)
 {
 	if (!c || c->free_pending)

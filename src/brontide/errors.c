@@ -32,7 +32,6 @@ const char *brontide_errname(enum brontide_err err)
 	case BRONTIDE_ERR_EOF: return "EOF";
 	case BRONTIDE_ERR_BUFFER_FULL: return "BUFFER_FULL";
 	case BRONTIDE_ERR_NOMEM: return "NOMEM";
-	case BRONTIDE_ERR_LOCAL_CLOSE: return "LOCAL_CLOSE";
 	}
 	return "UNKNOWN";
 }
@@ -64,7 +63,6 @@ const char *brontide_strerror(enum brontide_err err)
 	case BRONTIDE_ERR_EOF: return "EOF: peer closed the connection";
 	case BRONTIDE_ERR_BUFFER_FULL: return "BUFFER_FULL: send queue is full";
 	case BRONTIDE_ERR_NOMEM: return "NOMEM: out of memory";
-	case BRONTIDE_ERR_LOCAL_CLOSE: return "LOCAL_CLOSE: closed locally";
 	}
 	return "UNKNOWN: unknown brontide error";
 }

@@ -4,8 +4,8 @@
  * we stop with BRONTIDE_NEED_ECDH and the caller hands in the result.
  *
  * Everything secret (ephemeral key, chaining key, temporary keys, the node
- * key ECDH result) lives in the struct, in sodium_malloc'd memory (secmem.c); stack copies are
- * wiped before each function returns. */
+ * key ECDH result) lives in the struct, in sodium_malloc'd memory
+ * (secmem.c); stack copies are wiped before each function returns. */
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
 

@@ -29,7 +29,8 @@ enum log_level {
 /**
  * log_set_level - set the minimum level printed, for all subsystems or one.
  * @subsys: subsystem name ("PEER", "BRON", ...) or NULL for the default.
- * Returns false if @spec could not be parsed.
+ * Returns false if @subsys is 8 characters or longer, or if 32 subsystems
+ * already have their own level.
  */
 bool log_set_level(const char *subsys, enum log_level level);
 /**
@@ -39,7 +40,6 @@ bool log_set_level(const char *subsys, enum log_level level);
  */
 bool log_parse_debuglevel(const char *spec) CN_WARN_UNUSED;
 bool log_level_from_str(const char *s, enum log_level *out) CN_WARN_UNUSED;
-const char *log_level_str(enum log_level level);
 bool log_enabled(const char *subsys, enum log_level level);
 
 /* Log to stderr, one line: "2026-11-26 01:02:03.123 [INF] PEER: text". */
@@ -107,7 +107,7 @@ char *cn_expand_home(const char *path);
 bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
 		       const char *hostport) CN_WARN_UNUSED;
 
-/* Monotonic clock in seconds, for log stamps and benches. */
+/* Monotonic clock in seconds, for timeouts and benches. */
 double cn_now(void);
 
 /* Process-wide crypto setup (sodium_init, one randomized secp256k1 context).

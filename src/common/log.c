@@ -22,11 +22,6 @@ static const char *const level_names[] = { "trace", "debug", "info",
 static const char *const level_tags[] = { "TRC", "DBG", "INF", "UNU",
 					  "BRK" };
 
-const char *log_level_str(enum log_level level)
-{
-	return level_names[level];
-}
-
 bool log_level_from_str(const char *s, enum log_level *out)
 {
 	for (size_t i = 0; i < CN_ARRAY_SIZE(level_names); i++) {

@@ -74,7 +74,7 @@ enum daemon_config_result {
  * daemon_config_load - defaults, then the config file, then @argv.
  * @out: set to a new config on DAEMON_CONFIG_OK (free with
  *   daemon_config_free), NULL otherwise.
- * @errf: where error and help text go (borrowed).
+ * @errf: where error text goes (borrowed); --help goes to stdout.
  */
 enum daemon_config_result daemon_config_load(struct daemon_config **out,
 					     int argc, char *const *argv,

@@ -1,12 +1,10 @@
 /*~ coldnode: a Lightning "cold node".  main() owns the one libev loop and
  * every module handle; modules register their watchers on the loop and talk
  * upward through callbacks that land here.  Start order: config, data dir,
- * key source, p2p; shutdown (SIGINT/SIGTERM) frees in reverse.
- *
- * Adding a module (gossip store, RPC server, supervisor): put its handle in
- * struct coldnode, create it in coldnode_start (or coldnode_start_p2p if it
- * needs the node id), free it in coldnode_stop, and route the peer events
- * it wants from the peer_* callbacks below.
+ * pid file, RPC (so monitors are answered within milliseconds), gossip
+ * store, signals, supervisor and signer port, then p2p once the node id is
+ * known (at once with --signer=local or a pinned key, else when the first
+ * signer registers).  Shutdown (SIGINT/SIGTERM) frees in reverse.
  */
 #include "common/common.h"
 #include "daemon/announce.h"
@@ -47,9 +45,6 @@ struct coldnode {
 	struct daemon_announce *announce;
 	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
 	int64_t started;        /* unix time, for GetState.since_unix */
-
-	/* Hook points for the other modules (handles owned here):
-	 *   struct rpc_server *rpc;     -- gRPC on cfg->rpclisten */
 
 	char *pidfile;
 	ev_signal sigint, sigterm;

@@ -127,8 +127,3 @@ void gossip_rl_sweep(struct gossip_rl *rl, double now)
 	if ((rl->n + 1) * 4 > rl->cap * 3)
 		rebuild(rl, rl->cap * 2, now, false);
 }
-
-size_t gossip_rl_size(const struct gossip_rl *rl)
-{
-	return rl->n;
-}

@@ -15,6 +15,5 @@ void gossip_rl_free(struct gossip_rl *rl);
 bool gossip_rl_take(struct gossip_rl *rl, uint64_t key, double now);
 /* Forget buckets that are full again at @now (they behave as new ones). */
 void gossip_rl_sweep(struct gossip_rl *rl, double now);
-size_t gossip_rl_size(const struct gossip_rl *rl);
 
 #endif

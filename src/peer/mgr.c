@@ -199,16 +199,6 @@ size_t peer_mgr_count_pending(const struct peer_mgr *mgr)
 	return n;
 }
 
-void peer_mgr_foreach(struct peer_mgr *mgr,
-		      void (*fn)(void *arg, struct peer *p), void *arg)
-{
-	/* Closed peers stay linked until the reaper runs, so @fn closing a
-	 * peer does not break the walk. */
-	for (struct peer *p = mgr->peers; p; p = p->next)
-		if (p->state == PEER_ST_READY)
-			fn(arg, p);
-}
-
 size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
 			   const char *why)
 {

@@ -131,9 +131,6 @@ size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
 size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode);
 /* Sessions still in handshake. */
 size_t peer_mgr_count_pending(const struct peer_mgr *mgr);
-/* Call @fn on each ready session; @fn must not free peers. */
-void peer_mgr_foreach(struct peer_mgr *mgr,
-		      void (*fn)(void *arg, struct peer *p), void *arg);
 
 /* Send one message (type + payload, copied).  false if the peer's send
  * buffer is over its cap (the peer is then closed) or @len > 65535. */

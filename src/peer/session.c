@@ -96,7 +96,6 @@ static bool send_raw(struct peer *p, const uint8_t *msg, size_t len)
 	case BRONTIDE_ERR_IO:
 	case BRONTIDE_ERR_EOF:
 	case BRONTIDE_ERR_NOMEM:
-	case BRONTIDE_ERR_LOCAL_CLOSE:
 		break;
 	}
 	snprintf(why, sizeof(why), "send failed: %s", brontide_strerror(err));

@@ -199,20 +199,6 @@ void rpc_call_finish(struct rpc_call *c, enum rpc_status st, const char *msg)
 void rpc_call_set_data(struct rpc_call *c, void *data) { c->data = data; }
 void *rpc_call_data(const struct rpc_call *c) { return c->data; }
 const char *rpc_call_peer(const struct rpc_call *c) { return c->sess->peer; }
-const char *rpc_call_peer_ip(const struct rpc_call *c)
-{
-	return c->sess->peer_ip;
-}
-const char *rpc_call_path(const struct rpc_call *c) { return c->path; }
-struct rpc_server *rpc_call_server(const struct rpc_call *c)
-{
-	return c->sess->srv;
-}
-size_t rpc_call_send_queued(const struct rpc_call *c)
-{
-	return c->sess->conn ? rpc_conn_queued(c->sess->conn)
-			     : c->sess->queued;
-}
 bool rpc_call_finished(const struct rpc_call *c) { return c->finishing; }
 
 /* ---- receiving ------------------------------------------------------------ */

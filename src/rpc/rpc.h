@@ -265,8 +265,6 @@ void rpc_server_add_method(struct rpc_server *srv, const struct rpc_method *m);
 
 /* Calls of @path in progress (0 for an unknown path).  @path borrowed. */
 size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path);
-/* Open connections. */
-size_t rpc_server_num_conns(const struct rpc_server *srv);
 /* Bound TCP port of listener @idx (in cfg.listen order), 0 if none. */
 uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx);
 
@@ -296,15 +294,6 @@ void *rpc_call_data(const struct rpc_call *call);
 /* "ip:port" of the client, or "unix" for the unix socket; borrowed, valid
  * until on_closed. */
 const char *rpc_call_peer(const struct rpc_call *call);
-/* The client IP alone ("127.0.0.1"), NULL for unix; borrowed as above. */
-const char *rpc_call_peer_ip(const struct rpc_call *call);
-/* Full method path; borrowed, valid until on_closed. */
-const char *rpc_call_path(const struct rpc_call *call);
-/* The server this call arrived on; borrowed. */
-struct rpc_server *rpc_call_server(const struct rpc_call *call);
-/* Bytes of response data queued but not yet written to the socket for the
- * call's connection: a streaming producer may use it to slow down. */
-size_t rpc_call_send_queued(const struct rpc_call *call);
 /* Whether rpc_call_finish was called (or the call was cancelled). */
 bool rpc_call_finished(const struct rpc_call *call);
 

@@ -709,11 +709,6 @@ size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path)
 	return 0;
 }
 
-size_t rpc_server_num_conns(const struct rpc_server *srv)
-{
-	return srv->num_conns;
-}
-
 uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx)
 {
 	if (idx >= srv->num_listeners || srv->listeners[idx].is_unix)

@@ -2,9 +2,8 @@
  *
  * Without --signer.nodepubkey, the first signer that passes the key check
  * defines the node key; it is stored here so that a later signer holding
- * another key is refused, across restarts.  One row in one table of the
- * data dir's SQLite file (shared with other modules, each with its own
- * tables).
+ * another key is refused, across restarts.  One row in one table of
+ * <datadir>/coldnode.sqlite, which only this file opens.
  */
 #include "supervisor/sv_priv.h"
 

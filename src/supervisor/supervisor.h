@@ -366,6 +366,12 @@ struct rpc_macaroon_svc;
  * (borrowed).  @sv must outlive @srv: free the server first. */
 void sv_server_register(struct supervisor *sv, struct rpc_server *srv);
 
+/* Write a macaroon with remotesigner:generate to @path (borrowed) unless
+ * the file exists: what an operator hands to the signer.  Logs and returns
+ * false on failure. */
+bool sv_server_bake_macaroon(const struct rpc_macaroon_svc *macaroons,
+			     const char *path);
+
 /**
  * sv_server_new - the --signerlisten server: its own rpc_server (TLS with
  * the node's cert, the node's macaroon service, small message cap) serving
@@ -375,12 +381,6 @@ void sv_server_register(struct supervisor *sv, struct rpc_server *srv);
  * tests: cleartext).  @macaroons: borrowed, must outlive the server.
  * Returns NULL (logged) if it cannot listen.  Free with rpc_server_free.
  */
-/* Write a macaroon with remotesigner:generate to @path (borrowed) unless
- * the file exists: what an operator hands to the signer.  Logs and returns
- * false on failure. */
-bool sv_server_bake_macaroon(const struct rpc_macaroon_svc *macaroons,
-			     const char *path);
-
 struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const char *const *listen, size_t num_listen,
 				 const char *unix_path, const char *cert,

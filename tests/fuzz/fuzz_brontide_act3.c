@@ -102,7 +102,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case BRONTIDE_ERR_EOF:
 	case BRONTIDE_ERR_BUFFER_FULL:
 	case BRONTIDE_ERR_NOMEM:
-	case BRONTIDE_ERR_LOCAL_CLOSE:
 		abort();
 	}
 	brontide_hs_free(hs);
