@@ -35,8 +35,10 @@ enum cs_verdict {
 /**
  * cs_handle - answer one SignCoordinatorRequest.
  * @out, @outlen: out; *out malloc'd (caller takes it) for CS_REPLY, else
- *   NULL.  Requests we cannot serve get a SignerError reply, as lnd's
- *   signer does ("unimplemented request by watch-only node").
+ *   NULL.  Requests are checked with lnd's signer-side rules and refused
+ *   with lnd's texts in a SignerError ("error processing the request in
+ *   the remote signer: use either key_desc or key_loc", ...); request types
+ *   we do not serve get "...: unimplemented request by watch-only node".
  * @err, @errlen: out; a reason for CS_REFUSED / CS_BAD.
  * @k: borrowed.  @req: borrowed.
  */
