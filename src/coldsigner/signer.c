@@ -218,8 +218,7 @@ static bool has_prefix(const ProtobufCBinaryData *b, const char *p)
 /*
  * SignMessage with lnd's checks, in lnd's order (signer_server.go).  Go
  * decodes an empty proto3 bytes field as nil, hence "msg.len == 0" for
- * "in.Msg == nil".  Schnorr requests that pass the checks are refused:
- * coldnode never sends them and coldsigner does not implement them.
+ * "in.Msg == nil".
  */
 static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 			     uint64_t id, const Signrpc__SignMessageReq *r)
@@ -252,12 +251,31 @@ static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 	if (!is_node_key(r->key_loc))
 		return refuse(len, id, "can't sign the hash: unable to derive "
 			      "private key");
-	if (r->schnorr_sig)
-		return refuse(len, id, "can't sign the hash: Schnorr "
-			      "signatures are not implemented by coldsigner");
-	/* compact_sig: btcec's recoverable 65-byte form; else the 64-byte
-	 * LN wire format. */
-	if (r->compact_sig) {
+	/* compact_sig: btcec's recoverable 65-byte form; schnorr_sig:
+	 * BIP 340 over lnd's digest (tagged hash with a tag, else single or
+	 * double SHA-256), key tweaked by schnorr_sig_tap_tweak; else the
+	 * 64-byte LN wire format. */
+	if (r->schnorr_sig) {
+		uint8_t digest[32];
+		if (r->tag.len) {
+			uint8_t th[32];
+			crypto_hash_sha256_state st;
+			crypto_hash_sha256(th, r->tag.data, r->tag.len);
+			crypto_hash_sha256_init(&st);
+			crypto_hash_sha256_update(&st, th, 32);
+			crypto_hash_sha256_update(&st, th, 32);
+			crypto_hash_sha256_update(&st, r->msg.data, r->msg.len);
+			crypto_hash_sha256_final(&st, digest);
+		} else {
+			crypto_hash_sha256(digest, r->msg.data, r->msg.len);
+			if (r->double_hash)
+				crypto_hash_sha256(digest, digest, 32);
+		}
+		ok = cn_nodekey_sign_schnorr(k, sig, digest,
+					     r->schnorr_sig_tap_tweak.data,
+					     r->schnorr_sig_tap_tweak.len);
+		resp.signature.len = 64;
+	} else if (r->compact_sig) {
 		ok = cn_nodekey_sign_recoverable(k, sig, r->msg.data,
 						 r->msg.len, r->double_hash);
 		resp.signature.len = 65;

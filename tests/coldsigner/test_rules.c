@@ -5,6 +5,9 @@
 #include "coldsigner/coldsigner.h"
 
 #include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +253,7 @@ struct smr {
 	int fam, idx;
 	bool dbl, compact, schnorr;
 	const char *tag;
+	const char *tweak;
 };
 
 static void sign(struct reply *rep, const struct smr *q)
@@ -274,6 +278,10 @@ static void sign(struct reply *rep, const struct smr *q)
 	if (q->tag) {
 		sm.tag.data = (uint8_t *)q->tag;
 		sm.tag.len = strlen(q->tag);
+	}
+	if (q->tweak) {
+		sm.schnorr_sig_tap_tweak.data = (uint8_t *)q->tweak;
+		sm.schnorr_sig_tap_tweak.len = strlen(q->tweak);
 	}
 	m.request_id = 9;
 	m.sign_request_type_case =
@@ -329,6 +337,57 @@ static void test_sign_message(void)
 	sign(&rep, &q);
 	expect_err(&rep, PFX "double hash and tag can't be set at the same "
 		   "time");
+	/* Schnorr, as lnd's keyring signs it: BIP 340 over a tagged hash,
+	 * a double or a single SHA-256, with an optional BIP 341 tweak. */
+	{
+		secp256k1_xonly_pubkey xo, out;
+		secp256k1_pubkey full;
+		uint8_t digest[32], th[32], t[32], xb[32];
+		crypto_hash_sha256_state st;
+		const char *m = "announcement";
+
+		CHECK(secp256k1_xonly_pubkey_parse(cn_secp(), &xo, node_pub + 1));
+		q = lnd;
+		q.schnorr = true, q.dbl = false, q.tag = "mytag";
+		sign(&rep, &q);
+		CHECK(rep.kind == KIND(SIGN_MESSAGE_RESP) && rep.len == 64);
+		crypto_hash_sha256(th, (const uint8_t *)"mytag", 5);
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, th, 32);
+		crypto_hash_sha256_update(&st, th, 32);
+		crypto_hash_sha256_update(&st, (const uint8_t *)m, strlen(m));
+		crypto_hash_sha256_final(&st, digest);
+		CHECK(secp256k1_schnorrsig_verify(cn_secp(), rep.data, digest,
+						  32, &xo));
+
+		q.tag = NULL, q.dbl = true;
+		sign(&rep, &q);
+		crypto_hash_sha256(digest, (const uint8_t *)m, strlen(m));
+		crypto_hash_sha256(digest, digest, 32);
+		CHECK(rep.len == 64 && secp256k1_schnorrsig_verify(
+			cn_secp(), rep.data, digest, 32, &xo));
+
+		/* Tweaked: verifies under the BIP 341 output key
+		 * P + hash_TapTweak(xonly(P) || root)G, not under P. */
+		q.tweak = "root";
+		sign(&rep, &q);
+		crypto_hash_sha256(th, (const uint8_t *)"TapTweak", 8);
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, th, 32);
+		crypto_hash_sha256_update(&st, th, 32);
+		crypto_hash_sha256_update(&st, node_pub + 1, 32);
+		crypto_hash_sha256_update(&st, (const uint8_t *)"root", 4);
+		crypto_hash_sha256_final(&st, t);
+		CHECK(secp256k1_xonly_pubkey_tweak_add(cn_secp(), &full, &xo, t));
+		CHECK(secp256k1_xonly_pubkey_from_pubkey(cn_secp(), &out, NULL,
+							 &full));
+		CHECK(secp256k1_xonly_pubkey_serialize(cn_secp(), xb, &out));
+		CHECK(rep.len == 64 && secp256k1_schnorrsig_verify(
+			cn_secp(), rep.data, digest, 32, &out));
+		CHECK(!secp256k1_schnorrsig_verify(cn_secp(), rep.data, digest,
+						   32, &xo));
+	}
+
 	/* Not the node key. */
 	q = lnd;
 	q.idx = 1;
