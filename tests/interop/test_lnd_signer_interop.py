@@ -24,8 +24,8 @@ import time
 
 from electrum import ecc
 
-from harness import CHAIN, DEFAULT_TIMEOUT, Harness, fail, ln_privkey, \
-    ln_pubkey, run
+from harness import CHAIN, DEFAULT_TIMEOUT, Harness, TestFailure, fail, \
+    ln_privkey, ln_pubkey, run
 
 NODE = os.environ.get('NODE', 'node')
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,6 +60,17 @@ class Lines:
             if line.startswith(want):
                 return line
         fail(f'no "{want}" line; got {self.all}')
+
+    def drain(self):
+        """The lines read so far plus whatever is waiting now."""
+        while True:
+            try:
+                line = self.q.get_nowait()
+            except queue.Empty:
+                return self.all
+            if line is None:
+                return self.all
+            self.all.append(line)
 
     def rest(self):
         """Everything, once the child has exited."""
@@ -121,7 +132,12 @@ def main():
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True)
             plines = Lines(peer)
-            plines.wait('OK client')
+            try:
+                plines.wait('OK client')
+            except TestFailure as e:
+                time.sleep(0.5)  # let the signer's last lines arrive
+                fail(f'{e}\nhandshake through the signer failed; the '
+                     f'signer said: {slines.drain()}')
             x.wait_log(r'ready \(inbound, gossip-only\)')
 
             # Our node_announcement, signed through the signer.
