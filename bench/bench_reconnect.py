@@ -33,6 +33,7 @@ Usage: ninja -C build bench-reconnect
    or: COLDNODE=... COLDSIGNER=... COLDCTL=... LATPROXY=... NODE_PATH=...
        PYTHONPATH=tests/integration:tests/supervisor \\
        /usr/bin/python3 bench/bench_reconnect.py [--quick]
+                                        [--rtt MS] [--n N] [--runs K]
 """
 import calendar
 import os
@@ -160,7 +161,8 @@ def scenario_signer_restart(n, delay_ms):
         node_id = write_node_key(key_dir)
         keyfile = os.path.join(key_dir, 'node.key')
         args = ['--signer=remote', '--network=regtest', '--nolisten',
-                f'--signer.nodepubkey={node_id}', '--debuglevel=info',
+                f'--signer.nodepubkey={node_id}',
+                '--debuglevel=info,SUPV=debug',
                 '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
                 f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}']
         for port, pub in peers.peers:
@@ -250,6 +252,14 @@ def main():
     quick = '--quick' in sys.argv
     delays = [0, 25, 100] if not quick else [100]   # one way: RTT 0/50/200
     ns = [10, 100] if not quick else [10]
+    # --rtt MS --n N: that case only (repeat it with --runs K).
+    args = sys.argv[1:]
+    if '--rtt' in args:
+        delays = [int(args[args.index('--rtt') + 1]) // 2]
+    if '--n' in args:
+        ns = [int(args[args.index('--n') + 1])]
+    runs = int(args[args.index('--runs') + 1]) if '--runs' in args else 1
+    ns = [n for n in ns for _ in range(runs)]
     rows_a, rows_b = [], []
     for d in delays:
         rtt = measure_rtt(d) if d else 0.0
