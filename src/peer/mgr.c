@@ -156,9 +156,15 @@ void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr)
 {
 	size_t n = 0;
 
-	/* Their handshakes stay up until the handshake timeout. */
+	/* Inbound handshakes stay up until the handshake timeout.  An
+	 * outbound one cannot send act three without its ECDH, and its
+	 * responder is waiting for it: close it now (redialed with backoff). */
 	while (mgr->pending_ecdh) {
-		peer_mgr_ecdh_forget(mgr->pending_ecdh);
+		struct peer *p = mgr->pending_ecdh;
+		if (p->inbound)
+			peer_mgr_ecdh_forget(p);
+		else
+			peer_close(p, "node-key ECDH dropped (signer gone)");
 		n++;
 	}
 	if (n)

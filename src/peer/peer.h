@@ -144,9 +144,10 @@ void peer_mgr_dial_stats(const struct peer_mgr *mgr,
 /* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32]);
-/* Fail every pending ECDH (the signer is gone).  Handshakes waiting for it
- * are closed at their handshake timeout, not before, since the signer may
- * come back; this cancels only requests already sent. */
+/* Fail every pending ECDH (the signer is gone).  Inbound handshakes
+ * waiting for it are closed at their handshake timeout, not before, since
+ * the signer may come back; outbound ones are closed now (their responder
+ * waits for act three) and redialed with backoff. */
 void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr);
 
 /* Close every session in @mode; returns how many.  @why is logged. */
