@@ -373,6 +373,7 @@ int main(int argc, char **argv)
 		if (!parse_target(&ls[i].target, argv[first + i])) {
 			fprintf(stderr, "latproxy: '%s' is not 127.x.y.z:PORT\n",
 				argv[first + i]);
+			free(ls);
 			return 2;
 		}
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -382,6 +383,7 @@ int main(int argc, char **argv)
 		    listen(fd, 512) != 0 ||
 		    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
 			perror("latproxy: listen");
+			free(ls);
 			return 1;
 		}
 		ev_io_init(&ls[i].io, accept_cb, fd, EV_READ);
