@@ -248,6 +248,12 @@ def rt(x, rtt):
     return f'{x / rtt:5.2f}' if rtt > 0.005 else '    -'
 
 
+def vs(x, rtt, floor):
+    """'floor F: ratio' -- measured round trips over the floor."""
+    r = f'{x / rtt / floor:.2f}x' if rtt > 0.005 else '-'
+    return f'floor {floor}: {r}'
+
+
 def main():
     quick = '--quick' in sys.argv
     delays = [0, 25, 100] if not quick else [100]   # one way: RTT 0/50/200
@@ -268,18 +274,20 @@ def main():
             rows_a.append((2 * d, n, rtt, a))
             print(f'RTT {2 * d:3d} ms (measured {rtt * 1000:6.1f} ms) '
                   f'N={n:3d}  signer start->ACTIVE {a["active"] * 1000:7.1f} '
-                  f'ms = {rt(a["active"], rtt)} RT (floor 3.5) | '
+                  f'ms = {rt(a["active"], rtt)} RT '
+                  f'({vs(a["active"], rtt, 3.5)}) | '
                   f'ACTIVE->all ready {a["peers"] * 1000:7.1f} ms = '
-                  f'{rt(a["peers"], rtt)} RT (floor 2) | signer start->all '
-                  f'{a["total"] * 1000:7.1f} ms = {rt(a["total"], rtt)} RT '
-                  f'(floor 5.5) | early dials {a["dials"]["early_dials"]}, '
+                  f'{rt(a["peers"], rtt)} RT ({vs(a["peers"], rtt, 2)}) | '
+                  f'signer start->all {a["total"] * 1000:7.1f} ms = '
+                  f'{rt(a["total"], rtt)} RT ({vs(a["total"], rtt, 5.5)}) | '
+                  f'early dials {a["dials"]["early_dials"]}, '
                   f'early ready {a["dials"]["early_ready"]}', flush=True)
             b = scenario_cold_start(n, d)
             rows_b.append((2 * d, n, rtt, b))
             print(f'RTT {2 * d:3d} ms N={n:3d}  cold start (local key, warm '
                   f'store): first GetInfo {b["getinfo"] * 1000:7.1f} ms, all '
                   f'ready {b["total"] * 1000:7.1f} ms = {rt(b["total"], rtt)}'
-                  f' RT (floor 3)', flush=True)
+                  f' RT ({vs(b["total"], rtt, 3)})', flush=True)
     print('\nMarkdown rows:')
     print('| RTT | N | signer start -> ACTIVE | ACTIVE -> all ready | '
           'signer start -> all ready | early dials (ready) |')
