@@ -542,6 +542,22 @@ static void test_early_dial_and_park(void)
 	CHECK(peer_mgr_count_pending(b.mgr) == 1);
 	node_free(&b);
 	CHECK(run_until(none_pending, &pr) && run_until(none_pending, &pc));
+
+	/* The signer is gone for good (fail_pending_ecdh): a parked outbound
+	 * handshake is closed at once, not at its park deadline (30 s here),
+	 * and A is left with nothing half-open. */
+	next_park_timeout = 30;
+	node_init(&b, "b", 0x22, NULL);
+	next_park_timeout = 0;
+	b.hold = true;
+	connect_b_to_a(&a, &b, true);
+	CHECK(run_until(b_has_pending_ecdh, &pr));
+	peer_mgr_fail_pending_ecdh(b.mgr);
+	CHECK(peer_mgr_count_pending(b.mgr) == 0);
+	CHECK(b.cancels == 1 && b.q_len == 0);
+	CHECK(run_until(none_pending, &pr));
+	CHECK(park_timeouts(&b) == 0);
+	node_free(&b);
 	node_free(&c);
 	node_free(&a);
 }
