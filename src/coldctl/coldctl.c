@@ -348,6 +348,24 @@ static void print_counters(const Coldrpc__SupervisorCounters *c)
 	kv_u64(8, "full_sessions_closed", c->full_sessions_closed, true);
 	kv_u64(8, "requests_in_flight", c->requests_in_flight, true);
 	kv_u64(8, "requests_queued", c->requests_queued, false);
+	printf("    },\n");
+}
+
+/* SupervisorState.dials: early persistent-peer dials. */
+static void print_dials(const Coldrpc__PeerDialCounters *d)
+{
+	static const Coldrpc__PeerDialCounters zero =
+		COLDRPC__PEER_DIAL_COUNTERS__INIT;
+
+	if (!d)
+		d = &zero;
+	printf("    \"dials\": {\n");
+	kv_u64(8, "signer_arrivals", d->signer_arrivals, true);
+	kv_u64(8, "early_dials", d->early_dials, true);
+	kv_u64(8, "early_ready", d->early_ready, true);
+	kv_u64(8, "early_refused", d->early_refused, true);
+	kv_u64(8, "park_timeouts", d->park_timeouts, true);
+	kv_u64(8, "pending_now", d->pending_now, false);
 	printf("    }\n");
 }
 
@@ -389,6 +407,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	       r->gossip ? r->gossip->channels_unverified : 0, false);
 	printf("    },\n");
 	print_counters(r->counters);
+	print_dials(r->dials);
 	printf("}\n");
 	coldrpc__supervisor_state__free_unpacked(r, NULL);
 	return 0;

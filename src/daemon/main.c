@@ -305,6 +305,16 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 		out->peers_full = (uint32_t)peer_mgr_count(cn->peers,
 							   PEER_MODE_FULL);
 	}
+	out->dial_signer_arrivals = si.signer_arrivals;
+	if (cn->peers) {
+		struct peer_mgr_dial_stats ds;
+		peer_mgr_dial_stats(cn->peers, &ds);
+		out->dial_early = ds.early_dials;
+		out->dial_early_ready = ds.early_ready;
+		out->dial_early_refused = ds.early_refused;
+		out->dial_park_timeouts = ds.park_timeouts;
+		out->dial_pending_now = peer_mgr_count_pending(cn->peers);
+	}
 }
 
 /* Start the gRPC surface: right after the data dir exists, before any key,
@@ -400,6 +410,17 @@ static void sv_changed(void *arg, struct supervisor *sv)
 		rpc_node_state_changed(cn->rpc);
 }
 
+/* A signer is connecting: start the persistent peers' handshakes now, up
+ * to act two, so that only the ECDH and act three are left at ACTIVE. */
+static void sv_signer_arriving(void *arg, struct supervisor *sv)
+{
+	struct coldnode *cn = arg;
+
+	(void)sv;
+	if (cn->peers)
+		peer_mgr_dial_early(cn->peers);
+}
+
 /* Default file in the data dir unless @opt is set; "none" gives NULL. */
 static char *datadir_file(const struct coldnode *cn, const char *opt,
 			  const char *name)
@@ -454,7 +475,9 @@ static bool coldnode_start_signer_port(struct coldnode *cn)
 static bool coldnode_start_supervisor(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
-	struct sv_cbs cbs = { .changed = sv_changed, .arg = cn };
+	struct sv_cbs cbs = { .changed = sv_changed,
+			      .signer_arriving = sv_signer_arriving,
+			      .arg = cn };
 	struct peer_keysource ks;
 	struct sv_config sc;
 	char *keypath = NULL, *pinpath = NULL;

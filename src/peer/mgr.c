@@ -26,6 +26,9 @@
 #define LIMIT_LOG_INTERVAL 10.0
 /* Bytes queued per peer before it is dropped (brontide's default too). */
 #define DEFAULT_SEND_CAP (4 * 1024 * 1024)
+/* Below lnd's 5 s act-three read deadline (brontide handshakeReadTimeout),
+ * with a second to spare for the act to cross the network. */
+#define DEFAULT_PARK_TIMEOUT 4.0
 
 void peer_mgr_config_default(struct peer_mgr_config *cfg)
 {
@@ -36,6 +39,7 @@ void peer_mgr_config_default(struct peer_mgr_config *cfg)
 	cfg->max_peers = 0;
 	cfg->max_pending = 0;
 	cfg->send_cap = DEFAULT_SEND_CAP;
+	cfg->park_timeout = DEFAULT_PARK_TIMEOUT;
 	/* gossip_queries (optional): we answer and send BOLT 7 queries. */
 	cfg->our_features = 1u << 7;
 }
@@ -81,8 +85,27 @@ void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33])
 	p->ecdh_id = ++mgr->next_ecdh_id;
 	p->next_pending = mgr->pending_ecdh;
 	mgr->pending_ecdh = p;
+	/* We are the initiator and the responder is waiting for act three:
+	 * give up before it does, rather than leave it a half-open
+	 * handshake (the redial comes back when the signer is there). */
+	if (!p->inbound && mgr->cfg.park_timeout > 0) {
+		ev_timer_set(&p->park_timer, mgr->cfg.park_timeout, 0.);
+		ev_timer_start(mgr->loop, &p->park_timer);
+	}
 	/* May answer right here (local key) through peer_mgr_ecdh_done. */
 	mgr->keys.ecdh(mgr->keys.arg, p->ecdh_id, point);
+}
+
+void peer_mgr_park_timeout(struct peer *p)
+{
+	char why[128];
+
+	p->mgr->stats.park_timeouts++;
+	snprintf(why, sizeof(why),
+		 "no node-key ECDH within %.1fs: closing before the peer's "
+		 "act-three deadline",
+		 p->mgr->cfg.park_timeout);
+	peer_close(p, why);
 }
 
 static struct peer *pending_take(struct peer_mgr *mgr, uint64_t id)
@@ -91,6 +114,7 @@ static struct peer *pending_take(struct peer_mgr *mgr, uint64_t id)
 	     pp = &(*pp)->next_pending) {
 		struct peer *p = *pp;
 		if (p->ecdh_id == id) {
+			ev_timer_stop(mgr->loop, &p->park_timer);
 			*pp = p->next_pending;
 			p->next_pending = NULL;
 			p->ecdh_id = 0;
@@ -132,9 +156,15 @@ void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr)
 {
 	size_t n = 0;
 
-	/* Their handshakes stay up until the handshake timeout. */
+	/* Inbound handshakes stay up until the handshake timeout.  An
+	 * outbound one cannot send act three without its ECDH, and its
+	 * responder is waiting for it: close it now (redialed with backoff). */
 	while (mgr->pending_ecdh) {
-		peer_mgr_ecdh_forget(mgr->pending_ecdh);
+		struct peer *p = mgr->pending_ecdh;
+		if (p->inbound)
+			peer_mgr_ecdh_forget(p);
+		else
+			peer_close(p, "node-key ECDH dropped (signer gone)");
 		n++;
 	}
 	if (n)
@@ -270,7 +300,10 @@ static void dialer_go(struct peer_dialer *d)
 
 static void redial_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	dialer_go(w->data);
+	struct peer_dialer *d = w->data;
+
+	d->early_failed = false;
+	dialer_go(d);
 }
 
 static void connect_done(struct ev_loop *loop, ev_io *w, int revents)
@@ -404,9 +437,49 @@ bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent)
 
 void peer_mgr_redial_now(struct peer_mgr *mgr)
 {
-	for (struct peer_dialer *d = mgr->dialers; d; d = d->next)
+	for (struct peer_dialer *d = mgr->dialers; d; d = d->next) {
+		d->early_failed = false;
 		if (!d->peer)
 			dialer_go(d);
+	}
+}
+
+size_t peer_mgr_dial_early(struct peer_mgr *mgr)
+{
+	size_t n = 0, skipped = 0;
+
+	for (struct peer_dialer *d = mgr->dialers; d; d = d->next) {
+		if (d->peer || d->early_failed)
+			continue;
+		/* Early dials are a bet on a signer that may never register:
+		 * they must not crowd out inbound handshakes. */
+		if (mgr->cfg.max_pending &&
+		    peer_mgr_count_pending(mgr) >= mgr->cfg.max_pending) {
+			skipped++;
+			continue;
+		}
+		dialer_go(d);
+		if (d->peer && d->peer->state != PEER_ST_READY &&
+		    d->peer->state != PEER_ST_CLOSED) {
+			d->peer->early = true;
+			n++;
+		}
+	}
+	mgr->stats.early_dials += n;
+	mgr->stats.early_refused += skipped;
+	if (n || skipped)
+		log_info("PEER", "dialing %zu persistent peer(s) ahead of the "
+			 "signer%s", n,
+			 skipped ? " (some left for later: max pending "
+				   "handshakes reached, --maxpendinghandshakes)"
+				 : "");
+	return n;
+}
+
+void peer_mgr_dial_stats(const struct peer_mgr *mgr,
+			 struct peer_mgr_dial_stats *out)
+{
+	*out = mgr->stats;
 }
 
 /* ---- session events ---- */
@@ -441,6 +514,7 @@ void peer_mgr_session_ready(struct peer *p)
 	if (d) {
 		/* BOLT-free policy: a working session resets the backoff. */
 		d->backoff = REDIAL_FIRST;
+		d->early_failed = false;
 		ev_timer_stop(mgr->loop, &d->timer);
 		d->peer = p;
 		p->dialer = d;
@@ -449,6 +523,8 @@ void peer_mgr_session_ready(struct peer *p)
 		 hex_encode(hex, p->node_id, 33), p->addr,
 		 p->inbound ? "inbound" : "outbound", peer_mode_str(p->mode));
 	p->announced = true;
+	if (p->early)
+		mgr->stats.early_ready++;
 	if (mgr->cbs->peer_ready)
 		mgr->cbs->peer_ready(mgr->arg, p);
 }
@@ -463,6 +539,8 @@ void peer_mgr_session_closed(struct peer *p)
 		return;
 	d->peer = NULL;
 	p->dialer = NULL;
+	if (p->early && !p->announced)
+		d->early_failed = true;
 	if (mgr->freeing)
 		return;
 	/* If another session with this node lives on, follow it instead. */

@@ -84,6 +84,21 @@ struct peer_mgr_config {
 	size_t num_full_peers;
 	uint32_t our_features;    /* feature bits we set in init (default:
 				   * gossip_queries, optional bit 7) */
+	/* Seconds an outbound handshake may wait for the node-key ECDH (act
+	 * three, BOLT 8 "se") before it is closed and redialed with backoff.
+	 * lnd's responder drops a handshake whose act three has not come
+	 * 5 s after its act two (brontide handshakeReadTimeout), so a wait
+	 * longer than that only leaves the peer a half-open handshake.
+	 * Default 4; 0: no limit of its own (handshake_timeout only). */
+	double park_timeout;
+};
+
+/* Counters since start (peer_mgr_dial_stats). */
+struct peer_mgr_dial_stats {
+	uint64_t early_dials;   /* dials started by peer_mgr_dial_early */
+	uint64_t early_ready;   /* ... that reached init (peer_ready) */
+	uint64_t early_refused; /* early dials skipped at max_pending */
+	uint64_t park_timeouts; /* outbound handshakes closed at park_timeout */
 };
 
 /* Fills @cfg with defaults (local_pub/chain_hash zero). */
@@ -115,13 +130,24 @@ uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
 bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent);
 /* Redial every persistent peer that is not connected, now, in parallel. */
 void peer_mgr_redial_now(struct peer_mgr *mgr);
+/* A signer is on its way (its connection arrived) or coldnode starts
+ * without one: dial every persistent peer that is not connected now,
+ * skipping its backoff, so TCP and acts one and two (which need no node
+ * key) overlap the signer's registration; each handshake then waits for
+ * the ECDH at most park_timeout.  Unlike peer_mgr_redial_now, it stays
+ * within max_pending (what is left is dialed at ACTIVE by
+ * peer_mgr_redial_now).  Returns how many dials it started. */
+size_t peer_mgr_dial_early(struct peer_mgr *mgr);
+void peer_mgr_dial_stats(const struct peer_mgr *mgr,
+			 struct peer_mgr_dial_stats *out);
 
 /* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32]);
-/* Fail every pending ECDH (the signer is gone).  Handshakes waiting for it
- * are closed at their handshake timeout, not before, since the signer may
- * come back; this cancels only requests already sent. */
+/* Fail every pending ECDH (the signer is gone).  Inbound handshakes
+ * waiting for it are closed at their handshake timeout, not before, since
+ * the signer may come back; outbound ones are closed now (their responder
+ * waits for act three) and redialed with backoff. */
 void peer_mgr_fail_pending_ecdh(struct peer_mgr *mgr);
 
 /* Close every session in @mode; returns how many.  @why is logged. */

@@ -30,6 +30,10 @@ struct peer_dialer {
 	double backoff;     /* seconds until the next redial */
 	ev_timer timer;
 	struct peer *peer;  /* current session (any state), or NULL */
+	/* An early dial of it failed: no more early dials until its backoff
+	 * timer or ACTIVE redials it, so a signer that keeps connecting and
+	 * never registers costs each peer no more than the backoff does. */
+	bool early_failed;
 };
 
 struct peer {
@@ -40,6 +44,7 @@ struct peer {
 	enum peer_mode mode;
 	bool inbound;
 	bool announced; /* peer_ready was called: peer_gone will be too */
+	bool early;     /* dialed by peer_mgr_dial_early */
 	bool node_id_known;
 	uint8_t node_id[33];
 	char addr[64]; /* remote "ip:port" for logs */
@@ -52,6 +57,7 @@ struct peer {
 	ev_io connect_io;
 	ev_timer timer;      /* connect/init timeout, then the ping interval */
 	ev_timer pong_timer; /* running while a ping is outstanding */
+	ev_timer park_timer; /* outbound: waiting for the ECDH (act three) */
 	uint64_t ecdh_id;    /* pending keysource request, 0 if none */
 	struct peer_dialer *dialer; /* borrowed, NULL if not persistent */
 	void *user;
@@ -82,6 +88,7 @@ struct peer_mgr {
 		uint64_t refused;  /* since that line */
 	} log_maxpeers, log_maxpending;
 	ev_prepare reaper; /* frees closed peers between loop iterations */
+	struct peer_mgr_dial_stats stats;
 	bool freeing;
 };
 
@@ -99,6 +106,8 @@ void peer_session_destroy(struct peer *p);
 /* mgr.c, called by session.c */
 void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33]);
 void peer_mgr_ecdh_forget(struct peer *p);
+/* The park timer fired: the ECDH did not come in time. */
+void peer_mgr_park_timeout(struct peer *p);
 /* After a session reached READY: full mode, duplicates, dialer reset. */
 void peer_mgr_session_ready(struct peer *p);
 /* After a session closed: schedule the reaper and any redial. */

@@ -123,6 +123,11 @@ static void ping_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(p->mgr->loop, &p->pong_timer);
 }
 
+static void park_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	peer_mgr_park_timeout(w->data);
+}
+
 static void init_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct peer *p = w->data;
@@ -181,6 +186,8 @@ struct peer *peer_session_alloc(struct peer_mgr *mgr, bool inbound,
 	p->timer.data = p;
 	ev_init(&p->pong_timer, pong_timeout);
 	p->pong_timer.data = p;
+	ev_init(&p->park_timer, park_timeout);
+	p->park_timer.data = p;
 	p->connect_io.data = p;
 
 	p->next = mgr->peers;
@@ -419,6 +426,7 @@ void peer_close(struct peer *p, const char *why)
 	p->state = PEER_ST_CLOSED;
 	ev_timer_stop(mgr->loop, &p->timer);
 	ev_timer_stop(mgr->loop, &p->pong_timer);
+	ev_timer_stop(mgr->loop, &p->park_timer);
 	if (p->fd >= 0) {
 		ev_io_stop(mgr->loop, &p->connect_io);
 		close(p->fd);

@@ -310,6 +310,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	Coldrpc__GossipCounts gc = COLDRPC__GOSSIP_COUNTS__INIT;
 	Coldrpc__SupervisorCounters sc = COLDRPC__SUPERVISOR_COUNTERS__INIT;
 	Coldrpc__StateTransitions tr = COLDRPC__STATE_TRANSITIONS__INIT;
+	Coldrpc__PeerDialCounters dc = COLDRPC__PEER_DIAL_COUNTERS__INIT;
 
 	state_fill(node, &st);
 	r.state = (char *)(st.state ? st.state : "UNKNOWN");
@@ -347,6 +348,13 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	r.peers = &pc;
 	r.gossip = &gc;
 	r.counters = &sc;
+	dc.signer_arrivals = st.dial_signer_arrivals;
+	dc.early_dials = st.dial_early;
+	dc.early_ready = st.dial_early_ready;
+	dc.early_refused = st.dial_early_refused;
+	dc.park_timeouts = st.dial_park_timeouts;
+	dc.pending_now = st.dial_pending_now;
+	r.dials = &dc;
 	return send_pb(call, &r.base);
 }
 

@@ -254,6 +254,12 @@ struct rpc_server_config {
 	 * closed with a GOAWAY (clients reconnect); 0: never.  Default 300. */
 	double idle_timeout;
 	const char *log_subsys;   /* borrowed (static); default "RPC" */
+	/* A connection was accepted (TCP or unix, before TLS: nothing about
+	 * it is proven yet), for owners that can start slow work early
+	 * (the signer port dials peers ahead of registration).  @peer
+	 * ("ip:port" / "unix") borrowed for the call.  NULL: none. */
+	void (*on_accept)(void *arg, const char *peer);
+	void *on_accept_arg; /* borrowed */
 };
 
 /* Fills @cfg with the defaults above (no listeners, no TLS, no macaroons). */
@@ -385,6 +391,13 @@ struct rpc_sv_state {
 	uint64_t full_sessions_closed;
 	uint64_t requests_in_flight;
 	uint64_t requests_queued;
+	/* Early persistent-peer dials (SupervisorState.dials). */
+	uint64_t dial_signer_arrivals;
+	uint64_t dial_early;
+	uint64_t dial_early_ready;
+	uint64_t dial_early_refused;
+	uint64_t dial_park_timeouts;
+	uint64_t dial_pending_now;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

@@ -498,6 +498,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_start(loop, &conn->rio);
 	ev_timer_start(loop, &conn->hs_timer);
 	log_debug(srv->subsys, "%s: connected", conn->peer);
+	if (srv->cfg.on_accept)
+		srv->cfg.on_accept(srv->cfg.on_accept_arg, conn->peer);
 	if (!conn->ssl)
 		conn_flush(conn); /* our SETTINGS */
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rpc/rpc.h"
+#include "supervisor/sv_priv.h"
 
 struct glue {
 	struct supervisor *sv;
@@ -102,6 +103,11 @@ static void on_closed(void *arg, struct rpc_call *call, enum rpc_status st)
 	free(g);
 }
 
+static void on_accept(void *arg, const char *peer)
+{
+	sv_connection_arrived(arg, peer);
+}
+
 /* lnd: the signer's macaroon needs only this ("remotesigner:generate"). */
 static const struct rpc_perm signer_perm = { "remotesigner", "generate" };
 
@@ -166,6 +172,9 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 	cfg.max_conns = 16;
 	cfg.max_streams = 4;
 	cfg.log_subsys = "SUPV";
+	/* Outbound handshakes overlap the signer's TLS and registration. */
+	cfg.on_accept = on_accept;
+	cfg.on_accept_arg = sv;
 	srv = rpc_server_new(loop, &cfg);
 	if (srv)
 		sv_server_register(sv, srv);

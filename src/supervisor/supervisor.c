@@ -109,6 +109,7 @@ struct supervisor {
 	uint64_t signer_refused, key_mismatches;
 	uint64_t requests_ok, requests_failed, full_closed;
 	uint64_t requests_unavailable, requests_timed_out;
+	uint64_t signer_arrivals;
 };
 
 static void stream_drop(struct supervisor *sv, enum sv_code code,
@@ -517,6 +518,20 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 		 peer);
 	notify(sv);
 	return st;
+}
+
+void sv_connection_arrived(struct supervisor *sv, const char *peer)
+{
+	/* ACTIVE has what it needs, and a stream already attached is the
+	 * signer we are waiting for (a second one is refused anyway). */
+	if (sv->local || sv->state == SV_ACTIVE ||
+	    sv->state == SV_SHUTTING_DOWN || sv->stream)
+		return;
+	sv->signer_arrivals++;
+	log_debug(SUBSYS, "connection from %s on the signer port while %s",
+		  peer, sv_state_str(sv->state));
+	if (sv->cbs.signer_arriving)
+		sv->cbs.signer_arriving(sv->cbs.arg, sv);
 }
 
 static void registered(struct supervisor *sv, const struct sv_resp *resp)
@@ -980,6 +995,7 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->requests_unavailable = sv->requests_unavailable;
 	out->requests_timed_out = sv->requests_timed_out;
 	out->full_closed = sv->full_closed;
+	out->signer_arrivals = sv->signer_arrivals;
 }
 
 const char *sv_result_str(enum sv_result r)

@@ -249,6 +249,8 @@ struct sv_info {
 	uint64_t requests_unavailable; /* no signer, or lost: UNAVAILABLE */
 	uint64_t requests_timed_out;   /* past --signer.requesttimeout */
 	uint64_t full_closed;      /* full sessions closed on signer loss */
+	uint64_t signer_arrivals;  /* signer-port connections announced
+				    * through signer_arriving */
 };
 
 /* Results handed to request callbacks. */
@@ -271,6 +273,12 @@ typedef void (*sv_sign_cb)(void *arg, enum sv_result r, const uint8_t *sig);
 struct sv_cbs {
 	/* State or signer info changed (any field of sv_info).  May be NULL. */
 	void (*changed)(void *arg, struct supervisor *sv);
+	/* A connection arrived on the signer port while no signer is ready
+	 * (TCP accepted, before TLS and registration): the node key may be
+	 * back in a few round trips, so work that needs it only at the end
+	 * (outbound BOLT 8 handshakes: only act three needs the key) can
+	 * start now.  May be NULL. */
+	void (*signer_arriving)(void *arg, struct supervisor *sv);
 	void *arg; /* borrowed */
 };
 

@@ -22,4 +22,8 @@ void **sv_keysource_slot(struct supervisor *sv);
 /* keysource.c: free the adapter's state (all requests are done). */
 void sv_keysource_free_all(struct supervisor *sv);
 
+/* server.c: a connection was accepted on the signer port (@peer borrowed):
+ * fires sv_cbs.signer_arriving if no signer is ready. */
+void sv_connection_arrived(struct supervisor *sv, const char *peer);
+
 #endif /* COLDNODE_SV_PRIV_H */

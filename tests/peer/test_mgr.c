@@ -39,6 +39,9 @@ struct node {
 };
 
 static struct ev_loop *loop;
+/* Overrides for the next node_init (0: keep the test default). */
+static double next_park_timeout, next_handshake_timeout;
+static size_t next_max_pending;
 
 static void ks_answer(struct ev_loop *l, ev_idle *w, int revents)
 {
@@ -164,7 +167,12 @@ static void node_init(struct node *n, const char *name, uint8_t seed,
 	peer_mgr_config_default(&cfg);
 	memcpy(cfg.local_pub, n->pub, 33);
 	memset(cfg.chain_hash, 0x06, 32);
-	cfg.handshake_timeout = 0.5;
+	cfg.handshake_timeout = next_handshake_timeout > 0
+					? next_handshake_timeout
+					: 0.5;
+	if (next_park_timeout > 0)
+		cfg.park_timeout = next_park_timeout;
+	cfg.max_pending = next_max_pending;
 	cfg.ping_interval = 0.05;
 	cfg.pong_timeout = 5;
 	if (full_peer) {
@@ -413,6 +421,147 @@ static void test_crossed_dials(void)
 	node_free(&a);
 }
 
+static bool b_has_pending_ecdh(void *arg)
+{
+	return ((struct pair *)arg)->b->q_len > 0;
+}
+
+static uint64_t park_timeouts(struct node *n)
+{
+	struct peer_mgr_dial_stats st;
+
+	peer_mgr_dial_stats(n->mgr, &st);
+	return st.park_timeouts;
+}
+
+struct parked {
+	struct node *n;
+	uint64_t want;
+};
+
+static bool parked_out(void *arg)
+{
+	struct parked *pk = arg;
+	return park_timeouts(pk->n) >= pk->want;
+}
+
+/* Issue 14: B dials A while B's key source (the signer) is away.  Acts
+ * one and two need no node key, so the handshake gets that far and then
+ * waits (parks) for the ECDH; past park_timeout B closes it, so A is not
+ * left with a half-open handshake, and redials with backoff as before.
+ * peer_mgr_dial_early skips that backoff (a signer is connecting) within
+ * max_pending, not twice for a peer whose early dial failed; once the key
+ * source answers, the parked handshake completes. */
+static void test_early_dial_and_park(void)
+{
+	struct node a, b, c;
+	struct pair pr = { &a, &b }, pc = { &c, &b };
+	struct peer_mgr_dial_stats st;
+	struct parked pk = { &b, 1 };
+	char hex[67];
+
+	/* Only the park timer may close B's handshakes here: every
+	 * handshake timeout is long, so a half-open handshake would stay
+	 * visible on A's (or C's) side. */
+	next_handshake_timeout = 30;
+	node_init(&a, "a", 0x11, NULL);
+	node_init(&c, "c", 0x33, NULL);
+	next_park_timeout = 0.3;
+	node_init(&b, "b", 0x22, NULL);
+	next_park_timeout = 0;
+	CHECK(peer_mgr_listen(a.mgr, "127.0.0.1:0"));
+	b.hold = true;
+	connect_b_to_a(&a, &b, true);
+	CHECK(run_until(b_has_pending_ecdh, &pr));
+	/* Acts one and two done: A waits for act three, B for the ECDH. */
+	CHECK(peer_mgr_count_pending(a.mgr) == 1);
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+	CHECK(run_until(parked_out, &pk));
+	CHECK(b.cancels == 1 && b.q_len == 0);
+	/* A sees B hang up: nothing half-open is left on either side. */
+	CHECK(run_until(none_pending, &pr));
+	CHECK(a.ready == 0 && b.ready == 0);
+
+	/* A signer connects: the redial skips its backoff. */
+	CHECK(peer_mgr_dial_early(b.mgr) == 1);
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+	CHECK(peer_mgr_dial_early(b.mgr) == 0); /* already dialing */
+	CHECK(run_until(b_has_pending_ecdh, &pr));
+	/* ... and registers: the parked handshake completes. */
+	b.hold = false;
+	ev_idle_start(loop, &b.answer);
+	CHECK(run_until(both_ready, &pr));
+	peer_mgr_dial_stats(b.mgr, &st);
+	CHECK(st.early_dials == 1 && st.early_ready == 1);
+	CHECK(st.park_timeouts == 1 && st.early_refused == 0);
+
+	/* An early dial that parks out is not dialed early again until its
+	 * backoff or ACTIVE (peer_mgr_redial_now). */
+	b.hold = true;
+	CHECK(peer_mgr_close_mode(b.mgr, PEER_MODE_GOSSIP_ONLY, "test") == 1);
+	run_for(0.05);
+	CHECK(peer_mgr_dial_early(b.mgr) == 1);
+	pk.want = 2;
+	CHECK(run_until(parked_out, &pk));
+	CHECK(run_until(none_pending, &pr));
+	CHECK(peer_mgr_dial_early(b.mgr) == 0);
+	peer_mgr_redial_now(b.mgr);
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+	pk.want = 3;
+	CHECK(run_until(parked_out, &pk));
+	node_free(&b);
+	CHECK(run_until(none_pending, &pr));
+
+	/* max_pending bounds early dials (persistent --connect dials are
+	 * still always made). */
+	next_park_timeout = 0.3;
+	next_max_pending = 1;
+	node_init(&b, "b", 0x22, NULL);
+	next_park_timeout = next_handshake_timeout = 0;
+	next_max_pending = 0;
+	b.hold = true;
+	CHECK(peer_mgr_listen(c.mgr, "127.0.0.1:0"));
+	connect_b_to_a(&a, &b, true);
+	snprintf(uri, sizeof(uri), "%s@127.0.0.1:%u",
+		 hex_encode(hex, c.pub, 33), peer_mgr_listen_port(c.mgr));
+	CHECK(peer_mgr_connect(b.mgr, uri, true));
+	CHECK(peer_mgr_count_pending(b.mgr) == 2);
+	pk.want = 2;
+	CHECK(run_until(parked_out, &pk));
+	CHECK(run_until(none_pending, &pr) && run_until(none_pending, &pc));
+	/* Both in backoff now: one early dial fits, the other waits. */
+	b.cancels = 0;
+	{
+		struct peer_mgr_dial_stats s2;
+		size_t n = peer_mgr_dial_early(b.mgr);
+		peer_mgr_dial_stats(b.mgr, &s2);
+		/* A dial that already failed early is skipped; these two
+		 * were plain dials, so both are candidates. */
+		CHECK(n == 1 && s2.early_refused == 1);
+	}
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+	node_free(&b);
+	CHECK(run_until(none_pending, &pr) && run_until(none_pending, &pc));
+
+	/* The signer is gone for good (fail_pending_ecdh): a parked outbound
+	 * handshake is closed at once, not at its park deadline (30 s here),
+	 * and A is left with nothing half-open. */
+	next_park_timeout = 30;
+	node_init(&b, "b", 0x22, NULL);
+	next_park_timeout = 0;
+	b.hold = true;
+	connect_b_to_a(&a, &b, true);
+	CHECK(run_until(b_has_pending_ecdh, &pr));
+	peer_mgr_fail_pending_ecdh(b.mgr);
+	CHECK(peer_mgr_count_pending(b.mgr) == 0);
+	CHECK(b.cancels == 1 && b.q_len == 0);
+	CHECK(run_until(none_pending, &pr));
+	CHECK(park_timeouts(&b) == 0);
+	node_free(&b);
+	node_free(&c);
+	node_free(&a);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -421,6 +570,7 @@ int main(void)
 	test_session();
 	test_full_peer_and_pending();
 	test_crossed_dials();
+	test_early_dial_and_park();
 	ev_loop_destroy(loop);
 	return check_exit();
 }

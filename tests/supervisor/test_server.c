@@ -95,6 +95,13 @@ static struct cn_nodekey *key_n(uint8_t n)
 	return cn_nodekey_from_secret(priv);
 }
 
+/* sv_cbs.signer_arriving: connections seen while no signer was ready. */
+static size_t arrivals;
+static void on_arriving(void *arg, struct supervisor *sv)
+{
+	arrivals++;
+}
+
 /* A raw TCP client sends @bytes and waits for the server to close. */
 static bool raw_refused(uint16_t port, const void *bytes, size_t len)
 {
@@ -166,7 +173,10 @@ int main(void)
 	cfg.request_timeout = 2;
 	cfg.have_node_pubkey = true;
 	cn_nodekey_pub(good, cfg.node_pubkey);
-	sv = sv_new(loop, &cfg, NULL);
+	{
+		struct sv_cbs cbs = { .signer_arriving = on_arriving };
+		sv = sv_new(loop, &cfg, &cbs);
+	}
 	srv = sv_server_new(loop, sv, listen, 1, NULL, cert, key, svc);
 	CHECK(srv != NULL);
 	port = rpc_server_port(srv, 0);
@@ -175,6 +185,9 @@ int main(void)
 	/* Garbage bytes and HTTP/1.1 on the TLS port: connection closed. */
 	CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03", 14));
 	CHECK(raw_refused(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27));
+	/* Each connection was announced as soon as it was accepted, before
+	 * TLS (issue 14: peers are dialed while the signer registers). */
+	CHECK(arrivals == 2);
 
 	/* Wrong macaroon: valid, but without remotesigner:generate. */
 	{
@@ -270,12 +283,15 @@ int main(void)
 	{
 		struct client c = { .name = "good", .key = good };
 		struct client c2 = { .name = "second", .key = good };
+		size_t before = arrivals;
 		dial(&c, mac_ok);
 		RUN_UNTIL(sv_get_state(sv) == SV_ACTIVE);
 		CHECK(sv_get_state(sv) == SV_ACTIVE);
-		/* ... a second one is refused ... */
+		CHECK(arrivals == before + 1);
+		/* ... a second one is refused (and, ACTIVE, not announced) ... */
 		dial(&c2, mac_ok);
 		RUN_UNTIL(c2.closed);
+		CHECK(arrivals == before + 1);
 		CHECK(c2.st == RPC_STATUS_ALREADY_EXISTS);
 		CHECK(strcmp(c2.msg, "only one remote signer can be connected") == 0);
 		rpc_client_stream_free(c2.s);
@@ -295,6 +311,7 @@ int main(void)
 		CHECK(info.signer_ready);
 		CHECK(info.key_mismatches == 1);
 		CHECK(info.signer_refused == 1);
+		CHECK(info.signer_arrivals == arrivals);
 		rpc_client_stream_free(c.s);
 	}
 

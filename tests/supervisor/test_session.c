@@ -513,6 +513,58 @@ static void test_local(void)
 	sv_free(sv);
 }
 
+/* Issue 14: handshakes parked on the ECDH while the signer registers all
+ * go out in one burst when it becomes ACTIVE: within the one call that
+ * delivers the key check's answer, before any reply comes back (not one
+ * per loop iteration or per response). */
+static void test_burst_at_active(void)
+{
+	enum { N = 100 };
+	struct supervisor *sv = new_sv(NULL, 5);
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	static struct res r[N];
+	struct sv_info info;
+	uint8_t point[33], *out = NULL;
+	size_t outlen = 0;
+	char err[128];
+
+	point_n(point, 3);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < N; i++)
+		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
+	sv_get_info(sv, &info);
+	CHECK(info.requests_queued == N && info.requests_sent == 0);
+
+	CHECK(fake_open(&f, sv, k));
+	f.hold = true;
+	fake_register(&f);
+	/* RegistrationComplete, then the key check. */
+	CHECK(f.nq == 2);
+	CHECK(cs_handle(k, &out, &outlen, err, sizeof(err), f.q[0].buf,
+			f.q[0].len) == CS_REGISTERED);
+	free(out);
+	out = NULL;
+	CHECK(cs_handle(k, &out, &outlen, err, sizeof(err), f.q[1].buf,
+			f.q[1].len) == CS_REPLY);
+	fake_clear(&f);
+	sv_stream_recv(f.st, out, outlen);
+	free(out);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	/* Every parked request is on the wire already. */
+	CHECK(f.nq == N);
+	sv_get_info(sv, &info);
+	CHECK(info.requests_queued == 0 && info.requests_sent == N);
+	f.hold = false;
+	RUN_UNTIL(&f, r[N - 1].fired);
+	for (int i = 0; i < N; i++)
+		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1);
+	sv_shutdown(sv, "test over");
+	fake_clear(&f);
+	sv_free(sv);
+	cn_nodekey_free(k);
+}
+
 int main(void)
 {
 	ev_timer t;
@@ -535,6 +587,7 @@ int main(void)
 	test_timeouts();
 	test_cancel_and_errors();
 	test_local();
+	test_burst_at_active();
 
 	ev_timer_stop(loop, &t);
 	ev_loop_destroy(loop);
