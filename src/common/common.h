@@ -110,6 +110,18 @@ bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
 /* Monotonic clock in seconds, for timeouts and benches. */
 double cn_now(void);
 
+/* A latency histogram in seconds with fixed bucket bounds (cn_hist_bounds,
+ * 0.5 ms .. 10 s), kept by a module and rendered by src/metrics: modules
+ * count without depending on the metrics module. */
+#define CN_HIST_BUCKETS 14
+extern const double cn_hist_bounds[CN_HIST_BUCKETS];
+struct cn_hist {
+	uint64_t bucket[CN_HIST_BUCKETS]; /* not cumulative: bounds[i-1] < v <= bounds[i] */
+	uint64_t count;                   /* all observations, +Inf included */
+	double sum;
+};
+void cn_hist_observe(struct cn_hist *h, double seconds);
+
 /* Process-wide crypto setup (sodium_init, one randomized secp256k1 context).
  * Aborts if libsodium cannot start: nothing safe can run without it. */
 void cn_crypto_init(void);

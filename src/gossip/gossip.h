@@ -400,6 +400,15 @@ uint64_t gossip_unverified_channels(struct gossip *g);
  * before a restart). */
 bool gossip_synced(const struct gossip *g);
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
+/* Counters for metrics (read-only copy). */
+struct gossip_stats {
+	/* Messages handled, by verdict: GOSSIP_OK (accepted), the ignored
+	 * and the rejected reasons (rejected: as gossip_rejects). */
+	uint64_t verdicts[GOSSIP_NUM_REASONS];
+	uint64_t relay_queue; /* items in the relay log now */
+	uint64_t held;        /* updates waiting for their channel now */
+};
+void gossip_get_stats(const struct gossip *g, struct gossip_stats *out);
 /* Commit the pending batch now (tests, shutdown). */
 void gossip_commit(struct gossip *g);
 /* One bounded prune step now: channels whose newest update is older than
