@@ -8,8 +8,11 @@
  */
 #include "common/common.h"
 #include "daemon/announce.h"
+#include "daemon/collectors.h"
 #include "daemon/config.h"
+#include "daemon/notify.h"
 #include "gossip/gossip.h"
+#include "metrics/metrics.h"
 #include "peer/peer.h"
 #include "rpc/rpc.h"
 #include "supervisor/supervisor.h"
@@ -48,6 +51,12 @@ struct coldnode {
 
 	char *pidfile;
 	ev_signal sigint, sigterm;
+
+	/* Operations: systemd notifications, Prometheus metrics. */
+	struct daemon_notify *notify;
+	struct metrics *metrics;         /* NULL unless --prometheus.* */
+	struct metrics_http *prom;
+	struct daemon_sources msrc;      /* what the collectors read */
 };
 
 /* ---- peer events ---- */
@@ -376,6 +385,13 @@ static void sv_changed(void *arg, struct supervisor *sv)
 		daemon_announce_sv_changed(cn->announce);
 	if (cn->rpc)
 		rpc_node_state_changed(cn->rpc);
+	/* systemd's STATUS= line: "SAFE_MODE: signer lost: ...". */
+	if (cn->notify) {
+		struct sv_info si;
+		sv_get_info(sv, &si);
+		daemon_notify_status(cn->notify, sv_state_str(si.state),
+				     si.cause);
+	}
 }
 
 /* Default file in the data dir unless @opt is set; "none" gives NULL. */
@@ -509,6 +525,61 @@ static void coldnode_start_gossip(struct coldnode *cn)
 			   "the channel graph");
 }
 
+/* lnd's --logdir: a copy of every line in <logdir>/coldnode.log. */
+static bool coldnode_open_log(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	char *dir = NULL;
+	bool ok;
+
+	if (cfg->logdir && strcmp(cfg->logdir, "none") == 0)
+		return true;
+	if (cfg->logdir)
+		dir = strdup(cfg->logdir);
+	else if (asprintf(&dir, "%s/logs", cfg->datadir) < 0)
+		dir = NULL;
+	if (!dir)
+		return false;
+	ok = log_open_file(dir, cfg->maxlogfilesize * 1024 * 1024,
+			   (unsigned)(cfg->maxlogfiles > 1000
+					      ? 1000 : cfg->maxlogfiles));
+	free(dir);
+	return ok;
+}
+
+/* --prometheus.listen: the registry, one collector per module, and the
+ * HTTP endpoint on our loop. */
+static bool coldnode_start_metrics(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+
+	if (!cfg->prometheus_enable)
+		return true;
+	cn->msrc = (struct daemon_sources){
+		.sv = &cn->sv,
+		.peers = &cn->peers,
+		.gossip = &cn->gossip,
+		.rpc = rpc_node_server(cn->rpc),
+		.started_unix = cn->started,
+		.version = "0.1.0-coldnode",
+	};
+	cn->metrics = metrics_new();
+	if (!cn->metrics || !daemon_collectors_add(cn->metrics, &cn->msrc)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
+	/* lnd's default address. */
+	cn->prom = metrics_http_new(cn->loop, cn->metrics,
+				    cfg->prometheus_listen
+					    ? cfg->prometheus_listen
+					    : "127.0.0.1:8989");
+	if (!cn->prom) {
+		log_unusual("MAIN", "cannot serve metrics: exiting");
+		return false;
+	}
+	return true;
+}
+
 static bool coldnode_start(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
@@ -520,10 +591,14 @@ static bool coldnode_start(struct coldnode *cn)
 			   cfg->datadir, strerror(errno));
 		return false;
 	}
+	if (!coldnode_open_log(cn))
+		return false;
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
 		return false;
 	coldnode_start_gossip(cn);
+	if (!coldnode_start_metrics(cn))
+		return false;
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
@@ -536,6 +611,13 @@ static bool coldnode_start(struct coldnode *cn)
 /* Free everything in reverse order of coldnode_start. */
 static void coldnode_stop(struct coldnode *cn)
 {
+	if (cn->notify)
+		daemon_notify_stopping(cn->notify);
+	/* No scrape may read a module being freed. */
+	metrics_http_free(cn->prom);
+	cn->prom = NULL;
+	metrics_free(cn->metrics);
+	cn->metrics = NULL;
 	/* Signer first (fails what waits on it), then the peers it acts on. */
 	if (cn->sv)
 		sv_shutdown(cn->sv, "coldnode stopping");
@@ -561,6 +643,8 @@ static void coldnode_stop(struct coldnode *cn)
 		free(cn->pidfile);
 		cn->pidfile = NULL;
 	}
+	daemon_notify_free(cn->notify);
+	cn->notify = NULL;
 }
 
 /* Each peer is a socket: use all the descriptors we are allowed. */
@@ -598,7 +682,17 @@ int main(int argc, char *argv[])
 		daemon_config_free(cn.cfg);
 		return 1;
 	}
+	cn.notify = daemon_notify_new(cn.loop);
 	if (coldnode_start(&cn)) {
+		/* Up: the RPC port listens (and the signer port); a signer
+		 * need not be there yet. */
+		struct sv_info si;
+		sv_get_info(cn.sv, &si);
+		char status[512];
+		snprintf(status, sizeof(status), "%s: %s",
+			 sv_state_str(si.state), si.cause);
+		if (cn.notify)
+			daemon_notify_ready(cn.notify, status);
 		ev_run(cn.loop, 0);
 	} else {
 		code = 1;
@@ -607,5 +701,6 @@ int main(int argc, char *argv[])
 	daemon_config_free(cn.cfg);
 	ev_loop_destroy(cn.loop);
 	log_info("MAIN", "coldnode stopped");
+	log_close_file();
 	return code;
 }

@@ -79,6 +79,8 @@ enum gossip_reason {
 
 /* Short text, e.g. "Bad node_signature_1".  Never NULL. */
 const char *gossip_reason_str(enum gossip_reason r);
+/* The same as a metric label: "bad_node_sig_1".  Never NULL. */
+const char *gossip_reason_label(enum gossip_reason r);
 
 /* What the manager does to a peer that sent a message with this verdict. */
 enum gossip_action {
