@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fields 14 (utime), 15 (stime), 22 (starttime, ticks after boot) and 23
@@ -41,19 +42,16 @@ static bool read_stat(double *cpu, double *start_ticks, double *vsize)
 	return true;
 }
 
+/* Wall-clock time of boot: now minus CLOCK_BOOTTIME, so /proc/stat is not
+ * needed (systemd's ProcSubset=pid hides it). */
 static double boot_time(void)
 {
-	char line[256];
-	double bt = 0;
-	FILE *f = fopen("/proc/stat", "r");
+	struct timespec real, boot;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %lf", &bt) == 1)
-			break;
-	fclose(f);
-	return bt;
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	return (double)(real.tv_sec - boot.tv_sec) +
+	       (double)(real.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
 static double rss_bytes(void)
