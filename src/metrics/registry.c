@@ -274,6 +274,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 		free(pg.buf);
 		return NULL;
 	}
+	pg.buf[pg.len] = '\0';
 	m->last_len = pg.len;
 	*len = pg.len;
 	return pg.buf;
