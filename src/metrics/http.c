@@ -20,8 +20,9 @@
 /* A scraper needs one connection; a few more let a human curl too.  Over
  * it MHD refuses the connection (closed at accept). */
 #define HTTP_MAX_CONNECTIONS 16
-/* Idle connections go after this (seconds); Prometheus reconnects. */
-#define HTTP_IDLE_TIMEOUT 30
+/* Idle or half-sent connections go after this (seconds), freeing their
+ * slot; Prometheus simply reconnects. */
+#define HTTP_IDLE_TIMEOUT 10
 /* Request line and headers; a GET carries nothing else. */
 #define HTTP_MEMORY_LIMIT (32 * 1024)
 
@@ -84,8 +85,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 			     "only GET /metrics\n");
-	/* A GET with a body: refuse rather than read it. */
-	if (*upload_size)
+	/* A GET with a body: refuse rather than read it.  MHD calls us
+	 * first with the headers only, so look at them. */
+	const char *cl = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (*upload_size || (cl && strcmp(cl, "0") != 0) ||
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		return reply(conn, MHD_HTTP_BAD_REQUEST, "unexpected body\n");
 	(void)con_cls;
 	if (strcmp(url, "/metrics") != 0)
@@ -128,6 +134,10 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	MHD_run(h->d);
+	/* A second pass: work that the first pass made possible (e.g. the
+	 * listener put back into MHD's epoll set once connections closed
+	 * below the limit) gets no new edge on MHD's descriptor. */
 	MHD_run(h->d);
 	rearm(h);
 }
@@ -178,11 +188,14 @@ struct metrics_http *metrics_http_new(struct ev_loop *loop, struct metrics *m,
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, h,
+		MHD_OPTION_EXTERNAL_LOGGER, http_log, h,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-		MHD_OPTION_EXTERNAL_LOGGER, http_log, h, MHD_OPTION_END);
+		/* Refuse what RFC 9112 forbids (e.g. HTTP/1.1 without Host). */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		log_unusual("PROM", "cannot serve metrics on %s: %s", hostport,
