@@ -3,6 +3,7 @@ flood, a body on GET, other methods and paths, a connection flood over
 the limit, half-sent requests.  Each gets an HTTP error or a closed
 connection from libmicrohttpd, and the daemon keeps serving: a normal
 scrape works after each, and the gRPC port still answers."""
+import os
 import socket
 import time
 
@@ -100,6 +101,10 @@ def main():
         still_serving('connection flood')
         if x.count_log(r'\[BRK\]'):
             fail('BROKEN log line')
+        # --logdir default: the same lines in <datadir>/logs/coldnode.log.
+        with open(os.path.join(x.datadir, 'logs', 'coldnode.log')) as f:
+            if 'PROM: Prometheus metrics on http://127.0.0.1:' not in f.read():
+                fail('no log file copy in <datadir>/logs/coldnode.log')
 
 
 run(main)
