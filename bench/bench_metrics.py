@@ -1,0 +1,172 @@
+"""Metrics (issue 12): what a Prometheus scrape costs a loaded coldnode.
+
+A real coldnode (--signer=local, regtest) with the full synthetic graph
+(tools/gengraph --full: 16,000 nodes, 60,000 channels, 120,000 updates),
+1,000 gossip-only BOLT 8 sessions and 100 full ones (Electrum clients; a
+full one sends a channel message), and --prometheus.listen.
+
+1. Scrape time and size: GET /metrics on a keep-alive connection, against
+   GET /nope (404 from the same libmicrohttpd on the same loop: the HTTP
+   floor with no page to build), interleaved.  Ratio floor / scrape.
+2. Render time logged by coldnode itself (PROM debug line): what one
+   scrape adds to the loop iteration it runs in; max and median.
+3. GetInfo/s (h2load over TLS, monitor macaroon, 10 streams) with a real
+   Prometheus scraping every second, against the same without it,
+   alternating runs; best of each.  Goal: ratio >= 0.95.
+
+  COLDNODE=... GENGRAPH=... PYTHONPATH=tests/integration:tests/metrics \\
+      bench_metrics.py [RUNS] [REQUESTS]
+"""
+import asyncio
+import http.client
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from harness import Harness, ln_session
+from promlib import Prometheus, metrics_port
+from ctl import rpc_port
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 30000
+GOSSIP_ONLY, FULL = 1000, 100
+
+
+async def open_sessions(port, node_id, n, full):
+    sessions = []
+    sem = asyncio.Semaphore(64)
+
+    async def one():
+        async with sem:
+            t, r, _ = await ln_session('127.0.0.1', port, node_id)
+            if full:
+                # A channel message (BOLT 1 type 32..255) while ACTIVE
+                # makes the session full; coldnode ignores its content.
+                t.send_bytes((32).to_bytes(2, 'big') + bytes(32))
+            sessions.append(t)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return sessions
+
+
+def timed_get(conn, path):
+    t = time.perf_counter()
+    conn.request('GET', path)
+    r = conn.getresponse()
+    body = r.read()
+    return (time.perf_counter() - t) * 1000, len(body), r.status
+
+
+def h2load(port, mac_hex, body, n):
+    p = subprocess.run(
+        ['h2load', '-n', str(n), '-c', '1', '-m', '10', '-t', '1',
+         '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+         '-H', f'macaroon: {mac_hex}', '-d', body,
+         f'https://127.0.0.1:{port}/lnrpc.Lightning/GetInfo'],
+        capture_output=True, text=True, timeout=600)
+    m = re.search(r'finished in [0-9.]+\w+, ([0-9.]+) req/s', p.stdout)
+    ok = re.search(r'status codes: (\d+) 2xx', p.stdout)
+    if not m or not ok or int(ok.group(1)) != n:
+        raise RuntimeError('h2load failed:\n' + p.stdout + p.stderr)
+    return float(m.group(1))
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with Harness() as h:
+        d = os.path.join(h.tmp, 'x')
+        os.makedirs(d, mode=0o700)
+        t = time.monotonic()
+        subprocess.run([os.environ['GENGRAPH'], '--full', '--network',
+                        'regtest', '--datadir', d], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f'full graph injected in {time.monotonic() - t:.0f} s')
+        x = h.node('x', '--signer=local', '--network=regtest',
+                   '--listen=127.0.0.1:0', '--pinginterval=1h',
+                   '--maxpeers=1200', '--maxpendinghandshakes=1200',
+                   '--prometheus.listen=127.0.0.1:0', '--logdir=none',
+                   '--debuglevel=info,PROM=debug,PEER=unusual', datadir=d)
+        x.start()
+        port, node_id = x.p2p_port(), x.node_id()
+        mport = metrics_port(x)
+
+        async def setup():
+            a = await open_sessions(port, node_id, GOSSIP_ONLY, False)
+            b = await open_sessions(port, node_id, FULL, True)
+            return a + b
+        loop = asyncio.new_event_loop()
+        sessions = loop.run_until_complete(setup())
+        conn = http.client.HTTPConnection('127.0.0.1', mport, timeout=30)
+        # Wait until the page shows them all.
+        while True:
+            _, _, st = timed_get(conn, '/metrics')
+            conn.request('GET', '/metrics')
+            page = conn.getresponse().read().decode()
+            g = re.search(r'coldnode_peers\{mode="gossip-only"\} (\d+)', page)
+            f = re.search(r'coldnode_peers\{mode="full"\} (\d+)', page)
+            if int(g.group(1)) >= GOSSIP_ONLY and int(f.group(1)) >= FULL:
+                break
+            loop.run_until_complete(asyncio.sleep(0.2))
+        chans = re.search(r'coldnode_gossip_channels (\d+)', page).group(1)
+        print(f'peers: {g.group(1)} gossip-only, {f.group(1)} full; graph '
+              f'{chans} channels')
+
+        mark = x.mark()
+        scr, nope, size = [], [], 0
+        for _ in range(300):
+            ms, size, st = timed_get(conn, '/metrics')
+            scr.append(ms)
+            ms, _, st = timed_get(conn, '/nope')
+            nope.append(ms)
+        renders = [float(m) for m in re.findall(
+            r'scrape: \d+ bytes rendered in ([0-9.]+) ms',
+            x.log()[mark:])]
+        scr.sort()
+        nope.sort()
+        print(f'scrape: {size} bytes, {size // 1024} KiB; median '
+              f'{statistics.median(scr):.3f} ms, p99 '
+              f'{scr[int(len(scr) * 0.99)]:.3f} ms (300 scrapes)')
+        print(f'  HTTP floor (GET /nope, same server): median '
+              f'{statistics.median(nope):.3f} ms; ratio floor/scrape '
+              f'{statistics.median(nope) / statistics.median(scr):.2f}')
+        print(f'  render inside coldnode (the loop iteration it adds to): '
+              f'median {statistics.median(renders):.3f} ms, max '
+              f'{max(renders):.3f} ms')
+
+        body = os.path.join(h.tmp, 'empty.grpc')
+        with open(body, 'wb') as bf:
+            bf.write(b'\0\0\0\0\0')
+        with open(os.path.join(d, 'monitor.macaroon'), 'rb') as mf:
+            mac = mf.read().hex()
+        rport = rpc_port(x)
+        h2load(rport, mac, body, 2000)  # warm up
+        base, scraped = [], []
+        for _ in range(RUNS):
+            base.append(h2load(rport, mac, body, REQUESTS))
+            prom = Prometheus(h.tmp + f'/p{len(scraped)}', [mport])
+            try:
+                time.sleep(2)
+                scraped.append(h2load(rport, mac, body, REQUESTS))
+                up = prom.query('up{job="coldnode"}')
+            finally:
+                prom.stop()
+            if not up or up[0][1] != 1:
+                raise RuntimeError(f'prometheus not scraping: {up}')
+        b, s = max(base), max(scraped)
+        print(f'GetInfo/s (h2load, 10 streams, {REQUESTS} calls, best of '
+              f'{RUNS}): {s:.0f}/s with Prometheus scraping every 1 s, '
+              f'{b:.0f}/s without; ratio {s / b:.3f} (goal >= 0.95)')
+        print(f'  all without: {" ".join(f"{v:.0f}" for v in base)}')
+        print(f'  all with:    {" ".join(f"{v:.0f}" for v in scraped)}')
+        for t in sessions:
+            t.close()
+        loop.close()
+
+
+if __name__ == '__main__':
+    main()
