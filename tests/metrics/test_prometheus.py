@@ -74,6 +74,10 @@ def main():
         if value(samples, 'coldnode_peer_handshakes_total',
                  direction='inbound', result='ok') != 1:
             fail('inbound handshake not counted')
+        for name in ('coldnode_peer_received_bytes_total',
+                     'coldnode_peer_sent_bytes_total'):
+            if value(samples, name) < 2 * 4:  # init both ways at least
+                fail(f'{name} not counted')
         if value(samples, 'coldnode_signer_connected') != 1:
             fail('signer not connected on the page')
 
