@@ -4,8 +4,9 @@
  * every scrape, even with no samples yet, so docs/operations.md can list
  * them all and a test can check each one appears.
  *
- * Each collector reads counters kept by its module: O(labels), never a
- * walk over peers or the graph.
+ * Each collector reads counters kept by its module: O(labels), never the
+ * graph.  peer_mgr_count walks the session list (pointer chasing, as
+ * GetInfo does).
  */
 #include "daemon/collectors.h"
 

@@ -9,8 +9,9 @@
  * writes families and samples into the page.  A chain or wallet module
  * adds itself the same way: one metrics_add_collector() call in main.c.
  *
- * Rendering is O(number of samples): nothing walks the graph or the peer
- * list; collectors read counters only.
+ * Rendering is O(number of samples) when collectors read counters; the
+ * daemon's do (docs/operations.md names the two linear exceptions: peer
+ * counts, open fds).
  */
 #ifndef COLDNODE_METRICS_H
 #define COLDNODE_METRICS_H
