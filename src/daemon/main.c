@@ -56,6 +56,7 @@ struct coldnode {
 	struct daemon_notify *notify;
 	struct metrics *metrics;         /* NULL unless --prometheus.* */
 	struct metrics_http *prom;
+	struct metrics_loop *loopstat;   /* loop busy time, for the metrics */
 	struct daemon_sources msrc;      /* what the collectors read */
 };
 
@@ -564,7 +565,11 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 		.version = "0.1.0-coldnode",
 	};
 	cn->metrics = metrics_new();
-	if (!cn->metrics || !daemon_collectors_add(cn->metrics, &cn->msrc)) {
+	cn->loopstat = metrics_loop_new(cn->loop);
+	if (!cn->metrics || !cn->loopstat ||
+	    !daemon_collectors_add(cn->metrics, &cn->msrc) ||
+	    !metrics_add_collector(cn->metrics, metrics_collect_loop,
+				   cn->loopstat)) {
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}
@@ -618,6 +623,8 @@ static void coldnode_stop(struct coldnode *cn)
 	cn->prom = NULL;
 	metrics_free(cn->metrics);
 	cn->metrics = NULL;
+	metrics_loop_free(cn->loopstat);
+	cn->loopstat = NULL;
 	/* Signer first (fails what waits on it), then the peers it acts on. */
 	if (cn->sv)
 		sv_shutdown(cn->sv, "coldnode stopping");

@@ -76,6 +76,14 @@ void metrics_histogram(struct metrics_page *pg, const struct cn_hist *h, ...)
  * use, with the coldnode_ prefix.  @arg unused. */
 void metrics_collect_process(void *arg, struct metrics_page *pg);
 
+/* Event loop busy time per iteration (ev_check to ev_prepare).
+ * @loop borrowed.  Register metrics_collect_loop with the handle as @arg;
+ * free after the registry stops rendering.  NULL on allocation failure. */
+struct metrics_loop;
+struct metrics_loop *metrics_loop_new(struct ev_loop *loop);
+void metrics_loop_free(struct metrics_loop *ml); /* NULL ok */
+void metrics_collect_loop(void *arg, struct metrics_page *pg);
+
 /**
  * metrics_http_new - serve GET /metrics on @hostport ("127.0.0.1:8989",
  * "[::1]:0"; port 0 picks one).
