@@ -64,6 +64,14 @@ def timed_get(conn, path):
     return (time.perf_counter() - t) * 1000, len(body), r.status
 
 
+def loop_max(conn):
+    """coldnode_loop_busy_max_seconds in ms (and resets it: a scrape)."""
+    conn.request('GET', '/metrics')
+    page = conn.getresponse().read().decode()
+    return float(re.search(r'^coldnode_loop_busy_max_seconds (\S+)$', page,
+                           re.M).group(1)) * 1000
+
+
 def h2load(port, mac_hex, body, secs):
     """GetInfo calls per second over @secs seconds (so a 1 s scrape
     interval lands several times inside each run)."""
@@ -151,8 +159,11 @@ def main():
         rport = rpc_port(x)
         h2load(rport, mac, body, 2)  # warm up
         base, light, scraped = [], [], []
+        max_base, max_light, max_prom = [], [], []
         for i in range(RUNS):
+            loop_max(conn)  # reset: the window starts here
             base.append(h2load(rport, mac, body, SECONDS))
+            max_base.append(loop_max(conn))
             # The same scrapes without Prometheus' own CPU on this 2-core
             # machine: a thread fetching /metrics every second.
             stop = threading.Event()
@@ -161,7 +172,7 @@ def main():
                 c = http.client.HTTPConnection('127.0.0.1', mport,
                                                timeout=30)
                 while not stop.wait(1.0):
-                    timed_get(c, '/metrics')
+                    max_light.append(loop_max(c))
                 c.close()
             th = threading.Thread(target=scraper)
             th.start()
@@ -176,6 +187,10 @@ def main():
                 prom.wait_value('up{job="coldnode"}', 1, timeout=60)
                 scraped.append(h2load(rport, mac, body, SECONDS))
                 prom.wait_value('up{job="coldnode"}', 1, timeout=60)
+                q = prom.query(f'max_over_time(coldnode_loop_busy_max_'
+                               f'seconds[{SECONDS}s])')
+                if q:
+                    max_prom.append(q[0][1] * 1000)
             finally:
                 prom.stop()
         b, l, s = max(base), max(light), max(scraped)
@@ -188,6 +203,13 @@ def main():
               f'ratio {l / b:.3f} (goal >= 0.95)')
         print(f'  scraped every 1 s by a real Prometheus on the same 2 '
               f'cores: {s:.0f}/s, ratio {s / b:.3f}')
+        print(f'longest loop iteration under that load: {max(max_base):.2f} '
+              f'ms without scrapes (median of runs '
+              f'{statistics.median(max_base):.2f}), '
+              f'{max(max_light):.2f} ms with 1/s scrapes (median of '
+              f'windows {statistics.median(max_light):.2f}), '
+              f'{max(max_prom) if max_prom else float("nan"):.2f} ms with '
+              f'Prometheus')
         print(f'  all without:    {" ".join(f"{v:.0f}" for v in base)}')
         print(f'  all plain 1/s:  {" ".join(f"{v:.0f}" for v in light)}')
         print(f'  all Prometheus: {" ".join(f"{v:.0f}" for v in scraped)}')

@@ -78,6 +78,9 @@ def main():
                      'coldnode_peer_sent_bytes_total'):
             if value(samples, name) < 2 * 4:  # init both ways at least
                 fail(f'{name} not counted')
+        if value(samples, 'coldnode_loop_iterations_total') < 1 or \
+                value(samples, 'coldnode_loop_busy_seconds_count') < 1:
+            fail('loop iterations not counted')
         if value(samples, 'coldnode_signer_connected') != 1:
             fail('signer not connected on the page')
 
