@@ -170,7 +170,9 @@ static void put_value(struct metrics_page *pg, double v)
 		puts_(pg, " NaN\n");
 	else if (isinf(v))
 		puts_(pg, v > 0 ? " +Inf\n" : " -Inf\n");
-	else if (v == (double)(int64_t)v && fabs(v) < 9e15)
+	/* Whole numbers below 2^53 print as integers; test the range first:
+	 * casting a larger double to an integer is undefined. */
+	else if (fabs(v) < 9e15 && v == (double)(int64_t)v)
 		putf(pg, " %lld\n", (long long)v);
 	else
 		putf(pg, " %.17g\n", v);
