@@ -1,10 +1,12 @@
 /*~ coldnode: a Lightning "cold node".  main() owns the one libev loop and
  * every module handle; modules register their watchers on the loop and talk
  * upward through callbacks that land here.  Start order: config, data dir,
- * pid file, RPC (so monitors are answered within milliseconds), gossip
- * store, signals, supervisor and signer port, then p2p once the node id is
- * known (at once with --signer=local or a pinned key, else when the first
- * signer registers).  Shutdown (SIGINT/SIGTERM) frees in reverse.
+ * log file, pid file, RPC (so monitors are answered within milliseconds),
+ * gossip store, metrics endpoint, signals, supervisor and signer port, then
+ * systemd's READY=1, then p2p once the node id is known (at once with
+ * --signer=local or a pinned key, else when the first signer registers).
+ * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
+ * metrics first so no scrape reads a module being freed.
  */
 #include "common/common.h"
 #include "daemon/announce.h"
