@@ -2,9 +2,9 @@
  * every module handle; modules register their watchers on the loop and talk
  * upward through callbacks that land here.  Start order: config, data dir,
  * log file, pid file, RPC (so monitors are answered within milliseconds),
- * gossip store, metrics endpoint, signals, supervisor and signer port, then
- * systemd's READY=1, then p2p once the node id is known (at once with
- * --signer=local or a pinned key, else when the first signer registers).
+ * gossip store, metrics endpoint, signals, supervisor and signer port,
+ * p2p if the node id is known (--signer=local or a pinned key), then
+ * systemd's READY=1; else p2p starts when the first signer registers.
  * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
  * metrics first so no scrape reads a module being freed.
  */
