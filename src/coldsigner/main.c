@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <systemd/sd-daemon.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
@@ -42,6 +43,8 @@ static void schedule_redial(struct signer *s, const char *why)
 {
 	double d = cs_backoff_next(&s->backoff);
 
+	/* systemd's status line (no-op outside systemd). */
+	sd_notifyf(0, "STATUS=disconnected from %s: %s", s->rcfg.target, why);
 	log_info(SUBSYS, "stream to %s ended (%s): redialling in %.1f s",
 		 s->rcfg.target, why, d);
 	s->stream_dead = true;
@@ -85,6 +88,7 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 		log_info(SUBSYS, "registered with %s: serving signing "
 			 "requests", s->rcfg.target);
 		cs_backoff_reset(&s->backoff);
+		sd_notifyf(0, "STATUS=registered with %s", s->rcfg.target);
 		return;
 	case CS_REFUSED:
 		log_unusual(SUBSYS, "%s", err);
@@ -277,7 +281,11 @@ int main(int argc, char *argv[])
 	ev_signal_start(s.loop, &s.sigterm);
 
 	dial(&s);
+	/* Type=notify: up once the key is loaded and the first dial started;
+	 * the node may not be there yet, and the signer redials forever. */
+	sd_notifyf(0, "READY=1\nSTATUS=dialling %s", server);
 	ev_run(s.loop, 0);
+	sd_notify(0, "STOPPING=1");
 
 	rpc_client_stream_free(s.stream);
 	ev_timer_stop(s.loop, &s.redial);

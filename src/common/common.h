@@ -49,6 +49,19 @@ void log_vmsg(const char *subsys, enum log_level level, const char *fmt,
 	      va_list ap);
 /* Where lines go (default stderr); borrowed, caller keeps it open. */
 void log_set_stream(void *file);
+/**
+ * log_open_file - also append every line to @dir/coldnode.log (lnd's
+ * --logdir, --maxlogfiles, --maxlogfilesize).  @dir borrowed; created
+ * (0700) if missing.
+ * @max_bytes: the file is rotated before a line would take it past this
+ *   (a line is never split: each goes whole into one file).
+ * @max_files: rotated files kept (coldnode.log.1 newest ..
+ *   coldnode.log.N); 0: never rotate.
+ * Returns false (and logs why on stderr) if the file cannot be opened.
+ */
+bool log_open_file(const char *dir, uint64_t max_bytes, unsigned max_files)
+	CN_WARN_UNUSED;
+void log_close_file(void);
 
 #define log_trace(sub, ...) log_msg(sub, LOG_TRACE, __VA_ARGS__)
 #define log_debug(sub, ...) log_msg(sub, LOG_DEBUG, __VA_ARGS__)
@@ -109,6 +122,18 @@ bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
 
 /* Monotonic clock in seconds, for timeouts and benches. */
 double cn_now(void);
+
+/* A latency histogram in seconds with fixed bucket bounds (cn_hist_bounds,
+ * 0.5 ms .. 10 s), kept by a module and rendered by src/metrics: modules
+ * count without depending on the metrics module. */
+#define CN_HIST_BUCKETS 14
+extern const double cn_hist_bounds[CN_HIST_BUCKETS];
+struct cn_hist {
+	uint64_t bucket[CN_HIST_BUCKETS]; /* not cumulative: bounds[i-1] < v <= bounds[i] */
+	uint64_t count;                   /* all observations, +Inf included */
+	double sum;
+};
+void cn_hist_observe(struct cn_hist *h, double seconds);
 
 /* Process-wide crypto setup (sodium_init, one randomized secp256k1 context).
  * Aborts if libsodium cannot start: nothing safe can run without it. */

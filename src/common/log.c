@@ -1,8 +1,18 @@
-/*~ Logging: one line per event on stderr, levels per subsystem, set with
- * lnd's --debuglevel syntax.  Never pass secrets here. */
+/*~ Logging: one line per event on stderr (journald keeps it under
+ * systemd), levels per subsystem, set with lnd's --debuglevel syntax, and
+ * optionally a copy in <logdir>/coldnode.log, rotated by size as lnd's
+ * --maxlogfiles/--maxlogfilesize do (lnd gzips its rolled files; we keep
+ * them plain, so `grep` and `tail` work on them).  Each line is one
+ * write(2) to each destination, so concurrent readers never see half a
+ * line, and rotation happens between lines.  Never pass secrets here. */
 #include "common/common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -16,6 +26,15 @@ static struct {
 static size_t num_subsys;
 static enum log_level default_level = LOG_INFO;
 static FILE *log_out;
+
+/* The log file, if any. */
+static struct {
+	int fd;            /* -1: none */
+	char *path;        /* <dir>/coldnode.log, owned */
+	uint64_t size;     /* bytes in the current file */
+	uint64_t max_bytes;
+	unsigned max_files;
+} lf = { .fd = -1 };
 
 static const char *const level_names[] = { "trace", "debug", "info",
 					   "unusual", "broken" };
@@ -108,6 +127,94 @@ void log_set_stream(void *file)
 	log_out = file;
 }
 
+static int open_log(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	*size = 0;
+	if (fd >= 0 && fstat(fd, &st) == 0)
+		*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+bool log_open_file(const char *dir, uint64_t max_bytes, unsigned max_files)
+{
+	char *path;
+
+	log_close_file();
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "coldnode: cannot create log directory %s: %s\n",
+			dir, strerror(errno));
+		return false;
+	}
+	if (asprintf(&path, "%s/coldnode.log", dir) < 0)
+		return false;
+	lf.fd = open_log(path, &lf.size);
+	if (lf.fd < 0) {
+		fprintf(stderr, "coldnode: cannot open log file %s: %s\n", path,
+			strerror(errno));
+		free(path);
+		return false;
+	}
+	lf.path = path;
+	lf.max_bytes = max_bytes;
+	lf.max_files = max_files;
+	return true;
+}
+
+void log_close_file(void)
+{
+	if (lf.fd >= 0)
+		close(lf.fd);
+	lf.fd = -1;
+	free(lf.path);
+	lf.path = NULL;
+}
+
+/* coldnode.log.(N-1) -> .N, ..., coldnode.log -> .1, then a new file.  The
+ * oldest beyond max_files is overwritten by the first rename. */
+static void rotate(void)
+{
+	size_t n = strlen(lf.path) + 16;
+	char *from = malloc(n), *to = malloc(n);
+
+	if (!from || !to)
+		goto out;
+	for (unsigned i = lf.max_files; i > 1; i--) {
+		snprintf(from, n, "%s.%u", lf.path, i - 1);
+		snprintf(to, n, "%s.%u", lf.path, i);
+		if (rename(from, to) != 0 && errno != ENOENT)
+			goto out;
+	}
+	snprintf(to, n, "%s.1", lf.path);
+	if (rename(lf.path, to) != 0)
+		goto out; /* keep appending to the one we have */
+	close(lf.fd);
+	lf.fd = open_log(lf.path, &lf.size);
+out:
+	free(from);
+	free(to);
+}
+
+static void write_file(const char *line, size_t len)
+{
+	ssize_t w;
+
+	if (lf.fd < 0)
+		return;
+	if (lf.max_files && lf.size && lf.size + len > lf.max_bytes)
+		rotate();
+	if (lf.fd < 0)
+		return;
+	/* O_APPEND and one write: the line lands whole. */
+	do {
+		w = write(lf.fd, line, len);
+	} while (w < 0 && errno == EINTR);
+	if (w > 0)
+		lf.size += (uint64_t)w;
+}
+
 void log_vmsg(const char *subsys, enum log_level level, const char *fmt,
 	      va_list ap)
 {
@@ -137,8 +244,16 @@ void log_vmsg(const char *subsys, enum log_level level, const char *fmt,
 		memcpy(line + len - 3, "...", 3);
 	}
 	line[len++] = '\n';
-	fwrite(line, 1, len, out);
+	write_file(line, len);
+	/* stderr: one write(2) too, not stdio's buffering (a memory
+	 * stream, in tests, has no descriptor). */
 	fflush(out);
+	if (fileno(out) < 0) {
+		fwrite(line, 1, len, out);
+		fflush(out);
+	} else if (write(fileno(out), line, len) < 0) {
+		/* Nowhere left to say it. */
+	}
 }
 
 void log_msg(const char *subsys, enum log_level level, const char *fmt, ...)

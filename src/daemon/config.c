@@ -129,6 +129,23 @@ static const struct opt opts[] = {
 	  "at most; new channel announcements over it are ignored "
 	  "(0: no limit)",
 	  F(gossip_maxunverified), false },
+	/* Operations: lnd's names and defaults. */
+	{ "prometheus.enable", OPT_BOOL, "false",
+	  "serve Prometheus metrics (GET /metrics, plain HTTP)",
+	  F(prometheus_enable), false },
+	{ "prometheus.listen", OPT_STRING, NULL,
+	  "metrics address host:port; setting it enables the metrics "
+	  "(default 127.0.0.1:8989)",
+	  F(prometheus_listen), false },
+	{ "logdir", OPT_STRING, NULL,
+	  "directory for coldnode.log (default <datadir>/logs; \"none\": "
+	  "stderr only)",
+	  F(logdir), false },
+	{ "maxlogfiles", OPT_UINT, "3",
+	  "rotated log files kept (0: never rotate)", F(maxlogfiles), false },
+	{ "maxlogfilesize", OPT_UINT, "20",
+	  "log file size in MB before it is rotated (1..4096)",
+	  F(maxlogfilesize), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -415,7 +432,7 @@ static bool finish(struct loader *ld)
 	/* Paths may come from the config file or as --opt=~/x, which the
 	 * shell does not expand. */
 	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
-			   &cfg->rpcunix, &cfg->signer_unix };
+			   &cfg->rpcunix, &cfg->signer_unix, &cfg->logdir };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
 		if (!*paths[i])
 			continue;
@@ -467,6 +484,18 @@ static bool finish(struct loader *ld)
 	if (cfg->rpc_maxstreams == 0 || cfg->rpc_maxstreams > UINT32_MAX)
 		return fail(ld, "--rpc.maxstreams: %" PRIu64 " is not in "
 			    "1..4294967295", cfg->rpc_maxstreams);
+	if (cfg->maxlogfilesize == 0 || cfg->maxlogfilesize > 4096)
+		return fail(ld, "--maxlogfilesize: %" PRIu64 " MB is not in "
+			    "1..4096", cfg->maxlogfilesize);
+	if (cfg->prometheus_listen) {
+		char host[256];
+		uint16_t port;
+		if (!cn_split_hostport(host, sizeof(host), &port,
+				       cfg->prometheus_listen))
+			return fail(ld, "--prometheus.listen: '%s' is not "
+				    "host:port", cfg->prometheus_listen);
+		cfg->prometheus_enable = true;
+	}
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

@@ -57,6 +57,12 @@ struct daemon_config {
 	uint64_t gossip_maxunverified; /* 0: unlimited */
 	char *alias;
 	char *color;
+	/* Operations (issue 12): metrics, log files. */
+	bool prometheus_enable;
+	char *prometheus_listen; /* NULL: 127.0.0.1:8989 if enabled */
+	char *logdir;            /* NULL: <datadir>/logs; "none": stderr only */
+	uint64_t maxlogfiles;    /* rotated files kept; 0: never rotate */
+	uint64_t maxlogfilesize; /* MB before rotation */
 	bool help;
 
 	/* Derived after parsing (not options). */

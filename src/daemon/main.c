@@ -1,15 +1,20 @@
 /*~ coldnode: a Lightning "cold node".  main() owns the one libev loop and
  * every module handle; modules register their watchers on the loop and talk
  * upward through callbacks that land here.  Start order: config, data dir,
- * pid file, RPC (so monitors are answered within milliseconds), gossip
- * store, signals, supervisor and signer port, then p2p once the node id is
- * known (at once with --signer=local or a pinned key, else when the first
- * signer registers).  Shutdown (SIGINT/SIGTERM) frees in reverse.
+ * log file, pid file, RPC (so monitors are answered within milliseconds),
+ * gossip store, metrics endpoint, signals, supervisor and signer port,
+ * p2p if the node id is known (--signer=local or a pinned key), then
+ * systemd's READY=1; else p2p starts when the first signer registers.
+ * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
+ * metrics first so no scrape reads a module being freed.
  */
 #include "common/common.h"
 #include "daemon/announce.h"
+#include "daemon/collectors.h"
 #include "daemon/config.h"
+#include "daemon/notify.h"
 #include "gossip/gossip.h"
+#include "metrics/metrics.h"
 #include "peer/peer.h"
 #include "rpc/rpc.h"
 #include "supervisor/supervisor.h"
@@ -48,6 +53,13 @@ struct coldnode {
 
 	char *pidfile;
 	ev_signal sigint, sigterm;
+
+	/* Operations: systemd notifications, Prometheus metrics. */
+	struct daemon_notify *notify;
+	struct metrics *metrics;         /* NULL unless --prometheus.* */
+	struct metrics_http *prom;
+	struct metrics_loop *loopstat;   /* loop busy time, for the metrics */
+	struct daemon_sources msrc;      /* what the collectors read */
 };
 
 /* ---- peer events ---- */
@@ -408,6 +420,13 @@ static void sv_changed(void *arg, struct supervisor *sv)
 		daemon_announce_sv_changed(cn->announce);
 	if (cn->rpc)
 		rpc_node_state_changed(cn->rpc);
+	/* systemd's STATUS= line: "SAFE_MODE: signer lost: ...". */
+	if (cn->notify) {
+		struct sv_info si;
+		sv_get_info(sv, &si);
+		daemon_notify_status(cn->notify, sv_state_str(si.state),
+				     si.cause);
+	}
 }
 
 /* A signer is connecting: start the persistent peers' handshakes now, up
@@ -554,6 +573,65 @@ static void coldnode_start_gossip(struct coldnode *cn)
 			   "the channel graph");
 }
 
+/* lnd's --logdir: a copy of every line in <logdir>/coldnode.log. */
+static bool coldnode_open_log(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	char *dir = NULL;
+	bool ok;
+
+	if (cfg->logdir && strcmp(cfg->logdir, "none") == 0)
+		return true;
+	if (cfg->logdir)
+		dir = strdup(cfg->logdir);
+	else if (asprintf(&dir, "%s/logs", cfg->datadir) < 0)
+		dir = NULL;
+	if (!dir)
+		return false;
+	ok = log_open_file(dir, cfg->maxlogfilesize * 1024 * 1024,
+			   (unsigned)(cfg->maxlogfiles > 1000
+					      ? 1000 : cfg->maxlogfiles));
+	free(dir);
+	return ok;
+}
+
+/* --prometheus.listen: the registry, one collector per module, and the
+ * HTTP endpoint on our loop. */
+static bool coldnode_start_metrics(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+
+	if (!cfg->prometheus_enable)
+		return true;
+	cn->msrc = (struct daemon_sources){
+		.sv = &cn->sv,
+		.peers = &cn->peers,
+		.gossip = &cn->gossip,
+		.rpc = rpc_node_server(cn->rpc),
+		.started_unix = cn->started,
+		.version = "0.1.0-coldnode",
+	};
+	cn->metrics = metrics_new();
+	cn->loopstat = metrics_loop_new(cn->loop);
+	if (!cn->metrics || !cn->loopstat ||
+	    !daemon_collectors_add(cn->metrics, &cn->msrc) ||
+	    !metrics_add_collector(cn->metrics, metrics_collect_loop,
+				   cn->loopstat)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
+	/* lnd's default address. */
+	cn->prom = metrics_http_new(cn->loop, cn->metrics,
+				    cfg->prometheus_listen
+					    ? cfg->prometheus_listen
+					    : "127.0.0.1:8989");
+	if (!cn->prom) {
+		log_unusual("MAIN", "cannot serve metrics: exiting");
+		return false;
+	}
+	return true;
+}
+
 static bool coldnode_start(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
@@ -565,10 +643,14 @@ static bool coldnode_start(struct coldnode *cn)
 			   cfg->datadir, strerror(errno));
 		return false;
 	}
+	if (!coldnode_open_log(cn))
+		return false;
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
 		return false;
 	coldnode_start_gossip(cn);
+	if (!coldnode_start_metrics(cn))
+		return false;
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
@@ -581,6 +663,15 @@ static bool coldnode_start(struct coldnode *cn)
 /* Free everything in reverse order of coldnode_start. */
 static void coldnode_stop(struct coldnode *cn)
 {
+	if (cn->notify)
+		daemon_notify_stopping(cn->notify);
+	/* No scrape may read a module being freed. */
+	metrics_http_free(cn->prom);
+	cn->prom = NULL;
+	metrics_free(cn->metrics);
+	cn->metrics = NULL;
+	metrics_loop_free(cn->loopstat);
+	cn->loopstat = NULL;
 	/* Signer first (fails what waits on it), then the peers it acts on. */
 	if (cn->sv)
 		sv_shutdown(cn->sv, "coldnode stopping");
@@ -606,6 +697,8 @@ static void coldnode_stop(struct coldnode *cn)
 		free(cn->pidfile);
 		cn->pidfile = NULL;
 	}
+	daemon_notify_free(cn->notify);
+	cn->notify = NULL;
 }
 
 /* Each peer is a socket: use all the descriptors we are allowed. */
@@ -643,7 +736,17 @@ int main(int argc, char *argv[])
 		daemon_config_free(cn.cfg);
 		return 1;
 	}
+	cn.notify = daemon_notify_new(cn.loop);
 	if (coldnode_start(&cn)) {
+		/* Up: the RPC port listens (and the signer port); a signer
+		 * need not be there yet. */
+		struct sv_info si;
+		sv_get_info(cn.sv, &si);
+		char status[512];
+		snprintf(status, sizeof(status), "%s: %s",
+			 sv_state_str(si.state), si.cause);
+		if (cn.notify)
+			daemon_notify_ready(cn.notify, status);
 		ev_run(cn.loop, 0);
 	} else {
 		code = 1;
@@ -652,5 +755,6 @@ int main(int argc, char *argv[])
 	daemon_config_free(cn.cfg);
 	ev_loop_destroy(cn.loop);
 	log_info("MAIN", "coldnode stopped");
+	log_close_file();
 	return code;
 }

@@ -494,8 +494,10 @@ enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
 	enter(g);
 	r = dispatch(g, gp, msg, len);
 	leave(g);
-	if (r < GOSSIP_REJ_TRUNCATED)
+	if (r < GOSSIP_REJ_TRUNCATED) {
+		g->handled[r]++;
 		return r;
+	}
 	g->rejects[r]++;
 	if (!from)
 		return r;
@@ -836,6 +838,15 @@ uint64_t gossip_unverified_channels(struct gossip *g)
 bool gossip_synced(const struct gossip *g)
 {
 	return g->synced;
+}
+
+void gossip_get_stats(const struct gossip *g, struct gossip_stats *out)
+{
+	for (size_t r = 0; r < GOSSIP_NUM_REASONS; r++)
+		out->verdicts[r] = r < GOSSIP_REJ_TRUNCATED ? g->handled[r]
+							    : g->rejects[r];
+	out->relay_queue = g->log_len;
+	out->held = g->num_held;
 }
 
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r)

@@ -79,6 +79,8 @@ enum gossip_reason {
 
 /* Short text, e.g. "Bad node_signature_1".  Never NULL. */
 const char *gossip_reason_str(enum gossip_reason r);
+/* The same as a metric label: "bad_node_sig_1".  Never NULL. */
+const char *gossip_reason_label(enum gossip_reason r);
 
 /* What the manager does to a peer that sent a message with this verdict. */
 enum gossip_action {
@@ -400,6 +402,15 @@ uint64_t gossip_unverified_channels(struct gossip *g);
  * before a restart). */
 bool gossip_synced(const struct gossip *g);
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
+/* Counters for metrics (read-only copy). */
+struct gossip_stats {
+	/* Messages handled, by verdict: GOSSIP_OK (accepted), the ignored
+	 * and the rejected reasons (rejected: as gossip_rejects). */
+	uint64_t verdicts[GOSSIP_NUM_REASONS];
+	uint64_t relay_queue; /* items in the relay log now */
+	uint64_t held;        /* updates waiting for their channel now */
+};
+void gossip_get_stats(const struct gossip *g, struct gossip_stats *out);
 /* Commit the pending batch now (tests, shutdown). */
 void gossip_commit(struct gossip *g);
 /* One bounded prune step now: channels whose newest update is older than

@@ -143,6 +143,7 @@ struct gossip {
 	struct gossip_held *held;
 	size_t num_held, held_cap;
 
+	uint64_t handled[GOSSIP_REJ_TRUNCATED]; /* accepted / ignored */
 	struct gossip_relay_ent *log;
 	size_t log_len, log_cap;
 	uint64_t log_base; /* sequence number of log[0] */

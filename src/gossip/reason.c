@@ -39,6 +39,43 @@ const char *gossip_reason_str(enum gossip_reason r)
 	return "invalid reason";
 }
 
+const char *gossip_reason_label(enum gossip_reason r)
+{
+	switch (r) {
+	case GOSSIP_OK: return "accepted";
+	case GOSSIP_IGN_DUPLICATE: return "duplicate";
+	case GOSSIP_IGN_OLDER: return "older";
+	case GOSSIP_IGN_HELD: return "held";
+	case GOSSIP_IGN_NOT_GOSSIP: return "not_gossip";
+	case GOSSIP_REJ_TRUNCATED: return "truncated";
+	case GOSSIP_REJ_BAD_ENCODING: return "bad_encoding";
+	case GOSSIP_REJ_ZLIB: return "zlib";
+	case GOSSIP_REJ_WRONG_CHAIN: return "wrong_chain";
+	case GOSSIP_REJ_BAD_KEY: return "bad_key";
+	case GOSSIP_REJ_NODE_ORDER: return "node_order";
+	case GOSSIP_REJ_BAD_NODE_SIG_1: return "bad_node_sig_1";
+	case GOSSIP_REJ_BAD_NODE_SIG_2: return "bad_node_sig_2";
+	case GOSSIP_REJ_BAD_BTC_SIG_1: return "bad_btc_sig_1";
+	case GOSSIP_REJ_BAD_BTC_SIG_2: return "bad_btc_sig_2";
+	case GOSSIP_REJ_BAD_SIG: return "bad_sig";
+	case GOSSIP_REJ_BAD_ADDRESS: return "bad_address";
+	case GOSSIP_REJ_UTXO: return "utxo";
+	case GOSSIP_REJ_UNVERIFIED_CAP: return "unverified_cap";
+	case GOSSIP_REJ_TS_FUTURE: return "ts_future";
+	case GOSSIP_REJ_TS_STALE: return "ts_stale";
+	case GOSSIP_REJ_TS_CONFLICT: return "ts_conflict";
+	case GOSSIP_REJ_UNKNOWN_CHANNEL: return "unknown_channel";
+	case GOSSIP_REJ_UNKNOWN_NODE: return "unknown_node";
+	case GOSSIP_REJ_RATE_LIMITED: return "rate_limited";
+	case GOSSIP_REJ_UNEXPECTED: return "unexpected";
+	case GOSSIP_REJ_BAD_REPLY: return "bad_reply";
+	case GOSSIP_REJ_BUSY: return "busy";
+	case GOSSIP_REJ_STORE: return "store";
+	case GOSSIP_NUM_REASONS: break;
+	}
+	return "invalid";
+}
+
 enum gossip_action gossip_reason_action(enum gossip_reason r)
 {
 	switch (r) {

@@ -236,7 +236,9 @@ size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
 
 	for (struct peer *p = mgr->peers; p; p = p->next) {
 		if (p->state == PEER_ST_READY && p->mode == mode) {
+			mgr->close_reason = PEER_CLOSE_SIGNER_LOST;
 			peer_close(p, why);
+			mgr->close_reason = -1;
 			n++;
 		}
 	}
@@ -491,6 +493,7 @@ void peer_mgr_session_ready(struct peer *p)
 	struct peer_dialer *d;
 	char hex[67];
 
+	mgr->stats.handshakes[p->inbound][1]++;
 	if (old) {
 		/* Two sessions with one node.  Same direction: the old one is
 		 * probably dead, keep the new.  Crossed dials: both sides
@@ -503,12 +506,14 @@ void peer_mgr_session_ready(struct peer *p)
 				memcmp(mgr->cfg.local_pub, p->node_id, 33) < 0;
 			keep_new = (p->inbound != we_smaller);
 		}
+		mgr->close_reason = PEER_CLOSE_DUPLICATE;
 		if (keep_new)
 			peer_close(old, "replaced by a newer connection");
-		else {
+		else
 			peer_close(p, "duplicate connection");
+		mgr->close_reason = -1;
+		if (!keep_new)
 			return;
-		}
 	}
 	d = find_dialer(mgr, p->node_id);
 	if (d) {
@@ -688,6 +693,7 @@ struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
 	if (!mgr)
 		return NULL;
 	mgr->loop = loop;
+	mgr->close_reason = -1;
 	mgr->cfg = *cfg;
 	if (!mgr->cfg.send_cap)
 		mgr->cfg.send_cap = DEFAULT_SEND_CAP;
@@ -721,8 +727,10 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		close(l->fd);
 		free(l);
 	}
+	mgr->close_reason = PEER_CLOSE_SHUTDOWN;
 	for (struct peer *p = mgr->peers; p; p = p->next)
 		peer_close(p, "shutting down");
+	mgr->close_reason = -1;
 	reap(mgr->loop, &mgr->reaper, 0);
 	assert(!mgr->peers);
 	while (mgr->dialers) {
@@ -733,4 +741,26 @@ void peer_mgr_free(struct peer_mgr *mgr)
 	}
 	free(mgr->full_peers);
 	free(mgr);
+}
+
+void peer_mgr_get_stats(const struct peer_mgr *mgr, struct peer_mgr_stats *out)
+{
+	*out = mgr->stats;
+}
+
+const char *peer_close_reason_str(enum peer_close_reason r)
+{
+	switch (r) {
+	case PEER_CLOSE_HANDSHAKE:
+		return "handshake";
+	case PEER_CLOSE_SESSION:
+		return "session";
+	case PEER_CLOSE_SIGNER_LOST:
+		return "signer_lost";
+	case PEER_CLOSE_DUPLICATE:
+		return "duplicate";
+	case PEER_CLOSE_SHUTDOWN:
+		return "shutdown";
+	}
+	abort();
 }

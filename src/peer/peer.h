@@ -158,6 +158,28 @@ size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode);
 /* Sessions still in handshake. */
 size_t peer_mgr_count_pending(const struct peer_mgr *mgr);
 
+/* Why a session closed, for metrics. */
+enum peer_close_reason {
+	PEER_CLOSE_HANDSHAKE,   /* before init completed: connect, BOLT 8, init */
+	PEER_CLOSE_SESSION,     /* a ready session: peer error, timeout, hang-up */
+	PEER_CLOSE_SIGNER_LOST, /* peer_mgr_close_mode (full peers, safe mode) */
+	PEER_CLOSE_DUPLICATE,   /* a second connection to the same node */
+	PEER_CLOSE_SHUTDOWN,
+};
+#define PEER_NUM_CLOSE_REASONS 5
+const char *peer_close_reason_str(enum peer_close_reason r);
+
+/* Counters since start, for metrics (read-only copy). */
+struct peer_mgr_stats {
+	/* [inbound][ok]: sessions that reached init (ok) or closed before. */
+	uint64_t handshakes[2][2];
+	uint64_t closes[PEER_NUM_CLOSE_REASONS];
+	/* Lightning message bytes (decrypted) received and queued to send. */
+	uint64_t bytes_in, bytes_out;
+};
+void peer_mgr_get_stats(const struct peer_mgr *mgr,
+			struct peer_mgr_stats *out);
+
 /* Send one message (type + payload, copied).  false if the peer's send
  * buffer is over its cap (the peer is then closed) or @len > 65535. */
 bool peer_send(struct peer *p, const uint8_t *msg, size_t len);

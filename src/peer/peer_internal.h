@@ -87,6 +87,10 @@ struct peer_mgr {
 		double last;       /* ev_now of the last line, 0: never */
 		uint64_t refused;  /* since that line */
 	} log_maxpeers, log_maxpending;
+	struct peer_mgr_stats stats;
+	/* Set by mgr.c around its own peer_close calls; else the reason
+	 * follows from the session's state. */
+	int close_reason; /* enum peer_close_reason, or -1 */
 	ev_prepare reaper; /* frees closed peers between loop iterations */
 	struct peer_mgr_dial_stats stats;
 	bool freeing;

@@ -61,6 +61,7 @@ static bool send_raw(struct peer *p, const uint8_t *msg, size_t len)
 
 	switch (err) {
 	case BRONTIDE_OK:
+		p->mgr->stats.bytes_out += len;
 		return true;
 	case BRONTIDE_ERR_MSG_TOO_LONG:
 		return false;
@@ -309,6 +310,7 @@ static void on_recv(void *arg, struct brontide_conn *c, const uint8_t *msg,
 	struct peer_proto_out out;
 	enum peer_proto_verdict v;
 
+	mgr->stats.bytes_in += len;
 	if (p->state == PEER_ST_CLOSED)
 		return;
 	v = peer_proto_recv(&p->proto, &out, msg, len,
@@ -424,6 +426,12 @@ void peer_close(struct peer *p, const char *why)
 		 p->inbound ? "inbound" : "outbound",
 		 was_ready ? peer_mode_str(p->mode) : "before init", why);
 	p->state = PEER_ST_CLOSED;
+	if (!was_ready)
+		mgr->stats.handshakes[p->inbound][0]++;
+	mgr->stats.closes[mgr->close_reason >= 0
+				  ? mgr->close_reason
+				  : was_ready ? PEER_CLOSE_SESSION
+					      : PEER_CLOSE_HANDSHAKE]++;
 	ev_timer_stop(mgr->loop, &p->timer);
 	ev_timer_stop(mgr->loop, &p->pong_timer);
 	ev_timer_stop(mgr->loop, &p->park_timer);

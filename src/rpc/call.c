@@ -52,6 +52,7 @@ struct rpc_call {
 	bool headers_sent, finishing, done_sending;
 	enum rpc_status status;
 	char *status_msg; /* percent-encoded, owned */
+	double t0;        /* cn_now() at the request headers */
 	bool started;
 	ev_timer deadline;
 	void *data;
@@ -163,12 +164,29 @@ bool rpc_call_send(struct rpc_call *c, const uint8_t *msg, size_t len)
 	return true;
 }
 
+static struct rpc_method_entry *find_method(struct rpc_server *srv,
+					    const char *path);
+
+/* Metrics: one count per call, under its method if registered. */
+static void count_call(struct rpc_call *c, enum rpc_status st)
+{
+	struct rpc_server *srv = c->sess->srv;
+	struct rpc_method_entry *me =
+		c->me ? c->me : c->path ? find_method(srv, c->path) : NULL;
+	struct rpc_method_stats *ms = me ? &me->stats : &srv->unknown_stats;
+
+	if ((unsigned)st < RPC_NUM_STATUS)
+		ms->calls[st]++;
+	cn_hist_observe(&ms->latency, cn_now() - c->t0);
+}
+
 void rpc_call_finish(struct rpc_call *c, enum rpc_status st, const char *msg)
 {
 	if (c->finishing)
 		return;
 	c->finishing = true;
 	c->status = st;
+	count_call(c, st);
 	c->status_msg = rpc_percent_encode(msg ? msg : "");
 	if (!c->status_msg)
 		c->status_msg = calloc(1, 1);
@@ -427,6 +445,7 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame,
 	if (!c)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	c->sess = s;
+	c->t0 = cn_now();
 	c->stream_id = frame->hd.stream_id;
 	rpc_framer_init(&c->framer, s->srv->cfg.max_recv_msg);
 	c->next = s->calls;

@@ -289,6 +289,24 @@ size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path);
 /* Bound TCP port of listener @idx (in cfg.listen order), 0 if none. */
 uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx);
 
+/* Per-method statistics, for metrics.  A call is counted when it is
+ * finished with a status (rpc_call_finish); its latency runs from its
+ * request headers to that status.  Calls of unregistered paths are counted
+ * under the method "unknown" (the path a client chose is no label). */
+#define RPC_NUM_STATUS 17
+struct rpc_method_stats {
+	const char *method; /* borrowed: valid for the callback only */
+	uint64_t calls[RPC_NUM_STATUS]; /* by enum rpc_status */
+	struct cn_hist latency;
+};
+/* @fn called once per registered method, then once for "unknown". */
+void rpc_server_foreach_stats(const struct rpc_server *srv,
+			      void (*fn)(void *arg,
+					 const struct rpc_method_stats *st),
+			      void *arg);
+/* Connections open now (TCP and unix, TLS handshake included). */
+size_t rpc_server_num_conns(const struct rpc_server *srv);
+
 /* --- One call (stream) ---------------------------------------------------- */
 
 /**

@@ -145,6 +145,7 @@ struct rpc_method_entry {
 	char *path;
 	struct rpc_perm *perms; /* entity/action strings owned */
 	size_t active;
+	struct rpc_method_stats stats; /* stats.method: NULL, see path */
 };
 
 struct rpc_conn;
@@ -161,6 +162,7 @@ struct rpc_server {
 	size_t num_methods;
 	struct rpc_conn *conns; /* list */
 	size_t num_conns;
+	struct rpc_method_stats unknown_stats; /* unregistered paths */
 };
 
 /* call.c: the HTTP/2 + gRPC session of one connection (sans-I/O: bytes in

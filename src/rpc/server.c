@@ -717,3 +717,25 @@ uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx)
 		return 0;
 	return srv->listeners[idx].port;
 }
+
+void rpc_server_foreach_stats(const struct rpc_server *srv,
+			      void (*fn)(void *arg,
+					 const struct rpc_method_stats *st),
+			      void *arg)
+{
+	struct rpc_method_stats st;
+
+	for (size_t i = 0; i < srv->num_methods; i++) {
+		st = srv->methods[i]->stats;
+		st.method = srv->methods[i]->path;
+		fn(arg, &st);
+	}
+	st = srv->unknown_stats;
+	st.method = "unknown";
+	fn(arg, &st);
+}
+
+size_t rpc_server_num_conns(const struct rpc_server *srv)
+{
+	return srv->num_conns;
+}

@@ -49,6 +49,7 @@ struct req {
 	uint64_t id;
 	enum req_kind kind;
 	uint64_t generation; /* when sent; 0 while never sent */
+	double sent_at;      /* cn_now() when sent, for the latency histogram */
 	ev_timer timer;      /* wait limit (queued) or reply deadline (sent) */
 	uint8_t point[33];   /* ECDH */
 	uint8_t *msg;        /* SIGN: our copy */
@@ -110,6 +111,8 @@ struct supervisor {
 	uint64_t requests_ok, requests_failed, full_closed;
 	uint64_t requests_unavailable, requests_timed_out;
 	uint64_t signer_arrivals;
+	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
+	int64_t signer_lost_unix; /* when the last stream went away */
 };
 
 static void stream_drop(struct supervisor *sv, enum sv_code code,
@@ -180,6 +183,14 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	list_del(r);
 	ev_timer_stop(sv->loop, &r->timer);
 	if (!is_internal(r)) {
+		struct sv_req_stats *rs =
+			&sv->req_stats[r->kind == REQ_ECDH ? SV_REQ_ECDH
+							  : SV_REQ_SIGN_MESSAGE];
+		rs->results[res]++;
+		/* Latency of the signer itself: only what it answered. */
+		if (r->sent_at > 0 && (res == SV_OK || res == SV_ERR_SIGNER ||
+				       res == SV_ERR_BAD_REPLY))
+			cn_hist_observe(&rs->latency, cn_now() - r->sent_at);
 		if (res == SV_OK)
 			sv->requests_ok++;
 		else
@@ -392,6 +403,7 @@ static void send_req(struct supervisor *sv, struct req *r)
 	if (!buf)
 		abort();
 	r->generation = sv->generation;
+	r->sent_at = cn_now();
 	list_add(&sv->sent, r);
 	ev_timer_set(&r->timer,
 		     r->kind == REQ_PING ? sv->cfg.ping_timeout
@@ -446,6 +458,7 @@ static void stream_lost(struct supervisor *sv, const char *why)
 	log_info(SUBSYS, "signer %s gone: %s", sv->signer_peer, why);
 	sv->signer_peer[0] = sv->signer_info[0] = '\0';
 	sv->signer_since_unix = 0;
+	sv->signer_lost_unix = (int64_t)time(NULL);
 	snprintf(cause, sizeof(cause), "signer lost: %s", why);
 	apply(sv, SV_EV_SIGNER_LOST, cause);
 }
@@ -996,6 +1009,30 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->requests_timed_out = sv->requests_timed_out;
 	out->full_closed = sv->full_closed;
 	out->signer_arrivals = sv->signer_arrivals;
+}
+
+void sv_get_req_stats(const struct supervisor *sv,
+		      struct sv_req_stats out[SV_NUM_REQ_KINDS])
+{
+	memcpy(out, sv->req_stats, sizeof(sv->req_stats));
+}
+
+int64_t sv_signer_last_seen(const struct supervisor *sv)
+{
+	if (sv->cfg.local || sv->stream)
+		return (int64_t)time(NULL);
+	return sv->signer_lost_unix;
+}
+
+const char *sv_req_kind_str(enum sv_req_kind k)
+{
+	switch (k) {
+	case SV_REQ_ECDH:
+		return "ecdh";
+	case SV_REQ_SIGN_MESSAGE:
+		return "sign_message";
+	}
+	abort();
 }
 
 const char *sv_result_str(enum sv_result r)

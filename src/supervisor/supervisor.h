@@ -263,6 +263,29 @@ enum sv_result {
 	SV_ERR_BAD_REPLY,   /* wrong response type or size */
 };
 const char *sv_result_str(enum sv_result r);
+#define SV_NUM_RESULTS 6
+
+/* Per-kind request statistics, for metrics: results of ECDH and
+ * SignMessage requests, and the signer's latency (request sent on the
+ * stream to its answer; requests failed before being sent are counted in
+ * results only). */
+enum sv_req_kind {
+	SV_REQ_ECDH,
+	SV_REQ_SIGN_MESSAGE,
+};
+#define SV_NUM_REQ_KINDS 2
+const char *sv_req_kind_str(enum sv_req_kind k);
+struct sv_req_stats {
+	uint64_t results[SV_NUM_RESULTS]; /* by enum sv_result */
+	struct cn_hist latency;
+};
+/* Copies the counters into @out (one per enum sv_req_kind). */
+void sv_get_req_stats(const struct supervisor *sv,
+		      struct sv_req_stats out[SV_NUM_REQ_KINDS]);
+/* Wall-clock time the signer was last seen: now while one is attached,
+ * else when the last one went away; 0 if none ever came (or local mode,
+ * which has no signer to lose: then it is always now). */
+int64_t sv_signer_last_seen(const struct supervisor *sv);
 
 /* @secret (32 bytes) borrowed for the call, only on SV_OK. */
 typedef void (*sv_ecdh_cb)(void *arg, enum sv_result r,

@@ -117,6 +117,35 @@ static void test_file_and_flags(void)
 	CHECK(cfg->rpc_maxstreams == 5 && cfg->gossip_maxunverified == 9);
 	daemon_config_free(cfg);
 
+	/* Operations (issue 12): lnd's names and defaults; metrics off
+	 * unless enabled or given an address. */
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(!cfg->prometheus_enable && !cfg->prometheus_listen);
+	CHECK(!cfg->logdir && cfg->maxlogfiles == 3 &&
+	      cfg->maxlogfilesize == 20);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--prometheus.enable", NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->prometheus_enable && !cfg->prometheus_listen);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--prometheus.listen=127.0.0.1:0",
+		   "--logdir=~/l", "--maxlogfiles=0", "--maxlogfilesize=1",
+		   NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->prometheus_enable &&
+	      strcmp(cfg->prometheus_listen, "127.0.0.1:0") == 0);
+	CHECK(cfg->logdir && cfg->logdir[0] == '/' &&
+	      strcmp(cfg->logdir + strlen(cfg->logdir) - 2, "/l") == 0);
+	CHECK(cfg->maxlogfiles == 0 && cfg->maxlogfilesize == 1);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--prometheus.listen=8989", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--prometheus.listen=127.0.0.1:99999", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--maxlogfilesize=0", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--maxlogfilesize=5000", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--maxlogfiles=x", NULL) == DAEMON_CONFIG_ERROR);
+
 	/* --configfile elsewhere. */
 	{
 		char cf[300];

@@ -85,6 +85,8 @@ static void test_rules(void)
 
 	/* Updates: newer replaces older, equal+same ignored, equal+different
 	 * rejected, older ignored. */
+	struct gossip_stats st0;
+	gossip_get_stats(g, &st0);
 	len = tmake_upd(m, chain, scid, da, test_now - 100, 1000, 1, &a);
 	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
 	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_DUPLICATE);
@@ -103,6 +105,23 @@ static void test_rules(void)
 	len = tmake_upd(m, chain, scid, db, test_now - 1209600 - 1, 1, 1, &b);
 	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_TS_STALE);
 	CHECK(gossip_rejects(g, GOSSIP_REJ_TS_STALE) == 1);
+	/* The metrics' view: every verdict counted, accepted and ignored
+	 * too, rejections as gossip_rejects. */
+	{
+		struct gossip_stats st;
+		gossip_get_stats(g, &st);
+		CHECK(st.verdicts[GOSSIP_IGN_DUPLICATE] ==
+		      st0.verdicts[GOSSIP_IGN_DUPLICATE] + 1);
+		CHECK(st.verdicts[GOSSIP_IGN_OLDER] ==
+		      st0.verdicts[GOSSIP_IGN_OLDER] + 1);
+		CHECK(st.verdicts[GOSSIP_OK] == st0.verdicts[GOSSIP_OK] + 2);
+		CHECK(st.verdicts[GOSSIP_REJ_TS_STALE] ==
+		      st0.verdicts[GOSSIP_REJ_TS_STALE] + 1);
+		CHECK(st.verdicts[GOSSIP_REJ_TS_CONFLICT] ==
+		      gossip_rejects(g, GOSSIP_REJ_TS_CONFLICT));
+		CHECK(strcmp(gossip_reason_label(GOSSIP_REJ_BAD_NODE_SIG_1),
+			     "bad_node_sig_1") == 0);
+	}
 
 	/* Signed by the wrong node: bad signature, the peer is closed. */
 	len = tmake_upd(m, chain, scid, db, test_now - 10, 1, 1, &a);

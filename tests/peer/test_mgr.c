@@ -332,6 +332,23 @@ static void test_session(void)
 	CHECK(peer_mgr_close_mode(a.mgr, PEER_MODE_FULL, "signer lost") == 1);
 	CHECK(peer_mgr_count(a.mgr, PEER_MODE_FULL) == 0);
 	CHECK(strcmp(a.last_why, "signer lost") == 0);
+	/* The metrics' counters: two inbound sessions reached init on A, one
+	 * closed for a peer error (the refused channel message), one by
+	 * close_mode; bytes flowed both ways. */
+	{
+		struct peer_mgr_stats st;
+		peer_mgr_get_stats(a.mgr, &st);
+		CHECK(st.handshakes[1][1] == 2 && st.handshakes[0][1] == 0);
+		CHECK(st.closes[PEER_CLOSE_SESSION] == 1);
+		CHECK(st.closes[PEER_CLOSE_SIGNER_LOST] == 1);
+		CHECK(st.closes[PEER_CLOSE_SHUTDOWN] == 0);
+		CHECK(st.bytes_in >= sizeof(gossip) + 2 * sizeof(chan));
+		CHECK(st.bytes_out > 0);
+		peer_mgr_get_stats(b.mgr, &st);
+		CHECK(st.handshakes[0][1] == 2 && st.handshakes[1][1] == 0);
+		CHECK(strcmp(peer_close_reason_str(PEER_CLOSE_SIGNER_LOST),
+			     "signer_lost") == 0);
+	}
 
 	/* B notices, schedules a redial (1 s backoff); redial_now dials at
 	 * once instead of waiting. */

@@ -122,6 +122,28 @@ static void setup(void)
 
 /* ---- part 1: server loop in a thread, blocking unary client ---------- */
 
+struct stats_seen {
+	uint64_t hang_deadline, hang_unauth, fail_precondition;
+	uint64_t unknown_unimplemented, calls, timed;
+};
+
+static void stats_cb(void *arg, const struct rpc_method_stats *ms)
+{
+	struct stats_seen *s = arg;
+
+	if (!strcmp(ms->method, "/test.T/Hang")) {
+		s->hang_deadline += ms->calls[RPC_STATUS_DEADLINE_EXCEEDED];
+		s->hang_unauth += ms->calls[RPC_STATUS_UNAUTHENTICATED];
+	} else if (!strcmp(ms->method, "/test.T/Fail")) {
+		s->fail_precondition += ms->calls[RPC_STATUS_FAILED_PRECONDITION];
+	} else if (!strcmp(ms->method, "unknown")) {
+		s->unknown_unimplemented += ms->calls[RPC_STATUS_UNIMPLEMENTED];
+	}
+	for (int c = 0; c < RPC_NUM_STATUS; c++)
+		s->calls += ms->calls[c];
+	s->timed += ms->latency.count;
+}
+
 struct srv_thread {
 	struct ev_loop *loop;
 	struct rpc_server *srv;
@@ -216,6 +238,16 @@ static void part_threaded(bool tls)
 
 	ev_async_send(t.loop, &t.stop);
 	pthread_join(th, NULL);
+	/* The metrics' view: each call under its method and code (an
+	 * unregistered path under "unknown"), each one timed. */
+	{
+		struct stats_seen seen = { 0 };
+		rpc_server_foreach_stats(t.srv, stats_cb, &seen);
+		CHECK(seen.hang_deadline == 1 && seen.hang_unauth == 1);
+		CHECK(seen.fail_precondition == 1);
+		CHECK(seen.unknown_unimplemented == 1);
+		CHECK(seen.timed == seen.calls && seen.calls >= 4);
+	}
 	rpc_server_free(t.srv);
 	ev_loop_destroy(t.loop);
 }

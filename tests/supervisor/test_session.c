@@ -213,6 +213,24 @@ static void test_first_contact_and_requests(const char *pin)
 	CHECK(info.requests_unavailable == 7);
 	CHECK(info.requests_failed == 7);
 	CHECK(info.requests_timed_out == 0);
+	/* The metrics' per-kind view adds up to the same, and every answered
+	 * request was timed. */
+	{
+		struct sv_req_stats rs[SV_NUM_REQ_KINDS];
+		uint64_t unavail = 0, ok = 0;
+		sv_get_req_stats(sv, rs);
+		for (int kd = 0; kd < SV_NUM_REQ_KINDS; kd++) {
+			unavail += rs[kd].results[SV_ERR_UNAVAILABLE];
+			ok += rs[kd].results[SV_OK];
+		}
+		CHECK(unavail == 7);
+		CHECK(ok == info.requests_ok);
+		CHECK(rs[SV_REQ_ECDH].latency.count ==
+		      rs[SV_REQ_ECDH].results[SV_OK] +
+			      rs[SV_REQ_ECDH].results[SV_ERR_SIGNER] +
+			      rs[SV_REQ_ECDH].results[SV_ERR_BAD_REPLY]);
+		CHECK(sv_signer_last_seen(sv) > 0);
+	}
 
 	sv_shutdown(sv, "test over");
 	CHECK(f.finished && f.code == SV_CODE_UNAVAILABLE);
@@ -372,6 +390,12 @@ static void test_timeouts(void)
 		CHECK(info.requests_timed_out == 1);
 		CHECK(info.requests_unavailable == 1);
 		CHECK(info.signer_losses == 1);
+		struct sv_req_stats rs[SV_NUM_REQ_KINDS];
+		sv_get_req_stats(sv, rs);
+		CHECK(rs[SV_REQ_ECDH].results[SV_ERR_TIMEOUT] == 1);
+		/* Not answered: not in the latency histogram. */
+		CHECK(rs[SV_REQ_ECDH].latency.count ==
+		      rs[SV_REQ_ECDH].results[SV_OK]);
 	}
 	fake_clear(&f);
 

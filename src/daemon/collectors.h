@@ -1,0 +1,34 @@
+/*~ collectors: the daemon's metrics collectors, one per module, reading
+ * each module's read-only stats at scrape time.  Internal to the daemon.
+ *
+ * The handles are double pointers: p2p starts late (when the node id is
+ * known) and gossip may be missing; a NULL handle writes no samples for
+ * that module (its families are still declared, so dashboards see 0).
+ */
+#ifndef COLDNODE_DAEMON_COLLECTORS_H
+#define COLDNODE_DAEMON_COLLECTORS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct metrics;
+struct supervisor;
+struct peer_mgr;
+struct gossip;
+struct rpc_server;
+
+struct daemon_sources {
+	struct supervisor *const *sv;  /* each borrowed, may point at NULL */
+	struct peer_mgr *const *peers;
+	struct gossip *const *gossip;
+	struct rpc_server *rpc;        /* the monitoring gRPC server */
+	int64_t started_unix;          /* for "signer never seen" */
+	const char *version;
+};
+
+/* Adds the supervisor, peer, gossip, rpc and process collectors to @m.
+ * @src borrowed: must outlive @m.  False on allocation failure. */
+bool daemon_collectors_add(struct metrics *m,
+			   const struct daemon_sources *src);
+
+#endif /* COLDNODE_DAEMON_COLLECTORS_H */
