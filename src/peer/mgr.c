@@ -100,7 +100,7 @@ void peer_mgr_park_timeout(struct peer *p)
 {
 	char why[128];
 
-	p->mgr->stats.park_timeouts++;
+	p->mgr->dial_stats.park_timeouts++;
 	snprintf(why, sizeof(why),
 		 "no node-key ECDH within %.1fs: closing before the peer's "
 		 "act-three deadline",
@@ -467,8 +467,8 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr)
 			n++;
 		}
 	}
-	mgr->stats.early_dials += n;
-	mgr->stats.early_refused += skipped;
+	mgr->dial_stats.early_dials += n;
+	mgr->dial_stats.early_refused += skipped;
 	if (n || skipped)
 		log_info("PEER", "dialing %zu persistent peer(s) ahead of the "
 			 "signer%s", n,
@@ -481,7 +481,7 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr)
 void peer_mgr_dial_stats(const struct peer_mgr *mgr,
 			 struct peer_mgr_dial_stats *out)
 {
-	*out = mgr->stats;
+	*out = mgr->dial_stats;
 }
 
 /* ---- session events ---- */
@@ -529,7 +529,7 @@ void peer_mgr_session_ready(struct peer *p)
 		 p->inbound ? "inbound" : "outbound", peer_mode_str(p->mode));
 	p->announced = true;
 	if (p->early)
-		mgr->stats.early_ready++;
+		mgr->dial_stats.early_ready++;
 	if (mgr->cbs->peer_ready)
 		mgr->cbs->peer_ready(mgr->arg, p);
 }

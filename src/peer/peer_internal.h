@@ -92,7 +92,7 @@ struct peer_mgr {
 	 * follows from the session's state. */
 	int close_reason; /* enum peer_close_reason, or -1 */
 	ev_prepare reaper; /* frees closed peers between loop iterations */
-	struct peer_mgr_dial_stats stats;
+	struct peer_mgr_dial_stats dial_stats;
 	bool freeing;
 };
 
