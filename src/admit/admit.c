@@ -128,7 +128,7 @@ static void keys(uint8_t source[16], uint8_t group[16],
 }
 
 static void note(struct admit *a, enum admit_reason r, const char *peer,
-		 double now, size_t detail)
+		 double now, size_t detail, const char *why)
 {
 	a->count[r]++;
 	if (now - a->last_log[r] < 1.0) {
@@ -152,10 +152,12 @@ static void note(struct admit *a, enum admit_reason r, const char *peer,
 						   : "", more);
 		break;
 	case ADMIT_EVICTED:
-		log_unusual(sub, "%s: evicting unauthenticated connection from "
-			    "%s: pre-auth budget (%zu%s%s) full%s", n, peer,
-			    a->cfg.max_unauth, a->cfg.unauth_flag ? ", " : "",
-			    a->cfg.unauth_flag ? a->cfg.unauth_flag : "", more);
+		log_unusual(sub, "%s: pre-auth budget (%zu%s%s) full: evicted "
+			    "an unauthenticated connection of the most crowded "
+			    "source to admit %s%s", n, a->cfg.max_unauth,
+			    a->cfg.unauth_flag ? ", " : "",
+			    a->cfg.unauth_flag ? a->cfg.unauth_flag : "", peer,
+			    more);
 		break;
 	case ADMIT_AUTH_FULL:
 		log_unusual(sub, "%s: %s authenticated while %zu authenticated "
@@ -163,8 +165,9 @@ static void note(struct admit *a, enum admit_reason r, const char *peer,
 			    n, peer, a->cfg.max_auth, more);
 		break;
 	case ADMIT_TIMED_OUT:
-		log_unusual(sub, "%s: closing connection from %s: not "
-			    "authenticated in time%s", n, peer, more);
+		log_unusual(sub, "%s: closing connection from %s: %s%s", n,
+			    peer, why ? why : "not authenticated in time",
+			    more);
 		break;
 	case ADMIT_NUM_REASONS:
 		abort();
@@ -172,11 +175,11 @@ static void note(struct admit *a, enum admit_reason r, const char *peer,
 }
 
 void admit_note(struct admit *a, enum admit_reason r, const char *peer,
-		double now)
+		const char *why, double now)
 {
 	if (r >= ADMIT_NUM_REASONS)
 		abort();
-	note(a, r, peer, now, 0);
+	note(a, r, peer, now, 0, why);
 }
 
 static void unlink_slot(struct admit *a, struct admit_slot *s)
@@ -262,7 +265,7 @@ struct admit_slot *admit_accept(struct admit *a, const struct sockaddr *sa,
 		for (struct admit_slot *s = a->head; s; s = s->next)
 			same += memcmp(s->source, source, 16) == 0;
 		if (same >= a->cfg.max_per_source) {
-			note(a, ADMIT_REFUSED_SOURCE, peer, now, same);
+			note(a, ADMIT_REFUSED_SOURCE, peer, now, same, NULL);
 			return NULL;
 		}
 	}
@@ -272,7 +275,7 @@ struct admit_slot *admit_accept(struct admit *a, const struct sockaddr *sa,
 	if (a->num_unauth >= a->cfg.max_unauth) {
 		struct admit_slot *victim = pick_victim(a);
 		unlink_slot(a, victim);
-		note(a, ADMIT_EVICTED, peer, now, 0);
+		note(a, ADMIT_EVICTED, peer, now, 0, NULL);
 		a->cbs.evict(a->cbs.arg, victim->owner);
 	}
 	ns->owner = owner;
@@ -291,14 +294,15 @@ struct admit_slot *admit_accept(struct admit *a, const struct sockaddr *sa,
 	return ns;
 }
 
-bool admit_authenticated(struct admit *a, struct admit_slot *s)
+bool admit_authenticated(struct admit *a, struct admit_slot *s,
+			 const char *peer)
 {
 	if (s->authenticated)
 		return true;
 	if (!s->listed)
 		return false; /* evicted already: on its way out */
 	if (a->num_auth >= a->cfg.max_auth) {
-		note(a, ADMIT_AUTH_FULL, "a connection", cn_now(), 0);
+		note(a, ADMIT_AUTH_FULL, peer, cn_now(), 0, NULL);
 		return false;
 	}
 	unlink_slot(a, s);

@@ -86,15 +86,18 @@ void admit_free(struct admit *a);
 struct admit_slot *admit_accept(struct admit *a, const struct sockaddr *sa,
 				void *owner, const char *peer, double now);
 
-/* The connection proved itself.  Returns false (and leaves it pre-auth,
+/* The connection proved itself (@peer: borrowed, for a log line).
+ * Returns false (and leaves it pre-auth,
  * still evictable) if max_auth authenticated connections are open. */
-bool admit_authenticated(struct admit *a, struct admit_slot *s);
+bool admit_authenticated(struct admit *a, struct admit_slot *s,
+			 const char *peer);
 bool admit_is_authenticated(const struct admit_slot *s);
 
 /* Count (and rate-limit-log) a close the owner decided, e.g.
- * ADMIT_TIMED_OUT.  @peer: borrowed. */
+ * ADMIT_TIMED_OUT.  @peer, @why: borrowed; @why ends the log line
+ * ("no authorised call within 10s"). */
 void admit_note(struct admit *a, enum admit_reason r, const char *peer,
-		double now);
+		const char *why, double now);
 
 /* The connection is gone (slot freed).  NULL ok. */
 void admit_release(struct admit *a, struct admit_slot *s);

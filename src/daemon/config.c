@@ -115,6 +115,29 @@ static const struct opt opts[] = {
 	  "gRPC streams open at once on one connection (1..4294967295); "
 	  "a client's stream over it is refused",
 	  F(rpc_maxstreams), false },
+	/* Connection budgets under floods (docs/hardening.md, issue #13). */
+	{ "rpc.maxpreauth", OPT_UINT, "128",
+	  "gRPC TCP connections without an authenticated call at most; a new "
+	  "one evicts one of them (>= 1)", F(rpc_maxpreauth), false },
+	{ "rpc.maxpreauthpersource", OPT_UINT, "8",
+	  "of those, per IPv4 address or IPv6 /64; more are closed before TLS "
+	  "(0: no limit)", F(rpc_maxpreauthpersource), false },
+	{ "rpc.preauthtimeout", OPT_DURATION, "10s",
+	  "time from accept to the first authorised gRPC call",
+	  F(rpc_preauthtimeout), false },
+	{ "signer.maxpreauth", OPT_UINT, "64",
+	  "signer-port TCP connections not yet authenticated at most; a new "
+	  "one evicts one of them (>= 1)", F(signer_maxpreauth), false },
+	{ "signer.maxpreauthpersource", OPT_UINT, "4",
+	  "of those, per IPv4 address or IPv6 /64; more are closed before TLS "
+	  "(0: no limit)", F(signer_maxpreauthpersource), false },
+	{ "signer.preauthtimeout", OPT_DURATION, "10s",
+	  "time from accept to the signer's authorised stream",
+	  F(signer_preauthtimeout), false },
+	{ "peer.maxpreauthpersource", OPT_UINT, "8",
+	  "inbound p2p connections before init per IPv4 address or IPv6 /64; "
+	  "more are closed before act one (0: no limit)",
+	  F(peer_maxpreauthpersource), false },
 	{ "gossip.maxunverified", OPT_UINT, "200000",
 	  "channels stored without a funding-output check (no chain source) "
 	  "at most; new channel announcements over it are ignored "
@@ -451,6 +474,12 @@ static bool finish(struct loader *ld)
 	if (cfg->rpc_maxstreams == 0 || cfg->rpc_maxstreams > UINT32_MAX)
 		return fail(ld, "--rpc.maxstreams: %" PRIu64 " is not in "
 			    "1..4294967295", cfg->rpc_maxstreams);
+	if (cfg->rpc_maxpreauth == 0 || cfg->signer_maxpreauth == 0)
+		return fail(ld, "--rpc.maxpreauth and --signer.maxpreauth must "
+			    "be at least 1");
+	if (cfg->rpc_preauthtimeout <= 0 || cfg->signer_preauthtimeout <= 0)
+		return fail(ld, "--rpc.preauthtimeout and "
+			    "--signer.preauthtimeout must be positive");
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

@@ -328,6 +328,10 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.num_tls_extra_hosts = cfg->tlsextradomain.n,
 		.version = "0.1.0-coldnode",
 		.max_streams = (size_t)cfg->rpc_maxstreams,
+		.max_preauth = (size_t)cfg->rpc_maxpreauth,
+		.max_preauth_per_source = (size_t)cfg->rpc_maxpreauthpersource,
+		.no_per_source_cap = cfg->rpc_maxpreauthpersource == 0,
+		.handshake_timeout = cfg->rpc_preauthtimeout,
 	};
 
 	if (!cfg->rpcunix) {
@@ -411,8 +415,15 @@ static bool coldnode_start_signer_port(struct coldnode *cn)
 		sock = NULL;
 	}
 	if (cert && key && mac && sv_server_bake_macaroon(macs, mac)) {
-		cn->signer_srv = sv_server_new(cn->loop, cn->sv, listen, 1,
-					       sock, cert, key, macs);
+		struct sv_server_limits lim = {
+			.max_preauth = (size_t)cfg->signer_maxpreauth,
+			.max_preauth_per_source =
+				(size_t)cfg->signer_maxpreauthpersource,
+			.preauth_timeout = cfg->signer_preauthtimeout,
+		};
+		cn->signer_srv = sv_server_new_limits(cn->loop, cn->sv, listen,
+						      1, sock, cert, key, macs,
+						      &lim);
 		ok = cn->signer_srv != NULL;
 	}
 	if (ok)

@@ -313,10 +313,11 @@ static void call_dispatch(struct rpc_call *c)
 	}
 	if (!authorize(c, me))
 		return;
-	/* The connection has proved it is a real client: its slot is safe
-	 * from the handshake/auth timeout from now on. */
+	/* The connection has made a real call: its slot is safe from the
+	 * handshake/auth timeout from now on.  Only a macaroon that passed
+	 * makes it authenticated (a health check proves nothing). */
 	if (c->sess->conn)
-		rpc_conn_authorised(c->sess->conn);
+		rpc_conn_authorised(c->sess->conn, !me->m.no_macaroon);
 	if (me->m.max_calls && me->active >= me->m.max_calls) {
 		snprintf(msg, sizeof(msg),
 			 "too many concurrent calls of %.150s", c->path);

@@ -613,6 +613,12 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	if (cfg->idle_timeout > 0)
 		scfg.idle_timeout = cfg->idle_timeout;
 	scfg.max_streams_flag = "--rpc.maxstreams";
+	if (cfg->max_preauth)
+		scfg.max_preauth = cfg->max_preauth;
+	if (cfg->max_preauth_per_source || cfg->no_per_source_cap)
+		scfg.max_preauth_per_source = cfg->max_preauth_per_source;
+	scfg.preauth_flag = "--rpc.maxpreauth";
+	scfg.per_source_flag = "--rpc.maxpreauthpersource";
 	node->srv = rpc_server_new(loop, &scfg);
 	if (!node->srv)
 		goto fail;

@@ -227,7 +227,23 @@ struct rpc_server_config {
 	/* The option that sets max_streams, named in that log line (e.g.
 	 * "--rpc.maxstreams"); borrowed (static).  NULL: none. */
 	const char *max_streams_flag;
-	size_t max_conns;       /* further accepts are closed; default 256 */
+	/* Connection budget (src/admit, docs/hardening.md).  TCP and the unix
+	 * socket each have their own.  max_conns: authenticated connections
+	 * (a call whose macaroon passed); default 256.  max_preauth: the
+	 * rest (TLS, preface, no call or only macaroon-less calls yet), full
+	 * means a newcomer evicts one of them; default 128.
+	 * max_preauth_per_source: pre-auth TCP connections per IPv4 address
+	 * or IPv6 /64, refused at accept before TLS beyond it; default 8.
+	 * max_unix_preauth: the unix socket's pre-auth budget; default 32. */
+	size_t max_conns;
+	size_t max_preauth;
+	size_t max_preauth_per_source;
+	size_t max_unix_preauth;
+	/* Listener names in counters and log lines; borrowed (static).
+	 * Default "rpc" and "rpc-unix". */
+	const char *admit_name, *admit_unix_name;
+	/* Options named in the budget's log lines; borrowed (static). */
+	const char *preauth_flag, *per_source_flag;
 	size_t max_send_queue;  /* bytes queued per connection before it is
 				 * dropped as a slow reader; default 16 MiB */
 	/* Seconds from accept to the first authorised call (TLS handshake,
@@ -267,6 +283,12 @@ void rpc_server_add_method(struct rpc_server *srv, const struct rpc_method *m);
 size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path);
 /* Bound TCP port of listener @idx (in cfg.listen order), 0 if none. */
 uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx);
+
+/* Connection-budget counters of the TCP listeners ([0]) and the unix
+ * socket ([1], if any).  Returns how many were written (at most @max). */
+struct admit_stats;
+size_t rpc_server_admit_stats(const struct rpc_server *srv,
+			      struct admit_stats *out, size_t max);
 
 /* --- One call (stream) ---------------------------------------------------- */
 
@@ -407,6 +429,10 @@ struct rpc_node_config {
 	size_t max_conns;
 	double handshake_timeout;
 	double idle_timeout;
+	/* rpc_server_config.max_preauth and .max_preauth_per_source; 0: the
+	 * default (per source: set no_per_source_cap for none). */
+	size_t max_preauth, max_preauth_per_source;
+	bool no_per_source_cap;
 };
 
 /**

@@ -149,6 +149,19 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const char *key,
 				 const struct rpc_macaroon_svc *macaroons)
 {
+	return sv_server_new_limits(loop, sv, listen, num_listen, unix_path,
+				    cert, key, macaroons, NULL);
+}
+
+struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
+					struct supervisor *sv,
+					const char *const *listen,
+					size_t num_listen,
+					const char *unix_path,
+					const char *cert, const char *key,
+					const struct rpc_macaroon_svc *macaroons,
+					const struct sv_server_limits *lim)
+{
 	struct rpc_server_config cfg;
 	struct rpc_server *srv;
 
@@ -162,8 +175,26 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 	/* Signer messages are small: anything bigger is refused by the
 	 * core with RESOURCE_EXHAUSTED before we see it. */
 	cfg.max_recv_msg = SV_MAX_MSG;
-	/* One signer, plus room for a refused second one or a stray. */
+	/* Authenticated: one signer, plus room for a refused second one.
+	 * Pre-auth: a flood evicts its own connections first (src/admit),
+	 * and 64 slots over at most 4 per source means a signer from its
+	 * own address is evicted only by a flood from more than 64 sources
+	 * (docs/hardening.md). */
 	cfg.max_conns = 16;
+	cfg.max_preauth = 64;
+	cfg.max_preauth_per_source = 4;
+	cfg.max_unix_preauth = 16;
+	if (lim) {
+		if (lim->max_preauth)
+			cfg.max_preauth = lim->max_preauth;
+		cfg.max_preauth_per_source = lim->max_preauth_per_source;
+		if (lim->preauth_timeout > 0)
+			cfg.handshake_timeout = lim->preauth_timeout;
+	}
+	cfg.admit_name = "signer";
+	cfg.admit_unix_name = "signer-unix";
+	cfg.preauth_flag = "--signer.maxpreauth";
+	cfg.per_source_flag = "--signer.maxpreauthpersource";
 	cfg.max_streams = 4;
 	cfg.log_subsys = "SUPV";
 	srv = rpc_server_new(loop, &cfg);

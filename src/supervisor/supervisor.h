@@ -387,4 +387,23 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const char *key,
 				 const struct rpc_macaroon_svc *macaroons);
 
+/* The signer port's connection budget (src/admit): pre-auth connections
+ * (no stream with the signer macaroon yet) at most, per IPv4 address or
+ * IPv6 /64 (0: no cap), and their deadline.  Authenticated connections
+ * (a stream whose macaroon passed) have 16 slots of their own. */
+struct sv_server_limits {
+	size_t max_preauth;            /* default 64 */
+	size_t max_preauth_per_source; /* default 4 */
+	double preauth_timeout;        /* seconds; default 10 */
+};
+/* sv_server_new with @lim (borrowed; NULL: the defaults). */
+struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
+					struct supervisor *sv,
+					const char *const *listen,
+					size_t num_listen,
+					const char *unix_path,
+					const char *cert, const char *key,
+					const struct rpc_macaroon_svc *macaroons,
+					const struct sv_server_limits *lim);
+
 #endif /* COLDNODE_SUPERVISOR_H */

@@ -3,6 +3,9 @@
 #include "admit/admit.h"
 
 #include "check.h"
+#include "common/common.h"
+
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -122,7 +125,7 @@ int main(void)
 	CHECK(st.count[ADMIT_EVICTED] > 1900);
 	/* Authenticated: moves out of the pre-auth class; never evicted. */
 	if (honest && honest->slot) {
-		CHECK(admit_authenticated(b, honest->slot));
+		CHECK(admit_authenticated(b, honest->slot, "x"));
 		CHECK(admit_is_authenticated(honest->slot));
 	}
 	for (int i = 0; i < 100; i++) {
@@ -152,16 +155,43 @@ int main(void)
 	      !g1->evicted);
 	reap(a);
 	/* Authenticated cap: the third proven connection stays pre-auth. */
-	CHECK(admit_authenticated(a, b1->slot));
-	CHECK(admit_authenticated(a, b2->slot));
-	CHECK(!admit_authenticated(a, g1->slot));
+	CHECK(admit_authenticated(a, b1->slot, "x"));
+	CHECK(admit_authenticated(a, b2->slot, "x"));
+	CHECK(!admit_authenticated(a, g1->slot, "x"));
 	CHECK(!admit_is_authenticated(g1->slot));
 	admit_get_stats(a, &st);
 	CHECK(st.count[ADMIT_AUTH_FULL] == 1 && st.authenticated == 2);
-	admit_note(a, ADMIT_TIMED_OUT, "10.1.0.1:1", 0);
+	admit_note(a, ADMIT_TIMED_OUT, "10.1.0.1:1", NULL, 0);
 	admit_get_stats(a, &st);
 	CHECK(st.count[ADMIT_TIMED_OUT] == 1);
 	close_all(a);
+
+	/* Log lines: at most one per second per reason, the rest counted in
+	 * the next line. */
+	{
+		char path[] = "/tmp/test_admit_logXXXXXX";
+		int fd = mkstemp(path);
+		FILE *f = fdopen(fd, "w+");
+		log_set_stream(f);
+		for (int i = 0; i < 100; i++)
+			admit_note(a, ADMIT_TIMED_OUT, "p", "late", 10.0 + i * 0.001);
+		admit_note(a, ADMIT_TIMED_OUT, "p", "late", 11.5);
+		log_set_stream(stderr);
+		fflush(f);
+		rewind(f);
+		char line[512];
+		int lines = 0, more = 0;
+		while (fgets(line, sizeof(line), f)) {
+			lines += strstr(line, "closing connection from p: late") != NULL;
+			more += strstr(line, "99 more since the last such line") != NULL;
+		}
+		CHECK(lines == 2);
+		CHECK(more == 1);
+		fclose(f);
+		unlink(path);
+		admit_get_stats(a, &st);
+		CHECK(st.count[ADMIT_TIMED_OUT] == 102);
+	}
 
 	/* Local (unix) connections: no source cap, oldest evicted. */
 	struct conn *l[10];
