@@ -35,7 +35,8 @@ struct admit {
 	/* Log rate limit: one line per second per reason. */
 	double last_log[ADMIT_NUM_REASONS];
 	uint64_t unlogged[ADMIT_NUM_REASONS];
-	struct admit_slot **scratch; /* max_unauth entries, for eviction */
+	struct admit_slot **scratch; /* for eviction; grown on first use */
+	size_t scratch_cap;
 };
 
 const char *admit_reason_str(enum admit_reason r)
@@ -61,9 +62,6 @@ struct admit *admit_new(const struct admit_config *cfg,
 		abort();
 	a->cfg = *cfg;
 	a->cbs = *cbs;
-	a->scratch = calloc(cfg->max_unauth, sizeof(*a->scratch));
-	if (!a->scratch)
-		abort();
 	for (size_t i = 0; i < ADMIT_NUM_REASONS; i++)
 		a->last_log[i] = -1e9;
 	return a;
@@ -217,6 +215,13 @@ static int by_group_source_age(const void *x, const void *y)
 static struct admit_slot *pick_victim(struct admit *a)
 {
 	size_t n = 0;
+	if (a->scratch_cap < a->num_unauth) {
+		free(a->scratch);
+		a->scratch = calloc(a->num_unauth, sizeof(*a->scratch));
+		if (!a->scratch)
+			abort(); /* a few KiB: nothing sensible to do without */
+		a->scratch_cap = a->num_unauth;
+	}
 	for (struct admit_slot *s = a->head; s; s = s->next)
 		a->scratch[n++] = s;
 	if (n == 0)

@@ -51,8 +51,8 @@ const char *admit_reason_str(enum admit_reason r);
 struct admit_config {
 	const char *name;      /* listener, e.g. "rpc"; borrowed (static) */
 	const char *subsys;    /* log subsystem; borrowed (static) */
-	size_t max_unauth;     /* pre-auth budget; > 0 */
-	size_t max_auth;       /* authenticated slots; > 0 */
+	size_t max_unauth;     /* pre-auth budget; > 0 (SIZE_MAX: none) */
+	size_t max_auth;       /* authenticated slots; > 0 (SIZE_MAX: none) */
 	size_t max_per_source; /* pre-auth per source; 0: no cap (unix) */
 	/* Options named in log lines; borrowed (static), NULL: none. */
 	const char *unauth_flag;

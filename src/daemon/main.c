@@ -151,6 +151,7 @@ static bool coldnode_start_p2p(struct coldnode *cn, const uint8_t node_id[33],
 		pc.pong_timeout = pc.ping_interval;
 	pc.max_peers = (size_t)cfg->maxpeers;
 	pc.max_pending = (size_t)cfg->maxpendinghandshakes;
+	pc.max_pending_per_source = (size_t)cfg->peer_maxpreauthpersource;
 	pc.send_cap = (size_t)cfg->peer_maxbuffer;
 	pc.full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
 	pc.num_full_peers = cfg->fullpeer.n;
@@ -256,6 +257,16 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	struct coldnode *cn = arg;
 	struct sv_info si;
 
+	/* Connection budgets: the signer port's here, p2p's, then the RPC
+	 * node appends its own. */
+	if (cn->signer_srv)
+		out->num_listeners += rpc_server_admit_stats(
+			cn->signer_srv, out->listeners + out->num_listeners,
+			RPC_MAX_LISTENER_STATS - out->num_listeners);
+	if (cn->peers && out->num_listeners < RPC_MAX_LISTENER_STATS &&
+	    peer_mgr_admit_stats(cn->peers,
+				 &out->listeners[out->num_listeners]))
+		out->num_listeners++;
 	if (!cn->sv) {
 		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
 		out->since_unix = cn->started;

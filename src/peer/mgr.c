@@ -189,6 +189,34 @@ size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode)
 	return n;
 }
 
+static size_t count_inbound_pending(const struct peer_mgr *mgr)
+{
+	size_t n = 0;
+
+	for (const struct peer *p = mgr->peers; p; p = p->next)
+		n += p->inbound && (p->state == PEER_ST_HANDSHAKE ||
+				    p->state == PEER_ST_INIT);
+	return n;
+}
+
+/* The budget chose this inbound session (not ready) for a newcomer. */
+static void admit_evict(void *arg, void *owner)
+{
+	struct peer *p = owner;
+
+	(void)arg;
+	peer_close(p, "evicted: pending handshakes full "
+		      "(--maxpendinghandshakes)");
+}
+
+bool peer_mgr_admit_stats(const struct peer_mgr *mgr, struct admit_stats *out)
+{
+	if (!mgr->admit)
+		return false;
+	admit_get_stats(mgr->admit, out);
+	return true;
+}
+
 size_t peer_mgr_count_pending(const struct peer_mgr *mgr)
 {
 	size_t n = 0;
@@ -437,6 +465,23 @@ void peer_mgr_session_ready(struct peer *p)
 			return;
 		}
 	}
+	if (p->inbound) {
+		/* Handshakes in flight are not counted at accept: the cap on
+		 * sessions is enforced as each becomes ready. */
+		size_t ready = 0;
+		for (const struct peer *q = mgr->peers; q; q = q->next)
+			ready += q != p && q->state == PEER_ST_READY;
+		if (mgr->cfg.max_peers && ready >= mgr->cfg.max_peers) {
+			char who[96];
+			snprintf(who, sizeof(who), "connection from %s",
+				 p->addr);
+			limit_refused(mgr, &mgr->log_maxpeers, "max peers",
+				      "maxpeers", mgr->cfg.max_peers, who);
+			peer_close(p, "max peers reached (--maxpeers)");
+			return;
+		}
+		admit_authenticated(mgr->admit, p->admit_slot, p->addr);
+	}
 	d = find_dialer(mgr, p->node_id);
 	if (d) {
 		/* BOLT-free policy: a working session resets the backoff. */
@@ -492,23 +537,15 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 		return;
 	}
 	peer_addr_str(addr, sizeof(addr), (struct sockaddr *)&ss);
-	/* Refused before any work: no handshake state, no ECDH request. */
-	if (mgr->cfg.max_peers && count_live(mgr) >= mgr->cfg.max_peers) {
+	/* Refused before any work: no handshake state, no ECDH request.
+	 * Inbound sessions not yet ready are not counted here: they have
+	 * their own budget below, so a flood of them never fills max_peers
+	 * for honest peers (they are checked again when ready). */
+	if (mgr->cfg.max_peers && count_live(mgr) - count_inbound_pending(mgr)
+	    >= mgr->cfg.max_peers) {
 		snprintf(who, sizeof(who), "connection from %s", addr);
 		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
 			      mgr->cfg.max_peers, who);
-		close(fd);
-		return;
-	}
-	/* Handshakes waiting for the signer hold a queued ECDH request until
-	 * the handshake timeout: bound them, or a flood of act ones in safe
-	 * mode would queue without limit. */
-	if (mgr->cfg.max_pending &&
-	    peer_mgr_count_pending(mgr) >= mgr->cfg.max_pending) {
-		snprintf(who, sizeof(who), "connection from %s", addr);
-		limit_refused(mgr, &mgr->log_maxpending,
-			      "max pending handshakes", "maxpendinghandshakes",
-			      mgr->cfg.max_pending, who);
 		close(fd);
 		return;
 	}
@@ -516,6 +553,20 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 	if (!p) {
 		log_unusual("PEER", "out of memory: dropping %s", addr);
 		close(fd);
+		return;
+	}
+	/* Handshakes waiting for the signer hold a queued ECDH request until
+	 * the handshake timeout: bound them, or a flood of act ones in safe
+	 * mode would queue without limit.  Over the budget a newcomer evicts
+	 * one (OpenSSH MaxStartups, Bitcoin Core's eviction; src/admit); a
+	 * source over its cap is closed now, before act one's ECDH. */
+	p->admit_slot = admit_accept(mgr->admit, (struct sockaddr *)&ss, p,
+				     p->addr, ev_now(mgr->loop));
+	if (!p->admit_slot) {
+		/* Never started: no line of its own (admit logged it). */
+		p->state = PEER_ST_CLOSED;
+		close(fd);
+		ev_prepare_start(mgr->loop, &mgr->reaper);
 		return;
 	}
 	log_debug("PEER", "inbound connection from %s", p->addr);
@@ -626,6 +677,16 @@ struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
 	mgr->keys = *keys;
 	mgr->cbs = cbs;
 	mgr->arg = arg;
+	struct admit_config acfg = {
+		.name = "p2p", .subsys = "PEER",
+		.max_unauth = cfg->max_pending ? cfg->max_pending : SIZE_MAX,
+		.max_auth = SIZE_MAX, /* max_peers is checked by us */
+		.max_per_source = cfg->max_pending_per_source,
+		.unauth_flag = "--maxpendinghandshakes",
+		.per_source_flag = "--peer.maxpreauthpersource",
+	};
+	struct admit_cbs acbs = { .evict = admit_evict, .arg = mgr };
+	mgr->admit = admit_new(&acfg, &acbs);
 	ev_prepare_init(&mgr->reaper, reap);
 	mgr->reaper.data = mgr;
 	return mgr;
@@ -653,6 +714,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		ev_timer_stop(mgr->loop, &d->timer);
 		free(d);
 	}
+	admit_free(mgr->admit);
 	free(mgr->full_peers);
 	free(mgr);
 }

@@ -78,6 +78,12 @@ struct peer_mgr_config {
 			     * acts, including those waiting for the signer's
 			     * ECDH, and init); when reached, inbound
 			     * connections are refused.  0: unlimited */
+	/* Inbound sessions not yet ready per IPv4 address or IPv6 /64; a
+	 * source over it is closed at accept, before act one's ECDH (src/admit).
+	 * 0: no cap.  Inbound sessions not yet ready are max_pending at most
+	 * (0: unlimited): a newcomer over it evicts one of them (the oldest of
+	 * the most crowded source), never a ready session. */
+	size_t max_pending_per_source;
 	size_t send_cap;    /* bytes queued per peer; a peer over it is
 			     * dropped (only that peer).  0: 4 MiB */
 	const uint8_t (*full_peers)[33]; /* node ids always in full mode */
@@ -85,6 +91,10 @@ struct peer_mgr_config {
 	uint32_t our_features;    /* feature bits we set in init (default:
 				   * gossip_queries, optional bit 7) */
 };
+
+/* Connection-budget counters of the inbound listeners ("p2p"). */
+struct admit_stats;
+bool peer_mgr_admit_stats(const struct peer_mgr *mgr, struct admit_stats *out);
 
 /* Fills @cfg with defaults (local_pub/chain_hash zero). */
 void peer_mgr_config_default(struct peer_mgr_config *cfg);

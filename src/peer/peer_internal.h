@@ -6,6 +6,7 @@
 
 #include "peer/peer.h"
 #include "peer/peer_proto.h"
+#include "admit/admit.h"
 
 #include <ev.h>
 #include <sys/socket.h>
@@ -55,6 +56,7 @@ struct peer {
 	uint64_t ecdh_id;    /* pending keysource request, 0 if none */
 	struct peer_dialer *dialer; /* borrowed, NULL if not persistent */
 	void *user;
+	struct admit_slot *admit_slot; /* owned; inbound only, until closed */
 };
 
 struct peer_listener {
@@ -81,6 +83,7 @@ struct peer_mgr {
 		double last;       /* ev_now of the last line, 0: never */
 		uint64_t refused;  /* since that line */
 	} log_maxpeers, log_maxpending;
+	struct admit *admit; /* owned: inbound budget (src/admit) */
 	ev_prepare reaper; /* frees closed peers between loop iterations */
 	bool freeing;
 };

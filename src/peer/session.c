@@ -425,6 +425,8 @@ void peer_close(struct peer *p, const char *why)
 		p->fd = -1;
 	}
 	peer_mgr_ecdh_forget(p);
+	admit_release(mgr->admit, p->admit_slot);
+	p->admit_slot = NULL;
 	if (p->conn) {
 		struct brontide_conn *c = p->conn;
 		p->conn = NULL;

@@ -299,6 +299,12 @@ static void state_fill(struct rpc_node *node, struct rpc_sv_state *st)
 	memset(st, 0, sizeof(*st));
 	if (node->prov.get_state)
 		node->prov.get_state(node->prov.arg, st);
+	if (st->num_listeners > RPC_MAX_LISTENER_STATS)
+		abort();
+	if (node->srv)
+		st->num_listeners += rpc_server_admit_stats(
+			node->srv, st->listeners + st->num_listeners,
+			RPC_MAX_LISTENER_STATS - st->num_listeners);
 }
 
 static bool send_state(struct rpc_node *node, struct rpc_call *call)
@@ -347,6 +353,23 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	r.peers = &pc;
 	r.gossip = &gc;
 	r.counters = &sc;
+	Coldrpc__ListenerCounters lc[RPC_MAX_LISTENER_STATS];
+	Coldrpc__ListenerCounters *lcp[RPC_MAX_LISTENER_STATS];
+	for (size_t i = 0; i < st.num_listeners; i++) {
+		const struct admit_stats *a = &st.listeners[i];
+		coldrpc__listener_counters__init(&lc[i]);
+		lc[i].name = (char *)a->name;
+		lc[i].unauthenticated = a->unauthenticated;
+		lc[i].authenticated = a->authenticated;
+		lc[i].accepted = a->accepted;
+		lc[i].refused_source = a->count[ADMIT_REFUSED_SOURCE];
+		lc[i].evicted = a->count[ADMIT_EVICTED];
+		lc[i].timed_out = a->count[ADMIT_TIMED_OUT];
+		lc[i].auth_full = a->count[ADMIT_AUTH_FULL];
+		lcp[i] = &lc[i];
+	}
+	r.n_listeners = st.num_listeners;
+	r.listeners = lcp;
 	return send_pb(call, &r.base);
 }
 

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit/admit.h"
 #include "common/common.h"
 
 struct ev_loop;
@@ -286,7 +287,6 @@ uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx);
 
 /* Connection-budget counters of the TCP listeners ([0]) and the unix
  * socket ([1], if any).  Returns how many were written (at most @max). */
-struct admit_stats;
 size_t rpc_server_admit_stats(const struct rpc_server *srv,
 			      struct admit_stats *out, size_t max);
 
@@ -359,6 +359,7 @@ struct rpc_node_info {
  * Supervisor state for /coldrpc.Supervisor/GetState and SubscribeState.
  * Zeroed before get_state; strings borrowed until get_state returns.
  */
+#define RPC_MAX_LISTENER_STATS 8
 struct rpc_sv_state {
 	const char *state;        /* e.g. "ACTIVE", "WAITING_FOR_SIGNER",
 				   * "SAFE_MODE" (supervisor's names) */
@@ -392,6 +393,10 @@ struct rpc_sv_state {
 	uint64_t full_sessions_closed;
 	uint64_t requests_in_flight;
 	uint64_t requests_queued;
+	/* Connection budgets (SupervisorState.listeners): the provider fills
+	 * the first ones (signer port, p2p), the node appends its own. */
+	struct admit_stats listeners[RPC_MAX_LISTENER_STATS];
+	size_t num_listeners;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

@@ -2,10 +2,11 @@
 
   --maxpeers              sessions of any state; the next inbound
                           connection is refused, with a log line
-  --maxpendinghandshakes  sessions not yet ready (here: handshakes waiting
-                          for the remote signer's ECDH); the next inbound
-                          connection is refused, with a log line, and the
-                          waiting ones complete once the signer is back
+  --maxpendinghandshakes  inbound sessions not yet ready (here: handshakes
+                          waiting for the remote signer's ECDH); the next
+                          inbound connection evicts the oldest of them, with
+                          a log line, and the waiting ones complete once the
+                          signer is back
   --peer.maxbuffer        a peer that never reads while we queue pongs
                           for it is dropped, with a log line, and only it
 
@@ -118,12 +119,25 @@ async def case_maxpending(h):
                      'two inbound connections')
     if any(t.done() for t in waiting):
         fail('a handshake finished with no signer')
-    if not refused(port):
-        fail('a 3rd pending handshake was accepted with '
-             '--maxpendinghandshakes=2')
-    a.wait_log(r'PEER: refusing connection from 127\.0\.0\.1:\d+: max '
-               r'pending handshakes \(2\) reached '
-               r'\(--maxpendinghandshakes\)', since=m)
+    # A third evicts the oldest waiting one (src/admit): the newcomer is
+    # admitted, the budget stays at two.
+    waiting.append(await hang_handshake(port, nid))
+    await wait_log(a, r'PEER: p2p: pre-auth budget \(2, '
+                   r'--maxpendinghandshakes\) full: evicted an '
+                   r'unauthenticated connection of the most crowded source '
+                   r'to admit 127\.0\.0\.1:\d+', since=m)
+    await wait_log(a, r'closed 127\.0\.0\.1:\d+ inbound \(before init\): '
+                   r'evicted', since=m)
+    first = waiting.pop(0)
+    try:
+        await asyncio.wait_for(first, 20)
+        completed = True
+    except asyncio.TimeoutError:
+        fail('the evicted handshake was not closed')
+    except Exception:  # Electrum: connection closed during the handshake
+        completed = False
+    if completed:
+        fail('the evicted handshake completed')
     # The signer arrives: the two waiting handshakes complete.
     s = Signer(h, 'pending-signer', a, keyfile=keyfile).start()
     await wait_log(a, r'-> ACTIVE', since=m, timeout=20)
