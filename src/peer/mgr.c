@@ -205,8 +205,8 @@ static void admit_evict(void *arg, void *owner)
 	struct peer *p = owner;
 
 	(void)arg;
-	peer_close(p, "evicted: pending handshakes full "
-		      "(--maxpendinghandshakes)");
+	peer_close_level(p, LOG_DEBUG, "evicted: pending handshakes full "
+			 "(--maxpendinghandshakes)");
 }
 
 bool peer_mgr_admit_stats(const struct peer_mgr *mgr, struct admit_stats *out)

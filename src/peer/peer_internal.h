@@ -7,6 +7,7 @@
 #include "peer/peer.h"
 #include "peer/peer_proto.h"
 #include "admit/admit.h"
+#include "common/common.h"
 
 #include <ev.h>
 #include <sys/socket.h>
@@ -96,6 +97,10 @@ struct peer *peer_session_alloc(struct peer_mgr *mgr, bool inbound,
 				const struct sockaddr *sa);
 /* TCP is connected: start the BOLT 8 handshake on @fd (takes it). */
 void peer_session_start(struct peer *p, int fd);
+/* peer_close with its log line at @level: evictions are counted and
+ * logged once a second by the budget (src/admit), so their own lines are
+ * debug, not one per flooded connection. */
+void peer_close_level(struct peer *p, enum log_level level, const char *why);
 /* Free a closed session's memory (from the reaper). */
 void peer_session_destroy(struct peer *p);
 
