@@ -29,8 +29,8 @@ import sys
 import threading
 import time
 
-from harness import (CHAIN, Harness, LNReader, fail, ln_connect, ln_privkey,
-                     ln_pubkey, msg_init, msg_ping, run)
+from harness import (CHAIN, Harness, LNReader, fail, free_port, ln_connect,
+                     ln_privkey, ln_pubkey, msg_init, msg_ping, run)
 from ctl import coldctl_state, rpc_port
 from signer_harness import Signer, signer_port
 
@@ -138,6 +138,14 @@ def start_signer(h, node, name):
 def part_signer(h):
     node = new_node(h, 'fl-signer')
     sport = signer_port(node)
+    # coldsigner retries a failed connect soon (0.1 s doubling to 2 s), not
+    # on its registration backoff (1 s x1.5 to 60 s).
+    s = Signer(h, 'signer-nothere', node, keyfile=node.keyfile,
+               target=f'127.0.0.1:{free_port()}').start()
+    s.wait_log(r'redialling in 0\.1 s')
+    s.wait_log(r'redialling in 0\.2 s')
+    s.wait_log(r'redialling in 0\.4 s')
+    s.stop()
     for sources in SOURCES:
         before = listener(node, 'signer')
         fl = Flood(f'127.0.0.1:{sport}', 4 * SIGNER_PREAUTH, sources, True)
