@@ -138,6 +138,9 @@ static const struct opt opts[] = {
 	  "inbound p2p connections before init per IPv4 address or IPv6 /64; "
 	  "more are closed before act one (0: no limit)",
 	  F(peer_maxpreauthpersource), false },
+	{ "peer.actonetimeout", OPT_DURATION, "5s",
+	  "time from an inbound p2p accept to BOLT 8 act one",
+	  F(peer_actonetimeout), false },
 	{ "gossip.maxunverified", OPT_UINT, "200000",
 	  "channels stored without a funding-output check (no chain source) "
 	  "at most; new channel announcements over it are ignored "
@@ -477,9 +480,10 @@ static bool finish(struct loader *ld)
 	if (cfg->rpc_maxpreauth == 0 || cfg->signer_maxpreauth == 0)
 		return fail(ld, "--rpc.maxpreauth and --signer.maxpreauth must "
 			    "be at least 1");
-	if (cfg->rpc_preauthtimeout <= 0 || cfg->signer_preauthtimeout <= 0)
-		return fail(ld, "--rpc.preauthtimeout and "
-			    "--signer.preauthtimeout must be positive");
+	if (cfg->rpc_preauthtimeout <= 0 || cfg->signer_preauthtimeout <= 0 ||
+	    cfg->peer_actonetimeout <= 0)
+		return fail(ld, "--rpc.preauthtimeout, --signer.preauthtimeout "
+			    "and --peer.actonetimeout must be positive");
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

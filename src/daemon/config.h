@@ -59,6 +59,7 @@ struct daemon_config {
 	uint64_t signer_maxpreauth, signer_maxpreauthpersource;
 	double signer_preauthtimeout;
 	uint64_t peer_maxpreauthpersource;
+	double peer_actonetimeout;
 	char *alias;
 	char *color;
 	bool help;

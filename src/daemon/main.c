@@ -152,6 +152,7 @@ static bool coldnode_start_p2p(struct coldnode *cn, const uint8_t node_id[33],
 	pc.max_peers = (size_t)cfg->maxpeers;
 	pc.max_pending = (size_t)cfg->maxpendinghandshakes;
 	pc.max_pending_per_source = (size_t)cfg->peer_maxpreauthpersource;
+	pc.act1_timeout = cfg->peer_actonetimeout;
 	pc.send_cap = (size_t)cfg->peer_maxbuffer;
 	pc.full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
 	pc.num_full_peers = cfg->fullpeer.n;

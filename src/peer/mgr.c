@@ -36,6 +36,7 @@ void peer_mgr_config_default(struct peer_mgr_config *cfg)
 	cfg->max_peers = 0;
 	cfg->max_pending = 0;
 	cfg->send_cap = DEFAULT_SEND_CAP;
+	cfg->act1_timeout = 5;
 	/* gossip_queries (optional): we answer and send BOLT 7 queries. */
 	cfg->our_features = 1u << 7;
 }
@@ -78,6 +79,8 @@ void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33])
 	struct peer_mgr *mgr = p->mgr;
 
 	assert(p->ecdh_id == 0);
+	/* Act one arrived (the responder's ECDH is on its ephemeral key). */
+	ev_timer_stop(mgr->loop, &p->act1_timer);
 	p->ecdh_id = ++mgr->next_ecdh_id;
 	p->next_pending = mgr->pending_ecdh;
 	mgr->pending_ecdh = p;
@@ -197,6 +200,20 @@ static size_t count_inbound_pending(const struct peer_mgr *mgr)
 		n += p->inbound && (p->state == PEER_ST_HANDSHAKE ||
 				    p->state == PEER_ST_INIT);
 	return n;
+}
+
+/* An inbound connection sent no act one in time: an honest initiator
+ * sends it right after connecting (BOLT 8: "the initiator ... sends"
+ * act one first).  Counted and logged once a second by the budget. */
+static void act1_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = w->data;
+	char why[64];
+
+	snprintf(why, sizeof(why), "no act one within %gs",
+		 p->mgr->cfg.act1_timeout);
+	admit_note(p->mgr->admit, ADMIT_TIMED_OUT, p->addr, why, ev_now(loop));
+	peer_close_level(p, LOG_DEBUG, why);
 }
 
 /* The budget chose this inbound session (not ready) for a newcomer. */
@@ -570,6 +587,11 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 		return;
 	}
 	log_debug("PEER", "inbound connection from %s", p->addr);
+	ev_timer_init(&p->act1_timer, act1_timeout_cb, mgr->cfg.act1_timeout,
+		      0.);
+	p->act1_timer.data = p;
+	if (mgr->cfg.act1_timeout > 0)
+		ev_timer_start(mgr->loop, &p->act1_timer);
 	peer_session_start(p, fd);
 }
 

@@ -84,6 +84,10 @@ struct peer_mgr_config {
 	 * (0: unlimited): a newcomer over it evicts one of them (the oldest of
 	 * the most crowded source), never a ready session. */
 	size_t max_pending_per_source;
+	/* Seconds from an inbound accept to act one (lnd's brontide reads
+	 * each act with a 5 s deadline, handshakeReadTimeout); 0: only
+	 * handshake_timeout applies.  Default 5. */
+	double act1_timeout;
 	size_t send_cap;    /* bytes queued per peer; a peer over it is
 			     * dropped (only that peer).  0: 4 MiB */
 	const uint8_t (*full_peers)[33]; /* node ids always in full mode */

@@ -58,6 +58,7 @@ struct peer {
 	struct peer_dialer *dialer; /* borrowed, NULL if not persistent */
 	void *user;
 	struct admit_slot *admit_slot; /* owned; inbound only, until closed */
+	ev_timer act1_timer; /* inbound: accept until act one (its ECDH) */
 };
 
 struct peer_listener {

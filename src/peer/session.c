@@ -430,6 +430,7 @@ void peer_close_level(struct peer *p, enum log_level level, const char *why)
 		p->fd = -1;
 	}
 	peer_mgr_ecdh_forget(p);
+	ev_timer_stop(mgr->loop, &p->act1_timer);
 	admit_release(mgr->admit, p->admit_slot);
 	p->admit_slot = NULL;
 	if (p->conn) {

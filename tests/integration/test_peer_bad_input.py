@@ -190,6 +190,7 @@ def main():
         async def capped_case():
             t, r, _ = await ln_session('127.0.0.1', cport, cid,
                                        CHAIN['regtest'])
+            capped.wait_log(r'PEER: peer \S+ ready')
             second = socket.create_connection(('127.0.0.1', cport))
             capped.wait_log(r'refusing connection from 127\.0\.0\.1:\d+: '
                             r'max peers \(1\) reached')

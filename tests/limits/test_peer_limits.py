@@ -68,8 +68,13 @@ async def wait_until(pred, what, timeout=10):
 async def case_maxpeers(h):
     a = h.node('maxpeers', '--signer=local', *COMMON, '--maxpeers=3').start()
     port, nid = a.p2p_port(), a.node_id()
+    m0 = a.mark()
     sessions = [await ln_session('127.0.0.1', port, nid, CHAIN['regtest'])
                 for _ in range(3)]
+    # Ready on the node's side too (sessions before init are not counted
+    # at accept: they have their own budget, --maxpendinghandshakes).
+    await wait_until(lambda: a.count_log(r'PEER: peer \S+ ready', m0) >= 3,
+                     'three sessions ready')
     m = a.mark()
     if not refused(port):
         fail('a 4th connection was served with --maxpeers=3')
@@ -201,16 +206,74 @@ def case_bad_values():
     number, is refused at start-up (exit code 2, a line saying why)."""
     for arg, why in (('--peer.maxbuffer=65568', 'below one framed'),
                      ('--maxpendinghandshakes=-1', 'is not a number'),
-                     ('--maxpeers=lots', 'is not a number')):
+                     ('--maxpeers=lots', 'is not a number'),
+                     ('--peer.actonetimeout=0', 'must be positive'),
+                     ('--rpc.maxpreauth=0', 'at least 1'),
+                     ('--signer.preauthtimeout=0', 'must be positive')):
         p = subprocess.run([coldnode_exe(), '--datadir=/nonexistent', arg],
                            capture_output=True, text=True, timeout=10)
         if p.returncode != 2 or why not in p.stderr:
             fail(f'{arg}: exit {p.returncode}, {p.stderr.strip()!r}')
 
 
+def idle_from(src, port):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(('127.0.0.1', port))
+    return s
+
+
+def closed_soon(s, timeout=15):
+    """True if the node closes @s (we send nothing) within @timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(100) == b''
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+async def case_preauth(h):
+    """Per-source cap on inbound connections before init (closed at
+    accept, before act one) and the act one deadline."""
+    a = h.node('preauth', '--signer=local', *COMMON,
+               '--debuglevel=info,PEER=debug',
+               '--peer.maxpreauthpersource=2', '--peer.actonetimeout=2s',
+               '--handshaketimeout=60s').start()
+    port, nid = a.p2p_port(), a.node_id()
+    m = a.mark()
+    held = [idle_from('127.0.0.1', port) for _ in range(2)]
+    await wait_until(lambda: a.count_log(r'inbound connection from', m) >= 2,
+                     'two inbound connections')
+    if not refused(port):
+        fail('a 3rd connection from one source was served with '
+             '--peer.maxpreauthpersource=2')
+    a.wait_log(r'\[UNU\] PEER: p2p: refusing connection from '
+               r'127\.0\.0\.1:\d+: 2 from that source not yet authenticated '
+               r'\(max 2, --peer\.maxpreauthpersource\)', since=m)
+    # Another source is not affected, and a real session from it is
+    # served while 127.0.0.1 is at its cap.
+    other = idle_from('127.0.0.2', port)
+    # The idle ones are closed at the act one deadline (2 s), not at the
+    # handshake timeout (60 s); counted as timed out.
+    for s in held + [other]:
+        if not closed_soon(s):
+            fail('an idle connection outlived --peer.actonetimeout')
+        s.close()
+    a.wait_log(r'\[UNU\] PEER: p2p: closing connection from '
+               r'127\.0\.0\.\d:\d+: no act one within 2s', since=m)
+    # Below the cap again: a full session is served.
+    t, r, _ = await ln_session('127.0.0.1', port, nid, CHAIN['regtest'])
+    await pong_ok(t, r)
+    t.close()
+    a.stop()
+
+
 async def amain():
     case_bad_values()
     with Harness() as h:
+        await case_preauth(h)
         await case_maxpeers(h)
         await case_maxpending(h)
         await case_maxbuffer(h)
