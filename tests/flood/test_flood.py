@@ -155,7 +155,12 @@ def part_signer(h):
         s = Signer(h, f'signer-{sources}', node, keyfile=node.keyfile).start()
         node.wait_log(r'-> ACTIVE', since=m, timeout=30)
         took = time.monotonic() - t0
+        # The registered signer is authenticated: the flood going on
+        # never evicts it.
+        time.sleep(1.5)
         stats = fl.stop()
+        if node.count_log(r'-> SAFE_MODE', since=m):
+            fail(f'{sources} source(s): the flood evicted the signer')
         print(f'{sources} source(s): signer in, node ACTIVE after '
               f'{took:.2f}s; flood {stats}')
         if took > 5:
