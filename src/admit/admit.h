@@ -78,7 +78,8 @@ void admit_free(struct admit *a);
  * @sa: borrowed; NULL or AF_UNIX for a local socket (no source cap).
  * @owner: borrowed; handed back in the evict callback.
  * @peer: borrowed; for the log line ("1.2.3.4:5").
- * @now: a monotonic clock (seconds), for the log rate limit.
+ * @now: cn_now() (the one clock every admit call uses), for the log rate
+ *    limit.
  * Returns the connection's slot (the caller owns it until admit_release),
  * or NULL: refused (counted, logged); close the socket at once.  May call
  * the evict callback (for another connection) before returning.

@@ -212,7 +212,7 @@ static void act1_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	snprintf(why, sizeof(why), "no act one within %gs",
 		 p->mgr->cfg.act1_timeout);
-	admit_note(p->mgr->admit, ADMIT_TIMED_OUT, p->addr, why, ev_now(loop));
+	admit_note(p->mgr->admit, ADMIT_TIMED_OUT, p->addr, why, cn_now());
 	peer_close_level(p, LOG_DEBUG, why);
 }
 
@@ -578,7 +578,7 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 	 * one (OpenSSH MaxStartups, Bitcoin Core's eviction; src/admit); a
 	 * source over its cap is closed now, before act one's ECDH. */
 	p->admit_slot = admit_accept(mgr->admit, (struct sockaddr *)&ss, p,
-				     p->addr, ev_now(mgr->loop));
+				     p->addr, cn_now());
 	if (!p->admit_slot) {
 		/* Never started: no line of its own (admit logged it). */
 		p->state = PEER_ST_CLOSED;

@@ -475,7 +475,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* Before SSL_new: a refused source costs us accept and close only. */
 	conn->admit = l->is_unix ? srv->admit_unix : srv->admit_tcp;
 	conn->slot = admit_accept(conn->admit, (struct sockaddr *)&ss, conn,
-				  conn->peer, ev_now(loop));
+				  conn->peer, cn_now());
 	if (!conn->slot) {
 		close(fd);
 		free(conn);
