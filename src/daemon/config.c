@@ -119,7 +119,7 @@ static const struct opt opts[] = {
 	{ "rpc.maxpreauth", OPT_UINT, "128",
 	  "gRPC TCP connections without an authenticated call at most; a new "
 	  "one evicts one of them (>= 1)", F(rpc_maxpreauth), false },
-	{ "rpc.maxpreauthpersource", OPT_UINT, "8",
+	{ "rpc.maxpreauthpersource", OPT_UINT, "32",
 	  "of those, per IPv4 address or IPv6 /64; more are closed before TLS "
 	  "(0: no limit)", F(rpc_maxpreauthpersource), false },
 	{ "rpc.preauthtimeout", OPT_DURATION, "10s",

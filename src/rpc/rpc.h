@@ -234,7 +234,7 @@ struct rpc_server_config {
 	 * rest (TLS, preface, no call or only macaroon-less calls yet), full
 	 * means a newcomer evicts one of them; default 128.
 	 * max_preauth_per_source: pre-auth TCP connections per IPv4 address
-	 * or IPv6 /64, refused at accept before TLS beyond it; default 8.
+	 * or IPv6 /64, refused at accept before TLS beyond it; default 32.
 	 * max_unix_preauth: the unix socket's pre-auth budget; default 32. */
 	size_t max_conns;
 	size_t max_preauth;

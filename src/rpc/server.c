@@ -78,7 +78,7 @@ void rpc_server_config_default(struct rpc_server_config *cfg)
 	cfg->max_streams = 128;
 	cfg->max_conns = 256;
 	cfg->max_preauth = 128;
-	cfg->max_preauth_per_source = 8;
+	cfg->max_preauth_per_source = 32;
 	cfg->max_unix_preauth = 32;
 	cfg->max_send_queue = 16 * 1024 * 1024;
 	cfg->handshake_timeout = 10;
