@@ -99,13 +99,13 @@ static const struct opt opts[] = {
 	{ "pinginterval", OPT_DURATION, "60s", "time between pings to a peer",
 	  F(pinginterval), false },
 	{ "maxpeers", OPT_UINT, "1000",
-	  "maximum p2p sessions, inbound and outbound, pending included; "
-	  "inbound connections and one-off dials over it are refused "
+	  "maximum p2p sessions: ready ones and outbound dials; inbound "
+	  "connections and one-off dials over it are refused "
 	  "(0: no limit)",
 	  F(maxpeers), false },
 	{ "maxpendinghandshakes", OPT_UINT, "200",
-	  "maximum p2p sessions not yet ready (handshake, waiting for the "
-	  "signer, init); inbound connections over it are refused "
+	  "maximum inbound p2p sessions not yet ready (handshake, waiting "
+	  "for the signer, init); a new one over it evicts one of them "
 	  "(0: no limit)",
 	  F(maxpendinghandshakes), false },
 	{ "peer.maxbuffer", OPT_UINT, "4194304",
