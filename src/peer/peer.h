@@ -70,14 +70,15 @@ struct peer_mgr_config {
 	double ping_interval;     /* seconds between our pings, default 60 */
 	double pong_timeout;      /* seconds to wait for a pong, default 30 */
 	/* Resource limits; each refusal or drop is logged (log_unusual). */
-	size_t max_peers;   /* sessions of any state and direction; when
+	size_t max_peers;   /* ready sessions plus outbound dials; when
 			     * reached, inbound connections and one-off dials
-			     * are refused (persistent --connect peers are
-			     * still dialed).  0: unlimited */
-	size_t max_pending; /* sessions not yet ready (TCP connect, BOLT 8
-			     * acts, including those waiting for the signer's
-			     * ECDH, and init); when reached, inbound
-			     * connections are refused.  0: unlimited */
+			     * are refused, and an inbound session becoming
+			     * ready over it is closed (persistent --connect
+			     * peers are still dialed).  0: unlimited */
+	size_t max_pending; /* inbound sessions not yet ready (BOLT 8 acts,
+			     * including those waiting for the signer's ECDH,
+			     * and init); when reached, a newcomer evicts one
+			     * (src/admit).  0: unlimited */
 	/* Inbound sessions not yet ready per IPv4 address or IPv6 /64; a
 	 * source over it is closed at accept, before act one's ECDH (src/admit).
 	 * 0: no cap.  Inbound sessions not yet ready are max_pending at most
