@@ -4,7 +4,7 @@
  * soon as the node closes it, as an attacker holding slots would.
  *
  * Bounded: at most 4096 connections, at most 600 s, targets in 127.0.0.0/8
- * or a unix socket only, sources 127.0.0.2 .. 127.0.0.61 (Linux routes
+ * or a unix socket only, sources 127.0.0.2 .. 127.0.0.60 (Linux routes
  * 127/8 to lo).  --rate caps new connections per second (token bucket);
  * 0 means as fast as the node closes them.
  *
@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define MAX_CONNS 4096
-#define MAX_SOURCES 60
+#define MAX_SOURCES 59 /* 127.0.0.2 .. 127.0.0.60 */
 #define MAX_DURATION 600.0
 
 struct fconn {
@@ -276,7 +276,7 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void usage(void)
 {
 	fprintf(stderr, "usage: flood --target 127.0.0.1:PORT | --unix PATH "
-		"[--tls] [--conns N<=4096] [--sources K<=60] "
+		"[--tls] [--conns N<=4096] [--sources K<=59] "
 		"[--duration S<=600] [--rate R] [--interval S]\n");
 	exit(2);
 }
