@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -337,6 +338,12 @@ int main(int argc, char **argv)
 	    F.duration <= 0 || F.duration > MAX_DURATION || F.interval <= 0)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
+	/* Up to 4096 sockets: a default soft limit of 1024 is too few. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (F.tls) {
 		F.ctx = SSL_CTX_new(TLS_client_method());
 		/* The node's self-signed cert; we attack, we do not verify. */
