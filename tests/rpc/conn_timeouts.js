@@ -3,9 +3,10 @@
 //  - connections that never make an authorised call (TLS only; HTTP/2
 //    preface + SETTINGS only; a call refused for want of a macaroon) fill
 //    the pre-auth budget; one more connection is admitted and evicts the
-//    oldest of them (src/admit); the rest are closed at the handshake/auth
-//    timeout with a rate-limited UNUSUAL line, and a real client is served
-//    afterwards;
+//    oldest of them (src/admit), never the authenticated connection held
+//    open meanwhile, and the unix socket (its own budget) is served; the
+//    rest are closed at the handshake/auth timeout with a rate-limited
+//    UNUSUAL line, and a real client is served afterwards;
 //  - an authorised connection with no open stream gets a GOAWAY (NO_ERROR)
 //    at the idle timeout, and grpc-js reconnects by itself;
 //  - a connection with an open long-lived stream (SubscribeState) is not
@@ -86,6 +87,13 @@ async function healthy(node, mac, what) {
 }
 
 async function slotsHeldByIdleConnections(node, mac) {
+  // An authenticated connection (macaroon passed), with a stream open so
+  // the idle timeout leaves it alone: the flood below must not evict it.
+  const authd = h2connect(node);
+  let authdClosed = false;
+  authd.on('close', () => { authdClosed = true; });
+  const watch = await rawCall(authd, '/coldrpc.Supervisor/SubscribeState', mac, true);
+  check(watch !== null, 'authenticated connection: SubscribeState open');
   // Every slot taken by a connection that never makes an authorised call.
   const conns = [];
   for (let i = 0; i < MAX_PREAUTH - 1; i++) {
@@ -105,6 +113,17 @@ async function slotsHeldByIdleConnections(node, mac) {
   check(await within(conns[0].whenClosed), 'the oldest pre-auth connection is evicted');
   check(/\[UNU\] RPC: rpc: pre-auth budget \(4, --rpc\.maxpreauth\) full: evicted an unauthenticated connection of the most crowded source to admit 127\.0\.0\.1:\d+/
     .test(node.stderr), 'eviction logged');
+  // The authenticated connection was not touched, and still serves.
+  check(!authdClosed, 'authenticated connection not evicted');
+  check(await rawCall(authd, '/lnrpc.Lightning/GetInfo', mac) === 0,
+    'authenticated connection still serves');
+  // The unix socket has its own budget: served while TCP's is full.
+  const uc = new lnrpc.Lightning('unix:' + node.sock, L.creds(node, mac));
+  const ur = await L.call(uc, 'getInfo', {});
+  uc.close();
+  check(!ur.err, 'unix socket served while the TCP pre-auth budget is full');
+  watch.close();
+  authd.close();
 
   const closed = await Promise.all(conns.slice(1).map(s => within(s.whenClosed))
     .concat([within(sess.whenClosed), within(extra.whenClosed)]));
