@@ -210,10 +210,30 @@ static void act1_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct peer *p = w->data;
 	char why[64];
 
+	/* Armed with the shorter of the two deadlines: if that was the whole
+	 * handshake's, say so as brontide would. */
+	if (p->mgr->cfg.handshake_timeout < p->mgr->cfg.act1_timeout) {
+		peer_close(p, brontide_strerror(BRONTIDE_ERR_HANDSHAKE_TIMEOUT));
+		return;
+	}
+
 	snprintf(why, sizeof(why), "no act one within %gs",
 		 p->mgr->cfg.act1_timeout);
 	admit_note(p->mgr->admit, ADMIT_TIMED_OUT, p->addr, why, cn_now());
 	peer_close_level(p, LOG_DEBUG, why);
+}
+
+/* Act one's first bytes are here: start the BOLT 8 handshake (its own
+ * deadline, --handshaketimeout, runs from now; the act one deadline keeps
+ * running until act one is complete). */
+static void inbound_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct peer *p = w->data;
+	int fd = p->fd;
+
+	ev_io_stop(loop, &p->connect_io);
+	p->fd = -1;
+	peer_session_start(p, fd);
 }
 
 /* The budget chose this inbound session (not ready) for a newcomer. */
@@ -587,12 +607,22 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 		return;
 	}
 	log_debug("PEER", "inbound connection from %s", p->addr);
-	ev_timer_init(&p->act1_timer, act1_timeout_cb, mgr->cfg.act1_timeout,
-		      0.);
+	if (mgr->cfg.act1_timeout <= 0) {
+		peer_session_start(p, fd);
+		return;
+	}
+	/* No handshake state (ephemeral key, brontide buffers) until the
+	 * first byte of act one: a connection that never sends one costs
+	 * the accept, this watcher and the close. */
+	ev_timer_init(&p->act1_timer, act1_timeout_cb,
+		      mgr->cfg.handshake_timeout < mgr->cfg.act1_timeout
+		      ? mgr->cfg.handshake_timeout : mgr->cfg.act1_timeout, 0.);
 	p->act1_timer.data = p;
-	if (mgr->cfg.act1_timeout > 0)
-		ev_timer_start(mgr->loop, &p->act1_timer);
-	peer_session_start(p, fd);
+	ev_timer_start(mgr->loop, &p->act1_timer);
+	p->fd = fd;
+	ev_io_init(&p->connect_io, inbound_readable, fd, EV_READ);
+	p->connect_io.data = p;
+	ev_io_start(mgr->loop, &p->connect_io);
 }
 
 static void listener_ready(struct ev_loop *loop, ev_io *w, int revents)
