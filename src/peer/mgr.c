@@ -202,9 +202,11 @@ static size_t count_inbound_pending(const struct peer_mgr *mgr)
 	return n;
 }
 
-/* An inbound connection sent no act one in time: an honest initiator
- * sends it right after connecting (BOLT 8: "the initiator ... sends"
- * act one first).  Counted and logged once a second by the budget. */
+/* An inbound connection sent no act one in time.  BOLT #8: Act One
+ * (`-> e, es`, 50 bytes) goes from initiator to responder first, so an
+ * honest initiator sends it right after connecting; lnd gives each act 5 s
+ * (handshakeReadTimeout).  Counted and logged once a second by the
+ * budget. */
 static void act1_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct peer *p = w->data;
