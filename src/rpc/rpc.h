@@ -240,6 +240,10 @@ struct rpc_server_config {
 	size_t max_preauth;
 	size_t max_preauth_per_source;
 	size_t max_unix_preauth;
+	/* false (default): a call whose macaroon passed makes its connection
+	 * authenticated.  true: only the method's owner does, with
+	 * rpc_call_authenticated (the signer port: registration accepted). */
+	bool owner_authenticates;
 	/* Listener names in counters and log lines; borrowed (static).
 	 * Default "rpc" and "rpc-unix". */
 	const char *admit_name, *admit_unix_name;
@@ -308,6 +312,11 @@ bool rpc_call_send(struct rpc_call *call, const uint8_t *msg, size_t len);
  */
 void rpc_call_finish(struct rpc_call *call, enum rpc_status st,
 		     const char *msg);
+
+/* The client behind @call proved itself (rpc_server_config
+ * .owner_authenticates): its connection leaves the pre-auth class of the
+ * connection budget and is never evicted by a flood. */
+void rpc_call_authenticated(struct rpc_call *call);
 
 /* User data: borrowed pointer the owner frees in on_closed. */
 void rpc_call_set_data(struct rpc_call *call, void *data);

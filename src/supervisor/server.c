@@ -34,9 +34,16 @@ static void glue_finish(void *conn, enum sv_code code, const char *msg)
 	rpc_call_finish(g->call, (enum rpc_status)code, msg);
 }
 
+static void glue_authenticated(void *conn)
+{
+	struct glue *g = conn;
+	rpc_call_authenticated(g->call);
+}
+
 static const struct sv_stream_ops glue_ops = {
 	.send = glue_send,
 	.finish = glue_finish,
+	.authenticated = glue_authenticated,
 };
 
 static void on_start(void *arg, struct rpc_call *call)
@@ -175,8 +182,9 @@ struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
 	/* Signer messages are small: anything bigger is refused by the
 	 * core with RESOURCE_EXHAUSTED before we see it. */
 	cfg.max_recv_msg = SV_MAX_MSG;
-	/* Authenticated: one signer, plus room for a refused second one.
-	 * Pre-auth: a flood evicts its own connections first (src/admit),
+	/* Authenticated (registration accepted): one signer, plus room for
+	 * a stale one.  Pre-auth: a flood evicts its own connections first
+	 * (src/admit),
 	 * and 64 slots over at most 4 per source means a signer from its
 	 * own address is evicted only by a flood from more than 64 sources
 	 * (docs/hardening.md). */
@@ -191,6 +199,9 @@ struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
 		if (lim->preauth_timeout > 0)
 			cfg.handshake_timeout = lim->preauth_timeout;
 	}
+	/* Authenticated = registration accepted (sv calls back), not just
+	 * the macaroon. */
+	cfg.owner_authenticates = true;
 	cfg.admit_name = "signer";
 	cfg.admit_unix_name = "signer-unix";
 	cfg.preauth_flag = "--signer.maxpreauth";

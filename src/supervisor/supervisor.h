@@ -337,6 +337,10 @@ struct sv_stream_ops {
 	/* End the stream with a gRPC status; @msg borrowed for the call.
 	 * After this the transport must not call sv_stream_* for it. */
 	void (*finish)(void *conn, enum sv_code code, const char *msg);
+	/* The signer's registration was accepted: the transport may stop
+	 * counting this connection as unauthenticated (its connection
+	 * budget, docs/hardening.md).  May be NULL. */
+	void (*authenticated)(void *conn);
 };
 
 /**
@@ -388,9 +392,10 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const struct rpc_macaroon_svc *macaroons);
 
 /* The signer port's connection budget (src/admit): pre-auth connections
- * (no stream with the signer macaroon yet) at most, per IPv4 address or
- * IPv6 /64 (0: no cap), and their deadline.  Authenticated connections
- * (a stream whose macaroon passed) have 16 slots of their own. */
+ * (no registration accepted yet) at most, per IPv4 address or IPv6 /64
+ * (0: no cap), and the deadline for a stream whose macaroon passes.
+ * Authenticated connections (registration accepted) have 16 slots of
+ * their own. */
 struct sv_server_limits {
 	size_t max_preauth;            /* default 64 */
 	size_t max_preauth_per_source; /* default 4 */

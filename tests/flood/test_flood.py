@@ -97,6 +97,7 @@ def check_pressure(node, name, sources, before):
     if int(now[key]) <= int(before[key]):
         fail(f'{name}: no {key} under a {sources}-source flood: {now}')
     print(f'  {name} listener: {now}')
+    return now
 
 
 def coldctl(node, target, what='getinfo'):
@@ -165,7 +166,11 @@ def part_signer(h):
               f'{took:.2f}s; flood {stats}')
         if took > 5:
             fail(f'{sources} source(s): ACTIVE after {took:.2f}s (> 5 s)')
-        check_pressure(node, 'signer', sources, before)
+        now = check_pressure(node, 'signer', sources, before)
+        # Registration accepted: counted as authenticated, not pre-auth.
+        if now['authenticated'] != 1:
+            fail(f'the registered signer is not counted as authenticated: '
+                 f'{now}')
         m = node.mark()
         s.kill()
         node.wait_log(r'-> SAFE_MODE', since=m)
