@@ -84,7 +84,7 @@ struct peer_mgr {
 	struct peer_limit_log {
 		double last;       /* ev_now of the last line, 0: never */
 		uint64_t refused;  /* since that line */
-	} log_maxpeers, log_maxpending;
+	} log_maxpeers;
 	struct admit *admit; /* owned: inbound budget (src/admit) */
 	ev_prepare reaper; /* frees closed peers between loop iterations */
 	bool freeing;
