@@ -8,8 +8,9 @@
  *
  * Slots are scarce, so they are handed out by the connection budget
  * (src/admit): TCP and the unix socket each have one; a connection is
- * pre-auth until a call's macaroon passes, then authenticated and never
- * evicted.  A source over its pre-auth cap is closed right after accept,
+ * pre-auth until a call's macaroon passes (with owner_authenticates: until
+ * the method's owner calls rpc_call_authenticated), then authenticated
+ * and never evicted.  A source over its pre-auth cap is closed right after accept,
  * before SSL_new: no TLS work at all.  A pre-auth connection must make an
  * authorised call within handshake_timeout of accept (bytes alone prove
  * nothing), and one with no open stream for idle_timeout is sent a GOAWAY.
