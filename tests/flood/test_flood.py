@@ -39,6 +39,7 @@ RPC_PREAUTH = 128       # --rpc.maxpreauth default
 P2P_PREAUTH = 200       # --maxpendinghandshakes default
 SOURCES = (1, 50)
 FLOOD_SECONDS = 60      # upper bound; each flood is stopped when done
+PROCS = []              # floods and signers, killed at the end whatever happens
 
 
 class Flood:
@@ -52,6 +53,7 @@ class Flood:
             cmd.append('--tls')
         self.conns = conns
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        PROCS.append(self.proc)
         self.last = {}
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
@@ -127,9 +129,15 @@ def new_node(h, name, *extra):
     return node
 
 
+def signer(h, node, name, **kw):
+    s = Signer(h, name, node, keyfile=node.keyfile, **kw).start()
+    PROCS.append(s.proc)
+    return s
+
+
 def start_signer(h, node, name):
     m = node.mark()
-    s = Signer(h, name, node, keyfile=node.keyfile).start()
+    s = signer(h, node, name)
     node.wait_log(r'-> ACTIVE', since=m, timeout=30)
     return s
 
@@ -141,8 +149,7 @@ def part_signer(h):
     sport = signer_port(node)
     # coldsigner retries a failed connect soon (0.1 s doubling to 2 s), not
     # on its registration backoff (1 s x1.5 to 60 s).
-    s = Signer(h, 'signer-nothere', node, keyfile=node.keyfile,
-               target=f'127.0.0.1:{free_port()}').start()
+    s = signer(h, node, 'signer-nothere', target=f'127.0.0.1:{free_port()}')
     s.wait_log(r'redialling in 0\.1 s')
     s.wait_log(r'redialling in 0\.2 s')
     s.wait_log(r'redialling in 0\.4 s')
@@ -153,7 +160,7 @@ def part_signer(h):
         fl.wait_pressure()
         m = node.mark()
         t0 = time.monotonic()
-        s = Signer(h, f'signer-{sources}', node, keyfile=node.keyfile).start()
+        s = signer(h, node, f'signer-{sources}')
         node.wait_log(r'-> ACTIVE', since=m, timeout=30)
         took = time.monotonic() - t0
         # The registered signer is authenticated: the flood going on
@@ -317,7 +324,13 @@ def main():
     if len(sys.argv) != 2 or sys.argv[1] not in PARTS:
         fail('usage: test_flood.py ' + '|'.join(PARTS))
     with Harness() as h:
-        PARTS[sys.argv[1]](h)
+        try:
+            PARTS[sys.argv[1]](h)
+        finally:
+            for p in PROCS:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
 
 
 run(main)
