@@ -560,7 +560,8 @@ void peer_mgr_session_closed(struct peer *p)
 
 /* ---- listening ---- */
 
-static void accept_one(struct peer_mgr *mgr, int lfd)
+/* Accepts one connection; false when there is none left to accept. */
+static bool accept_one(struct peer_mgr *mgr, int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen = sizeof(ss);
@@ -573,7 +574,7 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_unusual("PEER", "accept: %s", strerror(errno));
-		return;
+		return false;
 	}
 	peer_addr_str(addr, sizeof(addr), (struct sockaddr *)&ss);
 	/* Refused before any work: no handshake state, no ECDH request.
@@ -586,13 +587,13 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
 			      mgr->cfg.max_peers, who);
 		close(fd);
-		return;
+		return true;
 	}
 	p = peer_session_alloc(mgr, true, NULL, (struct sockaddr *)&ss);
 	if (!p) {
 		log_unusual("PEER", "out of memory: dropping %s", addr);
 		close(fd);
-		return;
+		return true;
 	}
 	/* Handshakes waiting for the signer hold a queued ECDH request until
 	 * the handshake timeout: bound them, or a flood of act ones in safe
@@ -606,12 +607,12 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 		p->state = PEER_ST_CLOSED;
 		close(fd);
 		ev_prepare_start(mgr->loop, &mgr->reaper);
-		return;
+		return true;
 	}
 	log_debug("PEER", "inbound connection from %s", p->addr);
 	if (mgr->cfg.act1_timeout <= 0) {
 		peer_session_start(p, fd);
-		return;
+		return true;
 	}
 	/* No handshake state (ephemeral key, brontide buffers) until the
 	 * first byte of act one: a connection that never sends one costs
@@ -625,13 +626,18 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 	ev_io_init(&p->connect_io, inbound_readable, fd, EV_READ);
 	p->connect_io.data = p;
 	ev_io_start(mgr->loop, &p->connect_io);
+	return true;
 }
 
+/* Drains the backlog a batch at a time: under a flood the kernel's queue
+ * fills, and an honest peer's SYN that finds it full waits for its 1 s
+ * retransmit. */
 static void listener_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct peer_mgr *mgr = w->data;
 
-	accept_one(mgr, w->fd);
+	for (int i = 0; i < 64 && accept_one(mgr, w->fd); i++)
+		;
 }
 
 bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
@@ -665,7 +671,7 @@ bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &slen) != 0)
 		goto fail;
 	freeaddrinfo(res);

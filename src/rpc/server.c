@@ -452,9 +452,9 @@ static void peer_name(struct rpc_conn *conn, const struct sockaddr *sa)
 	}
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Accepts one connection; false when there is none left to accept. */
+static bool accept_one(struct ev_loop *loop, struct rpc_listener *l)
 {
-	struct rpc_listener *l = w->data;
 	struct rpc_server *srv = l->srv;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -463,12 +463,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_unusual(srv->subsys, "accept: %s", strerror(errno));
-		return;
+		return false;
 	}
 	struct rpc_conn *conn = calloc(1, sizeof(*conn));
 	if (!conn) {
 		close(fd);
-		return;
+		return true;
 	}
 	conn->srv = srv;
 	conn->fd = fd;
@@ -480,7 +480,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (!conn->slot) {
 		close(fd);
 		free(conn);
-		return;
+		return true;
 	}
 	if (!l->is_unix) {
 		int one = 1;
@@ -501,7 +501,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		SSL_free(conn->ssl);
 		close(fd);
 		free(conn);
-		return;
+		return true;
 	}
 	ev_io_init(&conn->rio, io_cb, fd, EV_READ);
 	ev_io_init(&conn->wio, io_cb, fd, EV_WRITE);
@@ -526,6 +526,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	log_debug(srv->subsys, "%s: connected", conn->peer);
 	if (!conn->ssl)
 		conn_flush(conn); /* our SETTINGS */
+	return true;
+}
+
+/* Drains the backlog a batch at a time: under a flood the kernel's queue
+ * fills, and a legitimate SYN that finds it full waits for its 1 s
+ * retransmit. */
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	for (int i = 0; i < 64 && accept_one(loop, w->data); i++)
+		;
 }
 
 /* ---- listeners ------------------------------------------------------------ */
@@ -556,7 +566,7 @@ static int listen_tcp(const char *spec, uint16_t *port, const char *subsys)
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0) {
+	    listen(fd, SOMAXCONN) != 0) {
 		log_unusual(subsys, "cannot listen on %s: %s", spec,
 			    strerror(errno));
 		if (fd >= 0)
@@ -588,7 +598,7 @@ static int listen_unix(const char *path, const char *subsys)
 		unlink(path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
+	    chmod(path, 0600) != 0 || listen(fd, SOMAXCONN) != 0) {
 		log_unusual(subsys, "cannot listen on unix socket %s: %s",
 			    path, strerror(errno));
 		if (fd >= 0)
