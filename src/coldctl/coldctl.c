@@ -366,7 +366,7 @@ static void print_dials(const Coldrpc__PeerDialCounters *d)
 	kv_u64(8, "early_refused", d->early_refused, true);
 	kv_u64(8, "park_timeouts", d->park_timeouts, true);
 	kv_u64(8, "pending_now", d->pending_now, false);
-	printf("    }\n");
+	printf("    },\n");
 }
 
 static int cmd_state(const struct opts *o, int argc, char **argv)
@@ -408,6 +408,25 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	printf("    },\n");
 	print_counters(r->counters);
 	print_dials(r->dials);
+	/* Connection budget per listener (docs/hardening.md); 64-bit
+	 * counters as strings, like the others (proto3 JSON). */
+	printf("    \"listeners\": [");
+	for (size_t i = 0; i < r->n_listeners; i++) {
+		const Coldrpc__ListenerCounters *l = r->listeners[i];
+		printf("%s\n        {", i ? "," : "");
+		printf("\"name\": \"%s\", \"unauthenticated\": %u, "
+		       "\"authenticated\": %u, \"accepted\": \"%llu\", "
+		       "\"refused_source\": \"%llu\", \"evicted\": "
+		       "\"%llu\", \"timed_out\": \"%llu\", "
+		       "\"auth_full\": \"%llu\"}",
+		       l->name, l->unauthenticated, l->authenticated,
+		       (unsigned long long)l->accepted,
+		       (unsigned long long)l->refused_source,
+		       (unsigned long long)l->evicted,
+		       (unsigned long long)l->timed_out,
+		       (unsigned long long)l->auth_full);
+	}
+	printf("%s]\n", r->n_listeners ? "\n    " : "");
 	printf("}\n");
 	coldrpc__supervisor_state__free_unpacked(r, NULL);
 	return 0;

@@ -48,12 +48,22 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 			  const uint8_t *req, size_t len);
 
 /* Redial backoff, as lnd's signer client: 1 s, x1.5 per failure, capped at
- * 60 s; reset to 1 s after a successful registration. */
+ * 60 s; reset to 1 s after a successful registration.  That backoff is for
+ * a signer the node refuses on purpose.  A dial that fails before the node
+ * said anything (TCP refused, TLS failed, closed before the stream opened:
+ * a full or flooded port that evicted us) waits much less: 0.1 s doubling
+ * to 2 s, reset by any message from the node, so a flood evicting us
+ * costs seconds, not minutes (docs/hardening.md). */
 struct cs_backoff {
 	double next;
+	double transport_next;
 };
 void cs_backoff_reset(struct cs_backoff *b);
 /* The delay to wait now; grows the next one. */
 double cs_backoff_next(struct cs_backoff *b);
+/* The same after a transport failure (the short schedule above). */
+double cs_backoff_next_transport(struct cs_backoff *b);
+/* The node answered: the next transport failure starts at 0.1 s again. */
+void cs_backoff_heard(struct cs_backoff *b);
 
 #endif /* COLDNODE_COLDSIGNER_H */

@@ -2,9 +2,12 @@
  *
  * Owns the libev loop, the node key and one gRPC stream to coldnode's
  * --signerlisten port.  Each request from the node is answered by the pure
- * core (signer.c).  When the stream ends for any reason it redials after a
- * backoff of 1 s growing x1.5 up to 60 s, as lnd's outbound signer does,
- * and starts again from 1 s once a registration succeeds.
+ * core (signer.c).  When the stream ends it redials after a backoff of
+ * 1 s growing x1.5 up to 60 s, as lnd's outbound signer does, and starts
+ * again from 1 s once a registration succeeds.  A dial that failed before
+ * the node said anything (connect, TLS, closed before the stream opened)
+ * retries after 0.1 s doubling to 2 s instead: that is a full or flooded
+ * port, not a refusal (cs_backoff in coldsigner.h).
  */
 #include "coldsigner/coldsigner.h"
 
@@ -33,15 +36,18 @@ struct signer {
 	struct rpc_client_config rcfg;
 	struct rpc_client_stream *stream;
 	bool stream_dead; /* closed; free it before redialling */
+	bool heard;       /* this stream got a message from the node */
 	struct cs_backoff backoff;
 	ev_timer redial;
 	ev_signal sigint, sigterm;
 	uint64_t served;
 };
 
-static void schedule_redial(struct signer *s, const char *why)
+static void schedule_redial(struct signer *s, const char *why,
+			    bool transport)
 {
-	double d = cs_backoff_next(&s->backoff);
+	double d = transport ? cs_backoff_next_transport(&s->backoff)
+			     : cs_backoff_next(&s->backoff);
 
 	/* systemd's status line (no-op outside systemd). */
 	sd_notifyf(0, "STATUS=disconnected from %s: %s", s->rcfg.target, why);
@@ -75,6 +81,10 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 
 	if (s->stream_dead)
 		return;
+	if (!s->heard) {
+		s->heard = true;
+		cs_backoff_heard(&s->backoff);
+	}
 	switch (cs_handle(s->key, &out, &outlen, err, sizeof(err), msg, len)) {
 	case CS_REPLY:
 		if (!rpc_client_stream_send(stream, out, outlen))
@@ -98,7 +108,7 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 		break;
 	}
 	rpc_client_stream_close_send(stream);
-	schedule_redial(s, err);
+	schedule_redial(s, err, false);
 }
 
 static void on_close(void *arg, struct rpc_client_stream *stream,
@@ -114,7 +124,9 @@ static void on_close(void *arg, struct rpc_client_stream *stream,
 	if (st == RPC_STATUS_PERMISSION_DENIED ||
 	    st == RPC_STATUS_UNAUTHENTICATED)
 		log_unusual(SUBSYS, "coldnode refused us: %s", why);
-	schedule_redial(s, why);
+	/* Nothing from the node and no status of its own: the connection
+	 * failed or was closed under us (e.g. evicted from a flooded port). */
+	schedule_redial(s, why, !s->heard && st == RPC_STATUS_UNAVAILABLE);
 }
 
 static const struct rpc_client_stream_cbs stream_cbs = {
@@ -127,11 +139,12 @@ static void dial(struct signer *s)
 {
 	rpc_client_stream_free(s->stream);
 	s->stream_dead = false;
+	s->heard = false;
 	s->stream = rpc_client_stream_open(s->loop, &s->rcfg, SIGNER_PATH,
 					   &stream_cbs, s);
 	if (!s->stream) {
 		log_unusual(SUBSYS, "cannot dial %s", s->rcfg.target);
-		schedule_redial(s, "bad target");
+		schedule_redial(s, "bad target", false);
 	}
 }
 

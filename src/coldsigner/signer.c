@@ -364,6 +364,22 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 void cs_backoff_reset(struct cs_backoff *b)
 {
 	b->next = 1.0;
+	b->transport_next = 0.1;
+}
+
+double cs_backoff_next_transport(struct cs_backoff *b)
+{
+	double now = b->transport_next;
+
+	b->transport_next *= 2;
+	if (b->transport_next > 2.0)
+		b->transport_next = 2.0;
+	return now;
+}
+
+void cs_backoff_heard(struct cs_backoff *b)
+{
+	b->transport_next = 0.1;
 }
 
 double cs_backoff_next(struct cs_backoff *b)

@@ -108,13 +108,13 @@ static const struct opt opts[] = {
 	{ "pinginterval", OPT_DURATION, "60s", "time between pings to a peer",
 	  F(pinginterval), false },
 	{ "maxpeers", OPT_UINT, "1000",
-	  "maximum p2p sessions, inbound and outbound, pending included; "
-	  "inbound connections and one-off dials over it are refused "
+	  "maximum p2p sessions: ready ones and outbound dials; inbound "
+	  "connections and one-off dials over it are refused "
 	  "(0: no limit)",
 	  F(maxpeers), false },
 	{ "maxpendinghandshakes", OPT_UINT, "200",
-	  "maximum p2p sessions not yet ready (handshake, waiting for the "
-	  "signer, init); inbound connections over it are refused "
+	  "maximum inbound p2p sessions not yet ready (handshake, waiting "
+	  "for the signer, init); a new one over it evicts one of them "
 	  "(0: no limit)",
 	  F(maxpendinghandshakes), false },
 	{ "peer.maxbuffer", OPT_UINT, "4194304",
@@ -124,6 +124,32 @@ static const struct opt opts[] = {
 	  "gRPC streams open at once on one connection (1..4294967295); "
 	  "a client's stream over it is refused",
 	  F(rpc_maxstreams), false },
+	/* Connection budgets under floods (docs/hardening.md, issue #13). */
+	{ "rpc.maxpreauth", OPT_UINT, "128",
+	  "gRPC TCP connections without an authenticated call at most; a new "
+	  "one evicts one of them (>= 1)", F(rpc_maxpreauth), false },
+	{ "rpc.maxpreauthpersource", OPT_UINT, "32",
+	  "of those, per IPv4 address or IPv6 /64; more are closed before TLS "
+	  "(0: no limit)", F(rpc_maxpreauthpersource), false },
+	{ "rpc.preauthtimeout", OPT_DURATION, "10s",
+	  "time from accept to the first authorised gRPC call",
+	  F(rpc_preauthtimeout), false },
+	{ "signer.maxpreauth", OPT_UINT, "64",
+	  "signer-port TCP connections not yet authenticated at most; a new "
+	  "one evicts one of them (>= 1)", F(signer_maxpreauth), false },
+	{ "signer.maxpreauthpersource", OPT_UINT, "4",
+	  "of those, per IPv4 address or IPv6 /64; more are closed before TLS "
+	  "(0: no limit)", F(signer_maxpreauthpersource), false },
+	{ "signer.preauthtimeout", OPT_DURATION, "10s",
+	  "time from accept to the signer's authorised stream",
+	  F(signer_preauthtimeout), false },
+	{ "peer.maxpreauthpersource", OPT_UINT, "8",
+	  "inbound p2p connections before init per IPv4 address or IPv6 /64; "
+	  "more are closed before act one (0: no limit)",
+	  F(peer_maxpreauthpersource), false },
+	{ "peer.actonetimeout", OPT_DURATION, "5s",
+	  "time from an inbound p2p accept to BOLT 8 act one",
+	  F(peer_actonetimeout), false },
 	{ "gossip.maxunverified", OPT_UINT, "200000",
 	  "channels stored without a funding-output check (no chain source) "
 	  "at most; new channel announcements over it are ignored "
@@ -496,6 +522,13 @@ static bool finish(struct loader *ld)
 				    "host:port", cfg->prometheus_listen);
 		cfg->prometheus_enable = true;
 	}
+	if (cfg->rpc_maxpreauth == 0 || cfg->signer_maxpreauth == 0)
+		return fail(ld, "--rpc.maxpreauth and --signer.maxpreauth must "
+			    "be at least 1");
+	if (cfg->rpc_preauthtimeout <= 0 || cfg->signer_preauthtimeout <= 0 ||
+	    cfg->peer_actonetimeout <= 0)
+		return fail(ld, "--rpc.preauthtimeout, --signer.preauthtimeout "
+			    "and --peer.actonetimeout must be positive");
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

@@ -55,6 +55,13 @@ struct daemon_config {
 	uint64_t peer_maxbuffer; /* bytes queued per peer */
 	uint64_t rpc_maxstreams; /* gRPC streams per connection */
 	uint64_t gossip_maxunverified; /* 0: unlimited */
+	/* Connection budgets (issue #13). */
+	uint64_t rpc_maxpreauth, rpc_maxpreauthpersource;
+	double rpc_preauthtimeout;
+	uint64_t signer_maxpreauth, signer_maxpreauthpersource;
+	double signer_preauthtimeout;
+	uint64_t peer_maxpreauthpersource;
+	double peer_actonetimeout;
 	char *alias;
 	char *color;
 	/* Operations (issue 12): metrics, log files. */

@@ -163,6 +163,8 @@ static bool coldnode_start_p2p(struct coldnode *cn, const uint8_t node_id[33],
 		pc.pong_timeout = pc.ping_interval;
 	pc.max_peers = (size_t)cfg->maxpeers;
 	pc.max_pending = (size_t)cfg->maxpendinghandshakes;
+	pc.max_pending_per_source = (size_t)cfg->peer_maxpreauthpersource;
+	pc.act1_timeout = cfg->peer_actonetimeout;
 	pc.send_cap = (size_t)cfg->peer_maxbuffer;
 	pc.full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
 	pc.num_full_peers = cfg->fullpeer.n;
@@ -268,6 +270,16 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	struct coldnode *cn = arg;
 	struct sv_info si;
 
+	/* Connection budgets: the signer port's here, p2p's, then the RPC
+	 * node appends its own. */
+	if (cn->signer_srv)
+		out->num_listeners += rpc_server_admit_stats(
+			cn->signer_srv, out->listeners + out->num_listeners,
+			RPC_MAX_LISTENER_STATS - out->num_listeners);
+	if (cn->peers && out->num_listeners < RPC_MAX_LISTENER_STATS &&
+	    peer_mgr_admit_stats(cn->peers,
+				 &out->listeners[out->num_listeners]))
+		out->num_listeners++;
 	if (!cn->sv) {
 		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
 		out->since_unix = cn->started;
@@ -369,6 +381,10 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.tls_autorefresh = cfg->tlsautorefresh,
 		.version = "0.1.0-coldnode",
 		.max_streams = (size_t)cfg->rpc_maxstreams,
+		.max_preauth = (size_t)cfg->rpc_maxpreauth,
+		.max_preauth_per_source = (size_t)cfg->rpc_maxpreauthpersource,
+		.no_per_source_cap = cfg->rpc_maxpreauthpersource == 0,
+		.handshake_timeout = cfg->rpc_preauthtimeout,
 	};
 
 	if (!cfg->rpcunix) {
@@ -473,8 +489,15 @@ static bool coldnode_start_signer_port(struct coldnode *cn)
 		sock = NULL;
 	}
 	if (cert && key && mac && sv_server_bake_macaroon(macs, mac)) {
-		cn->signer_srv = sv_server_new(cn->loop, cn->sv, listen, 1,
-					       sock, cert, key, macs);
+		struct sv_server_limits lim = {
+			.max_preauth = (size_t)cfg->signer_maxpreauth,
+			.max_preauth_per_source =
+				(size_t)cfg->signer_maxpreauthpersource,
+			.preauth_timeout = cfg->signer_preauthtimeout,
+		};
+		cn->signer_srv = sv_server_new_limits(cn->loop, cn->sv, listen,
+						      1, sock, cert, key, macs,
+						      &lim);
 		ok = cn->signer_srv != NULL;
 	}
 	if (ok)

@@ -40,6 +40,7 @@ void peer_mgr_config_default(struct peer_mgr_config *cfg)
 	cfg->max_pending = 0;
 	cfg->send_cap = DEFAULT_SEND_CAP;
 	cfg->park_timeout = DEFAULT_PARK_TIMEOUT;
+	cfg->act1_timeout = 5;
 	/* gossip_queries (optional): we answer and send BOLT 7 queries. */
 	cfg->our_features = 1u << 7;
 }
@@ -82,6 +83,8 @@ void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33])
 	struct peer_mgr *mgr = p->mgr;
 
 	assert(p->ecdh_id == 0);
+	/* Act one arrived (the responder's ECDH is on its ephemeral key). */
+	ev_timer_stop(mgr->loop, &p->act1_timer);
 	p->ecdh_id = ++mgr->next_ecdh_id;
 	p->next_pending = mgr->pending_ecdh;
 	mgr->pending_ecdh = p;
@@ -217,6 +220,70 @@ size_t peer_mgr_count(const struct peer_mgr *mgr, enum peer_mode mode)
 	for (const struct peer *p = mgr->peers; p; p = p->next)
 		n += (p->state == PEER_ST_READY && p->mode == mode);
 	return n;
+}
+
+static size_t count_inbound_pending(const struct peer_mgr *mgr)
+{
+	size_t n = 0;
+
+	for (const struct peer *p = mgr->peers; p; p = p->next)
+		n += p->inbound && (p->state == PEER_ST_HANDSHAKE ||
+				    p->state == PEER_ST_INIT);
+	return n;
+}
+
+/* An inbound connection sent no act one in time.  BOLT #8: Act One
+ * (`-> e, es`, 50 bytes) goes from initiator to responder first, so an
+ * honest initiator sends it right after connecting; lnd gives each act 5 s
+ * (handshakeReadTimeout).  Counted and logged once a second by the
+ * budget. */
+static void act1_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = w->data;
+	char why[64];
+
+	/* Armed with the shorter of the two deadlines: if that was the whole
+	 * handshake's, say so as brontide would. */
+	if (p->mgr->cfg.handshake_timeout < p->mgr->cfg.act1_timeout) {
+		peer_close(p, brontide_strerror(BRONTIDE_ERR_HANDSHAKE_TIMEOUT));
+		return;
+	}
+
+	snprintf(why, sizeof(why), "no act one within %gs",
+		 p->mgr->cfg.act1_timeout);
+	admit_note(p->mgr->admit, ADMIT_TIMED_OUT, p->addr, why, cn_now());
+	peer_close_level(p, LOG_DEBUG, why);
+}
+
+/* Act one's first bytes are here: start the BOLT 8 handshake (its own
+ * deadline, --handshaketimeout, runs from now; the act one deadline keeps
+ * running until act one is complete). */
+static void inbound_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct peer *p = w->data;
+	int fd = p->fd;
+
+	ev_io_stop(loop, &p->connect_io);
+	p->fd = -1;
+	peer_session_start(p, fd);
+}
+
+/* The budget chose this inbound session (not ready) for a newcomer. */
+static void admit_evict(void *arg, void *owner)
+{
+	struct peer *p = owner;
+
+	(void)arg;
+	peer_close_level(p, LOG_DEBUG, "evicted: pending handshakes full "
+			 "(--maxpendinghandshakes)");
+}
+
+bool peer_mgr_admit_stats(const struct peer_mgr *mgr, struct admit_stats *out)
+{
+	if (!mgr->admit)
+		return false;
+	admit_get_stats(mgr->admit, out);
+	return true;
 }
 
 size_t peer_mgr_count_pending(const struct peer_mgr *mgr)
@@ -515,6 +582,23 @@ void peer_mgr_session_ready(struct peer *p)
 		if (!keep_new)
 			return;
 	}
+	if (p->inbound) {
+		/* Handshakes in flight are not counted at accept: the cap on
+		 * sessions is enforced as each becomes ready. */
+		size_t ready = 0;
+		for (const struct peer *q = mgr->peers; q; q = q->next)
+			ready += q != p && q->state == PEER_ST_READY;
+		if (mgr->cfg.max_peers && ready >= mgr->cfg.max_peers) {
+			char who[96];
+			snprintf(who, sizeof(who), "connection from %s",
+				 p->addr);
+			limit_refused(mgr, &mgr->log_maxpeers, "max peers",
+				      "maxpeers", mgr->cfg.max_peers, who);
+			peer_close(p, "max peers reached (--maxpeers)");
+			return;
+		}
+		admit_authenticated(mgr->admit, p->admit_slot, p->addr);
+	}
 	d = find_dialer(mgr, p->node_id);
 	if (d) {
 		/* BOLT-free policy: a working session resets the backoff. */
@@ -559,7 +643,8 @@ void peer_mgr_session_closed(struct peer *p)
 
 /* ---- listening ---- */
 
-static void accept_one(struct peer_mgr *mgr, int lfd)
+/* Accepts one connection; false when there is none left to accept. */
+static bool accept_one(struct peer_mgr *mgr, int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen = sizeof(ss);
@@ -572,44 +657,70 @@ static void accept_one(struct peer_mgr *mgr, int lfd)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_unusual("PEER", "accept: %s", strerror(errno));
-		return;
+		return false;
 	}
 	peer_addr_str(addr, sizeof(addr), (struct sockaddr *)&ss);
-	/* Refused before any work: no handshake state, no ECDH request. */
-	if (mgr->cfg.max_peers && count_live(mgr) >= mgr->cfg.max_peers) {
+	/* Refused before any work: no handshake state, no ECDH request.
+	 * Inbound sessions not yet ready are not counted here: they have
+	 * their own budget below, so a flood of them never fills max_peers
+	 * for honest peers (they are checked again when ready). */
+	if (mgr->cfg.max_peers && count_live(mgr) - count_inbound_pending(mgr)
+	    >= mgr->cfg.max_peers) {
 		snprintf(who, sizeof(who), "connection from %s", addr);
 		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
 			      mgr->cfg.max_peers, who);
 		close(fd);
-		return;
-	}
-	/* Handshakes waiting for the signer hold a queued ECDH request until
-	 * the handshake timeout: bound them, or a flood of act ones in safe
-	 * mode would queue without limit. */
-	if (mgr->cfg.max_pending &&
-	    peer_mgr_count_pending(mgr) >= mgr->cfg.max_pending) {
-		snprintf(who, sizeof(who), "connection from %s", addr);
-		limit_refused(mgr, &mgr->log_maxpending,
-			      "max pending handshakes", "maxpendinghandshakes",
-			      mgr->cfg.max_pending, who);
-		close(fd);
-		return;
+		return true;
 	}
 	p = peer_session_alloc(mgr, true, NULL, (struct sockaddr *)&ss);
 	if (!p) {
 		log_unusual("PEER", "out of memory: dropping %s", addr);
 		close(fd);
-		return;
+		return true;
+	}
+	/* Handshakes waiting for the signer hold a queued ECDH request until
+	 * the handshake timeout: bound them, or a flood of act ones in safe
+	 * mode would queue without limit.  Over the budget a newcomer evicts
+	 * one (OpenSSH MaxStartups, Bitcoin Core's eviction; src/admit); a
+	 * source over its cap is closed now, before act one's ECDH. */
+	p->admit_slot = admit_accept(mgr->admit, (struct sockaddr *)&ss, p,
+				     p->addr, cn_now());
+	if (!p->admit_slot) {
+		/* Never started: no line of its own (admit logged it). */
+		p->state = PEER_ST_CLOSED;
+		close(fd);
+		ev_prepare_start(mgr->loop, &mgr->reaper);
+		return true;
 	}
 	log_debug("PEER", "inbound connection from %s", p->addr);
-	peer_session_start(p, fd);
+	if (mgr->cfg.act1_timeout <= 0) {
+		peer_session_start(p, fd);
+		return true;
+	}
+	/* No handshake state (ephemeral key, brontide buffers) until the
+	 * first byte of act one: a connection that never sends one costs
+	 * the accept, this watcher and the close. */
+	ev_timer_init(&p->act1_timer, act1_timeout_cb,
+		      mgr->cfg.handshake_timeout < mgr->cfg.act1_timeout
+		      ? mgr->cfg.handshake_timeout : mgr->cfg.act1_timeout, 0.);
+	p->act1_timer.data = p;
+	ev_timer_start(mgr->loop, &p->act1_timer);
+	p->fd = fd;
+	ev_io_init(&p->connect_io, inbound_readable, fd, EV_READ);
+	p->connect_io.data = p;
+	ev_io_start(mgr->loop, &p->connect_io);
+	return true;
 }
 
+/* Drains the backlog a batch at a time: under a flood the kernel's queue
+ * fills, and an honest peer's SYN that finds it full waits for its 1 s
+ * retransmit. */
 static void listener_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct peer_mgr *mgr = w->data;
 
-	accept_one(mgr, w->fd);
+	for (int i = 0; i < 64 && accept_one(mgr, w->fd); i++)
+		;
 }
 
 bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
@@ -643,7 +754,7 @@ bool peer_mgr_listen(struct peer_mgr *mgr, const char *hostport)
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &slen) != 0)
 		goto fail;
 	freeaddrinfo(res);
@@ -710,6 +821,16 @@ struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
 	mgr->keys = *keys;
 	mgr->cbs = cbs;
 	mgr->arg = arg;
+	struct admit_config acfg = {
+		.name = "p2p", .subsys = "PEER",
+		.max_unauth = cfg->max_pending ? cfg->max_pending : SIZE_MAX,
+		.max_auth = SIZE_MAX, /* max_peers is checked by us */
+		.max_per_source = cfg->max_pending_per_source,
+		.unauth_flag = "--maxpendinghandshakes",
+		.per_source_flag = "--peer.maxpreauthpersource",
+	};
+	struct admit_cbs acbs = { .evict = admit_evict, .arg = mgr };
+	mgr->admit = admit_new(&acfg, &acbs);
 	ev_prepare_init(&mgr->reaper, reap);
 	mgr->reaper.data = mgr;
 	return mgr;
@@ -739,6 +860,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		ev_timer_stop(mgr->loop, &d->timer);
 		free(d);
 	}
+	admit_free(mgr->admit);
 	free(mgr->full_peers);
 	free(mgr);
 }

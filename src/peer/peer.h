@@ -70,14 +70,25 @@ struct peer_mgr_config {
 	double ping_interval;     /* seconds between our pings, default 60 */
 	double pong_timeout;      /* seconds to wait for a pong, default 30 */
 	/* Resource limits; each refusal or drop is logged (log_unusual). */
-	size_t max_peers;   /* sessions of any state and direction; when
+	size_t max_peers;   /* ready sessions plus outbound dials; when
 			     * reached, inbound connections and one-off dials
-			     * are refused (persistent --connect peers are
-			     * still dialed).  0: unlimited */
-	size_t max_pending; /* sessions not yet ready (TCP connect, BOLT 8
-			     * acts, including those waiting for the signer's
-			     * ECDH, and init); when reached, inbound
-			     * connections are refused.  0: unlimited */
+			     * are refused, and an inbound session becoming
+			     * ready over it is closed (persistent --connect
+			     * peers are still dialed).  0: unlimited */
+	size_t max_pending; /* inbound sessions not yet ready (BOLT 8 acts,
+			     * including those waiting for the signer's ECDH,
+			     * and init); when reached, a newcomer evicts one
+			     * (src/admit).  0: unlimited */
+	/* Inbound sessions not yet ready per IPv4 address or IPv6 /64; a
+	 * source over it is closed at accept, before act one's ECDH (src/admit).
+	 * 0: no cap.  Inbound sessions not yet ready are max_pending at most
+	 * (0: unlimited): a newcomer over it evicts one of them (the oldest of
+	 * the most crowded source), never a ready session. */
+	size_t max_pending_per_source;
+	/* Seconds from an inbound accept to act one (lnd's brontide reads
+	 * each act with a 5 s deadline, handshakeReadTimeout); 0: only
+	 * handshake_timeout applies.  Default 5. */
+	double act1_timeout;
 	size_t send_cap;    /* bytes queued per peer; a peer over it is
 			     * dropped (only that peer).  0: 4 MiB */
 	const uint8_t (*full_peers)[33]; /* node ids always in full mode */
@@ -100,6 +111,10 @@ struct peer_mgr_dial_stats {
 	uint64_t early_refused; /* early dials skipped at max_pending */
 	uint64_t park_timeouts; /* outbound handshakes closed at park_timeout */
 };
+
+/* Connection-budget counters of the inbound listeners ("p2p"). */
+struct admit_stats;
+bool peer_mgr_admit_stats(const struct peer_mgr *mgr, struct admit_stats *out);
 
 /* Fills @cfg with defaults (local_pub/chain_hash zero). */
 void peer_mgr_config_default(struct peer_mgr_config *cfg);

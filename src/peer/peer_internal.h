@@ -6,6 +6,8 @@
 
 #include "peer/peer.h"
 #include "peer/peer_proto.h"
+#include "admit/admit.h"
+#include "common/common.h"
 
 #include <ev.h>
 #include <sys/socket.h>
@@ -61,6 +63,8 @@ struct peer {
 	uint64_t ecdh_id;    /* pending keysource request, 0 if none */
 	struct peer_dialer *dialer; /* borrowed, NULL if not persistent */
 	void *user;
+	struct admit_slot *admit_slot; /* owned; inbound only, until closed */
+	ev_timer act1_timer; /* inbound: accept until act one (its ECDH) */
 };
 
 struct peer_listener {
@@ -86,11 +90,12 @@ struct peer_mgr {
 	struct peer_limit_log {
 		double last;       /* ev_now of the last line, 0: never */
 		uint64_t refused;  /* since that line */
-	} log_maxpeers, log_maxpending;
+	} log_maxpeers;
 	struct peer_mgr_stats stats;
 	/* Set by mgr.c around its own peer_close calls; else the reason
 	 * follows from the session's state. */
 	int close_reason; /* enum peer_close_reason, or -1 */
+	struct admit *admit; /* owned: inbound budget (src/admit) */
 	ev_prepare reaper; /* frees closed peers between loop iterations */
 	struct peer_mgr_dial_stats dial_stats;
 	bool freeing;
@@ -104,6 +109,10 @@ struct peer *peer_session_alloc(struct peer_mgr *mgr, bool inbound,
 				const struct sockaddr *sa);
 /* TCP is connected: start the BOLT 8 handshake on @fd (takes it). */
 void peer_session_start(struct peer *p, int fd);
+/* peer_close with its log line at @level: evictions are counted and
+ * logged once a second by the budget (src/admit), so their own lines are
+ * debug, not one per flooded connection. */
+void peer_close_level(struct peer *p, enum log_level level, const char *why);
 /* Free a closed session's memory (from the reaper). */
 void peer_session_destroy(struct peer *p);
 

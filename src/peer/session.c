@@ -415,6 +415,11 @@ bool peer_send(struct peer *p, const uint8_t *msg, size_t len)
 
 void peer_close(struct peer *p, const char *why)
 {
+	peer_close_level(p, LOG_INFO, why);
+}
+
+void peer_close_level(struct peer *p, enum log_level level, const char *why)
+{
 	struct peer_mgr *mgr = p->mgr;
 	bool was_ready = (p->state == PEER_ST_READY);
 	char name[140];
@@ -422,7 +427,7 @@ void peer_close(struct peer *p, const char *why)
 	if (p->state == PEER_ST_CLOSED)
 		return;
 	/* One line per closed connection, with its reason. */
-	log_info("PEER", "closed %s %s (%s): %s", peer_name(p, name),
+	log_msg("PEER", level, "closed %s %s (%s): %s", peer_name(p, name),
 		 p->inbound ? "inbound" : "outbound",
 		 was_ready ? peer_mode_str(p->mode) : "before init", why);
 	p->state = PEER_ST_CLOSED;
@@ -441,6 +446,9 @@ void peer_close(struct peer *p, const char *why)
 		p->fd = -1;
 	}
 	peer_mgr_ecdh_forget(p);
+	ev_timer_stop(mgr->loop, &p->act1_timer);
+	admit_release(mgr->admit, p->admit_slot);
+	p->admit_slot = NULL;
 	if (p->conn) {
 		struct brontide_conn *c = p->conn;
 		p->conn = NULL;

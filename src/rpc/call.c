@@ -214,6 +214,12 @@ void rpc_call_finish(struct rpc_call *c, enum rpc_status st, const char *msg)
 	session_kick(c->sess);
 }
 
+void rpc_call_authenticated(struct rpc_call *c)
+{
+	if (c->sess->conn)
+		rpc_conn_authorised(c->sess->conn, true);
+}
+
 void rpc_call_set_data(struct rpc_call *c, void *data) { c->data = data; }
 void *rpc_call_data(const struct rpc_call *c) { return c->data; }
 const char *rpc_call_peer(const struct rpc_call *c) { return c->sess->peer; }
@@ -331,10 +337,12 @@ static void call_dispatch(struct rpc_call *c)
 	}
 	if (!authorize(c, me))
 		return;
-	/* The connection has proved it is a real client: its slot is safe
-	 * from the handshake/auth timeout from now on. */
+	/* The connection has made a real call: its slot is safe from the
+	 * handshake/auth timeout from now on.  Only a macaroon that passed
+	 * makes it authenticated (a health check proves nothing). */
 	if (c->sess->conn)
-		rpc_conn_authorised(c->sess->conn);
+		rpc_conn_authorised(c->sess->conn, !me->m.no_macaroon &&
+				    !srv->cfg.owner_authenticates);
 	if (me->m.max_calls && me->active >= me->m.max_calls) {
 		snprintf(msg, sizeof(msg),
 			 "too many concurrent calls of %.150s", c->path);

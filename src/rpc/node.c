@@ -299,6 +299,12 @@ static void state_fill(struct rpc_node *node, struct rpc_sv_state *st)
 	memset(st, 0, sizeof(*st));
 	if (node->prov.get_state)
 		node->prov.get_state(node->prov.arg, st);
+	if (st->num_listeners > RPC_MAX_LISTENER_STATS)
+		abort();
+	if (node->srv)
+		st->num_listeners += rpc_server_admit_stats(
+			node->srv, st->listeners + st->num_listeners,
+			RPC_MAX_LISTENER_STATS - st->num_listeners);
 }
 
 static bool send_state(struct rpc_node *node, struct rpc_call *call)
@@ -355,6 +361,23 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	dc.park_timeouts = st.dial_park_timeouts;
 	dc.pending_now = st.dial_pending_now;
 	r.dials = &dc;
+	Coldrpc__ListenerCounters lc[RPC_MAX_LISTENER_STATS];
+	Coldrpc__ListenerCounters *lcp[RPC_MAX_LISTENER_STATS];
+	for (size_t i = 0; i < st.num_listeners; i++) {
+		const struct admit_stats *a = &st.listeners[i];
+		coldrpc__listener_counters__init(&lc[i]);
+		lc[i].name = (char *)a->name;
+		lc[i].unauthenticated = a->unauthenticated;
+		lc[i].authenticated = a->authenticated;
+		lc[i].accepted = a->accepted;
+		lc[i].refused_source = a->count[ADMIT_REFUSED_SOURCE];
+		lc[i].evicted = a->count[ADMIT_EVICTED];
+		lc[i].timed_out = a->count[ADMIT_TIMED_OUT];
+		lc[i].auth_full = a->count[ADMIT_AUTH_FULL];
+		lcp[i] = &lc[i];
+	}
+	r.n_listeners = st.num_listeners;
+	r.listeners = lcp;
 	return send_pb(call, &r.base);
 }
 
@@ -622,6 +645,12 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	if (cfg->idle_timeout > 0)
 		scfg.idle_timeout = cfg->idle_timeout;
 	scfg.max_streams_flag = "--rpc.maxstreams";
+	if (cfg->max_preauth)
+		scfg.max_preauth = cfg->max_preauth;
+	if (cfg->max_preauth_per_source || cfg->no_per_source_cap)
+		scfg.max_preauth_per_source = cfg->max_preauth_per_source;
+	scfg.preauth_flag = "--rpc.maxpreauth";
+	scfg.per_source_flag = "--rpc.maxpreauthpersource";
 	node->srv = rpc_server_new(loop, &scfg);
 	if (!node->srv)
 		goto fail;

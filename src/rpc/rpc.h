@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit/admit.h"
 #include "common/common.h"
 
 struct ev_loop;
@@ -242,7 +243,27 @@ struct rpc_server_config {
 	/* The option that sets max_streams, named in that log line (e.g.
 	 * "--rpc.maxstreams"); borrowed (static).  NULL: none. */
 	const char *max_streams_flag;
-	size_t max_conns;       /* further accepts are closed; default 256 */
+	/* Connection budget (src/admit, docs/hardening.md).  TCP and the unix
+	 * socket each have their own.  max_conns: authenticated connections
+	 * (a call whose macaroon passed); default 256.  max_preauth: the
+	 * rest (TLS, preface, no call or only macaroon-less calls yet), full
+	 * means a newcomer evicts one of them; default 128.
+	 * max_preauth_per_source: pre-auth TCP connections per IPv4 address
+	 * or IPv6 /64, refused at accept before TLS beyond it; default 32.
+	 * max_unix_preauth: the unix socket's pre-auth budget; default 32. */
+	size_t max_conns;
+	size_t max_preauth;
+	size_t max_preauth_per_source;
+	size_t max_unix_preauth;
+	/* false (default): a call whose macaroon passed makes its connection
+	 * authenticated.  true: only the method's owner does, with
+	 * rpc_call_authenticated (the signer port: registration accepted). */
+	bool owner_authenticates;
+	/* Listener names in counters and log lines; borrowed (static).
+	 * Default "rpc" and "rpc-unix". */
+	const char *admit_name, *admit_unix_name;
+	/* Options named in the budget's log lines; borrowed (static). */
+	const char *preauth_flag, *per_source_flag;
 	size_t max_send_queue;  /* bytes queued per connection before it is
 				 * dropped as a slow reader; default 16 MiB */
 	/* Seconds from accept to the first authorised call (TLS handshake,
@@ -306,6 +327,10 @@ void rpc_server_foreach_stats(const struct rpc_server *srv,
 			      void *arg);
 /* Connections open now (TCP and unix, TLS handshake included). */
 size_t rpc_server_num_conns(const struct rpc_server *srv);
+/* Connection-budget counters of the TCP listeners ([0]) and the unix
+ * socket ([1], if any).  Returns how many were written (at most @max). */
+size_t rpc_server_admit_stats(const struct rpc_server *srv,
+			      struct admit_stats *out, size_t max);
 
 /* --- One call (stream) ---------------------------------------------------- */
 
@@ -325,6 +350,11 @@ bool rpc_call_send(struct rpc_call *call, const uint8_t *msg, size_t len);
  */
 void rpc_call_finish(struct rpc_call *call, enum rpc_status st,
 		     const char *msg);
+
+/* The client behind @call proved itself (rpc_server_config
+ * .owner_authenticates): its connection leaves the pre-auth class of the
+ * connection budget and is never evicted by a flood. */
+void rpc_call_authenticated(struct rpc_call *call);
 
 /* User data: borrowed pointer the owner frees in on_closed. */
 void rpc_call_set_data(struct rpc_call *call, void *data);
@@ -376,6 +406,7 @@ struct rpc_node_info {
  * Supervisor state for /coldrpc.Supervisor/GetState and SubscribeState.
  * Zeroed before get_state; strings borrowed until get_state returns.
  */
+#define RPC_MAX_LISTENER_STATS 8
 struct rpc_sv_state {
 	const char *state;        /* e.g. "ACTIVE", "WAITING_FOR_SIGNER",
 				   * "SAFE_MODE" (supervisor's names) */
@@ -416,6 +447,10 @@ struct rpc_sv_state {
 	uint64_t dial_early_refused;
 	uint64_t dial_park_timeouts;
 	uint64_t dial_pending_now;
+	/* Connection budgets (SupervisorState.listeners): the provider fills
+	 * the first ones (signer port, p2p), the node appends its own. */
+	struct admit_stats listeners[RPC_MAX_LISTENER_STATS];
+	size_t num_listeners;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).
@@ -454,6 +489,10 @@ struct rpc_node_config {
 	size_t max_conns;
 	double handshake_timeout;
 	double idle_timeout;
+	/* rpc_server_config.max_preauth and .max_preauth_per_source; 0: the
+	 * default (per source: set no_per_source_cap for none). */
+	size_t max_preauth, max_preauth_per_source;
+	bool no_per_source_cap;
 };
 
 /**

@@ -4,6 +4,7 @@
 #define COLDNODE_RPC_INTERNAL_H
 
 #include "rpc/rpc.h"
+#include "admit/admit.h"
 
 #include <ev.h>
 #include <nghttp2/nghttp2.h>
@@ -163,6 +164,7 @@ struct rpc_server {
 	struct rpc_conn *conns; /* list */
 	size_t num_conns;
 	struct rpc_method_stats unknown_stats; /* unregistered paths */
+	struct admit *admit_tcp, *admit_unix; /* owned; unix NULL if none */
 };
 
 /* call.c: the HTTP/2 + gRPC session of one connection (sans-I/O: bytes in
@@ -198,9 +200,10 @@ void rpc_conn_kick(struct rpc_conn *conn);
 size_t rpc_conn_queued(const struct rpc_conn *conn);
 /* Drop the connection soon (not from inside this call). */
 void rpc_conn_close_later(struct rpc_conn *conn, const char *why);
-/* A call passed its macaroon check (or needs none): stops the
- * handshake/auth timer. */
-void rpc_conn_authorised(struct rpc_conn *conn);
+/* A call passed its macaroon check (@authenticated) or needs none: stops
+ * the handshake/auth timer; @authenticated also moves the connection to
+ * the authenticated class of the connection budget (never evicted). */
+void rpc_conn_authorised(struct rpc_conn *conn, bool authenticated);
 
 /* datadir.c */
 /* "dir/file", malloc'd (caller frees); NULL on allocation failure. */

@@ -6,11 +6,16 @@
  * fresh loop callback (close_cb), never from inside a user's call into
  * rpc_call_send/finish, so owners never see a call vanish under them.
  *
- * Slots (max_conns) are scarce: the signer server has 16.  So a
- * connection must make an authorised call within handshake_timeout of
- * accept (bytes alone prove nothing), and one with no open stream for
- * idle_timeout is sent a GOAWAY.  A long-lived stream (the signer's,
- * SubscribeState, Health Watch) keeps its connection.
+ * Slots are scarce, so they are handed out by the connection budget
+ * (src/admit): TCP and the unix socket each have one; a connection is
+ * pre-auth until a call's macaroon passes (with owner_authenticates: until
+ * the method's owner calls rpc_call_authenticated), then authenticated
+ * and never evicted.  A source over its pre-auth cap is closed right after accept,
+ * before SSL_new: no TLS work at all.  A pre-auth connection must make an
+ * authorised call within handshake_timeout of accept (bytes alone prove
+ * nothing), and one with no open stream for idle_timeout is sent a GOAWAY.
+ * A long-lived stream (the signer's, SubscribeState, Health Watch) keeps
+ * its connection.
  */
 #include "rpc/rpc_internal.h"
 
@@ -61,6 +66,8 @@ struct rpc_conn {
 	char peer[72];
 	char peer_ip[INET6_ADDRSTRLEN];
 	bool is_unix;
+	struct admit *admit;     /* borrowed: the server's, by listener */
+	struct admit_slot *slot; /* owned; released in conn_destroy */
 };
 
 static void conn_flush(struct rpc_conn *conn);
@@ -71,6 +78,9 @@ void rpc_server_config_default(struct rpc_server_config *cfg)
 	cfg->max_recv_msg = 4 * 1024 * 1024;
 	cfg->max_streams = 128;
 	cfg->max_conns = 256;
+	cfg->max_preauth = 128;
+	cfg->max_preauth_per_source = 32;
+	cfg->max_unix_preauth = 32;
 	cfg->max_send_queue = 16 * 1024 * 1024;
 	cfg->handshake_timeout = 10;
 	cfg->idle_timeout = 300;
@@ -103,6 +113,7 @@ static void conn_destroy(struct rpc_conn *conn, enum rpc_status why)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	srv->num_conns--;
+	admit_release(conn->admit, conn->slot);
 	free(conn->out);
 	free(conn);
 }
@@ -129,18 +140,29 @@ void rpc_conn_close_later(struct rpc_conn *conn, const char *why)
 static void hs_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rpc_conn *conn = w->data;
-	log_unusual(conn->srv->subsys, "closing connection from %s: no "
-		    "authorised call within %gs", conn->peer,
-		    conn->srv->cfg.handshake_timeout);
+	char why[64];
+	snprintf(why, sizeof(why), "no authorised call within %gs",
+		 conn->srv->cfg.handshake_timeout);
+	admit_note(conn->admit, ADMIT_TIMED_OUT, conn->peer, why, cn_now());
 	rpc_conn_close_later(conn, "no authorised call");
 }
 
-void rpc_conn_authorised(struct rpc_conn *conn)
+void rpc_conn_authorised(struct rpc_conn *conn, bool authenticated)
 {
+	if (authenticated && !admit_is_authenticated(conn->slot))
+		admit_authenticated(conn->admit, conn->slot, conn->peer);
 	if (conn->authorised)
 		return;
 	conn->authorised = true;
 	ev_timer_stop(conn->srv->loop, &conn->hs_timer);
+}
+
+/* The budget chose this pre-auth connection to make room for a newcomer. */
+static void evict_cb(void *arg, void *owner)
+{
+	struct rpc_conn *conn = owner;
+	(void)arg;
+	rpc_conn_close_later(conn, "evicted (pre-auth budget full)");
 }
 
 static void idle_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -430,9 +452,9 @@ static void peer_name(struct rpc_conn *conn, const struct sockaddr *sa)
 	}
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Accepts one connection; false when there is none left to accept. */
+static bool accept_one(struct ev_loop *loop, struct rpc_listener *l)
 {
-	struct rpc_listener *l = w->data;
 	struct rpc_server *srv = l->srv;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -441,22 +463,25 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_unusual(srv->subsys, "accept: %s", strerror(errno));
-		return;
-	}
-	if (srv->num_conns >= srv->cfg.max_conns) {
-		log_info(srv->subsys, "refusing connection: %zu open",
-			 srv->num_conns);
-		close(fd);
-		return;
+		return false;
 	}
 	struct rpc_conn *conn = calloc(1, sizeof(*conn));
 	if (!conn) {
 		close(fd);
-		return;
+		return true;
 	}
 	conn->srv = srv;
 	conn->fd = fd;
 	peer_name(conn, (struct sockaddr *)&ss);
+	/* Before SSL_new: a refused source costs us accept and close only. */
+	conn->admit = l->is_unix ? srv->admit_unix : srv->admit_tcp;
+	conn->slot = admit_accept(conn->admit, (struct sockaddr *)&ss, conn,
+				  conn->peer, cn_now());
+	if (!conn->slot) {
+		close(fd);
+		free(conn);
+		return true;
+	}
 	if (!l->is_unix) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -471,11 +496,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn->tls_done = true;
 	}
 	if (!conn->sess || (srv->ssl_ctx && !conn->ssl)) {
+		admit_release(conn->admit, conn->slot);
 		rpc_session_free(conn->sess, RPC_STATUS_UNAVAILABLE);
 		SSL_free(conn->ssl);
 		close(fd);
 		free(conn);
-		return;
+		return true;
 	}
 	ev_io_init(&conn->rio, io_cb, fd, EV_READ);
 	ev_io_init(&conn->wio, io_cb, fd, EV_WRITE);
@@ -502,6 +528,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		srv->cfg.on_accept(srv->cfg.on_accept_arg, conn->peer);
 	if (!conn->ssl)
 		conn_flush(conn); /* our SETTINGS */
+	return true;
+}
+
+/* Drains the backlog a batch at a time: under a flood the kernel's queue
+ * fills, and a legitimate SYN that finds it full waits for its 1 s
+ * retransmit. */
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	for (int i = 0; i < 64 && accept_one(loop, w->data); i++)
+		;
 }
 
 /* ---- listeners ------------------------------------------------------------ */
@@ -532,7 +568,7 @@ static int listen_tcp(const char *spec, uint16_t *port, const char *subsys)
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0) {
+	    listen(fd, SOMAXCONN) != 0) {
 		log_unusual(subsys, "cannot listen on %s: %s", spec,
 			    strerror(errno));
 		if (fd >= 0)
@@ -564,7 +600,7 @@ static int listen_unix(const char *path, const char *subsys)
 		unlink(path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
+	    chmod(path, 0600) != 0 || listen(fd, SOMAXCONN) != 0) {
 		log_unusual(subsys, "cannot listen on unix socket %s: %s",
 			    path, strerror(errno));
 		if (fd >= 0)
@@ -588,9 +624,29 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 	srv->cfg.tls_cert_path = srv->cfg.tls_key_path = NULL;
 	srv->subsys = cfg->log_subsys ? cfg->log_subsys : "RPC";
 	if (srv->cfg.max_streams == 0 || srv->cfg.max_streams > UINT32_MAX ||
-	    srv->cfg.max_conns == 0 ||
+	    srv->cfg.max_conns == 0 || srv->cfg.max_preauth == 0 ||
+	    srv->cfg.max_unix_preauth == 0 ||
 	    srv->cfg.max_recv_msg == 0)
 		abort(); /* use rpc_server_config_default */
+	struct admit_cbs acbs = { .evict = evict_cb, .arg = srv };
+	struct admit_config acfg = {
+		.name = cfg->admit_name ? cfg->admit_name : "rpc",
+		.subsys = srv->subsys,
+		.max_unauth = srv->cfg.max_preauth,
+		.max_auth = srv->cfg.max_conns,
+		.max_per_source = srv->cfg.max_preauth_per_source,
+		.unauth_flag = cfg->preauth_flag,
+		.per_source_flag = cfg->per_source_flag,
+	};
+	srv->admit_tcp = admit_new(&acfg, &acbs);
+	if (cfg->unix_path) {
+		acfg.name = cfg->admit_unix_name ? cfg->admit_unix_name
+						 : "rpc-unix";
+		acfg.max_unauth = srv->cfg.max_unix_preauth;
+		acfg.max_per_source = 0;
+		acfg.unauth_flag = acfg.per_source_flag = NULL;
+		srv->admit_unix = admit_new(&acfg, &acbs);
+	}
 	if (cfg->tls_cert_path || cfg->tls_key_path) {
 		srv->ssl_ctx = rpc_tls_server_ctx(cfg->tls_cert_path,
 						  cfg->tls_key_path);
@@ -661,6 +717,8 @@ void rpc_server_free(struct rpc_server *srv)
 	}
 	free(srv->methods);
 	SSL_CTX_free(srv->ssl_ctx);
+	admit_free(srv->admit_tcp);
+	admit_free(srv->admit_unix);
 	free(srv);
 }
 
@@ -709,6 +767,17 @@ size_t rpc_server_method_calls(const struct rpc_server *srv, const char *path)
 		if (strcmp(srv->methods[i]->path, path) == 0)
 			return srv->methods[i]->active;
 	return 0;
+}
+
+size_t rpc_server_admit_stats(const struct rpc_server *srv,
+			      struct admit_stats *out, size_t max)
+{
+	size_t n = 0;
+	if (n < max && srv->admit_tcp)
+		admit_get_stats(srv->admit_tcp, &out[n++]);
+	if (n < max && srv->admit_unix)
+		admit_get_stats(srv->admit_unix, &out[n++]);
+	return n;
 }
 
 uint16_t rpc_server_port(const struct rpc_server *srv, size_t idx)

@@ -35,9 +35,16 @@ static void glue_finish(void *conn, enum sv_code code, const char *msg)
 	rpc_call_finish(g->call, (enum rpc_status)code, msg);
 }
 
+static void glue_authenticated(void *conn)
+{
+	struct glue *g = conn;
+	rpc_call_authenticated(g->call);
+}
+
 static const struct sv_stream_ops glue_ops = {
 	.send = glue_send,
 	.finish = glue_finish,
+	.authenticated = glue_authenticated,
 };
 
 static void on_start(void *arg, struct rpc_call *call)
@@ -155,6 +162,19 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const char *key,
 				 const struct rpc_macaroon_svc *macaroons)
 {
+	return sv_server_new_limits(loop, sv, listen, num_listen, unix_path,
+				    cert, key, macaroons, NULL);
+}
+
+struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
+					struct supervisor *sv,
+					const char *const *listen,
+					size_t num_listen,
+					const char *unix_path,
+					const char *cert, const char *key,
+					const struct rpc_macaroon_svc *macaroons,
+					const struct sv_server_limits *lim)
+{
 	struct rpc_server_config cfg;
 	struct rpc_server *srv;
 
@@ -168,8 +188,30 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 	/* Signer messages are small: anything bigger is refused by the
 	 * core with RESOURCE_EXHAUSTED before we see it. */
 	cfg.max_recv_msg = SV_MAX_MSG;
-	/* One signer, plus room for a refused second one or a stray. */
+	/* Authenticated (registration accepted): one signer, plus room for
+	 * a stale one.  Pre-auth: a flood evicts its own connections first
+	 * (src/admit),
+	 * and 64 slots over at most 4 per source means a signer from its
+	 * own address is evicted only by a flood from more than 64 sources
+	 * (docs/hardening.md). */
 	cfg.max_conns = 16;
+	cfg.max_preauth = 64;
+	cfg.max_preauth_per_source = 4;
+	cfg.max_unix_preauth = 16;
+	if (lim) {
+		if (lim->max_preauth)
+			cfg.max_preauth = lim->max_preauth;
+		cfg.max_preauth_per_source = lim->max_preauth_per_source;
+		if (lim->preauth_timeout > 0)
+			cfg.handshake_timeout = lim->preauth_timeout;
+	}
+	/* Authenticated = registration accepted (sv calls back), not just
+	 * the macaroon. */
+	cfg.owner_authenticates = true;
+	cfg.admit_name = "signer";
+	cfg.admit_unix_name = "signer-unix";
+	cfg.preauth_flag = "--signer.maxpreauth";
+	cfg.per_source_flag = "--signer.maxpreauthpersource";
 	cfg.max_streams = 4;
 	cfg.log_subsys = "SUPV";
 	/* Outbound handshakes overlap the signer's TLS and registration. */

@@ -568,6 +568,9 @@ static void registered(struct supervisor *sv, const struct sv_resp *resp)
 		return;
 	}
 	free(buf);
+	/* Registration accepted: out of the flood's reach from now on. */
+	if (st->ops->authenticated)
+		st->ops->authenticated(st->conn);
 	log_info(SUBSYS, "signer %s registered (%s): checking its key",
 		 sv->signer_peer, sv->signer_info);
 	st->phase = PHASE_KEYCHECK;

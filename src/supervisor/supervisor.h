@@ -369,6 +369,10 @@ struct sv_stream_ops {
 	/* End the stream with a gRPC status; @msg borrowed for the call.
 	 * After this the transport must not call sv_stream_* for it. */
 	void (*finish)(void *conn, enum sv_code code, const char *msg);
+	/* The signer's registration was accepted: the transport may stop
+	 * counting this connection as unauthenticated (its connection
+	 * budget, docs/hardening.md).  May be NULL. */
+	void (*authenticated)(void *conn);
 };
 
 /**
@@ -418,5 +422,25 @@ struct rpc_server *sv_server_new(struct ev_loop *loop, struct supervisor *sv,
 				 const char *unix_path, const char *cert,
 				 const char *key,
 				 const struct rpc_macaroon_svc *macaroons);
+
+/* The signer port's connection budget (src/admit): pre-auth connections
+ * (no registration accepted yet) at most, per IPv4 address or IPv6 /64
+ * (0: no cap), and the deadline for a stream whose macaroon passes.
+ * Authenticated connections (registration accepted) have 16 slots of
+ * their own. */
+struct sv_server_limits {
+	size_t max_preauth;            /* default 64 */
+	size_t max_preauth_per_source; /* default 4 */
+	double preauth_timeout;        /* seconds; default 10 */
+};
+/* sv_server_new with @lim (borrowed; NULL: the defaults). */
+struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
+					struct supervisor *sv,
+					const char *const *listen,
+					size_t num_listen,
+					const char *unix_path,
+					const char *cert, const char *key,
+					const struct rpc_macaroon_svc *macaroons,
+					const struct sv_server_limits *lim);
 
 #endif /* COLDNODE_SUPERVISOR_H */

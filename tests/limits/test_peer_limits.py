@@ -2,10 +2,11 @@
 
   --maxpeers              sessions of any state; the next inbound
                           connection is refused, with a log line
-  --maxpendinghandshakes  sessions not yet ready (here: handshakes waiting
-                          for the remote signer's ECDH); the next inbound
-                          connection is refused, with a log line, and the
-                          waiting ones complete once the signer is back
+  --maxpendinghandshakes  inbound sessions not yet ready (here: handshakes
+                          waiting for the remote signer's ECDH); the next
+                          inbound connection evicts the oldest of them, with
+                          a log line, and the waiting ones complete once the
+                          signer is back
   --peer.maxbuffer        a peer that never reads while we queue pongs
                           for it is dropped, with a log line, and only it
 
@@ -67,8 +68,13 @@ async def wait_until(pred, what, timeout=10):
 async def case_maxpeers(h):
     a = h.node('maxpeers', '--signer=local', *COMMON, '--maxpeers=3').start()
     port, nid = a.p2p_port(), a.node_id()
+    m0 = a.mark()
     sessions = [await ln_session('127.0.0.1', port, nid, CHAIN['regtest'])
                 for _ in range(3)]
+    # Ready on the node's side too (sessions before init are not counted
+    # at accept: they have their own budget, --maxpendinghandshakes).
+    await wait_until(lambda: a.count_log(r'PEER: peer \S+ ready', m0) >= 3,
+                     'three sessions ready')
     m = a.mark()
     if not refused(port):
         fail('a 4th connection was served with --maxpeers=3')
@@ -118,12 +124,25 @@ async def case_maxpending(h):
                      'two inbound connections')
     if any(t.done() for t in waiting):
         fail('a handshake finished with no signer')
-    if not refused(port):
-        fail('a 3rd pending handshake was accepted with '
-             '--maxpendinghandshakes=2')
-    a.wait_log(r'PEER: refusing connection from 127\.0\.0\.1:\d+: max '
-               r'pending handshakes \(2\) reached '
-               r'\(--maxpendinghandshakes\)', since=m)
+    # A third evicts the oldest waiting one (src/admit): the newcomer is
+    # admitted, the budget stays at two.
+    waiting.append(await hang_handshake(port, nid))
+    await wait_log(a, r'PEER: p2p: pre-auth budget \(2, '
+                   r'--maxpendinghandshakes\) full: evicted an '
+                   r'unauthenticated connection of the most crowded source '
+                   r'to admit 127\.0\.0\.1:\d+', since=m)
+    await wait_log(a, r'closed 127\.0\.0\.1:\d+ inbound \(before init\): '
+                   r'evicted', since=m)
+    first = waiting.pop(0)
+    try:
+        await asyncio.wait_for(first, 20)
+        completed = True
+    except asyncio.TimeoutError:
+        fail('the evicted handshake was not closed')
+    except Exception:  # Electrum: connection closed during the handshake
+        completed = False
+    if completed:
+        fail('the evicted handshake completed')
     # The signer arrives: the two waiting handshakes complete.
     s = Signer(h, 'pending-signer', a, keyfile=keyfile).start()
     await wait_log(a, r'-> ACTIVE', since=m, timeout=20)
@@ -187,16 +206,74 @@ def case_bad_values():
     number, is refused at start-up (exit code 2, a line saying why)."""
     for arg, why in (('--peer.maxbuffer=65568', 'below one framed'),
                      ('--maxpendinghandshakes=-1', 'is not a number'),
-                     ('--maxpeers=lots', 'is not a number')):
+                     ('--maxpeers=lots', 'is not a number'),
+                     ('--peer.actonetimeout=0', 'must be positive'),
+                     ('--rpc.maxpreauth=0', 'at least 1'),
+                     ('--signer.preauthtimeout=0', 'must be positive')):
         p = subprocess.run([coldnode_exe(), '--datadir=/nonexistent', arg],
                            capture_output=True, text=True, timeout=10)
         if p.returncode != 2 or why not in p.stderr:
             fail(f'{arg}: exit {p.returncode}, {p.stderr.strip()!r}')
 
 
+def idle_from(src, port):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(('127.0.0.1', port))
+    return s
+
+
+def closed_soon(s, timeout=15):
+    """True if the node closes @s (we send nothing) within @timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(100) == b''
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+async def case_preauth(h):
+    """Per-source cap on inbound connections before init (closed at
+    accept, before act one) and the act one deadline."""
+    a = h.node('preauth', '--signer=local', *COMMON,
+               '--debuglevel=info,PEER=debug',
+               '--peer.maxpreauthpersource=2', '--peer.actonetimeout=2s',
+               '--handshaketimeout=60s').start()
+    port, nid = a.p2p_port(), a.node_id()
+    m = a.mark()
+    held = [idle_from('127.0.0.1', port) for _ in range(2)]
+    await wait_until(lambda: a.count_log(r'inbound connection from', m) >= 2,
+                     'two inbound connections')
+    if not refused(port):
+        fail('a 3rd connection from one source was served with '
+             '--peer.maxpreauthpersource=2')
+    a.wait_log(r'\[UNU\] PEER: p2p: refusing connection from '
+               r'127\.0\.0\.1:\d+: 2 from that source not yet authenticated '
+               r'\(max 2, --peer\.maxpreauthpersource\)', since=m)
+    # Another source is not affected, and a real session from it is
+    # served while 127.0.0.1 is at its cap.
+    other = idle_from('127.0.0.2', port)
+    # The idle ones are closed at the act one deadline (2 s), not at the
+    # handshake timeout (60 s); counted as timed out.
+    for s in held + [other]:
+        if not closed_soon(s):
+            fail('an idle connection outlived --peer.actonetimeout')
+        s.close()
+    a.wait_log(r'\[UNU\] PEER: p2p: closing connection from '
+               r'127\.0\.0\.\d:\d+: no act one within 2s', since=m)
+    # Below the cap again: a full session is served.
+    t, r, _ = await ln_session('127.0.0.1', port, nid, CHAIN['regtest'])
+    await pong_ok(t, r)
+    t.close()
+    a.stop()
+
+
 async def amain():
     case_bad_values()
     with Harness() as h:
+        await case_preauth(h)
         await case_maxpeers(h)
         await case_maxpending(h)
         await case_maxbuffer(h)

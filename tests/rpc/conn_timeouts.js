@@ -1,9 +1,12 @@
 // Connection slots against the gRPC server (rpc_fake_node test double, real
-// TLS, max_conns lowered to 4, short handshake and idle timeouts):
+// TLS, pre-auth budget lowered to 4, short handshake and idle timeouts):
 //  - connections that never make an authorised call (TLS only; HTTP/2
 //    preface + SETTINGS only; a call refused for want of a macaroon) fill
-//    every slot, are closed at the handshake/auth timeout with an UNUSUAL
-//    line naming each, and a real client is served afterwards;
+//    the pre-auth budget; one more connection is admitted and evicts the
+//    oldest of them (src/admit), never the authenticated connection held
+//    open meanwhile, and the unix socket (its own budget) is served; the
+//    rest are closed at the handshake/auth timeout with a rate-limited
+//    UNUSUAL line, and a real client is served afterwards;
 //  - an authorised connection with no open stream gets a GOAWAY (NO_ERROR)
 //    at the idle timeout, and grpc-js reconnects by itself;
 //  - a connection with an open long-lived stream (SubscribeState) is not
@@ -18,7 +21,7 @@ const {check} = L;
 
 const [fakeExe] = process.argv.slice(2);
 const lnrpc = L.load(L.LND_PROTO).lnrpc;
-const MAX_CONNS = 4;
+const MAX_PREAUTH = 4;
 const HS_TIMEOUT = 2;   // seconds
 const IDLE_TIMEOUT = 2; // seconds
 const PATIENCE = 20000; // ms: upper bound for anything to happen
@@ -84,9 +87,16 @@ async function healthy(node, mac, what) {
 }
 
 async function slotsHeldByIdleConnections(node, mac) {
+  // An authenticated connection (macaroon passed), with a stream open so
+  // the idle timeout leaves it alone: the flood below must not evict it.
+  const authd = h2connect(node);
+  let authdClosed = false;
+  authd.on('close', () => { authdClosed = true; });
+  const watch = await rawCall(authd, '/coldrpc.Supervisor/SubscribeState', mac, true);
+  check(watch !== null, 'authenticated connection: SubscribeState open');
   // Every slot taken by a connection that never makes an authorised call.
   const conns = [];
-  for (let i = 0; i < MAX_CONNS - 1; i++) {
+  for (let i = 0; i < MAX_PREAUTH - 1; i++) {
     const s = tlsConnect(node);
     check(await s.whenSecured, 'idle connection ' + i + ': TLS up');
     if (i > 0) s.write(PREFACE); // 0: TLS only; others: preface+SETTINGS
@@ -96,20 +106,33 @@ async function slotsHeldByIdleConnections(node, mac) {
   const sess = h2connect(node);
   check(await rawCall(sess, '/lnrpc.Lightning/GetInfo', null) === 16,
     'call without a macaroon: UNAUTHENTICATED');
-  // The slots are full: a further connection is refused outright.
+  // The budget is full: a further connection is admitted and the oldest
+  // pre-auth connection (conns[0], all from one source) is evicted.
   const extra = tlsConnect(node);
-  check(!(await extra.whenSecured), 'all ' + MAX_CONNS + ' slots taken: next connection refused');
+  check(await extra.whenSecured, 'budget full: the newcomer is admitted');
+  check(await within(conns[0].whenClosed), 'the oldest pre-auth connection is evicted');
+  check(/\[UNU\] RPC: rpc: pre-auth budget \(4, --rpc\.maxpreauth\) full: evicted an unauthenticated connection of the most crowded source to admit 127\.0\.0\.1:\d+/
+    .test(node.stderr), 'eviction logged');
+  // The authenticated connection was not touched, and still serves.
+  check(!authdClosed, 'authenticated connection not evicted');
+  check(await rawCall(authd, '/lnrpc.Lightning/GetInfo', mac) === 0,
+    'authenticated connection still serves');
+  // The unix socket has its own budget: served while TCP's is full.
+  const uc = new lnrpc.Lightning('unix:' + node.sock, L.creds(node, mac));
+  const ur = await L.call(uc, 'getInfo', {});
+  uc.close();
+  check(!ur.err, 'unix socket served while the TCP pre-auth budget is full');
+  watch.close();
+  authd.close();
 
-  const ports = conns.map(s => s.localPort).concat([sess.socket.localPort]);
-  const closed = await Promise.all(conns.map(s => within(s.whenClosed))
-    .concat([within(sess.whenClosed)]));
+  const closed = await Promise.all(conns.slice(1).map(s => within(s.whenClosed))
+    .concat([within(sess.whenClosed), within(extra.whenClosed)]));
   check(closed.every(x => x), 'connections without an authorised call are closed');
-  for (const p of ports) {
-    check(node.stderr.includes('closing connection from 127.0.0.1:' + p +
-      ': no authorised call within ' + HS_TIMEOUT + 's'),
-      'UNUSUAL line names 127.0.0.1:' + p);
-  }
-  check(/\[UNU\].*no authorised call within/.test(node.stderr), 'logged as UNUSUAL');
+  // At most one line per second per reason (tests/admit checks the rate).
+  const lines = node.stderr.split('\n').filter(l => l.includes(': no authorised call within ' + HS_TIMEOUT + 's'));
+  check(lines.length >= 1, 'timeouts logged (' + lines.length + ' lines for ' + (MAX_PREAUTH + 1) + ')');
+  check(lines.every(l => /\[UNU\] RPC: rpc: closing connection from 127\.0\.0\.1:\d+: no authorised call/.test(l)),
+    'logged as UNUSUAL, naming the connection');
   await healthy(node, mac, 'after the slot holders were closed');
 }
 
@@ -155,7 +178,7 @@ async function grpcJsReconnects(node, mac) {
 }
 
 async function main() {
-  const node = await new L.FakeNode(fakeExe, ['--max-conns=' + MAX_CONNS,
+  const node = await new L.FakeNode(fakeExe, ['--max-preauth=' + MAX_PREAUTH,
     '--handshake-timeout=' + HS_TIMEOUT, '--idle-timeout=' + IDLE_TIMEOUT]).start();
   const mac = node.macHex('monitor.macaroon');
   try {

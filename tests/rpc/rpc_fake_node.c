@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	const char *listen[] = { "127.0.0.1:0" };
 	bool bench_static = false;
 	const char *unix_path = NULL;
-	size_t max_send_queue = 0, max_conns = 0;
+	size_t max_send_queue = 0, max_conns = 0, max_preauth = 0;
 	double hs_timeout = 0, idle_timeout = 0;
 
 	if (argc < 2) {
@@ -125,6 +125,8 @@ int main(int argc, char **argv)
 			max_send_queue = strtoul(argv[i] + 17, NULL, 10);
 		else if (strncmp(argv[i], "--max-conns=", 12) == 0)
 			max_conns = strtoul(argv[i] + 12, NULL, 10);
+		else if (strncmp(argv[i], "--max-preauth=", 14) == 0)
+			max_preauth = strtoul(argv[i] + 14, NULL, 10);
 		else if (strncmp(argv[i], "--handshake-timeout=", 20) == 0)
 			hs_timeout = strtod(argv[i] + 20, NULL);
 		else if (strncmp(argv[i], "--idle-timeout=", 15) == 0)
@@ -142,6 +144,7 @@ int main(int argc, char **argv)
 		.unix_path = unix_path, .version = "0.1.0-coldnode-test",
 		.max_send_queue = max_send_queue, .max_conns = max_conns,
 		.handshake_timeout = hs_timeout, .idle_timeout = idle_timeout,
+		.max_preauth = max_preauth,
 	};
 	struct rpc_provider prov = { fake_info, fake_state, NULL };
 	node = rpc_node_new(loop, &cfg, &prov);

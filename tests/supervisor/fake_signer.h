@@ -29,6 +29,7 @@ struct fake {
 	struct fake_msg q[4096];
 	size_t nq;
 	size_t registered; /* RegistrationComplete seen */
+	size_t authenticated; /* ops->authenticated calls */
 };
 
 static bool fake_send(void *conn, const uint8_t *msg, size_t len)
@@ -56,7 +57,18 @@ static void fake_finish(void *conn, enum sv_code code, const char *msg)
 	f->st = NULL;
 }
 
-static const struct sv_stream_ops fake_ops = { fake_send, fake_finish };
+static void fake_authenticated(void *conn)
+{
+	struct fake *f = conn;
+
+	f->authenticated++;
+}
+
+static const struct sv_stream_ops fake_ops = {
+	.send = fake_send,
+	.finish = fake_finish,
+	.authenticated = fake_authenticated,
+};
 
 static void fake_clear(struct fake *f)
 {

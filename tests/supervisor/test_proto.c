@@ -256,6 +256,17 @@ static void test_backoff(void)
 	CHECK(cs_backoff_next(&b) == 1.0);
 	CHECK(cs_backoff_next(&b) == 1.5);
 	CHECK(cs_backoff_next(&b) == 2.25);
+	/* Transport failures: 0.1 s doubling to 2 s, independent of the
+	 * registration backoff; a message from the node resets it. */
+	cs_backoff_reset(&b);
+	CHECK(cs_backoff_next_transport(&b) == 0.1);
+	CHECK(cs_backoff_next_transport(&b) == 0.2);
+	for (int i = 0; i < 10; i++)
+		cs_backoff_next_transport(&b);
+	CHECK(cs_backoff_next_transport(&b) == 2.0);
+	CHECK(cs_backoff_next(&b) == 1.0);
+	cs_backoff_heard(&b);
+	CHECK(cs_backoff_next_transport(&b) == 0.1);
 	for (int i = 0; i < 50; i++)
 		d = cs_backoff_next(&b);
 	CHECK(d == 60.0);

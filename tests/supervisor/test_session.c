@@ -137,10 +137,13 @@ static void test_first_contact_and_requests(const char *pin)
 	CHECK(fake_open(&f, sv, k));
 	sv_get_info(sv, &info);
 	CHECK(info.signer_connected && !info.signer_ready);
+	/* Not authenticated (connection budget) before registration. */
+	CHECK(f.authenticated == 0);
 	fake_register(&f);
 	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE && queued.fired);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	CHECK(f.registered == 1);
+	CHECK(f.authenticated == 1);
 	CHECK(sv_allow_full(sv));
 	CHECK(queued.fired && queued.r == SV_OK && queued.count == 1);
 	expect_ecdh(want, k, 3);
