@@ -29,39 +29,6 @@
 /* lnd's synced_to_chain: the best block is at most 2 hours old. */
 #define SYNC_MAX_AGE (2 * 3600)
 
-enum step {
-	STEP_IDLE,
-	STEP_INFO,   /* getblockchaininfo + getblockhash 0 */
-	STEP_START,  /* empty store: getblockhash(start) */
-	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
-	STEP_BLOCK,  /* getblock(next, 0) */
-	STEP_MEMPOOL,
-};
-
-struct chain {
-	struct ev_loop *loop; /* borrowed */
-	struct chain_config cfg; /* strings owned (copies) */
-	struct chain_events ev;
-	struct chain_http *http;
-	struct chain_store *store;
-	ev_timer poll;
-	enum step step;
-	bool auth_retried;
-
-	/* our tip */
-	bool have_tip;
-	uint32_t height, tip_time;
-	uint8_t hash[32];
-
-	struct chain_bci node;
-	bool node_known;
-	uint8_t next_hash[32];
-	uint32_t next_height;
-	double backoff;
-
-	struct chain_info info; /* counters, status, last_error */
-};
-
 static const struct {
 	const char *net;
 	uint16_t port;
@@ -102,6 +69,9 @@ void chain_config_defaults(struct chain_config *cfg)
 	cfg->timeout = 30.0;
 	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
 	cfg->max_response = 16u << 20;
+	cfg->max_checks = 20000;
+	cfg->check_batch = 32;
+	cfg->check_inflight = 2;
 }
 
 static uint32_t now_unix(const struct chain *c)
@@ -141,6 +111,7 @@ static void set_status(struct chain *c, enum chain_status st,
 	update_synced(c);
 	if (!changed)
 		return;
+	chain_funding_status(c);
 	if (st == CHAIN_LOST || st == CHAIN_WRONG_NET)
 		log_unusual(SUB, "chain backend %s: %s", chain_status_name(st),
 			    cause ? cause : "");
@@ -263,6 +234,7 @@ static void disconnect_tip(struct chain *c)
 		log_broken(SUB, "tip store: cannot drop block %u", h);
 	c->info.blocks_disconnected++;
 	log_info(SUB, "block %u disconnected (reorg)", h);
+	chain_funding_unblock(c, h);
 	if (c->ev.block_disconnected)
 		c->ev.block_disconnected(c->ev.ctx, h, old);
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
@@ -325,6 +297,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	c->info.blocks_connected++;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
+	chain_funding_block(c, c->height, b);
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
@@ -617,8 +590,14 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 		c->cfg.timeout = 30.0;
 	if (!c->cfg.max_response)
 		c->cfg.max_response = 16u << 20;
+	if (!c->cfg.max_checks)
+		c->cfg.max_checks = 20000;
+	if (!c->cfg.check_batch)
+		c->cfg.check_batch = 32;
+	if (!c->cfg.check_inflight)
+		c->cfg.check_inflight = 2;
 	c->store = chain_store_open(cfg->db_path, err, errlen);
-	if (!c->store) {
+	if (!c->store || !chain_funding_init(c, err, errlen)) {
 		chain_free(c);
 		return NULL;
 	}
@@ -661,6 +640,7 @@ void chain_free(struct chain *c)
 	if (!c)
 		return;
 	ev_timer_stop(c->loop, &c->poll);
+	chain_funding_free(c);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
 	free((char *)c->cfg.network);
@@ -673,6 +653,7 @@ void chain_free(struct chain *c)
 void chain_get_info(const struct chain *c, struct chain_info *out)
 {
 	*out = c->info;
+	out->watched = chain_watch_count(c);
 	/* synced_to_chain ages with the clock, not only with events. */
 	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
 }

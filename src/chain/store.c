@@ -10,7 +10,7 @@
 
 struct chain_store {
 	sqlite3 *db;
-	sqlite3_stmt *tip, *put, *trim, *drop;
+	sqlite3_stmt *tip, *put, *trim, *drop, *wput, *wdel;
 };
 
 static const char schema[] =
@@ -18,7 +18,12 @@ static const char schema[] =
 	"PRAGMA synchronous=NORMAL;"
 	"CREATE TABLE IF NOT EXISTS blocks("
 	" height INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
-	" prev BLOB NOT NULL, time INTEGER NOT NULL);";
+	" prev BLOB NOT NULL, time INTEGER NOT NULL);"
+	/* Funding outputs of verified channels (BOLT 7 checks), with the
+	 * height their spend was seen at (0: unspent). */
+	"CREATE TABLE IF NOT EXISTS watch("
+	" scid INTEGER PRIMARY KEY, txid BLOB NOT NULL, vout INTEGER NOT NULL,"
+	" capacity INTEGER NOT NULL, spent INTEGER NOT NULL);";
 
 struct chain_store *chain_store_open(const char *path, char *err,
 				     size_t errlen)
@@ -37,7 +42,11 @@ struct chain_store *chain_store_open(const char *path, char *err,
 	    sqlite3_prepare_v2(s->db, "DELETE FROM blocks WHERE height <= ?",
 			       -1, &s->trim, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM blocks WHERE height >= ?",
-			       -1, &s->drop, NULL) != SQLITE_OK) {
+			       -1, &s->drop, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO watch VALUES "
+			       "(?, ?, ?, ?, ?)", -1, &s->wput, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM watch WHERE scid = ?", -1,
+			       &s->wdel, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		chain_store_close(s);
@@ -54,6 +63,8 @@ void chain_store_close(struct chain_store *s)
 	sqlite3_finalize(s->put);
 	sqlite3_finalize(s->trim);
 	sqlite3_finalize(s->drop);
+	sqlite3_finalize(s->wput);
+	sqlite3_finalize(s->wdel);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -103,5 +114,54 @@ bool chain_store_drop(struct chain_store *s, uint32_t height)
 	sqlite3_bind_int64(s->drop, 1, height);
 	rc = sqlite3_step(s->drop);
 	sqlite3_reset(s->drop);
+	return rc == SQLITE_DONE;
+}
+
+/* scids are unsigned 64-bit; SQLite integers signed: stored bit for bit. */
+bool chain_store_watch_put(struct chain_store *s, uint64_t scid,
+			   const uint8_t txid[32], uint32_t vout,
+			   uint64_t capacity, uint32_t spent)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->wput, 1, (int64_t)scid);
+	sqlite3_bind_blob(s->wput, 2, txid, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s->wput, 3, vout);
+	sqlite3_bind_int64(s->wput, 4, (int64_t)capacity);
+	sqlite3_bind_int64(s->wput, 5, spent);
+	rc = sqlite3_step(s->wput);
+	sqlite3_reset(s->wput);
+	return rc == SQLITE_DONE;
+}
+
+bool chain_store_watch_del(struct chain_store *s, uint64_t scid)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->wdel, 1, (int64_t)scid);
+	rc = sqlite3_step(s->wdel);
+	sqlite3_reset(s->wdel);
+	return rc == SQLITE_DONE;
+}
+
+bool chain_store_watch_load(struct chain_store *s, chain_store_watch_fn fn,
+			    void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT scid, txid, vout, capacity, "
+			       "spent FROM watch", -1, &st, NULL) != SQLITE_OK)
+		return false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != 32)
+			continue;
+		fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
+		   sqlite3_column_blob(st, 1),
+		   (uint32_t)sqlite3_column_int64(st, 2),
+		   (uint64_t)sqlite3_column_int64(st, 3),
+		   (uint32_t)sqlite3_column_int64(st, 4));
+	}
+	sqlite3_finalize(st);
 	return rc == SQLITE_DONE;
 }

@@ -9,6 +9,7 @@
 #include "chain/chain.h"
 #include "common/common.h"
 #include "daemon/announce.h"
+#include "daemon/chainhooks.h"
 #include "daemon/config.h"
 #include "gossip/gossip.h"
 #include "peer/peer.h"
@@ -46,6 +47,7 @@ struct coldnode {
 	struct daemon_announce *announce;
 	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
 	struct chain *chain;    /* NULL: --bitcoin.node=none */
+	struct daemon_chain *chain_hooks; /* chain <-> gossip wiring */
 	int64_t started;        /* unix time, for GetState.since_unix */
 
 	char *pidfile;
@@ -291,6 +293,12 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.requests = ci.requests;
 	out->chain.errors = ci.errors;
 	out->chain.lost_count = ci.lost_count;
+	for (size_t i = 0; i < CHAIN_CHECK_NUM && i < 9; i++)
+		out->chain.checks[i] = ci.checks[i];
+	out->chain.checks_queued = ci.checks_queued;
+	out->chain.watched = ci.watched;
+	out->chain.spent = ci.spent;
+	out->chain.forgotten = ci.forgotten;
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */
@@ -547,7 +555,11 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
+	if (cn->chain_hooks)
+		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);
+	if (cn->chain_hooks)
+		daemon_chain_set_gossip(cn->chain_hooks, cn->gossip);
 	if (!cn->gossip)
 		log_broken("MAIN", "gossip store unusable: running without "
 			   "the channel graph");
@@ -573,7 +585,10 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.rpccookie = cfg->bitcoind_rpccookie;
 	cc.poll_interval = cfg->bitcoind_pollinterval;
 	cc.db_path = db;
-	cn->chain = chain_new(cn->loop, &cc, NULL, err, sizeof(err));
+	cn->chain_hooks = daemon_chain_new(NULL);
+	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
+	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
+	daemon_chain_set_chain(cn->chain_hooks, cn->chain);
 	free(db);
 	if (!cn->chain) {
 		log_broken("MAIN", "chain backend: %s: running without it", err);
@@ -596,8 +611,8 @@ static bool coldnode_start(struct coldnode *cn)
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
 		return false;
+	coldnode_start_chain(cn); /* first: gossip takes its hooks */
 	coldnode_start_gossip(cn);
-	coldnode_start_chain(cn);
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
@@ -622,10 +637,14 @@ static void coldnode_stop(struct coldnode *cn)
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
 	log_info("PEER", "peer manager stopped");
-	chain_free(cn->chain);
+	if (cn->chain_hooks)
+		daemon_chain_set_chain(cn->chain_hooks, NULL);
+	chain_free(cn->chain); /* drops pending checks, no callbacks */
 	cn->chain = NULL;
 	gossip_free(cn->gossip); /* after the peers: they report peer_gone */
 	cn->gossip = NULL;
+	daemon_chain_free(cn->chain_hooks);
+	cn->chain_hooks = NULL;
 	sv_free(cn->sv);
 	cn->sv = NULL;
 	rpc_node_free(cn->rpc);

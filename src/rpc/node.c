@@ -312,6 +312,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	Coldrpc__SupervisorCounters sc = COLDRPC__SUPERVISOR_COUNTERS__INIT;
 	Coldrpc__StateTransitions tr = COLDRPC__STATE_TRANSITIONS__INIT;
 	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
+	Coldrpc__ChainChecks cc = COLDRPC__CHAIN_CHECKS__INIT;
 	char chash[65] = "";
 	static const uint8_t zero[32];
 
@@ -370,6 +371,20 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.requests = st.chain.requests;
 	ch.errors = st.chain.errors;
 	ch.lost_count = st.chain.lost_count;
+	cc.ok = st.chain.checks[0];
+	cc.no_block = st.chain.checks[1];
+	cc.no_tx = st.chain.checks[2];
+	cc.no_output = st.chain.checks[3];
+	cc.not_p2wsh = st.chain.checks[4];
+	cc.wrong_keys = st.chain.checks[5];
+	cc.spent = st.chain.checks[6];
+	cc.unconfirmed = st.chain.checks[7];
+	cc.unavailable = st.chain.checks[8];
+	ch.checks = &cc;
+	ch.checks_queued = st.chain.checks_queued;
+	ch.watched = st.chain.watched;
+	ch.spent = st.chain.spent;
+	ch.forgotten = st.chain.forgotten;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
 }

@@ -385,6 +385,10 @@ struct rpc_sv_state {
 		const char *node_chain;
 		uint64_t blocks_connected, blocks_disconnected;
 		uint64_t requests, errors, lost_count;
+		/* By chain_check: ok, no_block, no_tx, no_output,
+		 * not_p2wsh, wrong_keys, spent, unconfirmed, unavailable. */
+		uint64_t checks[9];
+		uint64_t checks_queued, watched, spent, forgotten;
 	} chain;
 };
 

@@ -27,8 +27,10 @@ def chain_state(node):
     JSON, as lncli prints them) as ints."""
     st = coldctl_state(node)['chain']
     for k in ('blocks_connected', 'blocks_disconnected', 'requests',
-              'errors', 'lost_count', 'tip_time'):
+              'errors', 'lost_count', 'tip_time', 'checks_queued',
+              'watched', 'spent', 'forgotten'):
         st[k] = int(st[k])
+    st['checks'] = {k: int(v) for k, v in st['checks'].items()}
     return st
 
 
