@@ -159,6 +159,34 @@ def main():
         n.wait_log(r'forgotten \(spent 72 blocks ago\)')
         print('chain section at the end:', st)
 
+        # Channels stored unverified before a backend was configured are
+        # checked in the background once the chain is synced.
+        ok2, bad2 = Chan(), Chan()
+        f2 = b.fund_2of2(ok2.btc1.hex(), ok2.btc2.hex(), 300000)
+        fb2 = b.fund_2of2(Chan().btc1.hex(), Chan().btc2.hex(), 300000)
+        b.mine(6)
+        u = h.node('u', '--signer=local', '--network=regtest',
+                   '--listen=127.0.0.1:0',
+                   '--bitcoind.blockpollinginterval=200ms')
+        u.start()
+        asyncio.run(send_all(u.p2p_port(), u.node_id(),
+                             [ok2.announcement(f2.scid_int),
+                              bad2.announcement(fb2.scid_int)]))
+        g = coldctl_state(u)['gossip']
+        if int(g['channels_unverified']) != 2:
+            fail(f'without a backend both are stored unverified: {g}')
+        u.stop()
+        u.args += b.coldnode_args()
+        u.start()
+        u.wait_log(r'background check of channels stored unverified done: '
+                   r'2 checked', timeout=60)
+        g = coldctl_state(u)['gossip']
+        if int(g['channels_unverified']) != 0 or int(g['channels']) != 1:
+            fail(f'after the background check: {g}')
+        st = chain_state(u)
+        if st['checks']['ok'] != 1 or st['checks']['wrong_keys'] != 1:
+            fail(f'background check results: {st["checks"]}')
+
 
 if __name__ == '__main__':
     run(main)
