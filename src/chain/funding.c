@@ -73,9 +73,8 @@ struct went {
 	uint8_t txid[32];
 	uint32_t vout;
 	uint32_t spent;         /* height the spend was seen, 0 none */
-	uint64_t scid;
+	uint64_t scid;          /* 0: empty slot (no channel has scid 0) */
 	uint64_t capacity;
-	bool used;
 };
 
 struct chain_watch {
@@ -119,7 +118,7 @@ static struct went *wfind(const struct chain_watch *w,
 		return NULL;
 	for (size_t i = wslot(w, txid, vout);; i = (i + 1) & (w->cap - 1)) {
 		struct went *e = &w->tab[i];
-		if (!e->used)
+		if (!e->scid)
 			return NULL;
 		if (e->vout == vout && !memcmp(e->txid, txid, 32))
 			return e;
@@ -140,7 +139,7 @@ static void wgrow(struct chain_watch *w)
 	w->n = 0;
 	w->n_spent = 0;
 	for (size_t i = 0; i < ocap; i++)
-		if (old[i].used)
+		if (old[i].scid)
 			winsert(w, &old[i]);
 	free(old);
 }
@@ -149,6 +148,8 @@ static void winsert(struct chain_watch *w, const struct went *src)
 {
 	struct went *e;
 
+	if (!src->scid)
+		return; /* marks empty slots; never a real channel */
 	if ((w->n + 1) * 2 > w->cap)
 		wgrow(w);
 	e = wfind(w, src->txid, src->vout);
@@ -160,9 +161,8 @@ static void winsert(struct chain_watch *w, const struct went *src)
 	}
 	for (size_t i = wslot(w, src->txid, src->vout);;
 	     i = (i + 1) & (w->cap - 1))
-		if (!w->tab[i].used) {
+		if (!w->tab[i].scid) {
 			w->tab[i] = *src;
-			w->tab[i].used = true;
 			w->n++;
 			w->n_spent += src->spent != 0;
 			return;
@@ -175,17 +175,17 @@ static void wremove(struct chain_watch *w, struct went *e)
 
 	w->n--;
 	w->n_spent -= e->spent != 0;
-	w->tab[i].used = false;
+	w->tab[i].scid = 0;
 	/* Backward shift: move later entries of the run into the hole. */
 	for (;;) {
 		j = (j + 1) & (w->cap - 1);
-		if (!w->tab[j].used)
+		if (!w->tab[j].scid)
 			return;
 		size_t k = wslot(w, w->tab[j].txid, w->tab[j].vout);
 		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		w->tab[i] = w->tab[j];
-		w->tab[j].used = false;
+		w->tab[j].scid = 0;
 		i = j;
 	}
 }
@@ -209,8 +209,8 @@ void chain_unwatch(struct chain *c, uint64_t scid)
 {
 	struct chain_watch *w = c->watch;
 
-	for (size_t i = 0; i < w->cap; i++)
-		if (w->tab[i].used && w->tab[i].scid == scid) {
+	for (size_t i = 0; scid && i < w->cap; i++)
+		if (w->tab[i].scid == scid) {
 			wremove(w, &w->tab[i]);
 			chain_store_watch_del(c->store, scid);
 			return;
@@ -257,7 +257,7 @@ void chain_funding_block(struct chain *c, uint32_t height,
 	 * are rare and blocks come every ten minutes. */
 	for (size_t i = 0; i < w->cap;) {
 		struct went *e = &w->tab[i];
-		if (e->used && e->spent &&
+		if (e->scid && e->spent &&
 		    height >= e->spent + CHAIN_FORGET_DELAY) {
 			uint64_t scid = e->scid;
 			wremove(w, e);
@@ -284,7 +284,7 @@ void chain_funding_unblock(struct chain *c, uint32_t height)
 
 	for (size_t i = 0; i < w->cap; i++) {
 		struct went *e = &w->tab[i];
-		if (!e->used)
+		if (!e->scid)
 			continue;
 		if (e->spent == height) {
 			e->spent = 0;
