@@ -139,6 +139,8 @@ class Bcoin:
             raise BcoinError(f'{entry} missing: run scripts/install-deps --test')
         args = [NODE, entry, '--network=regtest', '--memory=true',
                 '--workers=false', '--listen=false', '--http-host=127.0.0.1',
+                # no wallet plugin: its HTTP server has a fixed port
+                '--no-wallet=true',
                 f'--http-port={self.port}', f'--api-key={self.api_key}',
                 '--log-level=warning', '--log-console=true']
         if self.logpath:
