@@ -150,8 +150,22 @@ static int cmd_parse(double mb)
 	}
 	chain_store_close(s);
 	long before = rss_kib();
+	double tl = cn_now();
 	struct chain *c = make_chain(loop, db, "127.0.0.1:1", "x");
+	double tn = cn_now() - tl;
+	double worst = 0;
+	/* The watch set loads a page per loop iteration: the longest
+	 * iteration is how long an RPC call can wait behind it. */
+	while (!chain_funding_ready(c)) {
+		double t = cn_now();
+		ev_run(loop, EVRUN_NOWAIT);
+		if (cn_now() - t > worst)
+			worst = cn_now() - t;
+	}
+	tl = cn_now() - tl;
 	long after = rss_kib();
+	printf("chain_new %.2f ms; watch set loaded in %.1f ms, longest loop "
+	       "iteration %.2f ms\n", tn * 1000, tl * 1000, worst * 1000);
 	printf("watch set: %zu outpoints, VmRSS +%ld KiB (%.1f B each)\n",
 	       chain_watch_count(c), after - before,
 	       (after - before) * 1024.0 / (double)chain_watch_count(c));

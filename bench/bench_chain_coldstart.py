@@ -102,7 +102,7 @@ def main():
         os.makedirs(d, mode=0o700)
         subprocess.run([GENGRAPH, '--full', '--network', 'mainnet',
                         '--datadir', d], check=True, stdout=subprocess.DEVNULL)
-        watch_set(d)
+        watch_set(d, int(os.environ.get('WATCH', '60000')))
         one_start(d, False)  # keys, TLS, macaroons made outside the figure
         without, with_ = [], []
         for _ in range(RUNS):

@@ -520,7 +520,15 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	poll_info(w->data);
+	struct chain *c = w->data;
+
+	/* A block's spends must meet the whole watch set: wait for it (its
+	 * loader polls when done). */
+	if (!chain_funding_ready(c))
+		return;
+	if (c->step != STEP_IDLE)
+		return; /* fed by the loader while a request is out */
+	poll_info(c);
 }
 
 static char *dup_opt(const char *s)
@@ -632,6 +640,7 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 
 void chain_start(struct chain *c)
 {
+	c->started = true;
 	schedule(c, 0.);
 }
 

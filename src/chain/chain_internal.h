@@ -106,6 +106,7 @@ struct chain {
 
 	struct chain_info info; /* counters, status, last_error */
 
+	bool started;                  /* chain_start called */
 	struct chain_checker *checker; /* funding.c */
 	struct chain_watch *watch;     /* funding.c */
 };
@@ -120,6 +121,10 @@ void chain_funding_status(struct chain *c);
 void chain_funding_block(struct chain *c, uint32_t height,
 			 const struct chain_block *b);
 void chain_funding_unblock(struct chain *c, uint32_t height);
+/* The watch set is loaded from the store a page per loop iteration after
+ * start (60,000 outpoints take ~25 ms: not before the first RPC).  No
+ * block is connected before it is complete. */
+bool chain_funding_ready(const struct chain *c);
 
 /* ---- Tip store (store.c): the last CHAIN_KEEP blocks in SQLite ---- */
 
@@ -141,10 +146,16 @@ bool chain_store_watch_put(struct chain_store *s, uint64_t scid,
 			   const uint8_t txid[32], uint32_t vout,
 			   uint64_t capacity, uint32_t spent);
 bool chain_store_watch_del(struct chain_store *s, uint64_t scid);
+bool chain_store_watch_spent(struct chain_store *s, uint64_t scid,
+			     uint32_t spent);
 typedef void (*chain_store_watch_fn)(void *arg, uint64_t scid,
 				     const uint8_t txid[32], uint32_t vout,
 				     uint64_t capacity, uint32_t spent);
-bool chain_store_watch_load(struct chain_store *s, chain_store_watch_fn fn,
-			    void *arg);
+/* Up to max rows with a key after *cursor (start: (uint64_t)INT64_MIN),
+ * *cursor advanced; returns the rows read (< max: the end). */
+size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
+			      size_t max, chain_store_watch_fn fn, void *arg,
+			      bool *err);
+size_t chain_store_watch_count(struct chain_store *s);
 
 #endif

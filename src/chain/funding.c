@@ -61,6 +61,9 @@ struct batch {
 };
 
 struct chain_checker {
+	ev_idle load;           /* loading the watch set, a page a step */
+	uint64_t load_cursor;
+	bool loaded;
 	struct check *head;
 	size_t n;
 	size_t inflight;        /* batches */
@@ -74,8 +77,7 @@ struct went {
 	uint32_t vout;
 	uint32_t spent;         /* height the spend was seen, 0 none */
 	uint64_t scid;          /* 0: empty slot (no channel has scid 0) */
-	uint64_t capacity;
-};
+};                              /* 48 bytes; the capacity stays in SQLite */
 
 struct chain_watch {
 	struct went *tab;
@@ -127,12 +129,12 @@ static struct went *wfind(const struct chain_watch *w,
 
 static void winsert(struct chain_watch *w, const struct went *src);
 
-static void wgrow(struct chain_watch *w)
+static void wresize(struct chain_watch *w, size_t cap)
 {
 	struct went *old = w->tab;
 	size_t ocap = w->cap;
 
-	w->cap = w->cap ? w->cap * 2 : 1024;
+	w->cap = cap;
 	w->tab = calloc(w->cap, sizeof(*w->tab));
 	if (!w->tab)
 		abort();
@@ -142,6 +144,11 @@ static void wgrow(struct chain_watch *w)
 		if (old[i].scid)
 			winsert(w, &old[i]);
 	free(old);
+}
+
+static void wgrow(struct chain_watch *w)
+{
+	wresize(w, w->cap ? w->cap * 2 : 1024);
 }
 
 static void winsert(struct chain_watch *w, const struct went *src)
@@ -193,8 +200,7 @@ static void wremove(struct chain_watch *w, struct went *e)
 static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
 		  uint32_t vout, uint64_t capacity, uint32_t spent)
 {
-	struct went e = { .vout = vout, .spent = spent, .scid = scid,
-			  .capacity = capacity };
+	struct went e = { .vout = vout, .spent = spent, .scid = scid };
 
 	memcpy(e.txid, txid, 32);
 	winsert(arg, &e);
@@ -226,8 +232,7 @@ static void mark_spent(struct chain *c, struct went *e, uint32_t height)
 	e->spent = height;
 	w->n_spent++;
 	c->info.spent++;
-	chain_store_watch_put(c->store, e->scid, e->txid, e->vout,
-			      e->capacity, e->spent);
+	chain_store_watch_spent(c->store, e->scid, e->spent);
 	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
 		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
 		 (unsigned)(e->scid >> 16) & 0xffffff,
@@ -289,8 +294,7 @@ void chain_funding_unblock(struct chain *c, uint32_t height)
 		if (e->spent == height) {
 			e->spent = 0;
 			w->n_spent--;
-			chain_store_watch_put(c->store, e->scid, e->txid,
-					      e->vout, e->capacity, 0);
+			chain_store_watch_spent(c->store, e->scid, 0);
 		}
 		if ((uint32_t)(e->scid >> 40) == height)
 			mark_spent(c, e, height);
@@ -360,7 +364,7 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	c->info.checks_queued = ck->n;
 	if (r == CHAIN_CHECK_OK) {
 		struct went e = { .vout = (uint32_t)(k->scid & 0xffff),
-				  .scid = k->scid, .capacity = k->value };
+				  .scid = k->scid };
 		memcpy(e.txid, k->txid, 32);
 		winsert(c->watch, &e);
 		c->info.watched = c->watch->n;
@@ -740,6 +744,33 @@ void chain_funding_status(struct chain *c)
 		kick(c);
 }
 
+#define LOAD_PAGE 512
+
+static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
+{
+	struct chain *c = t->data;
+	struct chain_checker *ck = c->checker;
+	bool err;
+	size_t n = chain_store_watch_page(c->store, &ck->load_cursor,
+					  LOAD_PAGE, wload, c->watch, &err);
+	if (err)
+		log_broken(SUB, "reading the watched funding outputs failed: "
+			   "spends of some channels may be missed");
+	if (n == LOAD_PAGE && !err)
+		return; /* next page when the loop is idle again */
+	ev_idle_stop(loop, t);
+	ck->loaded = true;
+	c->info.watched = c->watch->n;
+	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
+	if (c->started)
+		ev_feed_event(loop, &c->poll, EV_TIMER); /* poll now */
+}
+
+bool chain_funding_ready(const struct chain *c)
+{
+	return c->checker->loaded;
+}
+
 bool chain_funding_init(struct chain *c, char *err, size_t errlen)
 {
 	c->checker = calloc(1, sizeof(*c->checker));
@@ -749,11 +780,13 @@ bool chain_funding_init(struct chain *c, char *err, size_t errlen)
 	ev_timer_init(&c->checker->kick, on_kick, 0., 0.);
 	c->checker->kick.data = c;
 	wgrow(c->watch);
-	if (!chain_store_watch_load(c->store, wload, c->watch)) {
-		snprintf(err, errlen, "cannot read the watched outputs");
-		return false;
-	}
-	c->info.watched = c->watch->n;
+	/* An idle watcher: a page whenever nothing else is pending, so RPC
+	 * calls (the first GetInfo) go first. */
+	ev_idle_init(&c->checker->load, on_load);
+	ev_set_priority(&c->checker->load, EV_MINPRI);
+	c->checker->load.data = c;
+	c->checker->load_cursor = (uint64_t)INT64_MIN;
+	ev_idle_start(c->loop, &c->checker->load);
 	return true;
 }
 
@@ -763,6 +796,7 @@ void chain_funding_free(struct chain *c)
 
 	if (ck) {
 		ev_timer_stop(c->loop, &ck->kick);
+		ev_idle_stop(c->loop, &ck->load);
 		/* Pending checks are dropped without callbacks: the owner is
 		 * going away too. */
 		while (ck->head) {

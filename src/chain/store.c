@@ -10,7 +10,7 @@
 
 struct chain_store {
 	sqlite3 *db;
-	sqlite3_stmt *tip, *put, *trim, *drop, *wput, *wdel;
+	sqlite3_stmt *tip, *put, *trim, *drop, *wput, *wdel, *wspent;
 };
 
 static const char schema[] =
@@ -46,7 +46,9 @@ struct chain_store *chain_store_open(const char *path, char *err,
 	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO watch VALUES "
 			       "(?, ?, ?, ?, ?)", -1, &s->wput, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM watch WHERE scid = ?", -1,
-			       &s->wdel, NULL) != SQLITE_OK) {
+			       &s->wdel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "UPDATE watch SET spent = ? WHERE "
+			       "scid = ?", -1, &s->wspent, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		chain_store_close(s);
@@ -65,6 +67,7 @@ void chain_store_close(struct chain_store *s)
 	sqlite3_finalize(s->drop);
 	sqlite3_finalize(s->wput);
 	sqlite3_finalize(s->wdel);
+	sqlite3_finalize(s->wspent);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -134,6 +137,18 @@ bool chain_store_watch_put(struct chain_store *s, uint64_t scid,
 	return rc == SQLITE_DONE;
 }
 
+bool chain_store_watch_spent(struct chain_store *s, uint64_t scid,
+			     uint32_t spent)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->wspent, 1, spent);
+	sqlite3_bind_int64(s->wspent, 2, (int64_t)scid);
+	rc = sqlite3_step(s->wspent);
+	sqlite3_reset(s->wspent);
+	return rc == SQLITE_DONE;
+}
+
 bool chain_store_watch_del(struct chain_store *s, uint64_t scid)
 {
 	int rc;
@@ -144,16 +159,28 @@ bool chain_store_watch_del(struct chain_store *s, uint64_t scid)
 	return rc == SQLITE_DONE;
 }
 
-bool chain_store_watch_load(struct chain_store *s, chain_store_watch_fn fn,
-			    void *arg)
+size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
+			      size_t max, chain_store_watch_fn fn, void *arg,
+			      bool *err)
 {
 	sqlite3_stmt *st;
+	size_t n = 0;
 	int rc;
 
+	/* Keyset paging on the signed key: the first page starts at the
+	 * lowest (*cursor is the last key seen, INT64_MIN before any). */
+	*err = false;
 	if (sqlite3_prepare_v2(s->db, "SELECT scid, txid, vout, capacity, "
-			       "spent FROM watch", -1, &st, NULL) != SQLITE_OK)
-		return false;
+			       "spent FROM watch WHERE scid > ? ORDER BY scid "
+			       "LIMIT ?", -1, &st, NULL) != SQLITE_OK) {
+		*err = true;
+		return 0;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)*cursor);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*cursor = (uint64_t)sqlite3_column_int64(st, 0);
+		n++;
 		if (sqlite3_column_bytes(st, 1) != 32)
 			continue;
 		fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
@@ -162,6 +189,21 @@ bool chain_store_watch_load(struct chain_store *s, chain_store_watch_fn fn,
 		   (uint64_t)sqlite3_column_int64(st, 3),
 		   (uint32_t)sqlite3_column_int64(st, 4));
 	}
+	*err = rc != SQLITE_DONE;
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE;
+	return n;
+}
+
+size_t chain_store_watch_count(struct chain_store *s)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM watch", -1, &st,
+			       NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
 }
