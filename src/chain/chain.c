@@ -528,6 +528,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	if (c->step != STEP_IDLE)
 		return; /* fed by the loader while a request is out */
+	c->auth_retried = false; /* one cookie re-read per poll */
 	poll_info(c);
 }
 
