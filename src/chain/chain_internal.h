@@ -157,5 +157,7 @@ size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 			      size_t max, chain_store_watch_fn fn, void *arg,
 			      bool *err);
 size_t chain_store_watch_count(struct chain_store *s);
+void chain_store_begin(struct chain_store *s);
+void chain_store_commit(struct chain_store *s);
 
 #endif

@@ -36,7 +36,7 @@ struct check {
 	uint64_t value;
 	int tries;
 	bool inflight;
-	struct check *next;
+	struct check *next, *prev; /* FIFO, O(1) removal */
 };
 
 struct cblock {
@@ -64,7 +64,7 @@ struct chain_checker {
 	ev_idle load;           /* loading the watch set, a page a step */
 	uint64_t load_cursor;
 	bool loaded;
-	struct check *head;
+	struct check *head, *tail;
 	size_t n;
 	size_t inflight;        /* batches */
 	struct cblock cache[CACHE_BLOCKS];
@@ -354,11 +354,14 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 {
 	struct chain_checker *ck = c->checker;
 
-	for (struct check **pp = &ck->head; *pp; pp = &(*pp)->next)
-		if (*pp == k) {
-			*pp = k->next;
-			break;
-		}
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		ck->head = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		ck->tail = k->prev;
 	ck->n--;
 	c->info.checks[r]++;
 	c->info.checks_queued = ck->n;
@@ -502,6 +505,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		kick(c);
 		return;
 	}
+	chain_store_begin(c->store);
 	for (size_t i = 0; i < bt->n; i++) {
 		struct call *cl = &bt->calls[i];
 		struct chain_reply *rp = &rep[i];
@@ -580,6 +584,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		}
 		}
 	}
+	chain_store_commit(c->store);
 	json_decref(root);
 	free(bt);
 	pump(c);
@@ -717,7 +722,7 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 			 chain_check_cb cb, void *ctx)
 {
 	struct chain_checker *ck = c->checker;
-	struct check *k, **pp;
+	struct check *k;
 
 	if (ck->n >= c->cfg.max_checks)
 		return false;
@@ -729,9 +734,12 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 	k->cb = cb;
 	k->ctx = ctx;
 	/* FIFO: append. */
-	for (pp = &ck->head; *pp; pp = &(*pp)->next)
-		;
-	*pp = k;
+	k->prev = ck->tail;
+	if (ck->tail)
+		ck->tail->next = k;
+	else
+		ck->head = k;
+	ck->tail = k;
 	ck->n++;
 	c->info.checks_queued = ck->n;
 	kick(c);

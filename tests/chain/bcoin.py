@@ -31,7 +31,8 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BCOIN_DIR = os.environ.get('BCOIN_DIR') or os.path.join(HERE, '..', 'bcoin')
+BCOIN_DIR = os.path.abspath(os.environ.get('BCOIN_DIR') or
+                            os.path.join(HERE, '..', 'bcoin'))
 NODE = os.environ.get('NODE') or 'node'
 SEGWIT_HEIGHT = 432
 COINBASE_MATURITY = 100
