@@ -154,6 +154,7 @@ static int cmd_parse(double mb)
 	struct chain *c = make_chain(loop, db, "127.0.0.1:1", "x");
 	double tn = cn_now() - tl;
 	double worst = 0;
+	chain_funding_load(c); /* the daemon starts it on the first answer */
 	/* The watch set loads a page per loop iteration: the longest
 	 * iteration is how long an RPC call can wait behind it. */
 	while (!chain_funding_ready(c)) {

@@ -375,6 +375,13 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			c->info.last_error[0] = '\0';
 			set_status(c, CHAIN_SYNCING, NULL);
 		}
+		/* A block's spends must meet the whole watch set: load it
+		 * first (its loader polls again when done). */
+		if (!chain_funding_ready(c)) {
+			c->step = STEP_IDLE;
+			chain_funding_load(c);
+			return;
+		}
 		advance(c);
 		return;
 	}
@@ -522,10 +529,6 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct chain *c = w->data;
 
-	/* A block's spends must meet the whole watch set: wait for it (its
-	 * loader polls when done). */
-	if (!chain_funding_ready(c))
-		return;
 	if (c->step != STEP_IDLE)
 		return; /* fed by the loader while a request is out */
 	c->auth_retried = false; /* one cookie re-read per poll */

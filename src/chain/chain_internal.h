@@ -121,9 +121,12 @@ void chain_funding_status(struct chain *c);
 void chain_funding_block(struct chain *c, uint32_t height,
 			 const struct chain_block *b);
 void chain_funding_unblock(struct chain *c, uint32_t height);
-/* The watch set is loaded from the store a page per loop iteration after
- * start (60,000 outpoints take ~25 ms: not before the first RPC).  No
- * block is connected before it is complete. */
+/* The watch set is loaded from the store a page per idle loop iteration,
+ * started once the node first answers on the right network (60,000
+ * outpoints take ~30 ms of CPU: not while the daemon starts, not at all
+ * while the node is unreachable).  No block is connected before it is
+ * complete; when it is, the follower polls again. */
+void chain_funding_load(struct chain *c);
 bool chain_funding_ready(const struct chain *c);
 
 /* ---- Tip store (store.c): the last CHAIN_KEEP blocks in SQLite ---- */

@@ -794,8 +794,13 @@ bool chain_funding_init(struct chain *c, char *err, size_t errlen)
 	ev_set_priority(&c->checker->load, EV_MINPRI);
 	c->checker->load.data = c;
 	c->checker->load_cursor = (uint64_t)INT64_MIN;
-	ev_idle_start(c->loop, &c->checker->load);
 	return true;
+}
+
+void chain_funding_load(struct chain *c)
+{
+	if (!c->checker->loaded && !ev_is_active(&c->checker->load))
+		ev_idle_start(c->loop, &c->checker->load);
 }
 
 void chain_funding_free(struct chain *c)
