@@ -55,9 +55,10 @@ struct chain_events {
 	/* Mempool poll (optional; NULL: the mempool is not polled): the node's
 	 * mempool txids (internal byte order), polled after each tip poll. */
 	void (*mempool)(void *ctx, const uint8_t (*txids)[32], size_t n);
-	/* A watched funding output (chain_watch) was spent in block height,
-	 * or its funding block was disconnected (spent_height = the height
-	 * then).  Optional. */
+	/* A watched funding output was spent in block height, or its funding
+	 * block was disconnected (height: that block's); height 0: the spend
+	 * was reorganised out.  Also called for every output recorded spent
+	 * when the watch set is loaded after a restart.  Optional. */
 	void (*funding_spent)(void *ctx, uint64_t scid, uint32_t height);
 	/* CHAIN_FORGET_DELAY blocks after funding_spent: forget the channel.
 	 * The watch entry is gone after this call.  Optional. */

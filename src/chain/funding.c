@@ -200,10 +200,14 @@ static void wremove(struct chain_watch *w, struct went *e)
 static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
 		  uint32_t vout, uint64_t capacity, uint32_t spent)
 {
+	struct chain *c = arg;
 	struct went e = { .vout = vout, .spent = spent, .scid = scid };
 
 	memcpy(e.txid, txid, 32);
-	winsert(arg, &e);
+	winsert(c->watch, &e);
+	/* The owner keeps "spent" in memory only: say it again. */
+	if (spent && c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, scid, spent);
 }
 
 size_t chain_watch_count(const struct chain *c)
@@ -295,6 +299,8 @@ void chain_funding_unblock(struct chain *c, uint32_t height)
 			e->spent = 0;
 			w->n_spent--;
 			chain_store_watch_spent(c->store, e->scid, 0);
+			if (c->ev.funding_spent)
+				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
 		}
 		if ((uint32_t)(e->scid >> 40) == height)
 			mark_spent(c, e, height);
@@ -760,7 +766,7 @@ static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
 	struct chain_checker *ck = c->checker;
 	bool err;
 	size_t n = chain_store_watch_page(c->store, &ck->load_cursor,
-					  LOAD_PAGE, wload, c->watch, &err);
+					  LOAD_PAGE, wload, c, &err);
 	if (err)
 		log_broken(SUB, "reading the watched funding outputs failed: "
 			   "spends of some channels may be missed");

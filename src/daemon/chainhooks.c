@@ -4,7 +4,8 @@
  *    chain_check_funding and says PENDING; the answer goes back through
  *    gossip_utxo_done (OK stores it verified, a failure drops it and its
  *    held updates, "unavailable" stores it unverified under the cap);
- *  - funding_forget (72 blocks after a spend): gossip_forget_channel;
+ *  - funding_spent: the channel is no longer relayed (CLN does the same);
+ *    funding_forget (72 blocks later): gossip_forget_channel;
  *  - channels stored unverified before a backend was configured: once
  *    the chain is first synced, checked a page at a time in the
  *    background (never before the first RPC: it waits for the sync). */
@@ -131,6 +132,15 @@ static void on_status(void *ctx, enum chain_status st, const char *cause)
 	}
 }
 
+/* Spent: kept 72 blocks for a splice, but not relayed meanwhile. */
+static void on_spent(void *ctx, uint64_t scid, uint32_t height)
+{
+	struct daemon_chain *dc = ctx;
+
+	if (dc->gossip)
+		gossip_channel_spent(dc->gossip, scid, height != 0);
+}
+
 static void on_forget(void *ctx, uint64_t scid)
 {
 	struct daemon_chain *dc = ctx;
@@ -178,6 +188,7 @@ struct chain_events daemon_chain_events(struct daemon_chain *dc)
 	struct chain_events ev = {
 		.ctx = dc,
 		.status_changed = on_status,
+		.funding_spent = on_spent,
 		.funding_forget = on_forget,
 	};
 	return ev;

@@ -350,6 +350,75 @@ static void test_pending_checks(void)
 	tmpdir_rm(dir);
 }
 
+/* A spent channel (the chain source says so) is kept but not sent: no
+ * backfill, no relay; the spend undone, it is sent again. */
+static void backfill(struct gossip *g, struct peer *r, size_t want)
+{
+	struct gossip_ts_filter f;
+	uint8_t m[100];
+	size_t len;
+
+	double_clear(r);
+	memcpy(f.chain_hash, chain, 32);
+	f.first_timestamp = 0;
+	f.timestamp_range = UINT32_MAX;
+	len = gossip_ts_filter_write(m, sizeof(m), &f);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_OK);
+	/* Backfill is paced by a timer: let it tick (want 0: a few ticks). */
+	for (int i = 0; i < (want ? 300 : 3) && r->n < (want ? want : 1);
+	     i++)
+		ev_run(loop, EVRUN_ONCE);
+	run_a_bit(10);
+}
+
+static void test_spent_not_relayed(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xac), *r = double_new(0xad);
+	struct tkey a, b;
+	uint8_t m[1000];
+	size_t len;
+	uint64_t scid = 700003ULL << 40;
+
+	test_now = 1767225600;
+	tkey_init(&a, 0x11);
+	tkey_init(&b, 0x22);
+	gossip_peer_connected(g, x);
+	gossip_peer_connected(g, r);
+	len = tmake_chan(m, chain, scid, &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, scid, tdir(&a, &b), test_now - 30, 1, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	gossip_channel_spent(g, scid, true);
+	CHECK(gossip_channel_is_spent(g, scid));
+	backfill(g, r, 0);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 0);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 0);
+	/* A newer update is stored but not relayed either. */
+	len = tmake_upd(m, chain, scid, tdir(&a, &b), test_now - 20, 2, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 3; i++) /* past a relay flush (1 s tick) */
+		ev_run(loop, EVRUN_ONCE);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 0);
+	/* Undone: sent again. */
+	gossip_channel_spent(g, scid, false);
+	backfill(g, r, 2);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 1);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 1);
+	/* Forgetting clears the mark. */
+	gossip_channel_spent(g, scid, true);
+	CHECK(gossip_forget_channel(g, scid));
+	CHECK(!gossip_channel_is_spent(g, scid));
+
+	gossip_peer_gone(g, x);
+	gossip_peer_gone(g, r);
+	gossip_free(g);
+	double_free(x);
+	double_free(r);
+	tmpdir_rm(dir);
+}
+
 /* A burst, then one a minute, per channel direction; a flooding peer is
  * warned then dropped. */
 static void test_ratelimit(void)
@@ -825,6 +894,7 @@ int main(void)
 	test_rules();
 	test_unverified_cap();
 	test_pending_checks();
+	test_spent_not_relayed();
 	test_ratelimit();
 	test_relay();
 	test_gone_mid_send();
