@@ -291,6 +291,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		log_broken(SUB, "tip store: cannot write block %u",
 			   c->next_height);
 	c->have_tip = true;
+	c->in_reorg = false;
 	c->height = c->next_height;
 	memcpy(c->hash, b->hash, 32);
 	c->tip_time = b->time;
@@ -401,8 +402,9 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		if (rep[0].code == -8 ||
 		    (!rep[0].code && chain_json_hash(rep[0].result, h) &&
 		     memcmp(h, c->hash, 32))) {
-			c->info.reorgs += c->info.blocks_disconnected == 0 ||
-					  true;
+			if (!c->in_reorg)
+				c->info.reorgs++;
+			c->in_reorg = true;
 			disconnect_tip(c);
 			advance(c);
 			return;
@@ -518,7 +520,17 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 	json_t *root = chain_json_replies(body, len, false, rep, n, err,
 					  sizeof(err));
 	if (!root) {
-		lost(c, "HTTP %ld: %s", status, err);
+		/* A whole-request failure is one error object (bitcoind: HTTP
+		 * 500, e.g. -28 while warming up): report its words. */
+		char err2[160];
+		json_t *one = chain_json_replies(body, len, true, rep, 1, err2,
+						 sizeof(err2));
+		if (one && rep[0].code)
+			lost(c, "node error %lld: %s", rep[0].code,
+			     rep[0].message);
+		else
+			lost(c, "HTTP %ld: %s", status, err);
+		json_decref(one);
 		return;
 	}
 	handle(c, rep, n);

@@ -92,6 +92,7 @@ struct chain {
 	ev_timer poll;
 	enum step step;
 	bool auth_retried;
+	bool in_reorg;          /* disconnecting: counts one reorg */
 
 	/* our tip */
 	bool have_tip;

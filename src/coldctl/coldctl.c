@@ -411,6 +411,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_u64(8, "watched", ch->watched, true);
 		kv_u64(8, "spent", ch->spent, true);
 		kv_u64(8, "forgotten", ch->forgotten, true);
+		kv_u64(8, "reorgs", ch->reorgs, true);
 		const Coldrpc__ChainChecks *k = ch->checks;
 		printf("        \"checks\": {\n");
 		kv_u64(12, "ok", k ? k->ok : 0, true);

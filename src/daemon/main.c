@@ -299,6 +299,7 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.watched = ci.watched;
 	out->chain.spent = ci.spent;
 	out->chain.forgotten = ci.forgotten;
+	out->chain.reorgs = ci.reorgs;
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */

@@ -385,6 +385,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.watched = st.chain.watched;
 	ch.spent = st.chain.spent;
 	ch.forgotten = st.chain.forgotten;
+	ch.reorgs = st.chain.reorgs;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
 }

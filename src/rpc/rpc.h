@@ -388,7 +388,7 @@ struct rpc_sv_state {
 		/* By chain_check: ok, no_block, no_tx, no_output,
 		 * not_p2wsh, wrong_keys, spent, unconfirmed, unavailable. */
 		uint64_t checks[9];
-		uint64_t checks_queued, watched, spent, forgotten;
+		uint64_t checks_queued, watched, spent, forgotten, reorgs;
 	} chain;
 };
 

@@ -41,7 +41,7 @@ def chain_state(node):
     st = coldctl_state(node)['chain']
     for k in ('blocks_connected', 'blocks_disconnected', 'requests',
               'errors', 'lost_count', 'tip_time', 'checks_queued',
-              'watched', 'spent', 'forgotten'):
+              'watched', 'spent', 'forgotten', 'reorgs'):
         st[k] = int(st[k])
     st['checks'] = {k: int(v) for k, v in st['checks'].items()}
     return st

@@ -50,8 +50,8 @@ def main():
         b.rpc('invalidateblock', b.rpc('getblockhash', tip - 1))
         b.mine(3)
         st = wait_chain(n, at(b), 'the new branch after the reorg')
-        if st['blocks_disconnected'] < 2:
-            fail(f'reorg: expected 2 blocks disconnected, got {st}')
+        if st['blocks_disconnected'] < 2 or st['reorgs'] != 1:
+            fail(f'reorg: expected 2 blocks disconnected, 1 reorg: {st}')
         n.wait_log(r'block \d+ disconnected \(reorg\)')
 
         # 3. Node killed; blocks mined while it was away (bcoin keeps the
