@@ -34,7 +34,8 @@ enum chain_status {
 const char *chain_status_name(enum chain_status s); /* "synced", ... static */
 
 /* Events up to the owner (daemon).  Every pointer is borrowed for the
- * duration of the call; copy what you keep.  Heights and hashes: hashes in
+ * duration of the call; copy what you keep.  A callback (these and
+ * chain_check_cb) must not call chain_free.  Heights and hashes: hashes in
  * internal byte order (as on the wire), 32 bytes. */
 struct chain_events {
 	void *ctx;

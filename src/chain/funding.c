@@ -56,6 +56,7 @@ struct call {
 
 struct batch {
 	struct chain *c;
+	struct batch *next, *prev; /* in flight, freed with the checker */
 	size_t n;
 	struct call calls[64];
 };
@@ -67,6 +68,7 @@ struct chain_checker {
 	struct check *head, *tail;
 	size_t n;
 	size_t inflight;        /* batches */
+	struct batch *batches;  /* those in flight */
 	struct cblock cache[CACHE_BLOCKS];
 	uint64_t clock;
 	ev_timer kick;
@@ -471,6 +473,16 @@ static void retry_or_give_up(struct chain *c, struct check *k)
 		finish(c, k, CHAIN_CHECK_UNAVAILABLE);
 }
 
+static void batch_unlink(struct chain_checker *ck, struct batch *bt)
+{
+	if (bt->prev)
+		bt->prev->next = bt->next;
+	else
+		ck->batches = bt->next;
+	if (bt->next)
+		bt->next->prev = bt->prev;
+}
+
 static void on_batch(void *ctx, enum chain_http_result r, long status,
 		     const char *body, size_t len, const char *errtext)
 {
@@ -481,6 +493,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 	json_t *root = NULL;
 
 	c->checker->inflight--;
+	batch_unlink(c->checker, bt);
 	if (r == CHAIN_HTTP_OK && (status == 200 || status == 500))
 		root = chain_json_replies(body, len, false, rep, bt->n, err,
 					  sizeof(err));
@@ -702,9 +715,14 @@ static void pump(struct chain *c)
 			abort();
 		c->info.requests++;
 		ck->inflight++;
+		bt->next = ck->batches;
+		if (ck->batches)
+			ck->batches->prev = bt;
+		ck->batches = bt;
 		if (!chain_http_post(c->http, body, strlen(body), on_batch,
 				     bt)) {
 			ck->inflight--;
+			batch_unlink(ck, bt);
 			/* A TXOUT check is in one batch only (its pointer is
 			 * in the call): release just this batch's.  Hash and
 			 * block stages are matched by value, so releasing
@@ -822,6 +840,13 @@ void chain_funding_free(struct chain *c)
 			struct check *k = ck->head;
 			ck->head = k->next;
 			free(k);
+		}
+		/* Their HTTP requests are cancelled by chain_http_free next,
+		 * without callbacks. */
+		while (ck->batches) {
+			struct batch *bt = ck->batches;
+			ck->batches = bt->next;
+			free(bt);
 		}
 		for (size_t i = 0; i < CACHE_BLOCKS; i++)
 			if (ck->cache[i].b) {

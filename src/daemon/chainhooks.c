@@ -25,6 +25,8 @@ struct daemon_chain {
 	uint64_t bg_cursor;
 	size_t bg_outstanding;
 	uint64_t bg_checked;
+	bool have_listener;
+	struct chain_events listener; /* block stream consumer (wallet) */
 };
 
 static enum gossip_utxo to_gossip(enum chain_check r)
@@ -149,6 +151,32 @@ static void on_forget(void *ctx, uint64_t scid)
 		gossip_forget_channel(dc->gossip, scid);
 }
 
+static void on_block(void *ctx, uint32_t height, const struct chain_block *b,
+		     const uint8_t *raw, size_t len)
+{
+	struct daemon_chain *dc = ctx;
+
+	if (dc->have_listener && dc->listener.block_connected)
+		dc->listener.block_connected(dc->listener.ctx, height, b, raw,
+					     len);
+}
+
+static void on_unblock(void *ctx, uint32_t height, const uint8_t hash[32])
+{
+	struct daemon_chain *dc = ctx;
+
+	if (dc->have_listener && dc->listener.block_disconnected)
+		dc->listener.block_disconnected(dc->listener.ctx, height, hash);
+}
+
+void daemon_chain_set_block_listener(struct daemon_chain *dc,
+				     const struct chain_events *ev)
+{
+	dc->have_listener = ev != NULL;
+	if (ev)
+		dc->listener = *ev;
+}
+
 struct daemon_chain *daemon_chain_new(struct chain *chain)
 {
 	struct daemon_chain *dc = calloc(1, sizeof(*dc));
@@ -188,6 +216,8 @@ struct chain_events daemon_chain_events(struct daemon_chain *dc)
 	struct chain_events ev = {
 		.ctx = dc,
 		.status_changed = on_status,
+		.block_connected = on_block,
+		.block_disconnected = on_unblock,
 		.funding_spent = on_spent,
 		.funding_forget = on_forget,
 	};

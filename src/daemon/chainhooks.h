@@ -22,5 +22,10 @@ void daemon_chain_set_chain(struct daemon_chain *dc, struct chain *chain);
 void daemon_chain_gossip_hooks(struct daemon_chain *dc,
 			       struct gossip_chain_hooks *out);
 void daemon_chain_set_gossip(struct daemon_chain *dc, struct gossip *g);
+/* Another consumer of the block stream (the wallet view): its
+ * block_connected, block_disconnected and mempool are called after ours,
+ * with its own ctx.  ev copied; NULL removes it. */
+void daemon_chain_set_block_listener(struct daemon_chain *dc,
+				     const struct chain_events *ev);
 
 #endif
