@@ -371,21 +371,42 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.get_state = rpc_get_state,
 		.arg = cn,
 	};
+	/* tls.cert names: the signer port's host too, so a signer on
+	 * another machine can verify it, and --tlsextraip/--tlsextradomain.
+	 * The rpc module adds the --rpclisten hosts. */
+	size_t ntls = cfg->tlsextradomain.n + cfg->tlsextraip.n + 1;
+	const char **tls_hosts = calloc(ntls, sizeof(*tls_hosts));
+	char signer_host[256];
+	uint16_t signer_port;
+	size_t nt = 0;
+
+	if (!tls_hosts)
+		return false;
+	for (size_t i = 0; i < cfg->tlsextradomain.n; i++)
+		tls_hosts[nt++] = cfg->tlsextradomain.v[i];
+	for (size_t i = 0; i < cfg->tlsextraip.n; i++)
+		tls_hosts[nt++] = cfg->tlsextraip.v[i];
+	if (cn_split_hostport(signer_host, sizeof(signer_host), &signer_port,
+			      cfg->signerlisten))
+		tls_hosts[nt++] = signer_host;
 	struct rpc_node_config rc = {
 		.datadir = cfg->datadir,
 		.listen = (const char *const *)cfg->rpclisten.v,
 		.num_listen = cfg->rpclisten.n,
 		.tls_cert_path = cfg->tlscertpath,
 		.tls_key_path = cfg->tlskeypath,
-		.tls_extra_hosts = (const char *const *)cfg->tlsextradomain.v,
-		.num_tls_extra_hosts = cfg->tlsextradomain.n,
+		.tls_extra_hosts = tls_hosts,
+		.num_tls_extra_hosts = nt,
+		.tls_autorefresh = cfg->tlsautorefresh,
 		.version = "0.1.0-coldnode",
 		.max_streams = (size_t)cfg->rpc_maxstreams,
 	};
 
 	if (!cfg->rpcunix) {
-		if (asprintf(&unix_path, "%s/rpc.sock", cfg->datadir) < 0)
+		if (asprintf(&unix_path, "%s/rpc.sock", cfg->datadir) < 0) {
+			free(tls_hosts);
 			return false;
+		}
 		/* sun_path holds 108 bytes: a deep default path is skipped. */
 		if (strlen(unix_path) >= 100) {
 			log_unusual("MAIN", "gRPC unix socket %s: path too long, "
@@ -400,6 +421,7 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 	cn->started = (int64_t)time(NULL);
 	cn->rpc = rpc_node_new(cn->loop, &rc, &prov);
 	free(unix_path);
+	free(tls_hosts);
 	if (!cn->rpc) {
 		log_unusual("MAIN", "cannot start the gRPC server: exiting");
 		return false;

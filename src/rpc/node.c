@@ -637,7 +637,8 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	}
 	for (size_t i = 0; i < cfg->num_tls_extra_hosts; i++)
 		hosts[nhosts++] = cfg->tls_extra_hosts[i];
-	if (!rpc_tls_ensure(cert, key, hosts, nhosts))
+	if (!rpc_tls_ensure_names(cert, key, hosts, nhosts,
+				  cfg->tls_autorefresh))
 		goto fail;
 	node->macs = rpc_macaroon_svc_new(rootkey, true);
 	if (!node->macs || !rpc_datadir_macaroons(node->macs, cfg->datadir))

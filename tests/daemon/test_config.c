@@ -155,6 +155,16 @@ static void test_errors(void)
 	      DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "--nolisten=maybe", NULL) == DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "stray", NULL) == DAEMON_CONFIG_ERROR);
+	/* TLS names like lnd: --tlsextraip takes IP literals only. */
+	CHECK(load(&cfg, dd, "--tlsextraip=signer.lan", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--tlsextraip=10.0.0.5", "--tlsextraip=fd00::5",
+		   "--tlsautorefresh", NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->tlsextraip.n == 2 && cfg->tlsautorefresh);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->tlsextraip.n == 0 && !cfg->tlsautorefresh);
+	daemon_config_free(cfg);
 	CHECK(load(&cfg, dd, "--help", NULL) == DAEMON_CONFIG_HELP);
 	/* Bad lines in the file. */
 	write_file("bad.conf", "nosuch=1\n", 0600);
