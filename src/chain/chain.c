@@ -171,6 +171,7 @@ static void send_calls(struct chain *c, enum step step, size_t n,
 	if (!body)
 		abort();
 	c->step = step;
+	c->sent = n;
 	c->info.requests++;
 	if (!chain_http_post(c->http, body, strlen(body), on_reply, c))
 		lost(c, "cannot start an HTTP request");
@@ -473,7 +474,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 	struct chain *c = ctx;
 	struct chain_reply rep[2];
 	char err[160];
-	size_t n = 1;
+	size_t n;
 
 	switch (r) {
 	case CHAIN_HTTP_FAILED:
@@ -503,20 +504,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		lost(c, "HTTP %ld", status);
 		return;
 	}
-	switch (c->step) {
-	case STEP_INFO:
-		n = 2;
-		break;
-	case STEP_HASHES:
-		n = c->height < c->node.blocks ? 2 : 1;
-		break;
-	case STEP_START:
-	case STEP_BLOCK:
-	case STEP_MEMPOOL:
-	case STEP_IDLE:
-		n = 1;
-		break;
-	}
+	n = c->sent; /* the calls of the batch this answers */
 	json_t *root = chain_json_replies(body, len, false, rep, n, err,
 					  sizeof(err));
 	if (!root) {

@@ -93,6 +93,7 @@ struct chain {
 	enum step step;
 	bool auth_retried;
 	bool in_reorg;          /* disconnecting: counts one reorg */
+	size_t sent;            /* calls in the request out */
 
 	/* our tip */
 	bool have_tip;
