@@ -235,7 +235,7 @@ static void disconnect_tip(struct chain *c)
 		log_broken(SUB, "tip store: cannot drop block %u", h);
 	c->info.blocks_disconnected++;
 	log_info(SUB, "block %u disconnected (reorg)", h);
-	chain_funding_unblock(c, h);
+	chain_watch_unblock(c, h);
 	if (c->ev.block_disconnected)
 		c->ev.block_disconnected(c->ev.ctx, h, old);
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
@@ -299,7 +299,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	c->info.blocks_connected++;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
-	chain_funding_block(c, c->height, b);
+	chain_watch_block(c, c->height, b);
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
@@ -379,9 +379,9 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		}
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
-		if (!chain_funding_ready(c)) {
+		if (!chain_watch_ready(c)) {
 			c->step = STEP_IDLE;
-			chain_funding_load(c);
+			chain_watch_load(c);
 			return;
 		}
 		advance(c);
@@ -609,10 +609,12 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	if (!c->cfg.check_inflight)
 		c->cfg.check_inflight = 2;
 	c->store = chain_store_open(cfg->db_path, err, errlen);
-	if (!c->store || !chain_funding_init(c, err, errlen)) {
+	if (!c->store) {
 		chain_free(c);
 		return NULL;
 	}
+	chain_funding_init(c);
+	chain_watch_init(c);
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u/"
 		 : "http://%s:%u/", host, port);
 	c->http = chain_http_new(loop, url, c->cfg.timeout,
@@ -654,6 +656,7 @@ void chain_free(struct chain *c)
 		return;
 	ev_timer_stop(c->loop, &c->poll);
 	chain_funding_free(c);
+	chain_watch_free(c);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
 	free((char *)c->cfg.network);
