@@ -259,11 +259,26 @@ static void advance(struct chain *c)
 		return;
 	}
 	if (!memcmp(c->hash, c->node.best, 32)) {
+		c->node_behind = false;
 		at_tip(c);
 		return;
 	}
 	if (c->info.status != CHAIN_SYNCING)
 		set_status(c, CHAIN_SYNCING, NULL);
+	/* The node is below our tip: it is catching up (a fresh or
+	 * restarted node), or its new branch is still shorter.  Wait, as
+	 * Core Lightning does ("bitcoind is behind"), rather than roll back
+	 * blocks it may simply not have yet; a branch that wins shows up as
+	 * a hash mismatch once it is as long as ours. */
+	if (c->node.blocks < c->height) {
+		if (!c->node_behind)
+			log_info(SUB, "node at height %u, below our tip %u: "
+				 "waiting for it", c->node.blocks, c->height);
+		c->node_behind = true;
+		schedule(c, c->cfg.poll_interval);
+		return;
+	}
+	c->node_behind = false;
 	ask_hash(c, STEP_HASHES, c->height);
 }
 
@@ -377,6 +392,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			c->info.last_error[0] = '\0';
 			set_status(c, CHAIN_SYNCING, NULL);
 		}
+		chain_funding_status(c); /* premature checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
 		if (!chain_watch_ready(c)) {

@@ -93,6 +93,7 @@ struct chain {
 	enum step step;
 	bool auth_retried;
 	bool in_reorg;          /* disconnecting: counts one reorg */
+	bool node_behind;       /* node below our tip: waiting, logged once */
 	size_t sent;            /* calls in the request out */
 
 	/* our tip */

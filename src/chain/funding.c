@@ -22,6 +22,8 @@
 #define SUB "CHAIN"
 #define CACHE_BLOCKS 8
 #define MAX_TRIES 3
+/* Announcements for blocks up to this far above the node's tip wait. */
+#define PREMATURE_BLOCKS 12
 
 enum cstage { NEED_HASH, NEED_BLOCK, NEED_TXOUT };
 
@@ -405,6 +407,18 @@ static void pump(struct chain *c)
 			if (k->inflight)
 				continue;
 			uint32_t h = (uint32_t)(k->scid >> 40);
+			/* A block the node does not have yet: wait for it
+			 * (lnd keeps such "premature" announcements too), if
+			 * it is at most a few blocks past the best height
+			 * known (the node's or our own: a restarted node may
+			 * be catching up); far beyond that there is none. */
+			if (k->st == NEED_HASH && h > c->node.blocks) {
+				uint32_t known = c->node.blocks > c->height
+						 ? c->node.blocks : c->height;
+				if (h > known + PREMATURE_BLOCKS)
+					finish(c, k, CHAIN_CHECK_NO_BLOCK);
+				continue;
+			}
 			if (k->st == NEED_HASH) {
 				struct cblock *cb = cache_find(c, h, NULL);
 				if (cb) {

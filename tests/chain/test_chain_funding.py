@@ -186,6 +186,30 @@ def main():
         if gossip_channels(n) != 1:
             fail(f'4 confirmations: stored; 3: not. {gossip_channels(n)}')
 
+        # Backend lost: a new announcement waits (queued, not stored), and
+        # is checked once the node is back with its chain.
+        late = Chan()
+        fl = b.fund_2of2(late.btc1.hex(), late.btc2.hex(), 130000)
+        b.mine(5)
+        wait_chain(n, lambda s: s['height'] == b.height(), 'tip')
+        raws = [b.rpc('getblock', b.rpc('getblockhash', i), 0)
+                for i in range(1, b.height() + 1)]
+        ok_before = chain_state(n)['checks']['ok']
+        b.kill()
+        wait_chain(n, lambda s: s['status'] == 'lost', 'lost')
+        asyncio.run(send_all(port, nid, [late.announcement(fl.scid_int)]))
+        st = wait_chain(n, lambda s: s['checks_queued'] == 1,
+                        'the check waiting')
+        if gossip_channels(n) != 1:
+            fail('an announcement was stored while its check waits')
+        b.start(port=b.port)
+        for r in raws:
+            b.rpc('submitblock', r)
+        wait_checks(n, {'ok': ok_before + 1}, timeout=90)
+        if gossip_channels(n) != 2 or chain_state(n)['checks_queued'] != 0:
+            fail('the waiting check did not complete after the node came '
+                 'back')
+
         # Channels stored unverified before a backend was configured are
         # checked in the background once the chain is synced.
         ok2, bad2 = Chan(), Chan()
