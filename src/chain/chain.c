@@ -259,7 +259,7 @@ static void advance(struct chain *c)
 		return;
 	}
 	if (!memcmp(c->hash, c->node.best, 32)) {
-		c->node_behind = false;
+		c->behind_logged = false;
 		at_tip(c);
 		return;
 	}
@@ -271,14 +271,14 @@ static void advance(struct chain *c)
 	 * blocks it may simply not have yet; a branch that wins shows up as
 	 * a hash mismatch once it is as long as ours. */
 	if (c->node.blocks < c->height) {
-		if (!c->node_behind)
+		if (!c->behind_logged)
 			log_info(SUB, "node at height %u, below our tip %u: "
 				 "waiting for it", c->node.blocks, c->height);
-		c->node_behind = true;
+		c->behind_logged = true;
 		schedule(c, c->cfg.poll_interval);
 		return;
 	}
-	c->node_behind = false;
+	c->behind_logged = false;
 	ask_hash(c, STEP_HASHES, c->height);
 }
 
@@ -392,7 +392,12 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			c->info.last_error[0] = '\0';
 			set_status(c, CHAIN_SYNCING, NULL);
 		}
-		chain_funding_status(c); /* premature checks may go now */
+		/* Checks wait while the node catches up (below our tip, or in
+		 * initial block download): its confirmation counts would be
+		 * too low and its blocks missing. */
+		c->node_behind = (c->have_tip && c->node.blocks < c->height) ||
+				 c->node.ibd;
+		chain_funding_status(c); /* waiting checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
 		if (!chain_watch_ready(c)) {

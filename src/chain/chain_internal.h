@@ -93,7 +93,8 @@ struct chain {
 	enum step step;
 	bool auth_retried;
 	bool in_reorg;          /* disconnecting: counts one reorg */
-	bool node_behind;       /* node below our tip: waiting, logged once */
+	bool node_behind;       /* node below our tip or in IBD: checks wait */
+	bool behind_logged;     /* "waiting for it" logged this episode */
 	size_t sent;            /* calls in the request out */
 
 	/* our tip */

@@ -229,8 +229,8 @@ static void cache_put(struct chain *c, uint32_t height, uint8_t *raw,
 
 static bool usable(const struct chain *c)
 {
-	return c->info.status == CHAIN_SYNCING ||
-	       c->info.status == CHAIN_SYNCED;
+	return (c->info.status == CHAIN_SYNCING ||
+		c->info.status == CHAIN_SYNCED) && !c->node_behind;
 }
 
 static void retry_or_give_up(struct chain *c, struct check *k)
