@@ -106,14 +106,15 @@ void chain_free(struct chain *c);
 
 enum chain_check {
 	CHAIN_CHECK_OK,          /* P2WSH 2-of-2 of the keys, unspent, deep */
-	CHAIN_CHECK_NO_BLOCK,    /* scid's block height past the node's tip */
+	CHAIN_CHECK_NO_BLOCK,    /* no block at the scid's height (more than
+				    12 past the best known height, or -8) */
 	CHAIN_CHECK_NO_TX,       /* no transaction at that index */
 	CHAIN_CHECK_NO_OUTPUT,   /* no output at that index */
 	CHAIN_CHECK_NOT_P2WSH,   /* output script is not P2WSH */
 	CHAIN_CHECK_WRONG_KEYS,  /* P2WSH, but not of the 2-of-2 of the keys */
 	CHAIN_CHECK_SPENT,       /* gettxout: spent */
 	CHAIN_CHECK_UNCONFIRMED, /* fewer than CHAIN_MIN_CONF confirmations */
-	CHAIN_CHECK_UNAVAILABLE, /* backend lost or queue full: not checked */
+	CHAIN_CHECK_UNAVAILABLE, /* its batch failed 3 times: not checked */
 	CHAIN_CHECK_NUM
 };
 const char *chain_check_name(enum chain_check r); /* static text */
@@ -132,7 +133,8 @@ typedef void (*chain_check_cb)(void *ctx, uint64_t scid, enum chain_check r,
  * lexicographic order), asynchronously.  A passing output is added to the
  * watch set (spends are then reported by funding_spent).
  * @cb: called later from the loop, never inside this call.  ctx borrowed.
- * Returns false (no callback) if max_checks are already queued.
+ * Checks wait (queued) while the backend is lost, on the wrong network or
+ * catching up.  Returns false (no callback) if max_checks are queued.
  */
 bool chain_check_funding(struct chain *c, uint64_t scid,
 			 const uint8_t key1[33], const uint8_t key2[33],
