@@ -144,6 +144,10 @@ static const struct opt opts[] = {
 	  "when authentication fails)", F(bitcoind_rpccookie), false },
 	{ "bitcoind.blockpollinginterval", OPT_DURATION, "10s",
 	  "time between best-block polls", F(bitcoind_pollinterval), false },
+	{ "bitcoind.rpctimeout", OPT_DURATION, "30s",
+	  "one JSON-RPC request (connect included); past it the backend "
+	  "counts as lost (coldnode's addition)", F(bitcoind_rpctimeout),
+	  false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),

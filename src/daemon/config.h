@@ -62,6 +62,7 @@ struct daemon_config {
 	char *bitcoind_rpcpass;
 	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
 	double bitcoind_pollinterval; /* seconds */
+	double bitcoind_rpctimeout;   /* seconds, one request */
 	char *alias;
 	char *color;
 	bool help;

@@ -607,6 +607,7 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.rpcpass = cfg->bitcoind_rpcpass;
 	cc.rpccookie = cfg->bitcoind_rpccookie;
 	cc.poll_interval = cfg->bitcoind_pollinterval;
+	cc.timeout = cfg->bitcoind_rpctimeout;
 	cc.db_path = db;
 	cn->chain_hooks = daemon_chain_new(NULL);
 	struct chain_events ev = daemon_chain_events(cn->chain_hooks);

@@ -1,7 +1,8 @@
 """Bad answers from the chain backend.  A proxy test double
 (FaultyProxy) sits between coldnode and a real bcoin and, on command,
 replaces the node's answers with malformed JSON, truncated or oversized
-responses, HTTP errors, the -28 warming-up error (in a batch, and as
+responses, no answer at all (timeout), HTTP errors, the -28 warming-up
+error (in a batch, and as
 bitcoind's HTTP 500 whole-request error), a wrong password, or a
 block that does not parse.  Each time coldnode must stay up, serve RPC,
 report `chain: lost` with the cause, and catch up once answers are good
@@ -10,6 +11,7 @@ import http.server
 import json
 import os
 import threading
+import time
 import urllib.request
 
 from bcoin import Bcoin
@@ -34,6 +36,10 @@ class FaultyProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers['Content-Length']))
                 f = proxy.fault
+                if f == 'hang':
+                    # Never answers (within coldnode's --bitcoind.rpctimeout).
+                    time.sleep(4)
+                    return
                 if f == 'http503':
                     return self.reply(503, b'Service Unavailable')
                 if f == 'http401':
@@ -104,6 +110,7 @@ CASES = [
     ('warmup', '-28'),
     ('warmup500', 'node error -28: Loading block index'),
     ('badblock', 'does not parse'),
+    ('hang', 'Timeout was reached'),   # curl's words
 ]
 
 
@@ -115,6 +122,7 @@ def main():
             args = [a for a in b.coldnode_args() if 'rpchost' not in a]
             n = h.node('a', '--signer=local', '--network=regtest',
                        '--nolisten', '--bitcoind.blockpollinginterval=200ms',
+                       '--bitcoind.rpctimeout=1s',
                        f'--bitcoind.rpchost=127.0.0.1:{p.port}', *args)
             n.start()
             tip = lambda: b.rpc('getbestblockhash')

@@ -195,6 +195,7 @@ static void test_chain_options(void)
 	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
 	CHECK(!strcmp(cfg->bitcoin_node, "none"));
 	CHECK(cfg->bitcoind_pollinterval == 10);
+	CHECK(cfg->bitcoind_rpctimeout == 30);
 	daemon_config_free(cfg);
 	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
 		   "--bitcoind.rpchost=127.0.0.1:18443",
