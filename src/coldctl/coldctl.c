@@ -406,6 +406,44 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	kv_u64(8, "channels_unverified",
 	       r->gossip ? r->gossip->channels_unverified : 0, false);
 	printf("    },\n");
+	if (r->chain) {
+		const Coldrpc__ChainState *ch = r->chain;
+		printf("    \"chain\": {\n");
+		kv_str(8, "backend", ch->backend, true);
+		kv_str(8, "status", ch->status, true);
+		kv_bool(8, "connected", ch->connected, true);
+		kv_u(8, "height", ch->height, true);
+		kv_str(8, "hash", ch->hash, true);
+		kv_i64(8, "tip_time", ch->tip_time, true);
+		kv_u(8, "node_height", ch->node_height, true);
+		kv_u(8, "blocks_behind", ch->blocks_behind, true);
+		kv_bool(8, "synced_to_chain", ch->synced_to_chain, true);
+		kv_str(8, "node_chain", ch->node_chain, true);
+		kv_str(8, "last_error", ch->last_error, true);
+		kv_u64(8, "blocks_connected", ch->blocks_connected, true);
+		kv_u64(8, "blocks_disconnected", ch->blocks_disconnected, true);
+		kv_u64(8, "requests", ch->requests, true);
+		kv_u64(8, "errors", ch->errors, true);
+		kv_u64(8, "lost_count", ch->lost_count, true);
+		kv_u64(8, "checks_queued", ch->checks_queued, true);
+		kv_u64(8, "watched", ch->watched, true);
+		kv_u64(8, "spent", ch->spent, true);
+		kv_u64(8, "forgotten", ch->forgotten, true);
+		kv_u64(8, "reorgs", ch->reorgs, true);
+		const Coldrpc__ChainChecks *k = ch->checks;
+		printf("        \"checks\": {\n");
+		kv_u64(12, "ok", k ? k->ok : 0, true);
+		kv_u64(12, "no_block", k ? k->no_block : 0, true);
+		kv_u64(12, "no_tx", k ? k->no_tx : 0, true);
+		kv_u64(12, "no_output", k ? k->no_output : 0, true);
+		kv_u64(12, "not_p2wsh", k ? k->not_p2wsh : 0, true);
+		kv_u64(12, "wrong_keys", k ? k->wrong_keys : 0, true);
+		kv_u64(12, "spent", k ? k->spent : 0, true);
+		kv_u64(12, "unconfirmed", k ? k->unconfirmed : 0, true);
+		kv_u64(12, "unavailable", k ? k->unavailable : 0, false);
+		printf("        }\n");
+		printf("    },\n");
+	}
 	print_counters(r->counters);
 	print_dials(r->dials);
 	/* Connection budget per listener (docs/hardening.md); 64-bit

@@ -62,6 +62,14 @@ struct daemon_config {
 	double signer_preauthtimeout;
 	uint64_t peer_maxpreauthpersource;
 	double peer_actonetimeout;
+	/* Chain backend (docs/chain.md), lnd's option names. */
+	char *bitcoin_node;          /* "none" or "bitcoind" */
+	char *bitcoind_rpchost;      /* host[:port]; port by --network */
+	char *bitcoind_rpcuser;
+	char *bitcoind_rpcpass;
+	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
+	double bitcoind_pollinterval; /* seconds */
+	double bitcoind_rpctimeout;   /* seconds, one request */
 	char *alias;
 	char *color;
 	/* Operations (issue 12): metrics, log files. */

@@ -8,9 +8,11 @@
  * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
  * metrics first so no scrape reads a module being freed.
  */
+#include "chain/chain.h"
 #include "common/common.h"
 #include "daemon/announce.h"
 #include "daemon/collectors.h"
+#include "daemon/chainhooks.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "gossip/gossip.h"
@@ -49,6 +51,8 @@ struct coldnode {
 	 * (no --alias, no public --listen address) or no gossip. */
 	struct daemon_announce *announce;
 	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
+	struct chain *chain;    /* NULL: --bitcoin.node=none */
+	struct daemon_chain *chain_hooks; /* chain <-> gossip wiring */
 	int64_t started;        /* unix time, for GetState.since_unix */
 
 	char *pidfile;
@@ -262,6 +266,54 @@ static void rpc_get_info(void *arg, struct rpc_node_info *out)
 		: 0;
 	out->network = cn->cfg->network;
 	out->synced_to_graph = cn->gossip && gossip_synced(cn->gossip);
+	if (cn->chain) {
+		struct chain_info ci;
+		chain_get_info(cn->chain, &ci);
+		if (ci.height || ci.tip_time) {
+			out->have_block = true;
+			out->block_height = ci.height;
+			for (size_t i = 0; i < 32; i++)
+				out->block_hash[i] = ci.hash[31 - i];
+			out->best_header_timestamp = ci.tip_time;
+		}
+		out->synced_to_chain = ci.synced;
+	}
+}
+
+static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
+{
+	static struct chain_info ci; /* strings borrowed until we return */
+
+	if (!cn->chain) {
+		out->chain.backend = "none";
+		out->chain.status = "off";
+		return;
+	}
+	chain_get_info(cn->chain, &ci);
+	out->chain.backend = ci.backend;
+	out->chain.status = chain_status_name(ci.status);
+	out->chain.connected = ci.connected;
+	out->chain.height = ci.height;
+	if (ci.height || ci.tip_time)
+		for (size_t i = 0; i < 32; i++)
+			out->chain.hash[i] = ci.hash[31 - i];
+	out->chain.tip_time = ci.tip_time;
+	out->chain.node_height = ci.node_height;
+	out->chain.synced = ci.synced;
+	out->chain.last_error = ci.last_error;
+	out->chain.node_chain = ci.node_chain;
+	out->chain.blocks_connected = ci.blocks_connected;
+	out->chain.blocks_disconnected = ci.blocks_disconnected;
+	out->chain.requests = ci.requests;
+	out->chain.errors = ci.errors;
+	out->chain.lost_count = ci.lost_count;
+	for (size_t i = 0; i < CHAIN_CHECK_NUM && i < 9; i++)
+		out->chain.checks[i] = ci.checks[i];
+	out->chain.checks_queued = ci.checks_queued;
+	out->chain.watched = ci.watched;
+	out->chain.spent = ci.spent;
+	out->chain.forgotten = ci.forgotten;
+	out->chain.reorgs = ci.reorgs;
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */
@@ -280,6 +332,7 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	    peer_mgr_admit_stats(cn->peers,
 				 &out->listeners[out->num_listeners]))
 		out->num_listeners++;
+	chain_state_fill(cn, out);
 	if (!cn->sv) {
 		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
 		out->since_unix = cn->started;
@@ -590,7 +643,11 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
+	if (cn->chain_hooks)
+		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);
+	if (cn->chain_hooks)
+		daemon_chain_set_gossip(cn->chain_hooks, cn->gossip);
 	if (!cn->gossip)
 		log_broken("MAIN", "gossip store unusable: running without "
 			   "the channel graph");
@@ -655,6 +712,39 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 	return true;
 }
 
+/* The chain backend: configured here, first request from the loop, so
+ * nothing waits for the node (it may be down: CHAIN_LOST, retried). */
+static void coldnode_start_chain(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct chain_config cc;
+	char err[256], *db;
+
+	if (strcmp(cfg->bitcoin_node, "bitcoind") != 0)
+		return;
+	chain_config_defaults(&cc);
+	if (asprintf(&db, "%s/chain.sqlite3", cfg->datadir) < 0)
+		abort();
+	cc.network = cfg->network;
+	cc.rpchost = cfg->bitcoind_rpchost;
+	cc.rpcuser = cfg->bitcoind_rpcuser;
+	cc.rpcpass = cfg->bitcoind_rpcpass;
+	cc.rpccookie = cfg->bitcoind_rpccookie;
+	cc.poll_interval = cfg->bitcoind_pollinterval;
+	cc.timeout = cfg->bitcoind_rpctimeout;
+	cc.db_path = db;
+	cn->chain_hooks = daemon_chain_new(NULL);
+	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
+	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
+	daemon_chain_set_chain(cn->chain_hooks, cn->chain);
+	free(db);
+	if (!cn->chain) {
+		log_broken("MAIN", "chain backend: %s: running without it", err);
+		return;
+	}
+	chain_start(cn->chain);
+}
+
 static bool coldnode_start(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
@@ -671,6 +761,7 @@ static bool coldnode_start(struct coldnode *cn)
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
 		return false;
+	coldnode_start_chain(cn); /* first: gossip takes its hooks */
 	coldnode_start_gossip(cn);
 	if (!coldnode_start_metrics(cn))
 		return false;
@@ -707,8 +798,14 @@ static void coldnode_stop(struct coldnode *cn)
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
 	log_info("PEER", "peer manager stopped");
+	if (cn->chain_hooks)
+		daemon_chain_set_chain(cn->chain_hooks, NULL);
+	chain_free(cn->chain); /* drops pending checks, no callbacks */
+	cn->chain = NULL;
 	gossip_free(cn->gossip); /* after the peers: they report peer_gone */
 	cn->gossip = NULL;
+	daemon_chain_free(cn->chain_hooks);
+	cn->chain_hooks = NULL;
 	sv_free(cn->sv);
 	cn->sv = NULL;
 	rpc_node_free(cn->rpc);

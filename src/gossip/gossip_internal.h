@@ -142,6 +142,14 @@ struct gossip {
 
 	struct gossip_held *held;
 	size_t num_held, held_cap;
+	/* channel_announcements waiting for the chain source's answer
+	 * (gossip_utxo_done); the same struct as held updates. */
+	struct gossip_held *checks;
+	size_t num_checks, checks_cap;
+	/* Spent channels (gossip_channel_spent), sorted: not relayed. */
+	uint64_t *spent;
+	size_t num_spent, spent_cap;
+	double checks_log_next;
 
 	uint64_t handled[GOSSIP_REJ_TRUNCATED]; /* accepted / ignored */
 	struct gossip_relay_ent *log;

@@ -123,6 +123,7 @@ static void get_info(void *arg, struct rpc_call *call, const uint8_t *msg,
 		r.block_hash = hex_encode(hash, info.block_hash, 32);
 	}
 	r.synced_to_chain = info.synced_to_chain;
+	r.best_header_timestamp = info.best_header_timestamp;
 	r.synced_to_graph = info.synced_to_graph;
 	chain.chain = "bitcoin";
 	chain.network = (char *)(info.network ? info.network : "mainnet");
@@ -317,6 +318,10 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	Coldrpc__SupervisorCounters sc = COLDRPC__SUPERVISOR_COUNTERS__INIT;
 	Coldrpc__StateTransitions tr = COLDRPC__STATE_TRANSITIONS__INIT;
 	Coldrpc__PeerDialCounters dc = COLDRPC__PEER_DIAL_COUNTERS__INIT;
+	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
+	Coldrpc__ChainChecks cc = COLDRPC__CHAIN_CHECKS__INIT;
+	char chash[65] = "";
+	static const uint8_t zero[32];
 
 	state_fill(node, &st);
 	r.state = (char *)(st.state ? st.state : "UNKNOWN");
@@ -378,6 +383,41 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	}
 	r.n_listeners = st.num_listeners;
 	r.listeners = lcp;
+	ch.backend = (char *)(st.chain.backend ? st.chain.backend : "none");
+	ch.status = (char *)(st.chain.status ? st.chain.status : "off");
+	ch.connected = st.chain.connected;
+	ch.height = st.chain.height;
+	if (memcmp(st.chain.hash, zero, 32))
+		hex_encode(chash, st.chain.hash, 32);
+	ch.hash = chash;
+	ch.tip_time = st.chain.tip_time;
+	ch.node_height = st.chain.node_height;
+	ch.blocks_behind = st.chain.node_height > st.chain.height
+			   ? st.chain.node_height - st.chain.height : 0;
+	ch.synced_to_chain = st.chain.synced;
+	ch.last_error = (char *)(st.chain.last_error ? st.chain.last_error : "");
+	ch.node_chain = (char *)(st.chain.node_chain ? st.chain.node_chain : "");
+	ch.blocks_connected = st.chain.blocks_connected;
+	ch.blocks_disconnected = st.chain.blocks_disconnected;
+	ch.requests = st.chain.requests;
+	ch.errors = st.chain.errors;
+	ch.lost_count = st.chain.lost_count;
+	cc.ok = st.chain.checks[0];
+	cc.no_block = st.chain.checks[1];
+	cc.no_tx = st.chain.checks[2];
+	cc.no_output = st.chain.checks[3];
+	cc.not_p2wsh = st.chain.checks[4];
+	cc.wrong_keys = st.chain.checks[5];
+	cc.spent = st.chain.checks[6];
+	cc.unconfirmed = st.chain.checks[7];
+	cc.unavailable = st.chain.checks[8];
+	ch.checks = &cc;
+	ch.checks_queued = st.chain.checks_queued;
+	ch.watched = st.chain.watched;
+	ch.spent = st.chain.spent;
+	ch.forgotten = st.chain.forgotten;
+	ch.reorgs = st.chain.reorgs;
+	r.chain = &ch;
 	return send_pb(call, &r.base);
 }
 
@@ -462,6 +502,18 @@ static int health_of(struct rpc_node *node, const char *service)
 		struct rpc_sv_state st;
 		state_fill(node, &st);
 		return st.signer_connected
+		       ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+		       : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	}
+	/* "chain": SERVING while the backend answers on the right network
+	 * (syncing or synced); registered only with a backend configured. */
+	if (strcmp(service, "chain") == 0) {
+		struct rpc_sv_state st;
+		state_fill(node, &st);
+		if (!st.chain.backend || !strcmp(st.chain.backend, "none"))
+			return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+		return st.chain.status && (!strcmp(st.chain.status, "synced") ||
+					   !strcmp(st.chain.status, "syncing"))
 		       ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
 		       : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
 	}

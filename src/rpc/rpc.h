@@ -394,6 +394,7 @@ struct rpc_node_info {
 	uint32_t block_height;
 	uint8_t block_hash[32]; /* display order (as bitcoin-cli prints it) */
 	bool synced_to_chain;
+	int64_t best_header_timestamp; /* header time of block_height */
 	bool synced_to_graph;
 	const char *network;    /* "mainnet", "testnet", "regtest", "signet" */
 	const struct rpc_feature *features;
@@ -451,6 +452,25 @@ struct rpc_sv_state {
 	 * the first ones (signer port, p2p), the node appends its own. */
 	struct admit_stats listeners[RPC_MAX_LISTENER_STATS];
 	size_t num_listeners;
+	/* Chain backend (SupervisorState.chain; health service "chain"). */
+	struct rpc_chain_state {
+		const char *backend;    /* NULL or "none": no backend */
+		const char *status;     /* chain_status_name() */
+		bool connected;
+		uint32_t height;
+		uint8_t hash[32];       /* display order; zero: none */
+		int64_t tip_time;
+		uint32_t node_height;
+		bool synced;
+		const char *last_error;
+		const char *node_chain;
+		uint64_t blocks_connected, blocks_disconnected;
+		uint64_t requests, errors, lost_count;
+		/* By chain_check: ok, no_block, no_tx, no_output,
+		 * not_p2wsh, wrong_keys, spent, unconfirmed, unavailable. */
+		uint64_t checks[9];
+		uint64_t checks_queued, watched, spent, forgotten, reorgs;
+	} chain;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

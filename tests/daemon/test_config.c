@@ -214,6 +214,40 @@ static void test_errors(void)
 	daemon_config_free(cfg);
 }
 
+/* Chain backend options (lnd's names). */
+static void test_chain_options(void)
+{
+	struct daemon_config *cfg;
+	char dd[300];
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->bitcoin_node, "none"));
+	CHECK(cfg->bitcoind_pollinterval == 10);
+	CHECK(cfg->bitcoind_rpctimeout == 30);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpchost=127.0.0.1:18443",
+		   "--bitcoind.rpcuser=u", "--bitcoind.rpcpass=p",
+		   "--bitcoind.blockpollinginterval=500ms", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->bitcoind_rpchost, "127.0.0.1:18443") &&
+	      cfg->bitcoind_pollinterval == 0.5);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpccookie=~/.bitcoin/.cookie", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->bitcoind_rpccookie[0] != '~'); /* expanded */
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=btcd", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	/* bitcoind without credentials: refused at start, not at first use */
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpcuser=u", NULL) == DAEMON_CONFIG_ERROR);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -227,6 +261,7 @@ int main(void)
 	test_defaults();
 	test_file_and_flags();
 	test_errors();
+	test_chain_options();
 	fclose(sink);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
