@@ -370,6 +370,9 @@ struct rpc_sv_state {
 	uint64_t full_sessions_closed;
 	uint64_t requests_in_flight;
 	uint64_t requests_queued;
+	/* Wallet (SupervisorState.wallet; the rest comes from the wallet):
+	 * the chain backend is lost, balances are the last known. */
+	bool wallet_stale;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).
@@ -407,6 +410,10 @@ struct rpc_node_config {
 	size_t max_conns;
 	double handshake_timeout;
 	double idle_timeout;
+	/* Wallet: the network accounts must be for (NULL: "mainnet") and the
+	 * gap limit (0: the wallet's default).  Borrowed during _new. */
+	const char *network;
+	uint32_t wallet_gap;
 };
 
 /**
@@ -430,6 +437,9 @@ void rpc_node_state_changed(struct rpc_node *node);
  * owned by @node. */
 struct rpc_server *rpc_node_server(struct rpc_node *node);
 const struct rpc_macaroon_svc *rpc_node_macaroons(const struct rpc_node *node);
+/* The wallet the node serves (wallet.sqlite), for the daemon to feed
+ * blocks into; borrowed, owned by @node. */
+struct wallet *rpc_node_wallet(struct rpc_node *node);
 
 /*
  * ---------------------------------------------------------------------------
