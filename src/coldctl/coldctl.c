@@ -406,6 +406,27 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_i64(8, "age_seconds", w->age_seconds, false);
 		printf("    },\n");
 	}
+	if (r->chain) {
+		const Coldrpc__ChainState *ch = r->chain;
+		printf("    \"chain\": {\n");
+		kv_str(8, "backend", ch->backend, true);
+		kv_str(8, "status", ch->status, true);
+		kv_bool(8, "connected", ch->connected, true);
+		kv_u(8, "height", ch->height, true);
+		kv_str(8, "hash", ch->hash, true);
+		kv_i64(8, "tip_time", ch->tip_time, true);
+		kv_u(8, "node_height", ch->node_height, true);
+		kv_u(8, "blocks_behind", ch->blocks_behind, true);
+		kv_bool(8, "synced_to_chain", ch->synced_to_chain, true);
+		kv_str(8, "node_chain", ch->node_chain, true);
+		kv_str(8, "last_error", ch->last_error, true);
+		kv_u64(8, "blocks_connected", ch->blocks_connected, true);
+		kv_u64(8, "blocks_disconnected", ch->blocks_disconnected, true);
+		kv_u64(8, "requests", ch->requests, true);
+		kv_u64(8, "errors", ch->errors, true);
+		kv_u64(8, "lost_count", ch->lost_count, false);
+		printf("    },\n");
+	}
 	print_counters(r->counters);
 	printf("}\n");
 	coldrpc__supervisor_state__free_unpacked(r, NULL);

@@ -120,6 +120,21 @@ static const struct opt opts[] = {
 	  "at most; new channel announcements over it are ignored "
 	  "(0: no limit)",
 	  F(gossip_maxunverified), false },
+	/* Chain backend (issue #10, docs/chain.md): lnd's names. */
+	{ "bitcoin.node", OPT_STRING, "none",
+	  "chain backend: none or bitcoind", F(bitcoin_node), false },
+	{ "bitcoind.rpchost", OPT_STRING, "127.0.0.1",
+	  "bitcoind JSON-RPC host[:port] (port default by --network: 8332, "
+	  "18332, 38332, 18443)", F(bitcoind_rpchost), false },
+	{ "bitcoind.rpcuser", OPT_STRING, NULL, "bitcoind RPC user",
+	  F(bitcoind_rpcuser), false },
+	{ "bitcoind.rpcpass", OPT_STRING, NULL, "bitcoind RPC password",
+	  F(bitcoind_rpcpass), false },
+	{ "bitcoind.rpccookie", OPT_STRING, NULL,
+	  "bitcoind's .cookie file (instead of rpcuser/rpcpass; re-read "
+	  "when authentication fails)", F(bitcoind_rpccookie), false },
+	{ "bitcoind.blockpollinginterval", OPT_DURATION, "10s",
+	  "time between best-block polls", F(bitcoind_pollinterval), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -406,7 +421,8 @@ static bool finish(struct loader *ld)
 	/* Paths may come from the config file or as --opt=~/x, which the
 	 * shell does not expand. */
 	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
-			   &cfg->rpcunix, &cfg->signer_unix };
+			   &cfg->rpcunix, &cfg->signer_unix,
+			   &cfg->bitcoind_rpccookie };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
 		if (!*paths[i])
 			continue;
@@ -428,6 +444,16 @@ static bool finish(struct loader *ld)
 	else
 		return fail(ld, "--signer: '%s' is not local or remote",
 			    cfg->signer);
+	if (strcmp(cfg->bitcoin_node, "none") &&
+	    strcmp(cfg->bitcoin_node, "bitcoind"))
+		return fail(ld, "--bitcoin.node: '%s' is not none or bitcoind",
+			    cfg->bitcoin_node);
+	if (!strcmp(cfg->bitcoin_node, "bitcoind") &&
+	    !cfg->bitcoind_rpccookie &&
+	    (!cfg->bitcoind_rpcuser || !cfg->bitcoind_rpcpass))
+		return fail(ld, "--bitcoin.node=bitcoind needs "
+			    "--bitcoind.rpcuser and --bitcoind.rpcpass, or "
+			    "--bitcoind.rpccookie");
 	if (!log_parse_debuglevel(cfg->debuglevel))
 		return fail(ld, "--debuglevel: cannot parse '%s'",
 			    cfg->debuglevel);

@@ -53,6 +53,13 @@ struct daemon_config {
 	uint64_t peer_maxbuffer; /* bytes queued per peer */
 	uint64_t rpc_maxstreams; /* gRPC streams per connection */
 	uint64_t gossip_maxunverified; /* 0: unlimited */
+	/* Chain backend (docs/chain.md), lnd's option names. */
+	char *bitcoin_node;          /* "none" or "bitcoind" */
+	char *bitcoind_rpchost;      /* host[:port]; port by --network */
+	char *bitcoind_rpcuser;
+	char *bitcoind_rpcpass;
+	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
+	double bitcoind_pollinterval; /* seconds */
 	char *alias;
 	char *color;
 	bool help;

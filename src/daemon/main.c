@@ -6,6 +6,7 @@
  * known (at once with --signer=local or a pinned key, else when the first
  * signer registers).  Shutdown (SIGINT/SIGTERM) frees in reverse.
  */
+#include "chain/chain.h"
 #include "common/common.h"
 #include "daemon/announce.h"
 #include "daemon/config.h"
@@ -44,6 +45,7 @@ struct coldnode {
 	 * (no --alias, no public --listen address) or no gossip. */
 	struct daemon_announce *announce;
 	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
+	struct chain *chain;    /* NULL: --bitcoin.node=none */
 	int64_t started;        /* unix time, for GetState.since_unix */
 
 	char *pidfile;
@@ -248,6 +250,47 @@ static void rpc_get_info(void *arg, struct rpc_node_info *out)
 		: 0;
 	out->network = cn->cfg->network;
 	out->synced_to_graph = cn->gossip && gossip_synced(cn->gossip);
+	if (cn->chain) {
+		struct chain_info ci;
+		chain_get_info(cn->chain, &ci);
+		if (ci.height || ci.tip_time) {
+			out->have_block = true;
+			out->block_height = ci.height;
+			for (size_t i = 0; i < 32; i++)
+				out->block_hash[i] = ci.hash[31 - i];
+			out->best_header_timestamp = ci.tip_time;
+		}
+		out->synced_to_chain = ci.synced;
+	}
+}
+
+static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
+{
+	static struct chain_info ci; /* strings borrowed until we return */
+
+	if (!cn->chain) {
+		out->chain.backend = "none";
+		out->chain.status = "off";
+		return;
+	}
+	chain_get_info(cn->chain, &ci);
+	out->chain.backend = ci.backend;
+	out->chain.status = chain_status_name(ci.status);
+	out->chain.connected = ci.connected;
+	out->chain.height = ci.height;
+	if (ci.height || ci.tip_time)
+		for (size_t i = 0; i < 32; i++)
+			out->chain.hash[i] = ci.hash[31 - i];
+	out->chain.tip_time = ci.tip_time;
+	out->chain.node_height = ci.node_height;
+	out->chain.synced = ci.synced;
+	out->chain.last_error = ci.last_error;
+	out->chain.node_chain = ci.node_chain;
+	out->chain.blocks_connected = ci.blocks_connected;
+	out->chain.blocks_disconnected = ci.blocks_disconnected;
+	out->chain.requests = ci.requests;
+	out->chain.errors = ci.errors;
+	out->chain.lost_count = ci.lost_count;
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */
@@ -256,6 +299,7 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	struct coldnode *cn = arg;
 	struct sv_info si;
 
+	chain_state_fill(cn, out);
 	if (!cn->sv) {
 		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
 		out->since_unix = cn->started;
@@ -509,6 +553,35 @@ static void coldnode_start_gossip(struct coldnode *cn)
 			   "the channel graph");
 }
 
+/* The chain backend: configured here, first request from the loop, so
+ * nothing waits for the node (it may be down: CHAIN_LOST, retried). */
+static void coldnode_start_chain(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct chain_config cc;
+	char err[256], *db;
+
+	if (strcmp(cfg->bitcoin_node, "bitcoind") != 0)
+		return;
+	chain_config_defaults(&cc);
+	if (asprintf(&db, "%s/chain.sqlite3", cfg->datadir) < 0)
+		abort();
+	cc.network = cfg->network;
+	cc.rpchost = cfg->bitcoind_rpchost;
+	cc.rpcuser = cfg->bitcoind_rpcuser;
+	cc.rpcpass = cfg->bitcoind_rpcpass;
+	cc.rpccookie = cfg->bitcoind_rpccookie;
+	cc.poll_interval = cfg->bitcoind_pollinterval;
+	cc.db_path = db;
+	cn->chain = chain_new(cn->loop, &cc, NULL, err, sizeof(err));
+	free(db);
+	if (!cn->chain) {
+		log_broken("MAIN", "chain backend: %s: running without it", err);
+		return;
+	}
+	chain_start(cn->chain);
+}
+
 static bool coldnode_start(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
@@ -524,6 +597,7 @@ static bool coldnode_start(struct coldnode *cn)
 	if (!coldnode_start_rpc(cn))
 		return false;
 	coldnode_start_gossip(cn);
+	coldnode_start_chain(cn);
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
@@ -548,6 +622,8 @@ static void coldnode_stop(struct coldnode *cn)
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
 	log_info("PEER", "peer manager stopped");
+	chain_free(cn->chain);
+	cn->chain = NULL;
 	gossip_free(cn->gossip); /* after the peers: they report peer_gone */
 	cn->gossip = NULL;
 	sv_free(cn->sv);

@@ -34,6 +34,7 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->max_range_scids = 500000;
 	cfg->sync_timeout = 60;
 	cfg->max_unverified = 200000;
+	cfg->max_pending_checks = 10000;
 }
 
 uint32_t gossip_now(const struct gossip *g)
@@ -182,6 +183,52 @@ static void held_expire(struct gossip *g)
 	}
 }
 
+/* ---- announcements waiting for a UTXO check -------------------------- */
+
+/* A channel_announcement is 432 bytes plus its features. */
+#define CHECK_MAX_LEN 2048
+
+static ssize_t check_find(const struct gossip *g, uint64_t scid)
+{
+	for (size_t i = 0; i < g->num_checks; i++)
+		if (g->checks[i].scid == scid)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void check_hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
+		       size_t len)
+{
+	struct gossip_held *h;
+
+	if (g->num_checks == g->checks_cap) {
+		g->checks_cap = g->checks_cap ? g->checks_cap * 2 : 64;
+		g->checks = realloc(g->checks,
+				    g->checks_cap * sizeof(*g->checks));
+		if (!g->checks)
+			abort();
+	}
+	h = &g->checks[g->num_checks++];
+	h->scid = scid;
+	h->since = ev_now(g->loop);
+	h->msg = malloc(len);
+	if (!h->msg)
+		abort();
+	memcpy(h->msg, msg, len);
+	h->len = len;
+}
+
+/* Updates held for a channel that failed its check go too. */
+static void held_drop(struct gossip *g, uint64_t scid)
+{
+	for (size_t i = 0; i < g->num_held;) {
+		if (g->held[i].scid == scid)
+			held_remove(g, i);
+		else
+			i++;
+	}
+}
+
 /* ---- validation ------------------------------------------------------ */
 
 static enum gossip_reason check_ts(struct gossip *g, uint32_t ts)
@@ -261,7 +308,7 @@ static enum gossip_reason handle_chan_ann(struct gossip *g,
 	found = gossip_store_get_chan(g->store, &sc, ca.scid);
 	if (found < 0)
 		return GOSSIP_REJ_STORE;
-	if (found)
+	if (found || check_find(g, ca.scid) >= 0)
 		return GOSSIP_IGN_DUPLICATE;
 	r = gossip_chan_ann_check_sigs_kc(g->keys, msg, len, &ca);
 	if (r != GOSSIP_OK)
@@ -269,12 +316,29 @@ static enum gossip_reason handle_chan_ann(struct gossip *g,
 	/* BOLT 7: "if the short_channel_id's output does NOT correspond to
 	 * a P2WSH ... OR the output is spent: MUST ignore the message."
 	 * Without a chain source we cannot tell: stored as unverified. */
-	if (g->cfg.chain.check_utxo)
+	if (g->cfg.chain.check_utxo) {
+		/* Bounded before asking: a flood of made-up channels costs
+		 * the sender signatures only. */
+		if (g->num_checks >= g->cfg.max_pending_checks ||
+		    len > CHECK_MAX_LEN) {
+			if (ev_now(g->loop) >= g->checks_log_next) {
+				log_unusual(GOSSIP_SUB, "%zu channel "
+					    "announcements wait for a funding "
+					    "check: ignoring new ones",
+					    g->num_checks);
+				g->checks_log_next = ev_now(g->loop) + 60;
+			}
+			return GOSSIP_REJ_CHECKS_FULL;
+		}
 		utxo = g->cfg.chain.check_utxo(g->cfg.chain.arg, ca.scid,
 					       ca.btc_key_1, ca.btc_key_2);
+	}
 	switch (utxo) {
 	case GOSSIP_UTXO_BAD:
 		return GOSSIP_REJ_UTXO;
+	case GOSSIP_UTXO_PENDING:
+		check_hold(g, ca.scid, msg, len);
+		return GOSSIP_IGN_PENDING;
 	case GOSSIP_UTXO_OK:
 		break;
 	case GOSSIP_UTXO_UNVERIFIED:
@@ -802,6 +866,9 @@ void gossip_free(struct gossip *g)
 	while (g->num_held)
 		held_remove(g, g->num_held - 1);
 	free(g->held);
+	for (size_t i = 0; i < g->num_checks; i++)
+		free(g->checks[i].msg);
+	free(g->checks);
 	free(g->log);
 	gossip_rl_free(g->rl);
 	gossip_keycache_free(g->keys);
@@ -824,6 +891,80 @@ void gossip_counts(struct gossip *g, uint64_t *nodes, uint64_t *channels,
 		*channels = c.channels;
 	if (updates)
 		*updates = c.updates;
+}
+
+void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r)
+{
+	ssize_t i = check_find(g, scid);
+	struct gossip_chan_ann ca;
+	struct gossip_held h;
+
+	if (i < 0)
+		return;
+	h = g->checks[i];
+	g->checks[i] = g->checks[--g->num_checks];
+	enter(g);
+	switch (r) {
+	case GOSSIP_UTXO_BAD:
+	case GOSSIP_UTXO_PENDING: /* not an answer: programmer error */
+		assert(r == GOSSIP_UTXO_BAD);
+		/* BOLT 7: "if the short_channel_id's output does NOT
+		 * correspond to a P2WSH ... OR the output is spent: MUST
+		 * ignore the message." */
+		g->rejects[GOSSIP_REJ_UTXO]++;
+		held_drop(g, scid);
+		break;
+	case GOSSIP_UTXO_UNVERIFIED:
+		if (unverified_cap_check(g) != GOSSIP_OK) {
+			g->rejects[GOSSIP_REJ_UNVERIFIED_CAP]++;
+			held_drop(g, scid);
+			break;
+		}
+		/* fall through */
+	case GOSSIP_UTXO_OK:
+		if (!g->failed && gossip_chan_ann_parse(&ca, h.msg, h.len) ==
+				  GOSSIP_OK &&
+		    gossip_wrote(g, gossip_store_add_chan(
+				     g->store, scid, ca.node_id_1,
+				     ca.node_id_2, r == GOSSIP_UTXO_UNVERIFIED,
+				     gossip_now(g), h.msg, h.len)))
+			held_release(g, scid);
+		break;
+	}
+	free(h.msg);
+	leave(g);
+}
+
+size_t gossip_pending_checks(const struct gossip *g)
+{
+	return g->num_checks;
+}
+
+bool gossip_forget_channel(struct gossip *g, uint64_t scid)
+{
+	if (g->failed)
+		return false;
+	held_drop(g, scid);
+	return gossip_wrote(g, gossip_store_del_chan(g->store, scid));
+}
+
+void gossip_set_verified(struct gossip *g, uint64_t scid, bool ok)
+{
+	if (g->failed)
+		return;
+	if (ok)
+		gossip_wrote(g, gossip_store_set_verified(g->store, scid));
+	else
+		gossip_wrote(g, gossip_store_del_chan(g->store, scid));
+}
+
+size_t gossip_unverified_page(struct gossip *g, uint64_t after,
+			      uint64_t *scids, uint8_t (*keys)[2][33],
+			      size_t max)
+{
+	if (g->failed)
+		return 0;
+	return gossip_store_unverified(g->store, after, scids, keys, max);
 }
 
 uint64_t gossip_unverified_channels(struct gossip *g)

@@ -49,6 +49,7 @@ enum gossip_reason {
 	GOSSIP_IGN_OLDER,           /* older than what we store */
 	GOSSIP_IGN_HELD,            /* update for a channel we don't know yet */
 	GOSSIP_IGN_NOT_GOSSIP,      /* not ours to handle (e.g. 259) */
+	GOSSIP_IGN_PENDING,         /* announcement waiting for its UTXO check */
 	/* Rejected. */
 	GOSSIP_REJ_TRUNCATED,
 	GOSSIP_REJ_BAD_ENCODING,    /* TLV / bigsize / encoded array */
@@ -64,6 +65,7 @@ enum gossip_reason {
 	GOSSIP_REJ_BAD_ADDRESS,     /* address descriptors malformed */
 	GOSSIP_REJ_UTXO,            /* chain source says output bad/spent */
 	GOSSIP_REJ_UNVERIFIED_CAP,  /* max_unverified channels stored */
+	GOSSIP_REJ_CHECKS_FULL,     /* max_pending_checks waiting already */
 	GOSSIP_REJ_TS_FUTURE,
 	GOSSIP_REJ_TS_STALE,
 	GOSSIP_REJ_TS_CONFLICT,     /* same timestamp, different content */
@@ -285,6 +287,10 @@ enum gossip_utxo {
 	GOSSIP_UTXO_UNVERIFIED, /* no chain backend: could not check */
 	GOSSIP_UTXO_OK,         /* P2WSH 2-of-2 of the keys, unspent */
 	GOSSIP_UTXO_BAD,        /* missing, wrong script or spent */
+	/* The check was started; the answer comes later through
+	 * gossip_utxo_done().  The announcement is held meanwhile (bounded
+	 * by max_pending_checks), neither stored nor relayed. */
+	GOSSIP_UTXO_PENDING,
 };
 struct gossip_chain_hooks {
 	enum gossip_utxo (*check_utxo)(void *arg, uint64_t scid,
@@ -321,6 +327,9 @@ struct gossip_config {
 	 * made-up output, so without this the store has no bound.  0: no
 	 * limit. */
 	uint64_t max_unverified;
+	/* Channel announcements held for an asynchronous UTXO check at most
+	 * (default 10000; each holds its message, up to 2 KiB). */
+	size_t max_pending_checks;
 };
 /* Defaults; datadir NULL, chain_hash zero, peer_ops NULL. */
 void gossip_config_default(struct gossip_config *cfg);
@@ -400,6 +409,29 @@ uint64_t gossip_unverified_channels(struct gossip *g);
  * before a restart). */
 bool gossip_synced(const struct gossip *g);
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
+/* ---- Chain source (the chain module, docs/chain.md) ---- */
+
+/* The answer to a check_utxo that returned GOSSIP_UTXO_PENDING: OK stores
+ * the held announcement (verified) and releases its held updates; BAD
+ * drops it and its held updates (counted as GOSSIP_REJ_UTXO);
+ * UNVERIFIED (the chain is lost) stores it as unverified, under the
+ * max_unverified cap.  An unknown scid is ignored. */
+void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r);
+/* Announcements waiting for a check now. */
+size_t gossip_pending_checks(const struct gossip *g);
+/* Forget a channel: its announcement, updates and nodes left without a
+ * channel (BOLT 7: a spent channel is forgotten after 72 blocks).  False
+ * if the store failed. */
+bool gossip_forget_channel(struct gossip *g, uint64_t scid);
+/* A channel stored unverified was checked in the background: ok marks
+ * it verified, !ok forgets it. */
+void gossip_set_verified(struct gossip *g, uint64_t scid, bool ok);
+/* Page through channels stored unverified: scid > after (0: from the
+ * start), up to max; their bitcoin keys.  Returns how many. */
+size_t gossip_unverified_page(struct gossip *g, uint64_t after,
+			      uint64_t *scids, uint8_t (*keys)[2][33],
+			      size_t max);
+
 /* Commit the pending batch now (tests, shutdown). */
 void gossip_commit(struct gossip *g);
 /* One bounded prune step now: channels whose newest update is older than

@@ -142,6 +142,11 @@ struct gossip {
 
 	struct gossip_held *held;
 	size_t num_held, held_cap;
+	/* channel_announcements waiting for the chain source's answer
+	 * (gossip_utxo_done); the same struct as held updates. */
+	struct gossip_held *checks;
+	size_t num_checks, checks_cap;
+	double checks_log_next;
 
 	struct gossip_relay_ent *log;
 	size_t log_len, log_cap;

@@ -9,6 +9,8 @@ const char *gossip_reason_str(enum gossip_reason r)
 	case GOSSIP_IGN_DUPLICATE: return "duplicate";
 	case GOSSIP_IGN_OLDER: return "older than stored";
 	case GOSSIP_IGN_HELD: return "held: channel not yet known";
+	case GOSSIP_IGN_PENDING: return "waiting for its funding output check";
+	case GOSSIP_REJ_CHECKS_FULL: return "funding check queue full";
 	case GOSSIP_IGN_NOT_GOSSIP: return "not handled by gossip";
 	case GOSSIP_REJ_TRUNCATED: return "truncated";
 	case GOSSIP_REJ_BAD_ENCODING: return "bad encoding";
@@ -46,6 +48,8 @@ enum gossip_action gossip_reason_action(enum gossip_reason r)
 	case GOSSIP_IGN_DUPLICATE:
 	case GOSSIP_IGN_OLDER:
 	case GOSSIP_IGN_HELD:
+	case GOSSIP_IGN_PENDING:
+	case GOSSIP_REJ_CHECKS_FULL:
 	case GOSSIP_IGN_NOT_GOSSIP:
 	/* BOLT 7: "if the specified chain_hash is unknown to the receiver:
 	 * MUST ignore the message." */

@@ -16,6 +16,7 @@
  * scid ^ 2^63, which keeps unsigned order under signed comparison.
  */
 #include "common/common.h"
+#include "gossip/gossip.h"
 #include "gossip/store.h"
 
 #include <sqlite3.h>
@@ -43,6 +44,10 @@ enum stmt_id {
 	ST_PRUNE,
 	ST_META_GET,
 	ST_META_SET,
+	ST_DEL_CHAN,
+	ST_SET_VERIFIED,
+	ST_UNVERIFIED_DEC,
+	ST_UNVERIFIED_LIST,
 	ST_NUM
 };
 
@@ -96,6 +101,17 @@ static const char *const stmt_sql[ST_NUM] = {
 		"DELETE FROM channels WHERE scid IN (SELECT scid FROM channels"
 		" WHERE last_update < ?1 LIMIT ?2)",
 	[ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+	/* Chain source (chain module): forget a spent or failed channel,
+	 * mark a background-checked one verified, list the unchecked. */
+	[ST_DEL_CHAN] = "DELETE FROM channels WHERE scid = ?1",
+	[ST_SET_VERIFIED] =
+		"UPDATE channels SET unverified = 0 WHERE scid = ?1"
+		" AND unverified = 1",
+	[ST_UNVERIFIED_DEC] =
+		"UPDATE meta SET v = v - 1 WHERE k = 'unverified'",
+	[ST_UNVERIFIED_LIST] =
+		"SELECT scid, raw FROM channels WHERE unverified = 1"
+		" AND scid > ?1 ORDER BY scid LIMIT ?2",
 	[ST_META_SET] = "INSERT INTO meta (k, v) VALUES (?1, ?2)"
 			" ON CONFLICT (k) DO UPDATE SET v = excluded.v",
 };
@@ -623,6 +639,63 @@ size_t gossip_store_prune(struct gossip_store *s, uint32_t cutoff, size_t max)
 		return 0;
 	n = (size_t)sqlite3_changes(s->db);
 	s->pending += (unsigned)n;
+	return n;
+}
+
+bool gossip_store_del_chan(struct gossip_store *s, uint64_t scid)
+{
+	sqlite3_stmt *st;
+
+	if (!begin_write(s))
+		return false;
+	st = stmt(s, ST_DEL_CHAN);
+	sqlite3_bind_int64(st, 1, scid_key(scid));
+	return step_done(s, st, "delete channel");
+}
+
+bool gossip_store_set_verified(struct gossip_store *s, uint64_t scid)
+{
+	sqlite3_stmt *st;
+
+	if (!begin_write(s))
+		return false;
+	st = stmt(s, ST_SET_VERIFIED);
+	sqlite3_bind_int64(st, 1, scid_key(scid));
+	if (!step_done(s, st, "set verified"))
+		return false;
+	/* The counter triggers watch inserts and deletes only. */
+	if (sqlite3_changes(s->db) == 1)
+		return step_done(s, stmt(s, ST_UNVERIFIED_DEC), "unverified");
+	return true;
+}
+
+size_t gossip_store_unverified(struct gossip_store *s, uint64_t after,
+			       uint64_t *scids, uint8_t (*keys)[2][33],
+			       size_t max)
+{
+	sqlite3_stmt *st = stmt(s, ST_UNVERIFIED_LIST);
+	size_t n = 0;
+	int rc;
+
+	/* The first page starts below every key (after == 0). */
+	sqlite3_bind_int64(st, 1, after ? scid_key(after) : INT64_MIN);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		struct gossip_chan_ann ca;
+		const uint8_t *raw = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		scids[n] = scid_from_key(sqlite3_column_int64(st, 0));
+		if (!raw || gossip_chan_ann_parse(&ca, raw, len) != GOSSIP_OK)
+			memset(keys[n], 0, sizeof(keys[n]));
+		else {
+			memcpy(keys[n][0], ca.btc_key_1, 33);
+			memcpy(keys[n][1], ca.btc_key_2, 33);
+		}
+		n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		fail(s, "unverified list");
+	sqlite3_reset(st);
 	return n;
 }
 

@@ -98,6 +98,14 @@ size_t gossip_store_nodes_by_ts(struct gossip_store *s, uint8_t (*out)[33],
  * arrival) is before @cutoff, with their updates and orphaned nodes. */
 size_t gossip_store_prune(struct gossip_store *s, uint32_t cutoff, size_t max);
 
+/* For the chain source: delete a channel (its updates and orphaned nodes
+ * go by trigger), mark one verified, page through the unverified ones
+ * (scid > after; their two bitcoin keys, zero if the raw does not parse). */
+bool gossip_store_del_chan(struct gossip_store *s, uint64_t scid);
+bool gossip_store_set_verified(struct gossip_store *s, uint64_t scid);
+size_t gossip_store_unverified(struct gossip_store *s, uint64_t after,
+			       uint64_t *scids, uint8_t (*keys)[2][33],
+			       size_t max);
 bool gossip_store_meta_get(struct gossip_store *s, int64_t *v,
 			   const char *key);
 bool gossip_store_meta_set(struct gossip_store *s, const char *key, int64_t v);

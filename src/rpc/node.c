@@ -126,6 +126,7 @@ static void get_info(void *arg, struct rpc_call *call, const uint8_t *msg,
 		r.block_hash = hex_encode(hash, info.block_hash, 32);
 	}
 	r.synced_to_chain = info.synced_to_chain;
+	r.best_header_timestamp = info.best_header_timestamp;
 	r.synced_to_graph = info.synced_to_graph;
 	chain.chain = "bitcoin";
 	chain.network = (char *)(info.network ? info.network : "mainnet");
@@ -382,6 +383,9 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	Coldrpc__WalletInfo wi = COLDRPC__WALLET_INFO__INIT;
 	char tiphex[65] = "";
 	uint8_t tiphash[32];
+	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
+	char chash[65] = "";
+	static const uint8_t zero[32];
 
 	state_fill(node, &st);
 	wi.source = (char *)(wallet_has_accounts(node->wallet) ? "accounts"
@@ -409,7 +413,8 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	}
 	wi.tip_hash = tiphex;
 	wi.updated_unix = wallet_updated_unix(node->wallet);
-	wi.stale = st.wallet_stale;
+	/* The chain backend is lost: these are the last known. */
+	wi.stale = st.chain.status && strcmp(st.chain.status, "lost") == 0;
 	if (wi.updated_unix)
 		wi.age_seconds = (int64_t)time(NULL) - wi.updated_unix;
 	r.wallet = &wi;
@@ -448,6 +453,26 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	r.peers = &pc;
 	r.gossip = &gc;
 	r.counters = &sc;
+	ch.backend = (char *)(st.chain.backend ? st.chain.backend : "none");
+	ch.status = (char *)(st.chain.status ? st.chain.status : "off");
+	ch.connected = st.chain.connected;
+	ch.height = st.chain.height;
+	if (memcmp(st.chain.hash, zero, 32))
+		hex_encode(chash, st.chain.hash, 32);
+	ch.hash = chash;
+	ch.tip_time = st.chain.tip_time;
+	ch.node_height = st.chain.node_height;
+	ch.blocks_behind = st.chain.node_height > st.chain.height
+			   ? st.chain.node_height - st.chain.height : 0;
+	ch.synced_to_chain = st.chain.synced;
+	ch.last_error = (char *)(st.chain.last_error ? st.chain.last_error : "");
+	ch.node_chain = (char *)(st.chain.node_chain ? st.chain.node_chain : "");
+	ch.blocks_connected = st.chain.blocks_connected;
+	ch.blocks_disconnected = st.chain.blocks_disconnected;
+	ch.requests = st.chain.requests;
+	ch.errors = st.chain.errors;
+	ch.lost_count = st.chain.lost_count;
+	r.chain = &ch;
 	return send_pb(call, &r.base);
 }
 
@@ -532,6 +557,18 @@ static int health_of(struct rpc_node *node, const char *service)
 		struct rpc_sv_state st;
 		state_fill(node, &st);
 		return st.signer_connected
+		       ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+		       : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	}
+	/* "chain": SERVING while the backend answers on the right network
+	 * (syncing or synced); registered only with a backend configured. */
+	if (strcmp(service, "chain") == 0) {
+		struct rpc_sv_state st;
+		state_fill(node, &st);
+		if (!st.chain.backend || !strcmp(st.chain.backend, "none"))
+			return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+		return st.chain.status && (!strcmp(st.chain.status, "synced") ||
+					   !strcmp(st.chain.status, "syncing"))
 		       ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
 		       : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
 	}

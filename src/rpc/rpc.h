@@ -325,6 +325,7 @@ struct rpc_node_info {
 	uint32_t block_height;
 	uint8_t block_hash[32]; /* display order (as bitcoin-cli prints it) */
 	bool synced_to_chain;
+	int64_t best_header_timestamp; /* header time of block_height */
 	bool synced_to_graph;
 	const char *network;    /* "mainnet", "testnet", "regtest", "signet" */
 	const struct rpc_feature *features;
@@ -370,9 +371,21 @@ struct rpc_sv_state {
 	uint64_t full_sessions_closed;
 	uint64_t requests_in_flight;
 	uint64_t requests_queued;
-	/* Wallet (SupervisorState.wallet; the rest comes from the wallet):
-	 * the chain backend is lost, balances are the last known. */
-	bool wallet_stale;
+	/* Chain backend (SupervisorState.chain; health service "chain"). */
+	struct rpc_chain_state {
+		const char *backend;    /* NULL or "none": no backend */
+		const char *status;     /* chain_status_name() */
+		bool connected;
+		uint32_t height;
+		uint8_t hash[32];       /* display order; zero: none */
+		int64_t tip_time;
+		uint32_t node_height;
+		bool synced;
+		const char *last_error;
+		const char *node_chain;
+		uint64_t blocks_connected, blocks_disconnected;
+		uint64_t requests, errors, lost_count;
+	} chain;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

@@ -1,0 +1,678 @@
+/*~ chain: follows a bitcoind-compatible node's best chain.
+ *
+ * One step at a time, like Core Lightning's bcli poller: ask the node for
+ * its tip (getblockchaininfo + the genesis hash, one batch); if it differs
+ * from ours, check our tip is still on its chain (getblockhash at our
+ * height, batched with the next height), disconnect it if not (reorg), or
+ * fetch the next block raw (getblock HASH 0), parse it (block.h), check its
+ * prev hash against our tip and connect it.  Repeat until at the tip, then
+ * wait --bitcoind.blockpollinginterval.  Any transport or node failure
+ * moves to CHAIN_LOST with the cause and retries with a doubling backoff
+ * (1 s .. 30 s); the next success resumes from the stored tip, so blocks
+ * mined meanwhile are connected in order.
+ */
+#include "chain/block.h"
+#include "chain/chain_internal.h"
+#include "common/common.h"
+
+#include <stdarg.h>
+#include <ev.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SUB "CHAIN"
+#define BACKOFF_MIN 1.0
+#define BACKOFF_MAX 30.0
+/* lnd's synced_to_chain: the best block is at most 2 hours old. */
+#define SYNC_MAX_AGE (2 * 3600)
+
+enum step {
+	STEP_IDLE,
+	STEP_INFO,   /* getblockchaininfo + getblockhash 0 */
+	STEP_START,  /* empty store: getblockhash(start) */
+	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
+	STEP_BLOCK,  /* getblock(next, 0) */
+	STEP_MEMPOOL,
+};
+
+struct chain {
+	struct ev_loop *loop; /* borrowed */
+	struct chain_config cfg; /* strings owned (copies) */
+	struct chain_events ev;
+	struct chain_http *http;
+	struct chain_store *store;
+	ev_timer poll;
+	enum step step;
+	bool auth_retried;
+
+	/* our tip */
+	bool have_tip;
+	uint32_t height, tip_time;
+	uint8_t hash[32];
+
+	struct chain_bci node;
+	bool node_known;
+	uint8_t next_hash[32];
+	uint32_t next_height;
+	double backoff;
+
+	struct chain_info info; /* counters, status, last_error */
+};
+
+static const struct {
+	const char *net;
+	uint16_t port;
+	const char *genesis; /* display order */
+} nets[] = {
+	{ "mainnet", 8332, "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f" },
+	{ "testnet", 18332, "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943" },
+	{ "signet", 38332, "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6" },
+	{ "regtest", 18443, "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206" },
+};
+
+const char *chain_status_name(enum chain_status s)
+{
+	switch (s) {
+	case CHAIN_OFF: return "off";
+	case CHAIN_CONNECTING: return "connecting";
+	case CHAIN_SYNCING: return "syncing";
+	case CHAIN_SYNCED: return "synced";
+	case CHAIN_LOST: return "lost";
+	case CHAIN_WRONG_NET: return "wrong-network";
+	}
+	abort();
+}
+
+uint16_t chain_default_port(const char *network)
+{
+	for (size_t i = 0; i < CN_ARRAY_SIZE(nets); i++)
+		if (!strcmp(nets[i].net, network))
+			return nets[i].port;
+	return 0;
+}
+
+void chain_config_defaults(struct chain_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->network = "mainnet";
+	cfg->poll_interval = 10.0;
+	cfg->timeout = 30.0;
+	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
+	cfg->max_response = 16u << 20;
+}
+
+static uint32_t now_unix(const struct chain *c)
+{
+	if (c->cfg.clock)
+		return c->cfg.clock(c->cfg.clock_arg);
+	return (uint32_t)time(NULL);
+}
+
+static void update_synced(struct chain *c)
+{
+	struct chain_info *i = &c->info;
+
+	i->height = c->height;
+	memcpy(i->hash, c->hash, 32);
+	i->tip_time = c->tip_time;
+	i->node_height = c->node.blocks;
+	i->node_ibd = c->node.ibd;
+	i->synced = (i->status == CHAIN_SYNCED || i->status == CHAIN_SYNCING) &&
+		    c->have_tip && c->node_known &&
+		    !memcmp(c->hash, c->node.best, 32) && !c->node.ibd &&
+		    c->tip_time + SYNC_MAX_AGE > now_unix(c);
+}
+
+static void set_status(struct chain *c, enum chain_status st,
+		       const char *cause)
+{
+	enum chain_status prev = c->info.status;
+	bool changed = prev != st;
+
+	if (cause)
+		snprintf(c->info.last_error, sizeof(c->info.last_error), "%s",
+			 cause);
+	if (st == CHAIN_LOST && changed)
+		c->info.lost_count++;
+	c->info.status = st;
+	update_synced(c);
+	if (!changed)
+		return;
+	if (st == CHAIN_LOST || st == CHAIN_WRONG_NET)
+		log_unusual(SUB, "chain backend %s: %s", chain_status_name(st),
+			    cause ? cause : "");
+	else
+		/* syncing <-> synced happens at every new block: debug. */
+		log_msg(SUB, (st == CHAIN_SYNCED || st == CHAIN_SYNCING) &&
+			(prev == CHAIN_SYNCED || prev == CHAIN_SYNCING)
+			? LOG_DEBUG : LOG_INFO,
+			"chain backend %s (height %u)", chain_status_name(st),
+			c->height);
+	if (c->ev.status_changed)
+		c->ev.status_changed(c->ev.ctx, st, cause ? cause : "");
+}
+
+static void schedule(struct chain *c, double after)
+{
+	c->step = STEP_IDLE;
+	ev_timer_stop(c->loop, &c->poll);
+	ev_timer_set(&c->poll, after, 0.);
+	ev_timer_start(c->loop, &c->poll);
+}
+
+/* Node gone or misbehaving: say why, back off, try again later. */
+static void lost(struct chain *c, const char *fmt, ...) CN_PRINTF(2, 3);
+static void lost(struct chain *c, const char *fmt, ...)
+{
+	char cause[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cause, sizeof(cause), fmt, ap);
+	va_end(ap);
+	c->info.errors++;
+	c->info.connected = false;
+	set_status(c, CHAIN_LOST, cause);
+	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
+	if (c->backoff > BACKOFF_MAX)
+		c->backoff = BACKOFF_MAX;
+	schedule(c, c->backoff);
+}
+
+static void on_reply(void *ctx, enum chain_http_result r, long status,
+		     const char *body, size_t len, const char *errtext);
+
+/* Send a batch of calls "method(params)" with ids 0..n-1. */
+static void send_calls(struct chain *c, enum step step, size_t n,
+		       const char *const *methods, json_t *const *params)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:s}",
+			"jsonrpc", "1.0", "params", params[i], "id",
+			(json_int_t)i, "method", methods[i]));
+	char *body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (!body)
+		abort();
+	c->step = step;
+	c->info.requests++;
+	if (!chain_http_post(c->http, body, strlen(body), on_reply, c))
+		lost(c, "cannot start an HTTP request");
+	free(body);
+}
+
+static void poll_info(struct chain *c)
+{
+	const char *m[] = { "getblockchaininfo", "getblockhash" };
+	json_t *p[] = { json_array(), json_pack("[i]", 0) };
+
+	send_calls(c, STEP_INFO, 2, m, p);
+}
+
+static void ask_hash(struct chain *c, enum step step, uint32_t h)
+{
+	const char *m[] = { "getblockhash", "getblockhash" };
+	json_t *p[] = { json_pack("[I]", (json_int_t)h),
+			json_pack("[I]", (json_int_t)h + 1) };
+	/* STEP_HASHES: is our tip (h) still there, and what comes next. */
+	send_calls(c, step, step == STEP_HASHES && h < c->node.blocks ? 2 : 1,
+		   m, p);
+	if (!(step == STEP_HASHES && h < c->node.blocks))
+		json_decref(p[1]);
+}
+
+static void ask_block(struct chain *c)
+{
+	char hex[65];
+	uint8_t disp[32];
+	const char *m[] = { "getblock" };
+
+	for (size_t i = 0; i < 32; i++)
+		disp[i] = c->next_hash[31 - i];
+	hex_encode(hex, disp, 32);
+	json_t *p[] = { json_pack("[s, i]", hex, 0) };
+	send_calls(c, STEP_BLOCK, 1, m, p);
+}
+
+/* The node's tip is ours: synced; report the mempool if asked to. */
+static void at_tip(struct chain *c)
+{
+	c->backoff = 0;
+	set_status(c, CHAIN_SYNCED, NULL);
+	if (c->ev.mempool) {
+		const char *m[] = { "getrawmempool" };
+		json_t *p[] = { json_array() };
+		send_calls(c, STEP_MEMPOOL, 1, m, p);
+		return;
+	}
+	schedule(c, c->cfg.poll_interval);
+}
+
+static void disconnect_tip(struct chain *c)
+{
+	uint8_t old[32];
+	uint32_t h = c->height;
+
+	memcpy(old, c->hash, 32);
+	if (!chain_store_drop(c->store, h))
+		log_broken(SUB, "tip store: cannot drop block %u", h);
+	c->info.blocks_disconnected++;
+	log_info(SUB, "block %u disconnected (reorg)", h);
+	if (c->ev.block_disconnected)
+		c->ev.block_disconnected(c->ev.ctx, h, old);
+	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+				      &c->tip_time);
+	if (!c->have_tip) {
+		log_unusual(SUB, "reorg deeper than the %d stored blocks: "
+			    "restarting from the node's tip", CHAIN_KEEP);
+		c->height = 0;
+		c->tip_time = 0;
+		memset(c->hash, 0, 32);
+	}
+}
+
+/* After the tip moved: next step towards the node's tip. */
+static void advance(struct chain *c)
+{
+	if (!c->have_tip) {
+		uint32_t start = c->node.blocks > c->cfg.start_height
+				 ? c->node.blocks - c->cfg.start_height : 0;
+		ask_hash(c, STEP_START, start);
+		return;
+	}
+	if (!memcmp(c->hash, c->node.best, 32)) {
+		at_tip(c);
+		return;
+	}
+	if (c->info.status != CHAIN_SYNCING)
+		set_status(c, CHAIN_SYNCING, NULL);
+	ask_hash(c, STEP_HASHES, c->height);
+}
+
+static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
+{
+	char err[128];
+	struct chain_block *b = chain_block_parse(raw, len, err, sizeof(err));
+
+	if (!b) {
+		lost(c, "block %u does not parse: %s", c->next_height, err);
+		return;
+	}
+	if (memcmp(b->hash, c->next_hash, 32)) {
+		chain_block_free(b);
+		lost(c, "getblock %u returned another block", c->next_height);
+		return;
+	}
+	if (c->have_tip && memcmp(b->prev_hash, c->hash, 32)) {
+		/* The node reorganised between our two calls: look again. */
+		chain_block_free(b);
+		poll_info(c);
+		return;
+	}
+	if (!chain_store_put(c->store, c->next_height, b->hash, b->prev_hash,
+			     b->time))
+		log_broken(SUB, "tip store: cannot write block %u",
+			   c->next_height);
+	c->have_tip = true;
+	c->height = c->next_height;
+	memcpy(c->hash, b->hash, 32);
+	c->tip_time = b->time;
+	c->info.blocks_connected++;
+	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
+	update_synced(c);
+	if (c->ev.block_connected)
+		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
+	chain_block_free(b);
+	advance(c);
+}
+
+static bool read_cookie(struct chain *c)
+{
+	char buf[256];
+	FILE *f;
+	size_t n;
+
+	if (!c->cfg.rpccookie)
+		return false;
+	f = fopen(c->cfg.rpccookie, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	bool ok = strchr(buf, ':') != NULL;
+	if (ok)
+		chain_http_set_auth(c->http, buf);
+	sodium_memzero(buf, sizeof(buf));
+	return ok;
+}
+
+static void handle(struct chain *c, struct chain_reply *rep, size_t n)
+{
+	char err[160];
+
+	switch (c->step) {
+	case STEP_INFO: {
+		uint8_t genesis[32], want[32];
+		if (rep[0].code || rep[1].code) {
+			struct chain_reply *e = rep[0].code ? &rep[0] : &rep[1];
+			/* -28: bitcoind is warming up (loading the index). */
+			lost(c, "node error %lld: %s", e->code, e->message);
+			return;
+		}
+		if (!chain_json_bci(rep[0].result, &c->node, err, sizeof(err))) {
+			lost(c, "%s", err);
+			return;
+		}
+		snprintf(c->info.node_chain, sizeof(c->info.node_chain), "%s",
+			 c->node.chain);
+		if (!chain_json_hash(rep[1].result, genesis)) {
+			lost(c, "getblockhash 0: not a hash");
+			return;
+		}
+		for (size_t i = 0; i < CN_ARRAY_SIZE(nets); i++)
+			if (!strcmp(nets[i].net, c->cfg.network)) {
+				json_t *s = json_string(nets[i].genesis);
+				chain_json_hash(s, want);
+				json_decref(s);
+			}
+		c->info.connected = true;
+		if (memcmp(genesis, want, 32)) {
+			c->node_known = false;
+			char cause[160];
+			snprintf(cause, sizeof(cause),
+				 "node is on chain \"%s\", not --network=%s",
+				 c->node.chain, c->cfg.network);
+			c->info.errors++;
+			set_status(c, CHAIN_WRONG_NET, cause);
+			schedule(c, c->cfg.poll_interval);
+			return;
+		}
+		c->node_known = true;
+		c->backoff = 0;
+		if (c->info.status == CHAIN_LOST ||
+		    c->info.status == CHAIN_CONNECTING ||
+		    c->info.status == CHAIN_WRONG_NET) {
+			c->info.last_error[0] = '\0';
+			set_status(c, CHAIN_SYNCING, NULL);
+		}
+		advance(c);
+		return;
+	}
+	case STEP_START:
+		if (rep[0].code || !chain_json_hash(rep[0].result, c->next_hash)) {
+			lost(c, "getblockhash: %s", rep[0].code ? rep[0].message
+				 : "not a hash");
+			return;
+		}
+		c->next_height = c->node.blocks > c->cfg.start_height
+				 ? c->node.blocks - c->cfg.start_height : 0;
+		ask_block(c);
+		return;
+	case STEP_HASHES: {
+		uint8_t h[32];
+		/* -8: height out of range (the node's chain got shorter). */
+		if (rep[0].code == -8 ||
+		    (!rep[0].code && chain_json_hash(rep[0].result, h) &&
+		     memcmp(h, c->hash, 32))) {
+			c->info.reorgs += c->info.blocks_disconnected == 0 ||
+					  true;
+			disconnect_tip(c);
+			advance(c);
+			return;
+		}
+		if (rep[0].code) {
+			lost(c, "getblockhash: %lld %s", rep[0].code,
+			     rep[0].message);
+			return;
+		}
+		if (n < 2 || rep[1].code == -8) {
+			/* Node's tip moved under us: ask again. */
+			poll_info(c);
+			return;
+		}
+		if (rep[1].code || !chain_json_hash(rep[1].result,
+						    c->next_hash)) {
+			lost(c, "getblockhash: %s", rep[1].code
+			     ? rep[1].message : "not a hash");
+			return;
+		}
+		c->next_height = c->height + 1;
+		ask_block(c);
+		return;
+	}
+	case STEP_BLOCK: {
+		uint8_t *raw;
+		size_t len;
+		if (rep[0].code) {
+			/* Block gone (reorg between calls): start over. */
+			poll_info(c);
+			return;
+		}
+		if (!chain_json_hex(rep[0].result, &raw, &len,
+				    c->cfg.max_response / 2)) {
+			lost(c, "getblock %u: result is not block hex",
+			     c->next_height);
+			return;
+		}
+		connect_block(c, raw, len);
+		free(raw);
+		return;
+	}
+	case STEP_MEMPOOL: {
+		const json_t *a = rep[0].result;
+		size_t k = json_is_array(a) ? json_array_size(a) : 0;
+		uint8_t (*ids)[32] = k ? calloc(k, 32) : NULL;
+		size_t m = 0;
+		for (size_t i = 0; i < k; i++)
+			if (chain_json_hash(json_array_get(a, i), ids[m]))
+				m++;
+		if (!rep[0].code)
+			c->ev.mempool(c->ev.ctx, (const uint8_t (*)[32])ids, m);
+		free(ids);
+		schedule(c, c->cfg.poll_interval);
+		return;
+	}
+	case STEP_IDLE:
+		break;
+	}
+	abort(); /* a reply without a request */
+}
+
+static void on_reply(void *ctx, enum chain_http_result r, long status,
+		     const char *body, size_t len, const char *errtext)
+{
+	struct chain *c = ctx;
+	struct chain_reply rep[2];
+	char err[160];
+	size_t n = 1;
+
+	switch (r) {
+	case CHAIN_HTTP_FAILED:
+		lost(c, "%s", errtext);
+		return;
+	case CHAIN_HTTP_TOO_BIG:
+		lost(c, "response over %zu bytes", c->cfg.max_response);
+		return;
+	case CHAIN_HTTP_OK:
+		break;
+	}
+	if (status == 401 || status == 403) {
+		/* bitcoind writes a new .cookie at each start: read it again
+		 * once before calling it lost. */
+		if (!c->auth_retried && read_cookie(c)) {
+			c->auth_retried = true;
+			poll_info(c);
+			return;
+		}
+		lost(c, "HTTP %ld: authentication failed", status);
+		return;
+	}
+	c->auth_retried = false;
+	/* bitcoind answers a batch with 200 and a failed single call with
+	 * 500 + a JSON error; other statuses are the node failing. */
+	if (status != 200 && status != 500) {
+		lost(c, "HTTP %ld", status);
+		return;
+	}
+	switch (c->step) {
+	case STEP_INFO:
+		n = 2;
+		break;
+	case STEP_HASHES:
+		n = c->height < c->node.blocks ? 2 : 1;
+		break;
+	case STEP_START:
+	case STEP_BLOCK:
+	case STEP_MEMPOOL:
+	case STEP_IDLE:
+		n = 1;
+		break;
+	}
+	json_t *root = chain_json_replies(body, len, false, rep, n, err,
+					  sizeof(err));
+	if (!root) {
+		lost(c, "HTTP %ld: %s", status, err);
+		return;
+	}
+	handle(c, rep, n);
+	json_decref(root);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	poll_info(w->data);
+}
+
+static char *dup_opt(const char *s)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
+			const struct chain_events *ev, char *err, size_t errlen)
+{
+	char host[256], url[300];
+	uint16_t port = chain_default_port(cfg->network);
+	struct chain *c;
+
+	if (!port) {
+		snprintf(err, errlen, "unknown network %s", cfg->network);
+		return NULL;
+	}
+	if (!cfg->rpchost || !*cfg->rpchost) {
+		snprintf(host, sizeof(host), "127.0.0.1");
+	} else if (strchr(cfg->rpchost, ':') && cfg->rpchost[0] != '[' &&
+		   strchr(cfg->rpchost, ':') == strrchr(cfg->rpchost, ':')) {
+		if (!cn_split_hostport(host, sizeof(host), &port,
+				       cfg->rpchost)) {
+			snprintf(err, errlen, "bad --bitcoind.rpchost %s",
+				 cfg->rpchost);
+			return NULL;
+		}
+	} else if (cfg->rpchost[0] == '[') {
+		if (!cn_split_hostport(host, sizeof(host), &port,
+				       cfg->rpchost)) {
+			snprintf(err, errlen, "bad --bitcoind.rpchost %s",
+				 cfg->rpchost);
+			return NULL;
+		}
+	} else {
+		snprintf(host, sizeof(host), "%s", cfg->rpchost);
+	}
+	if (!cfg->rpccookie && (!cfg->rpcuser || !cfg->rpcpass)) {
+		snprintf(err, errlen, "--bitcoind.rpcuser and "
+			 "--bitcoind.rpcpass, or --bitcoind.rpccookie, needed");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->loop = loop;
+	c->cfg = *cfg;
+	c->cfg.network = dup_opt(cfg->network);
+	c->cfg.rpchost = dup_opt(cfg->rpchost);
+	c->cfg.rpcuser = NULL; /* only kept inside the HTTP client */
+	c->cfg.rpcpass = NULL;
+	c->cfg.rpccookie = dup_opt(cfg->rpccookie);
+	c->cfg.db_path = dup_opt(cfg->db_path);
+	if (ev)
+		c->ev = *ev;
+	if (c->cfg.poll_interval <= 0)
+		c->cfg.poll_interval = 10.0;
+	if (c->cfg.timeout <= 0)
+		c->cfg.timeout = 30.0;
+	if (!c->cfg.max_response)
+		c->cfg.max_response = 16u << 20;
+	c->store = chain_store_open(cfg->db_path, err, errlen);
+	if (!c->store) {
+		chain_free(c);
+		return NULL;
+	}
+	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u/"
+		 : "http://%s:%u/", host, port);
+	c->http = chain_http_new(loop, url, c->cfg.timeout,
+				 c->cfg.max_response);
+	if (cfg->rpcuser && cfg->rpcpass) {
+		size_t n = strlen(cfg->rpcuser) + strlen(cfg->rpcpass) + 2;
+		char *up = sodium_malloc(n);
+		if (!up)
+			abort();
+		snprintf(up, n, "%s:%s", cfg->rpcuser, cfg->rpcpass);
+		chain_http_set_auth(c->http, up);
+		sodium_memzero(up, n);
+		sodium_free(up);
+	} else {
+		read_cookie(c); /* missing now: maybe there once bitcoind runs */
+	}
+	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+				      &c->tip_time);
+	ev_timer_init(&c->poll, on_poll, 0., 0.);
+	c->poll.data = c;
+	c->info.status = CHAIN_CONNECTING;
+	snprintf(c->info.backend, sizeof(c->info.backend), "bitcoind");
+	snprintf(c->info.last_error, sizeof(c->info.last_error), "%s", "");
+	update_synced(c);
+	log_info(SUB, "bitcoind backend %s, stored tip %u", url,
+		 c->have_tip ? c->height : 0);
+	return c;
+}
+
+void chain_start(struct chain *c)
+{
+	schedule(c, 0.);
+}
+
+void chain_free(struct chain *c)
+{
+	if (!c)
+		return;
+	ev_timer_stop(c->loop, &c->poll);
+	chain_http_free(c->http);
+	chain_store_close(c->store);
+	free((char *)c->cfg.network);
+	free((char *)c->cfg.rpchost);
+	free((char *)c->cfg.rpccookie);
+	free((char *)c->cfg.db_path);
+	free(c);
+}
+
+void chain_get_info(const struct chain *c, struct chain_info *out)
+{
+	*out = c->info;
+	/* synced_to_chain ages with the clock, not only with events. */
+	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
+}

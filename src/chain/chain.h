@@ -1,0 +1,107 @@
+/* chain: coldnode's view of the bitcoin chain, from a bitcoind-compatible
+ * JSON-RPC node (bitcoind, or bcoin in the tests).
+ *
+ * The module follows the node's best chain block by block from its own
+ * stored tip, detects reorganisations (prev-hash mismatch against the last
+ * 100 blocks it keeps in SQLite) and reports each change as an event, in
+ * order: every block disconnected (newest first) before the blocks of the
+ * new branch are connected (oldest first).  Transport: libcurl's
+ * multi-socket API on the one libev loop, JSON through jansson.  When the
+ * node goes away coldnode keeps running (status CHAIN_LOST, the cause
+ * kept) and catches up from its stored tip when the node is back; unlike
+ * lnd, which shuts down (docs/chain.md).
+ *
+ * The raw block/transaction parser is src/chain/block.h. */
+#ifndef COLDNODE_CHAIN_H
+#define COLDNODE_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct chain;        /* opaque */
+struct chain_block;  /* block.h: a parsed block, views into the raw bytes */
+
+enum chain_status {
+	CHAIN_OFF,        /* --bitcoin.node=none */
+	CHAIN_CONNECTING, /* first contact not made yet */
+	CHAIN_SYNCING,    /* connected, behind the node's tip */
+	CHAIN_SYNCED,     /* at the node's tip */
+	CHAIN_LOST,       /* node unreachable or failing; retrying with backoff */
+	CHAIN_WRONG_NET,  /* node is on another chain than --network; stays so */
+};
+const char *chain_status_name(enum chain_status s); /* "synced", ... static */
+
+/* Events up to the owner (daemon).  Every pointer is borrowed for the
+ * duration of the call; copy what you keep.  Heights and hashes: hashes in
+ * internal byte order (as on the wire), 32 bytes. */
+struct chain_events {
+	void *ctx;
+	/* Block `height` is now part of the followed chain.  blk is the parsed
+	 * block (block.h), raw/raw_len its serialisation.  Called in height
+	 * order, each block exactly once per connection. */
+	void (*block_connected)(void *ctx, uint32_t height,
+				const struct chain_block *blk,
+				const uint8_t *raw, size_t raw_len);
+	/* Block `height` (hash) left the followed chain in a reorg: called from
+	 * the old tip down to the fork point + 1, before the new branch is
+	 * connected. */
+	void (*block_disconnected)(void *ctx, uint32_t height,
+				   const uint8_t hash[32]);
+	/* Status changed (cause: human text, "" when none).  Optional. */
+	void (*status_changed)(void *ctx, enum chain_status st,
+			       const char *cause);
+	/* Mempool poll (optional; NULL: the mempool is not polled): the node's
+	 * mempool txids (internal byte order), polled after each tip poll. */
+	void (*mempool)(void *ctx, const uint8_t (*txids)[32], size_t n);
+};
+
+struct chain_config {
+	const char *network;    /* "mainnet", "testnet", "signet", "regtest" */
+	const char *rpchost;    /* host[:port]; port default by network */
+	const char *rpcuser;    /* NULL with rpccookie */
+	const char *rpcpass;
+	const char *rpccookie;  /* path of bitcoind's .cookie; re-read on 401 */
+	const char *db_path;    /* SQLite file for the last blocks (tip) */
+	double poll_interval;   /* best-block poll, default 10 s */
+	double timeout;         /* one HTTP request, default 30 s */
+	size_t max_response;    /* bytes per HTTP response, default 8 MiB */
+	uint32_t start_height;  /* empty store: start at the node's tip minus
+				   this many blocks; default 0 (the tip) */
+	/* Unix time now; NULL: the wall clock.  For tests. */
+	uint32_t (*clock)(void *arg);
+	void *clock_arg;
+};
+void chain_config_defaults(struct chain_config *cfg);
+/* Default RPC port for a network name (8332, 18332, 38332, 18443), 0 if
+ * unknown. */
+uint16_t chain_default_port(const char *network);
+
+/* loop: borrowed, owned by main().  cfg strings are copied; ev copied.
+ * NULL with err filled on a bad config or an unusable db_path. */
+struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
+			const struct chain_events *ev, char *err, size_t errlen);
+/* Starts polling (first request in this loop iteration). */
+void chain_start(struct chain *c);
+void chain_free(struct chain *c);
+
+struct chain_info {
+	enum chain_status status;
+	bool connected;             /* last request got an answer */
+	uint32_t height;            /* our tip (0 and zero hash: none yet) */
+	uint8_t hash[32];           /* internal byte order */
+	uint32_t tip_time;          /* header time of our tip */
+	uint32_t node_height;       /* node's best height, last seen */
+	bool node_ibd;              /* node says initialblockdownload */
+	bool synced;                /* lnd's synced_to_chain: at the node's
+				       tip, node not in IBD, tip < 2 h old */
+	char backend[16];           /* "bitcoind" or "none" */
+	char node_chain[16];        /* getblockchaininfo.chain */
+	char last_error[160];       /* "" when none */
+	uint64_t blocks_connected, blocks_disconnected, reorgs;
+	uint64_t requests, errors, lost_count;
+};
+void chain_get_info(const struct chain *c, struct chain_info *out);
+
+#endif

@@ -1,0 +1,89 @@
+/* chain module internals: the JSON-RPC reply layer (rpcjson.c, pure), the
+ * HTTP transport on libev (http.c) and the tip store (store.c). */
+#ifndef COLDNODE_CHAIN_INTERNAL_H
+#define COLDNODE_CHAIN_INTERNAL_H
+
+#include "chain/chain.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+/* ---- JSON-RPC replies (rpcjson.c): bytes in, structs out ---- */
+
+/* One call's answer: result set (borrowed from the root) or an error. */
+struct chain_reply {
+	json_t *result;     /* NULL on error; JSON null is a result */
+	long long code;     /* JSON-RPC error code; 0 when result set */
+	char message[96];   /* error message, "" when result set */
+};
+
+/* Parse a reply body for a batch of n calls with ids 0..n-1 (n == 1 and
+ * single: a plain object, not an array).  Fills out[n]; every id must be
+ * answered exactly once.  Returns the root to json_decref() when done, or
+ * NULL with err filled (malformed JSON, wrong shape, missing/duplicate id). */
+json_t *chain_json_replies(const char *body, size_t len, bool single,
+			   struct chain_reply *out, size_t n,
+			   char *err, size_t errlen);
+
+struct chain_bci {
+	char chain[16];        /* "main", "test", "regtest", ... */
+	uint32_t blocks;
+	uint8_t best[32];      /* internal byte order */
+	bool ibd;              /* initialblockdownload (absent: false) */
+};
+bool chain_json_bci(const json_t *v, struct chain_bci *out,
+		    char *err, size_t errlen);
+/* 64 hex chars in display order -> 32 bytes internal order. */
+bool chain_json_hash(const json_t *v, uint8_t out[32]);
+/* Hex string -> bytes (malloc'd, caller frees), at most max bytes. */
+bool chain_json_hex(const json_t *v, uint8_t **out, size_t *len, size_t max);
+
+struct chain_txout_info {
+	bool found;            /* JSON null: spent or never existed */
+	uint64_t value_sat;
+	uint32_t confirmations;
+	uint8_t script[64];    /* scriptPubKey.hex (longer ones: script_len 0) */
+	size_t script_len;
+};
+bool chain_json_txout(const json_t *v, struct chain_txout_info *out,
+		      char *err, size_t errlen);
+
+/* ---- HTTP (http.c): libcurl multi-socket on the libev loop ---- */
+
+enum chain_http_result {
+	CHAIN_HTTP_OK,        /* a complete response (any status code) */
+	CHAIN_HTTP_FAILED,    /* connect/transfer/timeout error */
+	CHAIN_HTTP_TOO_BIG,   /* response over the cap: transfer aborted */
+};
+struct chain_http;
+/* body: the response (NUL-terminated, borrowed for the call). */
+typedef void (*chain_http_done)(void *ctx, enum chain_http_result r,
+				long status, const char *body, size_t len,
+				const char *errtext);
+struct chain_http *chain_http_new(struct ev_loop *loop, const char *url,
+				  double timeout, size_t max_response);
+void chain_http_free(struct chain_http *h); /* cancels, no callbacks */
+/* "user:pass" for basic auth (copied; the old one wiped). */
+void chain_http_set_auth(struct chain_http *h, const char *userpwd);
+/* POST body (copied).  done is called later from the loop, never from
+ * inside this call.  False only if curl refuses the handle. */
+bool chain_http_post(struct chain_http *h, const char *body, size_t len,
+		     chain_http_done done, void *ctx);
+
+/* ---- Tip store (store.c): the last CHAIN_KEEP blocks in SQLite ---- */
+
+#define CHAIN_KEEP 100
+struct chain_store;
+struct chain_store *chain_store_open(const char *path, char *err,
+				     size_t errlen);
+void chain_store_close(struct chain_store *s);
+/* False: store empty. */
+bool chain_store_tip(struct chain_store *s, uint32_t *height,
+		     uint8_t hash[32], uint32_t *time);
+bool chain_store_put(struct chain_store *s, uint32_t height,
+		     const uint8_t hash[32], const uint8_t prev[32],
+		     uint32_t time);
+/* Remove the block at height (our tip, disconnected). */
+bool chain_store_drop(struct chain_store *s, uint32_t height);
+
+#endif

@@ -1,0 +1,328 @@
+/* HTTP/1.1 POST with keep-alive through libcurl's multi-socket API, driven
+ * by the one libev loop (curl tells us which sockets to watch and when to
+ * time out; we tell it what happened).  libcurl rather than our own client:
+ * chunked encoding, keep-alive, auth and timeouts are its job.
+ *
+ * The response is capped: a node (or something posing as one) sending
+ * more than max_response bytes gets the transfer aborted. */
+#include "chain/chain_internal.h"
+#include "common/common.h"
+
+#include <curl/curl.h>
+#include <ev.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct http_req {
+	struct chain_http *h;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *body;         /* owned: curl does not copy POSTFIELDS */
+	char *resp;         /* owned, grows */
+	size_t len, cap;
+	bool too_big;
+	CURLcode rc;
+	chain_http_done done;
+	void *ctx;
+	struct http_req *next;
+};
+
+struct sock {
+	ev_io io;
+	struct chain_http *h;
+	curl_socket_t fd;
+};
+
+struct chain_http {
+	struct ev_loop *loop; /* borrowed */
+	CURLM *multi;
+	ev_timer timer;
+	int busy;             /* inside check_done's callbacks */
+	bool dying;           /* chain_http_free called from a callback */
+	char *url;
+	char *userpwd;        /* sodium_malloc'd: it is the RPC password */
+	double timeout;
+	size_t max_response;
+	struct http_req *reqs; /* in flight */
+};
+
+static void check_done(struct chain_http *h);
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sock *s = (struct sock *)w;
+	struct chain_http *h = s->h;
+	int running, action = 0;
+
+	if (revents & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (revents & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(h->multi, s->fd, action, &running);
+	check_done(h);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct chain_http *h = w->data;
+	int running;
+
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(h);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
+		   void *sockp)
+{
+	struct chain_http *h = userp;
+	struct sock *s = sockp;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			ev_io_stop(h->loop, &s->io);
+			free(s);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			abort();
+		s->h = h;
+		s->fd = fd;
+		curl_multi_assign(h->multi, fd, s);
+	} else {
+		ev_io_stop(h->loop, &s->io);
+	}
+	ev_io_init(&s->io, on_io, fd,
+		   ((what & CURL_POLL_IN) ? EV_READ : 0) |
+		   ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
+	ev_io_start(h->loop, &s->io);
+	return 0;
+}
+
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+	struct chain_http *h = userp;
+
+	ev_timer_stop(h->loop, &h->timer);
+	if (ms >= 0) {
+		ev_timer_set(&h->timer, ms / 1000.0, 0.);
+		ev_timer_start(h->loop, &h->timer);
+	}
+	return 0;
+}
+
+static size_t write_cb(char *p, size_t sz, size_t nm, void *arg)
+{
+	struct http_req *r = arg;
+	size_t n = sz * nm;
+
+	if (r->len + n > r->h->max_response) {
+		r->too_big = true;
+		return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		char *nr = realloc(r->resp, cap);
+		if (!nr)
+			abort();
+		r->resp = nr;
+		r->cap = cap;
+	}
+	memcpy(r->resp + r->len, p, n);
+	r->len += n;
+	r->resp[r->len] = '\0';
+	return n;
+}
+
+static void req_free(struct http_req *r)
+{
+	curl_multi_remove_handle(r->h->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->hdrs);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+static void unlink_req(struct chain_http *h, struct http_req *r)
+{
+	for (struct http_req **pp = &h->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+}
+
+static void http_destroy(struct chain_http *h);
+
+static void check_done(struct chain_http *h)
+{
+	struct http_req *fin = NULL, **tail = &fin;
+	CURLMsg *m;
+	int left;
+
+	/* Collect first, then call up: a callback may post again or free the
+	 * whole client. */
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		struct http_req *r;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
+		r->rc = m->data.result;
+		unlink_req(h, r);
+		r->next = NULL;
+		*tail = r;
+		tail = &r->next;
+	}
+	h->busy++;
+	while (fin) {
+		struct http_req *r = fin;
+		long status = 0;
+		fin = r->next;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (h->dying)
+			;
+		else if (r->too_big || r->rc == CURLE_FILESIZE_EXCEEDED)
+			r->done(r->ctx, CHAIN_HTTP_TOO_BIG, status, NULL, 0,
+				"response too large");
+		else if (r->rc != CURLE_OK)
+			r->done(r->ctx, CHAIN_HTTP_FAILED, status, NULL, 0,
+				curl_easy_strerror(r->rc));
+		else
+			r->done(r->ctx, CHAIN_HTTP_OK, status,
+				r->resp ? r->resp : "", r->len, "");
+		req_free(r);
+	}
+	if (--h->busy == 0 && h->dying)
+		http_destroy(h);
+}
+
+struct chain_http *chain_http_new(struct ev_loop *loop, const char *url,
+				  double timeout, size_t max_response)
+{
+	static bool inited;
+	struct chain_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		abort();
+	if (!inited) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = true;
+	}
+	h->loop = loop;
+	h->url = strdup(url);
+	h->timeout = timeout;
+	h->max_response = max_response;
+	h->multi = curl_multi_init();
+	if (!h->multi || !h->url)
+		abort();
+	ev_timer_init(&h->timer, on_timer, 0., 0.);
+	h->timer.data = h;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* One keep-alive connection is all a poller needs; funding checks
+	 * share it through batches. */
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	return h;
+}
+
+void chain_http_set_auth(struct chain_http *h, const char *userpwd)
+{
+	if (h->userpwd) {
+		sodium_memzero(h->userpwd, strlen(h->userpwd));
+		sodium_free(h->userpwd);
+		h->userpwd = NULL;
+	}
+	if (!userpwd)
+		return;
+	size_t n = strlen(userpwd) + 1;
+	h->userpwd = sodium_malloc(n);
+	if (!h->userpwd)
+		abort();
+	memcpy(h->userpwd, userpwd, n);
+}
+
+bool chain_http_post(struct chain_http *h, const char *body, size_t len,
+		     chain_http_done done, void *ctx)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		abort();
+	r->h = h;
+	r->done = done;
+	r->ctx = ctx;
+	r->body = malloc(len + 1);
+	r->easy = curl_easy_init();
+	if (!r->body || !r->easy)
+		abort();
+	memcpy(r->body, body, len);
+	r->body[len] = '\0';
+	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	/* bitcoind does not do 100-continue: do not wait for it. */
+	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, h->url);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(h->timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(h->timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t)h->max_response);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	if (h->userpwd) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERPWD, h->userpwd);
+	}
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+		curl_easy_cleanup(e);
+		curl_slist_free_all(r->hdrs);
+		free(r->body);
+		free(r);
+		return false;
+	}
+	r->next = h->reqs;
+	h->reqs = r;
+	return true;
+}
+
+void chain_http_free(struct chain_http *h)
+{
+	if (!h)
+		return;
+	if (h->busy) {
+		h->dying = true;
+		return;
+	}
+	http_destroy(h);
+}
+
+static void http_destroy(struct chain_http *h)
+{
+	while (h->reqs) {
+		struct http_req *r = h->reqs;
+		h->reqs = r->next;
+		req_free(r);
+	}
+	ev_timer_stop(h->loop, &h->timer);
+	curl_multi_cleanup(h->multi); /* sock_cb REMOVE frees the watchers */
+	chain_http_set_auth(h, NULL);
+	free(h->url);
+	free(h);
+}
