@@ -102,6 +102,7 @@ void chain_config_defaults(struct chain_config *cfg)
 	cfg->timeout = 30.0;
 	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
 	cfg->max_response = 16u << 20;
+	cfg->resume_height = -1;
 }
 
 static uint32_t now_unix(const struct chain *c)
@@ -282,6 +283,11 @@ static void advance(struct chain *c)
 	if (!c->have_tip) {
 		uint32_t start = c->node.blocks > c->cfg.start_height
 				 ? c->node.blocks - c->cfg.start_height : 0;
+		/* A consumer asked for earlier blocks (chain_config). */
+		if (c->cfg.resume_height >= 0 &&
+		    c->cfg.resume_height <= (int64_t)c->node.blocks)
+			start = (uint32_t)c->cfg.resume_height;
+		c->cfg.resume_height = -1;
 		ask_hash(c, STEP_START, start);
 		return;
 	}
@@ -640,6 +646,16 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	}
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
 				      &c->tip_time);
+	/* Blocks a consumer missed are delivered again (chain_config). */
+	while (c->have_tip && cfg->resume_height >= 0 &&
+	       (int64_t)c->height >= cfg->resume_height) {
+		if (!chain_store_drop(c->store, c->height))
+			break;
+		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+					      &c->tip_time);
+	}
+	if (c->have_tip)
+		c->cfg.resume_height = -1; /* continue from the stored tip */
 	ev_timer_init(&c->poll, on_poll, 0., 0.);
 	c->poll.data = c;
 	c->info.status = CHAIN_CONNECTING;

@@ -69,6 +69,12 @@ struct chain_config {
 	size_t max_response;    /* bytes per HTTP response, default 8 MiB */
 	uint32_t start_height;  /* empty store: start at the node's tip minus
 				   this many blocks; default 0 (the tip) */
+	/* A consumer is behind (the wallet: killed between the chain's commit
+	 * and its own, or a birthday in the past): stored blocks at or above
+	 * this height are forgotten at start so they are delivered again;
+	 * with none left below it, following starts at it.  -1 (default):
+	 * none. */
+	int64_t resume_height;
 	/* Unix time now; NULL: the wall clock.  For tests. */
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;

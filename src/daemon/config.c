@@ -135,6 +135,16 @@ static const struct opt opts[] = {
 	  "when authentication fails)", F(bitcoind_rpccookie), false },
 	{ "bitcoind.blockpollinginterval", OPT_DURATION, "10s",
 	  "time between best-block polls", F(bitcoind_pollinterval), false },
+	/* Watch-only wallet (issue #11, docs/wallet.md). */
+	{ "wallet.accounts", OPT_STRING, NULL,
+	  "lncli wallet accounts list JSON of the signer, imported at start "
+	  "(again: a no-op)", F(wallet_accounts), false },
+	{ "wallet.birthday", OPT_UINT, "0",
+	  "first block height scanned for --wallet.accounts (0: the tip)",
+	  F(wallet_birthday), false },
+	{ "wallet.gaplimit", OPT_UINT, "20",
+	  "unused addresses watched past the last used one, per branch "
+	  "(1..100000)", F(wallet_gaplimit), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -422,7 +432,7 @@ static bool finish(struct loader *ld)
 	 * shell does not expand. */
 	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
 			   &cfg->rpcunix, &cfg->signer_unix,
-			   &cfg->bitcoind_rpccookie };
+			   &cfg->bitcoind_rpccookie, &cfg->wallet_accounts };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
 		if (!*paths[i])
 			continue;
@@ -477,6 +487,12 @@ static bool finish(struct loader *ld)
 	if (cfg->rpc_maxstreams == 0 || cfg->rpc_maxstreams > UINT32_MAX)
 		return fail(ld, "--rpc.maxstreams: %" PRIu64 " is not in "
 			    "1..4294967295", cfg->rpc_maxstreams);
+	if (cfg->wallet_gaplimit == 0 || cfg->wallet_gaplimit > 100000)
+		return fail(ld, "--wallet.gaplimit: %" PRIu64 " is not in "
+			    "1..100000", cfg->wallet_gaplimit);
+	if (cfg->wallet_birthday > UINT32_MAX)
+		return fail(ld, "--wallet.birthday: %" PRIu64 " is not a "
+			    "block height", cfg->wallet_birthday);
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

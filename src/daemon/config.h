@@ -60,6 +60,10 @@ struct daemon_config {
 	char *bitcoind_rpcpass;
 	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
 	double bitcoind_pollinterval; /* seconds */
+	/* Watch-only wallet (docs/wallet.md). */
+	char *wallet_accounts;       /* accounts JSON file, NULL: none */
+	uint64_t wallet_birthday;    /* 0: from the tip */
+	uint64_t wallet_gaplimit;    /* per branch */
 	char *alias;
 	char *color;
 	bool help;

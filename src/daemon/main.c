@@ -14,6 +14,7 @@
 #include "peer/peer.h"
 #include "rpc/rpc.h"
 #include "supervisor/supervisor.h"
+#include "wallet/wallet.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -372,6 +373,8 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.num_tls_extra_hosts = cfg->tlsextradomain.n,
 		.version = "0.1.0-coldnode",
 		.max_streams = (size_t)cfg->rpc_maxstreams,
+		.network = cfg->network,
+		.wallet_gap = (uint32_t)cfg->wallet_gaplimit,
 	};
 
 	if (!cfg->rpcunix) {
@@ -553,6 +556,50 @@ static void coldnode_start_gossip(struct coldnode *cn)
 			   "the channel graph");
 }
 
+/* ---- the wallet follows the chain (docs/wallet.md) ---- */
+
+static void wallet_on_block(void *ctx, uint32_t height,
+			    const struct chain_block *blk, const uint8_t *raw,
+			    size_t raw_len)
+{
+	struct coldnode *cn = ctx;
+	/* A refusal (not the next block) is logged by the wallet; the next
+	 * start resumes the chain from the wallet's tip. */
+	if (!wallet_block_connected(rpc_node_wallet(cn->rpc), height, blk))
+		log_unusual("MAIN", "wallet did not take block %u", height);
+}
+
+static void wallet_on_unblock(void *ctx, uint32_t height,
+			      const uint8_t hash[32])
+{
+	struct coldnode *cn = ctx;
+	if (!wallet_block_disconnected(rpc_node_wallet(cn->rpc), height, hash))
+		log_unusual("MAIN", "wallet could not undo block %u", height);
+}
+
+/* --wallet.accounts: imported at each start; the same accounts again
+ * change nothing. */
+static bool coldnode_wallet_accounts(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct wallet_import_result res;
+	char err[320];
+
+	if (!cfg->wallet_accounts)
+		return true;
+	if (!wallet_import_accounts_file(rpc_node_wallet(cn->rpc), &res, err,
+					 sizeof(err), cfg->wallet_accounts,
+					 cfg->wallet_birthday
+						 ? (int64_t)cfg->wallet_birthday
+						 : -1)) {
+		log_unusual("MAIN", "--wallet.accounts: %s: exiting", err);
+		return false;
+	}
+	log_info("MAIN", "--wallet.accounts: %zu added, %zu already present, "
+		 "%zu scripts watched", res.added, res.already, res.watched);
+	return true;
+}
+
 /* The chain backend: configured here, first request from the loop, so
  * nothing waits for the node (it may be down: CHAIN_LOST, retried). */
 static void coldnode_start_chain(struct coldnode *cn)
@@ -573,7 +620,21 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.rpccookie = cfg->bitcoind_rpccookie;
 	cc.poll_interval = cfg->bitcoind_pollinterval;
 	cc.db_path = db;
-	cn->chain = chain_new(cn->loop, &cc, NULL, err, sizeof(err));
+	/* The wallet may be behind the chain's own tip (killed between the
+	 * two commits, or a birthday in the past): have those blocks again. */
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	int64_t wh;
+	uint8_t whash[32];
+	if (wallet_tip(w, &wh, whash))
+		cc.resume_height = wh + 1;
+	else if (wh >= 0)
+		cc.resume_height = wh;
+	struct chain_events ev = {
+		.ctx = cn,
+		.block_connected = wallet_on_block,
+		.block_disconnected = wallet_on_unblock,
+	};
+	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
 	free(db);
 	if (!cn->chain) {
 		log_broken("MAIN", "chain backend: %s: running without it", err);
@@ -597,6 +658,8 @@ static bool coldnode_start(struct coldnode *cn)
 	if (!coldnode_start_rpc(cn))
 		return false;
 	coldnode_start_gossip(cn);
+	if (!coldnode_wallet_accounts(cn))
+		return false;
 	coldnode_start_chain(cn);
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);

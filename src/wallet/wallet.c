@@ -4,6 +4,8 @@
  */
 #include "wallet/wallet_priv.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,4 +262,47 @@ int64_t wallet_count(struct wallet *w)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+bool wallet_import_accounts_file(struct wallet *w,
+				 struct wallet_import_result *res, char *err,
+				 size_t errlen, const char *path,
+				 int64_t birthday)
+{
+	/* lnd exports 3 + 256 accounts of ~400 bytes: 4 MiB is plenty. */
+	enum { MAX_FILE = 4 * 1024 * 1024 };
+	struct wallet_account *a = NULL;
+	size_t n = 0, len = 0;
+	char *buf = NULL;
+	bool ok = false;
+	FILE *f = fopen(path, "rb");
+
+	memset(res, 0, sizeof(*res));
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	buf = malloc(MAX_FILE + 1);
+	if (buf)
+		len = fread(buf, 1, MAX_FILE + 1, f);
+	fclose(f);
+	if (!buf || len > MAX_FILE) {
+		snprintf(err, errlen, "%s: %s", path,
+			 buf ? "larger than 4 MiB" : "out of memory");
+		goto out;
+	}
+	if (!w->net) {
+		snprintf(err, errlen, "wallet not configured");
+		goto out;
+	}
+	if (!wallet_parse_accounts(&a, &n, err, errlen, w->net, buf, len))
+		goto out;
+	ok = wallet_import_accounts(w, res, err, errlen, a, n, birthday);
+out:
+	if (buf) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
+	free(a);
+	return ok;
 }

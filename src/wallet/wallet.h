@@ -136,6 +136,13 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 			    char *err, size_t errlen,
 			    const struct wallet_account *accounts, size_t num,
 			    int64_t birthday) CN_WARN_UNUSED;
+/* Reads @path (lnd's accounts JSON), checks it for the configured network
+ * and imports it (wallet_import_accounts).  The file's bytes are wiped
+ * after use: a refused file may hold a private key. */
+bool wallet_import_accounts_file(struct wallet *w,
+				 struct wallet_import_result *res, char *err,
+				 size_t errlen, const char *path,
+				 int64_t birthday) CN_WARN_UNUSED;
 /* Parses lnd's accounts JSON for @network (see wallet_internal.h). */
 bool wallet_parse_accounts_json(struct wallet_account **out, size_t *num,
 				char *err, size_t errlen, const char *network,
