@@ -288,6 +288,7 @@ static void advance(struct chain *c)
 		    c->cfg.resume_height <= (int64_t)c->node.blocks)
 			start = (uint32_t)c->cfg.resume_height;
 		c->cfg.resume_height = -1;
+		c->next_height = start;
 		ask_hash(c, STEP_START, start);
 		return;
 	}
@@ -417,8 +418,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 				 : "not a hash");
 			return;
 		}
-		c->next_height = c->node.blocks > c->cfg.start_height
-				 ? c->node.blocks - c->cfg.start_height : 0;
+		/* next_height: set by advance() with the request. */
 		ask_block(c);
 		return;
 	case STEP_HASHES: {

@@ -138,7 +138,8 @@ class Bcoin:
         if not os.path.exists(entry):
             raise BcoinError(f'{entry} missing: run scripts/install-deps --test')
         args = [NODE, entry, '--network=regtest', '--memory=true',
-                '--workers=false', '--listen=false', '--http-host=127.0.0.1',
+                '--workers=false', '--listen=false', '--no-wallet',
+                '--http-host=127.0.0.1',
                 f'--http-port={self.port}', f'--api-key={self.api_key}',
                 '--log-level=warning', '--log-console=true']
         if self.logpath:
