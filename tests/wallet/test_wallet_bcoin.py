@@ -6,8 +6,10 @@ bcoin's transaction builder and mined.  Checked through coldctl: the
 import (file at start, then again over RPC: idempotent), WalletBalance
 equal to what bcoin says the outputs are worth, per account and with
 min_confs, an invalidateblock reorg undoing a payment, a spend signed by
-bcoin from the same mnemonic, and kill -9 during a 500-block scan: after
-the restart the balances equal the clean scan's.
+bcoin from the same mnemonic, lnd's own clients (grpc-js with
+lightning.proto, the npm lightning package), refused bad accounts files,
+kill -9 during a 500-block scan (after the restart the balances equal the
+clean scan's), and stale balances served while the node is gone.
 """
 import hashlib
 import json
@@ -89,6 +91,19 @@ def balance(node, *args):
               'locked_balance', 'reserved_balance_anchor_chan'):
         r[k] = int(r[k])
     return r
+
+
+def lnd_clients(node):
+    """grpc-js with lnd's lightning.proto and the npm lightning package."""
+    env = dict(os.environ)
+    env.setdefault('INTEROP_DIR', os.path.join(HERE, '..', 'interop'))
+    p = subprocess.run([os.environ.get('NODE', 'node'),
+                        os.path.join(HERE, 'lnd_balance.js'), node.datadir,
+                        f'127.0.0.1:{rpc_port(node)}'],
+                       capture_output=True, text=True, timeout=60, env=env)
+    if p.returncode != 0:
+        fail(f'lnd_balance.js: {p.stderr}')
+    return json.loads(p.stdout)
 
 
 def wallet_state(node):
@@ -174,6 +189,43 @@ def main():
         st = wallet_state(w)
         if st['source'] != 'accounts' or int(st['tip_height']) != mine_h:
             fail(f'GetState wallet: {st}')
+        lc = lnd_clients(w)
+        if (int(lc['grpc']['confirmed_balance']) != mine_worth or
+                int(lc['grpc']['total_balance']) != mine_worth or
+                int(lc['grpc']['account_balance']['default']
+                    ['confirmed_balance']) != mine_worth or
+                lc['chain_balance'] != mine_worth):
+            fail(f'lnd clients see {lc}, bcoin says {mine_worth}')
+
+        # Bad input over the RPC: refused with a reason, the node keeps
+        # running and its accounts are unchanged.
+        def refused(doc, why):
+            path = os.path.join(h.tmp, 'bad.json')
+            with open(path, 'w') as f:
+                f.write(doc if isinstance(doc, str) else json.dumps(doc))
+            p = coldctl(w, 'wallet', 'importaccounts', path, check=False)
+            if p.returncode == 0 or why not in p.stderr:
+                fail(f'bad accounts file accepted or unclear: {p.stderr}')
+            os.unlink(path)
+        good = lnd_accounts(hd)
+        refused('{"accounts": [', 'not valid JSON')
+        refused({'accounts': []}, 'empty')
+        tprv = ('tprv8ZgxMBicQKsPd9TeAdPADNnSyH9SSUUbTVeFszDE23Ki6TBB5nCef'
+                'AdHkK8Fm3qMQR6sHwA56zqRmKmxnHk37JkiFzvncDqoKmPWubu7hDF')
+        bad = json.loads(json.dumps(good))
+        bad['accounts'][1]['extended_public_key'] = tprv
+        refused(bad, 'private')
+        bad = json.loads(json.dumps(good))
+        bad['accounts'][1]['extended_public_key'] = reversion(
+            a84['xpub'], '04b24746')  # zpub: mainnet
+        refused(bad, 'is for mainnet')
+        bad = json.loads(json.dumps(good))
+        bad['accounts'][1]['derivation_path'] = "m/49'/1'/0'"
+        refused(bad, 'does not match')
+        if tprv in w.log():
+            fail('the refused private key is in the log')
+        if int(wallet_state(w)['accounts']) != 3:
+            fail('a refused import changed the accounts')
 
         # 2. min_confs as lnd: one confirmation so far.
         bal = balance(w, '--min_confs', '2')
@@ -240,6 +292,17 @@ def main():
         got = balance(k)
         if got != clean:
             fail(f'after kill -9: {got}, clean scan: {clean}')
+
+        # 6. The chain backend lost: the last balances are served, GetState
+        # says they are stale and how old.
+        b.kill()
+        deadline = time.monotonic() + 60
+        while not wallet_state(w)['stale']:
+            if time.monotonic() > deadline:
+                fail(f'wallet not stale with bcoin gone: {wallet_state(w)}')
+            time.sleep(0.2)
+        if balance(w) != clean or int(wallet_state(w)['updated_unix']) <= 0:
+            fail(f'balances while the chain is lost: {balance(w)}')
 
 
 if __name__ == '__main__':
