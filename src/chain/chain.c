@@ -13,6 +13,7 @@
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
+#include "chain/mempool.h"
 #include "common/common.h"
 
 #include <stdarg.h>
@@ -36,7 +37,11 @@ enum step {
 	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
 	STEP_BLOCK,  /* getblock(next, 0) */
 	STEP_MEMPOOL,
+	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
 };
+
+/* getrawtransaction calls per batch request. */
+#define MEMPOOL_BATCH 100
 
 struct chain {
 	struct ev_loop *loop; /* borrowed */
@@ -60,6 +65,11 @@ struct chain {
 	double backoff;
 
 	struct chain_info info; /* counters, status, last_error */
+
+	/* ev.mempool_txs: the mempool's transactions, fetched once each. */
+	struct chain_mempool *mp;
+	uint8_t mp_batch[MEMPOOL_BATCH][32];
+	size_t mp_nbatch;
 };
 
 static const struct {
@@ -240,12 +250,38 @@ static void ask_block(struct chain *c)
 	send_calls(c, STEP_BLOCK, 1, m, p);
 }
 
+/* Asks for the next batch of new mempool transactions; when all are in,
+ * hands the whole set up (ev.mempool_txs) and waits for the next poll. */
+static void mempool_fetch(struct chain *c)
+{
+	const char *m[MEMPOOL_BATCH];
+	json_t *p[MEMPOOL_BATCH];
+	size_t n;
+
+	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch, MEMPOOL_BATCH);
+	if (!c->mp_nbatch) {
+		const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
+		c->ev.mempool_txs(c->ev.ctx, txs, n);
+		schedule(c, c->cfg.poll_interval);
+		return;
+	}
+	for (size_t i = 0; i < c->mp_nbatch; i++) {
+		char hex[65];
+		uint8_t rev[32];
+		for (int j = 0; j < 32; j++)
+			rev[j] = c->mp_batch[i][31 - j];
+		m[i] = "getrawtransaction";
+		p[i] = json_pack("[s, b]", hex_encode(hex, rev, 32), 0);
+	}
+	send_calls(c, STEP_MEMPOOL_TX, c->mp_nbatch, m, p);
+}
+
 /* The node's tip is ours: synced; report the mempool if asked to. */
 static void at_tip(struct chain *c)
 {
 	c->backoff = 0;
 	set_status(c, CHAIN_SYNCED, NULL);
-	if (c->ev.mempool) {
+	if (c->ev.mempool || c->ev.mempool_txs) {
 		const char *m[] = { "getrawmempool" };
 		json_t *p[] = { json_array() };
 		send_calls(c, STEP_MEMPOOL, 1, m, p);
@@ -479,12 +515,35 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		for (size_t i = 0; i < k; i++)
 			if (chain_json_hash(json_array_get(a, i), ids[m]))
 				m++;
-		if (!rep[0].code)
+		if (!rep[0].code && c->ev.mempool)
 			c->ev.mempool(c->ev.ctx, (const uint8_t (*)[32])ids, m);
+		if (!rep[0].code && c->mp) {
+			if (chain_mempool_set(c->mp, (const uint8_t (*)[32])ids,
+					      m) < m)
+				log_unusual(SUB, "mempool of %zu transactions: "
+					    "only %d followed", m,
+					    CHAIN_MEMPOOL_MAX);
+			free(ids);
+			mempool_fetch(c);
+			return;
+		}
 		free(ids);
 		schedule(c, c->cfg.poll_interval);
 		return;
 	}
+	case STEP_MEMPOOL_TX:
+		for (size_t i = 0; i < c->mp_nbatch; i++) {
+			uint8_t *raw = NULL;
+			size_t len = 0;
+			if (!rep[i].code &&
+			    !chain_json_hex(rep[i].result, &raw, &len,
+					    c->cfg.max_response / 2))
+				raw = NULL;
+			chain_mempool_add(c->mp, c->mp_batch[i], raw, len);
+			free(raw);
+		}
+		mempool_fetch(c);
+		return;
 	case STEP_IDLE:
 		break;
 	}
@@ -539,6 +598,9 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 	case STEP_MEMPOOL:
 	case STEP_IDLE:
 		n = 1;
+		break;
+	case STEP_MEMPOOL_TX:
+		n = c->mp_nbatch;
 		break;
 	}
 	json_t *root = chain_json_replies(body, len, false, rep, n, err,
@@ -617,6 +679,11 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	c->cfg.db_path = dup_opt(cfg->db_path);
 	if (ev)
 		c->ev = *ev;
+	if (c->ev.mempool_txs) {
+		c->mp = chain_mempool_new();
+		if (!c->mp)
+			abort();
+	}
 	if (c->cfg.poll_interval <= 0)
 		c->cfg.poll_interval = 10.0;
 	if (c->cfg.timeout <= 0)
@@ -679,6 +746,7 @@ void chain_free(struct chain *c)
 	ev_timer_stop(c->loop, &c->poll);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
+	chain_mempool_free(c->mp);
 	free((char *)c->cfg.network);
 	free((char *)c->cfg.rpchost);
 	free((char *)c->cfg.rpccookie);

@@ -22,6 +22,7 @@
 struct ev_loop;
 struct chain;        /* opaque */
 struct chain_block;  /* block.h: a parsed block, views into the raw bytes */
+struct chain_tx;     /* block.h: a parsed transaction */
 
 enum chain_status {
 	CHAIN_OFF,        /* --bitcoin.node=none */
@@ -55,6 +56,12 @@ struct chain_events {
 	/* Mempool poll (optional; NULL: the mempool is not polled): the node's
 	 * mempool txids (internal byte order), polled after each tip poll. */
 	void (*mempool)(void *ctx, const uint8_t (*txids)[32], size_t n);
+	/* Mempool poll with the transactions (optional): the node's whole
+	 * mempool, parsed (block.h), after each tip poll; only txids not seen
+	 * in the previous poll are fetched (getrawtransaction).  Those that
+	 * cannot be fetched or parsed are left out of that round. */
+	void (*mempool_txs)(void *ctx, const struct chain_tx *const *txs,
+			    size_t n);
 };
 
 struct chain_config {

@@ -577,6 +577,14 @@ static void wallet_on_unblock(void *ctx, uint32_t height,
 		log_unusual("MAIN", "wallet could not undo block %u", height);
 }
 
+static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
+			      size_t n)
+{
+	struct coldnode *cn = ctx;
+	if (!wallet_mempool(rpc_node_wallet(cn->rpc), txs, n))
+		log_unusual("MAIN", "wallet could not take the mempool");
+}
+
 /* --wallet.accounts: imported at each start; the same accounts again
  * change nothing. */
 static bool coldnode_wallet_accounts(struct coldnode *cn)
@@ -633,6 +641,7 @@ static void coldnode_start_chain(struct coldnode *cn)
 		.ctx = cn,
 		.block_connected = wallet_on_block,
 		.block_disconnected = wallet_on_unblock,
+		.mempool_txs = wallet_on_mempool,
 	};
 	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
 	free(db);

@@ -5,7 +5,8 @@ scripts from bitcoinjs-lib (tests/wallet/hdtool.js); coins are sent with
 bcoin's transaction builder and mined.  Checked through coldctl: the
 import (file at start, then again over RPC: idempotent), WalletBalance
 equal to what bcoin says the outputs are worth, per account and with
-min_confs, an invalidateblock reorg undoing a payment, a spend signed by
+min_confs, a payment and a spend seen unconfirmed in the mempool and then
+confirmed, an invalidateblock reorg undoing a payment, a spend signed by
 bcoin from the same mnemonic, lnd's own clients (grpc-js with
 lightning.proto, the npm lightning package), refused bad accounts files,
 kill -9 during a 500-block scan (after the restart the balances equal the
@@ -174,9 +175,15 @@ def main():
                 (a84['chg'][0], 50000), (a86['ext'][0], 300000),
                 (a49['chg'][2], 25000)]
         txid, _ = b.pay_to(outs)
+        # In the mempool first: unconfirmed (getrawmempool +
+        # getrawtransaction each poll), then confirmed.
+        mine_worth = worth(b, [(txid, i) for i in range(len(outs))])
+        bal = wait_balance(w, lambda x: x['unconfirmed_balance'] == mine_worth,
+                           'the payment unconfirmed')
+        if bal['confirmed_balance'] != 0 or bal['total_balance'] != mine_worth:
+            fail(f'balance with the payment in the mempool: {bal}')
         mine_h = b.height() + 1
         b.mine(1)
-        mine_worth = worth(b, [(txid, i) for i in range(len(outs))])
         if mine_worth != 675000:
             fail(f'bcoin says the outputs are worth {mine_worth}')
         bal = wait_balance(w, lambda x: x['confirmed_balance'] == mine_worth,
@@ -246,7 +253,7 @@ def main():
         wait_balance(w, lambda x: x['confirmed_balance'] == mine_worth + 70000,
                      'the second payment')
         b.rpc('invalidateblock', blk)
-        wait_balance(w, lambda x: x['total_balance'] == mine_worth,
+        wait_balance(w, lambda x: x['confirmed_balance'] == mine_worth,
                      'the reorg to undo the second payment')
         b.mine(2)  # bcoin may mine the payment again from its mempool
         wait_tip(w, b.height())
@@ -267,6 +274,11 @@ def main():
                                     {'script': a84['chg'][1],
                                      'value': 50000}]})
         b.send(spend['hex'])
+        # In the mempool: the spent coins leave the balance at once, the
+        # change comes back unconfirmed (btcwallet's view).
+        wait_balance(w, lambda x: (x['confirmed_balance'] == expect - 300000
+                                   and x['unconfirmed_balance'] == 50000),
+                     'the spend in the mempool')
         b.mine(1)
         expect = expect - 300000 + 50000
         wait_balance(w, lambda x: x['confirmed_balance'] == expect,
