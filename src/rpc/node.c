@@ -346,9 +346,9 @@ static void import_accounts(void *arg, struct rpc_call *call,
 	r.added = (uint32_t)res.added;
 	r.already_present = (uint32_t)res.already;
 	r.watched_scripts = res.watched;
+	/* The scan was forgotten: it starts again from the birthday. */
 	r.rescan = had_tip && !wallet_tip(node->wallet, &bd, hash);
-	wallet_tip(node->wallet, &bd, hash);
-	r.birthday = r.rescan || !had_tip ? bd : -1;
+	r.birthday = wallet_birthday(node->wallet);
 	log_info(SUBSYS, "accounts import from %s: %zu added, %zu already "
 		 "present, %zu scripts watched%s", rpc_call_peer(call),
 		 res.added, res.already, res.watched,
@@ -406,11 +406,10 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 		for (int i = 0; i < 32; i++)
 			rev[i] = tiphash[31 - i];
 		hex_encode(tiphex, rev, 32);
-		wi.birthday = -1;
 	} else {
-		wi.birthday = wi.tip_height;
 		wi.tip_height = -1;
 	}
+	wi.birthday = wallet_birthday(node->wallet);
 	wi.tip_hash = tiphex;
 	wi.updated_unix = wallet_updated_unix(node->wallet);
 	/* The chain backend is lost: these are the last known. */

@@ -247,6 +247,11 @@ bool wallet_tip(const struct wallet *w, int64_t *height, uint8_t hash[32])
 	return true;
 }
 
+int64_t wallet_birthday(const struct wallet *w)
+{
+	return w->birthday;
+}
+
 int64_t wallet_updated_unix(const struct wallet *w)
 {
 	return w->updated_unix;

@@ -190,6 +190,10 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		    size_t n) CN_WARN_UNUSED;
 
+/* The first height scanned (lnd's wallet birthday), -1: none (the scan
+ * started at the chain's tip). */
+int64_t wallet_birthday(const struct wallet *w);
+
 /* Unix time of the last change of the wallet's chain view (block or
  * mempool), 0 never: how old the balances are when the chain is lost. */
 int64_t wallet_updated_unix(const struct wallet *w);
