@@ -734,6 +734,24 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	return c;
 }
 
+void chain_rewind(struct chain *c, uint32_t height)
+{
+	log_info(SUB, "blocks from %u asked for again", height);
+	while (c->have_tip && c->height >= height) {
+		if (!chain_store_drop(c->store, c->height))
+			break;
+		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+					      &c->tip_time);
+	}
+	/* Below the stored blocks: advance() starts at @height. */
+	c->cfg.resume_height = c->have_tip ? -1 : (int64_t)height;
+	if (!c->have_tip) {
+		c->height = 0;
+		c->tip_time = 0;
+		memset(c->hash, 0, 32);
+	}
+}
+
 void chain_start(struct chain *c)
 {
 	schedule(c, 0.);

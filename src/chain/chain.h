@@ -97,6 +97,11 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 			const struct chain_events *ev, char *err, size_t errlen);
 /* Starts polling (first request in this loop iteration). */
 void chain_start(struct chain *c);
+/* A consumer is behind (e.g. the wallet rescanning from an earlier
+ * birthday): stored blocks from @height up are forgotten and delivered
+ * again, from the next step on.  No block_disconnected is sent for them.
+ * Safe to call from an event callback. */
+void chain_rewind(struct chain *c, uint32_t height);
 void chain_free(struct chain *c);
 
 struct chain_info {

@@ -563,10 +563,20 @@ static void wallet_on_block(void *ctx, uint32_t height,
 			    size_t raw_len)
 {
 	struct coldnode *cn = ctx;
-	/* A refusal (not the next block) is logged by the wallet; the next
-	 * start resumes the chain from the wallet's tip. */
-	if (!wallet_block_connected(rpc_node_wallet(cn->rpc), height, blk))
-		log_unusual("MAIN", "wallet did not take block %u", height);
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	int64_t h;
+	uint8_t hash[32];
+
+	if (wallet_block_connected(w, height, blk))
+		return;
+	/* The wallet is behind (accounts imported with an earlier birthday
+	 * forgot the scan): have the chain deliver from where it is. */
+	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
+	if (want >= 0 && want < (int64_t)height) {
+		chain_rewind(cn->chain, (uint32_t)want);
+		return;
+	}
+	log_unusual("MAIN", "wallet did not take block %u", height);
 }
 
 static void wallet_on_unblock(void *ctx, uint32_t height,
@@ -581,8 +591,20 @@ static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
 			      size_t n)
 {
 	struct coldnode *cn = ctx;
-	if (!wallet_mempool(rpc_node_wallet(cn->rpc), txs, n))
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	struct chain_info ci;
+	int64_t h;
+	uint8_t hash[32];
+
+	if (!wallet_mempool(w, txs, n))
 		log_unusual("MAIN", "wallet could not take the mempool");
+	/* After each poll at the tip: a wallet behind the chain (accounts
+	 * just imported with an earlier birthday) gets those blocks. */
+	chain_get_info(cn->chain, &ci);
+	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
+	if (want >= 0 && ci.status == CHAIN_SYNCED &&
+	    want <= (int64_t)ci.height)
+		chain_rewind(cn->chain, (uint32_t)want);
 }
 
 /* --wallet.accounts: imported at each start; the same accounts again

@@ -10,7 +10,8 @@ confirmed, an invalidateblock reorg undoing a payment, a spend signed by
 bcoin from the same mnemonic, lnd's own clients (grpc-js with
 lightning.proto, the npm lightning package), refused bad accounts files,
 kill -9 during a 500-block scan (after the restart the balances equal the
-clean scan's), and stale balances served while the node is gone.
+clean scan's), accounts imported into a running node with a past
+birthday (rescan), and stale balances served while the node is gone.
 """
 import hashlib
 import json
@@ -305,7 +306,24 @@ def main():
         if got != clean:
             fail(f'after kill -9: {got}, clean scan: {clean}')
 
-        # 6. The chain backend lost: the last balances are served, GetState
+        # 6. Accounts imported into a running node with a birthday in the
+        # past: the scan starts again from it (the chain rewinds).
+        plain = [a for a in args if not a.startswith('--wallet.')]
+        r = h.node('r', *plain)
+        r.start()
+        wait_tip(r, b.height())
+        p = coldctl(r, 'wallet', 'importaccounts', '--birthday',
+                    str(birthday), accounts)
+        res = json.loads(p.stdout)
+        if (res['added'] != 3 or not res['rescan'] or
+                int(res['birthday']) != birthday):
+            fail(f'import with a past birthday: {res}')
+        wait_tip(r, b.height(), timeout=240)
+        got = balance(r)
+        if got != clean:
+            fail(f'rescan after a runtime import: {got}, clean scan: {clean}')
+
+        # 7. The chain backend lost: the last balances are served, GetState
         # says they are stale and how old.
         b.kill()
         deadline = time.monotonic() + 60
