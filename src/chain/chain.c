@@ -30,48 +30,6 @@
 /* lnd's synced_to_chain: the best block is at most 2 hours old. */
 #define SYNC_MAX_AGE (2 * 3600)
 
-enum step {
-	STEP_IDLE,
-	STEP_INFO,   /* getblockchaininfo + getblockhash 0 */
-	STEP_START,  /* empty store: getblockhash(start) */
-	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
-	STEP_BLOCK,  /* getblock(next, 0) */
-	STEP_MEMPOOL,
-	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
-};
-
-/* getrawtransaction calls per batch request. */
-#define MEMPOOL_BATCH 100
-
-struct chain {
-	struct ev_loop *loop; /* borrowed */
-	struct chain_config cfg; /* strings owned (copies) */
-	struct chain_events ev;
-	struct chain_http *http;
-	struct chain_store *store;
-	ev_timer poll;
-	enum step step;
-	bool auth_retried;
-
-	/* our tip */
-	bool have_tip;
-	uint32_t height, tip_time;
-	uint8_t hash[32];
-
-	struct chain_bci node;
-	bool node_known;
-	uint8_t next_hash[32];
-	uint32_t next_height;
-	double backoff;
-
-	struct chain_info info; /* counters, status, last_error */
-
-	/* ev.mempool_txs: the mempool's transactions, fetched once each. */
-	struct chain_mempool *mp;
-	uint8_t mp_batch[MEMPOOL_BATCH][32];
-	size_t mp_nbatch;
-};
-
 static const struct {
 	const char *net;
 	uint16_t port;
@@ -113,6 +71,9 @@ void chain_config_defaults(struct chain_config *cfg)
 	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
 	cfg->max_response = 16u << 20;
 	cfg->resume_height = -1;
+	cfg->max_checks = 20000;
+	cfg->check_batch = 32;
+	cfg->check_inflight = 2;
 }
 
 static uint32_t now_unix(const struct chain *c)
@@ -152,6 +113,7 @@ static void set_status(struct chain *c, enum chain_status st,
 	update_synced(c);
 	if (!changed)
 		return;
+	chain_funding_status(c);
 	if (st == CHAIN_LOST || st == CHAIN_WRONG_NET)
 		log_unusual(SUB, "chain backend %s: %s", chain_status_name(st),
 			    cause ? cause : "");
@@ -281,7 +243,9 @@ static void at_tip(struct chain *c)
 {
 	c->backoff = 0;
 	set_status(c, CHAIN_SYNCED, NULL);
-	if (c->ev.mempool || c->ev.mempool_txs) {
+	if (c->ev.mempool ||
+	    (c->ev.mempool_txs &&
+	     (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx)))) {
 		const char *m[] = { "getrawmempool" };
 		json_t *p[] = { json_array() };
 		send_calls(c, STEP_MEMPOOL, 1, m, p);
@@ -300,6 +264,7 @@ static void disconnect_tip(struct chain *c)
 		log_broken(SUB, "tip store: cannot drop block %u", h);
 	c->info.blocks_disconnected++;
 	log_info(SUB, "block %u disconnected (reorg)", h);
+	chain_funding_unblock(c, h);
 	if (c->ev.block_disconnected)
 		c->ev.block_disconnected(c->ev.ctx, h, old);
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
@@ -362,12 +327,14 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		log_broken(SUB, "tip store: cannot write block %u",
 			   c->next_height);
 	c->have_tip = true;
+	c->in_reorg = false;
 	c->height = c->next_height;
 	memcpy(c->hash, b->hash, 32);
 	c->tip_time = b->time;
 	c->info.blocks_connected++;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
+	chain_funding_block(c, c->height, b);
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
@@ -445,6 +412,13 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			c->info.last_error[0] = '\0';
 			set_status(c, CHAIN_SYNCING, NULL);
 		}
+		/* A block's spends must meet the whole watch set: load it
+		 * first (its loader polls again when done). */
+		if (!chain_funding_ready(c)) {
+			c->step = STEP_IDLE;
+			chain_funding_load(c);
+			return;
+		}
 		advance(c);
 		return;
 	}
@@ -463,8 +437,9 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		if (rep[0].code == -8 ||
 		    (!rep[0].code && chain_json_hash(rep[0].result, h) &&
 		     memcmp(h, c->hash, 32))) {
-			c->info.reorgs += c->info.blocks_disconnected == 0 ||
-					  true;
+			if (!c->in_reorg)
+				c->info.reorgs++;
+			c->in_reorg = true;
 			disconnect_tip(c);
 			advance(c);
 			return;
@@ -606,7 +581,17 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 	json_t *root = chain_json_replies(body, len, false, rep, n, err,
 					  sizeof(err));
 	if (!root) {
-		lost(c, "HTTP %ld: %s", status, err);
+		/* A whole-request failure is one error object (bitcoind: HTTP
+		 * 500, e.g. -28 while warming up): report its words. */
+		char err2[160];
+		json_t *one = chain_json_replies(body, len, true, rep, 1, err2,
+						 sizeof(err2));
+		if (one && rep[0].code)
+			lost(c, "node error %lld: %s", rep[0].code,
+			     rep[0].message);
+		else
+			lost(c, "HTTP %ld: %s", status, err);
+		json_decref(one);
 		return;
 	}
 	handle(c, rep, n);
@@ -615,7 +600,12 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	poll_info(w->data);
+	struct chain *c = w->data;
+
+	if (c->step != STEP_IDLE)
+		return; /* fed by the loader while a request is out */
+	c->auth_retried = false; /* one cookie re-read per poll */
+	poll_info(c);
 }
 
 static char *dup_opt(const char *s)
@@ -690,8 +680,14 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 		c->cfg.timeout = 30.0;
 	if (!c->cfg.max_response)
 		c->cfg.max_response = 16u << 20;
+	if (!c->cfg.max_checks)
+		c->cfg.max_checks = 20000;
+	if (!c->cfg.check_batch)
+		c->cfg.check_batch = 32;
+	if (!c->cfg.check_inflight)
+		c->cfg.check_inflight = 2;
 	c->store = chain_store_open(cfg->db_path, err, errlen);
-	if (!c->store) {
+	if (!c->store || !chain_funding_init(c, err, errlen)) {
 		chain_free(c);
 		return NULL;
 	}
@@ -754,6 +750,7 @@ void chain_rewind(struct chain *c, uint32_t height)
 
 void chain_start(struct chain *c)
 {
+	c->started = true;
 	schedule(c, 0.);
 }
 
@@ -762,6 +759,7 @@ void chain_free(struct chain *c)
 	if (!c)
 		return;
 	ev_timer_stop(c->loop, &c->poll);
+	chain_funding_free(c);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
 	chain_mempool_free(c->mp);
@@ -775,6 +773,7 @@ void chain_free(struct chain *c)
 void chain_get_info(const struct chain *c, struct chain_info *out)
 {
 	*out = c->info;
+	out->watched = chain_watch_count(c);
 	/* synced_to_chain ages with the clock, not only with events. */
 	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
 }

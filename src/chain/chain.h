@@ -35,7 +35,8 @@ enum chain_status {
 const char *chain_status_name(enum chain_status s); /* "synced", ... static */
 
 /* Events up to the owner (daemon).  Every pointer is borrowed for the
- * duration of the call; copy what you keep.  Heights and hashes: hashes in
+ * duration of the call; copy what you keep.  A callback (these and
+ * chain_check_cb) must not call chain_free.  Heights and hashes: hashes in
  * internal byte order (as on the wire), 32 bytes. */
 struct chain_events {
 	void *ctx;
@@ -62,7 +63,22 @@ struct chain_events {
 	 * cannot be fetched or parsed are left out of that round. */
 	void (*mempool_txs)(void *ctx, const struct chain_tx *const *txs,
 			    size_t n);
+	/* Asked before each mempool_txs poll (optional, NULL: always): false
+	 * skips it (the wallet has no accounts to match). */
+	bool (*mempool_wanted)(void *ctx);
+	/* A watched funding output was spent in block height, or its funding
+	 * block was disconnected (height: that block's); height 0: the spend
+	 * was reorganised out.  Also called for every output recorded spent
+	 * when the watch set is loaded after a restart.  Optional. */
+	void (*funding_spent)(void *ctx, uint64_t scid, uint32_t height);
+	/* CHAIN_FORGET_DELAY blocks after funding_spent: forget the channel.
+	 * The watch entry is gone after this call.  Optional. */
+	void (*funding_forget)(void *ctx, uint64_t scid);
 };
+
+/* BOLT 7: "once its funding output has been spent ... SHOULD forget a
+ * channel after a 72-block delay" (the delay lets splices re-announce). */
+#define CHAIN_FORGET_DELAY 72
 
 struct chain_config {
 	const char *network;    /* "mainnet", "testnet", "signet", "regtest" */
@@ -82,6 +98,9 @@ struct chain_config {
 	 * with none left below it, following starts at it.  -1 (default):
 	 * none. */
 	int64_t resume_height;
+	size_t max_checks;      /* funding checks queued at most, 20000 */
+	size_t check_batch;     /* calls per JSON-RPC batch, default 32 */
+	size_t check_inflight;  /* batches in flight at once, default 2 */
 	/* Unix time now; NULL: the wall clock.  For tests. */
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;
@@ -104,6 +123,45 @@ void chain_start(struct chain *c);
 void chain_rewind(struct chain *c, uint32_t height);
 void chain_free(struct chain *c);
 
+/* ---- Funding output checks (BOLT 7 channel_announcement) ---- */
+
+enum chain_check {
+	CHAIN_CHECK_OK,          /* P2WSH 2-of-2 of the keys, unspent, deep */
+	CHAIN_CHECK_NO_BLOCK,    /* scid's block height past the node's tip */
+	CHAIN_CHECK_NO_TX,       /* no transaction at that index */
+	CHAIN_CHECK_NO_OUTPUT,   /* no output at that index */
+	CHAIN_CHECK_NOT_P2WSH,   /* output script is not P2WSH */
+	CHAIN_CHECK_WRONG_KEYS,  /* P2WSH, but not of the 2-of-2 of the keys */
+	CHAIN_CHECK_SPENT,       /* gettxout: spent */
+	CHAIN_CHECK_UNCONFIRMED, /* fewer than CHAIN_MIN_CONF confirmations */
+	CHAIN_CHECK_UNAVAILABLE, /* backend lost or queue full: not checked */
+	CHAIN_CHECK_NUM
+};
+const char *chain_check_name(enum chain_check r); /* static text */
+
+/* BOLT 7 wants 6 confirmations and allows accepting a block or two
+ * short of that (the sender's view may be ahead of ours). */
+#define CHAIN_WANT_CONF 6
+#define CHAIN_MIN_CONF 4
+
+/* capacity_sat: the output's value (0 unless OK). */
+typedef void (*chain_check_cb)(void *ctx, uint64_t scid, enum chain_check r,
+			       uint64_t capacity_sat);
+/**
+ * chain_check_funding - check the funding output of scid against the keys
+ * (BOLT 3 funding script: 2 <key1> <key2> 2 CHECKMULTISIG, keys in
+ * lexicographic order), asynchronously.  A passing output is added to the
+ * watch set (spends are then reported by funding_spent).
+ * @cb: called later from the loop, never inside this call.  ctx borrowed.
+ * Returns false (no callback) if max_checks are already queued.
+ */
+bool chain_check_funding(struct chain *c, uint64_t scid,
+			 const uint8_t key1[33], const uint8_t key2[33],
+			 chain_check_cb cb, void *ctx);
+/* Stop watching scid (the channel was forgotten another way). */
+void chain_unwatch(struct chain *c, uint64_t scid);
+size_t chain_watch_count(const struct chain *c);
+
 struct chain_info {
 	enum chain_status status;
 	bool connected;             /* last request got an answer */
@@ -119,6 +177,9 @@ struct chain_info {
 	char last_error[160];       /* "" when none */
 	uint64_t blocks_connected, blocks_disconnected, reorgs;
 	uint64_t requests, errors, lost_count;
+	uint64_t checks[CHAIN_CHECK_NUM]; /* results by reason */
+	uint64_t checks_queued;           /* waiting now */
+	uint64_t watched, spent, forgotten;
 };
 void chain_get_info(const struct chain *c, struct chain_info *out);
 

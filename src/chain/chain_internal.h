@@ -70,6 +70,76 @@ void chain_http_set_auth(struct chain_http *h, const char *userpwd);
 bool chain_http_post(struct chain_http *h, const char *body, size_t len,
 		     chain_http_done done, void *ctx);
 
+/* ---- The follower's state (chain.c), shared with funding.c ---- */
+
+#include <ev.h>
+
+enum step {
+	STEP_IDLE,
+	STEP_INFO,   /* getblockchaininfo + getblockhash 0 */
+	STEP_START,  /* empty store: getblockhash(start) */
+	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
+	STEP_BLOCK,  /* getblock(next, 0) */
+	STEP_MEMPOOL,
+	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
+};
+
+/* getrawtransaction calls per batch request (ev.mempool_txs). */
+#define MEMPOOL_BATCH 100
+
+struct chain {
+	struct ev_loop *loop; /* borrowed */
+	struct chain_config cfg; /* strings owned (copies) */
+	struct chain_events ev;
+	struct chain_http *http;
+	struct chain_store *store;
+	ev_timer poll;
+	enum step step;
+	bool auth_retried;
+	bool in_reorg;          /* disconnecting: counts one reorg */
+
+	/* our tip */
+	bool have_tip;
+	uint32_t height, tip_time;
+	uint8_t hash[32];
+
+	struct chain_bci node;
+	bool node_known;
+	uint8_t next_hash[32];
+	uint32_t next_height;
+	double backoff;
+
+	struct chain_info info; /* counters, status, last_error */
+
+	bool started;                  /* chain_start called */
+	struct chain_checker *checker; /* funding.c */
+	struct chain_watch *watch;     /* funding.c */
+
+	/* ev.mempool_txs: the mempool's transactions, fetched once each
+	 * (mempool.c). */
+	struct chain_mempool *mp;
+	uint8_t mp_batch[MEMPOOL_BATCH][32];
+	size_t mp_nbatch;
+};
+
+
+/* funding.c: the checker and the watch set, driven by chain.c. */
+bool chain_funding_init(struct chain *c, char *err, size_t errlen);
+void chain_funding_free(struct chain *c);
+/* The follower's status changed: resume waiting checks when usable. */
+void chain_funding_status(struct chain *c);
+/* Block connected/disconnected: spends and delayed forgets. */
+void chain_funding_block(struct chain *c, uint32_t height,
+			 const struct chain_block *b);
+void chain_funding_unblock(struct chain *c, uint32_t height);
+/* The watch set is loaded from the store a page per idle loop iteration,
+ * started once the node first answers on the right network (60,000
+ * outpoints take ~30 ms of CPU: not while the daemon starts, not at all
+ * while the node is unreachable).  No block is connected before it is
+ * complete; when it is, the follower polls again. */
+void chain_funding_load(struct chain *c);
+bool chain_funding_ready(const struct chain *c);
+
 /* ---- Tip store (store.c): the last CHAIN_KEEP blocks in SQLite ---- */
 
 #define CHAIN_KEEP 100
@@ -85,5 +155,23 @@ bool chain_store_put(struct chain_store *s, uint32_t height,
 		     uint32_t time);
 /* Remove the block at height (our tip, disconnected). */
 bool chain_store_drop(struct chain_store *s, uint32_t height);
+/* Watched funding outputs: (scid, outpoint, capacity, spent height or 0). */
+bool chain_store_watch_put(struct chain_store *s, uint64_t scid,
+			   const uint8_t txid[32], uint32_t vout,
+			   uint64_t capacity, uint32_t spent);
+bool chain_store_watch_del(struct chain_store *s, uint64_t scid);
+bool chain_store_watch_spent(struct chain_store *s, uint64_t scid,
+			     uint32_t spent);
+typedef void (*chain_store_watch_fn)(void *arg, uint64_t scid,
+				     const uint8_t txid[32], uint32_t vout,
+				     uint64_t capacity, uint32_t spent);
+/* Up to max rows with a key after *cursor (start: (uint64_t)INT64_MIN),
+ * *cursor advanced; returns the rows read (< max: the end). */
+size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
+			      size_t max, chain_store_watch_fn fn, void *arg,
+			      bool *err);
+size_t chain_store_watch_count(struct chain_store *s);
+void chain_store_begin(struct chain_store *s);
+void chain_store_commit(struct chain_store *s);
 
 #endif

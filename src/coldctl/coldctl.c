@@ -424,7 +424,24 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_u64(8, "blocks_disconnected", ch->blocks_disconnected, true);
 		kv_u64(8, "requests", ch->requests, true);
 		kv_u64(8, "errors", ch->errors, true);
-		kv_u64(8, "lost_count", ch->lost_count, false);
+		kv_u64(8, "lost_count", ch->lost_count, true);
+		kv_u64(8, "checks_queued", ch->checks_queued, true);
+		kv_u64(8, "watched", ch->watched, true);
+		kv_u64(8, "spent", ch->spent, true);
+		kv_u64(8, "forgotten", ch->forgotten, true);
+		kv_u64(8, "reorgs", ch->reorgs, true);
+		const Coldrpc__ChainChecks *k = ch->checks;
+		printf("        \"checks\": {\n");
+		kv_u64(12, "ok", k ? k->ok : 0, true);
+		kv_u64(12, "no_block", k ? k->no_block : 0, true);
+		kv_u64(12, "no_tx", k ? k->no_tx : 0, true);
+		kv_u64(12, "no_output", k ? k->no_output : 0, true);
+		kv_u64(12, "not_p2wsh", k ? k->not_p2wsh : 0, true);
+		kv_u64(12, "wrong_keys", k ? k->wrong_keys : 0, true);
+		kv_u64(12, "spent", k ? k->spent : 0, true);
+		kv_u64(12, "unconfirmed", k ? k->unconfirmed : 0, true);
+		kv_u64(12, "unavailable", k ? k->unavailable : 0, false);
+		printf("        }\n");
 		printf("    },\n");
 	}
 	print_counters(r->counters);

@@ -4,8 +4,9 @@
  * on coldnode's --signerlisten port (TLS with the node's pinned cert, a
  * macaroon with remotesigner:generate), registers the way lnd's outbound
  * signer does, and answers DeriveSharedKey (ECDH with the node key) and
- * SignMessage (node key, double SHA-256, 64-byte wire or 65-byte compact
- * signatures), redialling with backoff when the stream drops.
+ * SignMessage (node key: 64-byte wire, 65-byte compact or BIP 340
+ * signatures) after lnd's signer-side checks, with lnd's error texts
+ * (docs/signer.md), redialling with backoff when the stream drops.
  *
  * This header is the pure core (bytes in, bytes out, no sockets) that
  * main.c drives and tests use as a well-behaved signer.
@@ -35,8 +36,10 @@ enum cs_verdict {
 /**
  * cs_handle - answer one SignCoordinatorRequest.
  * @out, @outlen: out; *out malloc'd (caller takes it) for CS_REPLY, else
- *   NULL.  Requests we cannot serve get a SignerError reply, as lnd's
- *   signer does ("unimplemented request by watch-only node").
+ *   NULL.  Requests are checked with lnd's signer-side rules and refused
+ *   with lnd's texts in a SignerError ("error processing the request in
+ *   the remote signer: use either key_desc or key_loc", ...); request types
+ *   we do not serve get "...: unimplemented request by watch-only node".
  * @err, @errlen: out; a reason for CS_REFUSED / CS_BAD.
  * @k: borrowed.  @req: borrowed.
  */

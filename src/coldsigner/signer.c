@@ -6,7 +6,9 @@
  */
 #include "coldsigner/coldsigner.h"
 
+#include <secp256k1.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,36 +68,134 @@ static bool is_node_key(const Signrpc__KeyLocator *kl)
 	       kl->key_index == NODE_KEY_INDEX;
 }
 
-/* DeriveSharedKey: lnd picks key_desc, else the deprecated key_loc, else
- * the node key. */
+/* lnd's signer wraps every refusal the same way (remote_signer_client.go,
+ * formResponse): "error processing the request in the remote signer: "
+ * followed by the signrpc server's own text. */
+#define LND_ERR_PREFIX "error processing the request in the remote signer: "
+
+static uint8_t *refuse(size_t *len, uint64_t id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static uint8_t *refuse(size_t *len, uint64_t id, const char *fmt, ...)
+{
+	char text[256];
+	size_t n = strlen(LND_ERR_PREFIX);
+	va_list ap;
+
+	memcpy(text, LND_ERR_PREFIX, n);
+	va_start(ap, fmt);
+	vsnprintf(text + n, sizeof(text) - n, fmt, ap);
+	va_end(ap);
+	return signer_error(len, id, text);
+}
+
+/* secp256k1's field prime p, big-endian. */
+static const uint8_t field_p[32] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xfc, 0x2f,
+};
+
+/* lnd's parseRawKeyBytes (signer_server.go) over btcec.ParsePubKey: empty
+ * is "no key" (NULL error, *present false); 33 bytes must parse; any other
+ * length is refused.  Writes btcec's text for a bad key into @buf. */
+static const char *parse_raw_key(char *buf, size_t cap, bool *present,
+				 const ProtobufCBinaryData *b)
+{
+	secp256k1_pubkey pk;
+
+	*present = false;
+	if (b->len == 0)
+		return NULL;
+	if (b->len != 33)
+		return "pubkey must be serialized in compressed format if "
+		       "specified";
+	/* dcrd secp256k1 ParsePubKey, compressed case, in its order. */
+	if (b->data[0] != 0x02 && b->data[0] != 0x03) {
+		snprintf(buf, cap, "invalid public key: unsupported format: %x",
+			 b->data[0]);
+		return buf;
+	}
+	if (memcmp(b->data + 1, field_p, 32) >= 0)
+		return "invalid public key: x >= field prime";
+	if (!secp256k1_ec_pubkey_parse(cn_secp(), &pk, b->data, 33)) {
+		int n = snprintf(buf, cap, "invalid public key: x coordinate ");
+		for (int i = 1; i < 33 && n + 2 < (int)cap; i++, n += 2)
+			snprintf(buf + n, cap - n, "%02x", b->data[i]);
+		snprintf(buf + n, cap - n, " is not on the secp256k1 curve");
+		return buf;
+	}
+	*present = true;
+	return NULL;
+}
+
+/*
+ * DeriveSharedKey with lnd's checks, in lnd's order (signer_server.go):
+ * ephemeral key valid and present, key_desc xor key_loc, key_desc needs
+ * key_desc.key_loc, raw_key_bytes only with index 0, raw key valid.  lnd
+ * then derives the key by locator, or scans the family for the raw key;
+ * coldsigner holds only the node key, so anything that does not name it
+ * fails as lnd's keyring fails to find a key: "unable to derive private
+ * key" (keychain.ErrCannotDerivePrivKey).
+ */
 static uint8_t *shared_key(const struct cn_nodekey *k, size_t *len,
 			   uint64_t id, const Signrpc__SharedKeyRequest *r)
 {
 	Watchonlyrpc__SignCoordinatorResponse m =
 		WATCHONLYRPC__SIGN_COORDINATOR_RESPONSE__INIT;
 	Signrpc__SharedKeyResponse resp = SIGNRPC__SHARED_KEY_RESPONSE__INIT;
+	static const Signrpc__KeyLocator node_loc = {
+		.key_family = NODE_KEY_FAMILY, .key_index = NODE_KEY_INDEX
+	};
+	const Signrpc__KeyLocator *loc;
+	const ProtobufCBinaryData *raw = NULL;
 	uint8_t secret[32], pub[33];
+	char why[160];
+	const char *e;
+	bool present;
 	uint8_t *out;
 
+	e = parse_raw_key(why, sizeof(why), &present, &r->ephemeral_pubkey);
+	if (e)
+		return refuse(len, id, "error in ephemeral pubkey: %s", e);
+	if (!present)
+		return refuse(len, id, "must provide ephemeral pubkey");
+	/* "The caller either specifies the old key_loc field, or the new
+	 * key_desc field, but not both." */
+	if (r->key_desc && r->key_loc)
+		return refuse(len, id, "use either key_desc or key_loc");
+	if (r->key_desc && !r->key_desc->key_loc)
+		return refuse(len, id, "when setting key_desc the field "
+			      "key_desc.key_loc must also be set");
+	loc = r->key_loc;
 	if (r->key_desc) {
-		const Signrpc__KeyDescriptor *kd = r->key_desc;
-		cn_nodekey_pub(k, pub);
-		if (kd->raw_key_bytes.len &&
-		    (kd->raw_key_bytes.len != 33 ||
-		     memcmp(kd->raw_key_bytes.data, pub, 33) != 0))
-			return signer_error(len, id, "unknown raw key: coldsigner "
-					    "only holds the node key");
-		if (kd->key_loc && !is_node_key(kd->key_loc))
-			return signer_error(len, id, "coldsigner only holds the "
-					    "node key (family 6, index 0)");
-	} else if (r->key_loc && !is_node_key(r->key_loc)) {
-		return signer_error(len, id, "coldsigner only holds the node "
-				    "key (family 6, index 0)");
+		loc = r->key_desc->key_loc;
+		raw = &r->key_desc->raw_key_bytes;
 	}
-	if (r->ephemeral_pubkey.len != 33 ||
-	    !cn_nodekey_ecdh(k, secret, r->ephemeral_pubkey.data)) {
+	/* "When no keyLoc is supplied, defaults to the node's identity
+	 * private key." */
+	if (!loc)
+		loc = &node_loc;
+	if (raw && raw->len && loc->key_index != 0)
+		return refuse(len, id, "use either raw_key_bytes or key_index");
+	if (raw) {
+		e = parse_raw_key(why, sizeof(why), &present, raw);
+		if (e)
+			return refuse(len, id, "error in raw pubkey: %s", e);
+	}
+	cn_nodekey_pub(k, pub);
+	/* lnd's keyring: with a raw key, scan the family for it; without,
+	 * derive family/index.  Either way, only the node key is here. */
+	if (loc->key_family != NODE_KEY_FAMILY ||
+	    (raw && raw->len ? memcmp(raw->data, pub, 33) != 0
+			     : loc->key_index != NODE_KEY_INDEX))
+		return refuse(len, id, "unable to derive shared key: unable "
+			      "to derive private key");
+	if (!cn_nodekey_ecdh(k, secret, r->ephemeral_pubkey.data)) {
 		sodium_memzero(secret, sizeof(secret));
-		return signer_error(len, id, "invalid ephemeral pubkey");
+		return refuse(len, id, "unable to derive shared key: ECDH "
+			      "failed");
 	}
 	resp.shared_key.data = secret;
 	resp.shared_key.len = sizeof(secret);
@@ -108,6 +208,18 @@ static uint8_t *shared_key(const struct cn_nodekey *k, size_t *len,
 	return out;
 }
 
+static bool has_prefix(const ProtobufCBinaryData *b, const char *p)
+{
+	size_t n = strlen(p);
+
+	return b->len >= n && memcmp(b->data, p, n) == 0;
+}
+
+/*
+ * SignMessage with lnd's checks, in lnd's order (signer_server.go).  Go
+ * decodes an empty proto3 bytes field as nil, hence "msg.len == 0" for
+ * "in.Msg == nil".
+ */
 static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 			     uint64_t id, const Signrpc__SignMessageReq *r)
 {
@@ -117,18 +229,53 @@ static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 	uint8_t sig[65];
 	bool ok;
 
-	/* lnd: "a key locator MUST be passed in". */
+	if (r->msg.len == 0)
+		return refuse(len, id, "a message to sign MUST be passed in");
 	if (!r->key_loc)
-		return signer_error(len, id, "a key locator MUST be passed in");
+		return refuse(len, id, "a key locator MUST be passed in");
+	if (r->schnorr_sig && r->compact_sig)
+		return refuse(len, id, "compact format can not be used for "
+			      "Schnorr signatures");
+	if (!r->schnorr_sig && r->tag.len > 0)
+		return refuse(len, id, "tag can only be used when the Schnorr "
+			      "signature option is set");
+	if (has_prefix(&r->tag, "BIP0340"))
+		return refuse(len, id, "tag cannot have BIP0340 prefix");
+	if (has_prefix(&r->tag, "TapSighash"))
+		return refuse(len, id, "tag cannot be TapSighash");
+	if (r->double_hash && r->tag.len > 0)
+		return refuse(len, id, "double hash and tag can't be set at "
+			      "the same time");
+	/* lnd's keyring derives any family/index; only the node key is
+	 * here. */
 	if (!is_node_key(r->key_loc))
-		return signer_error(len, id, "coldsigner only holds the node "
-				    "key (family 6, index 0)");
-	if (r->schnorr_sig)
-		return signer_error(len, id, "schnorr signatures are not "
-				    "supported by coldsigner");
-	/* compact_sig: btcec's recoverable 65-byte form; else the 64-byte
-	 * LN wire format. */
-	if (r->compact_sig) {
+		return refuse(len, id, "can't sign the hash: unable to derive "
+			      "private key");
+	/* compact_sig: btcec's recoverable 65-byte form; schnorr_sig:
+	 * BIP 340 over lnd's digest (tagged hash with a tag, else single or
+	 * double SHA-256), key tweaked by schnorr_sig_tap_tweak; else the
+	 * 64-byte LN wire format. */
+	if (r->schnorr_sig) {
+		uint8_t digest[32];
+		if (r->tag.len) {
+			uint8_t th[32];
+			crypto_hash_sha256_state st;
+			crypto_hash_sha256(th, r->tag.data, r->tag.len);
+			crypto_hash_sha256_init(&st);
+			crypto_hash_sha256_update(&st, th, 32);
+			crypto_hash_sha256_update(&st, th, 32);
+			crypto_hash_sha256_update(&st, r->msg.data, r->msg.len);
+			crypto_hash_sha256_final(&st, digest);
+		} else {
+			crypto_hash_sha256(digest, r->msg.data, r->msg.len);
+			if (r->double_hash)
+				crypto_hash_sha256(digest, digest, 32);
+		}
+		ok = cn_nodekey_sign_schnorr(k, sig, digest,
+					     r->schnorr_sig_tap_tweak.data,
+					     r->schnorr_sig_tap_tweak.len);
+		resp.signature.len = 64;
+	} else if (r->compact_sig) {
 		ok = cn_nodekey_sign_recoverable(k, sig, r->msg.data,
 						 r->msg.len, r->double_hash);
 		resp.signature.len = 65;
@@ -138,7 +285,7 @@ static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 		resp.signature.len = 64;
 	}
 	if (!ok)
-		return signer_error(len, id, "signing failed");
+		return refuse(len, id, "can't sign the hash: signing failed");
 	resp.signature.data = sig;
 	m.ref_request_id = id;
 	m.sign_response_type_case =
@@ -180,7 +327,13 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 	if (c == WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_REGISTRATION_RESPONSE) {
 		const Watchonlyrpc__RegistrationResponse *rr =
 			m->registration_response;
-		if (rr->registration_response_type_case ==
+		/* lnd's signer, after sending its registration. */
+		if (m->request_id != 1) {
+			snprintf(err, errlen, "initial response request id "
+				 "must be 1, but is: %llu",
+				 (unsigned long long)m->request_id);
+			v = CS_REFUSED;
+		} else if (rr->registration_response_type_case ==
 		    WATCHONLYRPC__REGISTRATION_RESPONSE__REGISTRATION_RESPONSE_TYPE_REGISTRATION_COMPLETE) {
 			v = CS_REGISTERED;
 		} else {
@@ -200,9 +353,9 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 		*out = sign_message(k, outlen, m->request_id,
 				    m->sign_message_req);
 	} else {
-		/* lnd's signer: ErrRequestType. */
-		*out = signer_error(outlen, m->request_id,
-				    "unimplemented request by watch-only node");
+		/* lnd's signer: ErrRequestType, through formResponse. */
+		*out = refuse(outlen, m->request_id, "%s",
+			      "unimplemented request by watch-only node");
 	}
 	watchonlyrpc__sign_coordinator_request__free_unpacked(m, NULL);
 	return v;

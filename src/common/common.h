@@ -156,5 +156,12 @@ bool cn_nodekey_sign(const struct cn_nodekey *k, uint8_t sig[64],
 bool cn_nodekey_sign_recoverable(const struct cn_nodekey *k, uint8_t sig[65],
 				 const uint8_t *msg, size_t len,
 				 bool double_hash) CN_WARN_UNUSED;
+/* BIP 340 Schnorr signature over the 32-byte @digest (the caller hashes,
+ * as lnd's SignMessageSchnorr does), with the key first tweaked per BIP 341
+ * by @tweak (a script root, @tweaklen bytes, borrowed) if @tweaklen > 0, as
+ * btcd's txscript.TweakTaprootPrivKey. */
+bool cn_nodekey_sign_schnorr(const struct cn_nodekey *k, uint8_t sig[64],
+			     const uint8_t digest[32], const uint8_t *tweak,
+			     size_t tweaklen) CN_WARN_UNUSED;
 
 #endif /* COLDNODE_COMMON_H */

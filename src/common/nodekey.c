@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
+#include <secp256k1_extrakeys.h>
 #include <secp256k1_recovery.h>
+#include <secp256k1_schnorrsig.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -227,4 +229,45 @@ bool cn_nodekey_sign_recoverable(const struct cn_nodekey *k, uint8_t sig[65],
 		cn_secp(), sig + 1, &recid, &rs);
 	sig[0] = (uint8_t)(27 + 4 + recid);
 	return true;
+}
+
+/* BIP 340 tagged hash: SHA256(SHA256(tag) || SHA256(tag) || a || b). */
+static void tagged_hash(uint8_t out[32], const char *tag, const uint8_t *a,
+			size_t alen, const uint8_t *b, size_t blen)
+{
+	crypto_hash_sha256_state st;
+	uint8_t th[32];
+
+	crypto_hash_sha256(th, (const uint8_t *)tag, strlen(tag));
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, th, 32);
+	crypto_hash_sha256_update(&st, th, 32);
+	crypto_hash_sha256_update(&st, a, alen);
+	crypto_hash_sha256_update(&st, b, blen);
+	crypto_hash_sha256_final(&st, out);
+}
+
+bool cn_nodekey_sign_schnorr(const struct cn_nodekey *k, uint8_t sig[64],
+			     const uint8_t digest[32], const uint8_t *tweak,
+			     size_t tweaklen)
+{
+	secp256k1_keypair kp;
+	uint8_t aux[32], t[32];
+	bool ok;
+
+	if (!secp256k1_keypair_create(cn_secp(), &kp, k->priv))
+		return false;
+	ok = true;
+	if (tweaklen) {
+		/* BIP 341: t = hash_TapTweak(xonly(P) || root); the keypair
+		 * tweak negates the secret for an odd y first, as
+		 * TweakTaprootPrivKey does. */
+		tagged_hash(t, "TapTweak", k->pub + 1, 32, tweak, tweaklen);
+		ok = secp256k1_keypair_xonly_tweak_add(cn_secp(), &kp, t);
+	}
+	randombytes_buf(aux, sizeof(aux));
+	ok = ok && secp256k1_schnorrsig_sign32(cn_secp(), sig, digest, &kp,
+					       aux);
+	sodium_memzero(&kp, sizeof(kp));
+	return ok;
 }

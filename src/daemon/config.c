@@ -4,6 +4,7 @@
  * precedence: defaults < coldnode.conf < command line.  A repeatable option
  * set in a later source replaces, not extends, the earlier list.
  */
+#include <arpa/inet.h>
 #include "daemon/config.h"
 
 #include "common/common.h"
@@ -62,6 +63,14 @@ static const struct opt opts[] = {
 	{ "tlsextradomain", OPT_LIST, NULL,
 	  "extra host name or IP for a newly made tls.cert (repeatable)",
 	  F(tlsextradomain), false },
+	/* TLS names like lnd (docs/signer.md, "Certificate"). */
+	{ "tlsextraip", OPT_LIST, NULL,
+	  "extra IP address for tls.cert (repeatable)", F(tlsextraip),
+	  false },
+	{ "tlsautorefresh", OPT_BOOL, "false",
+	  "make a new tls.cert at startup if it does not name every "
+	  "listener, --tlsextraip and --tlsextradomain", F(tlsautorefresh),
+	  false },
 	{ "signerlisten", OPT_STRING, "127.0.0.1:10019",
 	  "address the remote signer connects to", F(signerlisten), false },
 	{ "signer.unix", OPT_STRING, NULL,
@@ -467,6 +476,13 @@ static bool finish(struct loader *ld)
 	if (!log_parse_debuglevel(cfg->debuglevel))
 		return fail(ld, "--debuglevel: cannot parse '%s'",
 			    cfg->debuglevel);
+	for (size_t i = 0; i < cfg->tlsextraip.n; i++) {
+		uint8_t ip[16];
+		if (inet_pton(AF_INET, cfg->tlsextraip.v[i], ip) != 1 &&
+		    inet_pton(AF_INET6, cfg->tlsextraip.v[i], ip) != 1)
+			return fail(ld, "--tlsextraip: '%s' is not an IPv4 or "
+				    "IPv6 address", cfg->tlsextraip.v[i]);
+	}
 	if (strlen(cfg->alias) > 32)
 		return fail(ld, "--alias: longer than 32 bytes");
 	if (sscanf(cfg->color, "#%2x%2x%2x%c", &r, &g, &b, &tail) != 3 ||

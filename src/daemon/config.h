@@ -41,6 +41,8 @@ struct daemon_config {
 	char *tlscertpath; /* NULL: <datadir>/tls.cert */
 	char *tlskeypath;  /* NULL: <datadir>/tls.key */
 	struct daemon_strlist tlsextradomain; /* extra SANs for a new cert */
+	struct daemon_strlist tlsextraip;     /* extra IP SANs */
+	bool tlsautorefresh; /* new cert if it lacks a configured name */
 	char *network;
 	char *debuglevel;
 	struct daemon_strlist connect;

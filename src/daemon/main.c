@@ -9,6 +9,7 @@
 #include "chain/chain.h"
 #include "common/common.h"
 #include "daemon/announce.h"
+#include "daemon/chainhooks.h"
 #include "daemon/config.h"
 #include "gossip/gossip.h"
 #include "peer/peer.h"
@@ -47,6 +48,7 @@ struct coldnode {
 	struct daemon_announce *announce;
 	struct rpc_node *rpc;   /* gRPC for monitors; up before anything else */
 	struct chain *chain;    /* NULL: --bitcoin.node=none */
+	struct daemon_chain *chain_hooks; /* chain <-> gossip wiring */
 	int64_t started;        /* unix time, for GetState.since_unix */
 
 	char *pidfile;
@@ -292,6 +294,13 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.requests = ci.requests;
 	out->chain.errors = ci.errors;
 	out->chain.lost_count = ci.lost_count;
+	for (size_t i = 0; i < CHAIN_CHECK_NUM && i < 9; i++)
+		out->chain.checks[i] = ci.checks[i];
+	out->chain.checks_queued = ci.checks_queued;
+	out->chain.watched = ci.watched;
+	out->chain.spent = ci.spent;
+	out->chain.forgotten = ci.forgotten;
+	out->chain.reorgs = ci.reorgs;
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */
@@ -363,14 +372,33 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.get_state = rpc_get_state,
 		.arg = cn,
 	};
+	/* tls.cert names: the signer port's host too, so a signer on
+	 * another machine can verify it, and --tlsextraip/--tlsextradomain.
+	 * The rpc module adds the --rpclisten hosts. */
+	size_t ntls = cfg->tlsextradomain.n + cfg->tlsextraip.n + 1;
+	const char **tls_hosts = calloc(ntls, sizeof(*tls_hosts));
+	char signer_host[256];
+	uint16_t signer_port;
+	size_t nt = 0;
+
+	if (!tls_hosts)
+		return false;
+	for (size_t i = 0; i < cfg->tlsextradomain.n; i++)
+		tls_hosts[nt++] = cfg->tlsextradomain.v[i];
+	for (size_t i = 0; i < cfg->tlsextraip.n; i++)
+		tls_hosts[nt++] = cfg->tlsextraip.v[i];
+	if (cn_split_hostport(signer_host, sizeof(signer_host), &signer_port,
+			      cfg->signerlisten))
+		tls_hosts[nt++] = signer_host;
 	struct rpc_node_config rc = {
 		.datadir = cfg->datadir,
 		.listen = (const char *const *)cfg->rpclisten.v,
 		.num_listen = cfg->rpclisten.n,
 		.tls_cert_path = cfg->tlscertpath,
 		.tls_key_path = cfg->tlskeypath,
-		.tls_extra_hosts = (const char *const *)cfg->tlsextradomain.v,
-		.num_tls_extra_hosts = cfg->tlsextradomain.n,
+		.tls_extra_hosts = tls_hosts,
+		.num_tls_extra_hosts = nt,
+		.tls_autorefresh = cfg->tlsautorefresh,
 		.version = "0.1.0-coldnode",
 		.max_streams = (size_t)cfg->rpc_maxstreams,
 		.network = cfg->network,
@@ -378,8 +406,10 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 	};
 
 	if (!cfg->rpcunix) {
-		if (asprintf(&unix_path, "%s/rpc.sock", cfg->datadir) < 0)
+		if (asprintf(&unix_path, "%s/rpc.sock", cfg->datadir) < 0) {
+			free(tls_hosts);
 			return false;
+		}
 		/* sun_path holds 108 bytes: a deep default path is skipped. */
 		if (strlen(unix_path) >= 100) {
 			log_unusual("MAIN", "gRPC unix socket %s: path too long, "
@@ -394,6 +424,7 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 	cn->started = (int64_t)time(NULL);
 	cn->rpc = rpc_node_new(cn->loop, &rc, &prov);
 	free(unix_path);
+	free(tls_hosts);
 	if (!cn->rpc) {
 		log_unusual("MAIN", "cannot start the gRPC server: exiting");
 		return false;
@@ -550,7 +581,11 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
+	if (cn->chain_hooks)
+		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);
+	if (cn->chain_hooks)
+		daemon_chain_set_gossip(cn->chain_hooks, cn->gossip);
 	if (!cn->gossip)
 		log_broken("MAIN", "gossip store unusable: running without "
 			   "the channel graph");
@@ -607,6 +642,13 @@ static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
 		chain_rewind(cn->chain, (uint32_t)want);
 }
 
+/* The mempool is fetched only for a wallet with accounts. */
+static bool wallet_wants_mempool(void *ctx)
+{
+	struct coldnode *cn = ctx;
+	return wallet_has_accounts(rpc_node_wallet(cn->rpc));
+}
+
 /* --wallet.accounts: imported at each start; the same accounts again
  * change nothing. */
 static bool coldnode_wallet_accounts(struct coldnode *cn)
@@ -659,13 +701,19 @@ static void coldnode_start_chain(struct coldnode *cn)
 		cc.resume_height = wh + 1;
 	else if (wh >= 0)
 		cc.resume_height = wh;
-	struct chain_events ev = {
+	cn->chain_hooks = daemon_chain_new(NULL);
+	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
+	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
+	daemon_chain_set_chain(cn->chain_hooks, cn->chain);
+	/* The wallet view follows the same block stream (docs/wallet.md). */
+	struct chain_events wev = {
 		.ctx = cn,
 		.block_connected = wallet_on_block,
 		.block_disconnected = wallet_on_unblock,
 		.mempool_txs = wallet_on_mempool,
+		.mempool_wanted = wallet_wants_mempool,
 	};
-	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
+	daemon_chain_set_block_listener(cn->chain_hooks, &wev);
 	free(db);
 	if (!cn->chain) {
 		log_broken("MAIN", "chain backend: %s: running without it", err);
@@ -688,10 +736,10 @@ static bool coldnode_start(struct coldnode *cn)
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
 		return false;
-	coldnode_start_gossip(cn);
 	if (!coldnode_wallet_accounts(cn))
 		return false;
-	coldnode_start_chain(cn);
+	coldnode_start_chain(cn); /* first: gossip takes its hooks */
+	coldnode_start_gossip(cn);
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
@@ -716,10 +764,14 @@ static void coldnode_stop(struct coldnode *cn)
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
 	log_info("PEER", "peer manager stopped");
-	chain_free(cn->chain);
+	if (cn->chain_hooks)
+		daemon_chain_set_chain(cn->chain_hooks, NULL);
+	chain_free(cn->chain); /* drops pending checks, no callbacks */
 	cn->chain = NULL;
 	gossip_free(cn->gossip); /* after the peers: they report peer_gone */
 	cn->gossip = NULL;
+	daemon_chain_free(cn->chain_hooks);
+	cn->chain_hooks = NULL;
 	sv_free(cn->sv);
 	cn->sv = NULL;
 	rpc_node_free(cn->rpc);

@@ -869,6 +869,7 @@ void gossip_free(struct gossip *g)
 	for (size_t i = 0; i < g->num_checks; i++)
 		free(g->checks[i].msg);
 	free(g->checks);
+	free(g->spent);
 	free(g->log);
 	gossip_rl_free(g->rl);
 	gossip_keycache_free(g->keys);
@@ -940,8 +941,55 @@ size_t gossip_pending_checks(const struct gossip *g)
 	return g->num_checks;
 }
 
+/* Index of scid in the sorted spent array, or where it would go. */
+static size_t spent_pos(const struct gossip *g, uint64_t scid)
+{
+	size_t lo = 0, hi = g->num_spent;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (g->spent[mid] < scid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool gossip_channel_is_spent(const struct gossip *g, uint64_t scid)
+{
+	size_t i = spent_pos(g, scid);
+
+	return i < g->num_spent && g->spent[i] == scid;
+}
+
+void gossip_channel_spent(struct gossip *g, uint64_t scid, bool spent)
+{
+	size_t i = spent_pos(g, scid);
+	bool have = i < g->num_spent && g->spent[i] == scid;
+
+	if (spent && !have) {
+		if (g->num_spent == g->spent_cap) {
+			g->spent_cap = g->spent_cap ? g->spent_cap * 2 : 64;
+			g->spent = realloc(g->spent,
+					   g->spent_cap * sizeof(*g->spent));
+			if (!g->spent)
+				abort();
+		}
+		memmove(g->spent + i + 1, g->spent + i,
+			(g->num_spent - i) * sizeof(*g->spent));
+		g->spent[i] = scid;
+		g->num_spent++;
+	} else if (!spent && have) {
+		memmove(g->spent + i, g->spent + i + 1,
+			(g->num_spent - i - 1) * sizeof(*g->spent));
+		g->num_spent--;
+	}
+}
+
 bool gossip_forget_channel(struct gossip *g, uint64_t scid)
 {
+	gossip_channel_spent(g, scid, false);
 	if (g->failed)
 		return false;
 	held_drop(g, scid);

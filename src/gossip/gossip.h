@@ -419,6 +419,13 @@ uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
 void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r);
 /* Announcements waiting for a check now. */
 size_t gossip_pending_checks(const struct gossip *g);
+/* The channel's funding output was spent (spent true) or the spend was
+ * reorganised out (false).  A spent channel is kept (until
+ * gossip_forget_channel, 72 blocks later) but no longer relayed, backfilled
+ * or sent in query answers, as Core Lightning does.  In memory only: the
+ * chain source says it again after a restart. */
+void gossip_channel_spent(struct gossip *g, uint64_t scid, bool spent);
+bool gossip_channel_is_spent(const struct gossip *g, uint64_t scid);
 /* Forget a channel: its announcement, updates and nodes left without a
  * channel (BOLT 7: a spent channel is forgotten after 72 blocks).  False
  * if the store failed. */

@@ -146,6 +146,9 @@ struct gossip {
 	 * (gossip_utxo_done); the same struct as held updates. */
 	struct gossip_held *checks;
 	size_t num_checks, checks_cap;
+	/* Spent channels (gossip_channel_spent), sorted: not relayed. */
+	uint64_t *spent;
+	size_t num_spent, spent_cap;
 	double checks_log_next;
 
 	struct gossip_relay_ent *log;

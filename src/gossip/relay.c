@@ -84,6 +84,9 @@ static size_t fetch(struct gossip *g, const struct gossip_relay_ent *e)
 	size_t len = 0;
 	int got = 0;
 
+	/* A spent channel waits to be forgotten: not relayed meanwhile. */
+	if (e->kind != GRELAY_NODE && gossip_channel_is_spent(g, e->scid))
+		return 0;
 	switch (e->kind) {
 	case GRELAY_CHAN:
 		got = gossip_store_chan_raw(g->store, g->buf, sizeof(g->buf),

@@ -414,6 +414,8 @@ static size_t send_chan_raw(struct gossip_peer *gp, uint64_t scid)
 	struct gossip *g = gp->g;
 	size_t len;
 
+	if (gossip_channel_is_spent(g, scid)) /* not sent while dying */
+		return 0;
 	if (gossip_store_chan_raw(g->store, g->buf, sizeof(g->buf), &len,
 				  scid) <= 0)
 		return 0;
@@ -426,6 +428,8 @@ static size_t send_upd_raw(struct gossip_peer *gp, uint64_t scid, int dir)
 	struct gossip *g = gp->g;
 	size_t len;
 
+	if (gossip_channel_is_spent(g, scid))
+		return 0;
 	if (gossip_store_upd_raw(g->store, g->buf, sizeof(g->buf), &len, scid,
 				 dir) <= 0)
 		return 0;

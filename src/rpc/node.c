@@ -384,6 +384,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	char tiphex[65] = "";
 	uint8_t tiphash[32];
 	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
+	Coldrpc__ChainChecks cc = COLDRPC__CHAIN_CHECKS__INIT;
 	char chash[65] = "";
 	static const uint8_t zero[32];
 
@@ -471,6 +472,21 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.requests = st.chain.requests;
 	ch.errors = st.chain.errors;
 	ch.lost_count = st.chain.lost_count;
+	cc.ok = st.chain.checks[0];
+	cc.no_block = st.chain.checks[1];
+	cc.no_tx = st.chain.checks[2];
+	cc.no_output = st.chain.checks[3];
+	cc.not_p2wsh = st.chain.checks[4];
+	cc.wrong_keys = st.chain.checks[5];
+	cc.spent = st.chain.checks[6];
+	cc.unconfirmed = st.chain.checks[7];
+	cc.unavailable = st.chain.checks[8];
+	ch.checks = &cc;
+	ch.checks_queued = st.chain.checks_queued;
+	ch.watched = st.chain.watched;
+	ch.spent = st.chain.spent;
+	ch.forgotten = st.chain.forgotten;
+	ch.reorgs = st.chain.reorgs;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
 }
@@ -726,7 +742,8 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	}
 	for (size_t i = 0; i < cfg->num_tls_extra_hosts; i++)
 		hosts[nhosts++] = cfg->tls_extra_hosts[i];
-	if (!rpc_tls_ensure(cert, key, hosts, nhosts))
+	if (!rpc_tls_ensure_names(cert, key, hosts, nhosts,
+				  cfg->tls_autorefresh))
 		goto fail;
 	node->macs = rpc_macaroon_svc_new(rootkey, true);
 	if (!node->macs || !rpc_datadir_macaroons(node->macs, cfg->datadir))

@@ -146,13 +146,28 @@ bool rpc_macaroon_write_file(const char *path, const uint8_t *mac,
 
 /**
  * rpc_tls_ensure - create a self-signed ECDSA P-256 certificate and key at
- * @cert_path / @key_path (0600) unless both exist already.
+ * @cert_path / @key_path (0600) unless both exist already; an expired one
+ * is renewed (see rpc_tls_ensure_names).
  * @hosts, @num_hosts: borrowed; host names and IP literals for the SANs
  *    ("localhost" and 127.0.0.1 / ::1 are always added).
  * Returns false (and logs) on failure.
  */
 bool rpc_tls_ensure(const char *cert_path, const char *key_path,
 		    const char *const *hosts, size_t num_hosts) CN_WARN_UNUSED;
+
+/**
+ * rpc_tls_ensure_names - rpc_tls_ensure, renewing like lnd at startup.
+ * @hosts: listener hosts and extra names/IPs (borrowed); "0.0.0.0" or "::"
+ *    adds every interface address (getifaddrs) and the host name.
+ * An existing pair is moved to <path>.old and a new one made when the
+ * certificate has expired, or (only if @autorefresh, lnd's
+ * --tlsautorefresh) when it lacks one of those names; without
+ * @autorefresh a missing name is logged.  rpc_tls_ensure is this with
+ * @autorefresh false.  Returns false (and logs) on failure.
+ */
+bool rpc_tls_ensure_names(const char *cert_path, const char *key_path,
+			  const char *const *hosts, size_t num_hosts,
+			  bool autorefresh) CN_WARN_UNUSED;
 
 /*
  * ---------------------------------------------------------------------------
@@ -385,6 +400,10 @@ struct rpc_sv_state {
 		const char *node_chain;
 		uint64_t blocks_connected, blocks_disconnected;
 		uint64_t requests, errors, lost_count;
+		/* By chain_check: ok, no_block, no_tx, no_output,
+		 * not_p2wsh, wrong_keys, spent, unconfirmed, unavailable. */
+		uint64_t checks[9];
+		uint64_t checks_queued, watched, spent, forgotten, reorgs;
 	} chain;
 };
 
@@ -408,6 +427,7 @@ struct rpc_node_config {
 	/* Extra SAN entries for a newly created cert; borrowed. */
 	const char *const *tls_extra_hosts;
 	size_t num_tls_extra_hosts;
+	bool tls_autorefresh; /* see rpc_tls_ensure_names */
 	const char *version;       /* GetInfo.version; borrowed (static) */
 	/* Health service name that is NOT_SERVING while the signer is away.
 	 * NULL: "coldnode.signer".  Borrowed (static). */

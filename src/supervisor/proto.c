@@ -210,15 +210,19 @@ uint8_t *sv_proto_shared_key(size_t *len, uint64_t id,
 	kl.key_family = SV_NODE_KEY_FAMILY;
 	kl.key_index = SV_NODE_KEY_INDEX;
 	kd.key_loc = &kl;
+	/* rpcwallet.go: "if keyDesc.Index == 0 && keyDesc.PubKey != nil"
+	 * then RawKeyBytes; our index is always 0. */
 	if (node_pub) {
 		kd.raw_key_bytes.data = (uint8_t *)node_pub;
 		kd.raw_key_bytes.len = 33;
 	}
 	sk.ephemeral_pubkey.data = (uint8_t *)point;
 	sk.ephemeral_pubkey.len = 33;
+	/* key_desc only, never the deprecated key_loc too: lnd's signer
+	 * refuses "use either key_desc or key_loc" (signer_server.go
+	 * DeriveSharedKey), and lnd's own RPCKeyRing.ECDH sends key_desc
+	 * alone. */
 	sk.key_desc = &kd;
-	/* Older signers read only the deprecated field. */
-	sk.key_loc = &kl;
 	m.request_id = id;
 	m.sign_request_type_case =
 		WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_SHARED_KEY_REQUEST;
@@ -240,7 +244,10 @@ uint8_t *sv_proto_sign_message(size_t *len, uint64_t id,
 	sm.msg.data = (uint8_t *)msg;
 	sm.msg.len = msglen;
 	sm.key_loc = &kl;
-	/* As netann signs gossip: double SHA-256. */
+	/* As netann signs gossip through RPCKeyRing.SignMessage: double
+	 * SHA-256, 64-byte wire signature.  compact_sig as
+	 * RPCKeyRing.SignMessageCompact sets it (node key only).  Never
+	 * schnorr_sig, tweak or tag. */
 	sm.double_hash = true;
 	sm.compact_sig = compact;
 	m.request_id = id;

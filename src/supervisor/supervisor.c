@@ -528,7 +528,9 @@ static void registered(struct supervisor *sv, const struct sv_resp *resp)
 
 	ev_timer_stop(sv->loop, &st->reg_timer);
 	snprintf(sv->signer_info, sizeof(sv->signer_info), "%s", resp->text);
-	buf = sv_proto_registration_complete(&len, "coldnode");
+	/* lnd's SignCoordinator sends this fixed text (sign_coordinator.go). */
+	buf = sv_proto_registration_complete(&len,
+					     "watch-only registration info");
 	if (!buf)
 		abort();
 	if (!st->ops->send(st->conn, buf, len)) {

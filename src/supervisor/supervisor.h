@@ -164,8 +164,9 @@ uint8_t *sv_proto_registration_complete(size_t *len, const char *info);
 uint8_t *sv_proto_registration_error(size_t *len, const char *error);
 uint8_t *sv_proto_ping(size_t *len, uint64_t id);
 /* DeriveSharedKey with the node key: key_desc{raw_key_bytes (if
- * @node_pub, 33 bytes, borrowed), key_loc{6,0}} and the deprecated
- * key_loc{6,0} too, as lnd's rpcwallet does. */
+ * @node_pub, 33 bytes, borrowed), key_loc{6,0}} and nothing in the
+ * deprecated key_loc, as lnd's rpcwallet (RPCKeyRing.ECDH) sends it; lnd's
+ * signer refuses a request with both. */
 uint8_t *sv_proto_shared_key(size_t *len, uint64_t id,
 			     const uint8_t point[33], const uint8_t *node_pub);
 /* SignMessage with the node key, double SHA-256. */

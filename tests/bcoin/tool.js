@@ -3,7 +3,8 @@
 // Reads one JSON request on stdin, writes one JSON answer on stdout.
 //   {"cmd":"keygen","n":N}  -> [{wif, priv, pub, address}] (compressed keys;
 //                             address: bcoin's regtest P2PKH form)
-//   {"cmd":"sign", "inputs":[{txid, vout, value, script, wifs:[..], witness_script?}],
+//   {"cmd":"sign", "inputs":[{txid, vout, value, script, wifs:[..] or privs:[hex..],
+//                             witness_script?}],
 //    "outputs":[{script, value}], "locktime"?}           -> {hex, txid}
 // txids are in display order (as the RPC prints them); scripts and keys hex.
 // witness_script set: the input is P2WSH of that script (a 2-of-2 funding
@@ -40,8 +41,9 @@ async function main() {
         value: inp.value, script: Script.fromRaw(Buffer.from(inp.script, 'hex')),
         height: inp.height === undefined ? 1 : inp.height, version: 1});
       mtx.addCoin(coin);
-      for (const w of inp.wifs) {
-        const r = KeyRing.fromSecret(w, 'regtest');
+      const keys = (inp.wifs || []).map((w) => KeyRing.fromSecret(w, 'regtest'))
+        .concat((inp.privs || []).map((p) => KeyRing.fromPrivate(Buffer.from(p, 'hex'), true)));
+      for (const r of keys) {
         if (inp.witness_script) {
           r.script = Script.fromRaw(Buffer.from(inp.witness_script, 'hex'));
           r.witness = true;

@@ -31,7 +31,8 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BCOIN_DIR = os.environ.get('BCOIN_DIR') or os.path.join(HERE, '..', 'bcoin')
+BCOIN_DIR = os.path.abspath(os.environ.get('BCOIN_DIR') or
+                            os.path.join(HERE, '..', 'bcoin'))
 NODE = os.environ.get('NODE') or 'node'
 SEGWIT_HEIGHT = 432
 COINBASE_MATURITY = 100
@@ -138,8 +139,9 @@ class Bcoin:
         if not os.path.exists(entry):
             raise BcoinError(f'{entry} missing: run scripts/install-deps --test')
         args = [NODE, entry, '--network=regtest', '--memory=true',
-                '--workers=false', '--listen=false', '--no-wallet',
-                '--http-host=127.0.0.1',
+                '--workers=false', '--listen=false', '--http-host=127.0.0.1',
+                # no wallet plugin: its HTTP server has a fixed port
+                '--no-wallet=true',
                 f'--http-port={self.port}', f'--api-key={self.api_key}',
                 '--log-level=warning', '--log-console=true']
         if self.logpath:
@@ -331,21 +333,27 @@ class Bcoin:
 
     def fund_2of2(self, pub1, pub2, value=100000, keys=None, sort=True):
         """A real BOLT 3 funding output: P2WSH of the 2-of-2 of pub1/pub2,
-        mined. keys: the two {wif,..} dicts, kept for spend()."""
+        mined. keys: the two private keys, kept for spend(): {wif,..}
+        dicts from keygen() or raw 32-byte private keys (hex or bytes)."""
         ws = multisig_2of2(pub1, pub2, sort=sort)
         f = self.fund(p2wsh(ws), value)
         f.witness_script = ws
-        f.wifs = [k['wif'] for k in keys] if keys else None
+        f.wifs, f.privs = None, None
+        if keys and isinstance(keys[0], dict):
+            f.wifs = [k['wif'] for k in keys]
+        elif keys:
+            f.privs = [k.hex() if isinstance(k, bytes) else k for k in keys]
         return f
 
     def spend(self, f, to_script=None, fee=1000, mine=True):
         """Spend a Funding made by fund_2of2 with its keys (needs segwit
         active: activate_segwit() before funding). Returns the spending txid."""
-        if not f.wifs:
+        if not (f.wifs or getattr(f, 'privs', None)):
             raise BcoinError('spend: the funding was made without keys')
         r = tool({'cmd': 'sign', 'inputs': [{
             'txid': f.txid, 'vout': f.vout, 'value': f.value, 'script': f.script,
-            'wifs': f.wifs, 'witness_script': f.witness_script}],
+            'wifs': f.wifs or [], 'privs': getattr(f, 'privs', None) or [],
+            'witness_script': f.witness_script}],
             'outputs': [{'script': to_script or self.miner_script,
                          'value': f.value - fee}]})
         self.send(r['hex'])

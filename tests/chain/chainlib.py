@@ -22,13 +22,28 @@ def coldctl_getinfo(node):
     return json.loads(p.stdout)
 
 
+def health(node, service='chain'):
+    """grpc.health.v1 Check of @service through @grpc/grpc-js:
+    'SERVING', 'NOT_SERVING' or 'ERR <code>' (5: NOT_FOUND)."""
+    p = subprocess.run(
+        [os.environ.get('NODE', 'node'),
+         os.path.join(os.path.dirname(os.path.abspath(__file__)), 'health.js'),
+         node.datadir, str(rpc_port(node)), service],
+        capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        fail(f'health.js: {p.stderr}')
+    return p.stdout.strip()
+
+
 def chain_state(node):
     """GetState's chain section; 64-bit counters (strings in coldctl's
     JSON, as lncli prints them) as ints."""
     st = coldctl_state(node)['chain']
     for k in ('blocks_connected', 'blocks_disconnected', 'requests',
-              'errors', 'lost_count', 'tip_time'):
+              'errors', 'lost_count', 'tip_time', 'checks_queued',
+              'watched', 'spent', 'forgotten', 'reorgs'):
         st[k] = int(st[k])
+    st['checks'] = {k: int(v) for k, v in st['checks'].items()}
     return st
 
 

@@ -1,7 +1,8 @@
 """Bad answers from the chain backend.  A proxy test double
 (FaultyProxy) sits between coldnode and a real bcoin and, on command,
 replaces the node's answers with malformed JSON, truncated or oversized
-responses, HTTP errors, the -28 warming-up error, a wrong password, or a
+responses, HTTP errors, the -28 warming-up error (in a batch, and as
+bitcoind's HTTP 500 whole-request error), a wrong password, or a
 block that does not parse.  Each time coldnode must stay up, serve RPC,
 report `chain: lost` with the cause, and catch up once answers are good
 again."""
@@ -37,6 +38,13 @@ class FaultyProxy:
                     return self.reply(503, b'Service Unavailable')
                 if f == 'http401':
                     return self.reply(401, b'')
+                if f == 'warmup500':
+                    # bitcoind's whole-request failure: HTTP 500 and one
+                    # error object, not a batch.
+                    return self.reply(500, json.dumps({
+                        'result': None, 'id': None, 'error': {
+                            'code': -28,
+                            'message': 'Loading block index...'}}).encode())
                 if f == 'malformed':
                     return self.reply(200, b'[{"result": tru')
                 if f == 'truncated':
@@ -94,6 +102,7 @@ CASES = [
     ('http503', 'HTTP 503'),
     ('http401', 'authentication failed'),
     ('warmup', '-28'),
+    ('warmup500', 'node error -28: Loading block index'),
     ('badblock', 'does not parse'),
 ]
 

@@ -7,7 +7,7 @@ import sys
 import time
 
 from bcoin import Bcoin
-from chainlib import chain_state, coldctl_getinfo, wait_chain
+from chainlib import chain_state, coldctl_getinfo, health, wait_chain
 from harness import Harness, fail, run
 
 
@@ -42,14 +42,16 @@ def main():
                  f'{hdr["time"]}')
         if st['blocks_connected'] < 4 or st['node_chain'] != 'regtest':
             fail(f'counters: {st}')
+        if health(n) != 'SERVING':
+            fail(f'health "chain" while synced: {health(n)}')
 
         # 2. Reorg: invalidate the last two blocks, mine a longer branch.
         tip = b.height()
         b.rpc('invalidateblock', b.rpc('getblockhash', tip - 1))
         b.mine(3)
         st = wait_chain(n, at(b), 'the new branch after the reorg')
-        if st['blocks_disconnected'] < 2:
-            fail(f'reorg: expected 2 blocks disconnected, got {st}')
+        if st['blocks_disconnected'] < 2 or st['reorgs'] != 1:
+            fail(f'reorg: expected 2 blocks disconnected, 1 reorg: {st}')
         n.wait_log(r'block \d+ disconnected \(reorg\)')
 
         # 3. Node killed; blocks mined while it was away (bcoin keeps the
@@ -63,6 +65,8 @@ def main():
         gi = coldctl_getinfo(n)          # RPC goes on
         if gi['synced_to_chain']:
             fail('GetInfo synced_to_chain while the chain is lost')
+        if health(n) != 'NOT_SERVING':
+            fail(f'health "chain" while lost: {health(n)}')
         b.start(port=b.port)
         for r in raws:
             b.rpc('submitblock', r)
@@ -92,7 +96,42 @@ def main():
             fail(f'wrong network not explained: {st}')
         w.wait_log(r'wrong-network: node is on chain "regtest", not '
                    r'--network=testnet')
+        if health(w) != 'NOT_SERVING':
+            fail(f'health "chain" on the wrong network: {health(w)}')
         w.stop()
+
+        # 6. Cookie auth: a stale .cookie fails (401), a new one is read
+        # again without a restart (bitcoind writes one at each start).
+        cookie = os.path.join(h.tmp, '.cookie')
+        with open(cookie, 'w') as f:
+            f.write('__cookie__:stale\n')
+        k = h.node('k', '--signer=local', '--network=regtest', '--nolisten',
+                   '--bitcoind.blockpollinginterval=200ms',
+                   '--bitcoin.node=bitcoind',
+                   f'--bitcoind.rpchost=127.0.0.1:{b.port}',
+                   f'--bitcoind.rpccookie={cookie}')
+        k.start()
+        st = wait_chain(k, lambda s: s['status'] == 'lost', 'lost on 401')
+        if 'authentication failed' not in st['last_error']:
+            fail(f'401 not explained: {st}')
+        with open(cookie, 'w') as f:
+            f.write(f'__cookie__:{b.api_key}\n')
+        wait_chain(k, at(b), 'synced with the new cookie')
+        k.stop()
+
+        # 7. No backend: the chain section says so, the health service is
+        # not registered (NOT_FOUND), GetInfo's chain fields stay zero.
+        z = h.node('z', '--signer=local', '--network=regtest', '--nolisten')
+        z.start()
+        st = chain_state(z)
+        if st['backend'] != 'none' or st['status'] != 'off':
+            fail(f'no backend: {st}')
+        if health(z) != 'ERR 5':
+            fail(f'health "chain" without a backend: {health(z)}')
+        gi = coldctl_getinfo(z)
+        if gi['block_height'] != 0 or gi['synced_to_chain']:
+            fail(f'GetInfo without a backend: {gi}')
+        z.stop()
 
 
 if __name__ == '__main__':

@@ -155,6 +155,16 @@ static void test_errors(void)
 	      DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "--nolisten=maybe", NULL) == DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "stray", NULL) == DAEMON_CONFIG_ERROR);
+	/* TLS names like lnd: --tlsextraip takes IP literals only. */
+	CHECK(load(&cfg, dd, "--tlsextraip=signer.lan", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--tlsextraip=10.0.0.5", "--tlsextraip=fd00::5",
+		   "--tlsautorefresh", NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->tlsextraip.n == 2 && cfg->tlsautorefresh);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->tlsextraip.n == 0 && !cfg->tlsautorefresh);
+	daemon_config_free(cfg);
 	CHECK(load(&cfg, dd, "--help", NULL) == DAEMON_CONFIG_HELP);
 	/* Bad lines in the file. */
 	write_file("bad.conf", "nosuch=1\n", 0600);
@@ -175,6 +185,39 @@ static void test_errors(void)
 	daemon_config_free(cfg);
 }
 
+/* Chain backend options (lnd's names). */
+static void test_chain_options(void)
+{
+	struct daemon_config *cfg;
+	char dd[300];
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->bitcoin_node, "none"));
+	CHECK(cfg->bitcoind_pollinterval == 10);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpchost=127.0.0.1:18443",
+		   "--bitcoind.rpcuser=u", "--bitcoind.rpcpass=p",
+		   "--bitcoind.blockpollinginterval=500ms", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->bitcoind_rpchost, "127.0.0.1:18443") &&
+	      cfg->bitcoind_pollinterval == 0.5);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpccookie=~/.bitcoin/.cookie", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->bitcoind_rpccookie[0] != '~'); /* expanded */
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoin.node=btcd", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	/* bitcoind without credentials: refused at start, not at first use */
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
+		   "--bitcoind.rpcuser=u", NULL) == DAEMON_CONFIG_ERROR);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -188,6 +231,7 @@ int main(void)
 	test_defaults();
 	test_file_and_flags();
 	test_errors();
+	test_chain_options();
 	fclose(sink);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

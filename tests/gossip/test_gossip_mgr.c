@@ -253,6 +253,172 @@ static void test_unverified_cap(void)
 	tmpdir_rm(dir);
 }
 
+/* A chain source that answers later (the chain module): announcements
+ * wait, bounded, neither stored nor relayed; the answer stores or drops
+ * them, with the updates held for them. */
+static enum gossip_utxo utxo_pending(void *arg, uint64_t scid,
+				     const uint8_t btc_key_1[33],
+				     const uint8_t btc_key_2[33])
+{
+	return GOSSIP_UTXO_PENDING;
+}
+
+static void test_pending_checks(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip_config cfg;
+	struct gossip *g;
+	struct peer *x = double_new(0xad);
+	struct tkey a, b, c;
+	uint8_t m[1000];
+	size_t len;
+	uint64_t base = 700200ULL << 40;
+	uint64_t n, ch, u;
+
+	test_now = 1767225600;
+	tkey_init(&a, 0x11);
+	tkey_init(&b, 0x22);
+	tkey_init(&c, 0x33);
+	double_gossip_config(&cfg, dir, chain, test_clock);
+	cfg.max_pending_checks = 3;
+	cfg.chain.check_utxo = utxo_pending;
+	g = gossip_new(loop, &cfg, NULL, NULL);
+	CHECK(g != NULL);
+	gossip_peer_connected(g, x);
+
+	for (uint64_t i = 1; i <= 3; i++) {
+		len = tmake_chan(m, chain, base + (i << 16), &a, &b);
+		CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_PENDING);
+	}
+	CHECK(gossip_pending_checks(g) == 3);
+	/* Waiting is not stored; a repeat is a duplicate; past the bound a
+	 * new one is ignored (counted, the peer kept). */
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 0);
+	len = tmake_chan(m, chain, base + (1 << 16), &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_DUPLICATE);
+	len = tmake_chan(m, chain, base + (4 << 16), &a, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_CHECKS_FULL);
+	CHECK(x->warns == 0 && x->closes == 0);
+	/* Updates for waiting channels are held. */
+	len = tmake_upd(m, chain, base + (1 << 16), tdir(&a, &b),
+			test_now - 100, 1000, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	len = tmake_upd(m, chain, base + (2 << 16), tdir(&a, &b),
+			test_now - 100, 1000, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	/* OK: stored verified, its held update applied. */
+	gossip_utxo_done(g, base + (1 << 16), GOSSIP_UTXO_OK);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 1 && u == 1);
+	CHECK(gossip_unverified_channels(g) == 0);
+	/* BAD: dropped with its held update, counted. */
+	gossip_utxo_done(g, base + (2 << 16), GOSSIP_UTXO_BAD);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 1 && u == 1);
+	CHECK(gossip_rejects(g, GOSSIP_REJ_UTXO) == 1);
+	len = tmake_upd(m, chain, base + (2 << 16), tdir(&a, &b),
+			test_now - 90, 1000, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	/* UNVERIFIED (backend lost): stored unverified. */
+	gossip_utxo_done(g, base + (3 << 16), GOSSIP_UTXO_UNVERIFIED);
+	CHECK(gossip_unverified_channels(g) == 1);
+	CHECK(gossip_pending_checks(g) == 0);
+	/* An answer nobody waits for is ignored. */
+	gossip_utxo_done(g, base + (9 << 16), GOSSIP_UTXO_OK);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 2);
+	/* Background check: the unverified one is listed, then verified;
+	 * forgetting removes a channel with its updates. */
+	uint64_t scids[4];
+	uint8_t keys[4][2][33];
+	CHECK(gossip_unverified_page(g, 0, scids, keys, 4) == 1);
+	CHECK(scids[0] == base + (3 << 16));
+	CHECK(gossip_unverified_page(g, scids[0], scids, keys, 4) == 0);
+	gossip_set_verified(g, base + (3 << 16), true);
+	CHECK(gossip_unverified_channels(g) == 0);
+	CHECK(gossip_forget_channel(g, base + (1 << 16)));
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 1 && u == 0);
+	gossip_set_verified(g, base + (3 << 16), false);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 0);
+
+	gossip_peer_gone(g, x);
+	gossip_free(g);
+	double_free(x);
+	tmpdir_rm(dir);
+}
+
+/* A spent channel (the chain source says so) is kept but not sent: no
+ * backfill, no relay; the spend undone, it is sent again. */
+static void backfill(struct gossip *g, struct peer *r, size_t want)
+{
+	struct gossip_ts_filter f;
+	uint8_t m[100];
+	size_t len;
+
+	double_clear(r);
+	memcpy(f.chain_hash, chain, 32);
+	f.first_timestamp = 0;
+	f.timestamp_range = UINT32_MAX;
+	len = gossip_ts_filter_write(m, sizeof(m), &f);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_OK);
+	/* Backfill is paced by a timer: let it tick (want 0: a few ticks). */
+	for (int i = 0; i < (want ? 300 : 3) && r->n < (want ? want : 1);
+	     i++)
+		ev_run(loop, EVRUN_ONCE);
+	run_a_bit(10);
+}
+
+static void test_spent_not_relayed(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xac), *r = double_new(0xad);
+	struct tkey a, b;
+	uint8_t m[1000];
+	size_t len;
+	uint64_t scid = 700003ULL << 40;
+
+	test_now = 1767225600;
+	tkey_init(&a, 0x11);
+	tkey_init(&b, 0x22);
+	gossip_peer_connected(g, x);
+	gossip_peer_connected(g, r);
+	len = tmake_chan(m, chain, scid, &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, scid, tdir(&a, &b), test_now - 30, 1, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	gossip_channel_spent(g, scid, true);
+	CHECK(gossip_channel_is_spent(g, scid));
+	backfill(g, r, 0);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 0);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 0);
+	/* A newer update is stored but not relayed either. */
+	len = tmake_upd(m, chain, scid, tdir(&a, &b), test_now - 20, 2, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 3; i++) /* past a relay flush (1 s tick) */
+		ev_run(loop, EVRUN_ONCE);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 0);
+	/* Undone: sent again. */
+	gossip_channel_spent(g, scid, false);
+	backfill(g, r, 2);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 1);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 1);
+	/* Forgetting clears the mark. */
+	gossip_channel_spent(g, scid, true);
+	CHECK(gossip_forget_channel(g, scid));
+	CHECK(!gossip_channel_is_spent(g, scid));
+
+	gossip_peer_gone(g, x);
+	gossip_peer_gone(g, r);
+	gossip_free(g);
+	double_free(x);
+	double_free(r);
+	tmpdir_rm(dir);
+}
+
 /* A burst, then one a minute, per channel direction; a flooding peer is
  * warned then dropped. */
 static void test_ratelimit(void)
@@ -727,6 +893,8 @@ int main(void)
 	memset(chain, 0x06, 32);
 	test_rules();
 	test_unverified_cap();
+	test_pending_checks();
+	test_spent_not_relayed();
 	test_ratelimit();
 	test_relay();
 	test_gone_mid_send();

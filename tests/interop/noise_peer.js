@@ -3,6 +3,10 @@
 //
 //   node noise_peer.js client HOST PORT NODEID CHAINHEX
 //       dial coldnode, exchange init, ping it, check the pong length.
+//   node noise_peer.js hold HOST PORT NODEID CHAINHEX
+//       as client, then stay connected: print "OK client", answer pings,
+//       and for each "ping" line on stdin send a ping and print "PONG"
+//       when it is answered (a session kept across the signer's loss).
 //   node noise_peer.js server CHAINHEX
 //       listen on 127.0.0.1:0, print "LISTEN <port> <pubkey>", accept one
 //       coldnode, exchange init, ping it, answer its pings, print
@@ -90,6 +94,34 @@ function speak(sock, chain, wantTheirPing, done) {
 function main() {
   const mode = process.argv[2];
   const ls = crypto.randomBytes(32);
+  if (mode === 'hold') {
+    const [host, port, nodeId, chainHex] = process.argv.slice(3);
+    const sock = noise.connect({
+      ls, rpk: Buffer.from(nodeId, 'hex'), host, port: Number(port),
+    });
+    const t = setTimeout(() => fail('timed out'), 20000);
+    let ok = false;
+    sock.on('ready', () => {
+      speak(sock, Buffer.from(chainHex, 'hex'), false, () => {
+        if (ok) return;
+        ok = true;
+        clearTimeout(t);
+        sock.on('data', (m) => {
+          if (m.readUInt16BE(0) === 19) console.log('PONG');
+        });
+        console.log('OK client');
+      });
+    });
+    sock.on('error', (e) => fail('connect: ' + e.message));
+    sock.on('close', () => { console.log('CLOSED'); process.exit(0); });
+    process.stdin.on('data', (d) => {
+      for (const l of d.toString().split('\n')) {
+        if (l.trim() === 'ping') sock.write(pingMsg(PING_LEN));
+      }
+    });
+    process.stdin.on('end', () => process.exit(0));
+    return;
+  }
   setTimeout(() => fail('timed out'), 20000).unref();
   if (mode === 'client') {
     const [host, port, nodeId, chainHex] = process.argv.slice(3);

@@ -152,6 +152,26 @@ static void test_round_trip(void)
 
 	/* ECDH: 7*(2G) and 2*(7G) agree. */
 	req = sv_proto_shared_key(&rlen, 10, point, pub);
+	{
+		/* As lnd's RPCKeyRing.ECDH: key_desc{key_loc{6,0},
+		 * raw_key_bytes} and never the deprecated key_loc (lnd's
+		 * signer: "use either key_desc or key_loc"). */
+		Watchonlyrpc__SignCoordinatorRequest *m =
+			watchonlyrpc__sign_coordinator_request__unpack(NULL, rlen,
+								       req);
+		const Signrpc__SharedKeyRequest *sk;
+		CHECK(m && m->sign_request_type_case ==
+			   WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_SHARED_KEY_REQUEST);
+		sk = m->shared_key_request;
+		CHECK(sk->key_loc == NULL);
+		CHECK(sk->key_desc && sk->key_desc->key_loc);
+		CHECK(sk->key_desc->key_loc->key_family == 6 &&
+		      sk->key_desc->key_loc->key_index == 0);
+		CHECK(sk->key_desc->raw_key_bytes.len == 33 &&
+		      memcmp(sk->key_desc->raw_key_bytes.data, pub, 33) == 0);
+		CHECK(sk->ephemeral_pubkey.len == 33);
+		watchonlyrpc__sign_coordinator_request__free_unpacked(m, NULL);
+	}
 	CHECK(cs_handle(k, &resp, &plen, e, sizeof(e), req, rlen) == CS_REPLY);
 	CHECK(sv_proto_decode(&r, &err, resp, plen));
 	CHECK(r.kind == SV_RESP_SHARED_KEY && r.ref_id == 10);

@@ -1,0 +1,864 @@
+/* Funding outputs: the BOLT 7 check of each channel_announcement's output,
+ * and the watch set of checked outputs whose spends the follower reports.
+ *
+ * A check walks short_channel_id -> block hash (getblockhash) -> the raw
+ * block (getblock HASH 0, parsed by block.h, a few cached) -> the output
+ * at (tx index, vout), whose script must be P2WSH of the BOLT 3 funding
+ * script -> gettxout for "unspent" and the confirmations.  Checks are
+ * sent as JSON-RPC batches (check_batch calls, check_inflight batches at
+ * once), repeated lookups of one block are merged, and nothing is sent
+ * while the backend is lost: the checks wait (at most max_checks) and go
+ * on when it is back.  This is Core Lightning's bcli path (getblockhash,
+ * getblock, gettxout), batched. */
+#include "chain/block.h"
+#include "chain/chain_internal.h"
+#include "common/common.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB "CHAIN"
+#define CACHE_BLOCKS 8
+#define MAX_TRIES 3
+
+enum cstage { NEED_HASH, NEED_BLOCK, NEED_TXOUT };
+
+struct check {
+	uint64_t scid;
+	uint8_t script[34];     /* the P2WSH the keys make */
+	chain_check_cb cb;
+	void *ctx;
+	enum cstage st;
+	uint8_t bhash[32];
+	uint8_t txid[32];
+	uint64_t value;
+	int tries;
+	bool inflight;
+	struct check *next, *prev; /* FIFO, O(1) removal */
+};
+
+struct cblock {
+	uint32_t height;
+	uint8_t *raw;           /* owned; b points into it */
+	struct chain_block *b;
+	uint64_t used;
+};
+
+enum ckind { CALL_HASH, CALL_BLOCK, CALL_TXOUT };
+struct call {
+	enum ckind kind;
+	uint32_t height;        /* CALL_HASH */
+	uint8_t hash[32];       /* CALL_BLOCK */
+	struct check *chk;      /* CALL_TXOUT */
+};
+
+struct batch {
+	struct chain *c;
+	struct batch *next, *prev; /* in flight, freed with the checker */
+	size_t n;
+	struct call calls[64];
+};
+
+struct chain_checker {
+	ev_idle load;           /* loading the watch set, a page a step */
+	uint64_t load_cursor;
+	bool loaded;
+	struct check *head, *tail;
+	size_t n;
+	size_t inflight;        /* batches */
+	struct batch *batches;  /* those in flight */
+	struct cblock cache[CACHE_BLOCKS];
+	uint64_t clock;
+	ev_timer kick;
+};
+
+struct went {
+	uint8_t txid[32];
+	uint32_t vout;
+	uint32_t spent;         /* height the spend was seen, 0 none */
+	uint64_t scid;          /* 0: empty slot (no channel has scid 0) */
+};                              /* 48 bytes; the capacity stays in SQLite */
+
+struct chain_watch {
+	struct went *tab;
+	size_t cap, n, n_spent;
+};
+
+const char *chain_check_name(enum chain_check r)
+{
+	switch (r) {
+	case CHAIN_CHECK_OK: return "ok";
+	case CHAIN_CHECK_NO_BLOCK: return "no such block";
+	case CHAIN_CHECK_NO_TX: return "no such transaction";
+	case CHAIN_CHECK_NO_OUTPUT: return "no such output";
+	case CHAIN_CHECK_NOT_P2WSH: return "output not P2WSH";
+	case CHAIN_CHECK_WRONG_KEYS: return "output not the 2-of-2 of the bitcoin keys";
+	case CHAIN_CHECK_SPENT: return "output spent";
+	case CHAIN_CHECK_UNCONFIRMED: return "too few confirmations";
+	case CHAIN_CHECK_UNAVAILABLE: return "chain backend unavailable";
+	case CHAIN_CHECK_NUM: break;
+	}
+	abort();
+}
+
+/* ---- watch set: open addressing on the outpoint, backward-shift delete */
+
+static size_t wslot(const struct chain_watch *w, const uint8_t txid[32],
+		    uint32_t vout)
+{
+	uint64_t h;
+
+	memcpy(&h, txid, 8); /* a txid is already uniformly distributed */
+	h ^= (uint64_t)vout * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h & (w->cap - 1));
+}
+
+static struct went *wfind(const struct chain_watch *w,
+			  const uint8_t txid[32], uint32_t vout)
+{
+	if (!w->cap)
+		return NULL;
+	for (size_t i = wslot(w, txid, vout);; i = (i + 1) & (w->cap - 1)) {
+		struct went *e = &w->tab[i];
+		if (!e->scid)
+			return NULL;
+		if (e->vout == vout && !memcmp(e->txid, txid, 32))
+			return e;
+	}
+}
+
+static void winsert(struct chain_watch *w, const struct went *src);
+
+static void wresize(struct chain_watch *w, size_t cap)
+{
+	struct went *old = w->tab;
+	size_t ocap = w->cap;
+
+	w->cap = cap;
+	w->tab = calloc(w->cap, sizeof(*w->tab));
+	if (!w->tab)
+		abort();
+	w->n = 0;
+	w->n_spent = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].scid)
+			winsert(w, &old[i]);
+	free(old);
+}
+
+static void wgrow(struct chain_watch *w)
+{
+	wresize(w, w->cap ? w->cap * 2 : 1024);
+}
+
+static void winsert(struct chain_watch *w, const struct went *src)
+{
+	struct went *e;
+
+	if (!src->scid)
+		return; /* marks empty slots; never a real channel */
+	if ((w->n + 1) * 2 > w->cap)
+		wgrow(w);
+	e = wfind(w, src->txid, src->vout);
+	if (e) {
+		w->n_spent -= e->spent != 0;
+		*e = *src;
+		w->n_spent += e->spent != 0;
+		return;
+	}
+	for (size_t i = wslot(w, src->txid, src->vout);;
+	     i = (i + 1) & (w->cap - 1))
+		if (!w->tab[i].scid) {
+			w->tab[i] = *src;
+			w->n++;
+			w->n_spent += src->spent != 0;
+			return;
+		}
+}
+
+static void wremove(struct chain_watch *w, struct went *e)
+{
+	size_t i = (size_t)(e - w->tab), j = i;
+
+	w->n--;
+	w->n_spent -= e->spent != 0;
+	w->tab[i].scid = 0;
+	/* Backward shift: move later entries of the run into the hole. */
+	for (;;) {
+		j = (j + 1) & (w->cap - 1);
+		if (!w->tab[j].scid)
+			return;
+		size_t k = wslot(w, w->tab[j].txid, w->tab[j].vout);
+		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		w->tab[i] = w->tab[j];
+		w->tab[j].scid = 0;
+		i = j;
+	}
+}
+
+static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
+		  uint32_t vout, uint64_t capacity, uint32_t spent)
+{
+	struct chain *c = arg;
+	struct went e = { .vout = vout, .spent = spent, .scid = scid };
+
+	memcpy(e.txid, txid, 32);
+	winsert(c->watch, &e);
+	/* The owner keeps "spent" in memory only: say it again. */
+	if (spent && c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, scid, spent);
+}
+
+size_t chain_watch_count(const struct chain *c)
+{
+	return c->watch ? c->watch->n : 0;
+}
+
+void chain_unwatch(struct chain *c, uint64_t scid)
+{
+	struct chain_watch *w = c->watch;
+
+	for (size_t i = 0; scid && i < w->cap; i++)
+		if (w->tab[i].scid == scid) {
+			wremove(w, &w->tab[i]);
+			chain_store_watch_del(c->store, scid);
+			return;
+		}
+}
+
+static void mark_spent(struct chain *c, struct went *e, uint32_t height)
+{
+	struct chain_watch *w = c->watch;
+
+	if (e->spent)
+		return;
+	e->spent = height;
+	w->n_spent++;
+	c->info.spent++;
+	chain_store_watch_spent(c->store, e->scid, e->spent);
+	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
+		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
+		 (unsigned)(e->scid >> 16) & 0xffffff,
+		 (unsigned)e->scid & 0xffff, height, CHAIN_FORGET_DELAY);
+	if (c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, e->scid, height);
+}
+
+void chain_funding_block(struct chain *c, uint32_t height,
+			 const struct chain_block *b)
+{
+	struct chain_watch *w = c->watch;
+
+	if (w->n) {
+		for (size_t t = 0; t < b->n_tx; t++)
+			for (size_t i = 0; i < b->tx[t].n_in; i++) {
+				const struct chain_outpoint *o =
+					&b->tx[t].in[i].prevout;
+				struct went *e = wfind(w, o->txid, o->vout);
+				if (e)
+					mark_spent(c, e, height);
+			}
+	}
+	if (!w->n_spent)
+		return;
+	/* Forget CHAIN_FORGET_DELAY blocks after the spend.  A scan: spends
+	 * are rare and blocks come every ten minutes. */
+	for (size_t i = 0; i < w->cap;) {
+		struct went *e = &w->tab[i];
+		if (e->scid && e->spent &&
+		    height >= e->spent + CHAIN_FORGET_DELAY) {
+			uint64_t scid = e->scid;
+			wremove(w, e);
+			chain_store_watch_del(c->store, scid);
+			c->info.forgotten++;
+			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
+				 "blocks ago)", (unsigned)(scid >> 40),
+				 (unsigned)(scid >> 16) & 0xffffff,
+				 (unsigned)scid & 0xffff, CHAIN_FORGET_DELAY);
+			if (c->ev.funding_forget)
+				c->ev.funding_forget(c->ev.ctx, scid);
+			continue; /* slot i holds a shifted entry now */
+		}
+		i++;
+	}
+}
+
+/* Block height left the chain: channels funded in it lost their funding
+ * (treated as spent, BOLT 7's delay applies); spends seen in it are
+ * undone (the spend may come back in the new branch, seen again then). */
+void chain_funding_unblock(struct chain *c, uint32_t height)
+{
+	struct chain_watch *w = c->watch;
+
+	for (size_t i = 0; i < w->cap; i++) {
+		struct went *e = &w->tab[i];
+		if (!e->scid)
+			continue;
+		if (e->spent == height) {
+			e->spent = 0;
+			w->n_spent--;
+			chain_store_watch_spent(c->store, e->scid, 0);
+			if (c->ev.funding_spent)
+				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
+		}
+		if ((uint32_t)(e->scid >> 40) == height)
+			mark_spent(c, e, height);
+	}
+	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
+		struct cblock *cb = &c->checker->cache[i];
+		if (cb->b && cb->height >= height) {
+			chain_block_free(cb->b);
+			free(cb->raw);
+			memset(cb, 0, sizeof(*cb));
+		}
+	}
+}
+
+/* ---- checks ---------------------------------------------------------- */
+
+static void funding_script(uint8_t out[34], const uint8_t k1[33],
+			   const uint8_t k2[33])
+{
+	uint8_t ws[71];
+	const uint8_t *a = k1, *b = k2;
+
+	/* BOLT 3: "2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG ... Where
+	 * pubkey1 is the lexicographically lesser of the two
+	 * funding_pubkey in compressed format". */
+	if (memcmp(k1, k2, 33) > 0) {
+		a = k2;
+		b = k1;
+	}
+	ws[0] = 0x52;
+	ws[1] = 0x21;
+	memcpy(ws + 2, a, 33);
+	ws[35] = 0x21;
+	memcpy(ws + 36, b, 33);
+	ws[69] = 0x52;
+	ws[70] = 0xae;
+	out[0] = 0x00;
+	out[1] = 0x20;
+	crypto_hash_sha256(out + 2, ws, sizeof(ws));
+}
+
+static void pump(struct chain *c);
+
+static void kick(struct chain *c)
+{
+	ev_timer_stop(c->loop, &c->checker->kick);
+	ev_timer_set(&c->checker->kick, 0., 0.);
+	ev_timer_start(c->loop, &c->checker->kick);
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	pump(w->data);
+}
+
+static void finish(struct chain *c, struct check *k, enum chain_check r)
+{
+	struct chain_checker *ck = c->checker;
+
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		ck->head = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		ck->tail = k->prev;
+	ck->n--;
+	c->info.checks[r]++;
+	c->info.checks_queued = ck->n;
+	if (r == CHAIN_CHECK_OK) {
+		struct went e = { .vout = (uint32_t)(k->scid & 0xffff),
+				  .scid = k->scid };
+		memcpy(e.txid, k->txid, 32);
+		winsert(c->watch, &e);
+		c->info.watched = c->watch->n;
+		chain_store_watch_put(c->store, k->scid, k->txid, e.vout,
+				      k->value, 0);
+	}
+	log_debug(SUB, "channel %ux%ux%u: %s", (unsigned)(k->scid >> 40),
+		  (unsigned)(k->scid >> 16) & 0xffffff,
+		  (unsigned)k->scid & 0xffff, chain_check_name(r));
+	k->cb(k->ctx, k->scid, r, r == CHAIN_CHECK_OK ? k->value : 0);
+	free(k);
+}
+
+static struct cblock *cache_find(struct chain *c, uint32_t height,
+				 const uint8_t *hash)
+{
+	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
+		struct cblock *cb = &c->checker->cache[i];
+		if (cb->b && (hash ? !memcmp(cb->b->hash, hash, 32)
+				   : cb->height == height)) {
+			cb->used = ++c->checker->clock;
+			return cb;
+		}
+	}
+	return NULL;
+}
+
+/* The output at the scid's position in the block: the script tells. */
+static bool resolve(struct chain *c, struct check *k, const struct cblock *cb)
+{
+	uint32_t txi = (uint32_t)(k->scid >> 16) & 0xffffff;
+	uint32_t vout = (uint32_t)(k->scid & 0xffff);
+	const struct chain_txout *o;
+
+	if (txi >= cb->b->n_tx) {
+		finish(c, k, CHAIN_CHECK_NO_TX);
+		return false;
+	}
+	if (vout >= cb->b->tx[txi].n_out) {
+		finish(c, k, CHAIN_CHECK_NO_OUTPUT);
+		return false;
+	}
+	o = &cb->b->tx[txi].out[vout];
+	/* BOLT 7: "if the short_channel_id's output does NOT correspond to
+	 * a P2WSH (using bitcoin_key_1 and bitcoin_key_2, as specified in
+	 * BOLT #3) ... MUST ignore the message." */
+	if (o->script_len != 34 || o->script[0] != 0 || o->script[1] != 0x20) {
+		finish(c, k, CHAIN_CHECK_NOT_P2WSH);
+		return false;
+	}
+	if (memcmp(o->script, k->script, 34)) {
+		finish(c, k, CHAIN_CHECK_WRONG_KEYS);
+		return false;
+	}
+	memcpy(k->txid, cb->b->tx[txi].txid, 32);
+	k->value = o->value_sat;
+	k->st = NEED_TXOUT;
+	return true;
+}
+
+static void cache_put(struct chain *c, uint32_t height, uint8_t *raw,
+		      struct chain_block *b)
+{
+	struct cblock *victim = &c->checker->cache[0];
+
+	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
+		struct cblock *cb = &c->checker->cache[i];
+		if (!cb->b) {
+			victim = cb;
+			break;
+		}
+		if (cb->used < victim->used)
+			victim = cb;
+	}
+	if (victim->b) {
+		chain_block_free(victim->b);
+		free(victim->raw);
+	}
+	victim->height = height;
+	victim->raw = raw;
+	victim->b = b;
+	victim->used = ++c->checker->clock;
+}
+
+static bool usable(const struct chain *c)
+{
+	return c->info.status == CHAIN_SYNCING ||
+	       c->info.status == CHAIN_SYNCED;
+}
+
+static void retry_or_give_up(struct chain *c, struct check *k)
+{
+	k->inflight = false;
+	if (++k->tries >= MAX_TRIES)
+		finish(c, k, CHAIN_CHECK_UNAVAILABLE);
+}
+
+static void batch_unlink(struct chain_checker *ck, struct batch *bt)
+{
+	if (bt->prev)
+		bt->prev->next = bt->next;
+	else
+		ck->batches = bt->next;
+	if (bt->next)
+		bt->next->prev = bt->prev;
+}
+
+static void on_batch(void *ctx, enum chain_http_result r, long status,
+		     const char *body, size_t len, const char *errtext)
+{
+	struct batch *bt = ctx;
+	struct chain *c = bt->c;
+	struct chain_reply rep[64];
+	char err[160];
+	json_t *root = NULL;
+
+	c->checker->inflight--;
+	batch_unlink(c->checker, bt);
+	if (r == CHAIN_HTTP_OK && (status == 200 || status == 500))
+		root = chain_json_replies(body, len, false, rep, bt->n, err,
+					  sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s",
+			 r == CHAIN_HTTP_OK ? "HTTP error" : errtext);
+	if (!root) {
+		log_unusual(SUB, "funding check batch failed: %s", err);
+		c->info.errors++;
+		/* Every check of this batch: once more, then unavailable. */
+		for (struct check *k = c->checker->head, *nx; k; k = nx) {
+			nx = k->next;
+			for (size_t i = 0; i < bt->n; i++)
+				if ((bt->calls[i].kind == CALL_TXOUT &&
+				     bt->calls[i].chk == k) ||
+				    (bt->calls[i].kind == CALL_HASH &&
+				     k->st == NEED_HASH &&
+				     (uint32_t)(k->scid >> 40) ==
+				     bt->calls[i].height) ||
+				    (bt->calls[i].kind == CALL_BLOCK &&
+				     k->st == NEED_BLOCK &&
+				     !memcmp(k->bhash, bt->calls[i].hash, 32))) {
+					retry_or_give_up(c, k);
+					break;
+				}
+		}
+		free(bt);
+		kick(c);
+		return;
+	}
+	chain_store_begin(c->store);
+	for (size_t i = 0; i < bt->n; i++) {
+		struct call *cl = &bt->calls[i];
+		struct chain_reply *rp = &rep[i];
+		switch (cl->kind) {
+		case CALL_HASH: {
+			uint8_t h[32];
+			bool ok = !rp->code && chain_json_hash(rp->result, h);
+			for (struct check *k = c->checker->head, *nx; k;
+			     k = nx) {
+				nx = k->next;
+				if (k->st != NEED_HASH ||
+				    (uint32_t)(k->scid >> 40) != cl->height)
+					continue;
+				k->inflight = false;
+				if (rp->code == -8)
+					finish(c, k, CHAIN_CHECK_NO_BLOCK);
+				else if (!ok)
+					retry_or_give_up(c, k);
+				else {
+					memcpy(k->bhash, h, 32);
+					k->st = NEED_BLOCK;
+				}
+			}
+			break;
+		}
+		case CALL_BLOCK: {
+			uint8_t *raw = NULL;
+			size_t rlen = 0;
+			struct chain_block *b = NULL;
+			if (!rp->code && chain_json_hex(rp->result, &raw, &rlen,
+							c->cfg.max_response))
+				b = chain_block_parse(raw, rlen, err,
+						      sizeof(err));
+			if (b && memcmp(b->hash, cl->hash, 32)) {
+				chain_block_free(b);
+				b = NULL;
+			}
+			if (b)
+				cache_put(c, cl->height, raw, b);
+			else {
+				free(raw);
+				log_unusual(SUB, "funding check: getblock "
+					    "%u unusable", cl->height);
+			}
+			struct cblock *cb = b ? cache_find(c, 0, cl->hash)
+					      : NULL;
+			for (struct check *k = c->checker->head, *nx; k;
+			     k = nx) {
+				nx = k->next;
+				if (k->st != NEED_BLOCK ||
+				    memcmp(k->bhash, cl->hash, 32))
+					continue;
+				k->inflight = false;
+				if (!cb)
+					retry_or_give_up(c, k);
+				else
+					resolve(c, k, cb);
+			}
+			break;
+		}
+		case CALL_TXOUT: {
+			struct check *k = cl->chk;
+			struct chain_txout_info ti;
+			k->inflight = false;
+			if (rp->code ||
+			    !chain_json_txout(rp->result, &ti, err, sizeof(err)))
+				retry_or_give_up(c, k);
+			else if (!ti.found)
+				/* It was in the block: so it is spent. */
+				finish(c, k, CHAIN_CHECK_SPENT);
+			else if (ti.confirmations < CHAIN_MIN_CONF)
+				finish(c, k, CHAIN_CHECK_UNCONFIRMED);
+			else
+				finish(c, k, CHAIN_CHECK_OK);
+			break;
+		}
+		}
+	}
+	chain_store_commit(c->store);
+	json_decref(root);
+	free(bt);
+	pump(c);
+}
+
+static void add_call(struct batch *bt, const struct call *cl, json_t *arr,
+		     const char *method, json_t *params)
+{
+	bt->calls[bt->n] = *cl;
+	json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:s}",
+		"jsonrpc", "1.0", "params", params, "id", (json_int_t)bt->n,
+		"method", method));
+	bt->n++;
+}
+
+static void pump(struct chain *c)
+{
+	struct chain_checker *ck = c->checker;
+	size_t max = c->cfg.check_batch;
+
+	if (max > 64)
+		max = 64;
+	while (usable(c) && ck->inflight < c->cfg.check_inflight) {
+		struct batch *bt = calloc(1, sizeof(*bt));
+		json_t *arr = json_array();
+		bool have_block = false;
+
+		if (!bt)
+			abort();
+		bt->c = c;
+		for (struct check *k = ck->head, *nx; k && bt->n < max;
+		     k = nx) {
+			nx = k->next;
+			if (k->inflight)
+				continue;
+			uint32_t h = (uint32_t)(k->scid >> 40);
+			if (k->st == NEED_HASH) {
+				struct cblock *cb = cache_find(c, h, NULL);
+				if (cb) {
+					memcpy(k->bhash, cb->b->hash, 32);
+					if (!resolve(c, k, cb))
+						continue;
+				}
+			} else if (k->st == NEED_BLOCK) {
+				struct cblock *cb = cache_find(c, 0, k->bhash);
+				if (cb && !resolve(c, k, cb))
+					continue;
+			}
+			struct call cl = { .height = h, .chk = k };
+			bool dup = false;
+			switch (k->st) {
+			case NEED_HASH:
+				for (size_t i = 0; i < bt->n; i++)
+					dup |= bt->calls[i].kind == CALL_HASH &&
+					       bt->calls[i].height == h;
+				if (!dup) {
+					cl.kind = CALL_HASH;
+					add_call(bt, &cl, arr, "getblockhash",
+						 json_pack("[I]", (json_int_t)h));
+				}
+				break;
+			case NEED_BLOCK: {
+				char hex[65];
+				uint8_t disp[32];
+				for (size_t i = 0; i < bt->n; i++)
+					dup |= bt->calls[i].kind == CALL_BLOCK &&
+					       !memcmp(bt->calls[i].hash,
+						       k->bhash, 32);
+				/* One new block per batch: a block can be
+				 * most of max_response. */
+				if (dup)
+					break;
+				if (have_block)
+					continue;
+				have_block = true;
+				cl.kind = CALL_BLOCK;
+				memcpy(cl.hash, k->bhash, 32);
+				for (size_t i = 0; i < 32; i++)
+					disp[i] = k->bhash[31 - i];
+				hex_encode(hex, disp, 32);
+				add_call(bt, &cl, arr, "getblock",
+					 json_pack("[s, i]", hex, 0));
+				break;
+			}
+			case NEED_TXOUT: {
+				char hex[65];
+				uint8_t disp[32];
+				for (size_t i = 0; i < 32; i++)
+					disp[i] = k->txid[31 - i];
+				hex_encode(hex, disp, 32);
+				cl.kind = CALL_TXOUT;
+				add_call(bt, &cl, arr, "gettxout",
+					 json_pack("[s, I]", hex,
+						   (json_int_t)(k->scid &
+								0xffff)));
+				break;
+			}
+			}
+			k->inflight = true;
+		}
+		if (!bt->n) {
+			json_decref(arr);
+			free(bt);
+			return;
+		}
+		char *body = json_dumps(arr, JSON_COMPACT);
+		json_decref(arr);
+		if (!body)
+			abort();
+		c->info.requests++;
+		ck->inflight++;
+		bt->next = ck->batches;
+		if (ck->batches)
+			ck->batches->prev = bt;
+		ck->batches = bt;
+		if (!chain_http_post(c->http, body, strlen(body), on_batch,
+				     bt)) {
+			ck->inflight--;
+			batch_unlink(ck, bt);
+			/* A TXOUT check is in one batch only (its pointer is
+			 * in the call): release just this batch's.  Hash and
+			 * block stages are matched by value, so releasing
+			 * them all is safe. */
+			for (size_t i = 0; i < bt->n; i++)
+				if (bt->calls[i].kind == CALL_TXOUT)
+					bt->calls[i].chk->inflight = false;
+			for (struct check *k = ck->head; k; k = k->next)
+				if (k->st != NEED_TXOUT)
+					k->inflight = false;
+			free(bt);
+			free(body);
+			return;
+		}
+		free(body);
+	}
+}
+
+bool chain_check_funding(struct chain *c, uint64_t scid,
+			 const uint8_t key1[33], const uint8_t key2[33],
+			 chain_check_cb cb, void *ctx)
+{
+	struct chain_checker *ck = c->checker;
+	struct check *k;
+
+	if (ck->n >= c->cfg.max_checks)
+		return false;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		abort();
+	k->scid = scid;
+	funding_script(k->script, key1, key2);
+	k->cb = cb;
+	k->ctx = ctx;
+	/* FIFO: append. */
+	k->prev = ck->tail;
+	if (ck->tail)
+		ck->tail->next = k;
+	else
+		ck->head = k;
+	ck->tail = k;
+	ck->n++;
+	c->info.checks_queued = ck->n;
+	kick(c);
+	return true;
+}
+
+void chain_funding_status(struct chain *c)
+{
+	if (c->checker && c->checker->head && usable(c))
+		kick(c);
+}
+
+#define LOAD_PAGE 512
+
+static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
+{
+	struct chain *c = t->data;
+	struct chain_checker *ck = c->checker;
+	bool err;
+	size_t n = chain_store_watch_page(c->store, &ck->load_cursor,
+					  LOAD_PAGE, wload, c, &err);
+	if (err)
+		log_broken(SUB, "reading the watched funding outputs failed: "
+			   "spends of some channels may be missed");
+	if (n == LOAD_PAGE && !err)
+		return; /* next page when the loop is idle again */
+	ev_idle_stop(loop, t);
+	ck->loaded = true;
+	c->info.watched = c->watch->n;
+	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
+	if (c->started)
+		ev_feed_event(loop, &c->poll, EV_TIMER); /* poll now */
+}
+
+bool chain_funding_ready(const struct chain *c)
+{
+	return c->checker->loaded;
+}
+
+bool chain_funding_init(struct chain *c, char *err, size_t errlen)
+{
+	c->checker = calloc(1, sizeof(*c->checker));
+	c->watch = calloc(1, sizeof(*c->watch));
+	if (!c->checker || !c->watch)
+		abort();
+	ev_timer_init(&c->checker->kick, on_kick, 0., 0.);
+	c->checker->kick.data = c;
+	wgrow(c->watch);
+	/* An idle watcher: a page whenever nothing else is pending, so RPC
+	 * calls (the first GetInfo) go first. */
+	ev_idle_init(&c->checker->load, on_load);
+	ev_set_priority(&c->checker->load, EV_MINPRI);
+	c->checker->load.data = c;
+	c->checker->load_cursor = (uint64_t)INT64_MIN;
+	return true;
+}
+
+void chain_funding_load(struct chain *c)
+{
+	if (!c->checker->loaded && !ev_is_active(&c->checker->load))
+		ev_idle_start(c->loop, &c->checker->load);
+}
+
+void chain_funding_free(struct chain *c)
+{
+	struct chain_checker *ck = c->checker;
+
+	if (ck) {
+		ev_timer_stop(c->loop, &ck->kick);
+		ev_idle_stop(c->loop, &ck->load);
+		/* Pending checks are dropped without callbacks: the owner is
+		 * going away too. */
+		while (ck->head) {
+			struct check *k = ck->head;
+			ck->head = k->next;
+			free(k);
+		}
+		/* Their HTTP requests are cancelled by chain_http_free next,
+		 * without callbacks. */
+		while (ck->batches) {
+			struct batch *bt = ck->batches;
+			ck->batches = bt->next;
+			free(bt);
+		}
+		for (size_t i = 0; i < CACHE_BLOCKS; i++)
+			if (ck->cache[i].b) {
+				chain_block_free(ck->cache[i].b);
+				free(ck->cache[i].raw);
+			}
+		free(ck);
+		c->checker = NULL;
+	}
+	if (c->watch) {
+		free(c->watch->tab);
+		free(c->watch);
+		c->watch = NULL;
+	}
+}
