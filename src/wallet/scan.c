@@ -91,7 +91,10 @@ static void outpoint_key(uint8_t key[36], const uint8_t txid[32],
 	key[35] = (vout >> 24) & 0xff;
 }
 
-/* Rebuilds everything in memory from SQLite. */
+static bool reload_coins(struct wallet *w);
+
+/* Rebuilds everything in memory from SQLite: accounts and their scripts,
+ * then reload_coins(). */
 static bool reload(struct wallet *w)
 {
 	sqlite3_stmt *st = NULL;
@@ -166,6 +169,26 @@ static bool reload(struct wallet *w)
 			if (!derive_to(w, i, b, want_derived(w, &w->accts[i], b)))
 				goto out;
 
+	ok = reload_coins(w);
+out:
+	if (!ok)
+		log_unusual(SUBSYS, "loading the wallet from %s failed: %s",
+			    w->path, sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* Rebuilds the outpoint table, the tip and the scan state from SQLite
+ * (after a reorg undo or a new mempool view; the scripts stay). */
+static bool reload_coins(struct wallet *w)
+{
+	sqlite3_stmt *st = NULL;
+	bool ok = false;
+	int rc;
+
+	wmap_clear(&w->outpoints);
+	if (!wmap_init(&w->outpoints))
+		return false;
 	if (sqlite3_prepare_v2(w->db, "SELECT txid, vout FROM coins WHERE "
 			       "spent_height IS NULL", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -616,7 +639,7 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
 		ok = false;
 	/* Outpoints come back and go: rebuild from the database. */
-	if (!reload(w))
+	if (!reload_coins(w))
 		return false;
 	if (ok)
 		log_info(SUBSYS, "block %u disconnected: its wallet changes "
@@ -684,7 +707,7 @@ fail:
 	stmts_free(&s);
 	sqlite3_finalize(mspend);
 	/* Mempool coins that left are still in the outpoint table. */
-	if (!reload(w))
+	if (!reload_coins(w))
 		ok = false;
 	return ok;
 }
