@@ -435,15 +435,21 @@ static void build_chain(void)
 	}
 }
 
+/* Where the scanning child reports each block done (-1: nowhere). */
+static int progress_fd = -1;
+
 /* Scans from the stored tip to the end. */
 static void scan_rest(struct wallet *w)
 {
 	int64_t h;
 	uint8_t hash[32];
 	int64_t from = wallet_tip(w, &h, hash) ? h + 1 : 1;
-	for (int64_t i = from; i <= KILL_BLOCKS; i++)
+	for (int64_t i = from; i <= KILL_BLOCKS; i++) {
 		if (!wallet_block_connected(w, (uint32_t)i, chain_blocks[i].blk))
 			exit(3);
+		if (progress_fd >= 0 && write(progress_fd, "b", 1) != 1)
+			exit(4);
+	}
 }
 
 static void test_kill9(void)
@@ -479,26 +485,44 @@ static void test_kill9(void)
 	CHECK(wallet_import_accounts(w, &res, err, sizeof(err), a, n, 1));
 	wallet_free(w);
 	free(a);
+	/* Each round: the child scans on from the stored tip and reports
+	 * every block; after a random number of blocks and a random pause
+	 * of up to 2 ms (inside the next block's work or its commit) it is
+	 * killed.  Nothing depends on where exactly the kill lands. */
+	int64_t before = 0;
 	for (int round = 0; round < 5; round++) {
+		int fds[2];
+		CHECK(pipe(fds) == 0);
 		pid_t pid = fork();
 		if (pid == 0) {
+			close(fds[0]);
+			progress_fd = fds[1];
 			struct wallet *cw = open_wallet();
 			scan_rest(cw);
 			wallet_free(cw);
 			_exit(0);
 		}
-		/* Somewhere in the scan: 1..61 ms (the result may not
-		 * depend on where it lands, so no timing is asserted). */
-		usleep(1000 + randombytes_uniform(60000));
+		close(fds[1]);
+		uint32_t want = 1 + randombytes_uniform(40), got = 0;
+		char c;
+		while (got < want && read(fds[0], &c, 1) == 1)
+			got++;
+		usleep(randombytes_uniform(2000));
 		kill(pid, SIGKILL);
 		int st;
 		waitpid(pid, &st, 0);
+		close(fds[0]);
 		CHECK(!WIFEXITED(st) || WEXITSTATUS(st) == 0);
 		w = open_wallet();
 		if (!wallet_tip(w, &h, hash))
 			h = 0;
-		fprintf(stderr, "kill round %d: %s at tip %" PRId64 "\n", round,
-			WIFSIGNALED(st) ? "killed" : "finished", h);
+		fprintf(stderr, "kill round %d: %s after %u blocks, tip %" PRId64
+			"\n", round, WIFSIGNALED(st) ? "killed" : "finished",
+			got, h);
+		/* Every block reported done is in (the child may have gone
+		 * further while we read). */
+		CHECK(h >= before + got);
+		before = h;
 		wallet_free(w);
 	}
 	w = open_wallet();
