@@ -154,10 +154,10 @@ static int cmd_parse(double mb)
 	struct chain *c = make_chain(loop, db, "127.0.0.1:1", "x");
 	double tn = cn_now() - tl;
 	double worst = 0;
-	chain_funding_load(c); /* the daemon starts it on the first answer */
+	chain_watch_load(c); /* the daemon starts it on the first answer */
 	/* The watch set loads a page per loop iteration: the longest
 	 * iteration is how long an RPC call can wait behind it. */
-	while (!chain_funding_ready(c)) {
+	while (!chain_watch_ready(c)) {
 		double t = cn_now();
 		ev_run(loop, EVRUN_NOWAIT);
 		if (cn_now() - t > worst)
@@ -182,7 +182,7 @@ static int cmd_parse(double mb)
 			fprintf(stderr, "parse: %s\n", err);
 			return 1;
 		}
-		chain_funding_block(c, 1, b);
+		chain_watch_block(c, 1, b);
 		chain_block_free(b);
 		double t1 = cn_now();
 		/* The floor: SHA256d over the same bytes. */

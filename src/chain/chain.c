@@ -173,6 +173,7 @@ static void send_calls(struct chain *c, enum step step, size_t n,
 	if (!body)
 		abort();
 	c->step = step;
+	c->sent = n;
 	c->info.requests++;
 	if (!chain_http_post(c->http, body, strlen(body), on_reply, c))
 		lost(c, "cannot start an HTTP request");
@@ -264,7 +265,7 @@ static void disconnect_tip(struct chain *c)
 		log_broken(SUB, "tip store: cannot drop block %u", h);
 	c->info.blocks_disconnected++;
 	log_info(SUB, "block %u disconnected (reorg)", h);
-	chain_funding_unblock(c, h);
+	chain_watch_unblock(c, h);
 	if (c->ev.block_disconnected)
 		c->ev.block_disconnected(c->ev.ctx, h, old);
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
@@ -294,11 +295,26 @@ static void advance(struct chain *c)
 		return;
 	}
 	if (!memcmp(c->hash, c->node.best, 32)) {
+		c->node_behind = false;
 		at_tip(c);
 		return;
 	}
 	if (c->info.status != CHAIN_SYNCING)
 		set_status(c, CHAIN_SYNCING, NULL);
+	/* The node is below our tip: it is catching up (a fresh or
+	 * restarted node), or its new branch is still shorter.  Wait, as
+	 * Core Lightning does ("bitcoind is behind"), rather than roll back
+	 * blocks it may simply not have yet; a branch that wins shows up as
+	 * a hash mismatch once it is as long as ours. */
+	if (c->node.blocks < c->height) {
+		if (!c->node_behind)
+			log_info(SUB, "node at height %u, below our tip %u: "
+				 "waiting for it", c->node.blocks, c->height);
+		c->node_behind = true;
+		schedule(c, c->cfg.poll_interval);
+		return;
+	}
+	c->node_behind = false;
 	ask_hash(c, STEP_HASHES, c->height);
 }
 
@@ -334,7 +350,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	c->info.blocks_connected++;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
-	chain_funding_block(c, c->height, b);
+	chain_watch_block(c, c->height, b);
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
@@ -412,11 +428,12 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			c->info.last_error[0] = '\0';
 			set_status(c, CHAIN_SYNCING, NULL);
 		}
+		chain_funding_status(c); /* premature checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
-		if (!chain_funding_ready(c)) {
+		if (!chain_watch_ready(c)) {
 			c->step = STEP_IDLE;
-			chain_funding_load(c);
+			chain_watch_load(c);
 			return;
 		}
 		advance(c);
@@ -531,7 +548,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 	struct chain *c = ctx;
 	struct chain_reply rep[2];
 	char err[160];
-	size_t n = 1;
+	size_t n;
 
 	switch (r) {
 	case CHAIN_HTTP_FAILED:
@@ -561,23 +578,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		lost(c, "HTTP %ld", status);
 		return;
 	}
-	switch (c->step) {
-	case STEP_INFO:
-		n = 2;
-		break;
-	case STEP_HASHES:
-		n = c->height < c->node.blocks ? 2 : 1;
-		break;
-	case STEP_START:
-	case STEP_BLOCK:
-	case STEP_MEMPOOL:
-	case STEP_IDLE:
-		n = 1;
-		break;
-	case STEP_MEMPOOL_TX:
-		n = c->mp_nbatch;
-		break;
-	}
+	n = c->sent; /* the calls of the batch this answers */
 	json_t *root = chain_json_replies(body, len, false, rep, n, err,
 					  sizeof(err));
 	if (!root) {
@@ -687,10 +688,12 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	if (!c->cfg.check_inflight)
 		c->cfg.check_inflight = 2;
 	c->store = chain_store_open(cfg->db_path, err, errlen);
-	if (!c->store || !chain_funding_init(c, err, errlen)) {
+	if (!c->store) {
 		chain_free(c);
 		return NULL;
 	}
+	chain_funding_init(c);
+	chain_watch_init(c);
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u/"
 		 : "http://%s:%u/", host, port);
 	c->http = chain_http_new(loop, url, c->cfg.timeout,
@@ -760,6 +763,7 @@ void chain_free(struct chain *c)
 		return;
 	ev_timer_stop(c->loop, &c->poll);
 	chain_funding_free(c);
+	chain_watch_free(c);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
 	chain_mempool_free(c->mp);

@@ -97,6 +97,8 @@ struct chain {
 	enum step step;
 	bool auth_retried;
 	bool in_reorg;          /* disconnecting: counts one reorg */
+	bool node_behind;       /* node below our tip: waiting, logged once */
+	size_t sent;            /* calls in the request out */
 
 	/* our tip */
 	bool have_tip;
@@ -113,7 +115,7 @@ struct chain {
 
 	bool started;                  /* chain_start called */
 	struct chain_checker *checker; /* funding.c */
-	struct chain_watch *watch;     /* funding.c */
+	struct chain_watch *watch;     /* watch.c */
 
 	/* ev.mempool_txs: the mempool's transactions, fetched once each
 	 * (mempool.c). */
@@ -123,22 +125,31 @@ struct chain {
 };
 
 
-/* funding.c: the checker and the watch set, driven by chain.c. */
-bool chain_funding_init(struct chain *c, char *err, size_t errlen);
-void chain_funding_free(struct chain *c);
+/* funding.c: the funding-output checker. */
+void chain_funding_init(struct chain *c);
+void chain_funding_free(struct chain *c); /* drops checks, no callbacks */
 /* The follower's status changed: resume waiting checks when usable. */
 void chain_funding_status(struct chain *c);
+/* Blocks from height up left the chain: forget them from the cache. */
+void chain_funding_drop_blocks(struct chain *c, uint32_t height);
+
+/* watch.c: the watch set of funding outpoints. */
+void chain_watch_init(struct chain *c);
+void chain_watch_free(struct chain *c);
+/* A checked output joins it (and the store). */
+void chain_watch_add(struct chain *c, uint64_t scid, const uint8_t txid[32],
+		     uint32_t vout, uint64_t capacity);
 /* Block connected/disconnected: spends and delayed forgets. */
-void chain_funding_block(struct chain *c, uint32_t height,
-			 const struct chain_block *b);
-void chain_funding_unblock(struct chain *c, uint32_t height);
-/* The watch set is loaded from the store a page per idle loop iteration,
- * started once the node first answers on the right network (60,000
- * outpoints take ~30 ms of CPU: not while the daemon starts, not at all
- * while the node is unreachable).  No block is connected before it is
- * complete; when it is, the follower polls again. */
-void chain_funding_load(struct chain *c);
-bool chain_funding_ready(const struct chain *c);
+void chain_watch_block(struct chain *c, uint32_t height,
+		       const struct chain_block *b);
+void chain_watch_unblock(struct chain *c, uint32_t height);
+/* Loaded from the store a page per idle loop iteration, started once the
+ * node first answers on the right network (60,000 outpoints take ~30 ms
+ * of CPU: not while the daemon starts, not at all while the node is
+ * unreachable).  No block is connected before it is complete; when it
+ * is, the follower polls again. */
+void chain_watch_load(struct chain *c);
+bool chain_watch_ready(const struct chain *c);
 
 /* ---- Tip store (store.c): the last CHAIN_KEEP blocks in SQLite ---- */
 

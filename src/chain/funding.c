@@ -1,5 +1,5 @@
-/* Funding outputs: the BOLT 7 check of each channel_announcement's output,
- * and the watch set of checked outputs whose spends the follower reports.
+/* Funding outputs: the BOLT 7 check of each channel_announcement's output
+ * (a passing one joins the watch set, watch.c).
  *
  * A check walks short_channel_id -> block hash (getblockhash) -> the raw
  * block (getblock HASH 0, parsed by block.h, a few cached) -> the output
@@ -22,6 +22,8 @@
 #define SUB "CHAIN"
 #define CACHE_BLOCKS 8
 #define MAX_TRIES 3
+/* Announcements for blocks up to this far above the node's tip wait. */
+#define PREMATURE_BLOCKS 12
 
 enum cstage { NEED_HASH, NEED_BLOCK, NEED_TXOUT };
 
@@ -62,9 +64,6 @@ struct batch {
 };
 
 struct chain_checker {
-	ev_idle load;           /* loading the watch set, a page a step */
-	uint64_t load_cursor;
-	bool loaded;
 	struct check *head, *tail;
 	size_t n;
 	size_t inflight;        /* batches */
@@ -72,18 +71,6 @@ struct chain_checker {
 	struct cblock cache[CACHE_BLOCKS];
 	uint64_t clock;
 	ev_timer kick;
-};
-
-struct went {
-	uint8_t txid[32];
-	uint32_t vout;
-	uint32_t spent;         /* height the spend was seen, 0 none */
-	uint64_t scid;          /* 0: empty slot (no channel has scid 0) */
-};                              /* 48 bytes; the capacity stays in SQLite */
-
-struct chain_watch {
-	struct went *tab;
-	size_t cap, n, n_spent;
 };
 
 const char *chain_check_name(enum chain_check r)
@@ -101,220 +88,6 @@ const char *chain_check_name(enum chain_check r)
 	case CHAIN_CHECK_NUM: break;
 	}
 	abort();
-}
-
-/* ---- watch set: open addressing on the outpoint, backward-shift delete */
-
-static size_t wslot(const struct chain_watch *w, const uint8_t txid[32],
-		    uint32_t vout)
-{
-	uint64_t h;
-
-	memcpy(&h, txid, 8); /* a txid is already uniformly distributed */
-	h ^= (uint64_t)vout * 0x9e3779b97f4a7c15ULL;
-	return (size_t)(h & (w->cap - 1));
-}
-
-static struct went *wfind(const struct chain_watch *w,
-			  const uint8_t txid[32], uint32_t vout)
-{
-	if (!w->cap)
-		return NULL;
-	for (size_t i = wslot(w, txid, vout);; i = (i + 1) & (w->cap - 1)) {
-		struct went *e = &w->tab[i];
-		if (!e->scid)
-			return NULL;
-		if (e->vout == vout && !memcmp(e->txid, txid, 32))
-			return e;
-	}
-}
-
-static void winsert(struct chain_watch *w, const struct went *src);
-
-static void wresize(struct chain_watch *w, size_t cap)
-{
-	struct went *old = w->tab;
-	size_t ocap = w->cap;
-
-	w->cap = cap;
-	w->tab = calloc(w->cap, sizeof(*w->tab));
-	if (!w->tab)
-		abort();
-	w->n = 0;
-	w->n_spent = 0;
-	for (size_t i = 0; i < ocap; i++)
-		if (old[i].scid)
-			winsert(w, &old[i]);
-	free(old);
-}
-
-static void wgrow(struct chain_watch *w)
-{
-	wresize(w, w->cap ? w->cap * 2 : 1024);
-}
-
-static void winsert(struct chain_watch *w, const struct went *src)
-{
-	struct went *e;
-
-	if (!src->scid)
-		return; /* marks empty slots; never a real channel */
-	if ((w->n + 1) * 2 > w->cap)
-		wgrow(w);
-	e = wfind(w, src->txid, src->vout);
-	if (e) {
-		w->n_spent -= e->spent != 0;
-		*e = *src;
-		w->n_spent += e->spent != 0;
-		return;
-	}
-	for (size_t i = wslot(w, src->txid, src->vout);;
-	     i = (i + 1) & (w->cap - 1))
-		if (!w->tab[i].scid) {
-			w->tab[i] = *src;
-			w->n++;
-			w->n_spent += src->spent != 0;
-			return;
-		}
-}
-
-static void wremove(struct chain_watch *w, struct went *e)
-{
-	size_t i = (size_t)(e - w->tab), j = i;
-
-	w->n--;
-	w->n_spent -= e->spent != 0;
-	w->tab[i].scid = 0;
-	/* Backward shift: move later entries of the run into the hole. */
-	for (;;) {
-		j = (j + 1) & (w->cap - 1);
-		if (!w->tab[j].scid)
-			return;
-		size_t k = wslot(w, w->tab[j].txid, w->tab[j].vout);
-		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		w->tab[i] = w->tab[j];
-		w->tab[j].scid = 0;
-		i = j;
-	}
-}
-
-static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
-		  uint32_t vout, uint64_t capacity, uint32_t spent)
-{
-	struct chain *c = arg;
-	struct went e = { .vout = vout, .spent = spent, .scid = scid };
-
-	memcpy(e.txid, txid, 32);
-	winsert(c->watch, &e);
-	/* The owner keeps "spent" in memory only: say it again. */
-	if (spent && c->ev.funding_spent)
-		c->ev.funding_spent(c->ev.ctx, scid, spent);
-}
-
-size_t chain_watch_count(const struct chain *c)
-{
-	return c->watch ? c->watch->n : 0;
-}
-
-void chain_unwatch(struct chain *c, uint64_t scid)
-{
-	struct chain_watch *w = c->watch;
-
-	for (size_t i = 0; scid && i < w->cap; i++)
-		if (w->tab[i].scid == scid) {
-			wremove(w, &w->tab[i]);
-			chain_store_watch_del(c->store, scid);
-			return;
-		}
-}
-
-static void mark_spent(struct chain *c, struct went *e, uint32_t height)
-{
-	struct chain_watch *w = c->watch;
-
-	if (e->spent)
-		return;
-	e->spent = height;
-	w->n_spent++;
-	c->info.spent++;
-	chain_store_watch_spent(c->store, e->scid, e->spent);
-	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
-		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
-		 (unsigned)(e->scid >> 16) & 0xffffff,
-		 (unsigned)e->scid & 0xffff, height, CHAIN_FORGET_DELAY);
-	if (c->ev.funding_spent)
-		c->ev.funding_spent(c->ev.ctx, e->scid, height);
-}
-
-void chain_funding_block(struct chain *c, uint32_t height,
-			 const struct chain_block *b)
-{
-	struct chain_watch *w = c->watch;
-
-	if (w->n) {
-		for (size_t t = 0; t < b->n_tx; t++)
-			for (size_t i = 0; i < b->tx[t].n_in; i++) {
-				const struct chain_outpoint *o =
-					&b->tx[t].in[i].prevout;
-				struct went *e = wfind(w, o->txid, o->vout);
-				if (e)
-					mark_spent(c, e, height);
-			}
-	}
-	if (!w->n_spent)
-		return;
-	/* Forget CHAIN_FORGET_DELAY blocks after the spend.  A scan: spends
-	 * are rare and blocks come every ten minutes. */
-	for (size_t i = 0; i < w->cap;) {
-		struct went *e = &w->tab[i];
-		if (e->scid && e->spent &&
-		    height >= e->spent + CHAIN_FORGET_DELAY) {
-			uint64_t scid = e->scid;
-			wremove(w, e);
-			chain_store_watch_del(c->store, scid);
-			c->info.forgotten++;
-			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
-				 "blocks ago)", (unsigned)(scid >> 40),
-				 (unsigned)(scid >> 16) & 0xffffff,
-				 (unsigned)scid & 0xffff, CHAIN_FORGET_DELAY);
-			if (c->ev.funding_forget)
-				c->ev.funding_forget(c->ev.ctx, scid);
-			continue; /* slot i holds a shifted entry now */
-		}
-		i++;
-	}
-}
-
-/* Block height left the chain: channels funded in it lost their funding
- * (treated as spent, BOLT 7's delay applies); spends seen in it are
- * undone (the spend may come back in the new branch, seen again then). */
-void chain_funding_unblock(struct chain *c, uint32_t height)
-{
-	struct chain_watch *w = c->watch;
-
-	for (size_t i = 0; i < w->cap; i++) {
-		struct went *e = &w->tab[i];
-		if (!e->scid)
-			continue;
-		if (e->spent == height) {
-			e->spent = 0;
-			w->n_spent--;
-			chain_store_watch_spent(c->store, e->scid, 0);
-			if (c->ev.funding_spent)
-				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
-		}
-		if ((uint32_t)(e->scid >> 40) == height)
-			mark_spent(c, e, height);
-	}
-	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
-		struct cblock *cb = &c->checker->cache[i];
-		if (cb->b && cb->height >= height) {
-			chain_block_free(cb->b);
-			free(cb->raw);
-			memset(cb, 0, sizeof(*cb));
-		}
-	}
 }
 
 /* ---- checks ---------------------------------------------------------- */
@@ -373,15 +146,9 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	ck->n--;
 	c->info.checks[r]++;
 	c->info.checks_queued = ck->n;
-	if (r == CHAIN_CHECK_OK) {
-		struct went e = { .vout = (uint32_t)(k->scid & 0xffff),
-				  .scid = k->scid };
-		memcpy(e.txid, k->txid, 32);
-		winsert(c->watch, &e);
-		c->info.watched = c->watch->n;
-		chain_store_watch_put(c->store, k->scid, k->txid, e.vout,
-				      k->value, 0);
-	}
+	if (r == CHAIN_CHECK_OK)
+		chain_watch_add(c, k->scid, k->txid,
+				(uint32_t)(k->scid & 0xffff), k->value);
 	log_debug(SUB, "channel %ux%ux%u: %s", (unsigned)(k->scid >> 40),
 		  (unsigned)(k->scid >> 16) & 0xffffff,
 		  (unsigned)k->scid & 0xffff, chain_check_name(r));
@@ -640,6 +407,18 @@ static void pump(struct chain *c)
 			if (k->inflight)
 				continue;
 			uint32_t h = (uint32_t)(k->scid >> 40);
+			/* A block the node does not have yet: wait for it
+			 * (lnd keeps such "premature" announcements too), if
+			 * it is at most a few blocks past the best height
+			 * known (the node's or our own: a restarted node may
+			 * be catching up); far beyond that there is none. */
+			if (k->st == NEED_HASH && h > c->node.blocks) {
+				uint32_t known = c->node.blocks > c->height
+						 ? c->node.blocks : c->height;
+				if (h > known + PREMATURE_BLOCKS)
+					finish(c, k, CHAIN_CHECK_NO_BLOCK);
+				continue;
+			}
 			if (k->st == NEED_HASH) {
 				struct cblock *cb = cache_find(c, h, NULL);
 				if (cb) {
@@ -776,55 +555,26 @@ void chain_funding_status(struct chain *c)
 		kick(c);
 }
 
-#define LOAD_PAGE 512
-
-static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
+/* Blocks from height up left the chain: drop them from the cache. */
+void chain_funding_drop_blocks(struct chain *c, uint32_t height)
 {
-	struct chain *c = t->data;
-	struct chain_checker *ck = c->checker;
-	bool err;
-	size_t n = chain_store_watch_page(c->store, &ck->load_cursor,
-					  LOAD_PAGE, wload, c, &err);
-	if (err)
-		log_broken(SUB, "reading the watched funding outputs failed: "
-			   "spends of some channels may be missed");
-	if (n == LOAD_PAGE && !err)
-		return; /* next page when the loop is idle again */
-	ev_idle_stop(loop, t);
-	ck->loaded = true;
-	c->info.watched = c->watch->n;
-	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
-	if (c->started)
-		ev_feed_event(loop, &c->poll, EV_TIMER); /* poll now */
+	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
+		struct cblock *cb = &c->checker->cache[i];
+		if (cb->b && cb->height >= height) {
+			chain_block_free(cb->b);
+			free(cb->raw);
+			memset(cb, 0, sizeof(*cb));
+		}
+	}
 }
 
-bool chain_funding_ready(const struct chain *c)
-{
-	return c->checker->loaded;
-}
-
-bool chain_funding_init(struct chain *c, char *err, size_t errlen)
+void chain_funding_init(struct chain *c)
 {
 	c->checker = calloc(1, sizeof(*c->checker));
-	c->watch = calloc(1, sizeof(*c->watch));
-	if (!c->checker || !c->watch)
+	if (!c->checker)
 		abort();
 	ev_timer_init(&c->checker->kick, on_kick, 0., 0.);
 	c->checker->kick.data = c;
-	wgrow(c->watch);
-	/* An idle watcher: a page whenever nothing else is pending, so RPC
-	 * calls (the first GetInfo) go first. */
-	ev_idle_init(&c->checker->load, on_load);
-	ev_set_priority(&c->checker->load, EV_MINPRI);
-	c->checker->load.data = c;
-	c->checker->load_cursor = (uint64_t)INT64_MIN;
-	return true;
-}
-
-void chain_funding_load(struct chain *c)
-{
-	if (!c->checker->loaded && !ev_is_active(&c->checker->load))
-		ev_idle_start(c->loop, &c->checker->load);
 }
 
 void chain_funding_free(struct chain *c)
@@ -833,7 +583,6 @@ void chain_funding_free(struct chain *c)
 
 	if (ck) {
 		ev_timer_stop(c->loop, &ck->kick);
-		ev_idle_stop(c->loop, &ck->load);
 		/* Pending checks are dropped without callbacks: the owner is
 		 * going away too. */
 		while (ck->head) {
@@ -855,10 +604,5 @@ void chain_funding_free(struct chain *c)
 			}
 		free(ck);
 		c->checker = NULL;
-	}
-	if (c->watch) {
-		free(c->watch->tab);
-		free(c->watch);
-		c->watch = NULL;
 	}
 }

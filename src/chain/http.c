@@ -32,6 +32,7 @@ struct sock {
 	ev_io io;
 	struct chain_http *h;
 	curl_socket_t fd;
+	struct sock *next, *prev; /* all watched sockets, for teardown */
 };
 
 struct chain_http {
@@ -45,6 +46,7 @@ struct chain_http {
 	double timeout;
 	size_t max_response;
 	struct http_req *reqs; /* in flight */
+	struct sock *socks;    /* watched for curl */
 };
 
 static void check_done(struct chain_http *h);
@@ -81,6 +83,12 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			ev_io_stop(h->loop, &s->io);
+			if (s->prev)
+				s->prev->next = s->next;
+			else
+				h->socks = s->next;
+			if (s->next)
+				s->next->prev = s->prev;
 			free(s);
 			curl_multi_assign(h->multi, fd, NULL);
 		}
@@ -92,6 +100,10 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 			abort();
 		s->h = h;
 		s->fd = fd;
+		s->next = h->socks;
+		if (h->socks)
+			h->socks->prev = s;
+		h->socks = s;
 		curl_multi_assign(h->multi, fd, s);
 	} else {
 		ev_io_stop(h->loop, &s->io);
@@ -321,7 +333,15 @@ static void http_destroy(struct chain_http *h)
 		req_free(r);
 	}
 	ev_timer_stop(h->loop, &h->timer);
-	curl_multi_cleanup(h->multi); /* sock_cb REMOVE frees the watchers */
+	curl_multi_cleanup(h->multi);
+	/* Whatever curl did not hand back with CURL_POLL_REMOVE: no watcher
+	 * may outlive us on the loop. */
+	while (h->socks) {
+		struct sock *sk = h->socks;
+		h->socks = sk->next;
+		ev_io_stop(h->loop, &sk->io);
+		free(sk);
+	}
 	chain_http_set_auth(h, NULL);
 	free(h->url);
 	free(h);

@@ -146,6 +146,8 @@ def main():
         # below is seen by a coldnode that did not check the channel.
         n.stop()
         n.start()
+        port = int(n.wait_log(r'p2p started: .* listening port (\d+)',
+                              since=n._start_mark).group(1))  # new port
         wait_chain(n, lambda s: s['status'] == 'synced' and
                    s['watched'] == 1, 'watch set reloaded')
 
@@ -165,6 +167,48 @@ def main():
             fail(f'{gossip_channels(n)} channels left after forgetting: {st}')
         n.wait_log(r'forgotten \(spent 72 blocks ago\)')
         print('chain section at the end:', st)
+
+        # BOLT 7's "a block or two short" of 6: 4 confirmations pass, 3 do
+        # not.
+        four, three = Chan(), Chan()
+        f4 = b.fund_2of2(four.btc1.hex(), four.btc2.hex(), 120000)
+        f3 = b.fund_2of2(three.btc1.hex(), three.btc2.hex(), 120000)
+        b.mine(2)
+        if b.rpc('gettxout', f4.txid, 0)['confirmations'] != 4 or \
+                b.rpc('gettxout', f3.txid, 0)['confirmations'] != 3:
+            fail('test setup: wrong confirmation counts')
+        wait_chain(n, lambda s: s['height'] == b.height(), 'tip')
+        before = chain_state(n)['checks']
+        asyncio.run(send_all(port, nid, [four.announcement(f4.scid_int),
+                                         three.announcement(f3.scid_int)]))
+        st = wait_checks(n, {'ok': before['ok'] + 1,
+                             'unconfirmed': before['unconfirmed'] + 1})
+        if gossip_channels(n) != 1:
+            fail(f'4 confirmations: stored; 3: not. {gossip_channels(n)}')
+
+        # Backend lost: a new announcement waits (queued, not stored), and
+        # is checked once the node is back with its chain.
+        late = Chan()
+        fl = b.fund_2of2(late.btc1.hex(), late.btc2.hex(), 130000)
+        b.mine(5)
+        wait_chain(n, lambda s: s['height'] == b.height(), 'tip')
+        raws = [b.rpc('getblock', b.rpc('getblockhash', i), 0)
+                for i in range(1, b.height() + 1)]
+        ok_before = chain_state(n)['checks']['ok']
+        b.kill()
+        wait_chain(n, lambda s: s['status'] == 'lost', 'lost')
+        asyncio.run(send_all(port, nid, [late.announcement(fl.scid_int)]))
+        st = wait_chain(n, lambda s: s['checks_queued'] == 1,
+                        'the check waiting')
+        if gossip_channels(n) != 1:
+            fail('an announcement was stored while its check waits')
+        b.start(port=b.port)
+        for r in raws:
+            b.rpc('submitblock', r)
+        wait_checks(n, {'ok': ok_before + 1}, timeout=90)
+        if gossip_channels(n) != 2 or chain_state(n)['checks_queued'] != 0:
+            fail('the waiting check did not complete after the node came '
+                 'back')
 
         # Channels stored unverified before a backend was configured are
         # checked in the background once the chain is synced.

@@ -1,0 +1,308 @@
+/* The watch set: the funding outpoints of channels that passed their
+ * check (funding.c), kept in <datadir>/chain.sqlite3 and in memory as an
+ * open-addressing hash table on the outpoint (backward-shift deletion).
+ * Every connected block's inputs are looked up in it: a spend is recorded
+ * and reported, and CHAIN_FORGET_DELAY blocks later the channel is
+ * forgotten.  A disconnected block undoes the spends seen in it and counts
+ * as a spend of the channels funded in it.
+ *
+ * Loading 60,000 outpoints takes ~30 ms of CPU, so it is done a page per
+ * idle loop iteration once the node first answers on the right network;
+ * the follower connects no block before it is complete. */
+#include "chain/block.h"
+#include "chain/chain_internal.h"
+#include "common/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB "CHAIN"
+
+struct went {
+	uint8_t txid[32];
+	uint32_t vout;
+	uint32_t spent;         /* height the spend was seen, 0 none */
+	uint64_t scid;          /* 0: empty slot (no channel has scid 0) */
+};                              /* 48 bytes; the capacity stays in SQLite */
+
+struct chain_watch {
+	struct went *tab;
+	size_t cap, n, n_spent;
+	ev_idle load;           /* loading from the store, a page a step */
+	uint64_t load_cursor;
+	bool loaded;
+};
+
+static size_t wslot(const struct chain_watch *w, const uint8_t txid[32],
+		    uint32_t vout)
+{
+	uint64_t h;
+
+	memcpy(&h, txid, 8); /* a txid is already uniformly distributed */
+	h ^= (uint64_t)vout * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h & (w->cap - 1));
+}
+
+static struct went *wfind(const struct chain_watch *w,
+			  const uint8_t txid[32], uint32_t vout)
+{
+	if (!w->cap)
+		return NULL;
+	for (size_t i = wslot(w, txid, vout);; i = (i + 1) & (w->cap - 1)) {
+		struct went *e = &w->tab[i];
+		if (!e->scid)
+			return NULL;
+		if (e->vout == vout && !memcmp(e->txid, txid, 32))
+			return e;
+	}
+}
+
+static void winsert(struct chain_watch *w, const struct went *src);
+
+static void wresize(struct chain_watch *w, size_t cap)
+{
+	struct went *old = w->tab;
+	size_t ocap = w->cap;
+
+	w->cap = cap;
+	w->tab = calloc(w->cap, sizeof(*w->tab));
+	if (!w->tab)
+		abort();
+	w->n = 0;
+	w->n_spent = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].scid)
+			winsert(w, &old[i]);
+	free(old);
+}
+
+static void wgrow(struct chain_watch *w)
+{
+	wresize(w, w->cap ? w->cap * 2 : 1024);
+}
+
+static void winsert(struct chain_watch *w, const struct went *src)
+{
+	struct went *e;
+
+	if (!src->scid)
+		return; /* marks empty slots; never a real channel */
+	if ((w->n + 1) * 2 > w->cap)
+		wgrow(w);
+	e = wfind(w, src->txid, src->vout);
+	if (e) {
+		w->n_spent -= e->spent != 0;
+		*e = *src;
+		w->n_spent += e->spent != 0;
+		return;
+	}
+	for (size_t i = wslot(w, src->txid, src->vout);;
+	     i = (i + 1) & (w->cap - 1))
+		if (!w->tab[i].scid) {
+			w->tab[i] = *src;
+			w->n++;
+			w->n_spent += src->spent != 0;
+			return;
+		}
+}
+
+static void wremove(struct chain_watch *w, struct went *e)
+{
+	size_t i = (size_t)(e - w->tab), j = i;
+
+	w->n--;
+	w->n_spent -= e->spent != 0;
+	w->tab[i].scid = 0;
+	/* Backward shift: move later entries of the run into the hole. */
+	for (;;) {
+		j = (j + 1) & (w->cap - 1);
+		if (!w->tab[j].scid)
+			return;
+		size_t k = wslot(w, w->tab[j].txid, w->tab[j].vout);
+		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		w->tab[i] = w->tab[j];
+		w->tab[j].scid = 0;
+		i = j;
+	}
+}
+
+static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
+		  uint32_t vout, uint64_t capacity, uint32_t spent)
+{
+	struct chain *c = arg;
+	struct went e = { .vout = vout, .spent = spent, .scid = scid };
+
+	memcpy(e.txid, txid, 32);
+	winsert(c->watch, &e);
+	/* The owner keeps "spent" in memory only: say it again. */
+	if (spent && c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, scid, spent);
+}
+
+size_t chain_watch_count(const struct chain *c)
+{
+	return c->watch ? c->watch->n : 0;
+}
+
+void chain_unwatch(struct chain *c, uint64_t scid)
+{
+	struct chain_watch *w = c->watch;
+
+	for (size_t i = 0; scid && i < w->cap; i++)
+		if (w->tab[i].scid == scid) {
+			wremove(w, &w->tab[i]);
+			chain_store_watch_del(c->store, scid);
+			return;
+		}
+}
+
+static void mark_spent(struct chain *c, struct went *e, uint32_t height)
+{
+	struct chain_watch *w = c->watch;
+
+	if (e->spent)
+		return;
+	e->spent = height;
+	w->n_spent++;
+	c->info.spent++;
+	chain_store_watch_spent(c->store, e->scid, e->spent);
+	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
+		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
+		 (unsigned)(e->scid >> 16) & 0xffffff,
+		 (unsigned)e->scid & 0xffff, height, CHAIN_FORGET_DELAY);
+	if (c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, e->scid, height);
+}
+
+void chain_watch_block(struct chain *c, uint32_t height,
+			 const struct chain_block *b)
+{
+	struct chain_watch *w = c->watch;
+
+	if (w->n) {
+		for (size_t t = 0; t < b->n_tx; t++)
+			for (size_t i = 0; i < b->tx[t].n_in; i++) {
+				const struct chain_outpoint *o =
+					&b->tx[t].in[i].prevout;
+				struct went *e = wfind(w, o->txid, o->vout);
+				if (e)
+					mark_spent(c, e, height);
+			}
+	}
+	if (!w->n_spent)
+		return;
+	/* Forget CHAIN_FORGET_DELAY blocks after the spend.  A scan: spends
+	 * are rare and blocks come every ten minutes. */
+	for (size_t i = 0; i < w->cap;) {
+		struct went *e = &w->tab[i];
+		if (e->scid && e->spent &&
+		    height >= e->spent + CHAIN_FORGET_DELAY) {
+			uint64_t scid = e->scid;
+			wremove(w, e);
+			chain_store_watch_del(c->store, scid);
+			c->info.forgotten++;
+			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
+				 "blocks ago)", (unsigned)(scid >> 40),
+				 (unsigned)(scid >> 16) & 0xffffff,
+				 (unsigned)scid & 0xffff, CHAIN_FORGET_DELAY);
+			if (c->ev.funding_forget)
+				c->ev.funding_forget(c->ev.ctx, scid);
+			continue; /* slot i holds a shifted entry now */
+		}
+		i++;
+	}
+}
+
+/* Block height left the chain: channels funded in it lost their funding
+ * (treated as spent, BOLT 7's delay applies); spends seen in it are
+ * undone (the spend may come back in the new branch, seen again then). */
+void chain_watch_unblock(struct chain *c, uint32_t height)
+{
+	struct chain_watch *w = c->watch;
+
+	for (size_t i = 0; i < w->cap; i++) {
+		struct went *e = &w->tab[i];
+		if (!e->scid)
+			continue;
+		if (e->spent == height) {
+			e->spent = 0;
+			w->n_spent--;
+			chain_store_watch_spent(c->store, e->scid, 0);
+			if (c->ev.funding_spent)
+				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
+		}
+		if ((uint32_t)(e->scid >> 40) == height)
+			mark_spent(c, e, height);
+	}
+	chain_funding_drop_blocks(c, height);
+}
+
+#define LOAD_PAGE 512
+
+static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
+{
+	struct chain *c = t->data;
+	struct chain_watch *w = c->watch;
+	bool err;
+	size_t n = chain_store_watch_page(c->store, &w->load_cursor,
+					  LOAD_PAGE, wload, c, &err);
+	if (err)
+		log_broken(SUB, "reading the watched funding outputs failed: "
+			   "spends of some channels may be missed");
+	if (n == LOAD_PAGE && !err)
+		return; /* next page when the loop is idle again */
+	ev_idle_stop(loop, t);
+	w->loaded = true;
+	c->info.watched = c->watch->n;
+	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
+	if (c->started)
+		ev_feed_event(loop, &c->poll, EV_TIMER); /* poll now */
+}
+
+bool chain_watch_ready(const struct chain *c)
+{
+	return c->watch->loaded;
+}
+
+void chain_watch_load(struct chain *c)
+{
+	if (!c->watch->loaded && !ev_is_active(&c->watch->load))
+		ev_idle_start(c->loop, &c->watch->load);
+}
+
+void chain_watch_add(struct chain *c, uint64_t scid, const uint8_t txid[32],
+		     uint32_t vout, uint64_t capacity)
+{
+	struct went e = { .vout = vout, .scid = scid };
+
+	memcpy(e.txid, txid, 32);
+	winsert(c->watch, &e);
+	c->info.watched = c->watch->n;
+	chain_store_watch_put(c->store, scid, txid, vout, capacity, 0);
+}
+
+void chain_watch_init(struct chain *c)
+{
+	c->watch = calloc(1, sizeof(*c->watch));
+	if (!c->watch)
+		abort();
+	wgrow(c->watch);
+	/* An idle watcher: a page whenever nothing else is pending, so RPC
+	 * calls go first. */
+	ev_idle_init(&c->watch->load, on_load);
+	ev_set_priority(&c->watch->load, EV_MINPRI);
+	c->watch->load.data = c;
+	c->watch->load_cursor = (uint64_t)INT64_MIN;
+}
+
+void chain_watch_free(struct chain *c)
+{
+	if (!c->watch)
+		return;
+	ev_idle_stop(c->loop, &c->watch->load);
+	free(c->watch->tab);
+	free(c->watch);
+	c->watch = NULL;
+}
