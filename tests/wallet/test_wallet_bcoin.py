@@ -134,6 +134,33 @@ def wait_tip(node, height, timeout=120.0):
          f'{node.tail()}')
 
 
+def varint(n):
+    return bytes([n]) if n < 0xfd else b'\xfd' + n.to_bytes(2, 'little')
+
+
+def empty_block(b, prev_hash_hex, height, ntime):
+    """A block holding only a coinbase that claims nothing, on top of
+    prev_hash_hex (display order), proof of work ground here (regtest's
+    target passes about every other nonce).  Returns its hex."""
+    script_sig = bytes([3]) + height.to_bytes(3, 'little') + b'\x00\x00'
+    cb = (b'\x01\x00\x00\x00' + b'\x01' + b'\x00' * 32 +
+          b'\xff\xff\xff\xff' + varint(len(script_sig)) + script_sig +
+          b'\xff\xff\xff\xff' + b'\x01' + (0).to_bytes(8, 'little') +
+          b'\x01\x51' + b'\x00\x00\x00\x00')
+    merkle = hashlib.sha256(hashlib.sha256(cb).digest()).digest()
+    bits = 0x207fffff
+    target = (bits & 0xffffff) << (8 * ((bits >> 24) - 3))
+    for nonce in range(1 << 20):
+        hdr = ((0x20000000).to_bytes(4, 'little') +
+               bytes.fromhex(prev_hash_hex)[::-1] + merkle +
+               ntime.to_bytes(4, 'little') + bits.to_bytes(4, 'little') +
+               nonce.to_bytes(4, 'little'))
+        h = hashlib.sha256(hashlib.sha256(hdr).digest()).digest()
+        if int.from_bytes(h, 'little') <= target:
+            return (hdr + b'\x01' + cb).hex(), h[::-1].hex()
+    fail('no proof of work found')
+
+
 def worth(b, outs):
     """What bcoin says unspent outputs [(txid, vout)] are worth."""
     total = 0
@@ -247,20 +274,35 @@ def main():
         if p.returncode == 0 or 'account nosuch not found' not in p.stderr:
             fail(f'unknown account: rc {p.returncode} {p.stderr}')
 
-        # 3. A reorg undoes a payment (invalidateblock), a longer branch
-        # without it replaces it.
+        # 3. A reorg undoes a payment: invalidateblock, then a longer
+        # branch of two empty blocks (built here, submitblock) without
+        # it.  If bcoin put the payment back in its mempool it is
+        # unconfirmed, else gone.
         txid2, _ = b.pay_to([(a84['ext'][5], 70000)])
         blk = b.mine(1)[0]
         wait_balance(w, lambda x: x['confirmed_balance'] == mine_worth + 70000,
                      'the second payment')
+        parent = b.rpc('getblockheader', blk, True)
         b.rpc('invalidateblock', blk)
-        wait_balance(w, lambda x: x['confirmed_balance'] == mine_worth,
+        prev, t = parent['previousblockhash'], parent['time']
+        for i in range(2):
+            raw, prev = empty_block(b, prev, parent['height'] + i, t + 1 + i)
+            b.rpc('submitblock', raw)
+        if b.rpc('getbestblockhash') != prev:
+            fail('the empty branch did not become the best chain')
+        back = 70000 if txid2 in b.rpc('getrawmempool') else 0
+        print(f'after the reorg the payment is {"back in" if back else "not in"} '
+              'bcoin\'s mempool', file=sys.stderr)
+        wait_balance(w, lambda x: (x['confirmed_balance'] == mine_worth and
+                                   x['unconfirmed_balance'] == back),
                      'the reorg to undo the second payment')
-        b.mine(2)  # bcoin may mine the payment again from its mempool
+        w.wait_log(r'block \d+ disconnected: its wallet changes undone')
+        b.mine(1)
         wait_tip(w, b.height())
         expect = mine_worth + worth(b, [(txid2, 0)])
-        wait_balance(w, lambda x: x['confirmed_balance'] == expect,
-                     'the new branch')
+        wait_balance(w, lambda x: (x['confirmed_balance'] == expect and
+                                   x['unconfirmed_balance'] == 0),
+                     'the new branch mined on')
 
         # 4. A spend signed by bcoin from the same mnemonic lowers it.
         spend = hdtool({'cmd': 'sign', 'mnemonic': hd['mnemonic'],
