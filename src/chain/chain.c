@@ -13,6 +13,7 @@
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
+#include "chain/mempool.h"
 #include "common/common.h"
 
 #include <stdarg.h>
@@ -69,6 +70,7 @@ void chain_config_defaults(struct chain_config *cfg)
 	cfg->timeout = 30.0;
 	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
 	cfg->max_response = 16u << 20;
+	cfg->resume_height = -1;
 	cfg->max_checks = 20000;
 	cfg->check_batch = 32;
 	cfg->check_inflight = 2;
@@ -211,12 +213,40 @@ static void ask_block(struct chain *c)
 	send_calls(c, STEP_BLOCK, 1, m, p);
 }
 
+/* Asks for the next batch of new mempool transactions; when all are in,
+ * hands the whole set up (ev.mempool_txs) and waits for the next poll. */
+static void mempool_fetch(struct chain *c)
+{
+	const char *m[MEMPOOL_BATCH];
+	json_t *p[MEMPOOL_BATCH];
+	size_t n;
+
+	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch, MEMPOOL_BATCH);
+	if (!c->mp_nbatch) {
+		const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
+		c->ev.mempool_txs(c->ev.ctx, txs, n);
+		schedule(c, c->cfg.poll_interval);
+		return;
+	}
+	for (size_t i = 0; i < c->mp_nbatch; i++) {
+		char hex[65];
+		uint8_t rev[32];
+		for (int j = 0; j < 32; j++)
+			rev[j] = c->mp_batch[i][31 - j];
+		m[i] = "getrawtransaction";
+		p[i] = json_pack("[s, b]", hex_encode(hex, rev, 32), 0);
+	}
+	send_calls(c, STEP_MEMPOOL_TX, c->mp_nbatch, m, p);
+}
+
 /* The node's tip is ours: synced; report the mempool if asked to. */
 static void at_tip(struct chain *c)
 {
 	c->backoff = 0;
 	set_status(c, CHAIN_SYNCED, NULL);
-	if (c->ev.mempool) {
+	if (c->ev.mempool ||
+	    (c->ev.mempool_txs &&
+	     (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx)))) {
 		const char *m[] = { "getrawmempool" };
 		json_t *p[] = { json_array() };
 		send_calls(c, STEP_MEMPOOL, 1, m, p);
@@ -255,6 +285,12 @@ static void advance(struct chain *c)
 	if (!c->have_tip) {
 		uint32_t start = c->node.blocks > c->cfg.start_height
 				 ? c->node.blocks - c->cfg.start_height : 0;
+		/* A consumer asked for earlier blocks (chain_config). */
+		if (c->cfg.resume_height >= 0 &&
+		    c->cfg.resume_height <= (int64_t)c->node.blocks)
+			start = (uint32_t)c->cfg.resume_height;
+		c->cfg.resume_height = -1;
+		c->next_height = start;
 		ask_hash(c, STEP_START, start);
 		return;
 	}
@@ -414,8 +450,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 				 : "not a hash");
 			return;
 		}
-		c->next_height = c->node.blocks > c->cfg.start_height
-				 ? c->node.blocks - c->cfg.start_height : 0;
+		/* next_height: set by advance() with the request. */
 		ask_block(c);
 		return;
 	case STEP_HASHES: {
@@ -477,12 +512,35 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		for (size_t i = 0; i < k; i++)
 			if (chain_json_hash(json_array_get(a, i), ids[m]))
 				m++;
-		if (!rep[0].code)
+		if (!rep[0].code && c->ev.mempool)
 			c->ev.mempool(c->ev.ctx, (const uint8_t (*)[32])ids, m);
+		if (!rep[0].code && c->mp) {
+			if (chain_mempool_set(c->mp, (const uint8_t (*)[32])ids,
+					      m) < m)
+				log_unusual(SUB, "mempool of %zu transactions: "
+					    "only %d followed", m,
+					    CHAIN_MEMPOOL_MAX);
+			free(ids);
+			mempool_fetch(c);
+			return;
+		}
 		free(ids);
 		schedule(c, c->cfg.poll_interval);
 		return;
 	}
+	case STEP_MEMPOOL_TX:
+		for (size_t i = 0; i < c->mp_nbatch; i++) {
+			uint8_t *raw = NULL;
+			size_t len = 0;
+			if (!rep[i].code &&
+			    !chain_json_hex(rep[i].result, &raw, &len,
+					    c->cfg.max_response / 2))
+				raw = NULL;
+			chain_mempool_add(c->mp, c->mp_batch[i], raw, len);
+			free(raw);
+		}
+		mempool_fetch(c);
+		return;
 	case STEP_IDLE:
 		break;
 	}
@@ -617,6 +675,11 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	c->cfg.db_path = dup_opt(cfg->db_path);
 	if (ev)
 		c->ev = *ev;
+	if (c->ev.mempool_txs) {
+		c->mp = chain_mempool_new();
+		if (!c->mp)
+			abort();
+	}
 	if (c->cfg.poll_interval <= 0)
 		c->cfg.poll_interval = 10.0;
 	if (c->cfg.timeout <= 0)
@@ -654,6 +717,16 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	}
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
 				      &c->tip_time);
+	/* Blocks a consumer missed are delivered again (chain_config). */
+	while (c->have_tip && cfg->resume_height >= 0 &&
+	       (int64_t)c->height >= cfg->resume_height) {
+		if (!chain_store_drop(c->store, c->height))
+			break;
+		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+					      &c->tip_time);
+	}
+	if (c->have_tip)
+		c->cfg.resume_height = -1; /* continue from the stored tip */
 	ev_timer_init(&c->poll, on_poll, 0., 0.);
 	c->poll.data = c;
 	c->info.status = CHAIN_CONNECTING;
@@ -663,6 +736,24 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	log_info(SUB, "bitcoind backend %s, stored tip %u", url,
 		 c->have_tip ? c->height : 0);
 	return c;
+}
+
+void chain_rewind(struct chain *c, uint32_t height)
+{
+	log_info(SUB, "blocks from %u asked for again", height);
+	while (c->have_tip && c->height >= height) {
+		if (!chain_store_drop(c->store, c->height))
+			break;
+		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
+					      &c->tip_time);
+	}
+	/* Below the stored blocks: advance() starts at @height. */
+	c->cfg.resume_height = c->have_tip ? -1 : (int64_t)height;
+	if (!c->have_tip) {
+		c->height = 0;
+		c->tip_time = 0;
+		memset(c->hash, 0, 32);
+	}
 }
 
 void chain_start(struct chain *c)
@@ -680,6 +771,7 @@ void chain_free(struct chain *c)
 	chain_watch_free(c);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
+	chain_mempool_free(c->mp);
 	free((char *)c->cfg.network);
 	free((char *)c->cfg.rpchost);
 	free((char *)c->cfg.rpccookie);

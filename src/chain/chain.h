@@ -22,6 +22,7 @@
 struct ev_loop;
 struct chain;        /* opaque */
 struct chain_block;  /* block.h: a parsed block, views into the raw bytes */
+struct chain_tx;     /* block.h: a parsed transaction */
 
 enum chain_status {
 	CHAIN_OFF,        /* --bitcoin.node=none */
@@ -56,6 +57,15 @@ struct chain_events {
 	/* Mempool poll (optional; NULL: the mempool is not polled): the node's
 	 * mempool txids (internal byte order), polled after each tip poll. */
 	void (*mempool)(void *ctx, const uint8_t (*txids)[32], size_t n);
+	/* Mempool poll with the transactions (optional): the node's whole
+	 * mempool, parsed (block.h), after each tip poll; only txids not seen
+	 * in the previous poll are fetched (getrawtransaction).  Those that
+	 * cannot be fetched or parsed are left out of that round. */
+	void (*mempool_txs)(void *ctx, const struct chain_tx *const *txs,
+			    size_t n);
+	/* Asked before each mempool_txs poll (optional, NULL: always): false
+	 * skips it (the wallet has no accounts to match). */
+	bool (*mempool_wanted)(void *ctx);
 	/* A watched funding output was spent in block height, or its funding
 	 * block was disconnected (height: that block's); height 0: the spend
 	 * was reorganised out.  Also called for every output recorded spent
@@ -82,6 +92,12 @@ struct chain_config {
 	size_t max_response;    /* bytes per HTTP response, default 8 MiB */
 	uint32_t start_height;  /* empty store: start at the node's tip minus
 				   this many blocks; default 0 (the tip) */
+	/* A consumer is behind (the wallet: killed between the chain's commit
+	 * and its own, or a birthday in the past): stored blocks at or above
+	 * this height are forgotten at start so they are delivered again;
+	 * with none left below it, following starts at it.  -1 (default):
+	 * none. */
+	int64_t resume_height;
 	size_t max_checks;      /* funding checks queued at most, 20000 */
 	size_t check_batch;     /* calls per JSON-RPC batch, default 32 */
 	size_t check_inflight;  /* batches in flight at once, default 2 */
@@ -100,6 +116,11 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 			const struct chain_events *ev, char *err, size_t errlen);
 /* Starts polling (first request in this loop iteration). */
 void chain_start(struct chain *c);
+/* A consumer is behind (e.g. the wallet rescanning from an earlier
+ * birthday): stored blocks from @height up are forgotten and delivered
+ * again, from the next step on.  No block_disconnected is sent for them.
+ * Safe to call from an event callback. */
+void chain_rewind(struct chain *c, uint32_t height);
 void chain_free(struct chain *c);
 
 /* ---- Funding output checks (BOLT 7 channel_announcement) ---- */

@@ -81,7 +81,11 @@ enum step {
 	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
 	STEP_BLOCK,  /* getblock(next, 0) */
 	STEP_MEMPOOL,
+	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
 };
+
+/* getrawtransaction calls per batch request (ev.mempool_txs). */
+#define MEMPOOL_BATCH 100
 
 struct chain {
 	struct ev_loop *loop; /* borrowed */
@@ -113,6 +117,12 @@ struct chain {
 	bool started;                  /* chain_start called */
 	struct chain_checker *checker; /* funding.c */
 	struct chain_watch *watch;     /* watch.c */
+
+	/* ev.mempool_txs: the mempool's transactions, fetched once each
+	 * (mempool.c). */
+	struct chain_mempool *mp;
+	uint8_t mp_batch[MEMPOOL_BATCH][32];
+	size_t mp_nbatch;
 };
 
 

@@ -6,6 +6,8 @@
  *   coldctl getinfo | walletbalance | state
  *   coldctl bakemacaroon [--save_to F] [--timeout S] [--ip_address IP] ENTITY:ACTION...
  *   coldctl wallet import [--append] FILE      (bitcoin-cli listunspent JSON)
+ *   coldctl wallet importaccounts [--birthday H] FILE (lncli wallet accounts
+ *                                                list JSON)
  */
 #include "rpc/rpc.h"
 #include "wallet/wallet.h"
@@ -42,6 +44,8 @@ static void usage(FILE *f)
 		"                              mint a macaroon with the node's root key\n"
 		"                              (reads <datadir>/macaroons.key)\n"
 		"  wallet import [--append] FILE\n"
+		"  wallet importaccounts [--birthday HEIGHT] FILE\n"
+		"                              (lncli wallet accounts list JSON)\n"
 		"                              load `bitcoin-cli listunspent` JSON\n"
 		"global options:\n"
 		"  --rpcserver=HOST:PORT|unix:PATH   default localhost:10009\n"
@@ -406,6 +410,20 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	kv_u64(8, "channels_unverified",
 	       r->gossip ? r->gossip->channels_unverified : 0, false);
 	printf("    },\n");
+	if (r->wallet) {
+		const Coldrpc__WalletInfo *w = r->wallet;
+		printf("    \"wallet\": {\n");
+		kv_str(8, "source", w->source, true);
+		kv_u(8, "accounts", w->accounts, true);
+		kv_u64(8, "watched_scripts", w->watched_scripts, true);
+		kv_i64(8, "tip_height", w->tip_height, true);
+		kv_str(8, "tip_hash", w->tip_hash, true);
+		kv_i64(8, "birthday", w->birthday, true);
+		kv_i64(8, "updated_unix", w->updated_unix, true);
+		kv_bool(8, "stale", w->stale, true);
+		kv_i64(8, "age_seconds", w->age_seconds, false);
+		printf("    },\n");
+	}
 	if (r->chain) {
 		const Coldrpc__ChainState *ch = r->chain;
 		printf("    \"chain\": {\n");
@@ -576,6 +594,77 @@ out:
 	return ret;
 }
 
+/* wallet importaccounts: the file is sent as it is; coldnode checks it
+ * against its network (the client does not know it). */
+static int cmd_importaccounts(const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "birthday", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage = "[coldctl] usage: wallet importaccounts "
+			    "[--birthday HEIGHT] FILE\n";
+	unsigned long birthday = 0;
+	int c, ret = 1;
+	char *end;
+	size_t len;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'b')
+			return 2;
+		errno = 0;
+		birthday = strtoul(optarg, &end, 10);
+		if (errno || !*optarg || *end || birthday == 0 ||
+		    birthday > 0xffffffffUL) {
+			fprintf(stderr, "[coldctl] --birthday: a block height "
+				"above 0\n");
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	char *json = read_file(argv[optind], &len, 4 * 1024 * 1024);
+	if (!json) {
+		fprintf(stderr, "[coldctl] cannot read %s: %s\n", argv[optind],
+			strerror(errno));
+		return 1;
+	}
+	Coldrpc__ImportAccountsRequest req =
+		COLDRPC__IMPORT_ACCOUNTS_REQUEST__INIT;
+	req.accounts_json = json;
+	req.birthday_height = (uint32_t)birthday;
+	uint8_t *resp = call(o, &len, "/coldrpc.Wallet/ImportAccounts",
+			     &req.base);
+	/* The file could hold a private key (refused by coldnode). */
+	explicit_bzero(json, strlen(json));
+	free(json);
+	if (!resp)
+		return 1;
+	Coldrpc__ImportAccountsResponse *r =
+		coldrpc__import_accounts_response__unpack(NULL, len, resp);
+	free(resp);
+	if (!r) {
+		fprintf(stderr, "[coldctl] cannot parse response\n");
+		return 1;
+	}
+	printf("{\n");
+	kv_u(4, "added", r->added, true);
+	kv_u(4, "already_present", r->already_present, true);
+	kv_u64(4, "watched_scripts", r->watched_scripts, true);
+	kv_i64(4, "birthday", r->birthday, true);
+	kv_bool(4, "rescan", r->rescan, false);
+	printf("}\n");
+	if (r->added == 0 && r->already_present)
+		fprintf(stderr, "[coldctl] every account was already "
+			"imported: nothing changed\n");
+	coldrpc__import_accounts_response__free_unpacked(r, NULL);
+	ret = 0;
+	return ret;
+}
+
 static int cmd_wallet(const struct opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -585,8 +674,11 @@ static int cmd_wallet(const struct opts *o, int argc, char **argv)
 	bool append = false;
 	int c;
 
+	if (argc >= 2 && strcmp(argv[1], "importaccounts") == 0)
+		return cmd_importaccounts(o, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		fprintf(stderr, "[coldctl] usage: wallet import [--append] FILE\n");
+		fprintf(stderr, "[coldctl] usage: wallet import [--append] FILE"
+			" | wallet importaccounts [--birthday HEIGHT] FILE\n");
 		return 2;
 	}
 	argc--;

@@ -169,6 +169,24 @@ static void on_unblock(void *ctx, uint32_t height, const uint8_t hash[32])
 		dc->listener.block_disconnected(dc->listener.ctx, height, hash);
 }
 
+static void on_mempool_txs(void *ctx, const struct chain_tx *const *txs,
+			   size_t n)
+{
+	struct daemon_chain *dc = ctx;
+
+	if (dc->have_listener && dc->listener.mempool_txs)
+		dc->listener.mempool_txs(dc->listener.ctx, txs, n);
+}
+
+static bool mempool_wanted(void *ctx)
+{
+	struct daemon_chain *dc = ctx;
+
+	return dc->have_listener && dc->listener.mempool_txs &&
+	       (!dc->listener.mempool_wanted ||
+		dc->listener.mempool_wanted(dc->listener.ctx));
+}
+
 void daemon_chain_set_block_listener(struct daemon_chain *dc,
 				     const struct chain_events *ev)
 {
@@ -220,6 +238,9 @@ struct chain_events daemon_chain_events(struct daemon_chain *dc)
 		.block_disconnected = on_unblock,
 		.funding_spent = on_spent,
 		.funding_forget = on_forget,
+		/* The listener's (the wallet's) mempool view. */
+		.mempool_txs = on_mempool_txs,
+		.mempool_wanted = mempool_wanted,
 	};
 	return ev;
 }

@@ -23,10 +23,10 @@ void daemon_chain_gossip_hooks(struct daemon_chain *dc,
 			       struct gossip_chain_hooks *out);
 void daemon_chain_set_gossip(struct daemon_chain *dc, struct gossip *g);
 /* Another consumer of the block stream (the wallet view): its
- * block_connected and block_disconnected are called, in order, with its
- * own ctx.  ev copied; NULL removes it.  (The mempool poll is off unless
- * chain_events.mempool is set when the chain is made: one more request
- * per poll.) */
+ * block_connected, block_disconnected and mempool_txs are called, in
+ * order, with its own ctx.  ev copied; NULL removes it.  The mempool is
+ * polled only while its mempool_wanted says so (one getrawmempool per
+ * poll, getrawtransaction for new txids). */
 void daemon_chain_set_block_listener(struct daemon_chain *dc,
 				     const struct chain_events *ev);
 

@@ -191,6 +191,16 @@ static const struct opt opts[] = {
 	  "one JSON-RPC request (connect included); past it the backend "
 	  "counts as lost (coldnode's addition)", F(bitcoind_rpctimeout),
 	  false },
+	/* Watch-only wallet (issue #11, docs/wallet.md). */
+	{ "wallet.accounts", OPT_STRING, NULL,
+	  "lncli wallet accounts list JSON of the signer, imported at start "
+	  "(again: a no-op)", F(wallet_accounts), false },
+	{ "wallet.birthday", OPT_UINT, "0",
+	  "first block height scanned for --wallet.accounts (0: the tip)",
+	  F(wallet_birthday), false },
+	{ "wallet.gaplimit", OPT_UINT, "20",
+	  "unused addresses watched past the last used one, per branch "
+	  "(1..100000)", F(wallet_gaplimit), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -478,7 +488,7 @@ static bool finish(struct loader *ld)
 	 * shell does not expand. */
 	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
 			   &cfg->rpcunix, &cfg->signer_unix, &cfg->logdir,
-			   &cfg->bitcoind_rpccookie };
+			   &cfg->bitcoind_rpccookie, &cfg->wallet_accounts };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
 		if (!*paths[i])
 			continue;
@@ -559,6 +569,12 @@ static bool finish(struct loader *ld)
 	    cfg->peer_actonetimeout <= 0)
 		return fail(ld, "--rpc.preauthtimeout, --signer.preauthtimeout "
 			    "and --peer.actonetimeout must be positive");
+	if (cfg->wallet_gaplimit == 0 || cfg->wallet_gaplimit > 100000)
+		return fail(ld, "--wallet.gaplimit: %" PRIu64 " is not in "
+			    "1..100000", cfg->wallet_gaplimit);
+	if (cfg->wallet_birthday > UINT32_MAX)
+		return fail(ld, "--wallet.birthday: %" PRIu64 " is not a "
+			    "block height", cfg->wallet_birthday);
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

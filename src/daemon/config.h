@@ -70,6 +70,10 @@ struct daemon_config {
 	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
 	double bitcoind_pollinterval; /* seconds */
 	double bitcoind_rpctimeout;   /* seconds, one request */
+	/* Watch-only wallet (docs/wallet.md). */
+	char *wallet_accounts;       /* accounts JSON file, NULL: none */
+	uint64_t wallet_birthday;    /* 0: from the tip */
+	uint64_t wallet_gaplimit;    /* per branch */
 	char *alias;
 	char *color;
 	/* Operations (issue 12): metrics, log files. */

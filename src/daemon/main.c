@@ -20,6 +20,7 @@
 #include "peer/peer.h"
 #include "rpc/rpc.h"
 #include "supervisor/supervisor.h"
+#include "wallet/wallet.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -438,6 +439,8 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 		.max_preauth_per_source = (size_t)cfg->rpc_maxpreauthpersource,
 		.no_per_source_cap = cfg->rpc_maxpreauthpersource == 0,
 		.handshake_timeout = cfg->rpc_preauthtimeout,
+		.network = cfg->network,
+		.wallet_gap = (uint32_t)cfg->wallet_gaplimit,
 	};
 
 	if (!cfg->rpcunix) {
@@ -712,6 +715,87 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 	return true;
 }
 
+/* ---- the wallet follows the chain (docs/wallet.md) ---- */
+
+static void wallet_on_block(void *ctx, uint32_t height,
+			    const struct chain_block *blk, const uint8_t *raw,
+			    size_t raw_len)
+{
+	struct coldnode *cn = ctx;
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	int64_t h;
+	uint8_t hash[32];
+
+	if (wallet_block_connected(w, height, blk))
+		return;
+	/* The wallet is behind (accounts imported with an earlier birthday
+	 * forgot the scan): have the chain deliver from where it is. */
+	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
+	if (want >= 0 && want < (int64_t)height) {
+		chain_rewind(cn->chain, (uint32_t)want);
+		return;
+	}
+	log_unusual("MAIN", "wallet did not take block %u", height);
+}
+
+static void wallet_on_unblock(void *ctx, uint32_t height,
+			      const uint8_t hash[32])
+{
+	struct coldnode *cn = ctx;
+	if (!wallet_block_disconnected(rpc_node_wallet(cn->rpc), height, hash))
+		log_unusual("MAIN", "wallet could not undo block %u", height);
+}
+
+static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
+			      size_t n)
+{
+	struct coldnode *cn = ctx;
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	struct chain_info ci;
+	int64_t h;
+	uint8_t hash[32];
+
+	if (!wallet_mempool(w, txs, n))
+		log_unusual("MAIN", "wallet could not take the mempool");
+	/* After each poll at the tip: a wallet behind the chain (accounts
+	 * just imported with an earlier birthday) gets those blocks. */
+	chain_get_info(cn->chain, &ci);
+	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
+	if (want >= 0 && ci.status == CHAIN_SYNCED &&
+	    want <= (int64_t)ci.height)
+		chain_rewind(cn->chain, (uint32_t)want);
+}
+
+/* The mempool is fetched only for a wallet with accounts. */
+static bool wallet_wants_mempool(void *ctx)
+{
+	struct coldnode *cn = ctx;
+	return wallet_has_accounts(rpc_node_wallet(cn->rpc));
+}
+
+/* --wallet.accounts: imported at each start; the same accounts again
+ * change nothing. */
+static bool coldnode_wallet_accounts(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct wallet_import_result res;
+	char err[320];
+
+	if (!cfg->wallet_accounts)
+		return true;
+	if (!wallet_import_accounts_file(rpc_node_wallet(cn->rpc), &res, err,
+					 sizeof(err), cfg->wallet_accounts,
+					 cfg->wallet_birthday
+						 ? (int64_t)cfg->wallet_birthday
+						 : -1)) {
+		log_unusual("MAIN", "--wallet.accounts: %s: exiting", err);
+		return false;
+	}
+	log_info("MAIN", "--wallet.accounts: %zu added, %zu already present, "
+		 "%zu scripts watched", res.added, res.already, res.watched);
+	return true;
+}
+
 /* The chain backend: configured here, first request from the loop, so
  * nothing waits for the node (it may be down: CHAIN_LOST, retried). */
 static void coldnode_start_chain(struct coldnode *cn)
@@ -733,10 +817,28 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.poll_interval = cfg->bitcoind_pollinterval;
 	cc.timeout = cfg->bitcoind_rpctimeout;
 	cc.db_path = db;
+	/* The wallet may be behind the chain's own tip (killed between the
+	 * two commits, or a birthday in the past): have those blocks again. */
+	struct wallet *w = rpc_node_wallet(cn->rpc);
+	int64_t wh;
+	uint8_t whash[32];
+	if (wallet_tip(w, &wh, whash))
+		cc.resume_height = wh + 1;
+	else if (wh >= 0)
+		cc.resume_height = wh;
 	cn->chain_hooks = daemon_chain_new(NULL);
 	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
 	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
 	daemon_chain_set_chain(cn->chain_hooks, cn->chain);
+	/* The wallet view follows the same block stream (docs/wallet.md). */
+	struct chain_events wev = {
+		.ctx = cn,
+		.block_connected = wallet_on_block,
+		.block_disconnected = wallet_on_unblock,
+		.mempool_txs = wallet_on_mempool,
+		.mempool_wanted = wallet_wants_mempool,
+	};
+	daemon_chain_set_block_listener(cn->chain_hooks, &wev);
 	free(db);
 	if (!cn->chain) {
 		log_broken("MAIN", "chain backend: %s: running without it", err);
@@ -760,6 +862,8 @@ static bool coldnode_start(struct coldnode *cn)
 		return false;
 	write_pidfile(cn);
 	if (!coldnode_start_rpc(cn))
+		return false;
+	if (!coldnode_wallet_accounts(cn))
 		return false;
 	coldnode_start_chain(cn); /* first: gossip takes its hooks */
 	coldnode_start_gossip(cn);

@@ -13,9 +13,11 @@
 #include "health.pb-c.h"
 #include "lightning.pb-c.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SUBSYS "RPC"
 #define DEFAULT_SIGNER_SERVICE "coldnode.signer"
@@ -37,6 +39,7 @@ struct rpc_node {
 	struct wallet *wallet;
 	struct rpc_provider prov;
 	char *version;
+	char *network;
 	char *signer_service;
 	struct watcher *watchers;
 };
@@ -193,15 +196,26 @@ static void wallet_balance(void *arg, struct rpc_call *call,
 	}
 	bool ok = wallet_get_balance(node->wallet, &b, req->account,
 				     req->min_confs);
-	lnrpc__wallet_balance_request__free_unpacked(req, NULL);
 	if (!ok) {
-		rpc_call_finish(call, RPC_STATUS_INTERNAL,
-				"wallet database error");
+		char emsg[128];
+		/* lnd: ListAccounts fails with "account %v not found". */
+		snprintf(emsg, sizeof(emsg), "account %.64s not found",
+			 req->account);
+		rpc_call_finish(call, b.not_found ? RPC_STATUS_UNKNOWN
+						  : RPC_STATUS_INTERNAL,
+				b.not_found ? emsg : "wallet database error");
+		lnrpc__wallet_balance_request__free_unpacked(req, NULL);
 		return;
 	}
+	lnrpc__wallet_balance_request__free_unpacked(req, NULL);
 	r.total_balance = b.total;
 	r.confirmed_balance = b.confirmed;
 	r.unconfirmed_balance = b.unconfirmed;
+	/* locked_balance: lnd's leased outputs (LeaseOutput, funding
+	 * reservations); a watch-only node never leases, so with accounts it
+	 * is 0 (an imported listunspent set may mark outputs locked).
+	 * reserved_balance_anchor_chan: lnd's reserve for anchor channels'
+	 * fee bumping; coldnode has no channels: 0. */
 	r.locked_balance = b.locked;
 	Lnrpc__WalletBalanceResponse__AccountBalanceEntry *ents =
 		calloc(b.num_accounts + 1, sizeof(*ents));
@@ -293,6 +307,61 @@ out:
 	coldrpc__import_unspent_request__free_unpacked(req, NULL);
 }
 
+/* ---- coldrpc.Wallet/ImportAccounts ---------------------------------------- */
+
+static void import_accounts(void *arg, struct rpc_call *call,
+			    const uint8_t *msg, size_t len)
+{
+	struct rpc_node *node = arg;
+	Coldrpc__ImportAccountsRequest *req;
+	Coldrpc__ImportAccountsResponse r =
+		COLDRPC__IMPORT_ACCOUNTS_RESPONSE__INIT;
+	struct wallet_account *a = NULL;
+	struct wallet_import_result res;
+	size_t n = 0;
+	char err[300];
+	int64_t tip, bd;
+	uint8_t hash[32];
+
+	req = (Coldrpc__ImportAccountsRequest *)parse_req(
+		call, &coldrpc__import_accounts_request__descriptor, msg, len);
+	if (!req)
+		return;
+	if (!wallet_parse_accounts_json(&a, &n, err, sizeof(err),
+					node->network, req->accounts_json,
+					strlen(req->accounts_json))) {
+		log_info(SUBSYS, "accounts import from %s refused: %s",
+			 rpc_call_peer(call), err);
+		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT, err);
+		goto out;
+	}
+	bool had_tip = wallet_tip(node->wallet, &tip, hash);
+	if (!wallet_import_accounts(node->wallet, &res, err, sizeof(err), a,
+				    n, req->birthday_height
+					       ? (int64_t)req->birthday_height
+					       : -1)) {
+		rpc_call_finish(call, RPC_STATUS_INTERNAL, err);
+		goto out;
+	}
+	r.added = (uint32_t)res.added;
+	r.already_present = (uint32_t)res.already;
+	r.watched_scripts = res.watched;
+	/* The scan was forgotten: it starts again from the birthday. */
+	r.rescan = had_tip && !wallet_tip(node->wallet, &bd, hash);
+	r.birthday = wallet_birthday(node->wallet);
+	log_info(SUBSYS, "accounts import from %s: %zu added, %zu already "
+		 "present, %zu scripts watched%s", rpc_call_peer(call),
+		 res.added, res.already, res.watched,
+		 r.rescan ? "; rescanning from the birthday" : "");
+	reply_pb(call, &r.base);
+out:
+	free(a);
+	/* The request may have carried a private key that was refused. */
+	if (req->accounts_json)
+		sodium_memzero(req->accounts_json, strlen(req->accounts_json));
+	coldrpc__import_accounts_request__free_unpacked(req, NULL);
+}
+
 /* ---- coldrpc.Supervisor --------------------------------------------------- */
 
 static void state_fill(struct rpc_node *node, struct rpc_sv_state *st)
@@ -318,12 +387,44 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	Coldrpc__SupervisorCounters sc = COLDRPC__SUPERVISOR_COUNTERS__INIT;
 	Coldrpc__StateTransitions tr = COLDRPC__STATE_TRANSITIONS__INIT;
 	Coldrpc__PeerDialCounters dc = COLDRPC__PEER_DIAL_COUNTERS__INIT;
+	Coldrpc__WalletInfo wi = COLDRPC__WALLET_INFO__INIT;
+	char tiphex[65] = "";
+	uint8_t tiphash[32];
 	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
 	Coldrpc__ChainChecks cc = COLDRPC__CHAIN_CHECKS__INIT;
 	char chash[65] = "";
 	static const uint8_t zero[32];
 
 	state_fill(node, &st);
+	wi.source = (char *)(wallet_has_accounts(node->wallet) ? "accounts"
+			     : wallet_count(node->wallet) > 0 ? "listunspent"
+			     : "empty");
+	{
+		struct wallet_account *accts;
+		size_t na;
+		if (wallet_list_accounts(node->wallet, &accts, &na)) {
+			wi.accounts = (uint32_t)na;
+			free(accts);
+		}
+	}
+	wi.watched_scripts = wallet_watched(node->wallet);
+	if (wallet_tip(node->wallet, &wi.tip_height, tiphash)) {
+		/* display order, as bitcoin-cli prints hashes */
+		uint8_t rev[32];
+		for (int i = 0; i < 32; i++)
+			rev[i] = tiphash[31 - i];
+		hex_encode(tiphex, rev, 32);
+	} else {
+		wi.tip_height = -1;
+	}
+	wi.birthday = wallet_birthday(node->wallet);
+	wi.tip_hash = tiphex;
+	wi.updated_unix = wallet_updated_unix(node->wallet);
+	/* The chain backend is lost: these are the last known. */
+	wi.stale = st.chain.status && strcmp(st.chain.status, "lost") == 0;
+	if (wi.updated_unix)
+		wi.age_seconds = (int64_t)time(NULL) - wi.updated_unix;
+	r.wallet = &wi;
 	r.state = (char *)(st.state ? st.state : "UNKNOWN");
 	r.since_unix = st.since_unix;
 	r.last_cause = (char *)(st.last_cause ? st.last_cause : "");
@@ -610,6 +711,9 @@ static void register_methods(struct rpc_node *node)
 		  .kind = RPC_KIND_SERVER_STREAM, .perms = perm_info_read,
 		  .num_perms = 1, .on_message = subscribe_state,
 		  .on_closed = watcher_closed },
+		{ .path = "/coldrpc.Wallet/ImportAccounts",
+		  .kind = RPC_KIND_UNARY, .perms = perm_onchain_write,
+		  .num_perms = 1, .on_message = import_accounts },
 		{ .path = "/coldrpc.Wallet/ImportUnspent",
 		  .kind = RPC_KIND_UNARY, .perms = perm_onchain_write,
 		  .num_perms = 1, .on_message = import_unspent },
@@ -642,6 +746,7 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	node->loop = loop;
 	node->prov = *prov;
 	node->version = strdup(cfg->version ? cfg->version : "");
+	node->network = strdup(cfg->network ? cfg->network : "mainnet");
 	node->signer_service = strdup(cfg->signer_health_service
 				      ? cfg->signer_health_service
 				      : DEFAULT_SIGNER_SERVICE);
@@ -654,7 +759,7 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	hosts = calloc(cfg->num_listen + cfg->num_tls_extra_hosts + 1,
 		       sizeof(*hosts));
 	hostbuf = calloc(cfg->num_listen + 1, sizeof(*hostbuf));
-	if (!node->version || !node->signer_service || !cert || !key ||
+	if (!node->version || !node->network || !node->signer_service || !cert || !key ||
 	    !rootkey || !wpath || !hosts || !hostbuf)
 		goto fail;
 	if (!rpc_datadir_ensure(cfg->datadir))
@@ -675,7 +780,8 @@ struct rpc_node *rpc_node_new(struct ev_loop *loop,
 	if (!node->macs || !rpc_datadir_macaroons(node->macs, cfg->datadir))
 		goto fail;
 	node->wallet = wallet_open(wpath);
-	if (!node->wallet)
+	if (!node->wallet ||
+	    !wallet_configure(node->wallet, node->network, cfg->wallet_gap))
 		goto fail;
 
 	struct rpc_server_config scfg;
@@ -730,6 +836,7 @@ void rpc_node_free(struct rpc_node *node)
 	wallet_free(node->wallet);
 	rpc_macaroon_svc_free(node->macs);
 	free(node->version);
+	free(node->network);
 	free(node->signer_service);
 	free(node);
 }
@@ -737,6 +844,11 @@ void rpc_node_free(struct rpc_node *node)
 struct rpc_server *rpc_node_server(struct rpc_node *node)
 {
 	return node->srv;
+}
+
+struct wallet *rpc_node_wallet(struct rpc_node *node)
+{
+	return node->wallet;
 }
 
 const struct rpc_macaroon_svc *rpc_node_macaroons(const struct rpc_node *node)

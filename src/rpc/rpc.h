@@ -513,6 +513,10 @@ struct rpc_node_config {
 	 * default (per source: set no_per_source_cap for none). */
 	size_t max_preauth, max_preauth_per_source;
 	bool no_per_source_cap;
+	/* Wallet: the network accounts must be for (NULL: "mainnet") and the
+	 * gap limit (0: the wallet's default).  Borrowed during _new. */
+	const char *network;
+	uint32_t wallet_gap;
 };
 
 /**
@@ -536,6 +540,9 @@ void rpc_node_state_changed(struct rpc_node *node);
  * owned by @node. */
 struct rpc_server *rpc_node_server(struct rpc_node *node);
 const struct rpc_macaroon_svc *rpc_node_macaroons(const struct rpc_node *node);
+/* The wallet the node serves (wallet.sqlite), for the daemon to feed
+ * blocks into; borrowed, owned by @node. */
+struct wallet *rpc_node_wallet(struct rpc_node *node);
 
 /*
  * ---------------------------------------------------------------------------

@@ -1,302 +1,154 @@
-/*~ listunspent: a small, strict JSON reader for `bitcoin-cli listunspent`
- * output: an array of objects, of which we keep txid, vout, address,
- * amount, confirmations (and our own optional "account" and "locked").
- * Everything else is skipped whatever its shape.  Pure: text in, structs
- * out; fuzzed by tests/fuzz/fuzz_wallet_listunspent.c.
+/*~ listunspent: `bitcoin-cli listunspent` output read with jansson (a
+ * maintained parser rather than our own): an array of objects, of which we
+ * keep txid, vout, address, amount, confirmations (and our own optional
+ * "account" and "locked").  Everything else is skipped whatever its shape.
+ * Pure: text in, structs out; fuzzed by tests/fuzz/fuzz_wallet_listunspent.c.
+ *
+ * Amounts: jansson reads numbers as doubles.  A JSON number with at most 17
+ * significant digits round-trips through a double exactly, so the double's
+ * shortest decimal form is the number that was written: from it we take
+ * the satoshis and refuse more than 8 decimals, exactly as if we had read
+ * the text (bitcoind prints fixed 8-decimal amounts).
  */
 #include "wallet/wallet.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 32
-
-struct parser {
-	const char *p, *end;
-	char *err;
-	size_t errlen;
-	bool failed;
-};
-
-static bool fail(struct parser *ps, const char *fmt, ...) CN_PRINTF(2, 3);
-static bool fail(struct parser *ps, const char *fmt, ...)
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+	CN_PRINTF(3, 4);
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
 {
-	if (!ps->failed) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(ps->err, ps->errlen, fmt, ap);
-		va_end(ap);
-		ps->failed = true;
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return false;
 }
 
-static void ws(struct parser *ps)
+/* Decimal BTC to satoshis, exactly (see the top). */
+static bool btc_to_sat(int64_t *out, char *err, size_t errlen,
+		       const json_t *v)
 {
-	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' ||
-				   *ps->p == '\n' || *ps->p == '\r'))
-		ps->p++;
-}
-
-static bool lit(struct parser *ps, char c)
-{
-	ws(ps);
-	if (ps->p < ps->end && *ps->p == c) {
-		ps->p++;
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		if (i < 0)
+			return fail(err, errlen, "negative amount");
+		if (i > WALLET_MAX_SAT / 100000000)
+			return fail(err, errlen, "amount above 21 million BTC");
+		*out = (int64_t)i * 100000000;
 		return true;
 	}
-	return false;
-}
-
-/* A JSON string into @out (NUL-terminated, truncated to @outlen-1 bytes
- * would be an error); @out may be NULL to skip.  \u escapes other than
- * ASCII are rejected: none of the fields we keep can contain them. */
-static bool string(struct parser *ps, char *out, size_t outlen)
-{
-	size_t n = 0;
-	if (!lit(ps, '"'))
-		return fail(ps, "expected a string");
-	while (ps->p < ps->end && *ps->p != '"') {
-		char c = *ps->p++;
-		if ((unsigned char)c < 0x20)
-			return fail(ps, "control character in string");
-		if (c == '\\') {
-			if (ps->p >= ps->end)
-				break;
-			char e = *ps->p++;
-			switch (e) {
-			case '"': case '\\': case '/': c = e; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case 'u': {
-				unsigned v = 0;
-				if (ps->end - ps->p < 4)
-					return fail(ps, "bad \\u escape");
-				for (int i = 0; i < 4; i++) {
-					char h = *ps->p++;
-					v <<= 4;
-					if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-					else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-					else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-					else return fail(ps, "bad \\u escape");
-				}
-				/* Only skipped strings may hold non-ASCII. */
-				c = v < 0x80 && v > 0 ? (char)v : '?';
-				if (out && c == '?')
-					return fail(ps, "non-ASCII escape");
-				break;
-			}
-			default:
-				return fail(ps, "bad escape");
-			}
+	if (!json_is_real(v))
+		return fail(err, errlen, "amount must be a number");
+	double d = json_real_value(v);
+	if (d < 0)
+		return fail(err, errlen, "negative amount");
+	if (!isfinite(d) || d > 21e6 + 1)
+		return fail(err, errlen, "amount above 21 million BTC");
+	/* Shortest "%.*e" form that reads back as d: its digits and
+	 * exponent are the number's. */
+	char s[40];
+	int p;
+	for (p = 1; p <= 17; p++) {
+		snprintf(s, sizeof(s), "%.*e", p - 1, d);
+		if (strtod(s, NULL) == d)
+			break;
+	}
+	char *e = strchr(s, 'e');
+	if (!e)
+		return fail(err, errlen, "amount out of range");
+	long exp10 = strtol(e + 1, NULL, 10);
+	int64_t digits = 0;
+	int nd = 0;
+	for (const char *c = s; c < e; c++)
+		if (*c >= '0' && *c <= '9') {
+			digits = digits * 10 + (*c - '0');
+			nd++;
 		}
-		if (out) {
-			if (n + 1 >= outlen)
-				return fail(ps, "string too long");
-			out[n++] = c;
-		}
+	/* value = digits * 10^(exp10 - (nd-1)); decimals = (nd-1) - exp10 */
+	long decimals = (nd - 1) - exp10;
+	if (decimals > 8)
+		return fail(err, errlen, "amount has more than 8 decimals");
+	for (long k = decimals; k < 8; k++) {
+		if (digits > WALLET_MAX_SAT)
+			return fail(err, errlen, "amount above 21 million BTC");
+		digits *= 10;
 	}
-	if (ps->p >= ps->end)
-		return fail(ps, "unterminated string");
-	ps->p++;
-	if (out)
-		out[n] = '\0';
+	if (digits > WALLET_MAX_SAT)
+		return fail(err, errlen, "amount above 21 million BTC");
+	*out = digits;
 	return true;
 }
 
-/* The raw text of a number: -?digits[.digits][e[+-]digits]. */
-static bool number_text(struct parser *ps, const char **start, size_t *len)
+static bool integer(int64_t *out, char *err, size_t errlen, const json_t *v,
+		    int64_t max, const char *what)
 {
-	ws(ps);
-	*start = ps->p;
-	if (ps->p < ps->end && *ps->p == '-')
-		ps->p++;
-	const char *d = ps->p;
-	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-		ps->p++;
-	if (ps->p == d)
-		return fail(ps, "expected a number");
-	if (ps->p < ps->end && *ps->p == '.') {
-		ps->p++;
-		d = ps->p;
-		while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-			ps->p++;
-		if (ps->p == d)
-			return fail(ps, "bad number");
-	}
-	if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
-		ps->p++;
-		if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
-			ps->p++;
-		d = ps->p;
-		while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-			ps->p++;
-		if (ps->p == d)
-			return fail(ps, "bad number");
-	}
-	*len = (size_t)(ps->p - *start);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fail(err, errlen, "%s: expected a non-negative integer",
+			    what);
+	if (json_integer_value(v) > max)
+		return fail(err, errlen, "%s: integer out of range", what);
+	*out = json_integer_value(v);
 	return true;
 }
 
-static bool skip_value(struct parser *ps, int depth);
-
-static bool skip_container(struct parser *ps, char close, bool obj, int depth)
+static bool str(char *out, size_t outlen, char *err, size_t errlen,
+		const json_t *v, const char *what)
 {
-	if (depth > MAX_DEPTH)
-		return fail(ps, "nested too deeply");
-	if (lit(ps, close))
-		return true;
-	do {
-		if (obj && (!string(ps, NULL, 0) || !lit(ps, ':')))
-			return fail(ps, "expected \"key\":");
-		if (!skip_value(ps, depth + 1))
-			return false;
-	} while (lit(ps, ','));
-	if (!lit(ps, close))
-		return fail(ps, "expected '%c'", close);
+	if (!json_is_string(v))
+		return fail(err, errlen, "%s: expected a string", what);
+	if (json_string_length(v) >= outlen ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return fail(err, errlen, "%s: string too long", what);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return true;
 }
 
-static bool word(struct parser *ps, const char *w)
+static bool utxo(struct wallet_utxo *u, char *err, size_t errlen,
+		 const json_t *o, size_t i)
 {
-	size_t n = strlen(w);
-	ws(ps);
-	if ((size_t)(ps->end - ps->p) >= n && memcmp(ps->p, w, n) == 0) {
-		ps->p += n;
-		return true;
-	}
-	return false;
-}
-
-static bool skip_value(struct parser *ps, int depth)
-{
-	const char *s;
-	size_t l;
-	ws(ps);
-	if (ps->p >= ps->end)
-		return fail(ps, "unexpected end of input");
-	switch (*ps->p) {
-	case '"': return string(ps, NULL, 0);
-	case '{': ps->p++; return skip_container(ps, '}', true, depth);
-	case '[': ps->p++; return skip_container(ps, ']', false, depth);
-	default:
-		if (word(ps, "true") || word(ps, "false") || word(ps, "null"))
-			return true;
-		return number_text(ps, &s, &l);
-	}
-}
-
-/* Decimal BTC ("0.00012345", "21") to satoshis, exactly. */
-static bool btc_to_sat(struct parser *ps, int64_t *out)
-{
-	const char *s;
-	size_t len;
-	if (!number_text(ps, &s, &len))
-		return false;
-	int64_t whole = 0, frac = 0;
-	size_t i = 0, fd = 0;
-	if (s[0] == '-')
-		return fail(ps, "negative amount");
-	for (; i < len && s[i] != '.'; i++) {
-		if (s[i] < '0' || s[i] > '9' || ++fd > 8)
-			return fail(ps, "amount out of range");
-		whole = whole * 10 + (s[i] - '0');
-	}
-	fd = 0;
-	if (i < len && s[i] == '.') {
-		for (i++; i < len; i++) {
-			if (s[i] < '0' || s[i] > '9')
-				return fail(ps, "amount must be plain decimal");
-			if (++fd > 8)
-				return fail(ps, "amount has more than 8 decimals");
-			frac = frac * 10 + (s[i] - '0');
-		}
-	}
-	for (; fd < 8; fd++)
-		frac *= 10;
-	*out = whole * 100000000 + frac;
-	if (*out > WALLET_MAX_SAT)
-		return fail(ps, "amount above 21 million BTC");
-	return true;
-}
-
-static bool integer(struct parser *ps, int64_t *out, int64_t max)
-{
-	const char *s;
-	size_t len;
-	if (!number_text(ps, &s, &len))
-		return false;
-	int64_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return fail(ps, "expected a non-negative integer");
-		v = v * 10 + (s[i] - '0');
-		if (v > max)
-			return fail(ps, "integer out of range");
-	}
-	*out = v;
-	return true;
-}
-
-static bool utxo(struct parser *ps, struct wallet_utxo *u)
-{
-	bool have_txid = false, have_vout = false, have_amount = false;
-	char key[32];
-	int64_t v;
+	const json_t *v;
+	int64_t x;
 
 	memset(u, 0, sizeof(*u));
-	if (!lit(ps, '{'))
-		return fail(ps, "expected an object per output");
-	if (!lit(ps, '}')) {
-		do {
-			/* Keys are short names; a longer one is an error. */
-			if (!string(ps, key, sizeof(key)))
-				return false;
-			if (!lit(ps, ':'))
-				return fail(ps, "expected ':'");
-			if (strcmp(key, "txid") == 0) {
-				if (!string(ps, u->txid, sizeof(u->txid)))
-					return false;
-				have_txid = true;
-			} else if (strcmp(key, "vout") == 0) {
-				if (!integer(ps, &v, UINT32_MAX))
-					return false;
-				u->vout = (uint32_t)v;
-				have_vout = true;
-			} else if (strcmp(key, "amount") == 0) {
-				if (!btc_to_sat(ps, &u->amount_sat))
-					return false;
-				have_amount = true;
-			} else if (strcmp(key, "confirmations") == 0) {
-				if (!integer(ps, &u->confirmations, INT32_MAX))
-					return false;
-			} else if (strcmp(key, "address") == 0) {
-				if (!string(ps, u->address, sizeof(u->address)))
-					return false;
-			} else if (strcmp(key, "account") == 0) {
-				if (!string(ps, u->account, sizeof(u->account)))
-					return false;
-			} else if (strcmp(key, "locked") == 0) {
-				if (word(ps, "true"))
-					u->locked = true;
-				else if (!word(ps, "false"))
-					return fail(ps, "locked: want bool");
-			} else if (!skip_value(ps, 1)) {
-				return false;
-			}
-		} while (lit(ps, ','));
-		if (!lit(ps, '}'))
-			return fail(ps, "expected '}'");
+	if (!json_is_object(o))
+		return fail(err, errlen, "entry %zu: expected an object per "
+			    "output", i);
+	if (!json_object_get(o, "txid") || !json_object_get(o, "vout") ||
+	    !json_object_get(o, "amount"))
+		return fail(err, errlen, "entry %zu: output without txid, vout "
+			    "or amount", i);
+	if (!str(u->txid, sizeof(u->txid), err, errlen,
+		 json_object_get(o, "txid"), "txid") ||
+	    !integer(&x, err, errlen, json_object_get(o, "vout"), UINT32_MAX,
+		     "vout") ||
+	    !btc_to_sat(&u->amount_sat, err, errlen,
+			json_object_get(o, "amount")))
+		return false;
+	u->vout = (uint32_t)x;
+	if ((v = json_object_get(o, "confirmations")) &&
+	    !integer(&u->confirmations, err, errlen, v, INT32_MAX,
+		     "confirmations"))
+		return false;
+	if ((v = json_object_get(o, "address")) &&
+	    !str(u->address, sizeof(u->address), err, errlen, v, "address"))
+		return false;
+	if ((v = json_object_get(o, "account")) &&
+	    !str(u->account, sizeof(u->account), err, errlen, v, "account"))
+		return false;
+	if ((v = json_object_get(o, "locked"))) {
+		if (!json_is_boolean(v))
+			return fail(err, errlen, "locked: want bool");
+		u->locked = json_is_true(v);
 	}
-	if (!have_txid || !have_vout || !have_amount)
-		return fail(ps, "output without txid, vout or amount");
 	if (strlen(u->txid) != 64 || strspn(u->txid, "0123456789abcdef") != 64)
-		return fail(ps, "txid must be 64 lowercase hex digits");
+		return fail(err, errlen, "entry %zu: txid must be 64 lowercase "
+			    "hex digits", i);
 	return true;
 }
 
@@ -304,46 +156,37 @@ bool wallet_parse_listunspent(struct wallet_utxo **out, size_t *num,
 			      char *err, size_t errlen,
 			      const char *json, size_t len)
 {
-	struct parser ps = { json, json + len, err, errlen, false };
+	json_error_t jerr;
+	json_t *root;
 	struct wallet_utxo *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n;
 
 	*out = NULL;
 	*num = 0;
-	if (!lit(&ps, '[')) {
-		fail(&ps, "expected a JSON array (bitcoin-cli listunspent)");
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return fail(err, errlen, "not valid JSON: %s (line %d)",
+			    jerr.text, jerr.line);
+	if (!json_is_array(root)) {
+		fail(err, errlen, "expected a JSON array (bitcoin-cli "
+		     "listunspent)");
 		goto bad;
 	}
-	if (!lit(&ps, ']')) {
-		do {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				struct wallet_utxo *nv = realloc(v, cap *
-								 sizeof(*v));
-				if (!nv) {
-					fail(&ps, "out of memory");
-					goto bad;
-				}
-				v = nv;
-			}
-			if (!utxo(&ps, &v[n]))
-				goto bad;
-			n++;
-		} while (lit(&ps, ','));
-		if (!lit(&ps, ']')) {
-			fail(&ps, "expected ']'");
+	n = json_array_size(root);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		fail(err, errlen, "out of memory");
+		goto bad;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!utxo(&v[i], err, errlen, json_array_get(root, i), i))
 			goto bad;
-		}
-	}
-	ws(&ps);
-	if (ps.p != ps.end) {
-		fail(&ps, "trailing data after the array");
-		goto bad;
-	}
+	json_decref(root);
 	*out = v;
 	*num = n;
 	return true;
 bad:
 	free(v);
+	json_decref(root);
 	return false;
 }

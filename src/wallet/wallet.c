@@ -2,19 +2,14 @@
  * Single writer (the daemon's loop thread); WAL so coldctl-style readers
  * never block it.
  */
-#include "wallet/wallet.h"
+#include "wallet/wallet_priv.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SUBSYS "WLLT"
-
-struct wallet {
-	sqlite3 *db;
-	char *path;
-};
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS utxos ("
@@ -26,9 +21,55 @@ static const char schema[] =
 	" account TEXT NOT NULL DEFAULT 'default',"
 	" locked INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (txid, vout));"
-	"PRAGMA user_version = 1;";
+	/* Accounts (scan.c): one row per lnd account; key_id is the key
+	 * itself (chain code and point), whatever SLIP-132 version it came
+	 * in, so the same account imported twice is one row. */
+	"CREATE TABLE IF NOT EXISTS accounts ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" addr_type INTEGER NOT NULL,"
+	" xpub TEXT NOT NULL,"
+	" key_id TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" purpose INTEGER NOT NULL, coin INTEGER NOT NULL,"
+	" acct_index INTEGER NOT NULL,"
+	" master_fp TEXT NOT NULL DEFAULT '',"
+	" ext_count INTEGER NOT NULL DEFAULT 0,"
+	" int_count INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (key_id, addr_type));"
+	/* One past the highest index seen used, per branch (0 external,
+	 * 1 change): the gap limit counts from there. */
+	"CREATE TABLE IF NOT EXISTS branches ("
+	" account_id INTEGER NOT NULL, branch INTEGER NOT NULL,"
+	" used_next INTEGER NOT NULL,"
+	" PRIMARY KEY (account_id, branch));"
+	/* Outputs paying watched scripts.  height 0: in the mempool.
+	 * spent_height: the block spending it; spent_mempool: a mempool
+	 * transaction spends it. */
+	"CREATE TABLE IF NOT EXISTS coins ("
+	" txid BLOB NOT NULL, vout INTEGER NOT NULL,"
+	" value INTEGER NOT NULL CHECK (value >= 0),"
+	" script BLOB NOT NULL,"
+	" account_id INTEGER NOT NULL,"
+	" height INTEGER NOT NULL,"
+	" coinbase INTEGER NOT NULL DEFAULT 0,"
+	" spent_height INTEGER,"
+	" spent_mempool INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (txid, vout));"
+	"CREATE INDEX IF NOT EXISTS coins_height ON coins (height);"
+	"CREATE INDEX IF NOT EXISTS coins_spent ON coins (spent_height);"
+	/* Blocks scanned (the last WALLET_KEEP_BLOCKS): the wallet tip is the
+	 * highest, written in the same transaction as the block's coins. */
+	"CREATE TABLE IF NOT EXISTS scan_blocks ("
+	" height INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS scan_state ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" birthday INTEGER NOT NULL DEFAULT -1,"
+	" updated_unix INTEGER NOT NULL DEFAULT 0);"
+	"INSERT OR IGNORE INTO scan_state (id) VALUES (1);"
+	"PRAGMA user_version = 2;";
 
-static bool exec(struct wallet *w, const char *sql)
+bool wallet_exec(struct wallet *w, const char *sql)
 {
 	char *err = NULL;
 	if (sqlite3_exec(w->db, sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -55,7 +96,18 @@ struct wallet *wallet_open(const char *path)
 		return NULL;
 	}
 	sqlite3_busy_timeout(w->db, 2000);
-	if (!exec(w, "PRAGMA journal_mode = WAL;") || !exec(w, schema)) {
+	if (!wmap_init(&w->scripts) || !wmap_init(&w->outpoints)) {
+		wallet_free(w);
+		return NULL;
+	}
+	/* WAL + synchronous=NORMAL: a commit survives a kill -9 (it is in the
+	 * WAL file); an OS crash or power cut may lose the last commits but
+	 * never half of one.  Block, coins and tip share a transaction, so
+	 * the wallet is then simply at an earlier tip and the chain hands it
+	 * those blocks again (docs/wallet.md).  Saves an fsync per block. */
+	if (!wallet_exec(w, "PRAGMA journal_mode = WAL;") ||
+	    !wallet_exec(w, "PRAGMA synchronous = NORMAL;") ||
+	    !wallet_exec(w, schema)) {
 		wallet_free(w);
 		return NULL;
 	}
@@ -66,6 +118,7 @@ void wallet_free(struct wallet *w)
 {
 	if (!w)
 		return;
+	wallet_scan_clear(w);
 	sqlite3_close(w->db);
 	free(w->path);
 	free(w);
@@ -97,9 +150,9 @@ bool wallet_import(struct wallet *w, const struct wallet_utxo *utxos,
 			return false;
 		}
 	}
-	if (!exec(w, "BEGIN IMMEDIATE;"))
+	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
 		return false;
-	if (!append && !exec(w, "DELETE FROM utxos;"))
+	if (!append && !wallet_exec(w, "DELETE FROM utxos;"))
 		goto out;
 	if (sqlite3_prepare_v2(w->db,
 			       "INSERT OR REPLACE INTO utxos (txid, vout, "
@@ -127,7 +180,7 @@ out:
 		log_unusual(SUBSYS, "import into %s failed: %s", w->path,
 			    sqlite3_errmsg(w->db));
 	sqlite3_finalize(st);
-	if (!exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
+	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
 		ok = false;
 	return ok;
 }
@@ -152,6 +205,8 @@ bool wallet_get_balance(struct wallet *w, struct wallet_balance *out,
 	memset(out, 0, sizeof(*out));
 	if (min_confs <= 0)
 		min_confs = 1;
+	if (wallet_has_accounts(w))
+		return wallet_scan_balance(w, out, account, min_confs);
 	if (sqlite3_prepare_v2(
 		    w->db,
 		    "SELECT account,"
@@ -214,4 +269,47 @@ int64_t wallet_count(struct wallet *w)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+bool wallet_import_accounts_file(struct wallet *w,
+				 struct wallet_import_result *res, char *err,
+				 size_t errlen, const char *path,
+				 int64_t birthday)
+{
+	/* lnd exports 3 + 256 accounts of ~400 bytes: 4 MiB is plenty. */
+	enum { MAX_FILE = 4 * 1024 * 1024 };
+	struct wallet_account *a = NULL;
+	size_t n = 0, len = 0;
+	char *buf = NULL;
+	bool ok = false;
+	FILE *f = fopen(path, "rb");
+
+	memset(res, 0, sizeof(*res));
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	buf = malloc(MAX_FILE + 1);
+	if (buf)
+		len = fread(buf, 1, MAX_FILE + 1, f);
+	fclose(f);
+	if (!buf || len > MAX_FILE) {
+		snprintf(err, errlen, "%s: %s", path,
+			 buf ? "larger than 4 MiB" : "out of memory");
+		goto out;
+	}
+	if (!w->net) {
+		snprintf(err, errlen, "wallet not configured");
+		goto out;
+	}
+	if (!wallet_parse_accounts(&a, &n, err, errlen, w->net, buf, len))
+		goto out;
+	ok = wallet_import_accounts(w, res, err, errlen, a, n, birthday);
+out:
+	if (buf) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
+	free(a);
+	return ok;
 }

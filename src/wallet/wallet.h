@@ -1,9 +1,14 @@
-/*~ wallet: coldnode's view of its on-chain funds, a SQLite table of
- * unspent outputs in <datadir>/wallet.sqlite (WAL mode).
+/*~ wallet: coldnode's view of its on-chain funds in
+ * <datadir>/wallet.sqlite (WAL mode).
  *
- * Until a chain source exists the set is loaded from a `bitcoin-cli
- * listunspent` JSON dump (coldctl wallet import, via the
- * /coldrpc.Wallet/ImportUnspent RPC).  Balances follow lnd's WalletBalance:
+ * Two sources.  With accounts imported (lnd's `lncli wallet accounts list`
+ * of the signer: coldctl wallet importaccounts), the wallet derives their
+ * scripts (BIP32 public derivation, gap limit per branch) and follows the
+ * chain: the daemon feeds it every block (wallet_block_connected /
+ * _disconnected, pure calls: parsed block in, SQLite transaction out) and
+ * the mempool (wallet_mempool).  Without accounts, the set is loaded from a
+ * `bitcoin-cli listunspent` JSON dump (coldctl wallet import, via
+ * /coldrpc.Wallet/ImportUnspent).  Balances follow lnd's WalletBalance:
  * confirmed = unlocked outputs with at least min_confs confirmations,
  * unconfirmed = the other unlocked outputs, locked = leased outputs
  * (counted in neither), total = confirmed + unconfirmed.
@@ -20,6 +25,8 @@
 #include "common/common.h"
 
 struct wallet;
+struct chain_block;
+struct chain_tx;
 
 #define WALLET_DEFAULT_ACCOUNT "default"
 /* 21 million BTC in satoshis: no single amount can be above it. */
@@ -45,6 +52,37 @@ struct wallet_balance {
 	int64_t total, confirmed, unconfirmed, locked;
 	struct wallet_account_balance *accounts; /* owned; wallet_balance_clear */
 	size_t num_accounts;
+	bool not_found;  /* the account filter names no account (lnd:
+			    "account not found"); returned false */
+};
+
+/* lnd's walletrpc.AddressType, same numbers. */
+enum wallet_addr_type {
+	WALLET_ADDR_UNKNOWN = 0,
+	WALLET_ADDR_P2WKH = 1,         /* WITNESS_PUBKEY_HASH, BIP84 */
+	WALLET_ADDR_NP2WKH = 2,        /* NESTED_WITNESS_PUBKEY_HASH, BIP49 */
+	WALLET_ADDR_HYBRID_NP2WKH = 3, /* HYBRID_...: np2wkh receive, p2wkh
+					  change (lnd's default m/49') */
+	WALLET_ADDR_P2TR = 4,          /* TAPROOT_PUBKEY, BIP86 */
+};
+/* "WITNESS_PUBKEY_HASH", ...; NULL for UNKNOWN. */
+const char *wallet_addr_type_name(enum wallet_addr_type t);
+
+/* One account of lnd's `wallet accounts list`. */
+struct wallet_account {
+	char name[64];
+	enum wallet_addr_type type;
+	char xpub[120];         /* as given (SLIP-132 version kept) */
+	char path[64];          /* "m/84'/0'/0'" */
+	uint32_t purpose, coin, index; /* hardened path elements, no flag */
+	char master_fp[9];      /* 8 hex digits, "" unknown */
+	uint32_t external_count, internal_count; /* addresses lnd handed out */
+};
+
+struct wallet_import_result {
+	size_t added, already;  /* accounts new / already stored (same key and
+				   address type: idempotent) */
+	size_t watched;         /* scripts watched after the import */
 };
 
 /**
@@ -76,6 +114,89 @@ void wallet_balance_clear(struct wallet_balance *b);
 
 /* Number of stored outputs, or -1 on error. */
 int64_t wallet_count(struct wallet *w);
+
+/**
+ * wallet_configure - the network accounts must be for and the gap limit
+ * (unused scripts watched past the last used one, per branch; 0: the
+ * default, WALLET_DEFAULT_GAP).  Loads the stored accounts and derives
+ * their scripts.  Call once after wallet_open.
+ */
+#define WALLET_DEFAULT_GAP 20
+bool wallet_configure(struct wallet *w, const char *network,
+		      uint32_t gap_limit) CN_WARN_UNUSED;
+
+/**
+ * wallet_import_accounts - add @accounts (borrowed; parse them with
+ * wallet_parse_accounts_json) in one transaction.  An account already
+ * stored (same extended key and address type) is counted in
+ * res->already and left as it is.  @birthday: first height to scan for
+ * new accounts; -1: from the wallet's current tip.  @err on failure.
+ */
+bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
+			    char *err, size_t errlen,
+			    const struct wallet_account *accounts, size_t num,
+			    int64_t birthday) CN_WARN_UNUSED;
+/* Reads @path (lnd's accounts JSON), checks it for the configured network
+ * and imports it (wallet_import_accounts).  The file's bytes are wiped
+ * after use: a refused file may hold a private key. */
+bool wallet_import_accounts_file(struct wallet *w,
+				 struct wallet_import_result *res, char *err,
+				 size_t errlen, const char *path,
+				 int64_t birthday) CN_WARN_UNUSED;
+/* Parses lnd's accounts JSON for @network (see wallet_internal.h). */
+bool wallet_parse_accounts_json(struct wallet_account **out, size_t *num,
+				char *err, size_t errlen, const char *network,
+				const char *json, size_t len) CN_WARN_UNUSED;
+/* Stored accounts (malloc'd array, free()). */
+bool wallet_list_accounts(struct wallet *w, struct wallet_account **out,
+			  size_t *num) CN_WARN_UNUSED;
+
+/* True when accounts are stored: balances then come from the chain scan,
+ * not from an imported listunspent set. */
+bool wallet_has_accounts(const struct wallet *w);
+/* Number of scripts watched (all accounts, both branches). */
+size_t wallet_watched(const struct wallet *w);
+
+/**
+ * wallet_tip - the last block the wallet has scanned.
+ * Returns false when none yet (then *height is the birthday, or -1 if
+ * there is no birthday: start at the chain's tip).
+ */
+bool wallet_tip(const struct wallet *w, int64_t *height, uint8_t hash[32]);
+
+/**
+ * wallet_block_connected - scan block @height (@blk borrowed): outputs to
+ * watched scripts become coins, inputs spending coins mark them spent,
+ * gap limits are extended, and the wallet tip moves to @height: all in
+ * one SQLite transaction, so a crash never half-applies a block.
+ * A block at or below the stored tip, or below the birthday, is ignored
+ * (returns true).  False on a database error (nothing changed).
+ */
+bool wallet_block_connected(struct wallet *w, uint32_t height,
+			    const struct chain_block *blk) CN_WARN_UNUSED;
+/**
+ * wallet_block_disconnected - undo block @height (@hash) in a reorg: coins
+ * it created are removed, coins it spent are unspent again, the tip moves
+ * back to @height-1.  A block the wallet has not scanned is ignored.
+ */
+bool wallet_block_disconnected(struct wallet *w, uint32_t height,
+			       const uint8_t hash[32]) CN_WARN_UNUSED;
+/**
+ * wallet_mempool - replace the unconfirmed view with @txs (borrowed, the
+ * node's whole mempool as far as it was fetched): their outputs to
+ * watched scripts are unconfirmed coins, their inputs mark coins as spent
+ * (the change comes back as unconfirmed), as btcwallet counts them.
+ */
+bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
+		    size_t n) CN_WARN_UNUSED;
+
+/* The first height scanned (lnd's wallet birthday), -1: none (the scan
+ * started at the chain's tip). */
+int64_t wallet_birthday(const struct wallet *w);
+
+/* Unix time of the last change of the wallet's chain view (block or
+ * mempool), 0 never: how old the balances are when the chain is lost. */
+int64_t wallet_updated_unix(const struct wallet *w);
 
 /**
  * wallet_parse_listunspent - parse `bitcoin-cli listunspent` JSON.

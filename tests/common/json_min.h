@@ -1,7 +1,6 @@
-/* json_min: a tiny JSON reader for test vectors.  Parses a whole document
- * into a tree; strings are unescaped and NUL-terminated, numbers are
- * doubles.  Not for untrusted production input: test data only (though it
- * rejects malformed text cleanly and bounds nesting depth). */
+/* json_min: the test vectors' JSON reader, a thin adapter over jansson.
+ * Parses a whole document into a tree; strings are unescaped and
+ * NUL-terminated, numbers are doubles.  Test data only. */
 #ifndef COLDNODE_TEST_JSON_MIN_H
 #define COLDNODE_TEST_JSON_MIN_H
 

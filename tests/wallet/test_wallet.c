@@ -43,8 +43,23 @@ static void test_parse(void)
 	CHECK(!parse("", &u, &n));
 	CHECK(!parse("{}", &u, &n));
 	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0}]", &u, &n));
-	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 1e-8}]",
+	/* jansson reads numbers as doubles: an exponent form is taken when
+	 * it is exactly whole satoshis (bitcoind never writes one). */
+	CHECK(parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 1e-8}]",
+		    &u, &n) && n == 1 && u[0].amount_sat == 1);
+	free(u);
+	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 1e-9}]",
 		     &u, &n));
+	CHECK(parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 0.1}]",
+		    &u, &n) && n == 1 && u[0].amount_sat == 10000000);
+	free(u);
+	CHECK(parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 21000000}]",
+		    &u, &n) && n == 1 && u[0].amount_sat == WALLET_MAX_SAT);
+	free(u);
+	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 0.00000001,"
+		     " \"address\": \"a\\u0000b\"}]", &u, &n));
+	CHECK(!parse("[{\"txid\": \"" TXA "\", \"txid\": \"" TXA "\", \"vout\": 0,"
+		     " \"amount\": 1}]", &u, &n));
 	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": 0.123456789}]",
 		     &u, &n));
 	CHECK(!parse("[{\"txid\": \"" TXA "\", \"vout\": 0, \"amount\": -1}]",

@@ -1,0 +1,34 @@
+/* chain/mempool.h: the node's mempool as parsed transactions, kept between
+ * polls so only new txids are fetched (getrawtransaction).  Internal to
+ * the chain module; pure (no I/O). */
+#ifndef COLDNODE_CHAIN_MEMPOOL_H
+#define COLDNODE_CHAIN_MEMPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct chain_tx;
+struct chain_mempool;
+
+/* Transactions tracked at most; a larger mempool is cut (logged). */
+#define CHAIN_MEMPOOL_MAX 50000
+
+struct chain_mempool *chain_mempool_new(void);
+void chain_mempool_free(struct chain_mempool *m);
+/* A new getrawmempool answer (txids internal order, borrowed): entries
+ * not in it are dropped, new ones queued for fetching.  Returns how many
+ * txids were kept (<= CHAIN_MEMPOOL_MAX). */
+size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
+			 size_t n);
+/* Up to @max txids still to fetch into @out; 0 when all are in. */
+size_t chain_mempool_next(struct chain_mempool *m, uint8_t (*out)[32],
+			  size_t max);
+/* The raw transaction for @id (@raw NULL: could not be fetched, e.g.
+ * mined or evicted meanwhile: left out of this round). */
+void chain_mempool_add(struct chain_mempool *m, const uint8_t id[32],
+		       const uint8_t *raw, size_t len);
+/* The current set's parsed transactions; borrowed until the next call. */
+const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
+						size_t *n);
+
+#endif
