@@ -66,7 +66,8 @@ size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
 	ne = calloc(n ? n : 1, sizeof(*ne));
 	if (!sorted || !ne)
 		abort();
-	memcpy(sorted, ids, n * 32);
+	if (n) /* ids may be NULL for an empty mempool */
+		memcpy(sorted, ids, n * 32);
 	qsort(sorted, n, 32, cmp_id);
 	for (size_t i = 0; i < n; i++) {
 		if (k && !memcmp(ne[k - 1].id, sorted[i], 32))
