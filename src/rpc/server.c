@@ -524,6 +524,8 @@ static bool accept_one(struct ev_loop *loop, struct rpc_listener *l)
 	ev_io_start(loop, &conn->rio);
 	ev_timer_start(loop, &conn->hs_timer);
 	log_debug(srv->subsys, "%s: connected", conn->peer);
+	/* Admitted and set up: only now is it news to the owner (a refused
+	 * flood connection must not start the signer port's early dials). */
 	if (srv->cfg.on_accept)
 		srv->cfg.on_accept(srv->cfg.on_accept_arg, conn->peer);
 	if (!conn->ssl)
