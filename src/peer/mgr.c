@@ -638,6 +638,8 @@ void peer_mgr_session_closed(struct peer *p)
 	struct peer_dialer *d = p->dialer;
 
 	ev_prepare_start(mgr->loop, &mgr->reaper);
+	if (p->early && !p->announced)
+		mgr->dial_stats.early_failed++;
 	if (!d || d->peer != p)
 		return;
 	d->peer = NULL;

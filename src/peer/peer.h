@@ -109,6 +109,9 @@ struct peer_mgr_config {
 struct peer_mgr_dial_stats {
 	uint64_t early_dials;   /* dials started by peer_mgr_dial_early */
 	uint64_t early_ready;   /* ... that reached init (peer_ready) */
+	uint64_t early_failed;  /* ... closed before that (park timeout,
+				 * connect error, ...); early_dials minus
+				 * these two are in progress */
 	uint64_t early_refused; /* early dials skipped at max_peers */
 	uint64_t park_timeouts; /* outbound handshakes closed at park_timeout */
 };

@@ -517,6 +517,7 @@ static void test_early_dial_and_park(void)
 	peer_mgr_dial_stats(b.mgr, &st);
 	CHECK(st.early_dials == 1 && st.early_ready == 1);
 	CHECK(st.park_timeouts == 1 && st.early_refused == 0);
+	CHECK(st.early_failed == 0);
 
 	/* An early dial that parks out is not dialed early again until its
 	 * backoff or ACTIVE (peer_mgr_redial_now). */
@@ -527,6 +528,8 @@ static void test_early_dial_and_park(void)
 	pk.want = 2;
 	CHECK(run_until(parked_out, &pk));
 	CHECK(run_until(none_pending, &pr));
+	peer_mgr_dial_stats(b.mgr, &st);
+	CHECK(st.early_dials == 2 && st.early_failed == 1);
 	CHECK(peer_mgr_dial_early(b.mgr) == 0);
 	peer_mgr_redial_now(b.mgr);
 	CHECK(peer_mgr_count_pending(b.mgr) == 1);
