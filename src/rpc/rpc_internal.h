@@ -165,6 +165,7 @@ struct rpc_server {
 	size_t num_conns;
 	struct rpc_method_stats unknown_stats; /* unregistered paths */
 	struct admit *admit_tcp, *admit_unix; /* owned; unix NULL if none */
+	struct log_burst log_tls; /* "TLS handshake failed": anyone's */
 };
 
 /* call.c: the HTTP/2 + gRPC session of one connection (sans-I/O: bytes in

@@ -357,8 +357,14 @@ static void tls_handshake(struct rpc_conn *conn)
 	}
 	char buf[160];
 	ERR_error_string_n(ERR_peek_error(), buf, sizeof(buf));
-	log_info(conn->srv->subsys, "%s: TLS handshake failed: %s",
-		 conn->peer, ERR_peek_error() ? buf : "connection closed");
+	/* Anyone can fail a handshake: capped, so a flood of them cannot
+	 * rotate the log files away. */
+	log_msg(conn->srv->subsys,
+		log_burst_allow(&conn->srv->log_tls, cn_now(),
+				conn->srv->subsys, "TLS handshake failures")
+			? LOG_INFO : LOG_DEBUG,
+		"%s: TLS handshake failed: %s", conn->peer,
+		ERR_peek_error() ? buf : "connection closed");
 	rpc_conn_close_later(conn, "TLS handshake failed");
 }
 

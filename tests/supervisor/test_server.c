@@ -261,6 +261,43 @@ int main(void)
 	 * TLS (issue 14: peers are dialed while the signer registers). */
 	CHECK(arrivals == 2);
 
+	/* Issue 13 meets issue 12's log files: failed TLS handshakes are
+	 * anyone's, so their lines are capped (10 a second, the rest summed
+	 * up when the next second's first one comes); every one is
+	 * accounted for. */
+	{
+		char *out = NULL, *at;
+		size_t sz = 0, lines = 0, summed = 0, n = 40;
+		FILE *f = open_memstream(&out, &sz);
+		double t0;
+
+		log_set_stream(f);
+		log_set_level("SUPV", LOG_INFO);
+		for (size_t i = 0; i < n; i++)
+			CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03",
+					  14));
+		t0 = cn_now();
+		while (cn_now() < t0 + 1.1)
+			ev_run(loop, EVRUN_ONCE);
+		CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03", 14));
+		log_set_level("SUPV", LOG_UNUSUAL);
+		log_set_stream(NULL);
+		fclose(f);
+		for (at = out; (at = strstr(at, "[INF] SUPV: 127.0.0.1:")); at++)
+			lines += strstr(at, "TLS handshake failed") &&
+				 strstr(at, "TLS handshake failed") <
+					 strchr(at, '\n');
+		for (at = out; (at = strstr(at, "SUPV: ")); at++) {
+			unsigned long k;
+			int end = 0;
+			if (sscanf(at, "SUPV: %lu more TLS handshake "
+				       "failures%n", &k, &end) == 1 && end)
+				summed += k;
+		}
+		CHECK(lines < n && lines + summed == n + 1);
+		free(out);
+	}
+
 	/* Wrong macaroon: valid, but without remotesigner:generate. */
 	{
 		struct client c = { .name = "wrongmac", .key = good };
