@@ -63,6 +63,23 @@ bool log_open_file(const char *dir, uint64_t max_bytes, unsigned max_files)
 	CN_WARN_UNUSED;
 void log_close_file(void);
 
+/* A cap on lines about one kind of event anyone can cause, such as a
+ * connection that fails before it authenticates: a flood of them must
+ * not fill the log files and rotate away what matters.  At most
+ * LOG_BURST_PER_SEC lines a second; the rest are left to the caller's
+ * debug level.  Zero-initialise. */
+struct log_burst {
+	double window;    /* cn_now() at the start of the current second */
+	unsigned lines;   /* allowed in it */
+	uint64_t dropped; /* refused since the last summary line */
+};
+#define LOG_BURST_PER_SEC 10
+/* True: log this one.  When the previous second had lines refused, first
+ * logs "@subsys: N more @what not logged (at most 10 lines a second)"
+ * (@what borrowed, e.g. "TLS handshake failures").  @now: cn_now(). */
+bool log_burst_allow(struct log_burst *b, double now, const char *subsys,
+		     const char *what);
+
 #define log_trace(sub, ...) log_msg(sub, LOG_TRACE, __VA_ARGS__)
 #define log_debug(sub, ...) log_msg(sub, LOG_DEBUG, __VA_ARGS__)
 #define log_info(sub, ...) log_msg(sub, LOG_INFO, __VA_ARGS__)

@@ -264,3 +264,24 @@ void log_msg(const char *subsys, enum log_level level, const char *fmt, ...)
 	log_vmsg(subsys, level, fmt, ap);
 	va_end(ap);
 }
+
+bool log_burst_allow(struct log_burst *b, double now, const char *subsys,
+		     const char *what)
+{
+	if (b->lines == 0 || now - b->window >= 1.0) {
+		if (b->dropped)
+			log_info(subsys, "%llu more %s not logged (at most %d "
+				 "lines a second)",
+				 (unsigned long long)b->dropped, what,
+				 LOG_BURST_PER_SEC);
+		b->window = now;
+		b->lines = 0;
+		b->dropped = 0;
+	}
+	if (b->lines < LOG_BURST_PER_SEC) {
+		b->lines++;
+		return true;
+	}
+	b->dropped++;
+	return false;
+}

@@ -10,6 +10,7 @@
  */
 #include "daemon/collectors.h"
 
+#include "admit/admit.h"
 #include "gossip/gossip.h"
 #include "metrics/metrics.h"
 #include "peer/peer.h"
@@ -89,6 +90,10 @@ static void collect_supervisor(void *arg, struct metrics_page *pg)
 	metrics_family(pg, "coldnode_signer_refused_total", METRICS_COUNTER,
 		       "Signer streams refused (a second signer, bad input).");
 	metrics_sample(pg, (double)si.signer_refused, NULL);
+	metrics_family(pg, "coldnode_signer_arrivals_total", METRICS_COUNTER,
+		       "Signer-port connections admitted while no signer was "
+		       "ready (each may start early peer dials).");
+	metrics_sample(pg, (double)si.signer_arrivals, NULL);
 	metrics_family(pg, "coldnode_signer_key_mismatches_total",
 		       METRICS_COUNTER,
 		       "Signers refused for holding another node key.");
@@ -127,6 +132,36 @@ static void collect_supervisor(void *arg, struct metrics_page *pg)
 	metrics_sample(pg, (double)si.requests_queued, NULL);
 }
 
+/* Persistent-peer dials made ahead of the signer (docs/signer.md,
+ * "Reconnecting fast"); GetState's `dials` (field 11) has the same. */
+static void peer_dial_families(struct metrics_page *pg,
+			       const struct peer_mgr *pm)
+{
+	struct peer_mgr_dial_stats ds;
+
+	if (pm)
+		peer_mgr_dial_stats(pm, &ds);
+	else
+		memset(&ds, 0, sizeof(ds));
+	metrics_family(pg, "coldnode_peer_early_dials_total", METRICS_COUNTER,
+		       "Persistent peers dialed ahead of the signer, by "
+		       "outcome: ready (reached init), failed (closed before), "
+		       "skipped (not dialed: --maxpeers).");
+	metrics_sample(pg, (double)ds.early_ready, "result", "ready", NULL);
+	metrics_sample(pg, (double)ds.early_failed, "result", "failed", NULL);
+	metrics_sample(pg, (double)ds.early_refused, "result", "skipped",
+		       NULL);
+	metrics_family(pg, "coldnode_peer_early_dials_started_total",
+		       METRICS_COUNTER,
+		       "Early dials started (ready + failed + in progress).");
+	metrics_sample(pg, (double)ds.early_dials, NULL);
+	metrics_family(pg, "coldnode_peer_park_timeouts_total",
+		       METRICS_COUNTER,
+		       "Outbound handshakes closed after waiting the park "
+		       "deadline for the node-key ECDH.");
+	metrics_sample(pg, (double)ds.park_timeouts, NULL);
+}
+
 static void collect_peers(void *arg, struct metrics_page *pg)
 {
 	const struct daemon_sources *src = arg;
@@ -163,6 +198,7 @@ static void collect_peers(void *arg, struct metrics_page *pg)
 		metrics_sample(pg, (double)st.closes[r], "reason",
 			       peer_close_reason_str((enum peer_close_reason)r),
 			       NULL);
+	peer_dial_families(pg, pm);
 	metrics_family(pg, "coldnode_peer_received_bytes_total",
 		       METRICS_COUNTER,
 		       "Lightning message bytes received (decrypted).");
@@ -271,6 +307,74 @@ static void collect_rpc(void *arg, struct metrics_page *pg)
 		       NULL);
 }
 
+/* Closes and refusals by the budget, as labels (admit_reason_str);
+ * ADMIT_AUTH_FULL keeps its connection, so it is a family of its own. */
+static const enum admit_reason closed_reasons[] = {
+	ADMIT_REFUSED_SOURCE, ADMIT_EVICTED, ADMIT_TIMED_OUT
+};
+
+#define MAX_LISTENERS 8
+
+/* Every listener's connection budget (src/admit): rpc, rpc-unix, signer,
+ * signer-unix, p2p, as GetState's `listeners` (field 9).  p2p starts
+ * once the node id is known: until then it shows zeros, not a gap. */
+static void collect_listeners(void *arg, struct metrics_page *pg)
+{
+	const struct daemon_sources *src = arg;
+	const struct peer_mgr *pm = *src->peers;
+	struct admit_stats ls[MAX_LISTENERS];
+	size_t n = 0;
+
+	if (src->rpc)
+		n += rpc_server_admit_stats(src->rpc, ls + n,
+					    MAX_LISTENERS - n);
+	if (src->signer_srv && *src->signer_srv)
+		n += rpc_server_admit_stats(*src->signer_srv, ls + n,
+					    MAX_LISTENERS - n);
+	if (n < MAX_LISTENERS) {
+		if (!pm || !peer_mgr_admit_stats(pm, &ls[n])) {
+			memset(&ls[n], 0, sizeof(ls[n]));
+			ls[n].name = "p2p";
+		}
+		n++;
+	}
+
+	metrics_family(pg, "coldnode_listener_connections", METRICS_GAUGE,
+		       "Open connections per listener, by class: "
+		       "unauthenticated (pre-auth budget) or authenticated.");
+	for (size_t i = 0; i < n; i++) {
+		metrics_sample(pg, ls[i].unauthenticated, "listener",
+			       ls[i].name, "class", "unauthenticated", NULL);
+		metrics_sample(pg, ls[i].authenticated, "listener", ls[i].name,
+			       "class", "authenticated", NULL);
+	}
+	metrics_family(pg, "coldnode_listener_accepted_total",
+		       METRICS_COUNTER,
+		       "Connections admitted by the listener's budget.");
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(pg, (double)ls[i].accepted, "listener",
+			       ls[i].name, NULL);
+	metrics_family(pg, "coldnode_listener_closed_total", METRICS_COUNTER,
+		       "Connections the budget closed, by reason: "
+		       "refused_source (at accept), evicted, timed_out.");
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < sizeof(closed_reasons) /
+					       sizeof(closed_reasons[0]);
+		     r++)
+			metrics_sample(pg,
+				       (double)ls[i].count[closed_reasons[r]],
+				       "listener", ls[i].name, "reason",
+				       admit_reason_str(closed_reasons[r]),
+				       NULL);
+	metrics_family(pg, "coldnode_listener_auth_full_total",
+		       METRICS_COUNTER,
+		       "Connections that proved themselves while the "
+		       "authenticated slots were full (kept pre-auth).");
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(pg, (double)ls[i].count[ADMIT_AUTH_FULL],
+			       "listener", ls[i].name, NULL);
+}
+
 bool daemon_collectors_add(struct metrics *m, const struct daemon_sources *src)
 {
 	void *arg = (void *)src;
@@ -279,5 +383,6 @@ bool daemon_collectors_add(struct metrics *m, const struct daemon_sources *src)
 	       metrics_add_collector(m, collect_peers, arg) &&
 	       metrics_add_collector(m, collect_gossip, arg) &&
 	       metrics_add_collector(m, collect_rpc, arg) &&
+	       metrics_add_collector(m, collect_listeners, arg) &&
 	       metrics_add_collector(m, metrics_collect_process, NULL);
 }

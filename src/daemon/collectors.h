@@ -22,11 +22,14 @@ struct daemon_sources {
 	struct peer_mgr *const *peers;
 	struct gossip *const *gossip;
 	struct rpc_server *rpc;        /* the monitoring gRPC server */
+	/* The signer port (remote mode; started after the metrics). */
+	struct rpc_server *const *signer_srv;
 	int64_t started_unix;          /* for "signer never seen" */
 	const char *version;
 };
 
-/* Adds the supervisor, peer, gossip, rpc and process collectors to @m.
+/* Adds the supervisor, peer, gossip, rpc, listener-budget and process
+ * collectors to @m.
  * @src borrowed: must outlive @m.  False on allocation failure. */
 bool daemon_collectors_add(struct metrics *m,
 			   const struct daemon_sources *src);

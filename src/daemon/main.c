@@ -691,6 +691,7 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 		.peers = &cn->peers,
 		.gossip = &cn->gossip,
 		.rpc = rpc_node_server(cn->rpc),
+		.signer_srv = &cn->signer_srv,
 		.started_unix = cn->started,
 		.version = "0.1.0-coldnode",
 	};

@@ -232,6 +232,14 @@ static size_t count_inbound_pending(const struct peer_mgr *mgr)
 	return n;
 }
 
+/* What --maxpeers counts: ready sessions and outbound dials.  Inbound
+ * sessions not yet ready have their own budget (--maxpendinghandshakes,
+ * src/admit) and are checked again when they become ready. */
+static size_t count_ours_and_ready(const struct peer_mgr *mgr)
+{
+	return count_live(mgr) - count_inbound_pending(mgr);
+}
+
 /* An inbound connection sent no act one in time.  BOLT #8: Act One
  * (`-> e, es`, 50 bytes) goes from initiator to responder first, so an
  * honest initiator sends it right after connecting; lnd gives each act 5 s
@@ -520,10 +528,16 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr)
 	for (struct peer_dialer *d = mgr->dialers; d; d = d->next) {
 		if (d->peer || d->early_failed)
 			continue;
-		/* Early dials are a bet on a signer that may never register:
-		 * they must not crowd out inbound handshakes. */
-		if (mgr->cfg.max_pending &&
-		    peer_mgr_count_pending(mgr) >= mgr->cfg.max_pending) {
+		/* Early dials are ours, not a flooder's: inbound handshakes
+		 * (--maxpendinghandshakes, the inbound pre-auth budget) must
+		 * not hold them back, and they take no slot of that budget.
+		 * They are bounded by the persistent peers (one dial each,
+		 * d->peer) and, being a bet on a signer that may never
+		 * register, by --maxpeers as a one-off dial is (ready
+		 * sessions plus outbound dials); what is left is dialed at
+		 * ACTIVE by peer_mgr_redial_now, or by its backoff. */
+		if (mgr->cfg.max_peers &&
+		    count_ours_and_ready(mgr) >= mgr->cfg.max_peers) {
 			skipped++;
 			continue;
 		}
@@ -539,8 +553,8 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr)
 	if (n || skipped)
 		log_info("PEER", "dialing %zu persistent peer(s) ahead of the "
 			 "signer%s", n,
-			 skipped ? " (some left for later: max pending "
-				   "handshakes reached, --maxpendinghandshakes)"
+			 skipped ? " (some left for later: max peers "
+				   "reached, --maxpeers)"
 				 : "");
 	return n;
 }
@@ -624,6 +638,8 @@ void peer_mgr_session_closed(struct peer *p)
 	struct peer_dialer *d = p->dialer;
 
 	ev_prepare_start(mgr->loop, &mgr->reaper);
+	if (p->early && !p->announced)
+		mgr->dial_stats.early_failed++;
 	if (!d || d->peer != p)
 		return;
 	d->peer = NULL;
@@ -664,8 +680,8 @@ static bool accept_one(struct peer_mgr *mgr, int lfd)
 	 * Inbound sessions not yet ready are not counted here: they have
 	 * their own budget below, so a flood of them never fills max_peers
 	 * for honest peers (they are checked again when ready). */
-	if (mgr->cfg.max_peers && count_live(mgr) - count_inbound_pending(mgr)
-	    >= mgr->cfg.max_peers) {
+	if (mgr->cfg.max_peers &&
+	    count_ours_and_ready(mgr) >= mgr->cfg.max_peers) {
 		snprintf(who, sizeof(who), "connection from %s", addr);
 		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
 			      mgr->cfg.max_peers, who);

@@ -74,7 +74,8 @@ struct peer_mgr_config {
 			     * reached, inbound connections and one-off dials
 			     * are refused, and an inbound session becoming
 			     * ready over it is closed (persistent --connect
-			     * peers are still dialed).  0: unlimited */
+			     * peers are still dialed, but not early:
+			     * peer_mgr_dial_early).  0: unlimited */
 	size_t max_pending; /* inbound sessions not yet ready (BOLT 8 acts,
 			     * including those waiting for the signer's ECDH,
 			     * and init); when reached, a newcomer evicts one
@@ -108,7 +109,10 @@ struct peer_mgr_config {
 struct peer_mgr_dial_stats {
 	uint64_t early_dials;   /* dials started by peer_mgr_dial_early */
 	uint64_t early_ready;   /* ... that reached init (peer_ready) */
-	uint64_t early_refused; /* early dials skipped at max_pending */
+	uint64_t early_failed;  /* ... closed before that (park timeout,
+				 * connect error, ...); early_dials minus
+				 * these two are in progress */
+	uint64_t early_refused; /* early dials skipped at max_peers */
 	uint64_t park_timeouts; /* outbound handshakes closed at park_timeout */
 };
 
@@ -150,8 +154,10 @@ void peer_mgr_redial_now(struct peer_mgr *mgr);
  * skipping its backoff, so TCP and acts one and two (which need no node
  * key) overlap the signer's registration; each handshake then waits for
  * the ECDH at most park_timeout.  Unlike peer_mgr_redial_now, it stays
- * within max_pending (what is left is dialed at ACTIVE by
- * peer_mgr_redial_now).  Returns how many dials it started. */
+ * within max_peers, counting ready sessions and outbound dials (what is
+ * left is dialed at ACTIVE by peer_mgr_redial_now).  Inbound handshakes
+ * (max_pending) never hold it back: those are whoever connects to us,
+ * these are our own peers.  Returns how many dials it started. */
 size_t peer_mgr_dial_early(struct peer_mgr *mgr);
 void peer_mgr_dial_stats(const struct peer_mgr *mgr,
 			 struct peer_mgr_dial_stats *out);

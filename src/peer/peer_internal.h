@@ -91,6 +91,8 @@ struct peer_mgr {
 		double last;       /* ev_now of the last line, 0: never */
 		uint64_t refused;  /* since that line */
 	} log_maxpeers;
+	/* "closed ... inbound (before init)" lines: anyone can cause them. */
+	struct log_burst log_preinit;
 	struct peer_mgr_stats stats;
 	/* Set by mgr.c around its own peer_close calls; else the reason
 	 * follows from the session's state. */

@@ -426,6 +426,13 @@ void peer_close_level(struct peer *p, enum log_level level, const char *why)
 
 	if (p->state == PEER_ST_CLOSED)
 		return;
+	/* An inbound connection that never became a session is anyone's
+	 * (a scanner, a flood of bad act ones): its line is capped, so a
+	 * flood cannot rotate the log files away (docs/operations.md). */
+	if (p->inbound && !was_ready && level == LOG_INFO &&
+	    !log_burst_allow(&mgr->log_preinit, cn_now(), "PEER",
+			     "inbound connections closed before init"))
+		level = LOG_DEBUG;
 	/* One line per closed connection, with its reason. */
 	log_msg("PEER", level, "closed %s %s (%s): %s", peer_name(p, name),
 		 p->inbound ? "inbound" : "outbound",

@@ -63,6 +63,19 @@ static const char *subsys(const struct rpc_session *s)
 	return s->srv->subsys;
 }
 
+/* Anyone can send a bad macaroon, on as many calls as they like: capped
+ * (10 lines a second, then debug and a summary), so a flood of them
+ * cannot rotate the log files away. */
+static void log_refused(struct rpc_session *s, const char *path,
+			const char *why)
+{
+	log_msg(subsys(s),
+		log_burst_allow(&s->srv->log_refused, cn_now(), subsys(s),
+				"refused calls")
+			? LOG_INFO : LOG_DEBUG,
+		"%s %s refused: %s", s->peer, path, why);
+}
+
 /* Output is pending.  Without an I/O adapter (conn NULL: the fuzzer) the
  * owner pulls by itself. */
 static void session_kick(struct rpc_session *s)
@@ -285,8 +298,7 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 		if (!v) {
 			if (bin != stackbuf)
 				free(bin);
-			log_info(subsys(s), "%s %s refused: %s", s->peer,
-				 c->path, why);
+			log_refused(s, c->path, why);
 			rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
 			return false;
 		}
@@ -299,8 +311,7 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 			       me->perms, me->m.num_perms, s->peer_ip,
 			       (int64_t)time(NULL));
 	if (st != RPC_STATUS_OK) {
-		log_info(subsys(s), "%s %s refused: %s", s->peer, c->path,
-			 why);
+		log_refused(s, c->path, why);
 		rpc_call_finish(c, st, why);
 		return false;
 	}
@@ -719,8 +730,12 @@ bool rpc_session_recv(struct rpc_session *s, const uint8_t *data, size_t len)
 {
 	ssize_t r = nghttp2_session_mem_recv(s->h2, data, len);
 	if (r < 0) {
-		log_info(subsys(s), "%s: HTTP/2 error: %s", s->peer,
-			 nghttp2_strerror((int)r));
+		log_msg(subsys(s),
+			log_burst_allow(&s->srv->log_h2, cn_now(), subsys(s),
+					"HTTP/2 errors")
+				? LOG_INFO : LOG_DEBUG,
+			"%s: HTTP/2 error: %s", s->peer,
+			nghttp2_strerror((int)r));
 		return false;
 	}
 	return true;

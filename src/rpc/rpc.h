@@ -277,7 +277,9 @@ struct rpc_server_config {
 	const char *log_subsys;   /* borrowed (static); default "RPC" */
 	/* A connection was accepted (TCP or unix, before TLS: nothing about
 	 * it is proven yet), for owners that can start slow work early
-	 * (the signer port dials peers ahead of registration).  @peer
+	 * (the signer port dials peers ahead of registration).  Only
+	 * connections the budget admitted: one refused at accept is never
+	 * reported, and an eviction is not reported again.  @peer
 	 * ("ip:port" / "unix") borrowed for the call.  NULL: none. */
 	void (*on_accept)(void *arg, const char *peer);
 	void *on_accept_arg; /* borrowed */

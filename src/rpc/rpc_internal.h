@@ -165,6 +165,10 @@ struct rpc_server {
 	size_t num_conns;
 	struct rpc_method_stats unknown_stats; /* unregistered paths */
 	struct admit *admit_tcp, *admit_unix; /* owned; unix NULL if none */
+	/* Lines anyone who reaches the port can cause, capped (log_burst):
+	 * failed TLS handshakes, HTTP/2 errors, calls refused for their
+	 * macaroon. */
+	struct log_burst log_tls, log_h2, log_refused;
 };
 
 /* call.c: the HTTP/2 + gRPC session of one connection (sans-I/O: bytes in

@@ -357,8 +357,14 @@ static void tls_handshake(struct rpc_conn *conn)
 	}
 	char buf[160];
 	ERR_error_string_n(ERR_peek_error(), buf, sizeof(buf));
-	log_info(conn->srv->subsys, "%s: TLS handshake failed: %s",
-		 conn->peer, ERR_peek_error() ? buf : "connection closed");
+	/* Anyone can fail a handshake: capped, so a flood of them cannot
+	 * rotate the log files away. */
+	log_msg(conn->srv->subsys,
+		log_burst_allow(&conn->srv->log_tls, cn_now(),
+				conn->srv->subsys, "TLS handshake failures")
+			? LOG_INFO : LOG_DEBUG,
+		"%s: TLS handshake failed: %s", conn->peer,
+		ERR_peek_error() ? buf : "connection closed");
 	rpc_conn_close_later(conn, "TLS handshake failed");
 }
 
@@ -524,6 +530,8 @@ static bool accept_one(struct ev_loop *loop, struct rpc_listener *l)
 	ev_io_start(loop, &conn->rio);
 	ev_timer_start(loop, &conn->hs_timer);
 	log_debug(srv->subsys, "%s: connected", conn->peer);
+	/* Admitted and set up: only now is it news to the owner (a refused
+	 * flood connection must not start the signer port's early dials). */
 	if (srv->cfg.on_accept)
 		srv->cfg.on_accept(srv->cfg.on_accept_arg, conn->peer);
 	if (!conn->ssl)

@@ -108,5 +108,29 @@ int main(void)
 		CHECK(strcmp(second + 1019, "...\n") == 0);
 		free(out);
 	}
+
+	/* log_burst: 10 lines a second, then a summary of the rest when the
+	 * next second's first line comes (clock values passed in). */
+	{
+		struct log_burst b = { 0 };
+		char *out = NULL;
+		size_t sz = 0, allowed = 0;
+		FILE *f = open_memstream(&out, &sz);
+
+		log_set_stream(f);
+		for (int i = 0; i < 1000; i++)
+			allowed += log_burst_allow(&b, 100.0 + i * 0.0005,
+						   "TEST", "bad things");
+		CHECK(allowed == LOG_BURST_PER_SEC);
+		CHECK(log_burst_allow(&b, 101.0, "TEST", "bad things"));
+		CHECK(log_burst_allow(&b, 101.5, "TEST", "bad things"));
+		log_set_stream(NULL);
+		fclose(f);
+		CHECK(strstr(out, "[INF] TEST: 990 more bad things not logged "
+				  "(at most 10 lines a second)\n") != NULL);
+		/* One summary only: nothing was dropped in the second window. */
+		CHECK(strstr(strstr(out, "990 more") + 8, " more ") == NULL);
+		free(out);
+	}
 	return check_exit();
 }

@@ -15,6 +15,7 @@ serves again once below the limit.  Bad values for the flags are refused at
 start-up."""
 import asyncio
 import os
+import re
 import socket
 import subprocess
 
@@ -270,9 +271,43 @@ async def case_preauth(h):
     a.stop()
 
 
+async def case_log_cap(h):
+    """A flood of bad act ones (anyone can send them) is not a flood of
+    log lines: at most 10 "closed ... inbound (before init)" lines a
+    second, the rest summed up in one line, so the log files (rotated at
+    --maxlogfilesize) keep what matters.  Every close is accounted for."""
+    a = h.node('logcap', '--signer=local', *COMMON).start()
+    port = a.p2p_port()
+    m = a.mark()
+    n = 300
+
+    def bad_act_one():
+        s = socket.create_connection(('127.0.0.1', port))
+        s.sendall(b'\x01' + bytes(49))  # act one, unknown version
+        if not closed_soon(s):
+            fail('a bad act one did not close the connection')
+        s.close()
+
+    for _ in range(n):
+        bad_act_one()
+    await asyncio.sleep(1.1)  # a new second: the next line sums up
+    bad_act_one()
+    a.wait_log(r'\[INF\] PEER: \d+ more inbound connections closed before '
+               r'init not logged \(at most 10 lines a second\)', since=m)
+    text = a.log()[m:]
+    lines = len(re.findall(r'\[INF\] PEER: closed 127\.0\.0\.1:\d+ inbound '
+                           r'\(before init\)', text))
+    summed = sum(int(x) for x in re.findall(
+        r'PEER: (\d+) more inbound connections closed before init', text))
+    if lines >= n or lines + summed != n + 1:
+        fail(f'{lines} lines and {summed} summed up for {n + 1} closes')
+    a.stop()
+
+
 async def amain():
     case_bad_values()
     with Harness() as h:
+        await case_log_cap(h)
         await case_preauth(h)
         await case_maxpeers(h)
         await case_maxpending(h)

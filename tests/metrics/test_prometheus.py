@@ -44,6 +44,29 @@ def main():
         if value(samples, 'coldnode_supervisor_state',
                  state='WAITING_FOR_SIGNER') != 1:
             fail('not WAITING_FOR_SIGNER before the signer')
+        # The flood and early-dial counters are there at zero before p2p
+        # even starts (no node key yet): a dashboard sees 0, not a gap.
+        for lst in ('rpc', 'signer', 'p2p'):
+            for cls in ('unauthenticated', 'authenticated'):
+                value(samples, 'coldnode_listener_connections',
+                      listener=lst, **{'class': cls})
+            value(samples, 'coldnode_listener_accepted_total', listener=lst)
+            for reason in ('refused_source', 'evicted', 'timed_out'):
+                value(samples, 'coldnode_listener_closed_total',
+                      listener=lst, reason=reason)
+            value(samples, 'coldnode_listener_auth_full_total', listener=lst)
+        if value(samples, 'coldnode_listener_accepted_total',
+                 listener='p2p') != 0:
+            fail('p2p connections counted before p2p started')
+        for result in ('ready', 'failed', 'skipped'):
+            if value(samples, 'coldnode_peer_early_dials_total',
+                     result=result) != 0:
+                fail(f'early dials {result} before any signer')
+        for name in ('coldnode_peer_early_dials_started_total',
+                     'coldnode_peer_park_timeouts_total',
+                     'coldnode_signer_arrivals_total'):
+            if value(samples, name) != 0:
+                fail(f'{name} not 0 before any signer')
 
         s = Signer(h, 's', x).start()
         x.wait_log(r'WAITING_FOR_SIGNER -> ACTIVE')
@@ -83,6 +106,22 @@ def main():
             fail('loop iterations not counted')
         if value(samples, 'coldnode_signer_connected') != 1:
             fail('signer not connected on the page')
+        # Connection budgets: the registered signer is authenticated on
+        # the signer port, A's session on p2p, and coldctl came in on rpc.
+        if value(samples, 'coldnode_listener_connections',
+                 listener='signer', **{'class': 'authenticated'}) != 1:
+            fail('the signer is not an authenticated signer-port '
+                 'connection on the page')
+        if value(samples, 'coldnode_signer_arrivals_total') < 1:
+            fail('the signer\'s arrival not counted')
+        if value(samples, 'coldnode_listener_accepted_total',
+                 listener='p2p') != 1 or \
+                value(samples, 'coldnode_listener_connections',
+                      listener='p2p', **{'class': 'authenticated'}) != 1:
+            fail('A\'s inbound session not counted by the p2p budget')
+        if value(samples, 'coldnode_listener_accepted_total',
+                 listener='rpc') < 1:
+            fail('coldctl\'s connection not counted by the rpc budget')
 
         prom = Prometheus(h.tmp, [mport])
         try:

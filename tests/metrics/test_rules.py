@@ -27,7 +27,7 @@ def promtool(*args):
 
 def main():
     out = promtool('check', 'rules', RULES)
-    if 'SUCCESS: 9 rules found' not in out:
+    if 'SUCCESS: 10 rules found' not in out:
         fail(f'promtool check rules: {out}')
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(HERE, 'rules_test.yml')) as f:

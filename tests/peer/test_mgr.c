@@ -7,13 +7,18 @@
 #include "check.h"
 
 #include "common/common.h"
+#include "admit/admit.h"
 #include "peer/peer.h"
 
+#include <arpa/inet.h>
 #include <ev.h>
+#include <netinet/in.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define MAXQ 16
 
@@ -41,7 +46,7 @@ struct node {
 static struct ev_loop *loop;
 /* Overrides for the next node_init (0: keep the test default). */
 static double next_park_timeout, next_handshake_timeout;
-static size_t next_max_pending;
+static size_t next_max_pending, next_max_peers;
 
 static void ks_answer(struct ev_loop *l, ev_idle *w, int revents)
 {
@@ -173,6 +178,7 @@ static void node_init(struct node *n, const char *name, uint8_t seed,
 	if (next_park_timeout > 0)
 		cfg.park_timeout = next_park_timeout;
 	cfg.max_pending = next_max_pending;
+	cfg.max_peers = next_max_peers;
 	cfg.ping_interval = 0.05;
 	cfg.pong_timeout = 5;
 	if (full_peer) {
@@ -511,6 +517,7 @@ static void test_early_dial_and_park(void)
 	peer_mgr_dial_stats(b.mgr, &st);
 	CHECK(st.early_dials == 1 && st.early_ready == 1);
 	CHECK(st.park_timeouts == 1 && st.early_refused == 0);
+	CHECK(st.early_failed == 0);
 
 	/* An early dial that parks out is not dialed early again until its
 	 * backoff or ACTIVE (peer_mgr_redial_now). */
@@ -521,6 +528,8 @@ static void test_early_dial_and_park(void)
 	pk.want = 2;
 	CHECK(run_until(parked_out, &pk));
 	CHECK(run_until(none_pending, &pr));
+	peer_mgr_dial_stats(b.mgr, &st);
+	CHECK(st.early_dials == 2 && st.early_failed == 1);
 	CHECK(peer_mgr_dial_early(b.mgr) == 0);
 	peer_mgr_redial_now(b.mgr);
 	CHECK(peer_mgr_count_pending(b.mgr) == 1);
@@ -529,13 +538,13 @@ static void test_early_dial_and_park(void)
 	node_free(&b);
 	CHECK(run_until(none_pending, &pr));
 
-	/* max_pending bounds early dials (persistent --connect dials are
-	 * still always made). */
+	/* max_peers (ready sessions plus outbound dials) bounds early dials
+	 * (persistent --connect dials are still always made). */
 	next_park_timeout = 0.3;
-	next_max_pending = 1;
+	next_max_peers = 1;
 	node_init(&b, "b", 0x22, NULL);
 	next_park_timeout = next_handshake_timeout = 0;
-	next_max_pending = 0;
+	next_max_peers = 0;
 	b.hold = true;
 	CHECK(peer_mgr_listen(c.mgr, "127.0.0.1:0"));
 	connect_b_to_a(&a, &b, true);
@@ -579,6 +588,77 @@ static void test_early_dial_and_park(void)
 	node_free(&a);
 }
 
+static bool b_inbound_pending(void *arg)
+{
+	struct node *b = arg;
+	struct admit_stats as;
+
+	return peer_mgr_admit_stats(b->mgr, &as) && as.count[ADMIT_EVICTED] >= 2 &&
+	       as.unauthenticated == 1;
+}
+
+/* An inbound flood fills --maxpendinghandshakes (the inbound pre-auth
+ * budget) with connections that never send act one; a signer then
+ * connects.  The early dial to B's own persistent peer A is still made:
+ * the budget is for whoever connects to us, not for our dials. */
+static void test_early_dial_under_inbound_flood(void)
+{
+	struct node a, b;
+	struct pair pr = { &a, &b };
+	struct parked pk = { &b, 1 };
+	struct peer_mgr_dial_stats st;
+	struct admit_stats as;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int flood[3];
+
+	next_handshake_timeout = 30;
+	node_init(&a, "a", 0x11, NULL);
+	next_park_timeout = 0.3;
+	next_max_pending = 1;
+	node_init(&b, "b", 0x22, NULL);
+	next_park_timeout = next_handshake_timeout = 0;
+	next_max_pending = 0;
+	CHECK(peer_mgr_listen(a.mgr, "127.0.0.1:0"));
+	CHECK(peer_mgr_listen(b.mgr, "127.0.0.1:0"));
+	/* B's persistent dial to A parks out (no signer): A is in backoff. */
+	b.hold = true;
+	connect_b_to_a(&a, &b, true);
+	CHECK(run_until(parked_out, &pk));
+	CHECK(run_until(none_pending, &pr));
+
+	/* The flood: idle TCP connections to B, more than its budget. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(peer_mgr_listen_port(b.mgr));
+	for (size_t i = 0; i < 3; i++) {
+		flood[i] = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(flood[i] >= 0);
+		CHECK(connect(flood[i], (struct sockaddr *)&sin,
+			      sizeof(sin)) == 0);
+	}
+	CHECK(run_until(b_inbound_pending, &b));
+	CHECK(peer_mgr_count_pending(b.mgr) == 1);
+
+	/* A signer connects: A is dialed early all the same. */
+	CHECK(peer_mgr_dial_early(b.mgr) == 1);
+	peer_mgr_dial_stats(b.mgr, &st);
+	CHECK(st.early_dials == 1 && st.early_refused == 0);
+	CHECK(run_until(b_has_pending_ecdh, &pr));
+	/* The early dial took no slot of the inbound budget: the flood's
+	 * one slot is still there, nothing more was evicted for it. */
+	CHECK(peer_mgr_admit_stats(b.mgr, &as));
+	CHECK(as.unauthenticated == 1 && as.count[ADMIT_EVICTED] == 2);
+	/* ... and registers: the early handshake completes. */
+	b.hold = false;
+	ev_idle_start(loop, &b.answer);
+	CHECK(run_until(both_ready, &pr));
+	peer_mgr_dial_stats(b.mgr, &st);
+	CHECK(st.early_ready == 1);
+	for (size_t i = 0; i < 3; i++)
+		close(flood[i]);
+	node_free(&b);
+	node_free(&a);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -588,6 +668,7 @@ int main(void)
 	test_full_peer_and_pending();
 	test_crossed_dials();
 	test_early_dial_and_park();
+	test_early_dial_under_inbound_flood();
 	ev_loop_destroy(loop);
 	return check_exit();
 }

@@ -296,6 +296,10 @@ static const struct rpc_client_stream_cbs sc_cbs = {
 			ev_run((loop), EVRUN_ONCE);                          \
 	} while (0)
 
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
 static void part_streams(void)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -361,6 +365,49 @@ static void part_streams(void)
 	CHECK(s.closed && s.st == RPC_STATUS_OK && s.msgs == 1 &&
 	      s.last_len == 8 && be64_get(s.last) == 100);
 	rpc_client_stream_free(s.s);
+
+	/* Calls refused for their macaroon are anyone's: at most 10 lines a
+	 * second, the rest summed up at the next second's first one, every
+	 * one accounted for (log_burst). */
+	{
+		struct rpc_client_config junk = cc;
+		char *out = NULL, *at;
+		size_t sz = 0, lines = 0, summed = 0, n = 25;
+		FILE *f = open_memstream(&out, &sz);
+
+		junk.macaroon_hex = "00ff";
+		log_set_stream(f);
+		log_set_level("RPC", LOG_INFO);
+		for (size_t i = 0; i <= n; i++) {
+			struct sc j = { 0 };
+			if (i == n) { /* the last one in a new second */
+				ev_timer wait;
+				ev_timer_init(&wait, wait_cb, 1.1, 0.);
+				ev_timer_start(loop, &wait);
+				while (ev_is_active(&wait))
+					ev_run(loop, EVRUN_ONCE);
+			}
+			j.s = rpc_client_stream_open(loop, &junk, "/test.T/Echo",
+						     &sc_cbs, &j);
+			RUN_UNTIL(loop, j.closed);
+			CHECK(j.closed && j.st == RPC_STATUS_UNAUTHENTICATED);
+			rpc_client_stream_free(j.s);
+		}
+		log_set_level("RPC", LOG_BROKEN);
+		log_set_stream(NULL);
+		fclose(f);
+		for (at = out; (at = strstr(at, "/test.T/Echo refused: ")); at++)
+			lines++;
+		for (at = out; (at = strstr(at, "RPC: ")); at++) {
+			unsigned long k;
+			int end = 0;
+			if (sscanf(at, "RPC: %lu more refused calls%n", &k,
+				   &end) == 1 && end)
+				summed += k;
+		}
+		CHECK(lines < n + 1 && lines + summed == n + 1);
+		free(out);
+	}
 
 	/* connection refused is reported through on_close, from the loop */
 	struct sc r = { 0 };

@@ -135,6 +135,78 @@ static bool raw_refused(uint16_t port, const void *bytes, size_t len)
 	return closed;
 }
 
+/* An idle TCP connection to 127.0.0.1:@port from @src (127.0.0.x). */
+static int idle_conn(uint16_t port, const char *src)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(inet_pton(AF_INET, src, &from.sin_addr) == 1);
+	CHECK(bind(fd, (struct sockaddr *)&from, sizeof(from)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	return fd;
+}
+
+/* The budget has decided on @n connections (admitted or refused). */
+static bool budget_saw(struct rpc_server *srv, uint64_t n)
+{
+	struct admit_stats as;
+
+	return rpc_server_admit_stats(srv, &as, 1) == 1 &&
+	       as.accepted + as.count[ADMIT_REFUSED_SOURCE] >= n;
+}
+
+/* Issue 13 meets issue 14: a connection the signer port's budget refuses
+ * at accept is not a signer arriving (it would start early dials), and
+ * evicting a pre-auth connection announces nothing either; only admitted
+ * connections are announced, once each. */
+static void test_refused_not_arriving(const struct rpc_macaroon_svc *svc)
+{
+	const char *listen[] = { "127.0.0.1:0" };
+	struct sv_server_limits lim = { .max_preauth = 2,
+					.max_preauth_per_source = 2,
+					.preauth_timeout = 30 };
+	struct sv_cbs cbs = { .signer_arriving = on_arriving };
+	struct rpc_server *srv;
+	struct supervisor *sv;
+	struct sv_config cfg;
+	struct admit_stats as;
+	struct sv_info info;
+	int fd[4];
+
+	sv_config_default(&cfg);
+	arrivals = 0;
+	sv = sv_new(loop, &cfg, &cbs);
+	srv = sv_server_new_limits(loop, sv, listen, 1, NULL, cert, key, svc,
+				   &lim);
+	CHECK(sv && srv);
+	/* Two from 127.0.0.1 are admitted and announced; the third is over
+	 * the per-source cap: closed at accept, not announced. */
+	for (int i = 0; i < 3; i++)
+		fd[i] = idle_conn(rpc_server_port(srv, 0), "127.0.0.1");
+	RUN_UNTIL(budget_saw(srv, 3));
+	CHECK(rpc_server_admit_stats(srv, &as, 1) == 1);
+	CHECK(as.accepted == 2 && as.count[ADMIT_REFUSED_SOURCE] == 1);
+	CHECK(arrivals == 2);
+	/* A newcomer from 127.0.0.2 with the budget full: admitted (and
+	 * announced), one of 127.0.0.1's evicted (not announced again). */
+	fd[3] = idle_conn(rpc_server_port(srv, 0), "127.0.0.2");
+	RUN_UNTIL(budget_saw(srv, 4));
+	CHECK(rpc_server_admit_stats(srv, &as, 1) == 1);
+	CHECK(as.accepted == 3 && as.count[ADMIT_EVICTED] == 1);
+	CHECK(as.unauthenticated == 2);
+	CHECK(arrivals == 3);
+	sv_get_info(sv, &info);
+	CHECK(info.signer_arrivals == 3);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	rpc_server_free(srv);
+	sv_free(sv);
+}
+
 int main(void)
 {
 	char dir[64] = "/tmp/svsrvXXXXXX", cmd[128];
@@ -188,6 +260,43 @@ int main(void)
 	/* Each connection was announced as soon as it was accepted, before
 	 * TLS (issue 14: peers are dialed while the signer registers). */
 	CHECK(arrivals == 2);
+
+	/* Issue 13 meets issue 12's log files: failed TLS handshakes are
+	 * anyone's, so their lines are capped (10 a second, the rest summed
+	 * up when the next second's first one comes); every one is
+	 * accounted for. */
+	{
+		char *out = NULL, *at;
+		size_t sz = 0, lines = 0, summed = 0, n = 40;
+		FILE *f = open_memstream(&out, &sz);
+		double t0;
+
+		log_set_stream(f);
+		log_set_level("SUPV", LOG_INFO);
+		for (size_t i = 0; i < n; i++)
+			CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03",
+					  14));
+		t0 = cn_now();
+		while (cn_now() < t0 + 1.1)
+			ev_run(loop, EVRUN_ONCE);
+		CHECK(raw_refused(port, "\x00\xff garbage \x01\x02\x03", 14));
+		log_set_level("SUPV", LOG_UNUSUAL);
+		log_set_stream(NULL);
+		fclose(f);
+		for (at = out; (at = strstr(at, "[INF] SUPV: 127.0.0.1:")); at++)
+			lines += strstr(at, "TLS handshake failed") &&
+				 strstr(at, "TLS handshake failed") <
+					 strchr(at, '\n');
+		for (at = out; (at = strstr(at, "SUPV: ")); at++) {
+			unsigned long k;
+			int end = 0;
+			if (sscanf(at, "SUPV: %lu more TLS handshake "
+				       "failures%n", &k, &end) == 1 && end)
+				summed += k;
+		}
+		CHECK(lines < n && lines + summed == n + 1);
+		free(out);
+	}
 
 	/* Wrong macaroon: valid, but without remotesigner:generate. */
 	{
@@ -317,6 +426,7 @@ int main(void)
 
 	rpc_server_free(srv);
 	sv_free(sv);
+	test_refused_not_arriving(svc);
 	rpc_macaroon_svc_free(svc);
 	free(mac_ok);
 	free(mac_wrong);

@@ -11,7 +11,12 @@ is long, so that only X can end a handshake).
 2. Something connects to the signer port and never registers: X dials P
    at once (ahead of the signer), and that handshake too is closed at the
    park deadline.
+   Meanwhile an inbound flood fills X's --maxpendinghandshakes (2) with
+   idle connections: that budget is the inbound one, so the early dial
+   (ours) is made all the same.
 3. The signer comes: ACTIVE, and P is connected.
+
+The dial counters of GetState and the metrics page agree at each step.
 
 No timing assertion: each step waits (bounded) for what must happen."""
 import os
@@ -20,11 +25,32 @@ import socket
 from harness import Harness, run, fail
 from ctl import coldctl_state
 from signer_harness import Signer, signer_port, write_node_key
+from promlib import metrics_port, parse, scrape, value
 
 
 def dials(node):
     st = coldctl_state(node)
     return st, {k: int(v) for k, v in st['dials'].items()}
+
+
+def check_metrics(node, d):
+    """The metrics page says what GetState's dial counters say."""
+    _, _, text = scrape(metrics_port(node))
+    samples, _ = parse(text)
+    got = {
+        'early_dials': value(samples,
+                             'coldnode_peer_early_dials_started_total'),
+        'early_ready': value(samples, 'coldnode_peer_early_dials_total',
+                             result='ready'),
+        'early_refused': value(samples, 'coldnode_peer_early_dials_total',
+                               result='skipped'),
+        'park_timeouts': value(samples, 'coldnode_peer_park_timeouts_total'),
+        'signer_arrivals': value(samples, 'coldnode_signer_arrivals_total'),
+    }
+    for k, v in got.items():
+        if v != d[k]:
+            fail(f'metrics {k} = {v}, GetState says {d[k]}')
+    return samples
 
 
 def main():
@@ -42,7 +68,8 @@ def main():
         x = h.node('x', '--signer=remote', '--network=regtest',
                    f'--signer.nodepubkey={x_id}',
                    '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
-                   '--nolisten', '--debuglevel=debug',
+                   '--listen=127.0.0.1:0', '--maxpendinghandshakes=2',
+                   '--prometheus.listen=127.0.0.1:0', '--debuglevel=debug',
                    '--handshaketimeout=30s',
                    f'--connect={p_id}@127.0.0.1:{p_port}')
         x.start()
@@ -77,6 +104,12 @@ def main():
         before = d
         x.wait_log(rf'redialing {p_id}@.* in ([4-9]|\d\d)s', timeout=60)
         mx = x.mark()
+        # The inbound flood: more idle connections than X's pending
+        # handshake budget (the newest evict the oldest).
+        flood = [socket.create_connection(('127.0.0.1', x.p2p_port()))
+                 for _ in range(3)]
+        x.wait_log(r'p2p: pre-auth budget \(2, --maxpendinghandshakes\) '
+                   r'full', since=mx)
         s = socket.create_connection(('127.0.0.1', signer_port(x)))
         try:
             x.wait_log(r'connection from 127\.0\.0\.1:\d+ on the signer '
@@ -91,10 +124,22 @@ def main():
                 fail(f'early dial not counted: {before} -> {d}')
             if d['park_timeouts'] <= before['park_timeouts']:
                 fail(f'park timeout not counted: {before} -> {d}')
+            if d['early_refused'] != before['early_refused']:
+                fail(f'early dial held back by the inbound flood: '
+                     f'{before} -> {d}')
             if st['state'] != 'WAITING_FOR_SIGNER':
                 fail(f'state: {st}')
+            samples = check_metrics(x, d)
+            if value(samples, 'coldnode_peer_early_dials_total',
+                     result='failed') < 1:
+                fail('the parked-out early dial not counted as failed')
+            if value(samples, 'coldnode_listener_closed_total',
+                     listener='p2p', reason='evicted') < 1:
+                fail('the inbound flood\'s eviction not on the metrics page')
         finally:
             s.close()
+            for f in flood:
+                f.close()
         if p.count_log(r'ready \(inbound'):
             fail('P completed a handshake without a signer')
 
@@ -107,6 +152,7 @@ def main():
         st, d = dials(x)
         if st['state'] != 'ACTIVE' or d['signer_arrivals'] < 2:
             fail(f'after the signer: {st}')
+        check_metrics(x, d)
         sig.stop()
 
 
