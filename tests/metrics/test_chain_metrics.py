@@ -17,6 +17,7 @@ import os
 import time
 
 from bcoin import Bcoin
+from ctl import coldctl_state
 from harness import Harness, fail, run
 from promlib import (documented_metrics, metrics_port, parse,
                      promtool_check_metrics, scrape, value)
@@ -192,6 +193,13 @@ def main():
                   state='unconfirmed')
         if got != kept:
             fail(f'balance changed with bcoin gone: {got} != {kept}')
+        # coldctl state agrees (and is strict JSON with the node's error
+        # text in chain.last_error: ctl.parse_state_json).
+        st = coldctl_state(w)
+        if (st['chain']['status'] != 'lost' or not st['chain']['last_error']
+                or st['wallet']['stale'] is not True
+                or st['wallet']['source'] != 'accounts'):
+            fail(f'coldctl state with bcoin gone: {st}')
         w.stop()
 
 
