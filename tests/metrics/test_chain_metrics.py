@@ -10,7 +10,9 @@ equal to what WalletBalance says and to what bcoin says the outputs are
 worth, first unconfirmed then confirmed; the wallet tip at bcoin's tip; a
 reorg (invalidateblock) counted in reorgs_total and
 blocks_disconnected_total; bcoin killed: status lost, backend_up 0,
-wallet_stale 1, the last balances (those WalletBalance serves) kept.
+wallet_stale 1, the last balances (those WalletBalance serves) kept,
+and a real Prometheus loaded with contrib/prometheus/coldnode-rules.yml
+has ColdnodeChainBackendLost pending (not while synced).
 No-backend samples are checked in test_prometheus.py (its node has no
 chain backend)."""
 import json
@@ -20,12 +22,16 @@ import time
 from bcoin import Bcoin
 from ctl import coldctl_state
 from harness import Harness, fail, run
-from promlib import (documented_metrics, metrics_port, parse,
+from promlib import (Prometheus, documented_metrics, metrics_port, parse,
                      promtool_check_metrics, scrape, value)
 from test_wallet_bcoin import (balance, hdtool, lnd_accounts, wait_balance,
                                wait_tip, worth)
 
 CHAIN_FAMILIES = ('coldnode_chain_', 'coldnode_wallet_')
+RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                     'contrib', 'prometheus', 'coldnode-rules.yml')
+LOST_ALERT = ('ALERTS{alertname="ColdnodeChainBackendLost",'
+              'alertstate="pending"}')
 
 
 def page(port):
@@ -173,7 +179,20 @@ def main():
 
         # 4. bcoin gone: lost, stale; the page shows the last balances,
         # the same WalletBalance serves (nothing can change them now).
-        b.kill()
+        # A real Prometheus with the example rules loaded puts
+        # ColdnodeChainBackendLost in pending (it fires after 10 minutes).
+        prom = Prometheus(h.tmp, [port], rules=os.path.abspath(RULES))
+        try:
+            prom.wait_value('coldnode_chain_backend_status{status="synced"}',
+                            1)
+            if prom.query(LOST_ALERT):
+                fail('ColdnodeChainBackendLost pending while synced')
+            b.kill()
+            prom.wait_value(LOST_ALERT, 1)
+            if prom.query('ALERTS{alertname="ColdnodeChainBehind"}'):
+                fail('ColdnodeChainBehind at the tip')
+        finally:
+            prom.stop()
         samples = wait_page(
             port, lambda s: s.get(('coldnode_chain_backend_status',
                                    frozenset({('status', 'lost')}))) == 1,
