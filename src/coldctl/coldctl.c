@@ -44,9 +44,10 @@ static void usage(FILE *f)
 		"                              mint a macaroon with the node's root key\n"
 		"                              (reads <datadir>/macaroons.key)\n"
 		"  wallet import [--append] FILE\n"
-		"  wallet importaccounts [--birthday HEIGHT] FILE\n"
-		"                              (lncli wallet accounts list JSON)\n"
 		"                              load `bitcoin-cli listunspent` JSON\n"
+		"  wallet importaccounts [--birthday HEIGHT] FILE\n"
+		"                              load the signer's accounts\n"
+		"                              (lncli wallet accounts list JSON)\n"
 		"global options:\n"
 		"  --rpcserver=HOST:PORT|unix:PATH   default localhost:10009\n"
 		"  --tlscertpath=FILE          default <datadir>/tls.cert\n"
@@ -92,17 +93,58 @@ fail:
 
 /* ---- JSON output ---------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 sequence at @s (RFC 3629: no overlong
+ * forms, no surrogates, at most U+10FFFF), 0 if it is not one.  protobuf-c
+ * does not check strings, and a server's text cut at a byte limit may end
+ * inside a character: JSON must be UTF-8 (RFC 8259 section 8.1). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; a
+ * byte that does not start well-formed UTF-8 becomes U+FFFD. */
 static void json_str(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
+	while (*p) {
+		size_t n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", stdout);
+			p++;
+		} else if (n > 1) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		} else if (*p == '"' || *p == '\\') {
+			printf("\\%c", *p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p++);
+		} else {
+			putchar(*p++);
+		}
 	}
 	putchar('"');
 }
@@ -469,13 +511,14 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	printf("    \"listeners\": [");
 	for (size_t i = 0; i < r->n_listeners; i++) {
 		const Coldrpc__ListenerCounters *l = r->listeners[i];
-		printf("%s\n        {", i ? "," : "");
-		printf("\"name\": \"%s\", \"unauthenticated\": %u, "
+		printf("%s\n        {\"name\": ", i ? "," : "");
+		json_str(l->name);
+		printf(", \"unauthenticated\": %u, "
 		       "\"authenticated\": %u, \"accepted\": \"%llu\", "
 		       "\"refused_source\": \"%llu\", \"evicted\": "
 		       "\"%llu\", \"timed_out\": \"%llu\", "
 		       "\"auth_full\": \"%llu\"}",
-		       l->name, l->unauthenticated, l->authenticated,
+		       l->unauthenticated, l->authenticated,
 		       (unsigned long long)l->accepted,
 		       (unsigned long long)l->refused_source,
 		       (unsigned long long)l->evicted,

@@ -11,13 +11,16 @@
 #include "daemon/collectors.h"
 
 #include "admit/admit.h"
+#include "chain/chain.h"
 #include "gossip/gossip.h"
 #include "metrics/metrics.h"
 #include "peer/peer.h"
 #include "rpc/rpc.h"
 #include "supervisor/supervisor.h"
+#include "wallet/wallet.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -385,4 +388,203 @@ bool daemon_collectors_add(struct metrics *m, const struct daemon_sources *src)
 	       metrics_add_collector(m, collect_rpc, arg) &&
 	       metrics_add_collector(m, collect_listeners, arg) &&
 	       metrics_add_collector(m, metrics_collect_process, NULL);
+}
+
+/* ---- chain view and wallet (docs/operations.md "Chain and wallet") ----
+ *
+ * Families are declared whether or not a backend is configured.  With
+ * --bitcoin.node=none the status is "off", backend_up 0, the counters 0,
+ * and the height gauges have no sample (no height is known: a 0 would be
+ * a lie a dashboard could plot).  The wallet's balances are one SQLite
+ * sum over its outputs (as WalletBalance): linear in the wallet's coins. */
+
+/* Snake-case labels for enum chain_check (chain_check_name is a sentence
+ * for logs). */
+static const char *check_label(enum chain_check r)
+{
+	switch (r) {
+	case CHAIN_CHECK_OK: return "ok";
+	case CHAIN_CHECK_NO_BLOCK: return "no_block";
+	case CHAIN_CHECK_NO_TX: return "no_tx";
+	case CHAIN_CHECK_NO_OUTPUT: return "no_output";
+	case CHAIN_CHECK_NOT_P2WSH: return "not_p2wsh";
+	case CHAIN_CHECK_WRONG_KEYS: return "wrong_keys";
+	case CHAIN_CHECK_SPENT: return "spent";
+	case CHAIN_CHECK_UNCONFIRMED: return "unconfirmed";
+	case CHAIN_CHECK_UNAVAILABLE: return "unavailable";
+	case CHAIN_CHECK_NUM: break;
+	}
+	abort();
+}
+
+static void chain_counter(struct metrics_page *pg, const char *name,
+			  const char *help, uint64_t v)
+{
+	metrics_family(pg, name, METRICS_COUNTER, help);
+	metrics_sample(pg, (double)v, NULL);
+}
+
+static void collect_chain(void *arg, struct metrics_page *pg)
+{
+	const struct daemon_chain_sources *src = arg;
+	const struct chain *c = *src->chain;
+	static const enum chain_status all[] = {
+		CHAIN_OFF, CHAIN_CONNECTING, CHAIN_SYNCING, CHAIN_SYNCED,
+		CHAIN_LOST, CHAIN_WRONG_NET,
+	};
+	struct chain_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	if (c)
+		chain_get_info(c, &ci);
+	else
+		ci.status = CHAIN_OFF;
+
+	metrics_family(pg, "coldnode_chain_backend_up", METRICS_GAUGE,
+		       "1 while the bitcoin node answers on the right network.");
+	metrics_sample(pg, c && ci.connected && ci.status != CHAIN_LOST &&
+			   ci.status != CHAIN_WRONG_NET, NULL);
+	metrics_family(pg, "coldnode_chain_backend_status", METRICS_GAUGE,
+		       "1 for the chain backend's current status, 0 for the "
+		       "others.");
+	for (size_t i = 0; i < CN_ARRAY_SIZE(all); i++)
+		metrics_sample(pg, ci.status == all[i], "status",
+			       chain_status_name(all[i]), NULL);
+
+	metrics_family(pg, "coldnode_chain_tip_height", METRICS_GAUGE,
+		       "Height of the last block coldnode has followed.");
+	if (c)
+		metrics_sample(pg, (double)ci.height, NULL);
+	metrics_family(pg, "coldnode_chain_node_height", METRICS_GAUGE,
+		       "The bitcoin node's best height, as last seen.");
+	if (c && ci.node_height)
+		metrics_sample(pg, (double)ci.node_height, NULL);
+	metrics_family(pg, "coldnode_chain_blocks_behind", METRICS_GAUGE,
+		       "Blocks between the node's best height and ours.");
+	if (c && ci.node_height)
+		metrics_sample(pg, ci.node_height > ci.height
+					   ? (double)(ci.node_height - ci.height)
+					   : 0,
+			       NULL);
+	metrics_family(pg, "coldnode_chain_tip_timestamp_seconds",
+		       METRICS_GAUGE, "Header time of our tip block.");
+	if (c && ci.tip_time)
+		metrics_sample(pg, (double)ci.tip_time, NULL);
+	metrics_family(pg, "coldnode_chain_synced_to_chain", METRICS_GAUGE,
+		       "lnd's synced_to_chain: at the node's tip, node not in "
+		       "initial block download, tip under 2 hours old.");
+	metrics_sample(pg, c && ci.synced, NULL);
+
+	chain_counter(pg, "coldnode_chain_blocks_connected_total",
+		      "Blocks connected to the followed chain.",
+		      ci.blocks_connected);
+	chain_counter(pg, "coldnode_chain_blocks_disconnected_total",
+		      "Blocks disconnected in reorganisations.",
+		      ci.blocks_disconnected);
+	chain_counter(pg, "coldnode_chain_reorgs_total",
+		      "Reorganisations of the followed chain.", ci.reorgs);
+	chain_counter(pg, "coldnode_chain_requests_total",
+		      "JSON-RPC requests sent to the bitcoin node.",
+		      ci.requests);
+	chain_counter(pg, "coldnode_chain_request_errors_total",
+		      "JSON-RPC requests that failed (transport or node error).",
+		      ci.errors);
+	chain_counter(pg, "coldnode_chain_backend_losses_total",
+		      "Times the bitcoin node was lost.", ci.lost_count);
+
+	metrics_family(pg, "coldnode_chain_funding_checks_total",
+		       METRICS_COUNTER,
+		       "Channel funding output checks, by result.");
+	for (int r = 0; r < CHAIN_CHECK_NUM; r++)
+		metrics_sample(pg, (double)ci.checks[r], "result",
+			       check_label((enum chain_check)r), NULL);
+	metrics_family(pg, "coldnode_chain_funding_checks_queued",
+		       METRICS_GAUGE, "Funding checks waiting now.");
+	metrics_sample(pg, (double)ci.checks_queued, NULL);
+	metrics_family(pg, "coldnode_chain_watched_outpoints", METRICS_GAUGE,
+		       "Channel funding outpoints watched for a spend.");
+	metrics_sample(pg, (double)ci.watched, NULL);
+	chain_counter(pg, "coldnode_chain_channels_spent_total",
+		      "Watched funding outpoints seen spent.", ci.spent);
+	chain_counter(pg, "coldnode_chain_channels_forgotten_total",
+		      "Spent channels forgotten after the delay.",
+		      ci.forgotten);
+}
+
+static void collect_wallet(void *arg, struct metrics_page *pg)
+{
+	const struct daemon_chain_sources *src = arg;
+	struct wallet *w = src->wallet;
+	const struct chain *c = *src->chain;
+	struct wallet_balance b;
+	bool have_bal = false;
+	int64_t tip = -1, updated = 0;
+	uint8_t hash[32];
+
+	memset(&b, 0, sizeof(b));
+	if (w) {
+		/* min_confs 1: lnd's WalletBalance default. */
+		have_bal = wallet_get_balance(w, &b, NULL, 1);
+		if (!wallet_tip(w, &tip, hash))
+			tip = -1;
+		updated = wallet_updated_unix(w);
+	}
+	metrics_family(pg, "coldnode_wallet_balance_satoshis", METRICS_GAUGE,
+		       "Wallet balance as lnd's WalletBalance (min_confs 1).");
+	if (have_bal) {
+		metrics_sample(pg, (double)b.confirmed, "state", "confirmed",
+			       NULL);
+		metrics_sample(pg, (double)b.unconfirmed, "state",
+			       "unconfirmed", NULL);
+		metrics_sample(pg, (double)b.locked, "state", "locked", NULL);
+	}
+	metrics_family(pg, "coldnode_wallet_account_balance_satoshis",
+		       METRICS_GAUGE,
+		       "Wallet balance per account (lnd's account_balance).");
+	for (size_t i = 0; have_bal && i < b.num_accounts; i++) {
+		metrics_sample(pg, (double)b.accounts[i].confirmed, "account",
+			       b.accounts[i].account, "state", "confirmed",
+			       NULL);
+		metrics_sample(pg, (double)b.accounts[i].unconfirmed,
+			       "account", b.accounts[i].account, "state",
+			       "unconfirmed", NULL);
+	}
+	if (have_bal)
+		wallet_balance_clear(&b);
+	metrics_family(pg, "coldnode_wallet_tip_height", METRICS_GAUGE,
+		       "Last block the wallet has scanned.");
+	if (tip >= 0)
+		metrics_sample(pg, (double)tip, NULL);
+	metrics_family(pg, "coldnode_wallet_watched_scripts", METRICS_GAUGE,
+		       "Scripts the wallet watches (all accounts, both "
+		       "branches).");
+	metrics_sample(pg, w ? (double)wallet_watched(w) : 0, NULL);
+	/* As GetState's wallet.stale: balances are the last known. */
+	metrics_family(pg, "coldnode_wallet_stale", METRICS_GAUGE,
+		       "1 while the chain backend is lost: balances are the "
+		       "last known.");
+	{
+		struct chain_info ci;
+		bool lost = false;
+		if (c) {
+			chain_get_info(c, &ci);
+			lost = ci.status == CHAIN_LOST;
+		}
+		metrics_sample(pg, lost, NULL);
+	}
+	metrics_family(pg, "coldnode_wallet_last_update_seconds",
+		       METRICS_GAUGE,
+		       "Seconds since the wallet last took a block or mempool "
+		       "change.");
+	if (updated > 0)
+		metrics_sample(pg, (double)(time(NULL) - updated), NULL);
+}
+
+bool daemon_collectors_add_chain(struct metrics *m,
+				 const struct daemon_chain_sources *src)
+{
+	void *arg = (void *)src;
+
+	return metrics_add_collector(m, collect_chain, arg) &&
+	       metrics_add_collector(m, collect_wallet, arg);
 }

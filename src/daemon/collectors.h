@@ -34,4 +34,19 @@ struct daemon_sources {
 bool daemon_collectors_add(struct metrics *m,
 			   const struct daemon_sources *src);
 
+/* Chain view and wallet: registered separately (their sources come up
+ * after the RPC node).  @chain points at NULL with --bitcoin.node=none or
+ * a backend that failed to start; @wallet NULL: none. */
+struct chain;
+struct wallet;
+struct daemon_chain_sources {
+	struct chain *const *chain; /* borrowed, may point at NULL */
+	struct wallet *wallet;      /* borrowed (the RPC node's), may be NULL */
+};
+
+/* Adds the chain and wallet collectors to @m.  @src borrowed: must
+ * outlive @m.  False on allocation failure. */
+bool daemon_collectors_add_chain(struct metrics *m,
+				 const struct daemon_chain_sources *src);
+
 #endif /* COLDNODE_DAEMON_COLLECTORS_H */

@@ -65,6 +65,7 @@ struct coldnode {
 	struct metrics_http *prom;
 	struct metrics_loop *loopstat;   /* loop busy time, for the metrics */
 	struct daemon_sources msrc;      /* what the collectors read */
+	struct daemon_chain_sources mchain; /* chain and wallet collectors */
 };
 
 /* ---- peer events ---- */
@@ -701,6 +702,15 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 	    !daemon_collectors_add(cn->metrics, &cn->msrc) ||
 	    !metrics_add_collector(cn->metrics, metrics_collect_loop,
 				   cn->loopstat)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
+	/* Chain view and wallet (started before us; the chain may be NULL). */
+	cn->mchain = (struct daemon_chain_sources){
+		.chain = &cn->chain,
+		.wallet = rpc_node_wallet(cn->rpc),
+	};
+	if (!daemon_collectors_add_chain(cn->metrics, &cn->mchain)) {
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}

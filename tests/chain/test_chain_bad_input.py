@@ -3,8 +3,9 @@
 replaces the node's answers with malformed JSON, truncated or oversized
 responses, no answer at all (timeout), HTTP errors, the -28 warming-up
 error (in a batch, and as
-bitcoind's HTTP 500 whole-request error), a wrong password, or a
-block that does not parse.  Each time coldnode must stay up, serve RPC,
+bitcoind's HTTP 500 whole-request error), a wrong password, a
+block that does not parse, or an error text with quotes, a tab and a
+UTF-8 character cut in half (coldctl state must stay valid JSON).  Each time coldnode must stay up, serve RPC,
 report `chain: lost` with the cause, and catch up once answers are good
 again."""
 import http.server
@@ -51,6 +52,14 @@ class FaultyProxy:
                         'result': None, 'id': None, 'error': {
                             'code': -28,
                             'message': 'Loading block index...'}}).encode())
+                if f == 'nasty':
+                    # A node error text with quotes, a backslash, a tab
+                    # and two-byte characters, long enough that coldnode's
+                    # 96-byte copy of it cuts one in half: coldctl state
+                    # must still print valid JSON (ctl.parse_state_json).
+                    return self.reply(500, json.dumps({
+                        'result': None, 'id': None, 'error': {
+                            'code': -1, 'message': NASTY}}).encode())
                 if f == 'malformed':
                     return self.reply(200, b'[{"result": tru')
                 if f == 'truncated':
@@ -101,7 +110,11 @@ class FaultyProxy:
         self.srv.server_close()
 
 
+# 10 ASCII bytes, then 2-byte characters: the 95 bytes of the message
+# kept (chain_internal.h, message[96]) end inside one.
+NASTY = 'x "q" \\ \t:' + '\u00e9' * 100
 CASES = [
+    ('nasty', 'node error -1: x "q" \\ \t:\u00e9'),
     ('malformed', 'malformed JSON'),
     ('truncated', ''),           # curl's own words for a short body
     ('oversized', 'response over'),
@@ -136,6 +149,10 @@ def main():
                                 f'lost on {fault}', timeout=60)
                 if cause not in st['last_error']:
                     fail(f'{fault}: cause {st["last_error"]!r} lacks {cause!r}')
+                if fault == 'nasty' and \
+                        not st['last_error'].endswith('\u00e9\ufffd'):
+                    fail(f'the cut character is not U+FFFD: '
+                         f'{st["last_error"]!r}')
                 if st['lost_count'] <= lost_before:
                     fail(f'{fault}: lost_count not counted: {st}')
                 lost_before = st['lost_count']

@@ -7,17 +7,20 @@ short_channel_ids, sent over BOLT 8 (Electrum's transport):
   wrong script, wrong keys, spent, no such output / transaction / block,
   too few confirmations and a wrong chain are each ignored and counted;
   a spend makes the channel forgotten 72 blocks later;
-  a reorg that removes a funding block is treated as a spend.
+  a reorg that removes a funding block is treated as a spend;
+  the Prometheus page (coldnode_chain_* metrics) says what GetState says.
 """
 import asyncio
 import hashlib
 import os
+import time
 
 from bcoin import Bcoin, p2pkh_script
 from chainlib import chain_state, wait_chain
 from ctl import coldctl_state
 from harness import (CHAIN, Harness, fail, ln_privkey, ln_pubkey, ln_session,
                      run)
+from promlib import metrics_port, parse, scrape
 
 
 def h256d(b):
@@ -73,12 +76,43 @@ def wait_checks(n, want, timeout=60):
     return wait_chain(n, ok, f'checks {want}', timeout=timeout)
 
 
+def metrics_agree(n, timeout=30):
+    """coldnode_chain_* on the metrics page equal GetState's chain section
+    (funding checks by result, watch set, spends, forgotten, reorgs).  The
+    two are read one after the other, so retried until they agree."""
+    port = metrics_port(n)
+    names = {'coldnode_chain_watched_outpoints': 'watched',
+             'coldnode_chain_channels_spent_total': 'spent',
+             'coldnode_chain_channels_forgotten_total': 'forgotten',
+             'coldnode_chain_funding_checks_queued': 'checks_queued',
+             'coldnode_chain_reorgs_total': 'reorgs',
+             'coldnode_chain_blocks_connected_total': 'blocks_connected',
+             'coldnode_chain_tip_height': 'height'}
+    deadline = time.monotonic() + timeout
+    while True:
+        samples, _ = parse(scrape(port)[2])
+        st = chain_state(n)
+        page = {k: samples.get(('coldnode_chain_funding_checks_total',
+                                frozenset({('result', k)})))
+                for k in st['checks']}
+        page.update({v: samples.get((k, frozenset()))
+                     for k, v in names.items()})
+        want = {k: int(v) for k, v in st['checks'].items()}
+        want.update({v: int(st[v]) for v in names.values()})
+        if page == want:
+            return
+        if time.monotonic() > deadline:
+            fail(f'metrics page {page} != GetState {want}')
+        time.sleep(0.2)
+
+
 def main():
     with Harness() as h, Bcoin(log=os.path.join(h.tmp, 'bcoin.log')) as b:
         b.activate_segwit()        # P2WSH spends need it (height 432)
         n = h.node('a', '--signer=local', '--network=regtest',
                    '--listen=127.0.0.1:0',
                    '--bitcoind.blockpollinginterval=200ms',
+                   '--prometheus.listen=127.0.0.1:0',
                    *b.coldnode_args())
         n.start()
         port, nid = n.p2p_port(), n.node_id()
@@ -126,6 +160,7 @@ def main():
             fail(f'gossip stores {gossip_channels(n)} channels, want 2')
         if coldctl_state(n)['gossip']['channels_unverified'] not in ('0', 0):
             fail('channels stored unverified with a backend')
+        metrics_agree(n)
 
         # A reorg that removes the reorged channel's funding block (and all
         # after it): its funding output is gone, treated as spent.
@@ -166,6 +201,7 @@ def main():
         if gossip_channels(n) != 0 or int(st['watched']) != 0:
             fail(f'{gossip_channels(n)} channels left after forgetting: {st}')
         n.wait_log(r'forgotten \(spent 72 blocks ago\)')
+        metrics_agree(n)
         print('chain section at the end:', st)
 
         # BOLT 7's "a block or two short" of 6: 4 confirmations pass, 3 do

@@ -93,7 +93,8 @@ def documented_metrics():
 class Prometheus:
     """A real Prometheus server scraping @targets every second."""
 
-    def __init__(self, tmp, targets):
+    def __init__(self, tmp, targets, rules=None):
+        """@rules: a rule file to load (alerts then show in ALERTS)."""
         self.dir = os.path.join(tmp, 'prometheus')
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -106,6 +107,8 @@ class Prometheus:
                     '    static_configs:\n      - targets: ['
                     + ', '.join(f"'127.0.0.1:{p}'" for p in targets)
                     + ']\n')
+            if rules:
+                f.write(f"rule_files:\n  - '{rules}'\n")
         self.logpath = os.path.join(self.dir, 'prometheus.log')
         self.logfile = open(self.logpath, 'ab')
         self.proc = subprocess.Popen(

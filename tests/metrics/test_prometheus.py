@@ -75,7 +75,13 @@ def main():
         a = h.node('a', *PEER, '--nolisten',
                    f'--connect={x_id}@127.0.0.1:{x_port}').start()
         x.wait_log(r'peer .* ready \(inbound, gossip-only\)')
-        coldctl_state(x)  # one GetState call, counted by the RPC metrics
+        # One GetState call, counted by the RPC metrics; strict JSON with
+        # no chain backend and an empty wallet (ctl.parse_state_json).
+        st = coldctl_state(x)
+        if (st['chain']['backend'] != 'none' or
+                st['chain']['status'] != 'off' or
+                st['wallet']['source'] != 'empty'):
+            fail(f'coldctl state without a backend: {st}')
 
         status, ctype, text = scrape(mport)
         promtool_check_metrics(text)
