@@ -203,12 +203,9 @@ static void ask_hash(struct chain *c, enum step step, uint32_t h)
 static void ask_block(struct chain *c)
 {
 	char hex[65];
-	uint8_t disp[32];
 	const char *m[] = { "getblock" };
 
-	for (size_t i = 0; i < 32; i++)
-		disp[i] = c->next_hash[31 - i];
-	hex_encode(hex, disp, 32);
+	hex_encode_reversed(hex, c->next_hash, 32);
 	json_t *p[] = { json_pack("[s, i]", hex, 0) };
 	send_calls(c, STEP_BLOCK, 1, m, p);
 }
@@ -230,11 +227,10 @@ static void mempool_fetch(struct chain *c)
 	}
 	for (size_t i = 0; i < c->mp_nbatch; i++) {
 		char hex[65];
-		uint8_t rev[32];
-		for (int j = 0; j < 32; j++)
-			rev[j] = c->mp_batch[i][31 - j];
 		m[i] = "getrawtransaction";
-		p[i] = json_pack("[s, b]", hex_encode(hex, rev, 32), 0);
+		p[i] = json_pack("[s, b]",
+				 hex_encode_reversed(hex, c->mp_batch[i], 32),
+				 0);
 	}
 	send_calls(c, STEP_MEMPOOL_TX, c->mp_nbatch, m, p);
 }

@@ -446,7 +446,6 @@ static void pump(struct chain *c)
 				break;
 			case NEED_BLOCK: {
 				char hex[65];
-				uint8_t disp[32];
 				for (size_t i = 0; i < bt->n; i++)
 					dup |= bt->calls[i].kind == CALL_BLOCK &&
 					       !memcmp(bt->calls[i].hash,
@@ -460,19 +459,14 @@ static void pump(struct chain *c)
 				have_block = true;
 				cl.kind = CALL_BLOCK;
 				memcpy(cl.hash, k->bhash, 32);
-				for (size_t i = 0; i < 32; i++)
-					disp[i] = k->bhash[31 - i];
-				hex_encode(hex, disp, 32);
+				hex_encode_reversed(hex, k->bhash, 32);
 				add_call(bt, &cl, arr, "getblock",
 					 json_pack("[s, i]", hex, 0));
 				break;
 			}
 			case NEED_TXOUT: {
 				char hex[65];
-				uint8_t disp[32];
-				for (size_t i = 0; i < 32; i++)
-					disp[i] = k->txid[31 - i];
-				hex_encode(hex, disp, 32);
+				hex_encode_reversed(hex, k->txid, 32);
 				cl.kind = CALL_TXOUT;
 				add_call(bt, &cl, arr, "gettxout",
 					 json_pack("[s, I]", hex,

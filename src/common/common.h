@@ -92,6 +92,11 @@ char *hex_encode(char *out, const uint8_t *in, size_t len);
 int hex_digit(char c);
 /* Returns false unless @hex is exactly 2*@len hex digits. */
 bool hex_decode(uint8_t *out, size_t len, const char *hex) CN_WARN_UNUSED;
+/* Bitcoin shows hashes (block hashes, txids) byte-reversed from their wire
+ * order; these convert between the two.  Same contracts as above. */
+char *hex_encode_reversed(char *out, const uint8_t *in, size_t len);
+bool hex_decode_reversed(uint8_t *out, size_t len,
+			 const char *hex) CN_WARN_UNUSED;
 
 /* Big-endian integers (BOLT 1: "All data fields are unsigned big-endian"). */
 static inline uint16_t be16_get(const uint8_t *p)

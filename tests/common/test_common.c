@@ -33,6 +33,11 @@ int main(void)
 	CHECK(!hex_decode(buf, 4, "00ff10"));     /* short */
 	CHECK(!hex_decode(buf, 4, "00ff10abcd")); /* long */
 	CHECK(!hex_decode(buf, 4, "00ff10ag"));   /* not hex */
+	/* bitcoin's display order: byte-reversed */
+	CHECK(hex_decode_reversed(buf, 4, "00ff10Ab"));
+	CHECK(buf[0] == 0xab && buf[1] == 0x10 && buf[2] == 0xff && buf[3] == 0);
+	CHECK(strcmp(hex_encode_reversed(hex, buf, 4), "00ff10ab") == 0);
+	CHECK(!hex_decode_reversed(buf, 4, "00ff10"));
 
 	be64_put(be, 0x0102030405060708ULL);
 	CHECK(be[0] == 1 && be[7] == 8);
