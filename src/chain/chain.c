@@ -16,13 +16,16 @@
 #include "chain/mempool.h"
 #include "common/common.h"
 
-#include <stdarg.h>
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SUB "CHAIN"
 #define BACKOFF_MIN 1.0
@@ -353,25 +356,42 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	advance(c);
 }
 
+/* bitcoind's .cookie is "__cookie__:PASSWORD": read with read(2) into
+ * guarded memory (stdio would leave a copy in its heap buffer). */
+#define COOKIE_MAX 256
 static bool read_cookie(struct chain *c)
 {
-	char buf[256];
-	FILE *f;
-	size_t n;
+	char *buf;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+	bool ok;
 
 	if (!c->cfg.rpccookie)
 		return false;
-	f = fopen(c->cfg.rpccookie, "r");
-	if (!f)
+	fd = open(c->cfg.rpccookie, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	buf = sodium_malloc(COOKIE_MAX);
+	if (!buf)
+		abort();
+	while (n < COOKIE_MAX - 1 &&
+	       (r = read(fd, buf + n, COOKIE_MAX - 1 - n)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
-	bool ok = strchr(buf, ':') != NULL;
+	ok = strchr(buf, ':') != NULL;
 	if (ok)
 		chain_http_set_auth(c->http, buf);
-	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(buf, COOKIE_MAX);
+	sodium_free(buf);
 	return ok;
 }
 
