@@ -291,7 +291,11 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		kick(c);
 		return;
 	}
-	chain_store_begin(c->store);
+	/* Without a transaction each write commits alone: slower, no less
+	 * right. */
+	bool in_tx = chain_store_begin(c->store);
+	if (!in_tx)
+		log_unusual(SUB, "watch store: cannot begin a transaction");
 	for (size_t i = 0; i < bt->n; i++) {
 		struct call *cl = &bt->calls[i];
 		struct chain_reply *rp = &rep[i];
@@ -370,7 +374,8 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		}
 		}
 	}
-	chain_store_commit(c->store);
+	if (in_tx && !chain_store_commit(c->store))
+		log_broken(SUB, "watch store: cannot commit a batch of checks");
 	json_decref(root);
 	free(bt);
 	pump(c);
