@@ -373,8 +373,12 @@ dberr:
 		 sqlite3_errmsg(w->db));
 out:
 	sqlite3_finalize(ins);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
+	if (!wallet_tx_end(w, ok) && ok) {
+		/* wallet_exec logged SQLite's words for the COMMIT. */
+		snprintf(err, errlen, "wallet database error: the import "
+			 "could not be committed");
 		ok = false;
+	}
 	if (!reload(w) && ok) {
 		snprintf(err, errlen, "reloading the wallet failed");
 		ok = false;
@@ -597,8 +601,7 @@ out:
 	if (!ok)
 		log_unusual(SUBSYS, "block %u: %s", height,
 			    sqlite3_errmsg(w->db));
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 	if (!ok) {
 		/* Memory may be ahead of the rolled-back database. */
 		if (!reload(w))
@@ -636,8 +639,7 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 		 "DELETE FROM scan_blocks WHERE height >= %u;", height, height,
 		 height);
 	ok = wallet_exec(w, sql) && set_updated(w);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 	/* Outpoints come back and go: rebuild from the database. */
 	if (!reload_coins(w))
 		return false;
@@ -701,8 +703,7 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		}
 	ok = set_updated(w);
 out:
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 fail:
 	stmts_free(&s);
 	sqlite3_finalize(mspend);

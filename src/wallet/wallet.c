@@ -80,6 +80,17 @@ bool wallet_exec(struct wallet *w, const char *sql)
 	return true;
 }
 
+bool wallet_tx_end(struct wallet *w, bool ok)
+{
+	if (ok && wallet_exec(w, "COMMIT;"))
+		return true;
+	/* A COMMIT that failed (I/O error, disk full) may leave the
+	 * transaction open; every later BEGIN would fail. */
+	if (!sqlite3_get_autocommit(w->db))
+		wallet_exec(w, "ROLLBACK;");
+	return false;
+}
+
 struct wallet *wallet_open(const char *path)
 {
 	struct wallet *w = calloc(1, sizeof(*w));
@@ -180,9 +191,7 @@ out:
 		log_unusual(SUBSYS, "import into %s failed: %s", w->path,
 			    sqlite3_errmsg(w->db));
 	sqlite3_finalize(st);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
-	return ok;
+	return wallet_tx_end(w, ok);
 }
 
 /* TOTAL() sums as a double; clamp before converting (an absurd import
