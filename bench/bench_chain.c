@@ -224,24 +224,12 @@ static void make_keys(uint32_t i, uint8_t k1[33], uint8_t k2[33])
 static int cmd_keys(uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t k1[33], k2[33], ws[71], sh[32];
-		char a[67], b[67], c[65];
-		const uint8_t *lo = k1, *hi = k2;
+		uint8_t k1[33], k2[33], spk[34];
+		char a[67], b[67], c[69];
 		make_keys(i, k1, k2);
-		if (memcmp(k1, k2, 33) > 0) {
-			lo = k2;
-			hi = k1;
-		}
-		ws[0] = 0x52;
-		ws[1] = 0x21;
-		memcpy(ws + 2, lo, 33);
-		ws[35] = 0x21;
-		memcpy(ws + 36, hi, 33);
-		ws[69] = 0x52;
-		ws[70] = 0xae;
-		crypto_hash_sha256(sh, ws, 71);
-		printf("%s %s 0020%s\n", hex_encode(a, k1, 33),
-		       hex_encode(b, k2, 33), hex_encode(c, sh, 32));
+		chain_funding_script(spk, k1, k2);
+		printf("%s %s %s\n", hex_encode(a, k1, 33),
+		       hex_encode(b, k2, 33), hex_encode(c, spk, 34));
 	}
 	return 0;
 }

@@ -395,3 +395,28 @@ void chain_tx_free(struct chain_tx *tx)
 {
 	free(tx);
 }
+
+void chain_funding_script(uint8_t out[34], const uint8_t k1[33],
+			  const uint8_t k2[33])
+{
+	uint8_t ws[71];
+	const uint8_t *a = k1, *b = k2;
+
+	/* BOLT 3: "2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG ... Where
+	 * pubkey1 is the lexicographically lesser of the two
+	 * funding_pubkey in compressed format". */
+	if (memcmp(k1, k2, 33) > 0) {
+		a = k2;
+		b = k1;
+	}
+	ws[0] = 0x52;
+	ws[1] = 0x21;
+	memcpy(ws + 2, a, 33);
+	ws[35] = 0x21;
+	memcpy(ws + 36, b, 33);
+	ws[69] = 0x52;
+	ws[70] = 0xae;
+	out[0] = 0x00;
+	out[1] = 0x20;
+	crypto_hash_sha256(out + 2, ws, sizeof(ws));
+}

@@ -233,6 +233,26 @@ static void test_refusals(void)
 	expect_refused(buf, n, "tx 0: truncated output script");
 }
 
+/* BOLT 3 Appendix B: the funding output of the test vectors,
+ * P2WSH of 2 <local_funding_pubkey> <remote_funding_pubkey> 2 CHECKMULTISIG. */
+static void test_funding_script(void)
+{
+	uint8_t k1[33], k2[33], spk[34];
+	char hex[69];
+
+	CHECK(hex_decode(k1, 33, "023da092f6980e58d2c037173180e9a465476026ee"
+			 "50f96695963e8efe436f54eb"));
+	CHECK(hex_decode(k2, 33, "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf"
+			 "6385a132cec6d3c39fa711c1"));
+	chain_funding_script(spk, k1, k2);
+	CHECK(strcmp(hex_encode(hex, spk, 34), "0020c015c4a6be010e21657068fc2"
+		     "e6a9d02b27ebe4d490a25846f7237f104d1a3cd") == 0);
+	/* "lexicographically lesser" first, whichever order they come in */
+	chain_funding_script(spk, k2, k1);
+	CHECK(strcmp(hex_encode(hex, spk, 34), "0020c015c4a6be010e21657068fc2"
+		     "e6a9d02b27ebe4d490a25846f7237f104d1a3cd") == 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -240,5 +260,6 @@ int main(void)
 	test_genesis();
 	test_witness();
 	test_refusals();
+	test_funding_script();
 	return check_exit();
 }
