@@ -525,6 +525,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		size_t k = json_is_array(a) ? json_array_size(a) : 0;
 		uint8_t (*ids)[32] = k ? calloc(k, 32) : NULL;
 		size_t m = 0;
+		if (k && !ids)
+			abort(); /* out of memory, as everywhere in the module */
 		for (size_t i = 0; i < k; i++)
 			if (chain_json_hash(json_array_get(a, i), ids[m]))
 				m++;
