@@ -194,20 +194,6 @@ size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 	return n;
 }
 
-size_t chain_store_watch_count(struct chain_store *s)
-{
-	sqlite3_stmt *st;
-	size_t n = 0;
-
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM watch", -1, &st,
-			       NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = (size_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* Group the writes of one reply (up to a batch of checks) in one
  * transaction: one WAL append instead of one per row. */
 bool chain_store_begin(struct chain_store *s)
