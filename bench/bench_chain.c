@@ -54,12 +54,6 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return 3;
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
-
 /* ~mb MB of 2-in 2-out transactions spending random outpoints. */
 static uint8_t *make_block(double mb, size_t *len_out)
 {
@@ -70,19 +64,19 @@ static uint8_t *make_block(double mb, size_t *len_out)
 	if (!b)
 		abort();
 	memset(b, 0, 80);
-	le32(b, 0x20000000);
+	le32_put(b, 0x20000000);
 	p = b + 80;
 	p += put_varint(p, ntx);
 	for (size_t t = 0; t < ntx; t++) {
-		le32(p, 2);
+		le32_put(p, 2);
 		p += 4;
 		*p++ = 2;
 		for (int i = 0; i < 2; i++) {
 			randombytes_buf(p, 32);
-			le32(p + 32, (uint32_t)i);
+			le32_put(p + 32, (uint32_t)i);
 			p += 36;
 			*p++ = 0;
-			le32(p, 0xffffffff);
+			le32_put(p, 0xffffffff);
 			p += 4;
 		}
 		*p++ = 2;
@@ -96,7 +90,7 @@ static uint8_t *make_block(double mb, size_t *len_out)
 			randombytes_buf(p + 2, 32);
 			p += 34;
 		}
-		le32(p, 0);
+		le32_put(p, 0);
 		p += 4;
 	}
 	*len_out = (size_t)(p - b);

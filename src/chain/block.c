@@ -61,17 +61,6 @@ static bool take(struct cur *c, size_t n, const uint8_t **out,
 	return true;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* serialize.h ReadCompactSize: shortest encoding only, at most MAX_SIZE. */
 static bool compact(struct cur *c, uint64_t *out, const char *what)
 {
@@ -90,13 +79,13 @@ static bool compact(struct cur *c, uint64_t *out, const char *what)
 	case 0xfe:
 		if (!take(c, 4, &b, what))
 			return false;
-		v = le32(b);
+		v = le32_get(b);
 		min = 0x10000;
 		break;
 	case 0xff:
 		if (!take(c, 8, &b, what))
 			return false;
-		v = le64(b);
+		v = le64_get(b);
 		min = 0x100000000ull;
 		break;
 	default:
@@ -143,7 +132,7 @@ static bool walk_ins(struct cur *c, uint64_t n, struct chain_txin *in)
 			return false;
 		if (in) {
 			memcpy(in[i].prevout.txid, b, 32);
-			in[i].prevout.vout = le32(b + 32);
+			in[i].prevout.vout = le32_get(b + 32);
 		}
 		if (!compact(c, &slen, "input script length") ||
 		    !take(c, slen, NULL, "input script") ||
@@ -164,7 +153,7 @@ static bool walk_outs(struct cur *c, uint64_t n, struct chain_txout *out)
 		    !take(c, slen, &s, "output script"))
 			return false;
 		if (out) {
-			out[i].value_sat = le64(b);
+			out[i].value_sat = le64_get(b);
 			out[i].script = s;
 			out[i].script_len = slen;
 		}
@@ -262,7 +251,7 @@ bool chain_header_parse(const uint8_t raw[80], struct chain_block *hdr_out)
 	memset(hdr_out, 0, sizeof(*hdr_out));
 	chain_sha256d(hdr_out->hash, raw, 80);
 	memcpy(hdr_out->prev_hash, raw + 4, 32);
-	hdr_out->time = le32(raw + 68);
+	hdr_out->time = le32_get(raw + 68);
 	return true;
 }
 

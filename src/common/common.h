@@ -130,6 +130,25 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 	be32_put(p + 4, (uint32_t)v);
 }
 
+/* Little-endian integers: bitcoin's serialization (blocks, transactions,
+ * outpoints). */
+static inline uint32_t le32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
+}
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
 /* @path with a leading "~/" (or a lone "~") replaced by $HOME, as a new
  * malloc'd string the caller frees; NULL on allocation failure.  Flags like
  * --keyfile=~/x reach us unexpanded: the shell only expands a word-initial

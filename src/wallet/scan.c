@@ -85,10 +85,7 @@ static void outpoint_key(uint8_t key[36], const uint8_t txid[32],
 			 uint32_t vout)
 {
 	memcpy(key, txid, 32);
-	key[32] = vout & 0xff;
-	key[33] = (vout >> 8) & 0xff;
-	key[34] = (vout >> 16) & 0xff;
-	key[35] = (vout >> 24) & 0xff;
+	le32_put(key + 32, vout);
 }
 
 static bool reload_coins(struct wallet *w);
