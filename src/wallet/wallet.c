@@ -5,11 +5,13 @@
 #include "wallet/wallet_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS utxos ("
@@ -291,20 +293,29 @@ bool wallet_import_accounts_file(struct wallet *w,
 	size_t n = 0, len = 0;
 	char *buf = NULL;
 	bool ok = false;
-	FILE *f = fopen(path, "rb");
+	ssize_t r = 0;
+	/* read(2), not stdio: stdio's buffer would keep a copy of the tail
+	 * of a file that may hold a private key. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	memset(res, 0, sizeof(*res));
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return false;
 	}
 	buf = malloc(MAX_FILE + 1);
-	if (buf)
-		len = fread(buf, 1, MAX_FILE + 1, f);
-	fclose(f);
-	if (!buf || len > MAX_FILE) {
+	while (buf && len <= MAX_FILE &&
+	       (r = read(fd, buf + len, MAX_FILE + 1 - len)) != 0) {
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			len += (size_t)r;
+	}
+	close(fd);
+	if (!buf || r < 0 || len > MAX_FILE) {
 		snprintf(err, errlen, "%s: %s", path,
-			 buf ? "larger than 4 MiB" : "out of memory");
+			 !buf ? "out of memory"
+			 : r < 0 ? "read error" : "larger than 4 MiB");
 		goto out;
 	}
 	if (!w->net) {
