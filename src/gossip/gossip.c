@@ -44,7 +44,7 @@ uint32_t gossip_now(const struct gossip *g)
 	return (uint32_t)time(NULL);
 }
 
-void gossip_store_failed(struct gossip *g, const char *what)
+static void gossip_store_failed(struct gossip *g, const char *what)
 {
 	if (g->failed)
 		return;
