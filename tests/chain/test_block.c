@@ -37,15 +37,6 @@ static size_t unhex(uint8_t *out, size_t cap, const char *hex)
 	return n;
 }
 
-static void display(char out[65], const uint8_t h[32])
-{
-	uint8_t r[32];
-
-	for (int i = 0; i < 32; i++)
-		r[i] = h[31 - i];
-	hex_encode(out, r, 32);
-}
-
 static uint8_t raw[4096];
 
 static void test_genesis(void)
@@ -60,11 +51,11 @@ static void test_genesis(void)
 		fprintf(stderr, "genesis: %s\n", err);
 		return;
 	}
-	display(hx, b->hash);
+	hex_encode_reversed(hx, b->hash, 32);
 	CHECK(strcmp(hx, genesis_hash) == 0);
 	CHECK(b->time == 1231006505);
 	CHECK(b->n_tx == 1);
-	display(hx, b->tx[0].txid);
+	hex_encode_reversed(hx, b->tx[0].txid, 32);
 	CHECK(strcmp(hx, genesis_txid) == 0);
 	CHECK(b->tx[0].n_in == 1 && b->tx[0].n_out == 1);
 	CHECK(b->tx[0].in[0].prevout.vout == 0xffffffff);
@@ -83,7 +74,7 @@ static void test_genesis(void)
 						     sizeof(err));
 		CHECK(tx != NULL);
 		if (tx) {
-			display(hx, tx->txid);
+			hex_encode_reversed(hx, tx->txid, 32);
 			CHECK(strcmp(hx, genesis_txid) == 0);
 			chain_tx_free(tx);
 		}
