@@ -54,12 +54,6 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return 3;
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
-
 /* ~mb MB of 2-in 2-out transactions spending random outpoints. */
 static uint8_t *make_block(double mb, size_t *len_out)
 {
@@ -70,19 +64,19 @@ static uint8_t *make_block(double mb, size_t *len_out)
 	if (!b)
 		abort();
 	memset(b, 0, 80);
-	le32(b, 0x20000000);
+	le32_put(b, 0x20000000);
 	p = b + 80;
 	p += put_varint(p, ntx);
 	for (size_t t = 0; t < ntx; t++) {
-		le32(p, 2);
+		le32_put(p, 2);
 		p += 4;
 		*p++ = 2;
 		for (int i = 0; i < 2; i++) {
 			randombytes_buf(p, 32);
-			le32(p + 32, (uint32_t)i);
+			le32_put(p + 32, (uint32_t)i);
 			p += 36;
 			*p++ = 0;
-			le32(p, 0xffffffff);
+			le32_put(p, 0xffffffff);
 			p += 4;
 		}
 		*p++ = 2;
@@ -96,7 +90,7 @@ static uint8_t *make_block(double mb, size_t *len_out)
 			randombytes_buf(p + 2, 32);
 			p += 34;
 		}
-		le32(p, 0);
+		le32_put(p, 0);
 		p += 4;
 	}
 	*len_out = (size_t)(p - b);
@@ -224,24 +218,12 @@ static void make_keys(uint32_t i, uint8_t k1[33], uint8_t k2[33])
 static int cmd_keys(uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t k1[33], k2[33], ws[71], sh[32];
-		char a[67], b[67], c[65];
-		const uint8_t *lo = k1, *hi = k2;
+		uint8_t k1[33], k2[33], spk[34];
+		char a[67], b[67], c[69];
 		make_keys(i, k1, k2);
-		if (memcmp(k1, k2, 33) > 0) {
-			lo = k2;
-			hi = k1;
-		}
-		ws[0] = 0x52;
-		ws[1] = 0x21;
-		memcpy(ws + 2, lo, 33);
-		ws[35] = 0x21;
-		memcpy(ws + 36, hi, 33);
-		ws[69] = 0x52;
-		ws[70] = 0xae;
-		crypto_hash_sha256(sh, ws, 71);
-		printf("%s %s 0020%s\n", hex_encode(a, k1, 33),
-		       hex_encode(b, k2, 33), hex_encode(c, sh, 32));
+		chain_funding_script(spk, k1, k2);
+		printf("%s %s %s\n", hex_encode(a, k1, 33),
+		       hex_encode(b, k2, 33), hex_encode(c, spk, 34));
 	}
 	return 0;
 }

@@ -61,17 +61,6 @@ static bool take(struct cur *c, size_t n, const uint8_t **out,
 	return true;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* serialize.h ReadCompactSize: shortest encoding only, at most MAX_SIZE. */
 static bool compact(struct cur *c, uint64_t *out, const char *what)
 {
@@ -90,13 +79,13 @@ static bool compact(struct cur *c, uint64_t *out, const char *what)
 	case 0xfe:
 		if (!take(c, 4, &b, what))
 			return false;
-		v = le32(b);
+		v = le32_get(b);
 		min = 0x10000;
 		break;
 	case 0xff:
 		if (!take(c, 8, &b, what))
 			return false;
-		v = le64(b);
+		v = le64_get(b);
 		min = 0x100000000ull;
 		break;
 	default:
@@ -143,7 +132,7 @@ static bool walk_ins(struct cur *c, uint64_t n, struct chain_txin *in)
 			return false;
 		if (in) {
 			memcpy(in[i].prevout.txid, b, 32);
-			in[i].prevout.vout = le32(b + 32);
+			in[i].prevout.vout = le32_get(b + 32);
 		}
 		if (!compact(c, &slen, "input script length") ||
 		    !take(c, slen, NULL, "input script") ||
@@ -164,7 +153,7 @@ static bool walk_outs(struct cur *c, uint64_t n, struct chain_txout *out)
 		    !take(c, slen, &s, "output script"))
 			return false;
 		if (out) {
-			out[i].value_sat = le64(b);
+			out[i].value_sat = le64_get(b);
 			out[i].script = s;
 			out[i].script_len = slen;
 		}
@@ -262,7 +251,7 @@ bool chain_header_parse(const uint8_t raw[80], struct chain_block *hdr_out)
 	memset(hdr_out, 0, sizeof(*hdr_out));
 	chain_sha256d(hdr_out->hash, raw, 80);
 	memcpy(hdr_out->prev_hash, raw + 4, 32);
-	hdr_out->time = le32(raw + 68);
+	hdr_out->time = le32_get(raw + 68);
 	return true;
 }
 
@@ -394,4 +383,29 @@ struct chain_tx *chain_tx_parse(const uint8_t *raw, size_t len, char *err,
 void chain_tx_free(struct chain_tx *tx)
 {
 	free(tx);
+}
+
+void chain_funding_script(uint8_t out[34], const uint8_t k1[33],
+			  const uint8_t k2[33])
+{
+	uint8_t ws[71];
+	const uint8_t *a = k1, *b = k2;
+
+	/* BOLT 3: "2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG ... Where
+	 * pubkey1 is the lexicographically lesser of the two
+	 * funding_pubkey in compressed format". */
+	if (memcmp(k1, k2, 33) > 0) {
+		a = k2;
+		b = k1;
+	}
+	ws[0] = 0x52;
+	ws[1] = 0x21;
+	memcpy(ws + 2, a, 33);
+	ws[35] = 0x21;
+	memcpy(ws + 36, b, 33);
+	ws[69] = 0x52;
+	ws[70] = 0xae;
+	out[0] = 0x00;
+	out[1] = 0x20;
+	crypto_hash_sha256(out + 2, ws, sizeof(ws));
 }

@@ -72,4 +72,9 @@ bool chain_header_parse(const uint8_t raw[80], struct chain_block *hdr_out);
 /* SHA256(SHA256(@in)), the hash of headers and transactions. */
 void chain_sha256d(uint8_t out[32], const uint8_t *in, size_t len);
 
+/* The P2WSH scriptPubKey (OP_0 <32 bytes>) of a channel's funding output,
+ * the BOLT 3 2-of-2 of the two compressed bitcoin keys (either order). */
+void chain_funding_script(uint8_t out[34], const uint8_t k1[33],
+			  const uint8_t k2[33]);
+
 #endif

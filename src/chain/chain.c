@@ -16,13 +16,16 @@
 #include "chain/mempool.h"
 #include "common/common.h"
 
-#include <stdarg.h>
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SUB "CHAIN"
 #define BACKOFF_MIN 1.0
@@ -203,12 +206,9 @@ static void ask_hash(struct chain *c, enum step step, uint32_t h)
 static void ask_block(struct chain *c)
 {
 	char hex[65];
-	uint8_t disp[32];
 	const char *m[] = { "getblock" };
 
-	for (size_t i = 0; i < 32; i++)
-		disp[i] = c->next_hash[31 - i];
-	hex_encode(hex, disp, 32);
+	hex_encode_reversed(hex, c->next_hash, 32);
 	json_t *p[] = { json_pack("[s, i]", hex, 0) };
 	send_calls(c, STEP_BLOCK, 1, m, p);
 }
@@ -230,11 +230,10 @@ static void mempool_fetch(struct chain *c)
 	}
 	for (size_t i = 0; i < c->mp_nbatch; i++) {
 		char hex[65];
-		uint8_t rev[32];
-		for (int j = 0; j < 32; j++)
-			rev[j] = c->mp_batch[i][31 - j];
 		m[i] = "getrawtransaction";
-		p[i] = json_pack("[s, b]", hex_encode(hex, rev, 32), 0);
+		p[i] = json_pack("[s, b]",
+				 hex_encode_reversed(hex, c->mp_batch[i], 32),
+				 0);
 	}
 	send_calls(c, STEP_MEMPOOL_TX, c->mp_nbatch, m, p);
 }
@@ -357,25 +356,42 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	advance(c);
 }
 
+/* bitcoind's .cookie is "__cookie__:PASSWORD": read with read(2) into
+ * guarded memory (stdio would leave a copy in its heap buffer). */
+#define COOKIE_MAX 256
 static bool read_cookie(struct chain *c)
 {
-	char buf[256];
-	FILE *f;
-	size_t n;
+	char *buf;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+	bool ok;
 
 	if (!c->cfg.rpccookie)
 		return false;
-	f = fopen(c->cfg.rpccookie, "r");
-	if (!f)
+	fd = open(c->cfg.rpccookie, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	buf = sodium_malloc(COOKIE_MAX);
+	if (!buf)
+		abort();
+	while (n < COOKIE_MAX - 1 &&
+	       (r = read(fd, buf + n, COOKIE_MAX - 1 - n)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
-	bool ok = strchr(buf, ':') != NULL;
+	ok = strchr(buf, ':') != NULL;
 	if (ok)
 		chain_http_set_auth(c->http, buf);
-	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(buf, COOKIE_MAX);
+	sodium_free(buf);
 	return ok;
 }
 
@@ -509,6 +525,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		size_t k = json_is_array(a) ? json_array_size(a) : 0;
 		uint8_t (*ids)[32] = k ? calloc(k, 32) : NULL;
 		size_t m = 0;
+		if (k && !ids)
+			abort(); /* out of memory, as everywhere in the module */
 		for (size_t i = 0; i < k; i++)
 			if (chain_json_hash(json_array_get(a, i), ids[m]))
 				m++;

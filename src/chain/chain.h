@@ -84,7 +84,8 @@ struct chain_config {
 	const char *network;    /* "mainnet", "testnet", "signet", "regtest" */
 	const char *rpchost;    /* host[:port]; port default by network */
 	const char *rpcuser;    /* NULL with rpccookie */
-	const char *rpcpass;
+	const char *rpcpass;    /* not kept: chain_new copies user:pass into
+				   sodium_malloc memory (wiped at free) */
 	const char *rpccookie;  /* path of bitcoind's .cookie; re-read on 401 */
 	const char *db_path;    /* SQLite file for the last blocks (tip) */
 	double poll_interval;   /* best-block poll, default 10 s */

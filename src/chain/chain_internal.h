@@ -182,8 +182,8 @@ typedef void (*chain_store_watch_fn)(void *arg, uint64_t scid,
 size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 			      size_t max, chain_store_watch_fn fn, void *arg,
 			      bool *err);
-size_t chain_store_watch_count(struct chain_store *s);
-void chain_store_begin(struct chain_store *s);
-void chain_store_commit(struct chain_store *s);
+/* False (and nothing left open) when the database fails. */
+bool chain_store_begin(struct chain_store *s);
+bool chain_store_commit(struct chain_store *s);
 
 #endif

@@ -92,31 +92,6 @@ const char *chain_check_name(enum chain_check r)
 
 /* ---- checks ---------------------------------------------------------- */
 
-static void funding_script(uint8_t out[34], const uint8_t k1[33],
-			   const uint8_t k2[33])
-{
-	uint8_t ws[71];
-	const uint8_t *a = k1, *b = k2;
-
-	/* BOLT 3: "2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG ... Where
-	 * pubkey1 is the lexicographically lesser of the two
-	 * funding_pubkey in compressed format". */
-	if (memcmp(k1, k2, 33) > 0) {
-		a = k2;
-		b = k1;
-	}
-	ws[0] = 0x52;
-	ws[1] = 0x21;
-	memcpy(ws + 2, a, 33);
-	ws[35] = 0x21;
-	memcpy(ws + 36, b, 33);
-	ws[69] = 0x52;
-	ws[70] = 0xae;
-	out[0] = 0x00;
-	out[1] = 0x20;
-	crypto_hash_sha256(out + 2, ws, sizeof(ws));
-}
-
 static void pump(struct chain *c);
 
 static void kick(struct chain *c)
@@ -291,7 +266,11 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		kick(c);
 		return;
 	}
-	chain_store_begin(c->store);
+	/* Without a transaction each write commits alone: slower, no less
+	 * right. */
+	bool in_tx = chain_store_begin(c->store);
+	if (!in_tx)
+		log_unusual(SUB, "watch store: cannot begin a transaction");
 	for (size_t i = 0; i < bt->n; i++) {
 		struct call *cl = &bt->calls[i];
 		struct chain_reply *rp = &rep[i];
@@ -370,7 +349,8 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		}
 		}
 	}
-	chain_store_commit(c->store);
+	if (in_tx && !chain_store_commit(c->store))
+		log_broken(SUB, "watch store: cannot commit a batch of checks");
 	json_decref(root);
 	free(bt);
 	pump(c);
@@ -446,7 +426,6 @@ static void pump(struct chain *c)
 				break;
 			case NEED_BLOCK: {
 				char hex[65];
-				uint8_t disp[32];
 				for (size_t i = 0; i < bt->n; i++)
 					dup |= bt->calls[i].kind == CALL_BLOCK &&
 					       !memcmp(bt->calls[i].hash,
@@ -460,19 +439,14 @@ static void pump(struct chain *c)
 				have_block = true;
 				cl.kind = CALL_BLOCK;
 				memcpy(cl.hash, k->bhash, 32);
-				for (size_t i = 0; i < 32; i++)
-					disp[i] = k->bhash[31 - i];
-				hex_encode(hex, disp, 32);
+				hex_encode_reversed(hex, k->bhash, 32);
 				add_call(bt, &cl, arr, "getblock",
 					 json_pack("[s, i]", hex, 0));
 				break;
 			}
 			case NEED_TXOUT: {
 				char hex[65];
-				uint8_t disp[32];
-				for (size_t i = 0; i < 32; i++)
-					disp[i] = k->txid[31 - i];
-				hex_encode(hex, disp, 32);
+				hex_encode_reversed(hex, k->txid, 32);
 				cl.kind = CALL_TXOUT;
 				add_call(bt, &cl, arr, "gettxout",
 					 json_pack("[s, I]", hex,
@@ -533,7 +507,7 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 	if (!k)
 		abort();
 	k->scid = scid;
-	funding_script(k->script, key1, key2);
+	chain_funding_script(k->script, key1, key2);
 	k->cb = cb;
 	k->ctx = ctx;
 	/* FIFO: append. */

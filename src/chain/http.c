@@ -300,6 +300,8 @@ bool chain_http_post(struct chain_http *h, const char *body, size_t len,
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	if (h->userpwd) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		/* libcurl keeps its own copy (and the base64 header) in its
+		 * heap until curl_easy_cleanup; that copy is not ours to zero. */
 		curl_easy_setopt(e, CURLOPT_USERPWD, h->userpwd);
 	}
 	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {

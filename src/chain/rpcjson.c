@@ -84,14 +84,8 @@ bad:
 
 bool chain_json_hash(const json_t *v, uint8_t out[32])
 {
-	uint8_t tmp[32];
-
-	if (!json_is_string(v) || json_string_length(v) != 64 ||
-	    !hex_decode(tmp, 32, json_string_value(v)))
-		return false;
-	for (size_t i = 0; i < 32; i++)
-		out[i] = tmp[31 - i];
-	return true;
+	return json_is_string(v) && json_string_length(v) == 64 &&
+	       hex_decode_reversed(out, 32, json_string_value(v));
 }
 
 bool chain_json_hex(const json_t *v, uint8_t **out, size_t *len, size_t max)

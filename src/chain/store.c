@@ -194,28 +194,20 @@ size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 	return n;
 }
 
-size_t chain_store_watch_count(struct chain_store *s)
-{
-	sqlite3_stmt *st;
-	size_t n = 0;
-
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM watch", -1, &st,
-			       NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = (size_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* Group the writes of one reply (up to a batch of checks) in one
  * transaction: one WAL append instead of one per row. */
-void chain_store_begin(struct chain_store *s)
+bool chain_store_begin(struct chain_store *s)
 {
-	sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+	return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 }
 
-void chain_store_commit(struct chain_store *s)
+/* A failed COMMIT leaves the transaction open: roll it back, or every
+ * later batch would pile into it (BEGIN inside a transaction fails). */
+bool chain_store_commit(struct chain_store *s)
 {
-	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return true;
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return false;
 }

@@ -13,11 +13,21 @@
 #include "chain/chain_internal.h"
 #include "common/common.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SUB "CHAIN"
+
+/* The set in memory stays right when a write fails (disk full, I/O
+ * error); only a restart would forget it, so say so loudly. */
+static void stored(bool ok, const char *what, uint64_t scid)
+{
+	if (!ok)
+		log_broken(SUB, "watch store: cannot %s channel %" PRIu64, what,
+			   scid);
+}
 
 struct went {
 	uint8_t txid[32];
@@ -153,7 +163,8 @@ void chain_unwatch(struct chain *c, uint64_t scid)
 	for (size_t i = 0; scid && i < w->cap; i++)
 		if (w->tab[i].scid == scid) {
 			wremove(w, &w->tab[i]);
-			chain_store_watch_del(c->store, scid);
+			stored(chain_store_watch_del(c->store, scid), "drop",
+			       scid);
 			return;
 		}
 }
@@ -167,7 +178,8 @@ static void mark_spent(struct chain *c, struct went *e, uint32_t height)
 	e->spent = height;
 	w->n_spent++;
 	c->info.spent++;
-	chain_store_watch_spent(c->store, e->scid, e->spent);
+	stored(chain_store_watch_spent(c->store, e->scid, e->spent),
+	       "mark spent", e->scid);
 	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
 		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
 		 (unsigned)(e->scid >> 16) & 0xffffff,
@@ -201,7 +213,8 @@ void chain_watch_block(struct chain *c, uint32_t height,
 		    height >= e->spent + CHAIN_FORGET_DELAY) {
 			uint64_t scid = e->scid;
 			wremove(w, e);
-			chain_store_watch_del(c->store, scid);
+			stored(chain_store_watch_del(c->store, scid), "drop",
+			       scid);
 			c->info.forgotten++;
 			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
 				 "blocks ago)", (unsigned)(scid >> 40),
@@ -229,7 +242,8 @@ void chain_watch_unblock(struct chain *c, uint32_t height)
 		if (e->spent == height) {
 			e->spent = 0;
 			w->n_spent--;
-			chain_store_watch_spent(c->store, e->scid, 0);
+			stored(chain_store_watch_spent(c->store, e->scid, 0),
+			       "mark unspent", e->scid);
 			if (c->ev.funding_spent)
 				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
 		}
@@ -280,7 +294,8 @@ void chain_watch_add(struct chain *c, uint64_t scid, const uint8_t txid[32],
 	memcpy(e.txid, txid, 32);
 	winsert(c->watch, &e);
 	c->info.watched = c->watch->n;
-	chain_store_watch_put(c->store, scid, txid, vout, capacity, 0);
+	stored(chain_store_watch_put(c->store, scid, txid, vout, capacity, 0),
+	       "add", scid);
 }
 
 void chain_watch_init(struct chain *c)

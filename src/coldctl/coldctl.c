@@ -16,6 +16,7 @@
 #include "lightning.pb-c.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 struct opts {
 	const char *rpcserver;
@@ -57,37 +59,60 @@ static void usage(FILE *f)
 		"  --timeout=SECONDS           default 30\n");
 }
 
+/* Reads a whole file of at most @max bytes (NUL-terminated).  What it reads
+ * can be secret (a macaroon; an accounts file that holds an xprv by
+ * mistake): read(2) rather than stdio, whose buffer would keep a copy, and
+ * every buffer given back to malloc is wiped first.  errno is set on
+ * failure. */
 static char *read_file(const char *path, size_t *len, size_t max)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
-	if (!f)
+	int saved;
+
+	if (fd < 0)
 		return NULL;
 	for (;;) {
 		if (n + 4096 + 1 > cap) {
-			cap = (n + 4096 + 1) * 2;
-			char *nb = realloc(buf, cap);
+			size_t ncap = (n + 4096 + 1) * 2;
+			char *nb = malloc(ncap);
 			if (!nb)
 				goto fail;
+			if (buf) {
+				memcpy(nb, buf, n);
+				explicit_bzero(buf, cap);
+				free(buf);
+			}
 			buf = nb;
+			cap = ncap;
 		}
-		size_t r = fread(buf + n, 1, 4096, f);
-		n += r;
-		if (n > max)
+		ssize_t r = read(fd, buf + n, 4096);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
 			goto fail;
-		if (r < 4096)
+		}
+		if (r == 0)
 			break;
+		n += (size_t)r;
+		if (n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
 	}
-	if (ferror(f))
-		goto fail;
-	fclose(f);
+	close(fd);
 	buf[n] = '\0';
 	*len = n;
 	return buf;
 fail:
-	free(buf);
-	fclose(f);
+	saved = errno;
+	if (buf) {
+		explicit_bzero(buf, cap);
+		free(buf);
+	}
+	close(fd);
+	errno = saved;
 	return NULL;
 }
 
@@ -195,6 +220,8 @@ static char *macaroon_hex(const char *path)
 	hex = malloc(2 * len + 1);
 	if (hex)
 		hex_encode(hex, (const uint8_t *)bin, len);
+	/* A macaroon is a bearer credential. */
+	explicit_bzero(bin, len);
 	free(bin);
 	return hex;
 }
@@ -236,6 +263,8 @@ static uint8_t *call(const struct opts *o, size_t *resplen, const char *path,
 		}
 	}
 	rpc_client_free(c);
+	/* The request may carry an accounts file with a private key in it. */
+	explicit_bzero(reqbuf, reqlen);
 	free(reqbuf);
 	explicit_bzero(mac, strlen(mac));
 	free(mac);

@@ -92,6 +92,11 @@ char *hex_encode(char *out, const uint8_t *in, size_t len);
 int hex_digit(char c);
 /* Returns false unless @hex is exactly 2*@len hex digits. */
 bool hex_decode(uint8_t *out, size_t len, const char *hex) CN_WARN_UNUSED;
+/* Bitcoin shows hashes (block hashes, txids) byte-reversed from their wire
+ * order; these convert between the two.  Same contracts as above. */
+char *hex_encode_reversed(char *out, const uint8_t *in, size_t len);
+bool hex_decode_reversed(uint8_t *out, size_t len,
+			 const char *hex) CN_WARN_UNUSED;
 
 /* Big-endian integers (BOLT 1: "All data fields are unsigned big-endian"). */
 static inline uint16_t be16_get(const uint8_t *p)
@@ -123,6 +128,25 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 {
 	be32_put(p, (uint32_t)(v >> 32));
 	be32_put(p + 4, (uint32_t)v);
+}
+
+/* Little-endian integers: bitcoin's serialization (blocks, transactions,
+ * outpoints). */
+static inline uint32_t le32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
+}
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 
 /* @path with a leading "~/" (or a lone "~") replaced by $HOME, as a new

@@ -8,14 +8,18 @@
 #include <string.h>
 #include <time.h>
 
-char *hex_encode(char *out, const uint8_t *in, size_t len)
+static void hex_byte(char out[2], uint8_t b)
 {
 	static const char digits[] = "0123456789abcdef";
 
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
+	out[0] = digits[b >> 4];
+	out[1] = digits[b & 0xf];
+}
+
+char *hex_encode(char *out, const uint8_t *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		hex_byte(out + 2 * i, in[i]);
 	out[2 * len] = '\0';
 	return out;
 }
@@ -44,6 +48,26 @@ bool hex_decode(uint8_t *out, size_t len, const char *hex)
 		out[i] = (uint8_t)((hi << 4) | lo);
 	}
 	return hex[2 * len] == '\0';
+}
+
+char *hex_encode_reversed(char *out, const uint8_t *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		hex_byte(out + 2 * i, in[len - 1 - i]);
+	out[2 * len] = '\0';
+	return out;
+}
+
+bool hex_decode_reversed(uint8_t *out, size_t len, const char *hex)
+{
+	if (!hex_decode(out, len, hex))
+		return false;
+	for (size_t i = 0; i < len / 2; i++) {
+		uint8_t t = out[i];
+		out[i] = out[len - 1 - i];
+		out[len - 1 - i] = t;
+	}
+	return true;
 }
 
 char *cn_expand_home(const char *path)

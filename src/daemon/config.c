@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,16 @@ static bool strlist_add(struct daemon_strlist *l, const char *s)
 	return true;
 }
 
+/* Option values can be secrets (--bitcoind.rpcpass): none is left in freed
+ * heap memory. */
+static void opt_str_free(char *s)
+{
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
 /* Set option @o from text @v coming from @src. */
 static bool set_opt(struct loader *ld, const struct opt *o, const char *v,
 		    enum source src)
@@ -315,7 +326,7 @@ static bool set_opt(struct loader *ld, const struct opt *o, const char *v,
 		char *s = strdup(v);
 		if (!s)
 			return fail(ld, "out of memory");
-		free(*(char **)f);
+		opt_str_free(*(char **)f);
 		*(char **)f = s;
 		return true;
 	}
@@ -607,7 +618,7 @@ void daemon_config_free(struct daemon_config *cfg)
 		void *f = field(cfg, &opts[i]);
 		switch (opts[i].type) {
 		case OPT_STRING:
-			free(*(char **)f);
+			opt_str_free(*(char **)f);
 			break;
 		case OPT_LIST:
 			strlist_clear(f);

@@ -44,7 +44,7 @@ uint32_t gossip_now(const struct gossip *g)
 	return (uint32_t)time(NULL);
 }
 
-void gossip_store_failed(struct gossip *g, const char *what)
+static void gossip_store_failed(struct gossip *g, const char *what)
 {
 	if (g->failed)
 		return;
@@ -118,18 +118,21 @@ static void leave(struct gossip *g)
  * well as the count: hold_max messages of 64 KiB would be ~650 MB. */
 #define HOLD_MAX_LEN 1024
 
-static void hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
-		 size_t len)
+/* Appends a copy of @msg to one of the two waiting lists (updates held for
+ * an unknown channel, announcements waiting for their UTXO check). */
+static void waiting_add(struct gossip *g, struct gossip_held **list,
+			size_t *num, size_t *cap, uint64_t scid,
+			const uint8_t *msg, size_t len)
 {
 	struct gossip_held *h;
 
-	if (g->num_held == g->held_cap) {
-		g->held_cap = g->held_cap ? g->held_cap * 2 : 64;
-		g->held = realloc(g->held, g->held_cap * sizeof(*g->held));
-		if (!g->held)
+	if (*num == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*list = realloc(*list, *cap * sizeof(**list));
+		if (!*list)
 			abort();
 	}
-	h = &g->held[g->num_held++];
+	h = &(*list)[(*num)++];
 	h->scid = scid;
 	h->since = ev_now(g->loop);
 	h->msg = malloc(len);
@@ -137,6 +140,12 @@ static void hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
 		abort();
 	memcpy(h->msg, msg, len);
 	h->len = len;
+}
+
+static void hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
+		 size_t len)
+{
+	waiting_add(g, &g->held, &g->num_held, &g->held_cap, scid, msg, len);
 }
 
 static void held_remove(struct gossip *g, size_t i)
@@ -199,23 +208,8 @@ static ssize_t check_find(const struct gossip *g, uint64_t scid)
 static void check_hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
 		       size_t len)
 {
-	struct gossip_held *h;
-
-	if (g->num_checks == g->checks_cap) {
-		g->checks_cap = g->checks_cap ? g->checks_cap * 2 : 64;
-		g->checks = realloc(g->checks,
-				    g->checks_cap * sizeof(*g->checks));
-		if (!g->checks)
-			abort();
-	}
-	h = &g->checks[g->num_checks++];
-	h->scid = scid;
-	h->since = ev_now(g->loop);
-	h->msg = malloc(len);
-	if (!h->msg)
-		abort();
-	memcpy(h->msg, msg, len);
-	h->len = len;
+	waiting_add(g, &g->checks, &g->num_checks, &g->checks_cap, scid, msg,
+		    len);
 }
 
 /* Updates held for a channel that failed its check go too. */

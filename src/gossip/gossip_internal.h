@@ -174,7 +174,6 @@ uint32_t gossip_now(const struct gossip *g);
 /* Called after every store write: commit now or arm the batch timer.
  * Returns false (and stops gossip) on a store failure. */
 bool gossip_wrote(struct gossip *g, bool ok);
-void gossip_store_failed(struct gossip *g, const char *what);
 void gossip_pace_start(struct gossip *g);
 bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len);
 

@@ -410,10 +410,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	wi.watched_scripts = wallet_watched(node->wallet);
 	if (wallet_tip(node->wallet, &wi.tip_height, tiphash)) {
 		/* display order, as bitcoin-cli prints hashes */
-		uint8_t rev[32];
-		for (int i = 0; i < 32; i++)
-			rev[i] = tiphash[31 - i];
-		hex_encode(tiphex, rev, 32);
+		hex_encode_reversed(tiphex, tiphash, 32);
 	} else {
 		wi.tip_height = -1;
 	}

@@ -200,10 +200,6 @@ void rpc_session_goaway(struct rpc_session *s);
 /* server.c: ask the connection's I/O adapter to write pending output (now
  * if safe, otherwise once the current read finishes). */
 void rpc_conn_kick(struct rpc_conn *conn);
-/* Bytes the adapter holds for the socket plus what the session queued. */
-size_t rpc_conn_queued(const struct rpc_conn *conn);
-/* Drop the connection soon (not from inside this call). */
-void rpc_conn_close_later(struct rpc_conn *conn, const char *why);
 /* A call passed its macaroon check (@authenticated) or needs none: stops
  * the handshake/auth timer; @authenticated also moves the connection to
  * the authenticated class of the connection budget (never evicted). */

@@ -123,7 +123,8 @@ static void close_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_destroy(w->data, RPC_STATUS_UNAVAILABLE);
 }
 
-void rpc_conn_close_later(struct rpc_conn *conn, const char *why)
+/* Drop the connection soon (not from inside this call). */
+static void rpc_conn_close_later(struct rpc_conn *conn, const char *why)
 {
 	if (conn->closing)
 		return;
@@ -196,7 +197,8 @@ static void conn_idle_update(struct rpc_conn *conn)
 
 /* ---- output --------------------------------------------------------------- */
 
-size_t rpc_conn_queued(const struct rpc_conn *conn)
+/* Bytes the adapter holds for the socket plus what the session queued. */
+static size_t rpc_conn_queued(const struct rpc_conn *conn)
 {
 	return conn->out_len - conn->out_off +
 	       (conn->sess ? rpc_session_queued(conn->sess) : 0);

@@ -218,6 +218,26 @@ out:
 	return ok;
 }
 
+/* Zeroes every string value in @v before it is freed: a refused import may
+ * have carried an xprv, and jansson frees without clearing. */
+static void json_wipe(json_t *v)
+{
+	const char *key;
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(v)) {
+		sodium_memzero((char *)json_string_value(v),
+			       json_string_length(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			json_wipe(m);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, m)
+			json_wipe(m);
+	}
+}
+
 bool wallet_parse_accounts(struct wallet_account **out, size_t *num,
 			   char *err, size_t errlen,
 			   const struct wallet_net *net, const char *json,
@@ -235,8 +255,11 @@ bool wallet_parse_accounts(struct wallet_account **out, size_t *num,
 	 * account would make which one counts a guess. */
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		snprintf(err, errlen, "not valid JSON: %s (line %d)",
-			 jerr.text, jerr.line);
+		/* Not jerr.text: it quotes the token it stopped at ("near
+		 * '...'"), which may be a pasted private key cut short. */
+		snprintf(err, errlen, "not valid JSON (line %d, column %d)",
+			 jerr.line, jerr.column);
+		sodium_memzero(&jerr, sizeof(jerr));
 		return false;
 	}
 	arr = json_object_get(root, "accounts");
@@ -261,6 +284,7 @@ bool wallet_parse_accounts(struct wallet_account **out, size_t *num,
 	ok = true;
 out:
 	free(a);
+	json_wipe(root);
 	json_decref(root);
 	return ok;
 }

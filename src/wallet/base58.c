@@ -2,6 +2,7 @@
  * payload || first 4 bytes of SHA256d(payload), as a base-58 number with one
  * '1' per leading zero byte.  Quadratic, but our inputs are at most 82
  * bytes. */
+#include "chain/block.h"
 #include "wallet/wallet_internal.h"
 
 #include <sodium.h>
@@ -22,7 +23,7 @@ bool wallet_base58check_encode(char *out, size_t outlen, const uint8_t *in,
 	if (len > MAX_PAYLOAD)
 		return false;
 	memcpy(buf, in, len);
-	wallet_sha256d(h, in, len);
+	chain_sha256d(h, in, len);
 	memcpy(buf + len, h, 4);
 	while (zeros < n && buf[zeros] == 0)
 		zeros++;
@@ -85,7 +86,7 @@ bool wallet_base58check_decode(uint8_t *out, size_t *outlen, const char *str)
 	memset(full, 0, zeros);
 	for (size_t i = 0; i < nbytes; i++)
 		full[zeros + i] = bytes[nbytes - 1 - i];
-	wallet_sha256d(h, full, total - 4);
+	chain_sha256d(h, full, total - 4);
 	if (sodium_memcmp(h, full + total - 4, 4) != 0 ||
 	    total - 4 > *outlen) {
 		sodium_memzero(full, sizeof(full));

@@ -1,4 +1,5 @@
-/*~ hash: the two digests addresses and BIP32 fingerprints need.  SHA-256
+/*~ hash: HASH160 for addresses and BIP32 fingerprints (SHA256d is
+ * chain_sha256d, shared with the block parser).  SHA-256
  * is libsodium's; RIPEMD-160 (which libsodium lacks) is OpenSSL's, already
  * linked for TLS, rather than a hand-written one. */
 #include "wallet/wallet_internal.h"
@@ -6,13 +7,6 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdlib.h>
-
-void wallet_sha256d(uint8_t out[32], const uint8_t *in, size_t len)
-{
-	uint8_t h[32];
-	crypto_hash_sha256(h, in, len);
-	crypto_hash_sha256(out, h, sizeof(h));
-}
 
 void wallet_hash160(uint8_t out[20], const uint8_t *in, size_t len)
 {

@@ -85,10 +85,7 @@ static void outpoint_key(uint8_t key[36], const uint8_t txid[32],
 			 uint32_t vout)
 {
 	memcpy(key, txid, 32);
-	key[32] = vout & 0xff;
-	key[33] = (vout >> 8) & 0xff;
-	key[34] = (vout >> 16) & 0xff;
-	key[35] = (vout >> 24) & 0xff;
+	le32_put(key + 32, vout);
 }
 
 static bool reload_coins(struct wallet *w);
@@ -373,8 +370,12 @@ dberr:
 		 sqlite3_errmsg(w->db));
 out:
 	sqlite3_finalize(ins);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
+	if (!wallet_tx_end(w, ok) && ok) {
+		/* wallet_exec logged SQLite's words for the COMMIT. */
+		snprintf(err, errlen, "wallet database error: the import "
+			 "could not be committed");
 		ok = false;
+	}
 	if (!reload(w) && ok) {
 		snprintf(err, errlen, "reloading the wallet failed");
 		ok = false;
@@ -597,8 +598,7 @@ out:
 	if (!ok)
 		log_unusual(SUBSYS, "block %u: %s", height,
 			    sqlite3_errmsg(w->db));
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 	if (!ok) {
 		/* Memory may be ahead of the rolled-back database. */
 		if (!reload(w))
@@ -636,8 +636,7 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 		 "DELETE FROM scan_blocks WHERE height >= %u;", height, height,
 		 height);
 	ok = wallet_exec(w, sql) && set_updated(w);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 	/* Outpoints come back and go: rebuild from the database. */
 	if (!reload_coins(w))
 		return false;
@@ -701,8 +700,7 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		}
 	ok = set_updated(w);
 out:
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
+	ok = wallet_tx_end(w, ok);
 fail:
 	stmts_free(&s);
 	sqlite3_finalize(mspend);

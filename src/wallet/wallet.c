@@ -5,11 +5,13 @@
 #include "wallet/wallet_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS utxos ("
@@ -78,6 +80,17 @@ bool wallet_exec(struct wallet *w, const char *sql)
 		return false;
 	}
 	return true;
+}
+
+bool wallet_tx_end(struct wallet *w, bool ok)
+{
+	if (ok && wallet_exec(w, "COMMIT;"))
+		return true;
+	/* A COMMIT that failed (I/O error, disk full) may leave the
+	 * transaction open; every later BEGIN would fail. */
+	if (!sqlite3_get_autocommit(w->db))
+		wallet_exec(w, "ROLLBACK;");
+	return false;
 }
 
 struct wallet *wallet_open(const char *path)
@@ -180,9 +193,7 @@ out:
 		log_unusual(SUBSYS, "import into %s failed: %s", w->path,
 			    sqlite3_errmsg(w->db));
 	sqlite3_finalize(st);
-	if (!wallet_exec(w, ok ? "COMMIT;" : "ROLLBACK;"))
-		ok = false;
-	return ok;
+	return wallet_tx_end(w, ok);
 }
 
 /* TOTAL() sums as a double; clamp before converting (an absurd import
@@ -282,20 +293,29 @@ bool wallet_import_accounts_file(struct wallet *w,
 	size_t n = 0, len = 0;
 	char *buf = NULL;
 	bool ok = false;
-	FILE *f = fopen(path, "rb");
+	ssize_t r = 0;
+	/* read(2), not stdio: stdio's buffer would keep a copy of the tail
+	 * of a file that may hold a private key. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	memset(res, 0, sizeof(*res));
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return false;
 	}
 	buf = malloc(MAX_FILE + 1);
-	if (buf)
-		len = fread(buf, 1, MAX_FILE + 1, f);
-	fclose(f);
-	if (!buf || len > MAX_FILE) {
+	while (buf && len <= MAX_FILE &&
+	       (r = read(fd, buf + len, MAX_FILE + 1 - len)) != 0) {
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			len += (size_t)r;
+	}
+	close(fd);
+	if (!buf || r < 0 || len > MAX_FILE) {
 		snprintf(err, errlen, "%s: %s", path,
-			 buf ? "larger than 4 MiB" : "out of memory");
+			 !buf ? "out of memory"
+			 : r < 0 ? "read error" : "larger than 4 MiB");
 		goto out;
 	}
 	if (!w->net) {

@@ -143,7 +143,10 @@ bool wallet_import_accounts_file(struct wallet *w,
 				 struct wallet_import_result *res, char *err,
 				 size_t errlen, const char *path,
 				 int64_t birthday) CN_WARN_UNUSED;
-/* Parses lnd's accounts JSON for @network (see wallet_internal.h). */
+/* Parses lnd's accounts JSON for @network (see wallet_internal.h).
+ * @json: borrowed, never kept or quoted in @err (it may hold a refused
+ * xprv: the caller wipes it).  @out: malloc'd array, caller frees with
+ * free(). */
 bool wallet_parse_accounts_json(struct wallet_account **out, size_t *num,
 				char *err, size_t errlen, const char *network,
 				const char *json, size_t len) CN_WARN_UNUSED;

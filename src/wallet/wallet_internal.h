@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* ---- hashes ---------------------------------------------------------------- */
-void wallet_sha256d(uint8_t out[32], const uint8_t *in, size_t len);
+/* SHA256d is chain_sha256d (chain/block.h), the one the block parser uses. */
 /* RIPEMD160(SHA256(in)), OpenSSL's RIPEMD-160. */
 void wallet_hash160(uint8_t out[20], const uint8_t *in, size_t len);
 

@@ -43,6 +43,10 @@ struct wallet {
 };
 
 bool wallet_exec(struct wallet *w, const char *sql);
+/* Ends the transaction a "BEGIN IMMEDIATE;" opened: COMMIT when @ok, else
+ * ROLLBACK; a failed COMMIT is rolled back too, so no transaction is left
+ * open.  Returns whether the writes are in. */
+bool wallet_tx_end(struct wallet *w, bool ok);
 void wallet_scan_clear(struct wallet *w);
 bool wallet_scan_balance(struct wallet *w, struct wallet_balance *out,
 			 const char *account, int32_t min_confs);

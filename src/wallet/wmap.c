@@ -20,10 +20,12 @@ static size_t slot(const struct wmap *m, const uint8_t *key, size_t klen)
 bool wmap_init(struct wmap *m)
 {
 	memset(m, 0, sizeof(*m));
+	m->e = calloc(64, sizeof(*m->e));
+	if (!m->e)
+		return false; /* cap 0: lookups find nothing, never touch e */
 	m->cap = 64;
-	m->e = calloc(m->cap, sizeof(*m->e));
 	randombytes_buf(m->k, sizeof(m->k));
-	return m->e != NULL;
+	return true;
 }
 
 void wmap_clear(struct wmap *m)
@@ -66,6 +68,8 @@ bool wmap_put(struct wmap *m, const uint8_t *key, size_t klen, uint64_t val)
 	struct wmap_entry *e;
 	if (klen == 0 || klen > WMAP_MAX_KEY)
 		abort(); /* programmer error: keys are scripts and outpoints */
+	if (!m->cap)
+		return false; /* wmap_init ran out of memory */
 	if ((m->n + 1) * 2 > m->cap && !grow(m))
 		return false;
 	e = find(m, key, klen);

@@ -16,15 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void disp(char out[65], const uint8_t h[32])
-{
-	uint8_t d[32];
-
-	for (int i = 0; i < 32; i++)
-		d[i] = h[31 - i];
-	hex_encode(out, d, 32);
-}
-
 static void on_conn(void *ctx, uint32_t height, const struct chain_block *b,
 		    const uint8_t *raw, size_t len)
 {
@@ -35,7 +26,7 @@ static void on_conn(void *ctx, uint32_t height, const struct chain_block *b,
 	chain_sha256d(check, raw, 80);
 	if (memcmp(check, b->hash, 32) || len < 81)
 		abort();
-	disp(h, b->hash);
+	hex_encode_reversed(h, b->hash, 32);
 	printf("C %u %s %zu\n", height, h, b->n_tx);
 	fflush(stdout);
 }
@@ -44,7 +35,7 @@ static void on_disc(void *ctx, uint32_t height, const uint8_t hash[32])
 {
 	char h[65];
 
-	disp(h, hash);
+	hex_encode_reversed(h, hash, 32);
 	printf("D %u %s\n", height, h);
 	fflush(stdout);
 }

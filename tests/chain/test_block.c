@@ -37,15 +37,6 @@ static size_t unhex(uint8_t *out, size_t cap, const char *hex)
 	return n;
 }
 
-static void display(char out[65], const uint8_t h[32])
-{
-	uint8_t r[32];
-
-	for (int i = 0; i < 32; i++)
-		r[i] = h[31 - i];
-	hex_encode(out, r, 32);
-}
-
 static uint8_t raw[4096];
 
 static void test_genesis(void)
@@ -60,11 +51,11 @@ static void test_genesis(void)
 		fprintf(stderr, "genesis: %s\n", err);
 		return;
 	}
-	display(hx, b->hash);
+	hex_encode_reversed(hx, b->hash, 32);
 	CHECK(strcmp(hx, genesis_hash) == 0);
 	CHECK(b->time == 1231006505);
 	CHECK(b->n_tx == 1);
-	display(hx, b->tx[0].txid);
+	hex_encode_reversed(hx, b->tx[0].txid, 32);
 	CHECK(strcmp(hx, genesis_txid) == 0);
 	CHECK(b->tx[0].n_in == 1 && b->tx[0].n_out == 1);
 	CHECK(b->tx[0].in[0].prevout.vout == 0xffffffff);
@@ -83,7 +74,7 @@ static void test_genesis(void)
 						     sizeof(err));
 		CHECK(tx != NULL);
 		if (tx) {
-			display(hx, tx->txid);
+			hex_encode_reversed(hx, tx->txid, 32);
 			CHECK(strcmp(hx, genesis_txid) == 0);
 			chain_tx_free(tx);
 		}
@@ -233,6 +224,26 @@ static void test_refusals(void)
 	expect_refused(buf, n, "tx 0: truncated output script");
 }
 
+/* BOLT 3 Appendix B: the funding output of the test vectors,
+ * P2WSH of 2 <local_funding_pubkey> <remote_funding_pubkey> 2 CHECKMULTISIG. */
+static void test_funding_script(void)
+{
+	uint8_t k1[33], k2[33], spk[34];
+	char hex[69];
+
+	CHECK(hex_decode(k1, 33, "023da092f6980e58d2c037173180e9a465476026ee"
+			 "50f96695963e8efe436f54eb"));
+	CHECK(hex_decode(k2, 33, "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf"
+			 "6385a132cec6d3c39fa711c1"));
+	chain_funding_script(spk, k1, k2);
+	CHECK(strcmp(hex_encode(hex, spk, 34), "0020c015c4a6be010e21657068fc2"
+		     "e6a9d02b27ebe4d490a25846f7237f104d1a3cd") == 0);
+	/* "lexicographically lesser" first, whichever order they come in */
+	chain_funding_script(spk, k2, k1);
+	CHECK(strcmp(hex_encode(hex, spk, 34), "0020c015c4a6be010e21657068fc2"
+		     "e6a9d02b27ebe4d490a25846f7237f104d1a3cd") == 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -240,5 +251,6 @@ int main(void)
 	test_genesis();
 	test_witness();
 	test_refusals();
+	test_funding_script();
 	return check_exit();
 }

@@ -28,4 +28,31 @@ static inline int check_exit(void)
 	return check_failures ? 1 : 0;
 }
 
+/* A whole file, NUL-terminated, malloc'd (free()); NULL when it cannot be
+ * read.  @len (may be NULL) gets its length. */
+static inline char *check_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!buf) {
+		fclose(f);
+		return NULL;
+	}
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		n = 0;
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
 #endif

@@ -33,11 +33,21 @@ int main(void)
 	CHECK(!hex_decode(buf, 4, "00ff10"));     /* short */
 	CHECK(!hex_decode(buf, 4, "00ff10abcd")); /* long */
 	CHECK(!hex_decode(buf, 4, "00ff10ag"));   /* not hex */
+	/* bitcoin's display order: byte-reversed */
+	CHECK(hex_decode_reversed(buf, 4, "00ff10Ab"));
+	CHECK(buf[0] == 0xab && buf[1] == 0x10 && buf[2] == 0xff && buf[3] == 0);
+	CHECK(strcmp(hex_encode_reversed(hex, buf, 4), "00ff10ab") == 0);
+	CHECK(!hex_decode_reversed(buf, 4, "00ff10"));
 
 	be64_put(be, 0x0102030405060708ULL);
 	CHECK(be[0] == 1 && be[7] == 8);
 	CHECK(be64_get(be) == 0x0102030405060708ULL);
 	CHECK(be16_get(be) == 0x0102 && be32_get(be + 4) == 0x05060708);
+	/* bitcoin's little-endian */
+	CHECK(le64_get(be) == 0x0807060504030201ULL);
+	CHECK(le32_get(be + 4) == 0x08070605);
+	le32_put(be, 0x0a0b0c0d);
+	CHECK(be[0] == 0x0d && be[3] == 0x0a && le32_get(be) == 0x0a0b0c0d);
 
 	CHECK(log_level_from_str("debug", &lv) && lv == LOG_DEBUG);
 	CHECK(!log_level_from_str("loud", &lv));

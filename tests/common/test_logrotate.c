@@ -16,26 +16,6 @@
 #define KEEP 3
 #define LINES 3000
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		n = 0;
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* Check every line of @buf is whole; returns the numbers seen, in order,
  * appended to @nums. */
 static void scan(const char *buf, long *nums, size_t *n)
@@ -92,7 +72,7 @@ int main(void)
 		CHECK(stat(path, &st) == 0);
 		CHECK(st.st_size <= MAX_BYTES);
 		CHECK((st.st_mode & 077) == 0);
-		buf = slurp(path, &len);
+		buf = check_slurp(path, &len);
 		CHECK(buf != NULL);
 		if (buf)
 			scan(buf, nums, &n);
@@ -118,7 +98,7 @@ int main(void)
 	log_close_file();
 	log_set_stream(NULL);
 	snprintf(path, sizeof(path), "%s/coldnode.log", dir);
-	char *buf = slurp(path, &len);
+	char *buf = check_slurp(path, &len);
 	CHECK(buf && len > 100);
 	if (buf)
 		scan(buf, nums, &n);

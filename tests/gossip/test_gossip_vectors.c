@@ -9,25 +9,6 @@
 
 #include <ev.h>
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		n = 0;
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* The string value of "key" inside the CLN vector object. */
 static char *json_str(const char *json, const char *key)
 {
@@ -238,7 +219,7 @@ int main(int argc, char **argv)
 	cn_crypto_init();
 	log_set_level(NULL, LOG_UNUSUAL);
 	CHECK(argc == 2);
-	json = argc == 2 ? slurp(argv[1]) : NULL;
+	json = argc == 2 ? check_slurp(argv[1], NULL) : NULL;
 	CHECK(json != NULL);
 	if (json) {
 		/* As received: node 1 signed without the features. */

@@ -154,6 +154,14 @@ static void test_accounts_parse(void)
 	CHECK(!parse_json(&a, &n, err, sizeof(err), "regtest", buf));
 	CHECK(strstr(err, "private") != NULL);
 	CHECK(strstr(err, "tprv8Zgx") == NULL);
+	/* ... nor when the JSON is broken inside it (jansson's error text
+	 * quotes up to 20 characters of the token it stopped in). */
+	snprintf(buf, sizeof(buf), "{\"accounts\":[{\"name\":\"x\","
+		 "\"extended_public_key\":\"%.11s\\q%s\"}]}", tprv,
+		 tprv + 11);
+	CHECK(!parse_json(&a, &n, err, sizeof(err), "regtest", buf));
+	CHECK(strstr(err, "not valid JSON") != NULL);
+	CHECK(strstr(err, "tprv8Zgx") == NULL);
 	/* Malformed files. */
 	const char *bad[] = {
 		"", "[]", "{}", "{\"accounts\": []}", "{\"accounts\": [1]}",
