@@ -101,6 +101,7 @@ static bool reload(struct wallet *w)
 	bool ok = false;
 	int rc;
 
+	wallet_balance_invalidate(w);
 	wallet_scan_clear(w);
 	if (!wmap_init(&w->scripts) || !wmap_init(&w->outpoints))
 		return false;
@@ -305,6 +306,7 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 	sqlite3_stmt *ins = NULL;
 	bool ok = false;
 
+	wallet_balance_invalidate(w);
 	memset(res, 0, sizeof(*res));
 	if (!w->net) {
 		snprintf(err, errlen, "wallet not configured");
@@ -542,6 +544,7 @@ bool wallet_block_connected(struct wallet *w, uint32_t height,
 			    height, w->birthday);
 		return false;
 	}
+	wallet_balance_invalidate(w);
 	if (!stmts_prepare(w, &s)) {
 		stmts_free(&s);
 		log_unusual(SUBSYS, "scan: %s", sqlite3_errmsg(w->db));
@@ -628,6 +631,7 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 				    w->tip_height);
 		return true;
 	}
+	wallet_balance_invalidate(w);
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
 		return false;
 	snprintf(sql, sizeof(sql),
@@ -709,6 +713,7 @@ fail:
 	/* Mempool coins that left are still in the outpoint table. */
 	if (!reload_coins(w))
 		ok = false;
+	wallet_balance_mempool_done(w);
 	return ok;
 }
 
