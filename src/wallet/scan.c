@@ -655,15 +655,18 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		    size_t n)
 {
 	struct stmts s;
-	sqlite3_stmt *mspend = NULL;
+	sqlite3_stmt *mspend = NULL, *mhave = NULL;
 	bool ok = false;
 
 	if (!stmts_prepare(w, &s) ||
 	    sqlite3_prepare_v2(w->db, "UPDATE coins SET spent_mempool = 1 "
 			       "WHERE txid = ? AND vout = ?", -1, &mspend,
-			       NULL) != SQLITE_OK) {
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(w->db, "SELECT 1 FROM coins WHERE txid = ? "
+			       "AND vout = ?", -1, &mhave, NULL) != SQLITE_OK) {
 		stmts_free(&s);
 		sqlite3_finalize(mspend);
+		sqlite3_finalize(mhave);
 		return false;
 	}
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
@@ -678,16 +681,25 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		for (size_t o = 0; o < txs[t]->n_out; o++) {
 			uint64_t val;
 			const struct chain_txout *out = &txs[t]->out[o];
-			uint8_t key[36];
+			int rc;
 			if (out->script_len > WALLET_MAX_SCRIPT ||
 			    !wmap_get(&w->scripts, out->script,
 				      out->script_len, &val))
 				continue;
 			/* Already confirmed (a stale mempool list): keep the
-			 * confirmed row. */
-			outpoint_key(key, txs[t]->txid, (uint32_t)o);
-			if (wmap_get(&w->outpoints, key, sizeof(key), NULL))
+			 * confirmed row, spent or not.  Asked of the table:
+			 * the outpoint map still holds the previous poll's
+			 * mempool coins, deleted above, and skipping those
+			 * lost them on every other poll. */
+			sqlite3_bind_blob(mhave, 1, txs[t]->txid, 32,
+					  SQLITE_STATIC);
+			sqlite3_bind_int64(mhave, 2, (int64_t)o);
+			rc = sqlite3_step(mhave);
+			sqlite3_reset(mhave);
+			if (rc == SQLITE_ROW)
 				continue;
+			if (rc != SQLITE_DONE)
+				goto out;
 			if (!add_coin(w, &s, txs[t], (uint32_t)o, val, 0, false))
 				goto out;
 		}
@@ -710,6 +722,7 @@ out:
 fail:
 	stmts_free(&s);
 	sqlite3_finalize(mspend);
+	sqlite3_finalize(mhave);
 	/* Mempool coins that left are still in the outpoint table. */
 	if (!reload_coins(w))
 		ok = false;
