@@ -188,12 +188,8 @@ static void wallet_balance(void *arg, struct rpc_call *call,
 		call, &lnrpc__wallet_balance_request__descriptor, msg, len);
 	if (!req)
 		return;
-	if (req->min_confs < 0) {
-		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT,
-				"min_confs must be >= 0");
-		lnrpc__wallet_balance_request__free_unpacked(req, NULL);
-		return;
-	}
+	/* min_confs <= 0 is 1, as lnd's rpcserver.go: "if in.MinConfs <= 0
+	 * { in.MinConfs = 1 }" (wallet_get_balance does it). */
 	bool ok = wallet_get_balance(node->wallet, &b, req->account,
 				     req->min_confs);
 	if (!ok) {

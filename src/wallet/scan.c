@@ -98,6 +98,7 @@ static bool reload(struct wallet *w)
 	bool ok = false;
 	int rc;
 
+	wallet_balance_invalidate(w);
 	wallet_scan_clear(w);
 	if (!wmap_init(&w->scripts) || !wmap_init(&w->outpoints))
 		return false;
@@ -302,6 +303,7 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 	sqlite3_stmt *ins = NULL;
 	bool ok = false;
 
+	wallet_balance_invalidate(w);
 	memset(res, 0, sizeof(*res));
 	if (!w->net) {
 		snprintf(err, errlen, "wallet not configured");
@@ -543,6 +545,7 @@ bool wallet_block_connected(struct wallet *w, uint32_t height,
 			    height, w->birthday);
 		return false;
 	}
+	wallet_balance_invalidate(w);
 	if (!stmts_prepare(w, &s)) {
 		stmts_free(&s);
 		log_unusual(SUBSYS, "scan: %s", sqlite3_errmsg(w->db));
@@ -628,6 +631,7 @@ bool wallet_block_disconnected(struct wallet *w, uint32_t height,
 				    w->tip_height);
 		return true;
 	}
+	wallet_balance_invalidate(w);
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
 		return false;
 	snprintf(sql, sizeof(sql),
@@ -650,15 +654,18 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		    size_t n)
 {
 	struct stmts s;
-	sqlite3_stmt *mspend = NULL;
+	sqlite3_stmt *mspend = NULL, *mhave = NULL;
 	bool ok = false;
 
 	if (!stmts_prepare(w, &s) ||
 	    sqlite3_prepare_v2(w->db, "UPDATE coins SET spent_mempool = 1 "
 			       "WHERE txid = ? AND vout = ?", -1, &mspend,
-			       NULL) != SQLITE_OK) {
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(w->db, "SELECT 1 FROM coins WHERE txid = ? "
+			       "AND vout = ?", -1, &mhave, NULL) != SQLITE_OK) {
 		stmts_free(&s);
 		sqlite3_finalize(mspend);
+		sqlite3_finalize(mhave);
 		return false;
 	}
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
@@ -673,16 +680,25 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		for (size_t o = 0; o < txs[t]->n_out; o++) {
 			uint64_t val;
 			const struct chain_txout *out = &txs[t]->out[o];
-			uint8_t key[36];
+			int rc;
 			if (out->script_len > WALLET_MAX_SCRIPT ||
 			    !wmap_get(&w->scripts, out->script,
 				      out->script_len, &val))
 				continue;
 			/* Already confirmed (a stale mempool list): keep the
-			 * confirmed row. */
-			outpoint_key(key, txs[t]->txid, (uint32_t)o);
-			if (wmap_get(&w->outpoints, key, sizeof(key), NULL))
+			 * confirmed row, spent or not.  Asked of the table:
+			 * the outpoint map still holds the previous poll's
+			 * mempool coins, deleted above, and skipping those
+			 * lost them on every other poll. */
+			sqlite3_bind_blob(mhave, 1, txs[t]->txid, 32,
+					  SQLITE_STATIC);
+			sqlite3_bind_int64(mhave, 2, (int64_t)o);
+			rc = sqlite3_step(mhave);
+			sqlite3_reset(mhave);
+			if (rc == SQLITE_ROW)
 				continue;
+			if (rc != SQLITE_DONE)
+				goto out;
 			if (!add_coin(w, &s, txs[t], (uint32_t)o, val, 0, false))
 				goto out;
 		}
@@ -704,9 +720,11 @@ out:
 fail:
 	stmts_free(&s);
 	sqlite3_finalize(mspend);
+	sqlite3_finalize(mhave);
 	/* Mempool coins that left are still in the outpoint table. */
 	if (!reload_coins(w))
 		ok = false;
+	wallet_balance_mempool_done(w);
 	return ok;
 }
 

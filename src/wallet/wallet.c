@@ -131,6 +131,7 @@ void wallet_free(struct wallet *w)
 {
 	if (!w)
 		return;
+	wallet_balance_invalidate(w);
 	wallet_scan_clear(w);
 	sqlite3_close(w->db);
 	free(w->path);
@@ -155,6 +156,7 @@ bool wallet_import(struct wallet *w, const struct wallet_utxo *utxos,
 	sqlite3_stmt *st = NULL;
 	bool ok = false;
 
+	wallet_balance_invalidate(w);
 	for (size_t i = 0; i < num; i++) {
 		if (!valid_txid(utxos[i].txid) || utxos[i].amount_sat < 0 ||
 		    utxos[i].amount_sat > WALLET_MAX_SAT ||
@@ -206,8 +208,8 @@ static int64_t sat_total(sqlite3_stmt *st, int col)
 	return d < 0 ? 0 : (int64_t)d;
 }
 
-bool wallet_get_balance(struct wallet *w, struct wallet_balance *out,
-			const char *account, int32_t min_confs)
+bool wallet_balance_compute(struct wallet *w, struct wallet_balance *out,
+			    const char *account, int32_t min_confs)
 {
 	sqlite3_stmt *st = NULL;
 	bool all = !account || !account[0];

@@ -103,13 +103,27 @@ bool wallet_import(struct wallet *w, const struct wallet_utxo *utxos,
 		   size_t num, bool append) CN_WARN_UNUSED;
 
 /**
- * wallet_get_balance - compute balances.
+ * wallet_get_balance - the balances, as lnd's WalletBalance.
  * @out: filled; free out->accounts with wallet_balance_clear.
  * @account: borrowed; NULL or "" for all accounts, else just that one.
- * @min_confs: 0 or less means 1 (lnd's default).
+ * @min_confs: 0 or less means 1 (lnd's rpcserver.go: "if in.MinConfs <= 0
+ * { in.MinConfs = 1 }").
+ * Served from a cache kept until the wallet changes (a block connected or
+ * disconnected, accounts or a listunspent set imported, a mempool view
+ * that differs from the last), so a metrics scrape or a monitor's poll
+ * costs O(accounts), not a pass over every coin.  min_confs other than 1,
+ * and an account filter on a listunspent set, compute from SQLite.
  */
 bool wallet_get_balance(struct wallet *w, struct wallet_balance *out,
 			const char *account, int32_t min_confs) CN_WARN_UNUSED;
+/* The same, always computed from SQLite (the cache's reference: tests and
+ * bench/bench_wallet_scrape compare the two). */
+bool wallet_balance_compute(struct wallet *w, struct wallet_balance *out,
+			    const char *account,
+			    int32_t min_confs) CN_WARN_UNUSED;
+/* Full computations the cache has made so far (tests: an unchanged
+ * mempool poll must not cause one). */
+uint64_t wallet_balance_computes(const struct wallet *w);
 void wallet_balance_clear(struct wallet_balance *b);
 
 /* Number of stored outputs, or -1 on error. */

@@ -40,6 +40,13 @@ struct wallet {
 	bool have_tip;
 	int64_t tip_height, birthday, updated_unix;
 	uint8_t tip_hash[32];
+	/* balance cache (balance.c): the all-accounts, min_confs 1 answer,
+	 * valid until the wallet changes. */
+	struct wallet_balance bal;
+	bool bal_valid;
+	bool mp_digest_valid;   /* mp_digest is of the current coins */
+	uint8_t mp_digest[32];  /* SHA256 of the mempool part of coins */
+	uint64_t bal_computes;  /* full computations made for the cache */
 };
 
 bool wallet_exec(struct wallet *w, const char *sql);
@@ -50,5 +57,11 @@ bool wallet_tx_end(struct wallet *w, bool ok);
 void wallet_scan_clear(struct wallet *w);
 bool wallet_scan_balance(struct wallet *w, struct wallet_balance *out,
 			 const char *account, int32_t min_confs);
+/* balance.c: every change of coins, tip or accounts calls
+ * wallet_balance_invalidate before it touches anything; wallet_mempool
+ * calls wallet_balance_mempool_done after its transaction instead, which
+ * invalidates only when the mempool part of the coins really changed. */
+void wallet_balance_invalidate(struct wallet *w);
+void wallet_balance_mempool_done(struct wallet *w);
 
 #endif

@@ -122,6 +122,13 @@ async function main() {
   r = await L.call(ln(mon), 'walletBalance', {min_confs: 4});
   check(!r.err && r.resp.confirmed_balance === '0' && r.resp.unconfirmed_balance === '152500',
         'WalletBalance min_confs=4');
+  // lnd's rpcserver.go WalletBalance: "if in.MinConfs <= 0 { in.MinConfs = 1 }":
+  // 0 and negative are answered as 1, not refused.
+  for (const mc of [0, -1, -2147483648]) {
+    r = await L.call(ln(mon), 'walletBalance', {min_confs: mc});
+    check(!r.err && r.resp.confirmed_balance === '150000' && r.resp.unconfirmed_balance === '2500',
+          `WalletBalance min_confs=${mc} answered as 1 (lnd)`);
+  }
 
   // --- permissions ---
   r = await L.call(wl(mon), 'importUnspent', {utxos: []});

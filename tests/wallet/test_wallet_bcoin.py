@@ -210,6 +210,14 @@ def main():
                            'the payment unconfirmed')
         if bal['confirmed_balance'] != 0 or bal['total_balance'] != mine_worth:
             fail(f'balance with the payment in the mempool: {bal}')
+        # The same mempool polled again (every 200 ms) keeps the payment:
+        # a second poll of an unchanged mempool used to drop it.  No
+        # timing bound: only a change is a failure.
+        for _ in range(10):
+            time.sleep(0.25)
+            again = balance(w)
+            if again['unconfirmed_balance'] != mine_worth:
+                fail(f'payment gone from an unchanged mempool: {again}')
         mine_h = b.height() + 1
         b.mine(1)
         if mine_worth != 675000:
