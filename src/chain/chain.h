@@ -71,7 +71,9 @@ struct chain_events {
 	 * was reorganised out.  Also called for every output recorded spent
 	 * when the watch set is loaded after a restart.  Optional. */
 	void (*funding_spent)(void *ctx, uint64_t scid, uint32_t height);
-	/* CHAIN_FORGET_DELAY blocks after funding_spent: forget the channel.
+	/* CHAIN_FORGET_DELAY blocks after funding_spent, or when the re-check
+	 * at 6 confirmations of a channel accepted with fewer fails: forget
+	 * the channel.
 	 * The watch entry is gone after this call.  Optional. */
 	void (*funding_forget)(void *ctx, uint64_t scid);
 };
@@ -145,6 +147,9 @@ const char *chain_check_name(enum chain_check r); /* static text */
  * short of that (the sender's view may be ahead of ours). */
 #define CHAIN_WANT_CONF 6
 #define CHAIN_MIN_CONF 4
+/* Channels accepted short of CHAIN_WANT_CONF waiting for their re-check,
+ * at most (past it, such a channel is refused as UNCONFIRMED). */
+#define CHAIN_MAX_RECHECKS 10000
 
 /* capacity_sat: the output's value (0 unless OK). */
 typedef void (*chain_check_cb)(void *ctx, uint64_t scid, enum chain_check r,
@@ -183,6 +188,12 @@ struct chain_info {
 	uint64_t checks[CHAIN_CHECK_NUM]; /* results by reason */
 	uint64_t checks_queued;           /* waiting now */
 	uint64_t watched, spent, forgotten;
+	/* The re-check at 6 confirmations of channels accepted with
+	 * fewer: waiting for it now, and its results by reason (OK: kept;
+	 * UNAVAILABLE and UNCONFIRMED: tried again at the next block; the
+	 * others: the channel was forgotten). */
+	uint64_t rechecks_pending;
+	uint64_t rechecks[CHAIN_CHECK_NUM];
 };
 void chain_get_info(const struct chain *c, struct chain_info *out);
 

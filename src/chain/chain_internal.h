@@ -133,6 +133,13 @@ void chain_funding_free(struct chain *c); /* drops checks, no callbacks */
 void chain_funding_status(struct chain *c);
 /* Blocks from height up left the chain: forget them from the cache. */
 void chain_funding_drop_blocks(struct chain *c, uint32_t height);
+/* The re-check at 6 confirmations (BOLT 7): load the list with the watch
+ * set; queue the checks that are due (our tip reached their 6th
+ * confirmation), after each connected block; drop scid from the list
+ * (the channel was forgotten another way). */
+void chain_funding_recheck_load(struct chain *c);
+void chain_funding_recheck_due(struct chain *c);
+void chain_funding_recheck_drop(struct chain *c, uint64_t scid);
 
 /* watch.c: the watch set of funding outpoints. */
 void chain_watch_init(struct chain *c);
@@ -182,6 +189,17 @@ typedef void (*chain_store_watch_fn)(void *arg, uint64_t scid,
 size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 			      size_t max, chain_store_watch_fn fn, void *arg,
 			      bool *err);
+/* Channels to check again at 6 confirmations (funding.c): scid and the
+ * P2WSH script of its keys (34 bytes). */
+bool chain_store_recheck_put(struct chain_store *s, uint64_t scid,
+			     const uint8_t script[34]);
+bool chain_store_recheck_del(struct chain_store *s, uint64_t scid);
+typedef void (*chain_store_recheck_fn)(void *arg, uint64_t scid,
+				       const uint8_t script[34]);
+/* Up to max rows, all at once (the list is bounded); returns them. */
+size_t chain_store_recheck_load(struct chain_store *s, size_t max,
+				chain_store_recheck_fn fn, void *arg,
+				bool *err);
 /* False (and nothing left open) when the database fails. */
 bool chain_store_begin(struct chain_store *s);
 bool chain_store_commit(struct chain_store *s);

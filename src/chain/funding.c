@@ -9,7 +9,12 @@
  * once), repeated lookups of one block are merged, and nothing is sent
  * while the backend is lost: the checks wait (at most max_checks) and go
  * on when it is back.  This is Core Lightning's bcli path (getblockhash,
- * getblock, gettxout), batched. */
+ * getblock, gettxout), batched.
+ *
+ * A channel accepted short of 6 confirmations (4 or 5) is remembered
+ * (struct recheck, and the store's recheck table) and checked again, the
+ * same check in the same queue and batches, once our tip gives its
+ * funding block 6: a failure then forgets the channel. */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
 #include "common/common.h"
@@ -37,7 +42,9 @@ struct check {
 	uint8_t txid[32];
 	uint64_t value;
 	int tries;
+	uint32_t conf;          /* gettxout's confirmations */
 	bool inflight;
+	bool recheck;           /* the re-check at 6: no cb, see recheck_done */
 	struct check *next, *prev; /* FIFO, O(1) removal */
 };
 
@@ -63,7 +70,16 @@ struct batch {
 	struct call calls[64];
 };
 
+/* A channel accepted short of CHAIN_WANT_CONF. */
+struct recheck {
+	uint64_t scid;
+	uint8_t script[34];
+	bool queued;            /* its check is in the queue */
+};
+
 struct chain_checker {
+	struct recheck *rc;     /* unordered; removal swaps the last in */
+	size_t rc_n, rc_cap;
 	struct check *head, *tail;
 	size_t n;
 	size_t inflight;        /* batches */
@@ -106,6 +122,11 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 	pump(w->data);
 }
 
+static void recheck_done(struct chain *c, uint64_t scid, enum chain_check r,
+			 uint32_t conf);
+static bool recheck_add(struct chain *c, uint64_t scid,
+			const uint8_t script[34]);
+
 static void finish(struct chain *c, struct check *k, enum chain_check r)
 {
 	struct chain_checker *ck = c->checker;
@@ -119,8 +140,18 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	else
 		ck->tail = k->prev;
 	ck->n--;
-	c->info.checks[r]++;
 	c->info.checks_queued = ck->n;
+	if (k->recheck) {
+		recheck_done(c, k->scid, r, k->conf);
+		free(k);
+		return;
+	}
+	/* BOLT 7: "SHOULD ignore it below 6 confirmations; MAY accept it
+	 * if close to 6": accepted at 4 or 5, checked again at 6. */
+	if (r == CHAIN_CHECK_OK && k->conf < CHAIN_WANT_CONF &&
+	    !recheck_add(c, k->scid, k->script))
+		r = CHAIN_CHECK_UNCONFIRMED;
+	c->info.checks[r]++;
 	if (r == CHAIN_CHECK_OK)
 		chain_watch_add(c, k->scid, k->txid,
 				(uint32_t)(k->scid & 0xffff), k->value);
@@ -341,7 +372,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 			else if (!ti.found)
 				/* It was in the block: so it is spent. */
 				finish(c, k, CHAIN_CHECK_SPENT);
-			else if (ti.confirmations < CHAIN_MIN_CONF)
+			else if ((k->conf = ti.confirmations) <
+				 (k->recheck ? CHAIN_WANT_CONF
+					     : CHAIN_MIN_CONF))
 				finish(c, k, CHAIN_CHECK_UNCONFIRMED);
 			else
 				finish(c, k, CHAIN_CHECK_OK);
@@ -494,6 +527,8 @@ static void pump(struct chain *c)
 	}
 }
 
+static void enqueue(struct chain *c, struct check *k);
+
 bool chain_check_funding(struct chain *c, uint64_t scid,
 			 const uint8_t key1[33], const uint8_t key2[33],
 			 chain_check_cb cb, void *ctx)
@@ -510,6 +545,14 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 	chain_funding_script(k->script, key1, key2);
 	k->cb = cb;
 	k->ctx = ctx;
+	enqueue(c, k);
+	return true;
+}
+
+static void enqueue(struct chain *c, struct check *k)
+{
+	struct chain_checker *ck = c->checker;
+
 	/* FIFO: append. */
 	k->prev = ck->tail;
 	if (ck->tail)
@@ -520,7 +563,153 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 	ck->n++;
 	c->info.checks_queued = ck->n;
 	kick(c);
+}
+
+/* ---- the re-check at 6 confirmations ---------------------------------- */
+
+static struct recheck *recheck_find(struct chain_checker *ck, uint64_t scid)
+{
+	for (size_t i = 0; i < ck->rc_n; i++)
+		if (ck->rc[i].scid == scid)
+			return &ck->rc[i];
+	return NULL;
+}
+
+static void recheck_put(struct chain_checker *ck, uint64_t scid,
+			const uint8_t script[34])
+{
+	struct recheck *e = recheck_find(ck, scid);
+
+	if (!e) {
+		if (ck->rc_n == ck->rc_cap) {
+			ck->rc_cap = ck->rc_cap ? ck->rc_cap * 2 : 64;
+			ck->rc = realloc(ck->rc, ck->rc_cap * sizeof(*ck->rc));
+			if (!ck->rc)
+				abort();
+		}
+		e = &ck->rc[ck->rc_n++];
+	}
+	memset(e, 0, sizeof(*e));
+	e->scid = scid;
+	memcpy(e->script, script, 34);
+}
+
+/* False: the list is full (the caller refuses the channel). */
+static bool recheck_add(struct chain *c, uint64_t scid,
+			const uint8_t script[34])
+{
+	struct chain_checker *ck = c->checker;
+
+	if (ck->rc_n >= CHAIN_MAX_RECHECKS && !recheck_find(ck, scid)) {
+		log_unusual(SUB, "re-check list full (%d): channel refused "
+			    "short of %d confirmations", CHAIN_MAX_RECHECKS,
+			    CHAIN_WANT_CONF);
+		return false;
+	}
+	recheck_put(ck, scid, script);
+	c->info.rechecks_pending = ck->rc_n;
+	/* Written in the batch's transaction (on_batch) when there is one. */
+	if (!chain_store_recheck_put(c->store, scid, script))
+		log_broken(SUB, "watch store: cannot add the re-check of "
+			   "channel %ux%ux%u", (unsigned)(scid >> 40),
+			   (unsigned)(scid >> 16) & 0xffffff,
+			   (unsigned)scid & 0xffff);
 	return true;
+}
+
+void chain_funding_recheck_drop(struct chain *c, uint64_t scid)
+{
+	struct chain_checker *ck = c->checker;
+	struct recheck *e = recheck_find(ck, scid);
+
+	if (!e)
+		return;
+	*e = ck->rc[--ck->rc_n];
+	c->info.rechecks_pending = ck->rc_n;
+	if (!chain_store_recheck_del(c->store, scid))
+		log_broken(SUB, "watch store: cannot drop the re-check of "
+			   "channel %ux%ux%u", (unsigned)(scid >> 40),
+			   (unsigned)(scid >> 16) & 0xffffff,
+			   (unsigned)scid & 0xffff);
+}
+
+/* The re-check's answer.  BOLT 7: "if the short_channel_id's output does
+ * NOT correspond to a P2WSH (using bitcoin_key_1 and bitcoin_key_2, as
+ * specified in BOLT #3) OR the output is spent: MUST ignore the message"
+ * and "SHOULD ignore it below 6 confirmations; MAY accept it if close to
+ * 6": accepted close to 6, it is held to the first rule again at 6. */
+static void recheck_done(struct chain *c, uint64_t scid, enum chain_check r,
+			 uint32_t conf)
+{
+	struct recheck *e = recheck_find(c->checker, scid);
+	const char *why = chain_check_name(r);
+
+	if (!e)
+		return; /* forgotten meanwhile (spent 72 blocks, unwatched) */
+	e->queued = false;
+	c->info.rechecks[r]++;
+	if (r == CHAIN_CHECK_OK) {
+		log_debug(SUB, "channel %ux%ux%u: re-checked at %u "
+			  "confirmations", (unsigned)(scid >> 40),
+			  (unsigned)(scid >> 16) & 0xffffff,
+			  (unsigned)scid & 0xffff, conf);
+		chain_funding_recheck_drop(c, scid);
+		return;
+	}
+	/* The node answered with a tip short of ours, or not at all: again
+	 * at the next block. */
+	if (r == CHAIN_CHECK_UNAVAILABLE || r == CHAIN_CHECK_UNCONFIRMED)
+		return;
+	log_info(SUB, "channel %ux%ux%u forgotten: its re-check at %d "
+		 "confirmations says %s", (unsigned)(scid >> 40),
+		 (unsigned)(scid >> 16) & 0xffffff, (unsigned)scid & 0xffff,
+		 CHAIN_WANT_CONF, why);
+	chain_funding_recheck_drop(c, scid);
+	chain_unwatch(c, scid);
+	c->info.watched = chain_watch_count(c);
+	if (c->ev.funding_forget)
+		c->ev.funding_forget(c->ev.ctx, scid);
+}
+
+void chain_funding_recheck_due(struct chain *c)
+{
+	struct chain_checker *ck = c->checker;
+
+	if (!c->have_tip)
+		return;
+	for (size_t i = 0; i < ck->rc_n; i++) {
+		struct recheck *e = &ck->rc[i];
+		uint32_t h = (uint32_t)(e->scid >> 40);
+		if (e->queued || (uint64_t)c->height + 1 <
+				 (uint64_t)h + CHAIN_WANT_CONF)
+			continue;
+		struct check *k = calloc(1, sizeof(*k));
+		if (!k)
+			abort();
+		k->scid = e->scid;
+		memcpy(k->script, e->script, 34);
+		k->recheck = true;
+		e->queued = true;
+		/* Not bounded by max_checks: the list itself is bounded. */
+		enqueue(c, k);
+	}
+}
+
+static void rload(void *arg, uint64_t scid, const uint8_t script[34])
+{
+	struct chain *c = arg;
+
+	recheck_put(c->checker, scid, script);
+}
+
+void chain_funding_recheck_load(struct chain *c)
+{
+	bool err;
+
+	chain_store_recheck_load(c->store, CHAIN_MAX_RECHECKS, rload, c, &err);
+	if (err)
+		log_broken(SUB, "reading the channels to re-check failed");
+	c->info.rechecks_pending = c->checker->rc_n;
 }
 
 void chain_funding_status(struct chain *c)
@@ -576,6 +765,7 @@ void chain_funding_free(struct chain *c)
 				chain_block_free(ck->cache[i].b);
 				free(ck->cache[i].raw);
 			}
+		free(ck->rc);
 		free(ck);
 		c->checker = NULL;
 	}

@@ -11,6 +11,7 @@
 struct chain_store {
 	sqlite3 *db;
 	sqlite3_stmt *tip, *put, *trim, *drop, *wput, *wdel, *wspent;
+	sqlite3_stmt *rput, *rdel;
 };
 
 static const char schema[] =
@@ -23,7 +24,12 @@ static const char schema[] =
 	 * height their spend was seen at (0: unspent). */
 	"CREATE TABLE IF NOT EXISTS watch("
 	" scid INTEGER PRIMARY KEY, txid BLOB NOT NULL, vout INTEGER NOT NULL,"
-	" capacity INTEGER NOT NULL, spent INTEGER NOT NULL);";
+	" capacity INTEGER NOT NULL, spent INTEGER NOT NULL);"
+	/* Channels accepted short of 6 confirmations, checked again once
+	 * their funding block has 6 (funding.c), with the P2WSH script
+	 * their keys make. */
+	"CREATE TABLE IF NOT EXISTS recheck("
+	" scid INTEGER PRIMARY KEY, script BLOB NOT NULL);";
 
 struct chain_store *chain_store_open(const char *path, char *err,
 				     size_t errlen)
@@ -48,7 +54,11 @@ struct chain_store *chain_store_open(const char *path, char *err,
 	    sqlite3_prepare_v2(s->db, "DELETE FROM watch WHERE scid = ?", -1,
 			       &s->wdel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "UPDATE watch SET spent = ? WHERE "
-			       "scid = ?", -1, &s->wspent, NULL) != SQLITE_OK) {
+			       "scid = ?", -1, &s->wspent, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO recheck VALUES "
+			       "(?, ?)", -1, &s->rput, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM recheck WHERE scid = ?", -1,
+			       &s->rdel, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		chain_store_close(s);
@@ -68,6 +78,8 @@ void chain_store_close(struct chain_store *s)
 	sqlite3_finalize(s->wput);
 	sqlite3_finalize(s->wdel);
 	sqlite3_finalize(s->wspent);
+	sqlite3_finalize(s->rput);
+	sqlite3_finalize(s->rdel);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -188,6 +200,56 @@ size_t chain_store_watch_page(struct chain_store *s, uint64_t *cursor,
 		   (uint32_t)sqlite3_column_int64(st, 2),
 		   (uint64_t)sqlite3_column_int64(st, 3),
 		   (uint32_t)sqlite3_column_int64(st, 4));
+	}
+	*err = rc != SQLITE_DONE;
+	sqlite3_finalize(st);
+	return n;
+}
+
+bool chain_store_recheck_put(struct chain_store *s, uint64_t scid,
+			     const uint8_t script[34])
+{
+	int rc;
+
+	sqlite3_bind_int64(s->rput, 1, (int64_t)scid);
+	sqlite3_bind_blob(s->rput, 2, script, 34, SQLITE_STATIC);
+	rc = sqlite3_step(s->rput);
+	sqlite3_reset(s->rput);
+	return rc == SQLITE_DONE;
+}
+
+bool chain_store_recheck_del(struct chain_store *s, uint64_t scid)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->rdel, 1, (int64_t)scid);
+	rc = sqlite3_step(s->rdel);
+	sqlite3_reset(s->rdel);
+	return rc == SQLITE_DONE;
+}
+
+size_t chain_store_recheck_load(struct chain_store *s, size_t max,
+				chain_store_recheck_fn fn, void *arg,
+				bool *err)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int rc;
+
+	*err = false;
+	if (sqlite3_prepare_v2(s->db, "SELECT scid, script FROM recheck "
+			       "ORDER BY scid LIMIT ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		*err = true;
+		return 0;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != 34)
+			continue;
+		fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
+		   sqlite3_column_blob(st, 1));
+		n++;
 	}
 	*err = rc != SQLITE_DONE;
 	sqlite3_finalize(st);

@@ -160,6 +160,7 @@ void chain_unwatch(struct chain *c, uint64_t scid)
 {
 	struct chain_watch *w = c->watch;
 
+	chain_funding_recheck_drop(c, scid);
 	for (size_t i = 0; scid && i < w->cap; i++)
 		if (w->tab[i].scid == scid) {
 			wremove(w, &w->tab[i]);
@@ -203,6 +204,8 @@ void chain_watch_block(struct chain *c, uint32_t height,
 					mark_spent(c, e, height);
 			}
 	}
+	/* Channels accepted short of 6 confirmations that have 6 now. */
+	chain_funding_recheck_due(c);
 	if (!w->n_spent)
 		return;
 	/* Forget CHAIN_FORGET_DELAY blocks after the spend.  A scan: spends
@@ -215,6 +218,7 @@ void chain_watch_block(struct chain *c, uint32_t height,
 			wremove(w, e);
 			stored(chain_store_watch_del(c->store, scid), "drop",
 			       scid);
+			chain_funding_recheck_drop(c, scid);
 			c->info.forgotten++;
 			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
 				 "blocks ago)", (unsigned)(scid >> 40),
@@ -269,6 +273,8 @@ static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
 		return; /* next page when the loop is idle again */
 	ev_idle_stop(loop, t);
 	w->loaded = true;
+	chain_funding_recheck_load(c);
+	chain_funding_recheck_due(c);
 	c->info.watched = c->watch->n;
 	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
 	if (c->started)

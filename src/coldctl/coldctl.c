@@ -444,6 +444,22 @@ static void print_dials(const Coldrpc__PeerDialCounters *d)
 	printf("    },\n");
 }
 
+/* A ChainChecks message (funding checks or re-checks by result). */
+static void print_chain_checks(const char *name,
+			       const Coldrpc__ChainChecks *k, bool comma)
+{
+	printf("        \"%s\": {\n", name);
+	kv_u64(12, "ok", k ? k->ok : 0, true);
+	kv_u64(12, "no_block", k ? k->no_block : 0, true);
+	kv_u64(12, "no_tx", k ? k->no_tx : 0, true);
+	kv_u64(12, "no_output", k ? k->no_output : 0, true);
+	kv_u64(12, "not_p2wsh", k ? k->not_p2wsh : 0, true);
+	kv_u64(12, "wrong_keys", k ? k->wrong_keys : 0, true);
+	kv_u64(12, "spent", k ? k->spent : 0, true);
+	kv_u64(12, "unconfirmed", k ? k->unconfirmed : 0, true);
+	kv_u64(12, "unavailable", k ? k->unavailable : 0, false);
+	printf("        }%s\n", comma ? "," : "");
+}
 static int cmd_state(const struct opts *o, int argc, char **argv)
 {
 	Coldrpc__GetStateRequest req = COLDRPC__GET_STATE_REQUEST__INIT;
@@ -519,18 +535,9 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_u64(8, "spent", ch->spent, true);
 		kv_u64(8, "forgotten", ch->forgotten, true);
 		kv_u64(8, "reorgs", ch->reorgs, true);
-		const Coldrpc__ChainChecks *k = ch->checks;
-		printf("        \"checks\": {\n");
-		kv_u64(12, "ok", k ? k->ok : 0, true);
-		kv_u64(12, "no_block", k ? k->no_block : 0, true);
-		kv_u64(12, "no_tx", k ? k->no_tx : 0, true);
-		kv_u64(12, "no_output", k ? k->no_output : 0, true);
-		kv_u64(12, "not_p2wsh", k ? k->not_p2wsh : 0, true);
-		kv_u64(12, "wrong_keys", k ? k->wrong_keys : 0, true);
-		kv_u64(12, "spent", k ? k->spent : 0, true);
-		kv_u64(12, "unconfirmed", k ? k->unconfirmed : 0, true);
-		kv_u64(12, "unavailable", k ? k->unavailable : 0, false);
-		printf("        }\n");
+		kv_u64(8, "rechecks_pending", ch->rechecks_pending, true);
+		print_chain_checks("checks", ch->checks, true);
+		print_chain_checks("rechecks", ch->rechecks, false);
 		printf("    },\n");
 	}
 	print_counters(r->counters);

@@ -509,6 +509,16 @@ static void collect_chain(void *arg, struct metrics_page *pg)
 	chain_counter(pg, "coldnode_chain_channels_forgotten_total",
 		      "Spent channels forgotten after the delay.",
 		      ci.forgotten);
+	metrics_family(pg, "coldnode_chain_funding_rechecks_pending",
+		       METRICS_GAUGE, "Channels accepted short of 6 "
+		       "confirmations, waiting for their re-check at 6.");
+	metrics_sample(pg, (double)ci.rechecks_pending, NULL);
+	metrics_family(pg, "coldnode_chain_funding_rechecks_total",
+		       METRICS_COUNTER, "Re-checks at 6 confirmations, by "
+		       "result (a failure forgets the channel).");
+	for (int r = 0; r < CHAIN_CHECK_NUM; r++)
+		metrics_sample(pg, (double)ci.rechecks[r], "result",
+			       check_label((enum chain_check)r), NULL);
 }
 
 static void collect_wallet(void *arg, struct metrics_page *pg)

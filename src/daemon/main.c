@@ -316,6 +316,9 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.spent = ci.spent;
 	out->chain.forgotten = ci.forgotten;
 	out->chain.reorgs = ci.reorgs;
+	out->chain.rechecks_pending = ci.rechecks_pending;
+	for (size_t i = 0; i < CHAIN_CHECK_NUM && i < 9; i++)
+		out->chain.rechecks[i] = ci.rechecks[i];
 }
 
 /* The supervisor's state, as GetState / SubscribeState / health report it. */

@@ -388,6 +388,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	uint8_t tiphash[32];
 	Coldrpc__ChainState ch = COLDRPC__CHAIN_STATE__INIT;
 	Coldrpc__ChainChecks cc = COLDRPC__CHAIN_CHECKS__INIT;
+	Coldrpc__ChainChecks rc = COLDRPC__CHAIN_CHECKS__INIT;
 	char chash[65] = "";
 	static const uint8_t zero[32];
 
@@ -511,6 +512,17 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.spent = st.chain.spent;
 	ch.forgotten = st.chain.forgotten;
 	ch.reorgs = st.chain.reorgs;
+	ch.rechecks_pending = st.chain.rechecks_pending;
+	rc.ok = st.chain.rechecks[0];
+	rc.no_block = st.chain.rechecks[1];
+	rc.no_tx = st.chain.rechecks[2];
+	rc.no_output = st.chain.rechecks[3];
+	rc.not_p2wsh = st.chain.rechecks[4];
+	rc.wrong_keys = st.chain.rechecks[5];
+	rc.spent = st.chain.rechecks[6];
+	rc.unconfirmed = st.chain.rechecks[7];
+	rc.unavailable = st.chain.rechecks[8];
+	ch.rechecks = &rc;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
 }

@@ -472,6 +472,10 @@ struct rpc_sv_state {
 		 * not_p2wsh, wrong_keys, spent, unconfirmed, unavailable. */
 		uint64_t checks[9];
 		uint64_t checks_queued, watched, spent, forgotten, reorgs;
+		/* The re-check at 6 confirmations: waiting, and results
+		 * (same order as checks). */
+		uint64_t rechecks_pending;
+		uint64_t rechecks[9];
 	} chain;
 };
 
