@@ -38,6 +38,34 @@ SEGWIT_HEIGHT = 432
 COINBASE_MATURITY = 100
 
 
+def _varint(n):
+    return bytes([n]) if n < 0xfd else b'\xfd' + n.to_bytes(2, 'little')
+
+
+def _empty_block(prev_hash_hex, height, ntime):
+    """A regtest block with only a coinbase paying nothing (BIP 34 height
+    in its scriptSig) on prev_hash_hex (display order), its proof of work
+    ground here (regtest's target passes about every other nonce).
+    Returns (hex, hash in display order)."""
+    script_sig = bytes([3]) + height.to_bytes(3, 'little') + b'\x00\x00'
+    cb = (b'\x01\x00\x00\x00' + b'\x01' + b'\x00' * 32 +
+          b'\xff\xff\xff\xff' + _varint(len(script_sig)) + script_sig +
+          b'\xff\xff\xff\xff' + b'\x01' + (0).to_bytes(8, 'little') +
+          b'\x01\x51' + b'\x00\x00\x00\x00')
+    merkle = hash256(cb)
+    bits = 0x207fffff
+    target = (bits & 0xffffff) << (8 * ((bits >> 24) - 3))
+    for nonce in range(1 << 20):
+        hdr = ((0x20000000).to_bytes(4, 'little') +
+               bytes.fromhex(prev_hash_hex)[::-1] + merkle +
+               ntime.to_bytes(4, 'little') + bits.to_bytes(4, 'little') +
+               nonce.to_bytes(4, 'little'))
+        h = hash256(hdr)
+        if int.from_bytes(h, 'little') <= target:
+            return (hdr + b'\x01' + cb).hex(), h[::-1].hex()
+    raise BcoinError('no proof of work found')
+
+
 class BcoinError(Exception):
     pass
 
@@ -315,6 +343,21 @@ class Bcoin:
         self._spent.add((txid, vout))
         self.send(r['hex'])
         return r['txid'], r['hex']
+
+    def empty_branch(self, blockhash, n):
+        """Reorg: invalidate blockhash and submit n blocks holding only a
+        coinbase on its parent (so nothing of the old branch is mined
+        again, whatever bcoin does with its mempool).  Returns the new
+        tip's hash."""
+        parent = self.rpc('getblockheader', blockhash, True)
+        self.rpc('invalidateblock', blockhash)
+        prev, t = parent['previousblockhash'], parent['time']
+        for i in range(n):
+            raw, prev = _empty_block(prev, parent['height'] + i, t + 1 + i)
+            self.rpc('submitblock', raw)
+        if self.rpc('getbestblockhash') != prev:
+            raise BcoinError('the empty branch did not become the best')
+        return prev
 
     def locate(self, txid, blockhash):
         """(height, index in block) of txid in blockhash."""

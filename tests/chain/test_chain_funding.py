@@ -8,6 +8,10 @@ short_channel_ids, sent over BOLT 8 (Electrum's transport):
   too few confirmations and a wrong chain are each ignored and counted;
   a spend makes the channel forgotten 72 blocks later;
   a reorg that removes a funding block is treated as a spend;
+  a channel accepted at 4 confirmations is checked again at 6: kept when
+  its output stays, forgotten at once when it was spent in between or its
+  funding block was replaced by a reorg (across a restart: the re-check
+  list is in chain.sqlite3);
   the Prometheus page (coldnode_chain_* metrics) says what GetState says.
 """
 import asyncio
@@ -87,7 +91,8 @@ def metrics_agree(n, timeout=30):
              'coldnode_chain_funding_checks_queued': 'checks_queued',
              'coldnode_chain_reorgs_total': 'reorgs',
              'coldnode_chain_blocks_connected_total': 'blocks_connected',
-             'coldnode_chain_tip_height': 'height'}
+             'coldnode_chain_tip_height': 'height',
+             'coldnode_chain_funding_rechecks_pending': 'rechecks_pending'}
     deadline = time.monotonic() + timeout
     while True:
         samples, _ = parse(scrape(port)[2])
@@ -95,9 +100,13 @@ def metrics_agree(n, timeout=30):
         page = {k: samples.get(('coldnode_chain_funding_checks_total',
                                 frozenset({('result', k)})))
                 for k in st['checks']}
+        page.update({'re-' + k: samples.get(
+            ('coldnode_chain_funding_rechecks_total',
+             frozenset({('result', k)}))) for k in st['rechecks']})
         page.update({v: samples.get((k, frozenset()))
                      for k, v in names.items()})
         want = {k: int(v) for k, v in st['checks'].items()}
+        want.update({'re-' + k: int(v) for k, v in st['rechecks'].items()})
         want.update({v: int(st[v]) for v in names.values()})
         if page == want:
             return
@@ -221,6 +230,76 @@ def main():
                              'unconfirmed': before['unconfirmed'] + 1})
         if gossip_channels(n) != 1:
             fail(f'4 confirmations: stored; 3: not. {gossip_channels(n)}')
+
+        # BOLT 7's re-check: a channel accepted at 4 confirmations is
+        # checked again when its funding block has 6.  The one above
+        # waits for it; its output stays, so it stays.
+        st = chain_state(n)
+        if int(st['rechecks_pending']) != 1:
+            fail(f'the 4-confirmation channel awaits no re-check: {st}')
+        rk = st['rechecks']
+        b.mine(2)
+        st = wait_chain(n, lambda s: int(s['rechecks']['ok']) ==
+                        int(rk['ok']) + 1 and
+                        int(s['rechecks_pending']) == 0,
+                        'the re-check at 6 passed')
+        if gossip_channels(n) != 1:
+            fail(f'a channel whose output stayed was dropped: {st}')
+        metrics_agree(n)
+
+        # Spent before its 6th confirmation: forgotten by the re-check
+        # at 6, not 72 blocks after the spend.
+        sp = Chan()
+        fsp = b.fund_2of2(sp.btc1.hex(), sp.btc2.hex(), 110000,
+                          keys=[sp.bpriv1, sp.bpriv2])
+        b.mine(3)
+        wait_chain(n, lambda s: s['height'] == b.height(), 'tip')
+        ok0 = chain_state(n)['checks']['ok']
+        asyncio.run(send_all(port, nid, [sp.announcement(fsp.scid_int)]))
+        wait_checks(n, {'ok': int(ok0) + 1})
+        if gossip_channels(n) != 2 or \
+                int(chain_state(n)['rechecks_pending']) != 1:
+            fail('the channel at 4 confirmations: stored, re-check due')
+        b.spend(fsp)               # in its 5th block
+        b.mine(1)                  # its 6th: the re-check
+        st = wait_chain(n, lambda s: int(s['rechecks']['spent']) ==
+                        int(rk['spent']) + 1, 'the re-check saw the spend')
+        if gossip_channels(n) != 1 or int(st['rechecks_pending']) != 0 \
+                or int(st['forgotten']) != 1:
+            fail(f'the spent channel was not forgotten by its re-check: '
+                 f'{gossip_channels(n)} channels, {st}')
+        n.wait_log(r'forgotten: its re-check at 6 confirmations says '
+                   r'output spent')
+
+        # Its funding block replaced by a reorg (an empty branch, so the
+        # transaction is not mined again): forgotten by the re-check.
+        # The re-check list survives a restart in between.
+        ro = Chan()
+        fro = b.fund_2of2(ro.btc1.hex(), ro.btc2.hex(), 115000)
+        b.mine(3)
+        wait_chain(n, lambda s: s['height'] == b.height(), 'tip')
+        ok0 = chain_state(n)['checks']['ok']
+        asyncio.run(send_all(port, nid, [ro.announcement(fro.scid_int)]))
+        wait_checks(n, {'ok': int(ok0) + 1})
+        n.stop()
+        n.start()
+        port = int(n.wait_log(r'p2p started: .* listening port (\d+)',
+                              since=n._start_mark).group(1))
+        wait_chain(n, lambda s: s['status'] == 'synced' and
+                   int(s['rechecks_pending']) == 1,
+                   're-check list reloaded')
+        if gossip_channels(n) != 2:
+            fail('the channel at 4 confirmations is not stored')
+        b.empty_branch(fro.blockhash, 6)   # the new block at its height: empty
+        st = wait_chain(n, lambda s: int(s['rechecks']['no_tx']) >= 1 and
+                        s['height'] == b.height(),
+                        'the re-check after the reorg')
+        if gossip_channels(n) != 1 or int(st['rechecks_pending']) != 0:
+            fail(f'the reorged-out channel was not forgotten by its '
+                 f're-check: {gossip_channels(n)} channels, {st}')
+        if b.height() >= fro.height + 72:
+            fail('test setup: the 72-block forget would have run')
+        metrics_agree(n)
 
         # Backend lost: a new announcement waits (queued, not stored), and
         # is checked once the node is back with its chain.
