@@ -162,7 +162,10 @@ def main():
                       f'--signer.nodepubkey={node_id}',
                       f'--listen=127.0.0.1:{port}',
                       f'--signerlisten=127.0.0.1:{free_port()}',
-                      f'--maxpeers={a["gossip"] + a["full"] + 100}')
+                      f'--maxpeers={a["gossip"] + a["full"] + 100}',
+                      # Every load session comes from 127.0.0.1: no
+                      # per-source cap on handshakes in flight.
+                      '--peer.maxpreauthpersource=0')
         node.start()
         signer = Signer(h, 'signer', node, keyfile=keyfile).start()
         wait_state(node, 'ACTIVE')
