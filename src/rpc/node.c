@@ -373,6 +373,22 @@ static void state_fill(struct rpc_node *node, struct rpc_sv_state *st)
 			RPC_MAX_LISTENER_STATS - st->num_listeners);
 }
 
+
+/* ChainChecks from rpc_chain_state's counters, in chain_check order: ok,
+ * no_block, no_tx, no_output, not_p2wsh, wrong_keys, spent, unconfirmed,
+ * unavailable (the first checks and the 6-confirmation re-checks alike). */
+static void fill_chain_checks(Coldrpc__ChainChecks *c, const uint64_t n[9])
+{
+	c->ok = n[0];
+	c->no_block = n[1];
+	c->no_tx = n[2];
+	c->no_output = n[3];
+	c->not_p2wsh = n[4];
+	c->wrong_keys = n[5];
+	c->spent = n[6];
+	c->unconfirmed = n[7];
+	c->unavailable = n[8];
+}
 static bool send_state(struct rpc_node *node, struct rpc_call *call)
 {
 	struct rpc_sv_state st;
@@ -497,15 +513,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.requests = st.chain.requests;
 	ch.errors = st.chain.errors;
 	ch.lost_count = st.chain.lost_count;
-	cc.ok = st.chain.checks[0];
-	cc.no_block = st.chain.checks[1];
-	cc.no_tx = st.chain.checks[2];
-	cc.no_output = st.chain.checks[3];
-	cc.not_p2wsh = st.chain.checks[4];
-	cc.wrong_keys = st.chain.checks[5];
-	cc.spent = st.chain.checks[6];
-	cc.unconfirmed = st.chain.checks[7];
-	cc.unavailable = st.chain.checks[8];
+	fill_chain_checks(&cc, st.chain.checks);
 	ch.checks = &cc;
 	ch.checks_queued = st.chain.checks_queued;
 	ch.watched = st.chain.watched;
@@ -513,15 +521,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.forgotten = st.chain.forgotten;
 	ch.reorgs = st.chain.reorgs;
 	ch.rechecks_pending = st.chain.rechecks_pending;
-	rc.ok = st.chain.rechecks[0];
-	rc.no_block = st.chain.rechecks[1];
-	rc.no_tx = st.chain.rechecks[2];
-	rc.no_output = st.chain.rechecks[3];
-	rc.not_p2wsh = st.chain.rechecks[4];
-	rc.wrong_keys = st.chain.rechecks[5];
-	rc.spent = st.chain.rechecks[6];
-	rc.unconfirmed = st.chain.rechecks[7];
-	rc.unavailable = st.chain.rechecks[8];
+	fill_chain_checks(&rc, st.chain.rechecks);
 	ch.rechecks = &rc;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
