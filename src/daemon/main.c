@@ -274,8 +274,7 @@ static void rpc_get_info(void *arg, struct rpc_node_info *out)
 		if (ci.height || ci.tip_time) {
 			out->have_block = true;
 			out->block_height = ci.height;
-			for (size_t i = 0; i < 32; i++)
-				out->block_hash[i] = ci.hash[31 - i];
+			memcpy(out->block_hash, ci.hash, 32);
 			out->best_header_timestamp = ci.tip_time;
 		}
 		out->synced_to_chain = ci.synced;
@@ -297,8 +296,7 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.connected = ci.connected;
 	out->chain.height = ci.height;
 	if (ci.height || ci.tip_time)
-		for (size_t i = 0; i < 32; i++)
-			out->chain.hash[i] = ci.hash[31 - i];
+		memcpy(out->chain.hash, ci.hash, 32);
 	out->chain.tip_time = ci.tip_time;
 	out->chain.node_height = ci.node_height;
 	out->chain.synced = ci.synced;

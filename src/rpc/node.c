@@ -123,7 +123,7 @@ static void get_info(void *arg, struct rpc_call *call, const uint8_t *msg,
 	r.num_peers = info.num_peers;
 	if (info.have_block) {
 		r.block_height = info.block_height;
-		r.block_hash = hex_encode(hash, info.block_hash, 32);
+		r.block_hash = hex_encode_reversed(hash, info.block_hash, 32);
 	}
 	r.synced_to_chain = info.synced_to_chain;
 	r.best_header_timestamp = info.best_header_timestamp;
@@ -499,7 +499,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.connected = st.chain.connected;
 	ch.height = st.chain.height;
 	if (memcmp(st.chain.hash, zero, 32))
-		hex_encode(chash, st.chain.hash, 32);
+		hex_encode_reversed(chash, st.chain.hash, 32);
 	ch.hash = chash;
 	ch.tip_time = st.chain.tip_time;
 	ch.node_height = st.chain.node_height;

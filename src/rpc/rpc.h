@@ -394,7 +394,7 @@ struct rpc_node_info {
 	uint32_t num_peers;
 	bool have_block;
 	uint32_t block_height;
-	uint8_t block_hash[32]; /* display order (as bitcoin-cli prints it) */
+	uint8_t block_hash[32]; /* internal byte order; shown reversed */
 	bool synced_to_chain;
 	int64_t best_header_timestamp; /* header time of block_height */
 	bool synced_to_graph;
@@ -460,7 +460,7 @@ struct rpc_sv_state {
 		const char *status;     /* chain_status_name() */
 		bool connected;
 		uint32_t height;
-		uint8_t hash[32];       /* display order; zero: none */
+		uint8_t hash[32];       /* internal byte order; zero: none */
 		int64_t tip_time;
 		uint32_t node_height;
 		bool synced;
