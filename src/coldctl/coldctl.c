@@ -444,6 +444,35 @@ static void print_dials(const Coldrpc__PeerDialCounters *d)
 	printf("    },\n");
 }
 
+/* SupervisorState.cluster (docs/cluster.md); absent outside a cluster. */
+static void print_cluster(const Coldrpc__ClusterState *c)
+{
+	if (!c)
+		return;
+	printf("    \"cluster\": {\n");
+	kv_str(8, "role", c->role, true);
+	kv_str(8, "id", c->id, true);
+	kv_str(8, "leader_id", c->leader_id, true);
+	kv_str(8, "leader_signer", c->leader_signer, true);
+	kv_u64(8, "token", c->token, true);
+	kv_u64(8, "leader_token", c->leader_token, true);
+	printf("        \"lease_left_seconds\": %.3f,\n",
+	       c->lease_left_seconds);
+	printf("        \"ttl_seconds\": %.1f,\n", c->ttl_seconds);
+	kv_u64(8, "renewals", c->renewals, true);
+	kv_u64(8, "renewals_failed", c->renewals_failed, true);
+	printf("        \"renewal_latency_avg_seconds\": %.6f,\n",
+	       c->renewal_latency_avg_seconds);
+	kv_u64(8, "leadership_changes", c->leadership_changes, true);
+	kv_u64(8, "elected", c->elected, true);
+	kv_u64(8, "stood_down", c->stood_down, true);
+	kv_u64(8, "fencing_refusals", c->fencing_refusals, true);
+	kv_i64(8, "role_since_unix", c->role_since_unix, true);
+	kv_str(8, "etcd_endpoint", c->etcd_endpoint, true);
+	kv_str(8, "last_error", c->last_error, false);
+	printf("    },\n");
+}
+
 /* A ChainChecks message (funding checks or re-checks by result). */
 static void print_chain_checks(const char *name,
 			       const Coldrpc__ChainChecks *k, bool comma)
@@ -542,6 +571,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	}
 	print_counters(r->counters);
 	print_dials(r->dials);
+	print_cluster(r->cluster);
 	/* Connection budget per listener (docs/hardening.md); 64-bit
 	 * counters as strings, like the others (proto3 JSON). */
 	printf("    \"listeners\": [");

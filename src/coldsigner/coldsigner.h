@@ -47,6 +47,34 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 			  size_t *outlen, char *err, size_t errlen,
 			  const uint8_t *req, size_t len);
 
+/* ---- Cluster fencing (docs/cluster.md) ----
+ * A coldnode cluster leader puts its fencing token (its etcd election
+ * key's create revision; later leaders have higher ones) on every message
+ * in field 100 (coldnode_fencing_token).  The signer keeps the highest it
+ * has seen and refuses anything lower. */
+struct cs_meta {
+	uint64_t request_id;
+	uint64_t token;    /* 0: none (not a cluster member) */
+	bool registration; /* a RegistrationResponse */
+};
+/* Reads the envelope of a SignCoordinatorRequest; false if malformed. */
+bool cs_peek(struct cs_meta *out, const uint8_t *req, size_t len);
+
+enum cs_fence {
+	CS_FENCE_OK,    /* the highest token seen (or 0 and none seen) */
+	CS_FENCE_NEWER, /* higher than any seen: *highest updated */
+	CS_FENCE_STALE, /* lower than one seen: refuse, close the stream */
+};
+enum cs_fence cs_fence_check(uint64_t *highest, uint64_t token);
+/* SignerError for request @id: "... fencing token T is lower than H ...";
+ * malloc'd, the caller takes it. */
+uint8_t *cs_fence_refusal(size_t *len, uint64_t id, uint64_t token,
+			  uint64_t highest);
+/* A standby's registration_error names the leader's signer address
+ * ("... the leader is ID at HOST:PORT"): copy HOST:PORT into @out.  false
+ * if there is none. */
+bool cs_leader_hint(char *out, size_t cap, const char *err);
+
 /* Redial backoff, as lnd's signer client: 1 s, x1.5 per failure, capped at
  * 60 s; reset to 1 s after a successful registration.  That backoff is for
  * a signer the node refuses on purpose.  A dial that fails before the node

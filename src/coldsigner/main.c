@@ -30,60 +30,171 @@
 /* A macaroon is a few hundred bytes; refuse anything silly. */
 #define MAX_MACAROON 8192
 
-struct signer {
-	struct ev_loop *loop;
-	struct cn_nodekey *key;
+/* One --rpcserver address: its own stream and redial schedule. */
+struct slot {
+	struct signer *s;
 	struct rpc_client_config rcfg;
 	struct rpc_client_stream *stream;
 	bool stream_dead; /* closed; free it before redialling */
 	bool heard;       /* this stream got a message from the node */
+	bool serving;     /* registered, token not stale */
+	uint64_t token;   /* the node's fencing token on this stream */
 	struct cs_backoff backoff;
 	ev_timer redial;
+};
+
+struct signer {
+	struct ev_loop *loop;
+	struct cn_nodekey *key;
+	struct slot *slots;
+	size_t n_slots;
+	/* Highest fencing token seen from any node (docs/cluster.md). */
+	uint64_t highest_token;
 	ev_signal sigint, sigterm;
 	uint64_t served;
 };
 
-static void schedule_redial(struct signer *s, const char *why,
-			    bool transport)
-{
-	double d = transport ? cs_backoff_next_transport(&s->backoff)
-			     : cs_backoff_next(&s->backoff);
+static void dial(struct slot *sl);
 
+/* A standby answers at once; ask it again soon (it may lead next). */
+#define STANDBY_RETRY 0.5
+
+static void schedule_redial_in(struct slot *sl, const char *why, double d)
+{
 	/* systemd's status line (no-op outside systemd). */
-	sd_notifyf(0, "STATUS=disconnected from %s: %s", s->rcfg.target, why);
+	sd_notifyf(0, "STATUS=disconnected from %s: %s", sl->rcfg.target, why);
 	log_info(SUBSYS, "stream to %s ended (%s): redialling in %.1f s",
-		 s->rcfg.target, why, d);
-	s->stream_dead = true;
-	ev_timer_stop(s->loop, &s->redial);
-	ev_timer_set(&s->redial, d, 0.);
-	ev_timer_start(s->loop, &s->redial);
+		 sl->rcfg.target, why, d);
+	sl->stream_dead = true;
+	sl->serving = false;
+	ev_timer_stop(sl->s->loop, &sl->redial);
+	ev_timer_set(&sl->redial, d, 0.);
+	ev_timer_start(sl->s->loop, &sl->redial);
+}
+
+static void schedule_redial(struct slot *sl, const char *why, bool transport)
+{
+	schedule_redial_in(sl, why,
+			   transport ? cs_backoff_next_transport(&sl->backoff)
+				     : cs_backoff_next(&sl->backoff));
+}
+
+/* End this slot's stream from our side. */
+static void slot_close(struct slot *sl, const char *why, double redial)
+{
+	if (sl->stream && !sl->stream_dead)
+		rpc_client_stream_close_send(sl->stream);
+	rpc_client_stream_free(sl->stream);
+	sl->stream = NULL;
+	schedule_redial_in(sl, why, redial);
 }
 
 static void on_open(void *arg, struct rpc_client_stream *stream)
 {
-	struct signer *s = arg;
+	struct slot *sl = arg;
 	size_t len;
 	uint8_t *reg = cs_registration(&len);
 
-	log_info(SUBSYS, "connected to %s: registering", s->rcfg.target);
+	log_info(SUBSYS, "connected to %s: registering", sl->rcfg.target);
 	if (!rpc_client_stream_send(stream, reg, len))
 		log_unusual(SUBSYS, "could not send registration");
 	free(reg);
 }
 
+/* A node we are registered with has token @t: a newer leader closes the
+ * streams of older ones ("closes the older stream"). */
+static void fence_newer(struct slot *sl, uint64_t t)
+{
+	struct signer *s = sl->s;
+
+	log_info(SUBSYS, "%s leads with fencing token %llu", sl->rcfg.target,
+		 (unsigned long long)t);
+	for (size_t i = 0; i < s->n_slots; i++) {
+		struct slot *o = &s->slots[i];
+		char why[160];
+		if (o == sl || !o->stream || o->stream_dead || !o->heard ||
+		    o->token >= t)
+			continue;
+		snprintf(why, sizeof(why), "fencing token %llu is older than "
+			 "%llu", (unsigned long long)o->token,
+			 (unsigned long long)t);
+		log_unusual(SUBSYS, "closing the older stream to %s: %s",
+			    o->rcfg.target, why);
+		slot_close(o, why, STANDBY_RETRY);
+	}
+}
+
+/* A standby named the leader's signer address: dial it now if it is one
+ * of ours and not connected. */
+static void follow_hint(struct slot *from, const char *err)
+{
+	struct signer *s = from->s;
+	char addr[128];
+
+	if (!cs_leader_hint(addr, sizeof(addr), err))
+		return;
+	for (size_t i = 0; i < s->n_slots; i++) {
+		struct slot *o = &s->slots[i];
+		if (o == from || strcmp(o->rcfg.target, addr) ||
+		    (o->stream && !o->stream_dead))
+			continue;
+		log_info(SUBSYS, "following %s's answer: dialling %s now",
+			 from->rcfg.target, addr);
+		ev_timer_stop(s->loop, &o->redial);
+		dial(o);
+	}
+}
+
 static void on_message(void *arg, struct rpc_client_stream *stream,
 		       const uint8_t *msg, size_t len)
 {
-	struct signer *s = arg;
+	struct slot *sl = arg;
+	struct signer *s = sl->s;
+	struct cs_meta meta;
 	uint8_t *out;
 	size_t outlen;
 	char err[256];
 
-	if (s->stream_dead)
+	if (sl->stream_dead)
 		return;
-	if (!s->heard) {
-		s->heard = true;
-		cs_backoff_heard(&s->backoff);
+	if (!sl->heard) {
+		sl->heard = true;
+		cs_backoff_heard(&sl->backoff);
+	}
+	/* Fencing first: a node with an older token gets nothing signed. */
+	if (cs_peek(&meta, msg, len) && (meta.token || s->highest_token)) {
+		uint64_t before = s->highest_token;
+		switch (cs_fence_check(&s->highest_token, meta.token)) {
+		case CS_FENCE_NEWER:
+			sl->token = meta.token;
+			fence_newer(sl, meta.token);
+			break;
+		case CS_FENCE_OK:
+			sl->token = meta.token;
+			break;
+		case CS_FENCE_STALE:
+			log_unusual(SUBSYS, "refusing %s: fencing token %llu "
+				    "is lower than %llu", sl->rcfg.target,
+				    (unsigned long long)meta.token,
+				    (unsigned long long)before);
+			if (!meta.registration) {
+				out = cs_fence_refusal(&outlen, meta.request_id,
+						       meta.token, before);
+				if (out)
+					rpc_client_stream_send(stream, out,
+							       outlen);
+				free(out);
+				snprintf(err, sizeof(err), "fencing token %llu "
+					 "is lower than %llu",
+					 (unsigned long long)meta.token,
+					 (unsigned long long)before);
+				rpc_client_stream_close_send(stream);
+				schedule_redial_in(sl, err, STANDBY_RETRY);
+			}
+			/* A stale registration: refused at its first
+			 * request, which tells the node why. */
+			return;
+		}
 	}
 	switch (cs_handle(s->key, &out, &outlen, err, sizeof(err), msg, len)) {
 	case CS_REPLY:
@@ -96,37 +207,52 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 		return;
 	case CS_REGISTERED:
 		log_info(SUBSYS, "registered with %s: serving signing "
-			 "requests", s->rcfg.target);
-		cs_backoff_reset(&s->backoff);
-		sd_notifyf(0, "STATUS=registered with %s", s->rcfg.target);
+			 "requests", sl->rcfg.target);
+		sl->serving = true;
+		cs_backoff_reset(&sl->backoff);
+		sd_notifyf(0, "STATUS=registered with %s", sl->rcfg.target);
 		return;
 	case CS_REFUSED:
-		log_unusual(SUBSYS, "%s", err);
+		log_unusual(SUBSYS, "%s: %s", sl->rcfg.target, err);
+		if (strstr(err, "is a standby")) {
+			/* Not an error of ours: ask again soon, and go where
+			 * the standby points. */
+			rpc_client_stream_close_send(stream);
+			schedule_redial_in(sl, "standby", STANDBY_RETRY);
+			follow_hint(sl, err);
+			return;
+		}
 		break;
 	case CS_BAD:
 		log_unusual(SUBSYS, "bad request from node: %s", err);
 		break;
 	}
 	rpc_client_stream_close_send(stream);
-	schedule_redial(s, err, false);
+	schedule_redial(sl, err, false);
 }
 
 static void on_close(void *arg, struct rpc_client_stream *stream,
 		     enum rpc_status st, const char *msg)
 {
-	struct signer *s = arg;
+	struct slot *sl = arg;
 	char why[320];
 
-	if (s->stream_dead)
+	if (sl->stream_dead)
 		return;
 	snprintf(why, sizeof(why), "%s: %s", rpc_status_str(st),
 		 msg && *msg ? msg : "no message");
 	if (st == RPC_STATUS_PERMISSION_DENIED ||
 	    st == RPC_STATUS_UNAUTHENTICATED)
 		log_unusual(SUBSYS, "coldnode refused us: %s", why);
+	/* A leader standing down ends our stream naming the new leader. */
+	if (msg && strstr(msg, "is a standby")) {
+		schedule_redial_in(sl, why, STANDBY_RETRY);
+		follow_hint(sl, msg);
+		return;
+	}
 	/* Nothing from the node and no status of its own: the connection
 	 * failed or was closed under us (e.g. evicted from a flooded port). */
-	schedule_redial(s, why, !s->heard && st == RPC_STATUS_UNAVAILABLE);
+	schedule_redial(sl, why, !sl->heard && st == RPC_STATUS_UNAVAILABLE);
 }
 
 static const struct rpc_client_stream_cbs stream_cbs = {
@@ -135,16 +261,18 @@ static const struct rpc_client_stream_cbs stream_cbs = {
 	.on_close = on_close,
 };
 
-static void dial(struct signer *s)
+static void dial(struct slot *sl)
 {
-	rpc_client_stream_free(s->stream);
-	s->stream_dead = false;
-	s->heard = false;
-	s->stream = rpc_client_stream_open(s->loop, &s->rcfg, SIGNER_PATH,
-					   &stream_cbs, s);
-	if (!s->stream) {
-		log_unusual(SUBSYS, "cannot dial %s", s->rcfg.target);
-		schedule_redial(s, "bad target", false);
+	rpc_client_stream_free(sl->stream);
+	sl->stream_dead = false;
+	sl->heard = false;
+	sl->serving = false;
+	sl->token = 0;
+	sl->stream = rpc_client_stream_open(sl->s->loop, &sl->rcfg,
+					    SIGNER_PATH, &stream_cbs, sl);
+	if (!sl->stream) {
+		log_unusual(SUBSYS, "cannot dial %s", sl->rcfg.target);
+		schedule_redial(sl, "bad target", false);
 	}
 }
 
@@ -190,7 +318,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: coldsigner [options]\n"
 		"  --rpcserver=HOST:PORT   coldnode's signer port, or unix:/path "
-		"(default localhost:10019)\n"
+		"(default localhost:10019); repeatable: every address is "
+		"dialled, the cluster leader with the highest fencing token is "
+		"served (docs/cluster.md)\n"
 		"  --tlscertpath=FILE      coldnode's tls.cert (pinned; required)\n"
 		"  --macaroonpath=FILE     macaroon with remotesigner:generate "
 		"(required)\n"
@@ -214,7 +344,8 @@ int main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *server = "localhost:10019", *cert = NULL, *macpath = NULL;
+	const char *servers[16], *cert = NULL, *macpath = NULL;
+	size_t n_servers = 0;
 	const char *keyfile = NULL, *network = "mainnet";
 	struct signer s = { 0 };
 	char *mac_hex = NULL, pubhex[67];
@@ -226,7 +357,12 @@ int main(int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			server = optarg;
+			if (n_servers == CN_ARRAY_SIZE(servers)) {
+				fprintf(stderr, "coldsigner: at most %zu "
+					"--rpcserver\n", CN_ARRAY_SIZE(servers));
+				return 2;
+			}
+			servers[n_servers++] = optarg;
 			break;
 		case 't':
 			cert = optarg;
@@ -261,6 +397,8 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	if (!n_servers)
+		servers[n_servers++] = "localhost:10019";
 	signal(SIGPIPE, SIG_IGN);
 	cn_crypto_init();
 	/* --keyfile=~/x reaches us unexpanded (the shell expands only a
@@ -277,31 +415,45 @@ int main(int argc, char *argv[])
 	if (!mac_hex)
 		goto out;
 	cn_nodekey_pub(s.key, pub);
-	log_info(SUBSYS, "node key %s (%s), dialling %s",
-		 hex_encode(pubhex, pub, 33), network, server);
+	log_info(SUBSYS, "node key %s (%s), dialling %s%s",
+		 hex_encode(pubhex, pub, 33), network, servers[0],
+		 n_servers > 1 ? " and the other --rpcserver addresses" : "");
 
-	rpc_client_config_default(&s.rcfg);
-	s.rcfg.target = server;
-	s.rcfg.tls_cert_path = cert_path;
-	s.rcfg.macaroon_hex = mac_hex;
 	s.loop = EV_DEFAULT;
-	cs_backoff_reset(&s.backoff);
-	ev_timer_init(&s.redial, redial_cb, 0., 0.);
-	s.redial.data = &s;
+	s.slots = calloc(n_servers, sizeof(*s.slots));
+	if (!s.slots)
+		goto out;
+	s.n_slots = n_servers;
+	for (size_t i = 0; i < n_servers; i++) {
+		struct slot *sl = &s.slots[i];
+		sl->s = &s;
+		rpc_client_config_default(&sl->rcfg);
+		sl->rcfg.target = servers[i];
+		sl->rcfg.tls_cert_path = cert_path;
+		sl->rcfg.macaroon_hex = mac_hex;
+		cs_backoff_reset(&sl->backoff);
+		ev_timer_init(&sl->redial, redial_cb, 0., 0.);
+		sl->redial.data = sl;
+	}
 	ev_signal_init(&s.sigint, on_signal, SIGINT);
 	ev_signal_start(s.loop, &s.sigint);
 	ev_signal_init(&s.sigterm, on_signal, SIGTERM);
 	ev_signal_start(s.loop, &s.sigterm);
 
-	dial(&s);
+	/* In order; the first answers (a leader registers, a standby
+	 * refuses naming the leader) arrive in a few round trips. */
+	for (size_t i = 0; i < s.n_slots; i++)
+		dial(&s.slots[i]);
 	/* Type=notify: up once the key is loaded and the first dial started;
 	 * the node may not be there yet, and the signer redials forever. */
-	sd_notifyf(0, "READY=1\nSTATUS=dialling %s", server);
+	sd_notifyf(0, "READY=1\nSTATUS=dialling %s", servers[0]);
 	ev_run(s.loop, 0);
 	sd_notify(0, "STOPPING=1");
 
-	rpc_client_stream_free(s.stream);
-	ev_timer_stop(s.loop, &s.redial);
+	for (size_t i = 0; i < s.n_slots; i++) {
+		rpc_client_stream_free(s.slots[i].stream);
+		ev_timer_stop(s.loop, &s.slots[i].redial);
+	}
 	ev_signal_stop(s.loop, &s.sigint);
 	ev_signal_stop(s.loop, &s.sigterm);
 	log_info(SUBSYS, "stopped after %llu requests",
@@ -313,6 +465,7 @@ out:
 		free(mac_hex);
 	}
 	cn_nodekey_free(s.key);
+	free(s.slots);
 	free(cert_path);
 	free(mac_path);
 	free(key_path);

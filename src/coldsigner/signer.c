@@ -391,3 +391,53 @@ double cs_backoff_next(struct cs_backoff *b)
 		b->next = 60.0;
 	return now;
 }
+
+bool cs_peek(struct cs_meta *out, const uint8_t *req, size_t len)
+{
+	Watchonlyrpc__SignCoordinatorRequest *m =
+		watchonlyrpc__sign_coordinator_request__unpack(NULL, len, req);
+
+	memset(out, 0, sizeof(*out));
+	if (!m)
+		return false;
+	out->request_id = m->request_id;
+	out->token = m->coldnode_fencing_token;
+	out->registration = m->sign_request_type_case ==
+		WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_REGISTRATION_RESPONSE;
+	watchonlyrpc__sign_coordinator_request__free_unpacked(m, NULL);
+	return true;
+}
+
+enum cs_fence cs_fence_check(uint64_t *highest, uint64_t token)
+{
+	if (token > *highest) {
+		*highest = token;
+		return CS_FENCE_NEWER;
+	}
+	return token == *highest ? CS_FENCE_OK : CS_FENCE_STALE;
+}
+
+uint8_t *cs_fence_refusal(size_t *len, uint64_t id, uint64_t token,
+			  uint64_t highest)
+{
+	return refuse(len, id, "fencing token %llu is lower than %llu: a "
+		      "newer cluster leader exists", (unsigned long long)token,
+		      (unsigned long long)highest);
+}
+
+bool cs_leader_hint(char *out, size_t cap, const char *err)
+{
+	const char *p = strstr(err, "the leader is ");
+	const char *at;
+	size_t n;
+
+	if (!p || !(at = strstr(p, " at ")))
+		return false;
+	at += 4;
+	n = strcspn(at, " ;,\n");
+	if (!n || n >= cap || (n == 1 && *at == '?'))
+		return false;
+	memcpy(out, at, n);
+	out[n] = '\0';
+	return true;
+}

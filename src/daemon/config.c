@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum opt_type {
 	OPT_STRING,
@@ -202,6 +203,33 @@ static const struct opt opts[] = {
 	{ "wallet.gaplimit", OPT_UINT, "20",
 	  "unused addresses watched past the last used one, per branch "
 	  "(1..100000)", F(wallet_gaplimit), false },
+	/* Leader election (issue #20, docs/cluster.md): lnd's names; the
+	 * etcd endpoint and credentials under cluster.etcd.* (lnd: db.etcd.*). */
+	{ "cluster.enable-leader-election", OPT_BOOL, "false",
+	  "elect one leader among coldnode instances through etcd; the "
+	  "others stand by", F(cluster_enable), false },
+	{ "cluster.id", OPT_STRING, NULL,
+	  "this instance's name in the election (default the host name)",
+	  F(cluster_id), false },
+	{ "cluster.etcd-election-prefix", OPT_STRING, "/coldnode/leader/",
+	  "etcd key prefix of the election", F(cluster_prefix), false },
+	{ "cluster.leader-session-ttl", OPT_DURATION, "10s",
+	  "etcd lease TTL: a dead leader is replaced after about this long; "
+	  "at least 2s", F(cluster_ttl), false },
+	{ "cluster.etcd.host", OPT_LIST, NULL,
+	  "etcd member host:port (repeatable; tried in turn)",
+	  F(cluster_etcd_host), false },
+	{ "cluster.etcd.user", OPT_STRING, NULL, "etcd user",
+	  F(cluster_etcd_user), false },
+	{ "cluster.etcd.pass", OPT_STRING, NULL, "etcd password",
+	  F(cluster_etcd_pass), false },
+	{ "cluster.etcd.cacert", OPT_STRING, NULL,
+	  "CA certificate for etcd's TLS (setting it or --cluster.etcd.cert "
+	  "uses https)", F(cluster_etcd_cacert), false },
+	{ "cluster.etcd.cert", OPT_STRING, NULL,
+	  "client certificate for etcd", F(cluster_etcd_cert), false },
+	{ "cluster.etcd.key", OPT_STRING, NULL,
+	  "client key for etcd", F(cluster_etcd_key), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -487,6 +515,57 @@ bool daemon_network_chain_hash(uint8_t out[32], const char *network)
 	return false;
 }
 
+/* --cluster.*: etcd's minimum lease is 2 s; the standby answers signers,
+ * so the signer must be remote. */
+static bool cluster_finish(struct loader *ld)
+{
+	struct daemon_config *cfg = ld->cfg;
+	char host[256];
+	uint16_t port;
+
+	if (cfg->cluster_ttl < 2)
+		return fail(ld, "--cluster.leader-session-ttl: %.3gs is below "
+			    "etcd's minimum lease of 2s", cfg->cluster_ttl);
+	if (!cfg->cluster_etcd_host.n)
+		return fail(ld, "--cluster.enable-leader-election needs at "
+			    "least one --cluster.etcd.host=HOST:PORT");
+	for (size_t i = 0; i < cfg->cluster_etcd_host.n; i++)
+		if (!cn_split_hostport(host, sizeof(host), &port,
+				       cfg->cluster_etcd_host.v[i]) || !port)
+			return fail(ld, "--cluster.etcd.host: '%s' is not "
+				    "host:port", cfg->cluster_etcd_host.v[i]);
+	if (cfg->signer_kind != DAEMON_SIGNER_REMOTE)
+		return fail(ld, "--cluster.enable-leader-election needs "
+			    "--signer=remote: the node key must not be on "
+			    "every instance");
+	if (!cfg->cluster_prefix || !*cfg->cluster_prefix)
+		return fail(ld, "--cluster.etcd-election-prefix is empty");
+	if (!!cfg->cluster_etcd_user != !!cfg->cluster_etcd_pass)
+		return fail(ld, "--cluster.etcd.user and --cluster.etcd.pass "
+			    "go together");
+	if (!!cfg->cluster_etcd_cert != !!cfg->cluster_etcd_key)
+		return fail(ld, "--cluster.etcd.cert and --cluster.etcd.key "
+			    "go together");
+	if (cfg->cluster_prefix[strlen(cfg->cluster_prefix) - 1] != '/') {
+		char *p = NULL;
+		if (asprintf(&p, "%s/", cfg->cluster_prefix) < 0)
+			return fail(ld, "out of memory");
+		opt_str_free(cfg->cluster_prefix);
+		cfg->cluster_prefix = p;
+	}
+	if (!cfg->cluster_id) {
+		char hn[256] = "";
+		if (gethostname(hn, sizeof(hn) - 1) != 0 || !hn[0])
+			return fail(ld, "--cluster.id: no host name; set it");
+		cfg->cluster_id = strdup(hn);
+		if (!cfg->cluster_id)
+			return fail(ld, "out of memory");
+	}
+	if (strlen(cfg->cluster_id) > 100)
+		return fail(ld, "--cluster.id: longer than 100 bytes");
+	return true;
+}
+
 /* Checks that need more than the type: enums, keys, colors. */
 static bool finish(struct loader *ld)
 {
@@ -499,7 +578,9 @@ static bool finish(struct loader *ld)
 	 * shell does not expand. */
 	char **paths[] = { &cfg->datadir, &cfg->tlscertpath, &cfg->tlskeypath,
 			   &cfg->rpcunix, &cfg->signer_unix, &cfg->logdir,
-			   &cfg->bitcoind_rpccookie, &cfg->wallet_accounts };
+			   &cfg->bitcoind_rpccookie, &cfg->wallet_accounts,
+			   &cfg->cluster_etcd_cacert, &cfg->cluster_etcd_cert,
+			   &cfg->cluster_etcd_key };
 	for (size_t i = 0; i < CN_ARRAY_SIZE(paths); i++) {
 		if (!*paths[i])
 			continue;
@@ -600,6 +681,8 @@ static bool finish(struct loader *ld)
 				    "compressed public key in hex",
 				    cfg->fullpeer.v[i]);
 	}
+	if (cfg->cluster_enable && !cluster_finish(ld))
+		return false;
 	for (size_t i = 0; i < cfg->connect.n; i++) {
 		const char *at = strchr(cfg->connect.v[i], '@');
 		if (!at || at - cfg->connect.v[i] != 66 || !strchr(at, ':'))

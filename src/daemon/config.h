@@ -82,6 +82,14 @@ struct daemon_config {
 	char *logdir;            /* NULL: <datadir>/logs; "none": stderr only */
 	uint64_t maxlogfiles;    /* rotated files kept; 0: never rotate */
 	uint64_t maxlogfilesize; /* MB before rotation */
+	/* Leader election through etcd (docs/cluster.md), lnd's names. */
+	bool cluster_enable;
+	char *cluster_id;          /* NULL: the host name */
+	char *cluster_prefix;      /* ends with '/' after parsing */
+	double cluster_ttl;        /* seconds, >= 2 */
+	struct daemon_strlist cluster_etcd_host;
+	char *cluster_etcd_user, *cluster_etcd_pass;
+	char *cluster_etcd_cacert, *cluster_etcd_cert, *cluster_etcd_key;
 	bool help;
 
 	/* Derived after parsing (not options). */

@@ -9,6 +9,7 @@
  * metrics first so no scrape reads a module being freed.
  */
 #include "chain/chain.h"
+#include "cluster/cluster.h"
 #include "common/common.h"
 #include "daemon/announce.h"
 #include "daemon/collectors.h"
@@ -66,6 +67,8 @@ struct coldnode {
 	struct metrics_loop *loopstat;   /* loop busy time, for the metrics */
 	struct daemon_sources msrc;      /* what the collectors read */
 	struct daemon_chain_sources mchain; /* chain and wallet collectors */
+	/* --cluster.enable-leader-election: NULL otherwise (docs/cluster.md). */
+	struct cluster *cluster;
 };
 
 /* ---- peer events ---- */
@@ -336,6 +339,34 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 				 &out->listeners[out->num_listeners]))
 		out->num_listeners++;
 	chain_state_fill(cn, out);
+	if (cn->cluster) {
+		struct cluster_info ci;
+		cluster_get_info(cn->cluster, &ci);
+		out->cluster.enabled = true;
+		out->cluster.role = cl_role_str(ci.role);
+		out->cluster.id = ci.id;
+		out->cluster.leader_id = ci.leader_id;
+		out->cluster.leader_signer = ci.leader_signer;
+		out->cluster.endpoint = ci.endpoint;
+		out->cluster.last_error = ci.last_error;
+		out->cluster.token = ci.token;
+		out->cluster.leader_token = ci.leader_token;
+		out->cluster.lease_left = ci.lease_left;
+		out->cluster.ttl = ci.ttl;
+		out->cluster.renewals = ci.renewals_ok;
+		out->cluster.renewals_failed = ci.renewals_failed;
+		out->cluster.renewal_latency_avg =
+			ci.renew_latency.count
+				? ci.renew_latency.sum /
+					  (double)ci.renew_latency.count
+				: 0;
+		out->cluster.leadership_changes = ci.leadership_changes;
+		out->cluster.elected = ci.elected;
+		out->cluster.stood_down = ci.stood_down;
+		out->cluster.fencing_refusals =
+			cn->sv ? sv_fencing_refusals(cn->sv) : 0;
+		out->cluster.role_since_unix = ci.role_since_unix;
+	}
 	if (!cn->sv) {
 		out->state = sv_state_str(SV_WAITING_FOR_SIGNER);
 		out->since_unix = cn->started;
@@ -481,6 +512,7 @@ static void sv_changed(void *arg, struct supervisor *sv)
 
 	/* No key configured or pinned: the first signer told us who we are. */
 	if (cn->sv && !cn->peers && sv_get_state(sv) == SV_ACTIVE &&
+	    (!cn->cluster || cluster_may_act(cn->cluster)) &&
 	    sv_node_pubkey(sv, id)) {
 		struct peer_keysource ks;
 		sv_keysource(sv, &ks, cn->cfg->handshaketimeout);
@@ -572,11 +604,132 @@ static bool coldnode_start_signer_port(struct coldnode *cn)
 	return ok;
 }
 
+/* ---- cluster: leader or standby (docs/cluster.md) ---- */
+
+/* The supervisor asks before each message to the signer. */
+static bool sv_may_act(void *arg, struct supervisor *sv)
+{
+	struct coldnode *cn = arg;
+
+	(void)sv;
+	return cn->cluster && cluster_may_act(cn->cluster);
+}
+
+/* What a standby's signer port answers: who leads, and where. */
+static void cluster_standby_text(struct coldnode *cn)
+{
+	struct cluster_info ci = { .leader_id = "", .leader_signer = "" };
+	char text[384];
+
+	if (cn->cluster)
+		cluster_get_info(cn->cluster, &ci);
+	if (ci.leader_id[0] && strcmp(ci.leader_id, cn->cfg->cluster_id))
+		snprintf(text, sizeof(text), "coldnode %s is a standby, not "
+			 "the leader; the leader is %s at %s",
+			 cn->cfg->cluster_id, ci.leader_id,
+			 ci.leader_signer[0] ? ci.leader_signer : "?");
+	else
+		snprintf(text, sizeof(text), "coldnode %s is a standby, not "
+			 "the leader; the leader is unknown",
+			 cn->cfg->cluster_id);
+	sv_set_standby(cn->sv, text);
+}
+
+/* Stop everything that speaks as the node: the p2p identity goes with
+ * the signer stream (sv_set_standby closed full sessions already). */
+static void coldnode_stop_p2p(struct coldnode *cn)
+{
+	if (!cn->peers)
+		return;
+	daemon_announce_free(cn->announce);
+	cn->announce = NULL;
+	sv_set_peer_mgr(cn->sv, NULL);
+	peer_mgr_free(cn->peers);
+	cn->peers = NULL;
+	log_info("MAIN", "p2p stopped: this instance is a standby");
+}
+
+static void cluster_lead(void *arg, struct cluster *cl, uint64_t token)
+{
+	struct coldnode *cn = arg;
+	struct peer_keysource ks;
+	uint8_t id[33];
+
+	sv_set_leader(cn->sv, token);
+	log_info("MAIN", "leading the cluster with token %llu: signer port "
+		 "open, p2p %s", (unsigned long long)token,
+		 sv_node_pubkey(cn->sv, id) ? "starting"
+					     : "starts with the signer");
+	/* Known key: p2p now (handshakes wait for the signer); else when
+	 * the first signer registers (sv_changed). */
+	if (!cn->peers && sv_node_pubkey(cn->sv, id)) {
+		sv_keysource(cn->sv, &ks, cn->cfg->handshaketimeout);
+		if (!coldnode_start_p2p(cn, id, &ks)) {
+			log_unusual("MAIN", "cannot start p2p: exiting");
+			ev_break(cn->loop, EVBREAK_ALL);
+		}
+	}
+	rpc_node_state_changed(cn->rpc);
+}
+
+static void cluster_stand_down(void *arg, struct cluster *cl,
+			       const char *why)
+{
+	struct coldnode *cn = arg;
+
+	log_info("MAIN", "standby: %s", why);
+	cluster_standby_text(cn);
+	coldnode_stop_p2p(cn);
+	rpc_node_state_changed(cn->rpc);
+}
+
+static void cluster_changed(void *arg, struct cluster *cl)
+{
+	struct coldnode *cn = arg;
+
+	if (cluster_role(cl) == CL_STANDBY)
+		cluster_standby_text(cn);
+	rpc_node_state_changed(cn->rpc);
+}
+
+static bool coldnode_start_cluster(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct cluster_cbs cbs = { .lead = cluster_lead,
+				   .stand_down = cluster_stand_down,
+				   .changed = cluster_changed,
+				   .arg = cn };
+	struct cluster_config cc = {
+		.id = cfg->cluster_id,
+		.prefix = cfg->cluster_prefix,
+		.ttl = cfg->cluster_ttl,
+		.endpoints = (const char *const *)cfg->cluster_etcd_host.v,
+		.num_endpoints = cfg->cluster_etcd_host.n,
+		.user = cfg->cluster_etcd_user,
+		.pass = cfg->cluster_etcd_pass,
+		.cacert = cfg->cluster_etcd_cacert,
+		.cert = cfg->cluster_etcd_cert,
+		.key = cfg->cluster_etcd_key,
+		.signer_addr = cfg->signerlisten,
+	};
+
+	cn->cluster = cluster_new(cn->loop, &cc, &cbs);
+	if (!cn->cluster) {
+		log_unusual("MAIN", "cannot start the cluster member: exiting");
+		return false;
+	}
+	log_info("MAIN", "cluster member %s: standby until elected",
+		 cfg->cluster_id);
+	return true;
+}
+
 static bool coldnode_start_supervisor(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
 	struct sv_cbs cbs = { .changed = sv_changed,
 			      .signer_arriving = sv_signer_arriving,
+			      .may_act = cfg->cluster_enable ? sv_may_act
+							     : NULL,
 			      .arg = cn };
 	struct peer_keysource ks;
 	struct sv_config sc;
@@ -617,10 +770,16 @@ static bool coldnode_start_supervisor(struct coldnode *cn)
 		log_unusual("MAIN", "cannot start the supervisor: exiting");
 		return false;
 	}
+	/* A cluster member is a standby until etcd says otherwise: its
+	 * signer port refuses from the first connection. */
+	if (cfg->cluster_enable)
+		cluster_standby_text(cn);
 	if (cfg->signer_kind == DAEMON_SIGNER_REMOTE &&
 	    !coldnode_start_signer_port(cn))
 		return false;
 	rpc_node_state_changed(cn->rpc);
+	if (cfg->cluster_enable)
+		return coldnode_start_cluster(cn);
 	if (!sv_node_pubkey(cn->sv, id)) {
 		log_info("MAIN", "node key unknown until the first signer "
 			 "registers: p2p stays off until then");
@@ -914,6 +1073,10 @@ static void coldnode_stop(struct coldnode *cn)
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
 	log_info("PEER", "peer manager stopped");
+	/* Nothing acts as the node any more: give the lease back so a
+	 * standby leads now rather than after the TTL. */
+	cluster_free(cn->cluster);
+	cn->cluster = NULL;
 	if (cn->chain_hooks)
 		daemon_chain_set_chain(cn->chain_hooks, NULL);
 	chain_free(cn->chain); /* drops pending checks, no callbacks */

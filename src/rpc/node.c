@@ -477,6 +477,31 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	dc.park_timeouts = st.dial_park_timeouts;
 	dc.pending_now = st.dial_pending_now;
 	r.dials = &dc;
+	Coldrpc__ClusterState cl = COLDRPC__CLUSTER_STATE__INIT;
+	if (st.cluster.enabled) {
+		const struct rpc_cluster_state *c = &st.cluster;
+#define CLSTR(x) ((char *)((x) ? (x) : ""))
+		cl.role = CLSTR(c->role);
+		cl.id = CLSTR(c->id);
+		cl.leader_id = CLSTR(c->leader_id);
+		cl.leader_signer = CLSTR(c->leader_signer);
+		cl.etcd_endpoint = CLSTR(c->endpoint);
+		cl.last_error = CLSTR(c->last_error);
+#undef CLSTR
+		cl.token = c->token;
+		cl.leader_token = c->leader_token;
+		cl.lease_left_seconds = c->lease_left;
+		cl.ttl_seconds = c->ttl;
+		cl.renewals = c->renewals;
+		cl.renewals_failed = c->renewals_failed;
+		cl.renewal_latency_avg_seconds = c->renewal_latency_avg;
+		cl.leadership_changes = c->leadership_changes;
+		cl.elected = c->elected;
+		cl.stood_down = c->stood_down;
+		cl.fencing_refusals = c->fencing_refusals;
+		cl.role_since_unix = c->role_since_unix;
+		r.cluster = &cl;
+	}
 	Coldrpc__ListenerCounters lc[RPC_MAX_LISTENER_STATS];
 	Coldrpc__ListenerCounters *lcp[RPC_MAX_LISTENER_STATS];
 	for (size_t i = 0; i < st.num_listeners; i++) {

@@ -477,6 +477,18 @@ struct rpc_sv_state {
 		uint64_t rechecks_pending;
 		uint64_t rechecks[9];
 	} chain;
+	/* Leader election (SupervisorState.cluster, docs/cluster.md);
+	 * enabled false: no cluster object.  Strings borrowed. */
+	struct rpc_cluster_state {
+		bool enabled;
+		const char *role, *id, *leader_id, *leader_signer;
+		const char *endpoint, *last_error;
+		uint64_t token, leader_token;
+		double lease_left, ttl, renewal_latency_avg;
+		uint64_t renewals, renewals_failed, leadership_changes;
+		uint64_t elected, stood_down, fencing_refusals;
+		int64_t role_since_unix;
+	} cluster;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

@@ -76,6 +76,7 @@ struct sv_stream {
 	ev_timer reg_timer;
 	uint8_t challenge[SV_CHALLENGE_LEN];
 	uint64_t ping_id; /* outstanding ping, 0 if none */
+	bool standby;     /* cluster standby: refused at registration */
 };
 
 struct supervisor {
@@ -113,6 +114,11 @@ struct supervisor {
 	uint64_t signer_arrivals;
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
+	/* Cluster mode: the standby's refusal (NULL: not standby) and the
+	 * leader's fencing token (0: none). */
+	char *standby;
+	uint64_t token;
+	uint64_t fencing_refusals;
 };
 
 static void stream_drop(struct supervisor *sv, enum sv_code code,
@@ -391,6 +397,35 @@ static uint8_t *encode(struct supervisor *sv, const struct req *r,
 	abort();
 }
 
+/* Cluster mode: append field 100 (varint) to an encoded message; a
+ * protobuf message may be extended by concatenation. */
+static uint8_t *with_token(const struct supervisor *sv, uint8_t *buf,
+			   size_t *len)
+{
+	uint8_t *n;
+	uint64_t v = sv->token;
+	size_t l = *len;
+
+	if (!buf || !v)
+		return buf;
+	n = realloc(buf, l + 2 + 10);
+	if (!n)
+		abort();
+	n[l++] = 0xa0; /* (100 << 3) | 0, as a two-byte varint */
+	n[l++] = 0x06;
+	do {
+		n[l++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	*len = l;
+	return n;
+}
+
+static bool may_act(struct supervisor *sv)
+{
+	return !sv->cbs.may_act || sv->cbs.may_act(sv->cbs.arg, sv);
+}
+
 /* Put @r on the wire of the current stream. */
 static void send_req(struct supervisor *sv, struct req *r)
 {
@@ -399,7 +434,14 @@ static void send_req(struct supervisor *sv, struct req *r)
 	bool ok;
 
 	assert(sv->stream);
-	buf = encode(sv, r, &len);
+	if (!may_act(sv)) {
+		/* Our leadership ran out: nothing more goes to the signer. */
+		if (r->kind == REQ_PING)
+			sv->stream->ping_id = 0;
+		defer(r, SV_ERR_UNAVAILABLE, NULL, 0);
+		return;
+	}
+	buf = with_token(sv, encode(sv, r, &len), &len);
 	if (!buf)
 		abort();
 	r->generation = sv->generation;
@@ -477,7 +519,12 @@ static void reg_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct sv_stream *st = w->data;
 
-	if (st->phase == PHASE_REGISTERING)
+	if (st->standby) {
+		st->ops->finish(st->conn, SV_CODE_DEADLINE_EXCEEDED,
+				"timed out waiting for remote signer "
+				"registration");
+		free(st);
+	} else if (st->phase == PHASE_REGISTERING)
 		stream_drop(st->sv, SV_CODE_DEADLINE_EXCEEDED,
 			    "timed out waiting for remote signer registration");
 	else
@@ -501,6 +548,8 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	} else if (sv->state == SV_SHUTTING_DOWN) {
 		*code = SV_CODE_UNAVAILABLE;
 		*msg = "coldnode is shutting down";
+	} else if (sv->standby) {
+		/* Answered at registration (sv_stream_recv). */
 	} else if (sv->stream) {
 		/* lnd: ErrMultipleConnections. */
 		*code = SV_CODE_ALREADY_EXISTS;
@@ -523,6 +572,12 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 		      0.);
 	st->reg_timer.data = st;
 	ev_timer_start(sv->loop, &st->reg_timer);
+	if (sv->standby) {
+		st->standby = true;
+		log_info(SUBSYS, "signer stream from %s on a standby: refusing "
+			 "at registration", peer);
+		return st;
+	}
 	sv->stream = st;
 	sv->signer_sessions++;
 	snprintf(sv->signer_peer, sizeof(sv->signer_peer), "%s", peer);
@@ -537,7 +592,7 @@ void sv_connection_arrived(struct supervisor *sv, const char *peer)
 {
 	/* ACTIVE has what it needs, and a stream already attached is the
 	 * signer we are waiting for (a second one is refused anyway). */
-	if (sv->local || sv->state == SV_ACTIVE ||
+	if (sv->local || sv->state == SV_ACTIVE || sv->standby ||
 	    sv->state == SV_SHUTTING_DOWN || sv->stream)
 		return;
 	sv->signer_arrivals++;
@@ -556,9 +611,15 @@ static void registered(struct supervisor *sv, const struct sv_resp *resp)
 
 	ev_timer_stop(sv->loop, &st->reg_timer);
 	snprintf(sv->signer_info, sizeof(sv->signer_info), "%s", resp->text);
+	if (!may_act(sv)) {
+		stream_drop(sv, SV_CODE_UNAVAILABLE,
+			    "not the cluster leader any more");
+		return;
+	}
 	/* lnd's SignCoordinator sends this fixed text (sign_coordinator.go). */
 	buf = sv_proto_registration_complete(&len,
 					     "watch-only registration info");
+	buf = with_token(sv, buf, &len);
 	if (!buf)
 		abort();
 	if (!st->ops->send(st->conn, buf, len)) {
@@ -587,6 +648,8 @@ static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
 	const char *err;
 
 	if (resp->kind == SV_RESP_SIGNER_ERROR) {
+		if (strstr(resp->text, "fencing token"))
+			sv->fencing_refusals++;
 		snprintf(why, sizeof(why), "key check refused by signer: %s",
 			 resp->text);
 		stream_drop(sv, SV_CODE_PERMISSION_DENIED, why);
@@ -697,6 +760,12 @@ static void reply(struct supervisor *sv, struct req *r,
 		log_info(SUBSYS, "signer error for request %llu: %s",
 			 (unsigned long long)r->id, resp->text);
 		complete(r, SV_ERR_SIGNER, NULL);
+		if (strstr(resp->text, "fencing token") && sv->stream) {
+			/* The signer follows a newer leader: we are not it. */
+			sv->fencing_refusals++;
+			stream_drop(sv, SV_CODE_FAILED_PRECONDITION,
+				    resp->text);
+		}
 	} else {
 		/* lnd: ErrUnexpectedResponse "unexpected response type". */
 		log_unusual(SUBSYS, "unexpected response type for request %llu",
@@ -713,6 +782,23 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 	char buf[160];
 	struct req *r;
 
+	if (st->standby) {
+		/* A standby answers whatever comes first with the leader's
+		 * whereabouts, in-band (lnd's registration_error) and as the
+		 * call's status. */
+		uint8_t *m = sv_proto_registration_error(&len, sv->standby
+							 ? sv->standby
+							 : "not the leader");
+		if (m)
+			st->ops->send(st->conn, m, len);
+		free(m);
+		sv->signer_refused++;
+		ev_timer_stop(sv->loop, &st->reg_timer);
+		st->ops->finish(st->conn, SV_CODE_FAILED_PRECONDITION,
+				sv->standby ? sv->standby : "not the leader");
+		free(st);
+		return;
+	}
 	assert(sv->stream == st);
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
 		log_unusual(SUBSYS, "bad message from signer %s: %s",
@@ -753,6 +839,11 @@ out:
 
 void sv_stream_gone(struct sv_stream *st, const char *why)
 {
+	if (st->standby) {
+		ev_timer_stop(st->sv->loop, &st->reg_timer);
+		free(st);
+		return;
+	}
 	assert(st->sv->stream == st);
 	stream_lost(st->sv, why);
 }
@@ -934,9 +1025,35 @@ void sv_free(struct supervisor *sv)
 	ev_timer_stop(sv->loop, &sv->done_timer);
 	ev_timer_stop(sv->loop, &sv->ping_timer);
 	sv_keysource_free_all(sv);
+	free(sv->standby);
 	cn_nodekey_free(sv->local);
 	free(sv->pin_db_path);
 	free(sv);
+}
+
+void sv_set_standby(struct supervisor *sv, const char *refusal)
+{
+	char *t = strdup(refusal);
+
+	if (!t)
+		abort();
+	free(sv->standby);
+	sv->standby = t;
+	sv->token = 0;
+	if (sv->stream)
+		stream_drop(sv, SV_CODE_UNAVAILABLE, refusal);
+}
+
+void sv_set_leader(struct supervisor *sv, uint64_t token)
+{
+	free(sv->standby);
+	sv->standby = NULL;
+	sv->token = token;
+}
+
+uint64_t sv_fencing_refusals(const struct supervisor *sv)
+{
+	return sv->fencing_refusals;
 }
 
 void sv_set_peer_mgr(struct supervisor *sv, struct peer_mgr *mgr)

@@ -302,6 +302,10 @@ struct sv_cbs {
 	 * (outbound BOLT 8 handshakes: only act three needs the key) can
 	 * start now.  May be NULL. */
 	void (*signer_arriving)(void *arg, struct supervisor *sv);
+	/* Cluster mode (docs/cluster.md): asked right before anything goes
+	 * to the signer; false: not sent (the request fails UNAVAILABLE),
+	 * the daemon is about to stand down.  May be NULL (always true). */
+	bool (*may_act)(void *arg, struct supervisor *sv);
 	void *arg; /* borrowed */
 };
 
@@ -358,6 +362,20 @@ uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
 /* Cancel request @id: its callback fires with SV_ERR_CANCELLED before this
  * returns.  Unknown or finished ids are ignored. */
 void sv_cancel(struct supervisor *sv, uint64_t id);
+
+/* ---- Cluster: leader or standby (docs/cluster.md) ---------------------- */
+
+/* Standby: the current signer stream (if any) ends with @refusal, which
+ * closes full sessions as a signer loss does; every new stream's
+ * registration is answered at once with registration_error @refusal
+ * (copied; no key check).  Call again to change the text. */
+void sv_set_standby(struct supervisor *sv, const char *refusal);
+/* Leader: signers are accepted again, and every message sent on the
+ * stream carries @token (coldnode_fencing_token, field 100). */
+void sv_set_leader(struct supervisor *sv, uint64_t token);
+/* Streams the signer ended because our token was older than one it had
+ * seen ("fencing token" in its SignerError). */
+uint64_t sv_fencing_refusals(const struct supervisor *sv);
 
 /* ---- Stream transport interface ---------------------------------------- */
 
