@@ -153,6 +153,15 @@ static void lease_lost(struct cluster *cl, const char *why)
 
 /* ---- the watch on the key before ours ---- */
 
+/* Look at the prefix again from the loop: watch lines arrive inside
+ * libcurl's write callback, where no new transfer may be added. */
+static void kick_soon(struct cluster *cl)
+{
+	ev_timer_stop(cl->loop, &cl->retry_timer);
+	ev_timer_set(&cl->retry_timer, 0., 0.);
+	ev_timer_start(cl->loop, &cl->retry_timer);
+}
+
 static void watch_line(void *ctx, const char *line, size_t len)
 {
 	struct cluster *cl = ctx;
@@ -160,12 +169,11 @@ static void watch_line(void *ctx, const char *line, size_t len)
 	switch (cl_gw_parse_watch(line, len)) {
 	case CL_GW_WATCH_DELETED:
 		log_info(SUBSYS, "%s deleted: looking again", cl->watched);
-		ctl_kick(cl);
+		kick_soon(cl);
 		break;
 	case CL_GW_WATCH_ENDED:
 		/* Cancelled or compacted: the range will set a new one. */
-		cl->watched[0] = '\0';
-		ctl_kick(cl);
+		kick_soon(cl);
 		break;
 	case CL_GW_WATCH_CREATED:
 	case CL_GW_WATCH_OTHER:

@@ -1,0 +1,331 @@
+"""Leader election through a real 3-member etcd cluster (issue 20,
+docs/cluster.md).  Two coldnode instances (a, b) share one TLS pair and
+macaroon root key (copied once); one coldsigner dials both signer ports.
+a talks to etcd directly, b through proxies that can stop forwarding.
+
+  1. a leads, b stands by: the signer registers with a; b's signer port
+     answers with a registration_error naming a; a macaroon baked by a
+     works on b; the election keys read back with etcdctl.
+  2. one etcd member killed (quorum kept): no change of leader.
+  3. the leader (a) killed -9: b leads within TTL + 1 s and the signer is
+     ACTIVE on it (measured, printed).
+  4. a back as a standby; b cut off from etcd (its proxies stop
+     forwarding) while the signer stays connected: b stops acting before
+     a starts; never two ACTIVE signers at once, checked from both
+     instances' SubscribeState streams.
+  5. the leader frozen with SIGSTOP for 2 x TTL, then SIGCONT: it stands
+     down at once and does not lead again; the signer closed its older
+     stream (lower fencing token).
+  6. quorum lost (two members killed): the leader stands down, nobody
+     leads; quorum back: one leads.
+  7. two instances started at once, ROUNDS times (100 with
+     -Dlong_tests=true): exactly one leads each time.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from harness import Harness, fail, free_port, run
+from ctl import parse_state_json
+from clusterlib import Etcd, Proxy, StateWatch, overlaps
+from signer_harness import coldsigner_exe
+
+TTL = 2.0
+ROUNDS = int(os.environ.get('CLUSTER_ROUNDS', '10'))
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = ('tls.cert', 'tls.key', 'macaroons.key', 'signer.macaroon',
+          'admin.macaroon', 'readonly.macaroon', 'monitor.macaroon')
+
+
+def coldctl_state(node, rpcport, macaroon=None):
+    exe = os.environ['COLDCTL']
+    p = subprocess.run(
+        [exe, f'--datadir={node.datadir}',
+         f'--rpcserver=127.0.0.1:{rpcport}',
+         f'--macaroonpath={macaroon or os.path.join(node.datadir, "monitor.macaroon")}',
+         '--timeout=10', 'state'], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        fail(f'coldctl state on {node.name}: rc {p.returncode}\n'
+             f'{p.stderr.decode(errors="replace")}')
+    return parse_state_json(p.stdout)
+
+
+class Member:
+    """One cluster instance with fixed ports (restarts keep them)."""
+
+    def __init__(self, h, name, endpoints, prefix='/coldnode/leader/',
+                 extra=()):
+        self.rpc = free_port()
+        self.signer = free_port()
+        self.node = h.node(
+            name, '--signer=remote', '--network=regtest',
+            '--cluster.enable-leader-election', f'--cluster.id={name}',
+            f'--cluster.leader-session-ttl={TTL}s',
+            f'--cluster.etcd-election-prefix={prefix}',
+            f'--rpclisten=127.0.0.1:{self.rpc}',
+            f'--signerlisten=127.0.0.1:{self.signer}',
+            '--signer.pinginterval=1s', '--debuglevel=debug',
+            *[f'--cluster.etcd.host={e}' for e in endpoints], *extra)
+        self.name = name
+
+    def start(self):
+        self.node.start(wait=r'cluster member \S+: standby until elected')
+        return self
+
+    def state(self, macaroon=None):
+        return coldctl_state(self.node, self.rpc, macaroon)['cluster']
+
+    def leading(self, since=0):
+        return self.node.count_log(r'MAIN: leading the cluster', since)
+
+
+def wait_for(what, cond, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = cond()
+        if r:
+            return r
+        time.sleep(0.02)
+    fail(f'{what}: not within {timeout}s')
+
+
+def main():
+    node_exe = os.environ.get('NODE') or shutil.which('node')
+    with Harness() as h:
+        etcd = Etcd(h.tmp)
+        proxies = [Proxy([p]) for p in etcd.client]
+        watches = []
+        signer = None
+        try:
+            t0 = time.monotonic()
+            etcd.start_all()
+            print(f'etcd: 3 members up in {time.monotonic() - t0:.2f} s')
+            a = Member(h, 'a', etcd.endpoints())
+            b = Member(h, 'b', [f'127.0.0.1:{p.port}' for p in proxies])
+            scenario(h, etcd, proxies, a, b, node_exe, watches)
+        finally:
+            for w in watches:
+                w.stop()
+            for p in proxies:
+                p.close()
+            etcd.stop_all()
+
+
+def start_signer(h, a, b, targets):
+    logpath = os.path.join(h.tmp, 'signer.log')
+    key = os.path.join(h.tmp, 'signer.key')
+    proc = subprocess.Popen(
+        [coldsigner_exe(), *[f'--rpcserver={t}' for t in targets],
+         f'--tlscertpath={os.path.join(a.node.datadir, "tls.cert")}',
+         f'--macaroonpath={os.path.join(a.node.datadir, "signer.macaroon")}',
+         f'--keyfile={key}', '--network=regtest'],
+        stdout=open(logpath, 'ab'), stderr=subprocess.STDOUT)
+    return proc, logpath
+
+
+def read(path):
+    with open(path, errors='replace') as f:
+        return f.read()
+
+
+def scenario(h, etcd, proxies, a, b, node_exe, watches):
+    # ---- 1. a leads, b stands by; shared TLS pair and macaroon root key.
+    a.start()
+    a.node.wait_log(r'MAIN: leading the cluster with token \d+')
+    os.makedirs(b.node.datadir, mode=0o700, exist_ok=True)
+    for f in SHARED:
+        shutil.copy2(os.path.join(a.node.datadir, f), b.node.datadir)
+    b.start()
+    time.sleep(TTL / 2)
+    if b.leading():
+        fail('b leads while a does')
+    for m in (a, b):
+        watches.append(StateWatch(
+            node_exe, os.path.join(HERE, 'substate.js'),
+            f'127.0.0.1:{m.rpc}', os.path.join(a.node.datadir, 'tls.cert'),
+            os.path.join(a.node.datadir, 'monitor.macaroon'),
+            os.path.join(h.tmp, f'watch-{m.name}.log')))
+    wa, wb = watches
+    sproc, slog = start_signer(h, a, b, [f'127.0.0.1:{a.signer}',
+                                         f'127.0.0.1:{b.signer}'])
+    try:
+        phases(h, etcd, proxies, a, b, wa, wb, slog, sproc)
+    finally:
+        sproc.send_signal(signal.SIGTERM)
+        sproc.wait(10)
+
+
+def signer_active(m):
+    st = coldctl_state(m.node, m.rpc)
+    return st['state'] == 'ACTIVE' and st['signer']['connected']
+
+
+def phases(h, etcd, proxies, a, b, wa, wb, slog, sproc):
+    wait_for('signer ACTIVE on a', lambda: signer_active(a), 10)
+    wait_for('b refuses the signer naming a', lambda: (
+        f'coldnode b is a standby, not the leader; the leader is a at '
+        f'127.0.0.1:{a.signer}') in read(slog), 10)
+    sa, sb = a.state(), b.state()
+    if sa['role'] != 'leader' or sb['role'] != 'standby' or \
+       sb['leader_id'] != 'a' or sa['leader_id'] != 'a' or \
+       sb['leader_token'] != sa['token'] or sa['token'] == '0':
+        fail(f'roles: a {sa}, b {sb}')
+    # One macaroon (a's) on both instances: one root key, copied once.
+    b.state(macaroon=os.path.join(a.node.datadir, 'monitor.macaroon'))
+    # The keys coldnode wrote, read back with etcdctl.
+    kvs = etcd.get_prefix('/coldnode/leader/')
+    if len(kvs) != 2:
+        fail(f'etcdctl sees {kvs}')
+    for key, val, rev, lease in kvs:
+        v = json.loads(val)
+        if key != f'/coldnode/leader/{lease:x}':
+            fail(f'key {key} is not prefix + lease id {lease:x}')
+        if v['signer'] != f'127.0.0.1:{(a if v["id"] == "a" else b).signer}':
+            fail(f'value {v}')
+    if json.loads(kvs[0][1])['id'] != 'a' or str(kvs[0][2]) != sa['token']:
+        fail(f'lowest create revision is not a with its token: {kvs}, {sa}')
+    print(f'1. a leads (token {sa["token"]}), b stands by; etcdctl reads '
+          f'{[(k, json.loads(v)["id"], r) for k, v, r, _ in kvs]}')
+
+    # ---- 2. one etcd member killed, quorum kept: no change of leader.
+    mark_a, mark_b = a.node.mark(), b.node.mark()
+    etcd.kill(0)
+    time.sleep(2 * TTL + 0.5)
+    if a.node.count_log(r'standing down', mark_a) or b.leading(mark_b):
+        fail('the leader changed with quorum kept\n' + a.node.tail())
+    if a.state()['role'] != 'leader':
+        fail('a is not leading with one member down')
+    etcd.start(0)
+    etcd.wait_healthy()
+    print('2. one etcd member killed: a kept leading')
+
+    # ---- 3. the leader killed -9: b leads within TTL + 1 s.
+    mark_b = b.node.mark()
+    smark = len(read(slog))
+    t_kill = time.monotonic()
+    a.node.kill()
+    wait_for('b leads', lambda: b.leading(mark_b), TTL + 1)
+    t_lead = time.monotonic() - t_kill
+    wait_for('signer ACTIVE on b', lambda: signer_active(b), 10)
+    t_active = time.monotonic() - t_kill
+    print(f'3. leader killed -9: b leads after {t_lead:.2f} s, signer '
+          f'ACTIVE on b after {t_active:.2f} s (TTL {TTL} s)')
+    if 'registered with 127.0.0.1:%d' % b.signer not in read(slog)[smark:]:
+        fail('signer did not register with b')
+
+    # ---- 4. a back (standby); b cut off from etcd, signer on b.
+    a.node.start(wait=r'cluster member \S+: standby until elected')
+    time.sleep(TTL / 2)
+    if a.leading(a.node._start_mark):
+        fail('a leads after restart while b does')
+    mark_a, mark_b = a.node.mark(), b.node.mark()
+    t_cut = time.monotonic()
+    for p in proxies:
+        p.cut = True
+    b.node.wait_log(r'CLUS: standing down', timeout=TTL + 1, since=mark_b)
+    t_down = time.monotonic() - t_cut
+    a.node.wait_log(r'MAIN: leading the cluster', timeout=2 * TTL + 2,
+                    since=mark_a)
+    t_a = time.monotonic() - t_cut
+    wait_for('signer ACTIVE on a', lambda: signer_active(a), 10)
+    time.sleep(0.3)
+    now_ms = time.time() * 1000
+    ia, ib = wa.active_intervals(now_ms), wb.active_intervals(now_ms)
+    bad = overlaps(ia, ib)
+    if bad:
+        fail(f'two ACTIVE signers at once: {bad}')
+    # b's last ACTIVE interval ended before a's last began.
+    if not ia or not ib or ib[-1][1] > ia[-1][0]:
+        fail(f'b did not stop before a started: a {ia}, b {ib}')
+    print(f'4. b cut off from etcd: stood down after {t_down:.2f} s, a '
+          f'leads after {t_a:.2f} s; b ACTIVE until {ib[-1][1]:.0f}, a '
+          f'ACTIVE from {ia[-1][0]:.0f} (gap {ia[-1][0] - ib[-1][1]:.0f} '
+          f'ms): never two ACTIVE signers')
+    for p in proxies:
+        p.cut = False
+    b.node.wait_log(r'CLUS: campaigning as b', timeout=10, since=mark_b)
+
+    # ---- 5. the leader (a) frozen for 2 x TTL, then resumed.
+    sa = a.state()
+    mark_a, mark_b = a.node.mark(), b.node.mark()
+    smark = len(read(slog))
+    t_stop = time.monotonic()
+    os.kill(a.node.proc.pid, signal.SIGSTOP)
+    try:
+        b.node.wait_log(r'MAIN: leading the cluster', timeout=2 * TTL + 2,
+                        since=mark_b)
+        wait_for('signer ACTIVE on b', lambda: signer_active(b), 10)
+        time.sleep(max(0, t_stop + 2 * TTL - time.monotonic()))
+    finally:
+        os.kill(a.node.proc.pid, signal.SIGCONT)
+    a.node.wait_log(r'CLUS: standing down', timeout=5, since=mark_a)
+    time.sleep(TTL)
+    after = a.node.log()[mark_a:]
+    if 'MAIN: leading the cluster' in after:
+        fail('a led again after SIGCONT\n' + after[-3000:])
+    sig = read(slog)[smark:]
+    if f'closing the older stream to 127.0.0.1:{a.signer}: fencing token ' \
+       f'{sa["token"]} is older than' not in sig:
+        fail('the signer did not close the older stream to a\n' + sig)
+    if a.state()['role'] != 'standby' or b.state()['role'] != 'leader':
+        fail('roles after SIGSTOP/SIGCONT')
+    print(f'5. a frozen for {2 * TTL} s: b leads, the signer closed a\'s '
+          f'stream (token {sa["token"]} < b\'s {b.state()["token"]}); a '
+          f'stood down on SIGCONT and did not lead again')
+
+    # ---- 6. quorum lost, then back.
+    mark_a, mark_b = a.node.mark(), b.node.mark()
+    etcd.kill(1)
+    etcd.kill(2)
+    b.node.wait_log(r'CLUS: standing down', timeout=TTL + 2, since=mark_b)
+    time.sleep(2 * TTL)
+    if a.leading(mark_a) or b.leading(mark_b) or \
+       a.state()['role'] != 'standby' or b.state()['role'] != 'standby':
+        fail('someone leads without quorum')
+    etcd.start(1)
+    etcd.start(2)
+    etcd.wait_healthy()
+    wait_for('one leads after quorum is back',
+             lambda: a.leading(mark_a) + b.leading(mark_b) >= 1, 15)
+    time.sleep(TTL)
+    roles = sorted([a.state()['role'], b.state()['role']])
+    if roles != ['leader', 'standby']:
+        fail(f'after quorum: {roles}')
+    print('6. quorum lost: b stood down, nobody led; quorum back: one leads')
+
+    # ---- 7. two instances started at once, ROUNDS times.
+    a.node.stop()
+    b.node.stop()
+    c = Member(h, 'c', etcd.endpoints())
+    d = Member(h, 'd', etcd.endpoints())
+    t0 = time.monotonic()
+    for r in range(ROUNDS):
+        pfx = f'/coldnode/round{r}/'
+        for m in (c, d):
+            m.node.args = [x if not x.startswith(
+                '--cluster.etcd-election-prefix=') else
+                f'--cluster.etcd-election-prefix={pfx}' for x in m.node.args]
+        marks = [c.node.mark(), d.node.mark()]
+        c.node.start(wait=None)
+        d.node.start(wait=None)
+        wait_for(f'round {r}: one leads', lambda: c.leading(marks[0]) +
+                 d.leading(marks[1]) >= 1, 15)
+        time.sleep(TTL / 2)
+        n = c.leading(marks[0]) + d.leading(marks[1])
+        if n != 1:
+            fail(f'round {r}: {n} leaders')
+        kvs = etcd.get_prefix(pfx)
+        if len(kvs) != 2:
+            fail(f'round {r}: keys {kvs}')
+        c.node.stop()
+        d.node.stop()
+    print(f'7. {ROUNDS} rounds of two instances started at once: exactly '
+          f'one leader each time ({time.monotonic() - t0:.1f} s)')
+
+
+if __name__ == '__main__':
+    run(main)
