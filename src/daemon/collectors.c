@@ -12,6 +12,7 @@
 
 #include "admit/admit.h"
 #include "chain/chain.h"
+#include "cluster/cluster.h"
 #include "gossip/gossip.h"
 #include "metrics/metrics.h"
 #include "peer/peer.h"
@@ -597,4 +598,65 @@ bool daemon_collectors_add_chain(struct metrics *m,
 
 	return metrics_add_collector(m, collect_chain, arg) &&
 	       metrics_add_collector(m, collect_wallet, arg);
+}
+
+/* ---- cluster (docs/cluster.md) ---- */
+
+static void collect_cluster(void *arg, struct metrics_page *pg)
+{
+	const struct daemon_cluster_sources *src = arg;
+	const struct cluster *cl = *src->cluster;
+	const struct supervisor *sv = *src->sv;
+	struct cluster_info ci;
+
+	if (!cl)
+		return;
+	cluster_get_info(cl, &ci);
+	metrics_family(pg, "coldnode_cluster_leader", METRICS_GAUGE,
+		       "1 while this instance leads the cluster, 0 standby.");
+	metrics_sample(pg, ci.role == CL_LEADER, "id", ci.id, NULL);
+	metrics_family(pg, "coldnode_cluster_info", METRICS_GAUGE,
+		       "Always 1; this instance's id and the leader's.");
+	metrics_sample(pg, 1, "id", ci.id, "leader_id", ci.leader_id, NULL);
+	metrics_family(pg, "coldnode_cluster_token", METRICS_GAUGE,
+		       "This instance's fencing token (its election key's "
+		       "create revision; 0: none).");
+	metrics_sample(pg, (double)ci.token, NULL);
+	metrics_family(pg, "coldnode_cluster_leader_token", METRICS_GAUGE,
+		       "The leader's fencing token as last seen.");
+	metrics_sample(pg, (double)ci.leader_token, NULL);
+	metrics_family(pg, "coldnode_cluster_lease_left_seconds",
+		       METRICS_GAUGE,
+		       "How long the last confirmed lease renewal lets this "
+		       "instance act (TTL minus margin from when it was sent).");
+	metrics_sample(pg, ci.lease_left, NULL);
+	metrics_family(pg, "coldnode_cluster_renewals_total", METRICS_COUNTER,
+		       "etcd lease renewals by result.");
+	metrics_sample(pg, (double)ci.renewals_ok, "result", "ok", NULL);
+	metrics_sample(pg, (double)ci.renewals_failed, "result", "failed",
+		       NULL);
+	metrics_family(pg, "coldnode_cluster_renewal_duration_seconds",
+		       METRICS_HISTOGRAM,
+		       "Time from a lease renewal sent to its confirmation.");
+	metrics_histogram(pg, &ci.renew_latency, NULL);
+	metrics_family(pg, "coldnode_cluster_leadership_changes_total",
+		       METRICS_COUNTER, "Changes of the leader seen.");
+	metrics_sample(pg, (double)ci.leadership_changes, NULL);
+	metrics_family(pg, "coldnode_cluster_elected_total", METRICS_COUNTER,
+		       "Times this instance became the leader.");
+	metrics_sample(pg, (double)ci.elected, NULL);
+	metrics_family(pg, "coldnode_cluster_stood_down_total",
+		       METRICS_COUNTER, "Times this instance stopped leading.");
+	metrics_sample(pg, (double)ci.stood_down, NULL);
+	metrics_family(pg, "coldnode_cluster_fencing_refusals_total",
+		       METRICS_COUNTER,
+		       "Signer streams ended because the signer had seen a "
+		       "higher fencing token.");
+	metrics_sample(pg, sv ? (double)sv_fencing_refusals(sv) : 0, NULL);
+}
+
+bool daemon_collectors_add_cluster(struct metrics *m,
+				   const struct daemon_cluster_sources *src)
+{
+	return metrics_add_collector(m, collect_cluster, (void *)src);
 }

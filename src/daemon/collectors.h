@@ -49,4 +49,15 @@ struct daemon_chain_sources {
 bool daemon_collectors_add_chain(struct metrics *m,
 				 const struct daemon_chain_sources *src);
 
+/* Leader election (docs/cluster.md): role, tokens, lease, renewals,
+ * fencing refusals.  @cluster and @sv borrowed (may point at NULL); they
+ * must outlive @m.  False on allocation failure. */
+struct cluster;
+struct daemon_cluster_sources {
+	struct cluster *const *cluster;
+	struct supervisor *const *sv;
+};
+bool daemon_collectors_add_cluster(struct metrics *m,
+				   const struct daemon_cluster_sources *src);
+
 #endif /* COLDNODE_DAEMON_COLLECTORS_H */

@@ -69,6 +69,7 @@ struct coldnode {
 	struct daemon_chain_sources mchain; /* chain and wallet collectors */
 	/* --cluster.enable-leader-election: NULL otherwise (docs/cluster.md). */
 	struct cluster *cluster;
+	struct daemon_cluster_sources mcluster;
 };
 
 /* ---- peer events ---- */
@@ -871,6 +872,15 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 		.wallet = rpc_node_wallet(cn->rpc),
 	};
 	if (!daemon_collectors_add_chain(cn->metrics, &cn->mchain)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
+	cn->mcluster = (struct daemon_cluster_sources){
+		.cluster = &cn->cluster,
+		.sv = &cn->sv,
+	};
+	if (cfg->cluster_enable &&
+	    !daemon_collectors_add_cluster(cn->metrics, &cn->mcluster)) {
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}

@@ -88,6 +88,20 @@ class Etcd:
             time.sleep(0.1)
         fail(f'etcd not healthy within {timeout}s: {out} {err}')
 
+    def raft_leader(self):
+        """Index of the member that is raft leader now."""
+        rc, out, err = self.ctl('endpoint', 'status', '-w', 'json',
+                                idx=[i for i in range(self.n)
+                                     if self.procs[i]])
+        if rc != 0:
+            fail(f'etcdctl endpoint status: {err}')
+        for st in json.loads(out):
+            port = int(st['Endpoint'].rsplit(':', 1)[1])
+            s = st['Status']
+            if s['header']['member_id'] == s['leader']:
+                return self.client.index(port)
+        fail(f'no raft leader in {out}')
+
     def get_prefix(self, prefix):
         """Every key under @prefix as etcdctl reads it: [(key, value,
         create_revision, lease)], sorted by create revision."""
