@@ -308,6 +308,19 @@ static void range_done(struct cluster *cl, const char *body, size_t len)
 		return;
 	}
 	lead = r->n ? &r->kv[0] : NULL;
+	{
+		bool mine = false;
+		for (size_t i = 0; i < r->n; i++)
+			mine |= !strcmp(r->kv[i].key, cl->my_key);
+		if (!mine && cl->my_rev) {
+			/* Deleted under us (an operator's etcdctl del): a new
+			 * key on the same lease, at the back of the line. */
+			log_unusual(SUBSYS, "our election key %s is gone: "
+				    "campaigning again", cl->my_key);
+			cl->my_rev = 0;
+			cl->kick_again = true;
+		}
+	}
 	if ((lead ? lead->create_rev : 0) != cl->leader_rev) {
 		cl->leadership_changes++;
 		log_info(SUBSYS, "leader is now %s (token %" PRId64 ")",
