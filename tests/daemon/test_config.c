@@ -214,6 +214,48 @@ static void test_errors(void)
 	daemon_config_free(cfg);
 }
 
+/* Leader election (docs/cluster.md): lnd's names, etcd's minimum TTL. */
+static void test_cluster_options(void)
+{
+	struct daemon_config *cfg;
+	char dd[300];
+	const char *on = "--cluster.enable-leader-election";
+	const char *host = "--cluster.etcd.host=127.0.0.1:2379";
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(!cfg->cluster_enable && cfg->cluster_ttl == 10 &&
+	      !strcmp(cfg->cluster_prefix, "/coldnode/leader/"));
+	daemon_config_free(cfg);
+	/* No etcd member, a bad one, a TTL below 2 s, a local key. */
+	CHECK(load(&cfg, dd, on, NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, "--cluster.etcd.host=etcd", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, host, "--cluster.leader-session-ttl=1s",
+		   NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, host, "--cluster.leader-session-ttl=1999ms",
+		   NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, host, "--signer=local", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, host, "--cluster.etcd.user=root", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, on, host, "--cluster.etcd.cert=/x", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	/* Good: the id defaults to the host name, the prefix gets its '/'. */
+	CHECK(load(&cfg, dd, on, host, "--cluster.etcd.host=[::1]:2379",
+		   "--cluster.leader-session-ttl=2s",
+		   "--cluster.etcd-election-prefix=/x", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->cluster_enable && cfg->cluster_ttl == 2 &&
+	      cfg->cluster_etcd_host.n == 2 && cfg->cluster_id &&
+	      *cfg->cluster_id && !strcmp(cfg->cluster_prefix, "/x/"));
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, on, host, "--cluster.id=a", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->cluster_id, "a"));
+	daemon_config_free(cfg);
+}
+
 /* Chain backend options (lnd's names). */
 static void test_chain_options(void)
 {
@@ -262,6 +304,7 @@ int main(void)
 	test_file_and_flags();
 	test_errors();
 	test_chain_options();
+	test_cluster_options();
 	fclose(sink);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
