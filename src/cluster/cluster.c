@@ -482,8 +482,11 @@ static void ka_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!b || asprintf(&u, "%s/v3/lease/keepalive", url(cl)) < 0)
 		abort();
 	cl->ka_sent = cn_now();
-	cl->ka = cl_http_post(cl->http, u, b, cl->ttl / 3, cl->auth, ka_done,
-			      NULL, cl);
+	/* A renewal takes milliseconds; a member that does not answer within
+	 * TTL/6 is abandoned for the next one while there is time left. */
+	cl->ka = cl_http_post(cl->http, u, b,
+			      cl->ttl / 6 > 0.3 ? cl->ttl / 6 : 0.3, cl->auth,
+			      ka_done, NULL, cl);
 	free(b);
 	free(u);
 }
