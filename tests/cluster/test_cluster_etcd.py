@@ -8,8 +8,8 @@ a talks to etcd directly, b through proxies that can stop forwarding.
      works on b; the election keys read back with etcdctl.
   2. one etcd member killed (quorum kept): no change of leader.
   3. the leader (a) killed -9: b leads within TTL + 1 s (checked with
-     1 s more for a loaded machine; the figure is printed) and the signer
-     is ACTIVE on it.
+     1 s more for a loaded machine; the figure is printed), the signer
+     is ACTIVE on it and the persistent peer is connected again.
   4. a back as a standby; b cut off from etcd (its proxies stop
      forwarding) while the signer stays connected: b stops acting before
      a starts; never two ACTIVE signers at once, checked from both
@@ -106,9 +106,16 @@ def main():
             t0 = time.monotonic()
             etcd.start_all()
             print(f'etcd: 3 members up in {time.monotonic() - t0:.2f} s')
+            # A persistent peer of the node (a plain coldnode with its
+            # own key): whoever leads connects to it.
+            peer = h.node('p', '--signer=local', '--network=regtest',
+                          '--listen=127.0.0.1:0').start()
+            conn = f'--connect={peer.node_id()}@127.0.0.1:{peer.p2p_port()}'
             a = Member(h, 'a', etcd.endpoints(), extra=(
-                f'--prometheus.listen=127.0.0.1:{free_port()}',))
-            b = Member(h, 'b', [f'127.0.0.1:{p.port}' for p in proxies])
+                f'--prometheus.listen=127.0.0.1:{free_port()}', conn))
+            b = Member(h, 'b', [f'127.0.0.1:{p.port}' for p in proxies],
+                       extra=(conn,))
+            a.peer = b.peer = peer
             scenario(h, etcd, proxies, a, b, node_exe, watches)
         finally:
             for w in watches:
@@ -212,6 +219,10 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
         if want not in page:
             fail(f'/metrics lacks {want}:\n' + '\n'.join(
                 l for l in page.splitlines() if 'cluster' in l))
+    node_id = a.node.wait_log(r'MAIN: node id ([0-9a-f]{66})').group(1)
+    a.peer.wait_log(rf'PEER: peer {node_id}@\S+ ready')
+    if 'p2p started' in b.node.log():
+        fail('the standby started p2p')
     print(f'1. a leads (token {sa["token"]}), b stands by; etcdctl reads '
           f'{[(k, json.loads(v)["id"], r) for k, v, r, _ in kvs]}')
 
@@ -239,6 +250,7 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
 
     # ---- 3. the leader killed -9: b leads within TTL + 1 s.
     mark_b = b.node.mark()
+    pmark = a.peer.mark()
     smark = len(read(slog))
     t_kill = time.monotonic()
     a.node.kill()
@@ -249,9 +261,14 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
     t_lead = time.monotonic() - t_kill
     wait_for('signer ACTIVE on b', lambda: signer_active(b), 10)
     t_active = time.monotonic() - t_kill
+    node_id = b.node.wait_log(r'MAIN: node id ([0-9a-f]{66})',
+                              since=mark_b).group(1)
+    a.peer.wait_log(rf'PEER: peer {node_id}@\S+ ready', since=pmark)
+    t_peer = time.monotonic() - t_kill
     print(f'3. leader killed -9: b leads after {t_lead:.2f} s '
           f'({"within" if t_lead <= TTL + 1 else "OVER"} TTL + 1 s), '
-          f'signer ACTIVE on b after {t_active:.2f} s (TTL {TTL} s)')
+          f'signer ACTIVE on b after {t_active:.2f} s, persistent peer '
+          f'back (same node id) after {t_peer:.2f} s (TTL {TTL} s)')
     if 'registered with 127.0.0.1:%d' % b.signer not in read(slog)[smark:]:
         fail('signer did not register with b')
 
