@@ -19,8 +19,13 @@ a talks to etcd directly, b through proxies that can stop forwarding.
      stream (lower fencing token).
   6. quorum lost (two members killed): the leader stands down, nobody
      leads; quorum back: one leads.
+  6b. one stable signer address (a round-robin TCP proxy, as lnd's
+     single-address signer would use): the leader killed -9, the signer
+     is ACTIVE on the new one.
   7. two instances started at once, ROUNDS times (100 with
      -Dlong_tests=true): exactly one leads each time.
+  8. lnd's signer (tests/interop/lnd_signer.js on lnd's protos, without
+     field 100) serves a leader that sends its token: skipped, it works.
 """
 import json
 import os
@@ -411,6 +416,51 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
         d.node.stop()
     print(f'7. {ROUNDS} rounds of two instances started at once: exactly '
           f'one leader each time ({time.monotonic() - t0:.1f} s)')
+
+    # ---- 8. lnd's signer (tests/interop/lnd_signer.js, grpc-js and
+    # protobufjs on lnd's message set WITHOUT coldnode's field 100) serves
+    # a leader whose every message carries the fencing token: the unknown
+    # field is skipped, registration and the key check pass.
+    lnd_signer(h, c, os.environ.get('NODE') or shutil.which('node'))
+
+
+def lnd_signer(h, m, node_exe):
+    protos = os.path.join(h.tmp, 'lnd-protos')
+    os.makedirs(protos, exist_ok=True)
+    root = os.path.join(HERE, '..', '..', 'proto')
+    for f in ('signrpc.proto', 'watchonly.proto'):
+        text = open(os.path.join(root, f)).read()
+        if f == 'watchonly.proto':
+            text = '\n'.join(l for l in text.splitlines()
+                             if 'coldnode_fencing_token' not in l)
+            if 'coldnode_fencing_token' in text:
+                fail('could not strip field 100')
+        open(os.path.join(protos, f), 'w').write(text)
+    m.node.args = [x if not x.startswith('--cluster.etcd-election-prefix=')
+                   else '--cluster.etcd-election-prefix=/coldnode/lnd/'
+                   for x in m.node.args]
+    mark = m.node.mark()
+    m.node.start(wait=r'MAIN: leading the cluster')
+    token = m.state()['token']
+    env = dict(os.environ, LND_PROTO_DIR=protos,
+               NODE_PATH=os.path.join(HERE, '..', 'interop', 'node_modules'))
+    sp = subprocess.Popen(
+        [node_exe, os.path.join(HERE, '..', 'interop', 'lnd_signer.js'),
+         f'127.0.0.1:{m.signer}', os.path.join(m.node.datadir, 'tls.cert'),
+         os.path.join(m.node.datadir, 'signer.macaroon'),
+         os.urandom(32).hex()],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        m.node.wait_log(r'WAITING_FOR_SIGNER -> ACTIVE', since=mark)
+    finally:
+        sp.kill()
+        out = sp.communicate(timeout=10)[0]
+    if 'REGISTERED' not in out or 'REFUSED' in out:
+        fail(f'lnd signer: {out}')
+    m.node.stop()
+    print(f'8. lnd\'s signer (no field 100 in its protos) registered with a '
+          f'leader sending token {token} on every message and passed the '
+          f'key check')
 
 
 if __name__ == '__main__':

@@ -31,7 +31,9 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const secp = require('secp256k1');
 
-const PROTO_DIR = path.join(__dirname, '..', '..', 'proto');
+// LND_PROTO_DIR: lnd's own message set (tests/cluster strips coldnode's
+// field 100 to show an lnd signer skips it).
+const PROTO_DIR = process.env.LND_PROTO_DIR || path.join(__dirname, '..', '..', 'proto');
 const PREFIX = 'error processing the request in the remote signer: ';
 const NODE_FAMILY = 6;
 
