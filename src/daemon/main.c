@@ -5,6 +5,9 @@
  * gossip store, metrics endpoint, signals, supervisor and signer port,
  * p2p if the node id is known (--signer=local or a pinned key), then
  * systemd's READY=1; else p2p starts when the first signer registers.
+ * With --cluster.enable-leader-election (docs/cluster.md) the signer port
+ * refuses (naming the leader) and p2p stays off until etcd elects this
+ * instance; standing down ends the signer stream and stops p2p.
  * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
  * metrics first so no scrape reads a module being freed.
  */

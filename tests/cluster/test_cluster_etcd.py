@@ -41,7 +41,7 @@ from ctl import parse_state_json
 from clusterlib import Etcd, Proxy, StateWatch, overlaps
 from signer_harness import coldsigner_exe
 
-TTL = 2.0
+TTL = float(os.environ.get('CLUSTER_TTL', '2'))
 ROUNDS = int(os.environ.get('CLUSTER_ROUNDS', '10'))
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = ('tls.cert', 'tls.key', 'macaroons.key', 'signer.macaroon',
