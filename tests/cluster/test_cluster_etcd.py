@@ -27,7 +27,9 @@ a talks to etcd directly, b through proxies that can stop forwarding.
   8. lnd's signer (tests/interop/lnd_signer.js on lnd's protos, without
      field 100) serves a leader that sends its token: skipped, it works.
 """
+import datetime
 import json
+import re
 import os
 import shutil
 import signal
@@ -178,6 +180,19 @@ def scenario(h, etcd, proxies, a, b, node_exe, watches):
                 p.wait(10)
 
 
+def lines_after(text, t):
+    """Log lines stamped (UTC, common/log.c) after unix time @t."""
+    out = []
+    for l in text.splitlines():
+        try:
+            ts = datetime.datetime.strptime(l[:23], '%Y-%m-%d %H:%M:%S.%f')
+        except ValueError:
+            continue
+        if ts.replace(tzinfo=datetime.timezone.utc).timestamp() > t:
+            out.append(l)
+    return out
+
+
 def signer_active(m):
     st = coldctl_state(m.node, m.rpc)
     return st['state'] == 'ACTIVE' and st['signer']['connected']
@@ -314,6 +329,7 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
     mark_a, mark_b = a.node.mark(), b.node.mark()
     smark = len(read(slog))
     t_stop = time.monotonic()
+    t_wall = time.time()
     os.kill(a.node.proc.pid, signal.SIGSTOP)
     try:
         b.node.wait_log(r'MAIN: leading the cluster', timeout=2 * TTL + 2,
@@ -323,6 +339,12 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
     finally:
         os.kill(a.node.proc.pid, signal.SIGCONT)
     a.node.wait_log(r'CLUS: standing down', timeout=5, since=mark_a)
+    # Resumed, its first act is to stand down: no line of the supervisor,
+    # the peers or the cluster comes before it (nothing was sent).
+    first = [l for l in lines_after(a.node.log()[mark_a:], t_wall + 0.2)
+             if re.search(r'\] (SUPV|PEER|CLUS|MAIN): ', l)]
+    if not first or 'CLUS: standing down' not in first[0]:
+        fail(f'a did something before standing down: {first[:3]}')
     time.sleep(TTL)
     after = a.node.log()[mark_a:]
     if 'MAIN: leading the cluster' in after:
