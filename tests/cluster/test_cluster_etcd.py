@@ -314,7 +314,7 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
     if bad:
         fail(f'two ACTIVE signers at once: {bad}')
     # b's last ACTIVE interval ended before a's last began.
-    if not ia or not ib or ib[-1][1] > ia[-1][0]:
+    if not ia or not ib or ib[-1][1] >= ia[-1][0]:
         fail(f'b did not stop before a started: a {ia}, b {ib}')
     print(f'4. b cut off from etcd: stood down after {t_down:.2f} s, a '
           f'leads after {t_a:.2f} s; b ACTIVE until {ib[-1][1]:.0f}, a '
