@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <ev.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,8 @@ static void req_free(struct cl_http_req *r)
 	curl_multi_remove_handle(r->h->multi, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
+	/* An authenticate body holds the etcd password. */
+	sodium_memzero(r->body, strlen(r->body));
 	free(r->body);
 	free(r->url);
 	free(r->resp);
