@@ -70,11 +70,14 @@ class Etcd:
         for i in range(self.n):
             self.kill(i)
 
+    user = None  # "name:password" once auth is enabled
+
     def ctl(self, *args, idx=None, timeout=10):
         env = dict(os.environ, ETCDCTL_API='3')
+        auth = [f'--user={self.user}'] if self.user else []
         p = subprocess.run([ETCDCTL, '--endpoints=' + ','.join(
-            self.endpoints(idx)), '--command-timeout=3s'] + list(args),
-            capture_output=True, timeout=timeout, env=env)
+            self.endpoints(idx)), '--command-timeout=3s'] + auth +
+            list(args), capture_output=True, timeout=timeout, env=env)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def wait_healthy(self, timeout=DEFAULT_TIMEOUT):

@@ -26,6 +26,8 @@ a talks to etcd directly, b through proxies that can stop forwarding.
      -Dlong_tests=true): exactly one leads each time.
   8. lnd's signer (tests/interop/lnd_signer.js on lnd's protos, without
      field 100) serves a leader that sends its token: skipped, it works.
+  9. etcd with authentication (user, password); an operator deletes the
+     leader's key: the standby leads, the old leader campaigns again.
 """
 import datetime
 import json
@@ -444,6 +446,54 @@ def phases(h, etcd, proxies, a, b, wa, wb, slog, procs):
     # a leader whose every message carries the fencing token: the unknown
     # field is skipped, registration and the key check pass.
     lnd_signer(h, c, os.environ.get('NODE') or shutil.which('node'))
+
+    # ---- 9. etcd with authentication; an operator deletes the leader's
+    # key: the next instance leads, the old one campaigns again behind it.
+    auth_and_delete(etcd, c, d)
+
+
+def auth_and_delete(etcd, c, d):
+    for args in (('user', 'add', 'root:s3cret'),
+                 ('user', 'grant-role', 'root', 'root'),
+                 ('auth', 'enable')):
+        rc, out, err = etcd.ctl(*args)
+        if rc != 0 and 'already' not in err:
+            fail(f'etcdctl {args}: {err}')
+    etcd.user = 'root:s3cret'
+    pfx = '/coldnode/auth/'
+    for m in (c, d):
+        m.node.args = [x if not x.startswith(
+            '--cluster.etcd-election-prefix=') else
+            f'--cluster.etcd-election-prefix={pfx}' for x in m.node.args]
+        m.node.args += ['--cluster.etcd.user=root',
+                        '--cluster.etcd.pass=s3cret']
+    c.node.start(wait=r'MAIN: leading the cluster')
+    d.start()
+    d.node.wait_log(r'CLUS: leader is now c', since=d.node._start_mark)
+    kvs = etcd.get_prefix(pfx)
+    if [json.loads(v)['id'] for _, v, _, _ in kvs] != ['c', 'd']:
+        fail(f'keys with auth: {kvs}')
+    mark_c, mark_d = c.node.mark(), d.node.mark()
+    rc, out, err = etcd.ctl('del', kvs[0][0])
+    if rc != 0:
+        fail(f'etcdctl del: {err}')
+    d.node.wait_log(r'MAIN: leading the cluster', since=mark_d, timeout=5)
+    c.node.wait_log(r'CLUS: our election key \S+ is gone', since=mark_c,
+                    timeout=5)
+    c.node.wait_log(r'CLUS: campaigning as c', since=mark_c, timeout=5)
+    time.sleep(TTL / 2)
+    if c.leading(mark_c) or c.state()['role'] != 'standby' or \
+       d.state()['role'] != 'leader':
+        fail('after deleting the leader\'s key')
+    kvs2 = etcd.get_prefix(pfx)
+    if [json.loads(v)['id'] for _, v, _, _ in kvs2] != ['d', 'c'] or \
+       kvs2[1][0] != kvs[0][0] or kvs2[1][2] <= kvs[1][2]:
+        fail(f'keys after the delete: {kvs2}')
+    c.node.stop()
+    d.node.stop()
+    print('9. etcd with authentication: c leads, d stands by; the leader\'s '
+          'key deleted with etcdctl: d leads, c campaigns again behind it '
+          f'(same key, revision {kvs[0][2]} -> {kvs2[1][2]})')
 
 
 def lnd_signer(h, m, node_exe):
