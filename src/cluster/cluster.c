@@ -50,6 +50,7 @@ struct cluster {
 	enum ctl_kind ctl_kind;
 	double ctl_sent, ka_sent;
 	bool kick_again;
+	bool ctl_failing; /* the last control call failed (log once) */
 	ev_timer ka_timer, retry_timer, deadline;
 
 	enum cl_role role;
@@ -358,10 +359,18 @@ static void ctl_done(void *ctx, bool ok, long status, const char *body,
 	cl->ctl = NULL;
 	if (!ok) {
 		set_error(cl, names[kind], err);
-		log_debug(SUBSYS, "%s on %s failed: %s", names[kind], url(cl),
-			  err);
+		/* Once per outage at UNUSUAL (a wrong address or certificate
+		 * must be visible), then at DEBUG: it is retried every 0.5 s. */
+		if (!cl->ctl_failing)
+			log_unusual(SUBSYS, "%s on %s failed: %s (retrying on "
+				    "every member)", names[kind], url(cl), err);
+		else
+			log_debug(SUBSYS, "%s on %s failed: %s", names[kind],
+				  url(cl), err);
+		cl->ctl_failing = true;
 		goto retry;
 	}
+	cl->ctl_failing = false;
 	if (kind == CTL_RANGE) {
 		range_done(cl, body, len);
 		if (cl->kick_again)
