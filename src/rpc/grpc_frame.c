@@ -261,3 +261,34 @@ void rpc_percent_decode(char *s)
 	}
 	*w = '\0';
 }
+
+char *rpc_log_escape(const char *s, size_t max)
+{
+	static const char hexd[] = "0123456789abcdef";
+	if (!s)
+		s = "(null)";
+	size_t len = strnlen(s, max + 1);
+	bool cut = len > max;
+	if (cut)
+		len = max;
+	char *out = malloc(len * 4 + 4), *p = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c <= 0x7e && c != '\\') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hexd[c >> 4];
+			*p++ = hexd[c & 15];
+		}
+	}
+	if (cut) {
+		memcpy(p, "...", 3);
+		p += 3;
+	}
+	*p = '\0';
+	return out;
+}

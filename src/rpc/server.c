@@ -13,9 +13,10 @@
  * and never evicted.  A source over its pre-auth cap is closed right after accept,
  * before SSL_new: no TLS work at all.  A pre-auth connection must make an
  * authorised call within handshake_timeout of accept (bytes alone prove
- * nothing), and one with no open stream for idle_timeout is sent a GOAWAY.
- * A long-lived stream (the signer's, SubscribeState, Health Watch) keeps
- * its connection.
+ * nothing, and so does a macaroon-less health call), and one with no open
+ * stream for idle_timeout is sent a GOAWAY.  A long-lived stream (the
+ * signer's, SubscribeState, a Health Watch on an authenticated connection)
+ * keeps its connection.
  */
 #include "rpc/rpc_internal.h"
 
@@ -76,6 +77,11 @@ void rpc_server_config_default(struct rpc_server_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->max_recv_msg = 4 * 1024 * 1024;
+	cfg->max_unauth_msg = 1024;
+	cfg->max_unauth_calls = 4;
+	cfg->max_unauth_calls_total = 256;
+	cfg->max_header_list = 32 * 1024;
+	cfg->max_preauth_header_bytes = 256 * 1024;
 	cfg->max_streams = 128;
 	cfg->max_conns = 256;
 	cfg->max_preauth = 128;
@@ -636,7 +642,12 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 	if (srv->cfg.max_streams == 0 || srv->cfg.max_streams > UINT32_MAX ||
 	    srv->cfg.max_conns == 0 || srv->cfg.max_preauth == 0 ||
 	    srv->cfg.max_unix_preauth == 0 ||
-	    srv->cfg.max_recv_msg == 0)
+	    srv->cfg.max_recv_msg == 0 || srv->cfg.max_unauth_msg == 0 ||
+	    srv->cfg.max_unauth_calls == 0 ||
+	    srv->cfg.max_unauth_calls_total == 0 ||
+	    srv->cfg.max_header_list < 4096 ||
+	    srv->cfg.max_header_list > UINT32_MAX ||
+	    srv->cfg.max_preauth_header_bytes < srv->cfg.max_header_list)
 		abort(); /* use rpc_server_config_default */
 	struct admit_cbs acbs = { .evict = evict_cb, .arg = srv };
 	struct admit_config acfg = {
