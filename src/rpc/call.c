@@ -647,9 +647,9 @@ static bool hdr_is(const uint8_t *name, size_t len, const char *want)
  * advertises.  Past it the stream is reset at once: nghttp2 then skips
  * the rest of the block without validating or handing us its headers, so
  * a reference costs a table lookup, not a 4 KB scan.  The call is
- * answered RESOURCE_EXHAUSTED (gRPC's 431) when the stream still lives.
- * A pre-auth connection also has a budget for all its header bytes: past
- * it the connection is closed. */
+ * counted as RESOURCE_EXHAUSTED (gRPC's 431).  On a pre-auth connection
+ * the whole connection is closed instead, and it also has a budget for
+ * all its header bytes: past it the connection is closed. */
 static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		     const uint8_t *name, size_t namelen, const uint8_t *value,
 		     size_t valuelen, uint8_t flags, void *user)
@@ -672,6 +672,15 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		}
 	}
 	c->hdr_size += sz;
+	if (c->hdr_size > s->srv->cfg.max_header_list && !s->authed) {
+		/* No gRPC client sends this before it authenticated: drop
+		 * the connection, so that the rest of the block (and of the
+		 * read) is not even decoded. */
+		s->fatal = "request header list over the limit before "
+			   "authentication";
+		count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
 	if (c->hdr_size > s->srv->cfg.max_header_list) {
 		/* nghttp2 resets the stream (RST_STREAM INTERNAL_ERROR: a
 		 * response could not overtake it) and skips the rest. */

@@ -331,6 +331,8 @@ static void test_header_list(bool authed)
 	CHECK(st->status != RPC_STATUS_OK);
 	CHECK(st->status == RPC_STATUS_RESOURCE_EXHAUSTED ||
 	      (st->closed && st->rst != 0) || cl.server_failed);
+	/* Before authentication the connection is closed at once. */
+	CHECK(authed || cl.server_failed);
 	if (authed) {
 		/* The connection still serves. */
 		CHECK(!cl.server_failed);
