@@ -874,7 +874,13 @@ int main(int argc, char **argv)
 	o.datadir = cn_expand_home(datadir);
 	o.tlscertpath = cert ? cn_expand_home(cert) : NULL;
 	o.macaroonpath = mac ? cn_expand_home(mac) : NULL;
-	if (!o.datadir || (!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
+	if (!o.datadir || (cert && !o.tlscertpath) || (mac && !o.macaroonpath)) {
+		fprintf(stderr, "[coldctl] cannot expand '~' in a path: no "
+			"such user, or HOME is not set and the user has no "
+			"home directory\n");
+		return 2;
+	}
+	if ((!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
 					     o.datadir) < 0) ||
 	    (!mac && asprintf(&o.macaroonpath, "%s/admin.macaroon",
 			      o.datadir) < 0))
