@@ -15,6 +15,7 @@
 #include "coldrpc.pb-c.h"
 #include "lightning.pb-c.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -586,9 +587,14 @@ static int cmd_bakemacaroon(const struct opts *o, int argc, char **argv)
 	};
 	const char *save_to = NULL;
 	char tcav[64], icav[80];
+	/* One slot per caveat kind: each option may be given once. */
 	const char *cavs[2];
 	size_t ncav = 0;
+	bool have_t = false, have_i = false;
 	int c, ret = 1;
+	uint8_t ipbuf[16];
+	char *end;
+	long secs;
 
 	optind = 0; /* glibc: 0 re-initialises (permuting again) */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -597,14 +603,39 @@ static int cmd_bakemacaroon(const struct opts *o, int argc, char **argv)
 			save_to = optarg;
 			break;
 		case 't':
-			if (atol(optarg) <= 0) {
-				fprintf(stderr, "[coldctl] --timeout must be > 0\n");
+			if (have_t) {
+				fprintf(stderr, "[coldctl] --timeout given "
+					"more than once\n");
 				return 2;
 			}
-			time_caveat(tcav, sizeof(tcav), atol(optarg));
+			errno = 0;
+			secs = strtol(optarg, &end, 10);
+			/* At most 100 years: time_caveat's year stays four
+			 * digits. */
+			if (errno || *end || end == optarg || secs <= 0 ||
+			    secs > 100L * 366 * 24 * 3600) {
+				fprintf(stderr, "[coldctl] --timeout must be "
+					"seconds, 1..3162240000\n");
+				return 2;
+			}
+			have_t = true;
+			time_caveat(tcav, sizeof(tcav), secs);
 			cavs[ncav++] = tcav;
 			break;
 		case 'i':
+			if (have_i) {
+				fprintf(stderr, "[coldctl] --ip_address given "
+					"more than once\n");
+				return 2;
+			}
+			if (inet_pton(AF_INET, optarg, ipbuf) != 1 &&
+			    inet_pton(AF_INET6, optarg, ipbuf) != 1) {
+				fprintf(stderr, "[coldctl] --ip_address: '%s' "
+					"is not an IPv4 or IPv6 address\n",
+					optarg);
+				return 2;
+			}
+			have_i = true;
 			snprintf(icav, sizeof(icav), "ipaddr %s", optarg);
 			cavs[ncav++] = icav;
 			break;

@@ -249,10 +249,14 @@ void rpc_call_finish(struct rpc_call *c, enum rpc_status st, const char *msg)
 		c->status_msg = calloc(1, 1);
 	if (!c->status_msg)
 		abort(); /* out of memory for one byte */
-	if (st != RPC_STATUS_OK)
+	if (st != RPC_STATUS_OK && log_enabled(subsys(c->sess), LOG_DEBUG)) {
+		/* @msg may quote the client (a caveat): escaped. */
+		char *e = rpc_log_escape(msg ? msg : "", 300);
 		log_debug(subsys(c->sess), "%s %s: %s %s", c->sess->peer,
 			  c->path ? c->path : "?", rpc_status_str(st),
-			  msg ? msg : "");
+			  e ? e : "?");
+		free(e);
+	}
 	if (!c->headers_sent) {
 		/* Trailers-Only: "HTTP-Status Content-Type Trailers" in one
 		 * HEADERS frame with END_STREAM. */

@@ -130,6 +130,12 @@ static int c_on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		memcpy(c->status_msg, value, n);
 		c->status_msg[n] = '\0';
 		rpc_percent_decode(c->status_msg);
+		/* The server's text ends up in our logs and on terminals:
+		 * no control characters (a newline could forge a log line,
+		 * an ESC drive the terminal). */
+		for (char *p = c->status_msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return 0;
 }

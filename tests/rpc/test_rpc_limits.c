@@ -389,6 +389,62 @@ static void test_long_path(void)
 	client_free(&cl);
 }
 
+static size_t count_lines(FILE *f, const char *needle, const char *level)
+{
+	char line[2048];
+	size_t n = 0;
+	fflush(f);
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle) && (!level || strstr(line, level)))
+			n++;
+	return n;
+}
+
+/* Issue 22 item 5: a connection's refused calls write at most a few INFO
+ * lines (the global cap of 10 a second let one connection take them
+ * all), and a caveat's text cannot forge a log line. */
+static void test_logs(void)
+{
+	FILE *f = tmpfile();
+	struct client cl;
+	uint8_t *mac;
+	size_t maclen;
+	char hex[2048];
+	const char *cav[] = { "x\n2026-01-01T00:00:00.000[BRK]forged" };
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	log_set_stream(f);
+	log_set_level(NULL, LOG_DEBUG);
+	client_init(&cl);
+	for (int i = 0; i < 50; i++)
+		call(&cl, "/t.T/Auth", "0011223344", NULL, 0, 3, 3);
+	pump(&cl);
+	size_t info = count_lines(f, "refused:", "[INF]");
+	fprintf(stderr, "50 refused calls on one connection: %zu INFO lines\n",
+		info);
+	CHECK(info >= 1 && info <= 3);
+	CHECK(rpc_macaroon_bake(svc, &mac, &maclen, perm_info, 1, cav, 1));
+	hex_encode(hex, mac, maclen);
+	free(mac);
+	struct cstream *st = call(&cl, "/t.T/Auth", hex, NULL, 0, 3, 3);
+	pump(&cl);
+	CHECK(st->status == RPC_STATUS_UNAUTHENTICATED);
+	CHECK(count_lines(f, "\\x0a2026-01-01T00:00:00.000[BRK]forged",
+			  NULL) >= 1);
+	fflush(f);
+	rewind(f);
+	char line[2048];
+	while (fgets(line, sizeof(line), f))
+		CHECK(strncmp(line, "2026-01-01T", 11) != 0);
+	client_free(&cl);
+	log_set_stream(stderr);
+	log_set_level(NULL, getenv("TEST_DEBUG") ? LOG_DEBUG : LOG_BROKEN);
+	fclose(f);
+}
+
 int main(void)
 {
 	struct rpc_server_config cfg;
@@ -424,6 +480,7 @@ int main(void)
 	test_preauth_budget();
 	test_two_macaroons();
 	test_long_path();
+	test_logs();
 
 	rpc_server_free(srv);
 	rpc_macaroon_svc_free(svc);
