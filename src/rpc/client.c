@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -378,7 +379,11 @@ static void cconn_io(struct cconn *c)
 				return;
 			}
 		}
-		if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
+		ssize_t rr = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
+		/* Decrypted traffic (a signer's ECDH results) does not stay
+		 * on the stack once handled. */
+		sodium_memzero(buf, (size_t)n);
+		if (rr < 0) {
 			cconn_fail(c, RPC_STATUS_INTERNAL,
 				   "HTTP/2 protocol error from server");
 			return;

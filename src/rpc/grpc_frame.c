@@ -3,6 +3,15 @@
  * queueing them prefixed for sending, parsing grpc-timeout and
  * percent-encoding grpc-message.  No sockets, no
  * nghttp2: the fuzzer drives this file directly.
+ *
+ * Wiping, all of it (messages on the signer port carry ECDH results):
+ * the buffers here (a message being reassembled, a delivered message,
+ * the send queue) are wiped before free; the adapters wipe their read
+ * buffers after each read (server.c, client.c); OpenSSL wipes the
+ * plaintext in its record buffer (SSL_OP_CLEANSE_PLAINTEXT, tls.c).  Not
+ * wiped: nghttp2's own output buffer (our frames pass through it until
+ * written) and its HPACK tables (header values such as the macaroon),
+ * both freed by nghttp2, and what an owner copied out of a message.
  */
 #include "common/common.h"
 #include "rpc/rpc_internal.h"
@@ -43,8 +52,8 @@ void rpc_framer_init(struct rpc_framer *f, size_t max)
 
 void rpc_framer_clear(struct rpc_framer *f)
 {
-	/* Messages may carry secrets (the signer's ECDH result): wipe what
-	 * was received before the memory goes back to malloc. */
+	/* A partly received message may carry secrets (the signer's ECDH
+	 * result): wiped before the memory goes back to malloc. */
 	if (f->buf)
 		sodium_memzero(f->buf, f->have);
 	free(f->buf);

@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,10 @@ static void conn_read(struct rpc_conn *conn)
 		conn->busy++;
 		bool ok = rpc_session_recv(conn->sess, buf, (size_t)n);
 		conn->busy--;
+		/* Decrypted traffic (the signer's ECDH results) does not stay
+		 * on the stack once handled; OpenSSL wipes its own copy
+		 * (SSL_OP_CLEANSE_PLAINTEXT, tls.c). */
+		sodium_memzero(buf, (size_t)n);
 		if (!ok) {
 			/* Let nghttp2's GOAWAY out, then close. */
 			conn_flush(conn);
