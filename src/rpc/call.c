@@ -303,6 +303,25 @@ static struct rpc_method_entry *find_method(struct rpc_server *srv,
 	return NULL;
 }
 
+/* Refuses the call for its macaroon, unless the method is public (then
+ * the call goes on, unauthenticated, and nothing is said). */
+static bool refuse(struct rpc_call *c, bool public, enum rpc_status st,
+		   const char *why, bool log)
+{
+	if (public)
+		return false;
+	if (log)
+		log_refused(c->sess, c->path, why);
+	rpc_call_finish(c, st, why);
+	return false;
+}
+
+/* Checks the call's macaroon.  Returns true if it passed (the connection
+ * is then authenticated).  For a method that needs none (@me no_macaroon)
+ * a macaroon is optional: a valid one authenticates the connection (a
+ * monitor that sends its macaroon on every call keeps its Health Watch
+ * past the pre-auth deadline), an invalid or missing one changes nothing
+ * for the call.  Otherwise a failure finishes the call. */
 static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 {
 	char why[160];
@@ -310,22 +329,16 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 	const struct rpc_macaroon_svc *svc = s->srv->cfg.macaroons;
 	uint8_t stackbuf[512], *bin = stackbuf;
 	enum rpc_status st;
+	bool pub = me->m.no_macaroon;
 
-	if (me->m.no_macaroon)
-		return true;
-	if (c->mac_count > 1) {
-		/* Refused at the second header already (never copied). */
-		snprintf(why, sizeof(why), "expected 1 macaroon, got %u",
-			 c->mac_count);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
+	if (pub && c->mac_count == 0)
 		return false;
-	}
-	/* lnd: "expected 1 macaroon, got %d". */
+	/* lnd: "expected 1 macaroon, got %d".  A second one was counted,
+	 * never copied. */
 	if (c->mac_count != 1) {
 		snprintf(why, sizeof(why), "expected 1 macaroon, got %u",
 			 c->mac_count);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED, why, false);
 	}
 	size_t hl = strlen(c->mac_hex);
 	if (hl / 2 > sizeof(stackbuf))
@@ -334,16 +347,15 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 							  c->mac_hex)) {
 		if (bin != stackbuf)
 			free(bin);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED,
-				"macaroon is not valid hex");
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED,
+			      "macaroon is not valid hex", false);
 	}
 	if (!svc) {
 		if (bin != stackbuf)
 			free(bin);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED,
-				"macaroons are not available on this server");
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED,
+			      "macaroons are not available on this server",
+			      false);
 	}
 	/* A client sends the same macaroon on every call: its signature is
 	 * checked once per connection; caveats and permissions every time. */
@@ -353,23 +365,21 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 		if (!v) {
 			if (bin != stackbuf)
 				free(bin);
-			log_refused(s, c->path, why);
-			rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
-			return false;
+			return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED, why,
+				      true);
 		}
 		rpc_mac_verified_free(s->mac_ok);
 		s->mac_ok = v;
 	}
 	if (bin != stackbuf)
 		free(bin);
+	/* A public method lists no permissions: any valid macaroon of ours
+	 * whose caveats hold will do. */
 	st = rpc_mac_authorize(s->mac_ok, why, sizeof(why), c->path,
 			       me->perms, me->m.num_perms, s->peer_ip,
 			       (int64_t)time(NULL));
-	if (st != RPC_STATUS_OK) {
-		log_refused(s, c->path, why);
-		rpc_call_finish(c, st, why);
-		return false;
-	}
+	if (st != RPC_STATUS_OK)
+		return refuse(c, pub, st, why, true);
 	s->authed = true;
 	return true;
 }
@@ -439,11 +449,11 @@ static void call_dispatch(struct rpc_call *c)
 				"malformed grpc-timeout");
 		return;
 	}
-	bool ok = authorize(c, me);
+	bool passed = authorize(c, me);
 	/* Checked: the macaroon's hex copy is not needed any more. */
 	free(c->mac_hex);
 	c->mac_hex = NULL;
-	if (!ok)
+	if (!passed && !me->m.no_macaroon)
 		return;
 	/* A call whose macaroon passed makes the connection safe from the
 	 * pre-auth deadline (handshake_timeout) and, unless the owner
@@ -452,7 +462,7 @@ static void call_dispatch(struct rpc_call *c)
 	 * deadline nor lifts the pre-auth caps, so a health client that
 	 * holds no macaroon is closed after handshake_timeout like any
 	 * other pre-auth connection. */
-	if (!me->m.no_macaroon && c->sess->conn)
+	if (passed && c->sess->conn)
 		rpc_conn_authorised(c->sess->conn,
 				    !srv->cfg.owner_authenticates);
 	if (me->m.no_macaroon && !unauth_admit(c))

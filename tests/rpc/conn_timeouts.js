@@ -181,9 +181,16 @@ async function healthWatchIsPreauth(node, mac) {
   authd.on('close', () => { authdClosed = true; });
   const w2 = await rawCall(authd, '/grpc.health.v1.Health/Watch', null, true);
   check(await rawCall(authd, '/lnrpc.Lightning/GetInfo', mac) === 0, 'authorised call beside the Watch');
+  // A monitor that sends its macaroon on the Watch itself.
+  const withMac = h2connect(node);
+  let withMacClosed = false;
+  withMac.on('close', () => { withMacClosed = true; });
+  const w3 = await rawCall(withMac, '/grpc.health.v1.Health/Watch', mac, true);
   await sleep(2 * HS_TIMEOUT * 1000);
   check(w2 !== null && !authdClosed, 'Watch on an authenticated connection: kept');
+  check(w3 !== null && !withMacClosed, 'Watch carrying a valid macaroon: kept');
   authd.close();
+  withMac.close();
 }
 
 async function grpcJsReconnects(node, mac) {

@@ -298,6 +298,27 @@ static void test_unauth_cap(void)
 	for (int i = 0; i < 4; i++)
 		CHECK(!more[i]->closed && more[i]->data > 0);
 	client_free(&cl);
+
+	/* A Watch that carries a valid macaroon authenticates its
+	 * connection (a monitor sending its macaroon on every call); a bad
+	 * one is ignored (the method is public) and lifts nothing. */
+	client_init(&cl);
+	struct cstream *bad[6], *good[6];
+	for (int i = 0; i < 6; i++)
+		bad[i] = call(&cl, "/t.T/Watch", "00", NULL, 0, 10, 10);
+	pump(&cl);
+	size_t served = 0;
+	for (int i = 0; i < 6; i++)
+		served += !bad[i]->closed && bad[i]->data > 0;
+	CHECK(served == 4);
+	client_free(&cl);
+	client_init(&cl);
+	for (int i = 0; i < 6; i++)
+		good[i] = call(&cl, "/t.T/Watch", mac_hex, NULL, 0, 10, 10);
+	pump(&cl);
+	for (int i = 0; i < 6; i++)
+		CHECK(!good[i]->closed && good[i]->data > 0);
+	client_free(&cl);
 }
 
 /* nghttp2's deflater indexes an entry only up to 3/4 of its 4 KiB table:
