@@ -404,7 +404,7 @@ def part_watch(h):
     base = status_kb(node, 'VmHWM')
     m = node.mark()
     for conns in (1, 32):
-        stats, worst, hwm, monitor = attack(node, mport, 'watch', conns, 6)
+        stats, worst, hwm, monitor = attack(node, mport, 'watch', conns, 4)
         grown = (hwm - base) / 1024
         print(f'watch x{conns} connection(s): {stats}; VmHWM +{grown:.1f} '
               f'MiB (bound {WATCH_RSS_BOUND_MB}); loop max {worst * 1e3:.1f} '
@@ -433,7 +433,7 @@ def part_hpack(h):
     base = status_kb(node, 'VmHWM')
     m = node.mark()
     loop_max(mport)
-    stats, worst, hwm, monitor = attack(node, mport, 'hpack', 32, 8)
+    stats, worst, hwm, monitor = attack(node, mport, 'hpack', 32, 5)
     grown = (hwm - base) / 1024
     print(f'hpack x32 connections: {stats}; loop max {worst * 1e3:.1f} ms '
           f'(signer ping interval 1000 ms); VmHWM +{grown:.1f} MiB; monitor '
@@ -446,7 +446,7 @@ def part_hpack(h):
     # The signer port is served by the same core (src/rpc/call.c): the
     # same attack there, within its per-source pre-auth cap (4).
     stats, worst, hwm, monitor = attack(
-        node, mport, 'hpack', 4, 4, target=f'127.0.0.1:{signer_port(node)}')
+        node, mport, 'hpack', 4, 3, target=f'127.0.0.1:{signer_port(node)}')
     grown = (hwm - base) / 1024
     print(f'hpack x4 connections on the signer port: {stats}; loop max '
           f'{worst * 1e3:.1f} ms; VmHWM +{grown:.1f} MiB')
