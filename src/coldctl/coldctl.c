@@ -554,13 +554,16 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		       "\"authenticated\": %u, \"accepted\": \"%llu\", "
 		       "\"refused_source\": \"%llu\", \"evicted\": "
 		       "\"%llu\", \"timed_out\": \"%llu\", "
-		       "\"auth_full\": \"%llu\"}",
+		       "\"auth_full\": \"%llu\", \"headers_refused\": "
+		       "\"%llu\", \"unauth_calls_refused\": \"%llu\"}",
 		       l->unauthenticated, l->authenticated,
 		       (unsigned long long)l->accepted,
 		       (unsigned long long)l->refused_source,
 		       (unsigned long long)l->evicted,
 		       (unsigned long long)l->timed_out,
-		       (unsigned long long)l->auth_full);
+		       (unsigned long long)l->auth_full,
+		       (unsigned long long)l->headers_refused,
+		       (unsigned long long)l->unauth_calls_refused);
 	}
 	printf("%s]\n", r->n_listeners ? "\n    " : "");
 	printf("}\n");

@@ -83,6 +83,17 @@ static const char *subsys(const struct rpc_session *s)
 	return s->srv->subsys;
 }
 
+/* The listener's counters: [1] for the unix socket (no peer address). */
+static void count_headers_refused(struct rpc_session *s)
+{
+	s->srv->headers_refused[s->peer_ip ? 0 : 1]++;
+}
+
+static void count_unauth_refused(struct rpc_session *s)
+{
+	s->srv->unauth_calls_refused[s->peer_ip ? 0 : 1]++;
+}
+
 /* Anyone can send a bad macaroon, on as many calls as they like: capped
  * (10 lines a second, then debug and a summary), so a flood of them
  * cannot rotate the log files away. */
@@ -397,12 +408,14 @@ static bool unauth_admit(struct rpc_call *c)
 	if (s->authed)
 		return true;
 	if (s->unauth_calls >= srv->cfg.max_unauth_calls) {
+		count_unauth_refused(s);
 		snprintf(msg, sizeof(msg), "too many calls without a macaroon "
 			 "on this connection (%zu)", srv->cfg.max_unauth_calls);
 		rpc_call_finish(c, RPC_STATUS_RESOURCE_EXHAUSTED, msg);
 		return false;
 	}
 	if (srv->unauth_calls >= srv->cfg.max_unauth_calls_total) {
+		count_unauth_refused(s);
 		snprintf(msg, sizeof(msg), "too many calls without a macaroon "
 			 "on this server (%zu)",
 			 srv->cfg.max_unauth_calls_total);
@@ -527,6 +540,8 @@ static void call_data(struct rpc_call *c, const uint8_t *data, size_t len)
 	case RPC_FRAME_STOPPED:
 		return;
 	case RPC_FRAME_TOO_BIG:
+		if (c->me->m.no_macaroon)
+			count_unauth_refused(c->sess);
 		snprintf(msg, sizeof(msg),
 			 "request message larger than max (%u vs. %zu)",
 			 be32_get(c->framer.hdr + 1), c->framer.max);
@@ -681,6 +696,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 	if (!s->authed) {
 		s->preauth_hdr += sz;
 		if (s->preauth_hdr > s->srv->cfg.max_preauth_header_bytes) {
+			count_headers_refused(s);
 			s->fatal = "request headers over the pre-auth budget";
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		}
@@ -690,6 +706,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		/* No gRPC client sends this before it authenticated: drop
 		 * the connection, so that the rest of the block (and of the
 		 * read) is not even decoded. */
+		count_headers_refused(s);
 		s->fatal = "request header list over the limit before "
 			   "authentication";
 		count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
@@ -699,6 +716,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		/* nghttp2 resets the stream (RST_STREAM INTERNAL_ERROR: a
 		 * response could not overtake it) and skips the rest. */
 		c->hdr_overflow = c->finishing = true;
+		count_headers_refused(s);
 		count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
 		log_debug(subsys(s), "%s: stream %d reset: request header list "
 			  "over %zu bytes", s->peer, c->stream_id,

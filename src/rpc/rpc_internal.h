@@ -171,6 +171,8 @@ struct rpc_server {
 	size_t num_conns;
 	struct rpc_method_stats unknown_stats; /* unregistered paths */
 	size_t unauth_calls; /* macaroon-less calls on pre-auth connections */
+	/* Counters for rpc_server_admit_stats, [0] TCP, [1] unix. */
+	uint64_t headers_refused[2], unauth_calls_refused[2];
 	struct admit *admit_tcp, *admit_unix; /* owned; unix NULL if none */
 	/* Lines anyone who reaches the port can cause, capped (log_burst):
 	 * failed TLS handshakes, HTTP/2 errors, calls refused for their

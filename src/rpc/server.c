@@ -799,10 +799,16 @@ size_t rpc_server_admit_stats(const struct rpc_server *srv,
 			      struct admit_stats *out, size_t max)
 {
 	size_t n = 0;
-	if (n < max && srv->admit_tcp)
-		admit_get_stats(srv->admit_tcp, &out[n++]);
-	if (n < max && srv->admit_unix)
-		admit_get_stats(srv->admit_unix, &out[n++]);
+	if (n < max && srv->admit_tcp) {
+		admit_get_stats(srv->admit_tcp, &out[n]);
+		out[n].headers_refused = srv->headers_refused[0];
+		out[n++].unauth_calls_refused = srv->unauth_calls_refused[0];
+	}
+	if (n < max && srv->admit_unix) {
+		admit_get_stats(srv->admit_unix, &out[n]);
+		out[n].headers_refused = srv->headers_refused[1];
+		out[n++].unauth_calls_refused = srv->unauth_calls_refused[1];
+	}
 	return n;
 }
 

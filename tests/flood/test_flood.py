@@ -403,6 +403,7 @@ def part_watch(h):
     coldctl(node, f'127.0.0.1:{rpc_port(node)}')
     base = status_kb(node, 'VmHWM')
     m = node.mark()
+    before = listener(node, 'rpc')
     for conns in (1, 32):
         stats, worst, hwm, monitor = attack(node, mport, 'watch', conns, 4)
         grown = (hwm - base) / 1024
@@ -420,6 +421,11 @@ def part_watch(h):
         if stats.get('watch_other', 0):
             fail(f'watch x{conns}: calls with another status: {stats}')
         still_serving(node, m, f'watch x{conns}')
+    now = listener(node, 'rpc')
+    got = int(now['unauth_calls_refused']) - int(before['unauth_calls_refused'])
+    if got < 3300:
+        fail(f'GetState counts {got} macaroon-less calls refused, want '
+             f'3300 or more: {now}')
     s.stop()
     node.stop()
 
@@ -433,6 +439,7 @@ def part_hpack(h):
     base = status_kb(node, 'VmHWM')
     m = node.mark()
     loop_max(mport)
+    before = listener(node, 'rpc')
     stats, worst, hwm, monitor = attack(node, mport, 'hpack', 32, 5)
     grown = (hwm - base) / 1024
     print(f'hpack x32 connections: {stats}; loop max {worst * 1e3:.1f} ms '
@@ -443,6 +450,9 @@ def part_hpack(h):
     if grown > HPACK_RSS_BOUND_MB:
         fail(f'hpack: peak RSS grew {grown:.1f} MiB (> {HPACK_RSS_BOUND_MB})')
     still_serving(node, m, 'hpack')
+    now = listener(node, 'rpc')
+    if int(now['headers_refused']) <= int(before['headers_refused']):
+        fail(f'GetState counts no header lists refused: {now}')
     # The signer port is served by the same core (src/rpc/call.c): the
     # same attack there, within its per-source pre-auth cap (4).
     stats, worst, hwm, monitor = attack(

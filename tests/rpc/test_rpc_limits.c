@@ -234,12 +234,22 @@ static struct cstream *call(struct client *cl, const char *path,
 
 /* ---- the cases ------------------------------------------------------------ */
 
+/* The TCP listener's counters (GetState's ListenerCounters 9 and 10). */
+static struct admit_stats counters(void)
+{
+	struct admit_stats a[2];
+	memset(a, 0, sizeof(a));
+	CHECK(rpc_server_admit_stats(srv, a, 2) == 1);
+	return a[0];
+}
+
 /* Issue 22 item 1: one connection, 100 Watch streams each sending a
  * 4,000,000-byte request.  Before: 4 MiB allocated per stream, every call
  * started.  Now: RESOURCE_EXHAUSTED at the 5-byte prefix. */
 static void test_watch_big(void)
 {
 	struct client cl;
+	struct admit_stats before = counters();
 	client_init(&cl);
 	watch_msgs_seen = 0;
 	for (int i = 0; i < 100; i++)
@@ -257,6 +267,8 @@ static void test_watch_big(void)
 	CHECK(exhausted + reset == 100);
 	CHECK(exhausted >= 90);
 	CHECK(watch_msgs_seen == 0);
+	CHECK(counters().unauth_calls_refused - before.unauth_calls_refused ==
+	      100);
 	client_free(&cl);
 }
 
@@ -331,6 +343,7 @@ static void test_header_list(bool authed)
 {
 	static nghttp2_nv extra[4000];
 	struct client cl;
+	struct admit_stats before = counters();
 	client_init(&cl);
 	memset(bigval, 'v', sizeof(bigval));
 	for (size_t i = 0; i < CN_ARRAY_SIZE(extra); i++)
@@ -354,6 +367,7 @@ static void test_header_list(bool authed)
 	      (st->closed && st->rst != 0) || cl.server_failed);
 	/* Before authentication the connection is closed at once. */
 	CHECK(authed || cl.server_failed);
+	CHECK(counters().headers_refused - before.headers_refused == 1);
 	if (authed) {
 		/* The connection still serves. */
 		CHECK(!cl.server_failed);
