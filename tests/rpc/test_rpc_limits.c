@@ -18,8 +18,11 @@
 
 #include <ev.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const struct rpc_perm perm_info[] = { { "info", "read" } };
 
@@ -480,6 +483,43 @@ static void test_logs(void)
 	fclose(f);
 }
 
+/* TLS contexts (issue 22): TLS 1.2 suites ECDHE + AEAD only, decrypted
+ * records wiped by OpenSSL, a tls.key others can read refused. */
+static void test_tls_ctx(void)
+{
+	char dir[] = "/tmp/cn-rpclimits-XXXXXX", cert[64], key[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cert, sizeof(cert), "%s/tls.cert", dir);
+	snprintf(key, sizeof(key), "%s/tls.key", dir);
+	CHECK(rpc_tls_ensure(cert, key, NULL, 0));
+	SSL_CTX *ctxs[2] = { rpc_tls_server_ctx(cert, key),
+			     rpc_tls_client_ctx(cert) };
+	for (int k = 0; k < 2; k++) {
+		SSL_CTX *ctx = ctxs[k];
+		CHECK(ctx != NULL);
+		if (!ctx)
+			continue;
+		CHECK(SSL_CTX_get_options(ctx) & SSL_OP_CLEANSE_PLAINTEXT);
+		STACK_OF(SSL_CIPHER) *cs = SSL_CTX_get_ciphers(ctx);
+		int n12 = 0;
+		for (int i = 0; i < sk_SSL_CIPHER_num(cs); i++) {
+			const SSL_CIPHER *c = sk_SSL_CIPHER_value(cs, i);
+			if (strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0)
+				continue;
+			n12++;
+			CHECK(SSL_CIPHER_is_aead(c));
+			CHECK(SSL_CIPHER_get_kx_nid(c) == NID_kx_ecdhe);
+		}
+		CHECK(n12 == 6);
+		SSL_CTX_free(ctx);
+	}
+	CHECK(chmod(key, 0640) == 0);
+	CHECK(rpc_tls_server_ctx(cert, key) == NULL);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	struct rpc_server_config cfg;
@@ -516,6 +556,7 @@ int main(void)
 	test_two_macaroons();
 	test_long_path();
 	test_logs();
+	test_tls_ctx();
 
 	rpc_server_free(srv);
 	rpc_macaroon_svc_free(svc);
