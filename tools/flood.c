@@ -525,8 +525,11 @@ static void tls_step(struct fconn *c)
 		c->tls_ok = true;
 		F.tls_ok++;
 		if (F.attack != ATTACK_NONE) {
-			bool ok = F.attack == ATTACK_WATCH ? watch_start(c)
-							   : (hpack_start(c), true);
+			bool ok = true;
+			if (F.attack == ATTACK_WATCH)
+				ok = watch_start(c);
+			else
+				hpack_start(c);
 			if (!ok || !attack_step(c, EV_WRITE))
 				reopen(c);
 			return;
@@ -705,7 +708,8 @@ int main(int argc, char **argv)
 		size_t n = 5;
 		F.body[n++] = 0x0a;
 		for (size_t v = F.size; ; v >>= 7) {
-			F.body[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+			F.body[n++] = (uint8_t)((v & 0x7f) |
+						(v > 0x7f ? 0x80 : 0));
 			if (v <= 0x7f)
 				break;
 		}

@@ -908,7 +908,8 @@ int main(int argc, char **argv)
 	o.datadir = cn_expand_home(datadir);
 	o.tlscertpath = cert ? cn_expand_home(cert) : NULL;
 	o.macaroonpath = mac ? cn_expand_home(mac) : NULL;
-	if (!o.datadir || (cert && !o.tlscertpath) || (mac && !o.macaroonpath)) {
+	if (!o.datadir || (cert && !o.tlscertpath) ||
+	    (mac && !o.macaroonpath)) {
 		fprintf(stderr, "[coldctl] cannot expand '~' in a path: no "
 			"such user, or HOME is not set and the user has no "
 			"home directory\n");

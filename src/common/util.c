@@ -90,8 +90,8 @@ char *cn_expand_home(const char *path)
 		 * started without HOME must not get a relative path). */
 		home = getenv("HOME");
 		if ((!home || !*home) &&
-		    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 &&
-		    res)
+		    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+			       &res) == 0 && res)
 			home = res->pw_dir;
 	} else if ((size_t)(rest - path - 1) < sizeof(user)) {
 		/* "~user/x", as a shell would. */

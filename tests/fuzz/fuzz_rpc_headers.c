@@ -67,7 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* ---- building frames ------------------------------------------------------ */
+/* ---- building frames ---------------------------------------------------- */
 
 struct out {
 	uint8_t *buf;
@@ -282,8 +282,9 @@ static void run_program(struct out *o, struct prog *pg, bool authed,
 		case 10: /* end of the header block */
 			frame_close(o, true, a & 1);
 			if (with_data && (b & 1))
-				data_frame(o, o->sid, (const uint8_t *)"\x0a\x00",
-					   2, true);
+				data_frame(o, o->sid,
+					   (const uint8_t *)"\x0a\x00", 2,
+					   true);
 			break;
 		case 11: /* a CONTINUATION boundary */
 			frame_close(o, false, false);

@@ -235,7 +235,7 @@ static struct cstream *call(struct client *cl, const char *path,
 	return st;
 }
 
-/* ---- the cases ------------------------------------------------------------ */
+/* ---- the cases ---------------------------------------------------------- */
 
 /* The TCP listener's counters (GetState's ListenerCounters 9 and 10). */
 static struct admit_stats counters(void)
@@ -299,7 +299,8 @@ static void test_unauth_cap(void)
 	CHECK(capped == 2);
 	CHECK(watch_max_len == 900);
 	/* A 1 KiB + 1 request is refused even on a fresh stream slot. */
-	struct cstream *big = call(&cl, "/t.T/Watch", NULL, NULL, 0, 1025, 1025);
+	struct cstream *big = call(&cl, "/t.T/Watch", NULL, NULL, 0, 1025,
+				   1025);
 	pump(&cl);
 	CHECK(big->status == RPC_STATUS_RESOURCE_EXHAUSTED);
 	/* Authenticate: a call whose macaroon passes. */
