@@ -666,6 +666,24 @@ static bool hdr_is(const uint8_t *name, size_t len, const char *want)
 	return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
+/* The call's header list is over the limit and its stream is about to be
+ * reset: finished (RESOURCE_EXHAUSTED, counted once) without a response,
+ * which the reset would overtake.  A started call (trailers over the
+ * limit) gets a status its data callback can still send. */
+static void header_list_refused(struct rpc_call *c)
+{
+	if (c->finishing)
+		return;
+	c->finishing = true;
+	c->status = RPC_STATUS_RESOURCE_EXHAUSTED;
+	c->status_msg = strdup("request header list too large");
+	if (!c->status_msg)
+		abort(); /* out of memory for a few bytes */
+	count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
+	if (c->headers_sent)
+		nghttp2_session_resume_data(c->sess->h2, c->stream_id);
+}
+
 /* Every header of a request passes here, so its cost must not depend on
  * how the client compressed it: HPACK lets one 4 KB value, indexed once,
  * come back for each 1-byte reference (issue 22).  The header list is
@@ -702,22 +720,20 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		}
 	}
 	c->hdr_size += sz;
-	if (c->hdr_size > s->srv->cfg.max_header_list && !s->authed) {
+	if (c->hdr_size > s->srv->cfg.max_header_list) {
+		c->hdr_overflow = true;
+		count_headers_refused(s);
+		header_list_refused(c);
 		/* No gRPC client sends this before it authenticated: drop
 		 * the connection, so that the rest of the block (and of the
 		 * read) is not even decoded. */
-		count_headers_refused(s);
-		s->fatal = "request header list over the limit before "
-			   "authentication";
-		count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	}
-	if (c->hdr_size > s->srv->cfg.max_header_list) {
+		if (!s->authed) {
+			s->fatal = "request header list over the limit before "
+				   "authentication";
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
 		/* nghttp2 resets the stream (RST_STREAM INTERNAL_ERROR: a
 		 * response could not overtake it) and skips the rest. */
-		c->hdr_overflow = c->finishing = true;
-		count_headers_refused(s);
-		count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
 		log_debug(subsys(s), "%s: stream %d reset: request header list "
 			  "over %zu bytes", s->peer, c->stream_id,
 			  s->srv->cfg.max_header_list);

@@ -65,6 +65,7 @@ struct cstream {
 	 * bytes of zeros */
 	uint32_t decl;
 	size_t send, off;
+	bool hold; /* after the body: keep the stream open (no END_STREAM) */
 };
 
 struct client {
@@ -139,7 +140,9 @@ static ssize_t c_body(nghttp2_session *h2, int32_t sid, uint8_t *buf,
 			st->off += k;
 		}
 	}
-	if (st->off == total)
+	if (st->off == total && st->hold && n == 0)
+		return NGHTTP2_ERR_DEFERRED;
+	if (st->off == total && !st->hold)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
 }
@@ -383,6 +386,37 @@ static void test_header_list(bool authed)
 	client_free(&cl);
 }
 
+/* Trailers count too: on an authenticated connection a started Watch whose
+ * client sends 12 MB of trailers is reset; the connection still serves. */
+static void test_trailers(void)
+{
+	static nghttp2_nv extra[4000];
+	struct client cl;
+	client_init(&cl);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(extra); i++)
+		extra[i] = (nghttp2_nv)NVS("x-pad", bigval, sizeof(bigval));
+	struct cstream *a = call(&cl, "/t.T/Auth", mac_hex, NULL, 0, 3, 3);
+	pump(&cl);
+	CHECK(a->status == RPC_STATUS_OK);
+	/* A Watch whose stream stays open after its request. */
+	struct cstream *w = call(&cl, "/t.T/Watch", NULL, NULL, 0, 10, 10);
+	w->hold = true;
+	pump(&cl);
+	CHECK(w->data > 0);
+	CHECK(!w->closed);
+	struct admit_stats before = counters();
+	CHECK(nghttp2_submit_trailer(cl.h2, w->id, extra,
+				     CN_ARRAY_SIZE(extra)) == 0);
+	pump(&cl);
+	CHECK(w->closed && w->rst != 0);
+	CHECK(!cl.server_failed);
+	CHECK(counters().headers_refused - before.headers_refused == 1);
+	struct cstream *b = call(&cl, "/t.T/Auth", mac_hex, NULL, 0, 3, 3);
+	pump(&cl);
+	CHECK(b->status == RPC_STATUS_OK);
+	client_free(&cl);
+}
+
 /* 64 streams of 21 KB headers each (under the per-stream limit): a
  * pre-auth connection runs out of its header budget and is closed. */
 static void test_preauth_budget(void)
@@ -554,6 +588,7 @@ int main(void)
 	test_header_list(false);
 	test_header_list(true);
 	test_preauth_budget();
+	test_trailers();
 	test_two_macaroons();
 	test_long_path();
 	test_logs();
