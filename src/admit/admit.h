@@ -108,6 +108,11 @@ struct admit_stats {
 	uint32_t unauthenticated, authenticated;
 	uint64_t accepted;
 	uint64_t count[ADMIT_NUM_REASONS];
+	/* Filled by the listener's owner, not by admit (gRPC ports, issue
+	 * 22; 0 elsewhere): requests refused for their header list (stream
+	 * reset, or a pre-auth connection closed), and macaroon-less calls
+	 * refused (pre-auth caps, request size). */
+	uint64_t headers_refused, unauth_calls_refused;
 };
 void admit_get_stats(const struct admit *a, struct admit_stats *out);
 

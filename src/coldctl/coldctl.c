@@ -15,6 +15,7 @@
 #include "coldrpc.pb-c.h"
 #include "lightning.pb-c.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -583,13 +584,16 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		       "\"authenticated\": %u, \"accepted\": \"%llu\", "
 		       "\"refused_source\": \"%llu\", \"evicted\": "
 		       "\"%llu\", \"timed_out\": \"%llu\", "
-		       "\"auth_full\": \"%llu\"}",
+		       "\"auth_full\": \"%llu\", \"headers_refused\": "
+		       "\"%llu\", \"unauth_calls_refused\": \"%llu\"}",
 		       l->unauthenticated, l->authenticated,
 		       (unsigned long long)l->accepted,
 		       (unsigned long long)l->refused_source,
 		       (unsigned long long)l->evicted,
 		       (unsigned long long)l->timed_out,
-		       (unsigned long long)l->auth_full);
+		       (unsigned long long)l->auth_full,
+		       (unsigned long long)l->headers_refused,
+		       (unsigned long long)l->unauth_calls_refused);
 	}
 	printf("%s]\n", r->n_listeners ? "\n    " : "");
 	printf("}\n");
@@ -616,9 +620,14 @@ static int cmd_bakemacaroon(const struct opts *o, int argc, char **argv)
 	};
 	const char *save_to = NULL;
 	char tcav[64], icav[80];
+	/* One slot per caveat kind: each option may be given once. */
 	const char *cavs[2];
 	size_t ncav = 0;
+	bool have_t = false, have_i = false;
 	int c, ret = 1;
+	uint8_t ipbuf[16];
+	char *end;
+	long secs;
 
 	optind = 0; /* glibc: 0 re-initialises (permuting again) */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -627,14 +636,39 @@ static int cmd_bakemacaroon(const struct opts *o, int argc, char **argv)
 			save_to = optarg;
 			break;
 		case 't':
-			if (atol(optarg) <= 0) {
-				fprintf(stderr, "[coldctl] --timeout must be > 0\n");
+			if (have_t) {
+				fprintf(stderr, "[coldctl] --timeout given "
+					"more than once\n");
 				return 2;
 			}
-			time_caveat(tcav, sizeof(tcav), atol(optarg));
+			errno = 0;
+			secs = strtol(optarg, &end, 10);
+			/* At most 100 years: time_caveat's year stays four
+			 * digits. */
+			if (errno || *end || end == optarg || secs <= 0 ||
+			    secs > 100L * 366 * 24 * 3600) {
+				fprintf(stderr, "[coldctl] --timeout must be "
+					"seconds, 1..3162240000\n");
+				return 2;
+			}
+			have_t = true;
+			time_caveat(tcav, sizeof(tcav), secs);
 			cavs[ncav++] = tcav;
 			break;
 		case 'i':
+			if (have_i) {
+				fprintf(stderr, "[coldctl] --ip_address given "
+					"more than once\n");
+				return 2;
+			}
+			if (inet_pton(AF_INET, optarg, ipbuf) != 1 &&
+			    inet_pton(AF_INET6, optarg, ipbuf) != 1) {
+				fprintf(stderr, "[coldctl] --ip_address: '%s' "
+					"is not an IPv4 or IPv6 address\n",
+					optarg);
+				return 2;
+			}
+			have_i = true;
 			snprintf(icav, sizeof(icav), "ipaddr %s", optarg);
 			cavs[ncav++] = icav;
 			break;
@@ -904,7 +938,14 @@ int main(int argc, char **argv)
 	o.datadir = cn_expand_home(datadir);
 	o.tlscertpath = cert ? cn_expand_home(cert) : NULL;
 	o.macaroonpath = mac ? cn_expand_home(mac) : NULL;
-	if (!o.datadir || (!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
+	if (!o.datadir || (cert && !o.tlscertpath) ||
+	    (mac && !o.macaroonpath)) {
+		fprintf(stderr, "[coldctl] cannot expand '~' in a path: no "
+			"such user, or HOME is not set and the user has no "
+			"home directory\n");
+		return 2;
+	}
+	if ((!cert && asprintf(&o.tlscertpath, "%s/tls.cert",
 					     o.datadir) < 0) ||
 	    (!mac && asprintf(&o.macaroonpath, "%s/admin.macaroon",
 			      o.datadir) < 0))

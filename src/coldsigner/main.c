@@ -406,8 +406,13 @@ int main(int argc, char *argv[])
 	cert_path = cn_expand_home(cert);
 	mac_path = cn_expand_home(macpath);
 	key_path = cn_expand_home(keyfile);
-	if (!cert_path || !mac_path || !key_path)
+	if (!cert_path || !mac_path || !key_path) {
+		log_unusual(SUBSYS, "cannot expand '~' in --tlscertpath, "
+			    "--macaroonpath or --keyfile: no such user, or "
+			    "HOME is not set and the user has no home "
+			    "directory");
 		goto out;
+	}
 	s.key = cn_nodekey_load(SUBSYS, key_path, true);
 	if (!s.key)
 		goto out;

@@ -149,10 +149,12 @@ static inline void le32_put(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-/* @path with a leading "~/" (or a lone "~") replaced by $HOME, as a new
- * malloc'd string the caller frees; NULL on allocation failure.  Flags like
- * --keyfile=~/x reach us unexpanded: the shell only expands a word-initial
- * tilde. */
+/* @path with a leading "~/" (or a lone "~") replaced by $HOME (or, with
+ * HOME unset or empty, the user's passwd home), "~user/" by that user's
+ * home (getpwnam), as a new malloc'd string the caller frees.  NULL with
+ * errno ENOENT if there is no such home (never a relative path), ENOMEM
+ * on allocation failure.  Flags like --keyfile=~/x reach us unexpanded:
+ * the shell only expands a word-initial tilde. */
 char *cn_expand_home(const char *path);
 
 /* "host:port" or "[v6]:port" into @host (@hostcap bytes, NUL-terminated)

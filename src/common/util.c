@@ -1,8 +1,11 @@
 /*~ Small shared helpers: hex, clock, and the process-wide crypto contexts. */
 #include "common/common.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <secp256k1.h>
 #include <sodium.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +75,40 @@ bool hex_decode_reversed(uint8_t *out, size_t len, const char *hex)
 
 char *cn_expand_home(const char *path)
 {
-	const char *home = getenv("HOME");
+	const char *home = NULL, *rest;
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096], user[256];
 	char *out;
 
-	if (path[0] != '~' || (path[1] && path[1] != '/') || !home)
+	if (path[0] != '~')
 		return strdup(path);
-	if (asprintf(&out, "%s%s", home, path + 1) < 0)
+	rest = strchr(path, '/');
+	if (!rest)
+		rest = path + strlen(path);
+	if (rest == path + 1) {
+		/* "~" or "~/x": $HOME, else the passwd entry (a service
+		 * started without HOME must not get a relative path). */
+		home = getenv("HOME");
+		if ((!home || !*home) &&
+		    getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+			       &res) == 0 && res)
+			home = res->pw_dir;
+	} else if ((size_t)(rest - path - 1) < sizeof(user)) {
+		/* "~user/x", as a shell would. */
+		memcpy(user, path + 1, (size_t)(rest - path - 1));
+		user[rest - path - 1] = '\0';
+		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res) == 0 &&
+		    res)
+			home = res->pw_dir;
+	}
+	if (!home || !*home) {
+		errno = ENOENT;
 		return NULL;
+	}
+	if (asprintf(&out, "%s%s", home, rest) < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	return out;
 }
 

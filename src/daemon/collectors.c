@@ -377,6 +377,22 @@ static void collect_listeners(void *arg, struct metrics_page *pg)
 	for (size_t i = 0; i < n; i++)
 		metrics_sample(pg, (double)ls[i].count[ADMIT_AUTH_FULL],
 			       "listener", ls[i].name, NULL);
+	/* Issue 22: what the gRPC ports refused before authentication. */
+	metrics_family(pg, "coldnode_listener_headers_refused_total",
+		       METRICS_COUNTER,
+		       "gRPC requests refused for their header list (over "
+		       "32 KiB, or a pre-auth connection over its header "
+		       "budget).");
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(pg, (double)ls[i].headers_refused, "listener",
+			       ls[i].name, NULL);
+	metrics_family(pg, "coldnode_listener_unauth_calls_refused_total",
+		       METRICS_COUNTER,
+		       "gRPC calls without a macaroon (health) refused: "
+		       "pre-auth caps or request size.");
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(pg, (double)ls[i].unauth_calls_refused,
+			       "listener", ls[i].name, NULL);
 }
 
 bool daemon_collectors_add(struct metrics *m, const struct daemon_sources *src)

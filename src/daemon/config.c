@@ -276,6 +276,11 @@ static bool parse_bool(bool *out, const char *v)
 	return false;
 }
 
+/* Longest duration accepted: a year.  Every duration here is a timeout or
+ * an interval; "1e306h" (infinity once in seconds) or a century would
+ * only turn a check off by accident. */
+#define MAX_DURATION_SECS (366.0 * 24 * 3600)
+
 static bool parse_duration(double *out, const char *v)
 {
 	char *end;
@@ -286,15 +291,18 @@ static bool parse_duration(double *out, const char *v)
 	if (end == v || errno || !isfinite(d) || d < 0)
 		return false;
 	if (!*end || !strcmp(end, "s"))
-		*out = d;
+		;
 	else if (!strcmp(end, "ms"))
-		*out = d / 1000;
+		d /= 1000;
 	else if (!strcmp(end, "m"))
-		*out = d * 60;
+		d *= 60;
 	else if (!strcmp(end, "h"))
-		*out = d * 3600;
+		d *= 3600;
 	else
 		return false;
+	if (!isfinite(d) || d > MAX_DURATION_SECS)
+		return false;
+	*out = d;
 	return true;
 }
 
@@ -374,8 +382,8 @@ static bool set_opt(struct loader *ld, const struct opt *o, const char *v,
 	case OPT_DURATION:
 		if (!parse_duration(f, v))
 			return fail(ld,
-				    "--%s: '%s' is not a duration (e.g. 10s, "
-				    "500ms, 2m)",
+				    "--%s: '%s' is not a duration of at most "
+				    "8784h (e.g. 10s, 500ms, 2m)",
 				    o->name, v);
 		return true;
 	case OPT_UINT:
@@ -409,10 +417,17 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Longest config line, its newline excluded.  A longer one is refused,
+ * never cut: the rest of a cut line would be parsed as a line of its own,
+ * so a long value could smuggle in an option. */
+#define MAX_CONF_LINE 1024
+
 static bool load_file(struct loader *ld, const char *path, bool must_exist)
 {
 	FILE *f = fopen(path, "r");
-	char line[1024];
+	/* +2: the newline and the NUL, so a line of exactly MAX_CONF_LINE
+	 * bytes fits whole and a longer one is seen to be longer. */
+	char line[MAX_CONF_LINE + 2];
 	unsigned lineno = 0;
 	bool ok = true;
 
@@ -423,10 +438,24 @@ static bool load_file(struct loader *ld, const char *path, bool must_exist)
 			    strerror(errno));
 	}
 	while (ok && fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq;
+		char *s, *eq;
 		const struct opt *o;
+		size_t len = strlen(line);
 
 		lineno++;
+		if (len > MAX_CONF_LINE && line[len - 1] != '\n') {
+			ok = fail(ld, "%s:%u: line longer than %d bytes", path,
+				  lineno, MAX_CONF_LINE);
+			break;
+		}
+		if (len && line[len - 1] != '\n' && !feof(f)) {
+			/* fgets stopped early without a newline: a NUL
+			 * byte inside the line. */
+			ok = fail(ld, "%s:%u: line with a NUL byte", path,
+				  lineno);
+			break;
+		}
+		s = trim(line);
 		/* Comments, blank lines, and [Section] headers (lnd groups
 		 * options in sections; we ignore the names). */
 		if (!*s || *s == '#' || *s == ';' || *s == '[')
@@ -450,6 +479,8 @@ static bool load_file(struct loader *ld, const char *path, bool must_exist)
 			fprintf(ld->errf, "coldnode: (in %s line %u)\n", path,
 				lineno);
 	}
+	/* Values can be secrets (--bitcoind.rpcpass). */
+	sodium_memzero(line, sizeof(line));
 	fclose(f);
 	return ok;
 }
@@ -585,6 +616,10 @@ static bool finish(struct loader *ld)
 		if (!*paths[i])
 			continue;
 		dd = cn_expand_home(*paths[i]);
+		if (!dd && errno == ENOENT)
+			return fail(ld, "cannot expand '%s': no such user, or "
+				    "HOME is not set and the user has no home "
+				    "directory", *paths[i]);
 		if (!dd)
 			return fail(ld, "out of memory");
 		free(*paths[i]);
@@ -657,6 +692,11 @@ static bool finish(struct loader *ld)
 	if (cfg->rpc_maxpreauth == 0 || cfg->signer_maxpreauth == 0)
 		return fail(ld, "--rpc.maxpreauth and --signer.maxpreauth must "
 			    "be at least 1");
+	/* 0 would ping the signer in a busy loop, or time every request
+	 * out at once. */
+	if (cfg->signer_requesttimeout <= 0 || cfg->signer_pinginterval <= 0)
+		return fail(ld, "--signer.requesttimeout and "
+			    "--signer.pinginterval must be positive");
 	if (cfg->rpc_preauthtimeout <= 0 || cfg->signer_preauthtimeout <= 0 ||
 	    cfg->peer_actonetimeout <= 0)
 		return fail(ld, "--rpc.preauthtimeout, --signer.preauthtimeout "
@@ -764,16 +804,22 @@ enum daemon_config_result daemon_config_load(struct daemon_config **out,
 		return DAEMON_CONFIG_HELP;
 	}
 	if (ok) {
-		if (cfg->configfile) {
-			path = cn_expand_home(cfg->configfile);
-			ok = path && load_file(&ld, path, true);
-		} else {
-			char *dd = cn_expand_home(cfg->datadir);
-			if (dd && asprintf(&path, "%s/coldnode.conf", dd) < 0)
-				path = NULL;
-			free(dd);
-			ok = path && load_file(&ld, path, false);
-		}
+		const char *p = cfg->configfile ? cfg->configfile
+						 : cfg->datadir;
+		char *dd = cn_expand_home(p);
+		if (!dd)
+			ok = fail(&ld, "cannot expand '%s': %s", p,
+				  errno == ENOENT
+				  ? "no such user, or HOME is not set and the "
+				    "user has no home directory"
+				  : strerror(errno));
+		else if (cfg->configfile)
+			ok = load_file(&ld, dd, true);
+		else if (asprintf(&path, "%s/coldnode.conf", dd) < 0)
+			ok = fail(&ld, "out of memory");
+		else
+			ok = load_file(&ld, path, false);
+		free(dd);
 		free(path);
 	}
 	ok = ok && load_argv(&ld, argc, argv, NULL) && finish(&ld);

@@ -16,6 +16,14 @@
 #include <time.h>
 
 #define MAX_MAC_HEX (2 * RPC_MAC_MAX_LEN)
+/* Longest :path kept: every registered path is far shorter; a longer one
+ * is answered UNIMPLEMENTED without being copied. */
+#define MAX_PATH_LEN 256
+/* Lines about one pre-auth connection's refused calls and errors at INFO:
+ * the rest of that connection's go to DEBUG, so a client that opens
+ * streams by the thousand writes a few lines, not thousands (the global
+ * log_burst caps a flood of connections on top). */
+#define LOG_LINES_PER_CONN 3
 
 struct rpc_session {
 	struct rpc_server *srv;
@@ -30,6 +38,14 @@ struct rpc_session {
 	double refused_logged_at; /* cn_now(); 0: never */
 	size_t queued; /* bytes in all calls' send queues */
 	struct rpc_mac_verified *mac_ok; /* last macaroon that verified */
+	/* A call's macaroon passed on this connection (signature, caveats
+	 * and the method's permissions): the connection is authenticated
+	 * for the limits below.  Until then it is pre-auth. */
+	bool authed;
+	size_t unauth_calls;  /* started macaroon-less calls while pre-auth */
+	size_t preauth_hdr;   /* header bytes (RFC 9113 sizes) while pre-auth */
+	unsigned log_lines;   /* INFO lines so far about this connection */
+	const char *fatal;    /* why a callback failed the session, static */
 };
 
 struct rpc_call {
@@ -41,8 +57,12 @@ struct rpc_call {
 	char *path;
 	bool is_post, grpc_ct, timeout_bad, has_timeout;
 	double timeout;
-	char *mac_hex;
+	char *mac_hex; /* the first macaroon header only; freed once checked */
 	unsigned mac_count;
+	bool path_long;  /* :path over MAX_PATH_LEN: not copied */
+	size_t hdr_size; /* RFC 9113 §6.5.2 size of the header list so far */
+	bool hdr_overflow;
+	bool unauth;     /* counted in unauth_calls (session and server) */
 	/* receive */
 	struct rpc_framer framer;
 	unsigned nmsgs;
@@ -63,17 +83,48 @@ static const char *subsys(const struct rpc_session *s)
 	return s->srv->subsys;
 }
 
+/* The listener's counters: [1] for the unix socket (no peer address). */
+static void count_headers_refused(struct rpc_session *s)
+{
+	s->srv->headers_refused[s->peer_ip ? 0 : 1]++;
+}
+
+static void count_unauth_refused(struct rpc_session *s)
+{
+	s->srv->unauth_calls_refused[s->peer_ip ? 0 : 1]++;
+}
+
 /* Anyone can send a bad macaroon, on as many calls as they like: capped
  * (10 lines a second, then debug and a summary), so a flood of them
  * cannot rotate the log files away. */
+/* May this pre-auth connection log one more line at INFO?  Authenticated
+ * connections are not capped here (their owner holds a macaroon). */
+static bool conn_may_log(struct rpc_session *s)
+{
+	if (s->authed)
+		return true;
+	if (s->log_lines >= LOG_LINES_PER_CONN)
+		return false;
+	s->log_lines++;
+	return true;
+}
+
 static void log_refused(struct rpc_session *s, const char *path,
 			const char *why)
 {
-	log_msg(subsys(s),
-		log_burst_allow(&s->srv->log_refused, cn_now(), subsys(s),
-				"refused calls")
-			? LOG_INFO : LOG_DEBUG,
-		"%s %s refused: %s", s->peer, path, why);
+	bool info = conn_may_log(s) &&
+		    log_burst_allow(&s->srv->log_refused, cn_now(), subsys(s),
+				    "refused calls");
+	/* @path and @why may hold client bytes (a caveat's text): escaped
+	 * so they cannot forge log lines or send terminal escapes. */
+	char *p = rpc_log_escape(path, 200), *w = rpc_log_escape(why, 300);
+	log_msg(subsys(s), info ? LOG_INFO : LOG_DEBUG, "%s %s refused: %s%s",
+		s->peer, p ? p : "?", w ? w : "?",
+		info && !s->authed && s->log_lines == LOG_LINES_PER_CONN
+			? " (further lines about this connection at debug)"
+			: "");
+	free(p);
+	free(w);
 }
 
 /* Output is pending.  Without an I/O adapter (conn NULL: the fuzzer) the
@@ -108,6 +159,10 @@ static void call_destroy(struct rpc_call *c, enum rpc_status why)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->ncalls--;
+	if (c->unauth) {
+		s->unauth_calls--;
+		s->srv->unauth_calls--;
+	}
 	call_free_queue(c);
 	rpc_framer_clear(&c->framer);
 	free(c->path);
@@ -205,10 +260,14 @@ void rpc_call_finish(struct rpc_call *c, enum rpc_status st, const char *msg)
 		c->status_msg = calloc(1, 1);
 	if (!c->status_msg)
 		abort(); /* out of memory for one byte */
-	if (st != RPC_STATUS_OK)
+	if (st != RPC_STATUS_OK && log_enabled(subsys(c->sess), LOG_DEBUG)) {
+		/* @msg may quote the client (a caveat): escaped. */
+		char *e = rpc_log_escape(msg ? msg : "", 300);
 		log_debug(subsys(c->sess), "%s %s: %s %s", c->sess->peer,
 			  c->path ? c->path : "?", rpc_status_str(st),
-			  msg ? msg : "");
+			  e ? e : "?");
+		free(e);
+	}
 	if (!c->headers_sent) {
 		/* Trailers-Only: "HTTP-Status Content-Type Trailers" in one
 		 * HEADERS frame with END_STREAM. */
@@ -255,6 +314,25 @@ static struct rpc_method_entry *find_method(struct rpc_server *srv,
 	return NULL;
 }
 
+/* Refuses the call for its macaroon, unless the method is public (then
+ * the call goes on, unauthenticated, and nothing is said). */
+static bool refuse(struct rpc_call *c, bool public, enum rpc_status st,
+		   const char *why, bool log)
+{
+	if (public)
+		return false;
+	if (log)
+		log_refused(c->sess, c->path, why);
+	rpc_call_finish(c, st, why);
+	return false;
+}
+
+/* Checks the call's macaroon.  Returns true if it passed (the connection
+ * is then authenticated).  For a method that needs none (@me no_macaroon)
+ * a macaroon is optional: a valid one authenticates the connection (a
+ * monitor that sends its macaroon on every call keeps its Health Watch
+ * past the pre-auth deadline), an invalid or missing one changes nothing
+ * for the call.  Otherwise a failure finishes the call. */
 static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 {
 	char why[160];
@@ -262,15 +340,16 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 	const struct rpc_macaroon_svc *svc = s->srv->cfg.macaroons;
 	uint8_t stackbuf[512], *bin = stackbuf;
 	enum rpc_status st;
+	bool pub = me->m.no_macaroon;
 
-	if (me->m.no_macaroon)
-		return true;
-	/* lnd: "expected 1 macaroon, got %d". */
+	if (pub && c->mac_count == 0)
+		return false;
+	/* lnd: "expected 1 macaroon, got %d".  A second one was counted,
+	 * never copied. */
 	if (c->mac_count != 1) {
 		snprintf(why, sizeof(why), "expected 1 macaroon, got %u",
 			 c->mac_count);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED, why, false);
 	}
 	size_t hl = strlen(c->mac_hex);
 	if (hl / 2 > sizeof(stackbuf))
@@ -279,16 +358,15 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 							  c->mac_hex)) {
 		if (bin != stackbuf)
 			free(bin);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED,
-				"macaroon is not valid hex");
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED,
+			      "macaroon is not valid hex", false);
 	}
 	if (!svc) {
 		if (bin != stackbuf)
 			free(bin);
-		rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED,
-				"macaroons are not available on this server");
-		return false;
+		return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED,
+			      "macaroons are not available on this server",
+			      false);
 	}
 	/* A client sends the same macaroon on every call: its signature is
 	 * checked once per connection; caveats and permissions every time. */
@@ -298,23 +376,59 @@ static bool authorize(struct rpc_call *c, struct rpc_method_entry *me)
 		if (!v) {
 			if (bin != stackbuf)
 				free(bin);
-			log_refused(s, c->path, why);
-			rpc_call_finish(c, RPC_STATUS_UNAUTHENTICATED, why);
-			return false;
+			return refuse(c, pub, RPC_STATUS_UNAUTHENTICATED, why,
+				      true);
 		}
 		rpc_mac_verified_free(s->mac_ok);
 		s->mac_ok = v;
 	}
 	if (bin != stackbuf)
 		free(bin);
+	/* A public method lists no permissions: any valid macaroon of ours
+	 * whose caveats hold will do. */
 	st = rpc_mac_authorize(s->mac_ok, why, sizeof(why), c->path,
 			       me->perms, me->m.num_perms, s->peer_ip,
 			       (int64_t)time(NULL));
-	if (st != RPC_STATUS_OK) {
-		log_refused(s, c->path, why);
-		rpc_call_finish(c, st, why);
+	if (st != RPC_STATUS_OK)
+		return refuse(c, pub, st, why, true);
+	s->authed = true;
+	return true;
+}
+
+/* A macaroon-less call (health) on a pre-auth connection: capped per
+ * connection and per server, so that streams nobody authenticated cannot
+ * pile up (issue 22: 128 Watch streams x 4 MiB on one connection).
+ * Returns false if the call was refused. */
+static bool unauth_admit(struct rpc_call *c)
+{
+	struct rpc_session *s = c->sess;
+	struct rpc_server *srv = s->srv;
+	char msg[160];
+
+	if (s->authed)
+		return true;
+	if (s->unauth_calls >= srv->cfg.max_unauth_calls) {
+		count_unauth_refused(s);
+		snprintf(msg, sizeof(msg), "too many calls without a macaroon "
+			 "on this connection (%zu)", srv->cfg.max_unauth_calls);
+		rpc_call_finish(c, RPC_STATUS_RESOURCE_EXHAUSTED, msg);
 		return false;
 	}
+	if (srv->unauth_calls >= srv->cfg.max_unauth_calls_total) {
+		count_unauth_refused(s);
+		snprintf(msg, sizeof(msg), "too many calls without a macaroon "
+			 "on this server (%zu)",
+			 srv->cfg.max_unauth_calls_total);
+		if (conn_may_log(s) &&
+		    log_burst_allow(&srv->log_refused, cn_now(), subsys(s),
+				    "refused calls"))
+			log_info(subsys(s), "%s: %s", s->peer, msg);
+		rpc_call_finish(c, RPC_STATUS_RESOURCE_EXHAUSTED, msg);
+		return false;
+	}
+	c->unauth = true;
+	s->unauth_calls++;
+	srv->unauth_calls++;
 	return true;
 }
 
@@ -324,7 +438,7 @@ static void call_dispatch(struct rpc_call *c)
 	struct rpc_server *srv = c->sess->srv;
 	char msg[200];
 
-	if (!c->is_post || !c->path) {
+	if (!c->is_post || (!c->path && !c->path_long)) {
 		submit_http_error(c, "405");
 		return;
 	}
@@ -335,9 +449,11 @@ static void call_dispatch(struct rpc_call *c)
 		submit_http_error(c, "415");
 		return;
 	}
-	struct rpc_method_entry *me = find_method(srv, c->path);
+	struct rpc_method_entry *me = c->path ? find_method(srv, c->path)
+					      : NULL;
 	if (!me) {
-		snprintf(msg, sizeof(msg), "unknown method %.150s", c->path);
+		snprintf(msg, sizeof(msg), "unknown method %.150s",
+			 c->path ? c->path : "(path too long)");
 		rpc_call_finish(c, RPC_STATUS_UNIMPLEMENTED, msg);
 		return;
 	}
@@ -346,14 +462,24 @@ static void call_dispatch(struct rpc_call *c)
 				"malformed grpc-timeout");
 		return;
 	}
-	if (!authorize(c, me))
+	bool passed = authorize(c, me);
+	/* Checked: the macaroon's hex copy is not needed any more. */
+	free(c->mac_hex);
+	c->mac_hex = NULL;
+	if (!passed && !me->m.no_macaroon)
 		return;
-	/* The connection has made a real call: its slot is safe from the
-	 * handshake/auth timeout from now on.  Only a macaroon that passed
-	 * makes it authenticated (a health check proves nothing). */
-	if (c->sess->conn)
-		rpc_conn_authorised(c->sess->conn, !me->m.no_macaroon &&
+	/* A call whose macaroon passed makes the connection safe from the
+	 * pre-auth deadline (handshake_timeout) and, unless the owner
+	 * decides (owner_authenticates), authenticated in the budget.  A
+	 * macaroon-less call (health) proves nothing: it neither stops the
+	 * deadline nor lifts the pre-auth caps, so a health client that
+	 * holds no macaroon is closed after handshake_timeout like any
+	 * other pre-auth connection. */
+	if (passed && c->sess->conn)
+		rpc_conn_authorised(c->sess->conn,
 				    !srv->cfg.owner_authenticates);
+	if (me->m.no_macaroon && !unauth_admit(c))
+		return;
 	if (me->m.max_calls && me->active >= me->m.max_calls) {
 		snprintf(msg, sizeof(msg),
 			 "too many concurrent calls of %.150s", c->path);
@@ -363,6 +489,11 @@ static void call_dispatch(struct rpc_call *c)
 	c->me = me;
 	c->started = true;
 	me->active++;
+	/* Public methods take tiny requests (a health check's service name):
+	 * their messages are capped far below max_recv_msg, so a call nobody
+	 * authenticated cannot make us buffer megabytes. */
+	if (me->m.no_macaroon && srv->cfg.max_unauth_msg < c->framer.max)
+		c->framer.max = srv->cfg.max_unauth_msg;
 	if (c->has_timeout) {
 		ev_timer_init(&c->deadline, deadline_cb, c->timeout, 0);
 		c->deadline.data = c;
@@ -409,6 +540,8 @@ static void call_data(struct rpc_call *c, const uint8_t *data, size_t len)
 	case RPC_FRAME_STOPPED:
 		return;
 	case RPC_FRAME_TOO_BIG:
+		if (c->me->m.no_macaroon)
+			count_unauth_refused(c->sess);
 		snprintf(msg, sizeof(msg),
 			 "request message larger than max (%u vs. %zu)",
 			 be32_get(c->framer.hdr + 1), c->framer.max);
@@ -533,20 +666,87 @@ static bool hdr_is(const uint8_t *name, size_t len, const char *want)
 	return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
+/* The call's header list is over the limit and its stream is about to be
+ * reset: finished (RESOURCE_EXHAUSTED, counted once) without a response,
+ * which the reset would overtake.  A started call (trailers over the
+ * limit) gets a status its data callback can still send. */
+static void header_list_refused(struct rpc_call *c)
+{
+	if (c->finishing)
+		return;
+	c->finishing = true;
+	c->status = RPC_STATUS_RESOURCE_EXHAUSTED;
+	c->status_msg = strdup("request header list too large");
+	if (!c->status_msg)
+		abort(); /* out of memory for a few bytes */
+	count_call(c, RPC_STATUS_RESOURCE_EXHAUSTED);
+	if (c->headers_sent)
+		nghttp2_session_resume_data(c->sess->h2, c->stream_id);
+}
+
+/* Every header of a request passes here, so its cost must not depend on
+ * how the client compressed it: HPACK lets one 4 KB value, indexed once,
+ * come back for each 1-byte reference (issue 22).  The header list is
+ * measured as RFC 9113 §6.5.2 does ("the uncompressed size of header
+ * fields, including the length of the name and value in octets plus an
+ * overhead of 32 octets for each header field") against the
+ * SETTINGS_MAX_HEADER_LIST_SIZE we advertise, which nghttp2 only
+ * advertises.  Past it the stream is reset at once: nghttp2 then skips
+ * the rest of the block without validating or handing us its headers, so
+ * a reference costs a table lookup, not a 4 KB scan.  The call is
+ * counted as RESOURCE_EXHAUSTED (gRPC's 431).  On a pre-auth connection
+ * the whole connection is closed instead, and it also has a budget for
+ * all its header bytes: past it the connection is closed. */
 static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		     const uint8_t *name, size_t namelen, const uint8_t *value,
 		     size_t valuelen, uint8_t flags, void *user)
 {
-	if (frame->hd.type != NGHTTP2_HEADERS ||
-	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+	struct rpc_session *s = user;
+	/* Trailers (a second HEADERS on the stream) count too: nghttp2
+	 * validates their fields just the same. */
+	if (frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct rpc_call *c = nghttp2_session_get_stream_user_data(
 		h2, frame->hd.stream_id);
 	if (!c)
 		return 0;
+	size_t sz = namelen + valuelen + 32;
+	if (!s->authed) {
+		s->preauth_hdr += sz;
+		if (s->preauth_hdr > s->srv->cfg.max_preauth_header_bytes) {
+			count_headers_refused(s);
+			s->fatal = "request headers over the pre-auth budget";
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+	}
+	c->hdr_size += sz;
+	if (c->hdr_size > s->srv->cfg.max_header_list) {
+		c->hdr_overflow = true;
+		count_headers_refused(s);
+		header_list_refused(c);
+		/* No gRPC client sends this before it authenticated: drop
+		 * the connection, so that the rest of the block (and of the
+		 * read) is not even decoded. */
+		if (!s->authed) {
+			s->fatal = "request header list over the limit before "
+				   "authentication";
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		/* nghttp2 resets the stream (RST_STREAM INTERNAL_ERROR: a
+		 * response could not overtake it) and skips the rest. */
+		log_debug(subsys(s), "%s: stream %d reset: request header list "
+			  "over %zu bytes", s->peer, c->stream_id,
+			  s->srv->cfg.max_header_list);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
 	if (hdr_is(name, namelen, ":path")) {
 		free(c->path);
-		c->path = strndup((const char *)value, valuelen);
+		c->path = NULL;
+		c->path_long = valuelen > MAX_PATH_LEN;
+		if (!c->path_long)
+			c->path = strndup((const char *)value, valuelen);
 	} else if (hdr_is(name, namelen, ":method")) {
 		c->is_post = valuelen == 4 && memcmp(value, "POST", 4) == 0;
 	} else if (hdr_is(name, namelen, "content-type")) {
@@ -557,11 +757,13 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 			&c->timeout, (const char *)value, valuelen);
 		c->timeout_bad = !c->has_timeout;
 	} else if (hdr_is(name, namelen, "macaroon")) {
-		c->mac_count++;
-		free(c->mac_hex);
-		c->mac_hex = valuelen <= MAX_MAC_HEX
-			? strndup((const char *)value, valuelen)
-			: strdup("too long");
+		/* Only the first is kept: a repeated one refuses the call
+		 * ("expected 1 macaroon"), so copying it would only let a
+		 * client make us copy 16 KiB per 1-byte HPACK reference. */
+		if (++c->mac_count == 1)
+			c->mac_hex = valuelen <= MAX_MAC_HEX
+				? strndup((const char *)value, valuelen)
+				: strdup("too long");
 	}
 	return 0;
 }
@@ -579,7 +781,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame,
 		if (!c)
 			return 0;
 		if (frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
-		    !c->headers_sent && !c->started)
+		    !c->headers_sent && !c->started && !c->finishing)
 			call_dispatch(c);
 		if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
 			call_half_close(c);
@@ -679,7 +881,7 @@ struct rpc_session *rpc_session_new(struct rpc_server *srv,
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
 		  (uint32_t)srv->cfg.max_streams },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-		  MAX_MAC_HEX + 16 * 1024 },
+		  (uint32_t)srv->cfg.max_header_list },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1024 * 1024 },
 	};
 	if (nghttp2_submit_settings(s->h2, NGHTTP2_FLAG_NONE, iv,
@@ -730,12 +932,12 @@ bool rpc_session_recv(struct rpc_session *s, const uint8_t *data, size_t len)
 {
 	ssize_t r = nghttp2_session_mem_recv(s->h2, data, len);
 	if (r < 0) {
-		log_msg(subsys(s),
-			log_burst_allow(&s->srv->log_h2, cn_now(), subsys(s),
-					"HTTP/2 errors")
-				? LOG_INFO : LOG_DEBUG,
+		bool info = conn_may_log(s) &&
+			    log_burst_allow(&s->srv->log_h2, cn_now(),
+					    subsys(s), "HTTP/2 errors");
+		log_msg(subsys(s), info ? LOG_INFO : LOG_DEBUG,
 			"%s: HTTP/2 error: %s", s->peer,
-			nghttp2_strerror((int)r));
+			s->fatal ? s->fatal : nghttp2_strerror((int)r));
 		return false;
 	}
 	return true;

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,6 +131,12 @@ static int c_on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		memcpy(c->status_msg, value, n);
 		c->status_msg[n] = '\0';
 		rpc_percent_decode(c->status_msg);
+		/* The server's text ends up in our logs and on terminals:
+		 * no control characters (a newline could forge a log line,
+		 * an ESC drive the terminal). */
+		for (char *p = c->status_msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return 0;
 }
@@ -372,7 +379,11 @@ static void cconn_io(struct cconn *c)
 				return;
 			}
 		}
-		if (nghttp2_session_mem_recv(c->h2, buf, (size_t)n) < 0) {
+		ssize_t rr = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
+		/* Decrypted traffic (a signer's ECDH results) does not stay
+		 * on the stack once handled. */
+		sodium_memzero(buf, (size_t)n);
+		if (rr < 0) {
 			cconn_fail(c, RPC_STATUS_INTERNAL,
 				   "HTTP/2 protocol error from server");
 			return;

@@ -3,6 +3,15 @@
  * queueing them prefixed for sending, parsing grpc-timeout and
  * percent-encoding grpc-message.  No sockets, no
  * nghttp2: the fuzzer drives this file directly.
+ *
+ * Wiping, all of it (messages on the signer port carry ECDH results):
+ * the buffers here (a message being reassembled, a delivered message,
+ * the send queue) are wiped before free; the adapters wipe their read
+ * buffers after each read (server.c, client.c); OpenSSL wipes the
+ * plaintext in its record buffer (SSL_OP_CLEANSE_PLAINTEXT, tls.c).  Not
+ * wiped: nghttp2's own output buffer (our frames pass through it until
+ * written) and its HPACK tables (header values such as the macaroon),
+ * both freed by nghttp2, and what an owner copied out of a message.
  */
 #include "common/common.h"
 #include "rpc/rpc_internal.h"
@@ -43,8 +52,8 @@ void rpc_framer_init(struct rpc_framer *f, size_t max)
 
 void rpc_framer_clear(struct rpc_framer *f)
 {
-	/* Messages may carry secrets (the signer's ECDH result): wipe what
-	 * was received before the memory goes back to malloc. */
+	/* A partly received message may carry secrets (the signer's ECDH
+	 * result): wiped before the memory goes back to malloc. */
 	if (f->buf)
 		sodium_memzero(f->buf, f->have);
 	free(f->buf);
@@ -260,4 +269,35 @@ void rpc_percent_decode(char *s)
 		}
 	}
 	*w = '\0';
+}
+
+char *rpc_log_escape(const char *s, size_t max)
+{
+	static const char hexd[] = "0123456789abcdef";
+	if (!s)
+		s = "(null)";
+	size_t len = strnlen(s, max + 1);
+	bool cut = len > max;
+	if (cut)
+		len = max;
+	char *out = malloc(len * 4 + 4), *p = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c <= 0x7e && c != '\\') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hexd[c >> 4];
+			*p++ = hexd[c & 15];
+		}
+	}
+	if (cut) {
+		memcpy(p, "...", 3);
+		p += 3;
+	}
+	*p = '\0';
+	return out;
 }

@@ -426,10 +426,15 @@ struct rpc_macaroon_svc *rpc_macaroon_svc_new(const char *rootkey_path,
 			    rootkey_path);
 		goto out;
 	}
-	if (st.st_mode & 077)
-		log_unusual(SUBSYS, "%s: readable by others (mode %o); "
-			    "should be 0600", rootkey_path,
+	/* Whoever reads it can mint any macaroon: refused like the node
+	 * key, not just warned about. */
+	if (st.st_mode & 077) {
+		log_unusual(SUBSYS, "macaroon root key %s must not be "
+			    "accessible by group or others (mode %03o; chmod "
+			    "600)", rootkey_path,
 			    (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
 	root = sodium_malloc(32);
 	if (!root)
 		goto out;

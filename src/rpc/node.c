@@ -515,6 +515,8 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 		lc[i].evicted = a->count[ADMIT_EVICTED];
 		lc[i].timed_out = a->count[ADMIT_TIMED_OUT];
 		lc[i].auth_full = a->count[ADMIT_AUTH_FULL];
+		lc[i].headers_refused = a->headers_refused;
+		lc[i].unauth_calls_refused = a->unauth_calls_refused;
 		lcp[i] = &lc[i];
 	}
 	r.n_listeners = st.num_listeners;

@@ -235,6 +235,30 @@ struct rpc_server_config {
 	 * macaroon is refused with UNAUTHENTICATED. */
 	const struct rpc_macaroon_svc *macaroons;
 	size_t max_recv_msg;    /* bytes per request message; default 4 MiB */
+	/* Limits on what a connection can make us hold before a macaroon
+	 * passed on it (docs/hardening.md, issue 22).  "Authenticated" here:
+	 * a call on this connection whose macaroon passed its signature,
+	 * caveat and permission checks (on the signer port too, where the
+	 * budget's authenticated class waits for the owner).
+	 * max_unauth_msg: bytes per request message of a macaroon-less
+	 *   (no_macaroon) method, on any connection; default 1 KiB (a
+	 *   health request is a few bytes).
+	 * max_unauth_calls: macaroon-less calls open at once on one pre-auth
+	 *   connection; default 4.  max_unauth_calls_total: on all pre-auth
+	 *   connections together; default 256.  Beyond: RESOURCE_EXHAUSTED.
+	 * max_header_list: RFC 9113 §6.5.2 size of one request's header
+	 *   list, advertised as SETTINGS_MAX_HEADER_LIST_SIZE and enforced:
+	 *   beyond it the stream is reset (RESOURCE_EXHAUSTED when it can
+	 *   still be answered); default 32 KiB (a 16 KiB-hex macaroon fits).
+	 * max_preauth_header_bytes: header bytes (same measure) one
+	 *   connection may send in all its requests before it is
+	 *   authenticated; beyond it the connection is closed; default
+	 *   256 KiB. */
+	size_t max_unauth_msg;
+	size_t max_unauth_calls;
+	size_t max_unauth_calls_total;
+	size_t max_header_list;
+	size_t max_preauth_header_bytes;
 	/* Streams open at once per connection, advertised as
 	 * SETTINGS_MAX_CONCURRENT_STREAMS; a stream beyond it is refused
 	 * (REFUSED_STREAM, or a connection error if the client had already

@@ -75,6 +75,12 @@ bool rpc_parse_grpc_timeout(double *secs, const char *v, size_t len);
 char *rpc_percent_encode(const char *msg);
 /* Decodes in place; invalid escapes are left as they are. */
 void rpc_percent_decode(char *s);
+/* @s (borrowed; may be NULL) made safe for one log line: bytes outside
+ * 0x20-0x7E and '\\' become \\xHH, so client-chosen text (a caveat, a
+ * grpc-message) cannot start a new line or send terminal escapes; longer
+ * than @max input bytes is cut and marked "...".  malloc'd (caller frees);
+ * NULL on allocation failure. */
+char *rpc_log_escape(const char *s, size_t max);
 
 /* ---- macaroon.c: binary v2 codec (pure) ----------------------------------- */
 
@@ -164,6 +170,9 @@ struct rpc_server {
 	struct rpc_conn *conns; /* list */
 	size_t num_conns;
 	struct rpc_method_stats unknown_stats; /* unregistered paths */
+	size_t unauth_calls; /* macaroon-less calls on pre-auth connections */
+	/* Counters for rpc_server_admit_stats, [0] TCP, [1] unix. */
+	uint64_t headers_refused[2], unauth_calls_refused[2];
 	struct admit *admit_tcp, *admit_unix; /* owned; unix NULL if none */
 	/* Lines anyone who reaches the port can cause, capped (log_burst):
 	 * failed TLS handshakes, HTTP/2 errors, calls refused for their

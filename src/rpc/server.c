@@ -13,9 +13,10 @@
  * and never evicted.  A source over its pre-auth cap is closed right after accept,
  * before SSL_new: no TLS work at all.  A pre-auth connection must make an
  * authorised call within handshake_timeout of accept (bytes alone prove
- * nothing), and one with no open stream for idle_timeout is sent a GOAWAY.
- * A long-lived stream (the signer's, SubscribeState, Health Watch) keeps
- * its connection.
+ * nothing, and so does a macaroon-less health call), and one with no open
+ * stream for idle_timeout is sent a GOAWAY.  A long-lived stream (the
+ * signer's, SubscribeState, a Health Watch on an authenticated connection)
+ * keeps its connection.
  */
 #include "rpc/rpc_internal.h"
 
@@ -26,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,11 @@ void rpc_server_config_default(struct rpc_server_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->max_recv_msg = 4 * 1024 * 1024;
+	cfg->max_unauth_msg = 1024;
+	cfg->max_unauth_calls = 4;
+	cfg->max_unauth_calls_total = 256;
+	cfg->max_header_list = 32 * 1024;
+	cfg->max_preauth_header_bytes = 256 * 1024;
 	cfg->max_streams = 128;
 	cfg->max_conns = 256;
 	cfg->max_preauth = 128;
@@ -406,6 +413,10 @@ static void conn_read(struct rpc_conn *conn)
 		conn->busy++;
 		bool ok = rpc_session_recv(conn->sess, buf, (size_t)n);
 		conn->busy--;
+		/* Decrypted traffic (the signer's ECDH results) does not stay
+		 * on the stack once handled; OpenSSL wipes its own copy
+		 * (SSL_OP_CLEANSE_PLAINTEXT, tls.c). */
+		sodium_memzero(buf, (size_t)n);
 		if (!ok) {
 			/* Let nghttp2's GOAWAY out, then close. */
 			conn_flush(conn);
@@ -636,7 +647,12 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 	if (srv->cfg.max_streams == 0 || srv->cfg.max_streams > UINT32_MAX ||
 	    srv->cfg.max_conns == 0 || srv->cfg.max_preauth == 0 ||
 	    srv->cfg.max_unix_preauth == 0 ||
-	    srv->cfg.max_recv_msg == 0)
+	    srv->cfg.max_recv_msg == 0 || srv->cfg.max_unauth_msg == 0 ||
+	    srv->cfg.max_unauth_calls == 0 ||
+	    srv->cfg.max_unauth_calls_total == 0 ||
+	    srv->cfg.max_header_list < 4096 ||
+	    srv->cfg.max_header_list > UINT32_MAX ||
+	    srv->cfg.max_preauth_header_bytes < srv->cfg.max_header_list)
 		abort(); /* use rpc_server_config_default */
 	struct admit_cbs acbs = { .evict = evict_cb, .arg = srv };
 	struct admit_config acfg = {
@@ -783,10 +799,16 @@ size_t rpc_server_admit_stats(const struct rpc_server *srv,
 			      struct admit_stats *out, size_t max)
 {
 	size_t n = 0;
-	if (n < max && srv->admit_tcp)
-		admit_get_stats(srv->admit_tcp, &out[n++]);
-	if (n < max && srv->admit_unix)
-		admit_get_stats(srv->admit_unix, &out[n++]);
+	if (n < max && srv->admit_tcp) {
+		admit_get_stats(srv->admit_tcp, &out[n]);
+		out[n].headers_refused = srv->headers_refused[0];
+		out[n++].unauth_calls_refused = srv->unauth_calls_refused[0];
+	}
+	if (n < max && srv->admit_unix) {
+		admit_get_stats(srv->admit_unix, &out[n]);
+		out[n].headers_refused = srv->headers_refused[1];
+		out[n++].unauth_calls_refused = srv->unauth_calls_refused[1];
+	}
 	return n;
 }
 

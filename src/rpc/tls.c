@@ -456,19 +456,67 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *rpc_tls_server_ctx(const char *cert_path, const char *key_path)
+/* TLS 1.2 suites: ECDHE with an AEAD only, lnd's list (lnd/cert: "TLS
+ * cipher suites ... ECDHE ... GCM / CHACHA20_POLY1305"); no CBC, no SHA-1
+ * MAC, no static RSA.  TLS 1.3's suites are all AEAD. */
+#define TLS12_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:" \
+		      "ECDHE-ECDSA-AES256-GCM-SHA384:" \
+		      "ECDHE-ECDSA-CHACHA20-POLY1305:" \
+		      "ECDHE-RSA-AES128-GCM-SHA256:" \
+		      "ECDHE-RSA-AES256-GCM-SHA384:" \
+		      "ECDHE-RSA-CHACHA20-POLY1305"
+
+/* Options both ends share.  SSL_OP_CLEANSE_PLAINTEXT: OpenSSL wipes the
+ * plaintext it decrypted into its read buffer once it was handed to us
+ * (the signer's traffic carries ECDH results). */
+static bool ctx_common(SSL_CTX *ctx)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		log_ssl_err("SSL_CTX_new");
-		return NULL;
-	}
 	/* RFC 9113 §9.2: "Deployments of HTTP/2 that use TLS 1.2 MUST
 	 * disable compression ... renegotiation". */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 			    SSL_OP_NO_RENEGOTIATION |
-			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+			    SSL_OP_CLEANSE_PLAINTEXT);
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+		log_ssl_err("setting the TLS 1.2 cipher suites");
+		return false;
+	}
+	return true;
+}
+
+/* The TLS key gives whoever reads it the node's RPC identity: like the
+ * node key, refused when group or others can access it. */
+static bool key_file_private(const char *key_path)
+{
+	struct stat st;
+	if (stat(key_path, &st) != 0) {
+		log_unusual("RPC", "cannot stat TLS key %s: %s", key_path,
+			    strerror(errno));
+		return false;
+	}
+	if (st.st_mode & 077) {
+		log_unusual("RPC", "TLS key %s must not be accessible by "
+			    "group or others (mode %03o; chmod 600)", key_path,
+			    (unsigned)(st.st_mode & 0777));
+		return false;
+	}
+	return true;
+}
+
+SSL_CTX *rpc_tls_server_ctx(const char *cert_path, const char *key_path)
+{
+	if (!key_file_private(key_path))
+		return NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		log_ssl_err("SSL_CTX_new");
+		return NULL;
+	}
+	if (!ctx_common(ctx)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			 SSL_MODE_RELEASE_BUFFERS);
@@ -491,9 +539,10 @@ SSL_CTX *rpc_tls_client_ctx(const char *cert_path)
 		log_ssl_err("SSL_CTX_new");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-			    SSL_OP_NO_RENEGOTIATION);
+	if (!ctx_common(ctx)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Pin: the node's own cert is the only trust anchor. */

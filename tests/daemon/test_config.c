@@ -5,6 +5,7 @@
 #include "common/common.h"
 #include "daemon/config.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +257,81 @@ static void test_cluster_options(void)
 	daemon_config_free(cfg);
 }
 
+/* Issue 22: values that used to be accepted and should not be. */
+static void test_issue22(void)
+{
+	struct daemon_config *cfg;
+	char dd[300], cf[300], line[2200];
+	struct passwd *pw;
+
+	snprintf(dd, sizeof(dd), "--datadir=%s/empty", tmpdir);
+	/* Durations: bounded (1e306h is infinity in seconds). */
+	CHECK(load(&cfg, dd, "--pinginterval=1e306h", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--pinginterval=8785h", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--pinginterval=1e300", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--pinginterval=8784h", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->pinginterval == 8784.0 * 3600);
+	daemon_config_free(cfg);
+	/* The signer's timers: 0 is refused. */
+	CHECK(load(&cfg, dd, "--signer.requesttimeout=0", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--signer.pinginterval=0", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--signer.pinginterval=0ms", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--signer.requesttimeout=200ms",
+		   "--signer.pinginterval=1s", NULL) == DAEMON_CONFIG_OK);
+	daemon_config_free(cfg);
+	/* A config line over 1,024 bytes is refused, not cut: the cut-off
+	 * rest ("network=testnet") would have been a line of its own. */
+	snprintf(cf, sizeof(cf), "--configfile=%s/long.conf", tmpdir);
+	memset(line, 0, sizeof(line));
+	memcpy(line, "tlsextradomain=", 15);
+	memset(line + 15, 'a', 1023 - 15);
+	strcat(line, "network=testnet\n");
+	write_file("long.conf", line, 0600);
+	CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_ERROR);
+	/* Exactly 1,024 bytes (a comment) is fine, also as the last line
+	 * without a newline. */
+	memset(line, 0, sizeof(line));
+	line[0] = '#';
+	memset(line + 1, 'c', 1023);
+	strcat(line, "\nnetwork=testnet\n#");
+	memset(line + strlen(line), 'd', 1023);
+	write_file("long.conf", line, 0600);
+	CHECK(load(&cfg, dd, cf, NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg && !strcmp(cfg->network, "testnet"));
+	daemon_config_free(cfg);
+	/* ~user is that user's home; with HOME unset, ~ is the passwd home
+	 * (never a relative "~/.coldnode"). */
+	pw = getpwuid(getuid());
+	CHECK(pw != NULL);
+	if (pw) {
+		char want[600], opt[300];
+		snprintf(opt, sizeof(opt), "--datadir=~%s/x", pw->pw_name);
+		CHECK(load(&cfg, opt, NULL) == DAEMON_CONFIG_OK);
+		snprintf(want, sizeof(want), "%s/x", pw->pw_dir);
+		CHECK(cfg && !strcmp(cfg->datadir, want));
+		daemon_config_free(cfg);
+		char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+		unsetenv("HOME");
+		CHECK(load(&cfg, "--tlscertpath=~/t.cert", dd, NULL) ==
+		      DAEMON_CONFIG_OK);
+		snprintf(want, sizeof(want), "%s/t.cert", pw->pw_dir);
+		CHECK(cfg && !strcmp(cfg->tlscertpath, want));
+		daemon_config_free(cfg);
+		if (home)
+			setenv("HOME", home, 1);
+		free(home);
+	}
+	CHECK(load(&cfg, "--datadir=~no-such-user-here/x", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+}
+
 /* Chain backend options (lnd's names). */
 static void test_chain_options(void)
 {
@@ -305,6 +381,7 @@ int main(void)
 	test_errors();
 	test_chain_options();
 	test_cluster_options();
+	test_issue22();
 	fclose(sink);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

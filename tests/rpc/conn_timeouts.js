@@ -10,7 +10,8 @@
 //  - an authorised connection with no open stream gets a GOAWAY (NO_ERROR)
 //    at the idle timeout, and grpc-js reconnects by itself;
 //  - a connection with an open long-lived stream (SubscribeState) is not
-//    idle, however long it stays quiet.
+//    idle, however long it stays quiet;
+//  - a Health/Watch without a macaroon does not stop the pre-auth deadline.
 // Waits are generous upper bounds, never timing assertions.
 // Usage: node conn_timeouts.js RPC_FAKE_NODE
 'use strict';
@@ -165,6 +166,33 @@ async function longStreamNotIdle(node, mac) {
   sess.close();
 }
 
+// Issue 22: a macaroon-less call (grpc.health.v1.Health) proves nothing, so
+// it does not stop the pre-auth deadline: a connection holding only a
+// Health/Watch stream is closed at the handshake/auth timeout, while one
+// that also made a call whose macaroon passed keeps its Watch.
+async function healthWatchIsPreauth(node, mac) {
+  const anon = h2connect(node);
+  const w = await rawCall(anon, '/grpc.health.v1.Health/Watch', null, true);
+  check(w !== null, 'Health/Watch without a macaroon: answered');
+  check(await within(anon.whenClosed, 4 * HS_TIMEOUT * 1000),
+    'Watch-only connection without a macaroon: closed at the pre-auth deadline');
+  const authd = h2connect(node);
+  let authdClosed = false;
+  authd.on('close', () => { authdClosed = true; });
+  const w2 = await rawCall(authd, '/grpc.health.v1.Health/Watch', null, true);
+  check(await rawCall(authd, '/lnrpc.Lightning/GetInfo', mac) === 0, 'authorised call beside the Watch');
+  // A monitor that sends its macaroon on the Watch itself.
+  const withMac = h2connect(node);
+  let withMacClosed = false;
+  withMac.on('close', () => { withMacClosed = true; });
+  const w3 = await rawCall(withMac, '/grpc.health.v1.Health/Watch', mac, true);
+  await sleep(2 * HS_TIMEOUT * 1000);
+  check(w2 !== null && !authdClosed, 'Watch on an authenticated connection: kept');
+  check(w3 !== null && !withMacClosed, 'Watch carrying a valid macaroon: kept');
+  authd.close();
+  withMac.close();
+}
+
 async function grpcJsReconnects(node, mac) {
   // grpc-js keeps its connection between calls; after the idle GOAWAY it
   // must simply dial again.
@@ -184,7 +212,7 @@ async function main() {
   try {
     await slotsHeldByIdleConnections(node, mac);
     await Promise.all([idleConnectionGoaway(node, mac), longStreamNotIdle(node, mac),
-      grpcJsReconnects(node, mac)]);
+      grpcJsReconnects(node, mac), healthWatchIsPreauth(node, mac)]);
   } finally {
     await node.stop();
   }

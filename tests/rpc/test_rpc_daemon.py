@@ -71,6 +71,70 @@ def snapshot(node):
     return out
 
 
+def start_refused(node, what, regex):
+    """coldnode with @node's options must refuse to start (issue 22)."""
+    import re
+    cmd = [os.environ['COLDNODE'], f'--datadir={node.datadir}'] + \
+        node.args + ['--rpclisten=127.0.0.1:0', '--signerlisten=127.0.0.1:0']
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        fail(f'{what}: coldnode started anyway (still running after 15 s)')
+    out = p.stdout + p.stderr
+    if p.returncode == 0 or not re.search(regex, out):
+        fail(f'{what}: coldnode started anyway or said something else '
+             f'(rc {p.returncode}):\n{out[-2000:]}')
+
+
+def tls12_handshake(port, cipher):
+    """True if openssl s_client completes a TLS 1.2 handshake offering
+    only @cipher."""
+    p = subprocess.run(
+        ['openssl', 's_client', '-connect', f'127.0.0.1:{port}',
+         '-tls1_2', '-cipher', cipher, '-alpn', 'h2'],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    # stdout holds the node's binary SETTINGS frame too.
+    out = p.stdout.decode(errors='replace')
+    return p.returncode == 0 and f'Cipher is {cipher}' in out
+
+
+def issue22(h, a):
+    """Key file modes, TLS 1.2 suites, bakemacaroon's options."""
+    port = rpc_port(a)
+    # TLS 1.2: ECDHE + AEAD only, as lnd (the cert is ECDSA P-256).
+    if not tls12_handshake(port, 'ECDHE-ECDSA-AES128-GCM-SHA256'):
+        fail('TLS 1.2 with ECDHE-ECDSA-AES128-GCM-SHA256 refused')
+    if not tls12_handshake(port, 'ECDHE-ECDSA-CHACHA20-POLY1305'):
+        fail('TLS 1.2 with ECDHE-ECDSA-CHACHA20-POLY1305 refused')
+    for weak in ('ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384',
+                 'ECDHE-ECDSA-AES128-SHA256'):
+        if tls12_handshake(port, weak):
+            fail(f'TLS 1.2 with the CBC suite {weak} accepted')
+    # bakemacaroon: each caveat option once (a second --timeout wrote
+    # past a 2-entry array), values checked.
+    for args, want in (
+            (['--timeout', '60', '--timeout', '60', '--ip_address',
+              '127.0.0.1'], '--timeout given more than once'),
+            (['--ip_address', '127.0.0.1', '--ip_address', '127.0.0.1'],
+             '--ip_address given more than once'),
+            (['--ip_address', 'not-an-ip'], 'not an IPv4 or IPv6'),
+            (['--timeout', '99999999999999999999'], '--timeout must be')):
+        p = ctl(a, 'bakemacaroon', *args, 'info:read', expect_rc=2)
+        if want not in p.stderr:
+            fail(f'bakemacaroon {args}: {p.stderr}')
+    a.stop()
+    # Key files readable by others are refused, like the node key.
+    for f, regex in (('macaroons.key', r'macaroon root key .* must not be '
+                      r'accessible by group or others \(mode 640'),
+                     ('tls.key', r'TLS key .* must not be accessible by '
+                      r'group or others \(mode 644')):
+        path = os.path.join(a.datadir, f)
+        os.chmod(path, 0o640 if f == 'macaroons.key' else 0o644)
+        start_refused(a, f, regex)
+        os.chmod(path, 0o600)
+    a.start()
+
+
 def main():
     if not COLDCTL:
         fail('COLDCTL is not set')
@@ -133,6 +197,8 @@ def main():
         p = ctl(a, 'getinfo', mac='ip.macaroon', expect_rc=1)
         if 'UNAUTHENTICATED' not in p.stderr:
             fail(f'ip-locked macaroon accepted: {p.stderr}')
+
+        issue22(h, a)
 
         # restart: nothing regenerated, wallet kept
         before = snapshot(a)

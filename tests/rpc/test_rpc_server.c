@@ -70,6 +70,15 @@ static void sum_half_close(void *arg, struct rpc_call *call)
 	rpc_call_finish(call, RPC_STATUS_OK, NULL);
 }
 
+/* A server whose grpc-message would forge a log line and drive a
+ * terminal (issue 22): the client must not pass it on as it is. */
+static void forge_msg(void *arg, struct rpc_call *call, const uint8_t *m,
+		      size_t len)
+{
+	rpc_call_finish(call, RPC_STATUS_INTERNAL,
+			"oops\n2026-01-01 00:00:00.000 [BRK] forged\x1b[2J");
+}
+
 static void fail_msg(void *arg, struct rpc_call *call, const uint8_t *m,
 		     size_t len)
 {
@@ -92,6 +101,8 @@ static void add_methods(struct rpc_server *srv)
 		  .on_half_close = sum_half_close },
 		{ .path = "/test.T/Fail", .kind = RPC_KIND_UNARY,
 		  .no_macaroon = true, .on_message = fail_msg },
+		{ .path = "/test.T/Forge", .kind = RPC_KIND_UNARY,
+		  .no_macaroon = true, .on_message = forge_msg },
 	};
 	for (size_t i = 0; i < CN_ARRAY_SIZE(ms); i++)
 		rpc_server_add_method(srv, &ms[i]);
@@ -228,6 +239,11 @@ static void part_threaded(bool tls)
 	CHECK(unary(port, "/test.T/Fail", 5, tls, NULL, msg, &resp, &rlen) ==
 	      RPC_STATUS_FAILED_PRECONDITION);
 	CHECK(strcmp(msg, "signer not ready: \xe2\x9c\x97 100%") == 0);
+	/* control characters in grpc-message never reach the caller */
+	CHECK(unary(port, "/test.T/Forge", 5, tls, NULL, msg, &resp, &rlen) ==
+	      RPC_STATUS_INTERNAL);
+	CHECK(strcmp(msg, "oops?2026-01-01 00:00:00.000 [BRK] forged?[2J") ==
+	      0);
 	/* unknown method */
 	CHECK(unary(port, "/test.T/Nope", 5, tls, mac_hex, msg, &resp, &rlen)
 	      == RPC_STATUS_UNIMPLEMENTED);
