@@ -89,6 +89,11 @@ static const struct opt opts[] = {
 	{ "signer.requesttimeout", OPT_DURATION, "5s",
 	  "signer lost if a request is unanswered this long",
 	  F(signer_requesttimeout), false },
+	/* Safe mode keeps the graph fresh (docs/gossip.md, issue #19). */
+	{ "gossip.minsessions", OPT_UINT, "3",
+	  "in safe mode, keep at least this many gossip-only sessions by "
+	  "dialing persistent peers with a local key that is not the node's "
+	  "identity (0: off)", F(gossip_minsessions), false },
 	/* Standby signers (docs/signer.md, "Standby signers", issue #19). */
 	{ "signer.maxsigners", OPT_UINT, "1",
 	  "signers connected at once (1..16); above 1, signers proving the "

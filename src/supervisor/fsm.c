@@ -16,7 +16,9 @@
 /* What a usable key always does. */
 #define READY_ACTIONS \
 	(SV_ACT_ALLOW_FULL | SV_ACT_USE_EARLY | SV_ACT_SEND_QUEUED | \
-	 SV_ACT_REDIAL)
+	 SV_ACT_IDENTITY_DIALS | SV_ACT_REDIAL)
+/* Safe mode: the node key is gone for now. */
+#define SAFE_ACTIONS (LOSS_ACTIONS | SV_ACT_SAFE_DIALS)
 /* A standby took over: same state, new signer session, the unanswered
  * requests go to it. */
 #define FAILOVER_ACTIONS (SV_ACT_NEXT_GENERATION | SV_ACT_RESEND_SENT)
@@ -63,7 +65,7 @@ struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev)
 			 * one is active becomes standby: no event. */
 			return invalid(state);
 		case SV_EV_SIGNER_LOST:
-			return step(SV_SAFE_MODE, LOSS_ACTIONS);
+			return step(SV_SAFE_MODE, SAFE_ACTIONS);
 		case SV_EV_SHUTDOWN:
 			return step(SV_SHUTTING_DOWN, SHUTDOWN_ACTIONS);
 		case SV_EV_FAILOVER:
@@ -79,7 +81,7 @@ struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev)
 		case SV_EV_SIGNER_READY:
 			return step(SV_ACTIVE, READY_ACTIONS);
 		case SV_EV_SIGNER_LOST:
-			return step(SV_SAFE_MODE, LOSS_ACTIONS);
+			return step(SV_SAFE_MODE, SAFE_ACTIONS);
 		case SV_EV_SHUTDOWN:
 			return step(SV_SHUTTING_DOWN, SHUTDOWN_ACTIONS);
 		case SV_EV_FAILOVER:

@@ -417,6 +417,24 @@ static void apply(struct supervisor *sv, enum sv_event ev, const char *cause)
 		use_early(sv, sv->active);
 	if (st.actions & SV_ACT_SEND_QUEUED)
 		send_queued(sv);
+	if ((st.actions & SV_ACT_SAFE_DIALS) && sv->peers) {
+		peer_mgr_hold_redials(sv->peers, true);
+		peer_mgr_keep_gossip_sessions(sv->peers,
+					      sv->cfg.gossip_min_sessions);
+	}
+	if ((st.actions & SV_ACT_IDENTITY_DIALS) && sv->peers) {
+		size_t n;
+		peer_mgr_keep_gossip_sessions(sv->peers, 0);
+		peer_mgr_hold_redials(sv->peers, false);
+		/* Before the redial: a persistent peer reached with the
+		 * local key is dialed again with the node's identity. */
+		n = peer_mgr_close_local_key(sv->peers,
+					     "signer back: the node's identity "
+					     "is used again");
+		if (n)
+			log_info(SUBSYS, "closed %zu session(s) made with the "
+				 "local gossip key", n);
+	}
 	if ((st.actions & SV_ACT_REDIAL) && sv->peers)
 		peer_mgr_redial_now(sv->peers);
 	notify(sv);

@@ -110,6 +110,13 @@ enum sv_action {
 	/* Answers that came with the key check (requests sent in one flight
 	 * with the challenge) are used now that the key is known good. */
 	SV_ACT_USE_EARLY = 1 << 10,
+	/* No signer: hold persistent redials (each would park until the
+	 * park deadline) and keep --gossip.minsessions gossip-only sessions
+	 * with a local key (peer.h, "Safe mode"). */
+	SV_ACT_SAFE_DIALS = 1 << 11,
+	/* The node key is back: stop that, close the local-key sessions;
+	 * persistent peers are dialed with the node's identity again. */
+	SV_ACT_IDENTITY_DIALS = 1 << 12,
 };
 
 struct sv_step {
@@ -284,6 +291,9 @@ struct sv_config {
 	 * one signer) .. SV_MAX_SIGNERS.  Above 1, signers proving the same
 	 * node key wait as standby. */
 	size_t max_signers;
+	/* --gossip.minsessions: gossip-only sessions kept in SAFE_MODE by
+	 * dialing with a local key (0: off). */
+	size_t gossip_min_sessions;
 };
 
 /* Defaults: remote, no key, ping every 10 s, 5 s timeouts. */
