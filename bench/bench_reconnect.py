@@ -6,10 +6,9 @@ and 100 persistent *full* peers (`--connect` + `--fullpeer`), each an
 independent @node-dlc/noise listener (bench/noise_peers.js):
 
   A. signer restart: coldnode (remote signer, key pinned) has every peer
-     up; the signer is killed; once every persistent peer has been dialed,
-     parked and hung up at the park deadline (so all are waiting in their
-     redial backoff, the state a restart after a few seconds finds), the
-     signer starts again.  Figures: signer start -> ACTIVE, ACTIVE -> all
+     up; the signer is killed; every full peer is closed and, in safe
+     mode, not redialed (issue 19), so all are waiting for the signer;
+     then the signer starts again.  Figures: signer start -> ACTIVE, ACTIVE -> all
      N ready, signer start -> all N ready.
   B. cold start with --signer=local and a warm data dir: process start ->
      first GetInfo answered (coldctl, no proxy) -> all N ready.
@@ -169,7 +168,9 @@ def scenario_signer_restart(n, delay_ms):
                 f'--signer.nodepubkey={node_id}',
                 '--debuglevel=info,SUPV=debug',
                 '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
-                f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}']
+                f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}',
+                # Reconnection only: no safe-mode gossip sessions.
+                '--gossip.minsessions=0']
         for port, pub in peers.peers:
             args += [f'--connect={pub}@127.0.0.1:{pproxy.map[port]}',
                      f'--fullpeer={pub}']
@@ -179,17 +180,20 @@ def scenario_signer_restart(n, delay_ms):
         s1 = Signer(h, 's1', x, keyfile=keyfile, target=target).start()
         wait_count(x, 0, READY, n, 120)
 
-        # The signer dies; every full peer goes; each is redialed, parks
-        # on the ECDH and is hung up at the park deadline.
+        # The signer dies; every full peer goes.  In safe mode their
+        # backoff timers dial nothing (issue 19: a dial would only park
+        # until the park deadline), so all wait for the signer, the state
+        # a restart after a few seconds or days finds.
         m = x.mark()
         s1.kill()
         x.wait_log(r'ACTIVE -> SAFE_MODE', since=m)
-        wait_count(x, m, r'no node-key ECDH within', n, 120)
+        wait_count(x, m, r'closed \w{66}@.* outbound \(full\)', n, 120)
         end = time.monotonic() + 60
         while coldctl_state(x)['dials']['pending_now'] != '0':
             if time.monotonic() > end:
                 fail('handshakes still pending')
             time.sleep(0.02)
+        time.sleep(2)  # past the first redial timers (1 s): held
 
         m = x.mark()
         t_signer = time.time()
