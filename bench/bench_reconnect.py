@@ -10,6 +10,16 @@ independent @node-dlc/noise listener (bench/noise_peers.js):
      mode, not redialed (issue 19), so all are waiting for the signer;
      then the signer starts again.  Figures: signer start -> ACTIVE, ACTIVE -> all
      N ready, signer start -> all N ready.
+  C. (--inbound: this scenario only) inbound handshakes waiting in safe
+     mode (issue 19): the signer is
+     away; N peers (@node-dlc/noise initiators, bench/noise_dialers.js)
+     dial coldnode through latproxy, and each handshake waits for the
+     node-key ECDH of act one (queued); then the signer starts.  Figures:
+     signer start -> ACTIVE, ACTIVE -> all N ready, signer start -> all N
+     ready.  Floors: 3.5, 1 (act two out, act three + init back), 4.5:
+     the queued ECDH requests go out with the key check (at 2.5) and are
+     answered with it, the answers used at ACTIVE.  Issue 19's limits
+     (4.6 and 1.5 round trips) apply here too.
   B. cold start with --signer=local and a warm data dir: process start ->
      first GetInfo answered (coldctl, no proxy) -> all N ready.
 
@@ -42,7 +52,7 @@ Usage: ninja -C build bench-reconnect
        PYTHONPATH=tests/integration:tests/supervisor \\
        /usr/bin/python3 bench/bench_reconnect.py [--quick]
                                         [--rtt MS] [--n N] [--runs K]
-                                        [--no-cold]
+                                        [--no-cold] [--inbound]
 """
 import calendar
 import os
@@ -222,6 +232,52 @@ def scenario_signer_restart(n, delay_ms):
                 'total': t_all - t_signer, 'dials': dials}
 
 
+def scenario_inbound_waiting(n, delay_ms):
+    with Harness() as h:
+        key_dir = os.path.join(h.tmp, 'signerkey')
+        node_id = write_node_key(key_dir)
+        keyfile = os.path.join(key_dir, 'node.key')
+        x = h.node('x', '--signer=remote', '--network=regtest',
+                   '--listen=127.0.0.1:0', f'--signer.nodepubkey={node_id}',
+                   '--debuglevel=info,SUPV=debug',
+                   '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
+                   '--handshaketimeout=30s', '--peer.maxpreauthpersource=0',
+                   f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}',
+                   '--gossip.minsessions=0').start()
+        sproxy = Proxy(delay_ms, [signer_port(x)])
+        target = f'127.0.0.1:{sproxy.map[signer_port(x)]}'
+        s1 = Signer(h, 's1', x, keyfile=keyfile, target=target).start()
+        x.wait_log(r'WAITING_FOR_SIGNER -> ACTIVE')
+        m = x.mark()
+        s1.kill()
+        x.wait_log(r'ACTIVE -> SAFE_MODE', since=m)
+        pproxy = Proxy(delay_ms, [x.p2p_port()])
+        dialers = subprocess.Popen(
+            ['node', os.path.join(HERE, 'noise_dialers.js'), str(n),
+             '127.0.0.1', str(pproxy.map[x.p2p_port()]), node_id,
+             CHAIN['regtest'].hex()], stdout=subprocess.PIPE, text=True)
+        end = time.monotonic() + 60
+        while int(coldctl_state(x)['counters']['requests_queued']) < n:
+            if time.monotonic() > end:
+                fail('inbound ECDH requests never all queued')
+            time.sleep(0.05)
+        m = x.mark()
+        t_signer = time.time()
+        s2 = Signer(h, 's2', x, keyfile=keyfile, target=target).start()
+        t_active = wait_count(x, m, r'SAFE_MODE -> ACTIVE', 1, 60)[0][0]
+        ready = wait_count(x, m, r'ready \(inbound', n, 120)
+        t_all = max(t for t, _ in ready)
+        early = coldctl_state(x)['counters'].get('requests_early', '0')
+        dialers.terminate()
+        dialers.wait(10)
+        s2.stop()
+        x.stop()
+        sproxy.stop()
+        pproxy.stop()
+        return {'active': t_active - t_signer, 'peers': t_all - t_active,
+                'total': t_all - t_signer, 'early': early}
+
+
 def coldctl_getinfo(datadir, port):
     return subprocess.run(
         [os.environ['COLDCTL'], f'--datadir={datadir}',
@@ -283,10 +339,22 @@ def main():
         ns = [int(args[args.index('--n') + 1])]
     runs = int(args[args.index('--runs') + 1]) if '--runs' in args else 1
     ns = [n for n in ns for _ in range(runs)]
-    rows_a, rows_b = [], []
+    rows_a, rows_b, rows_c = [], [], []
     for d in delays:
         rtt = measure_rtt(d) if d else 0.0
         for n in ns:
+            if '--inbound' in args:
+                c = scenario_inbound_waiting(n, d)
+                rows_c.append((2 * d, n, rtt, c))
+                print(f'RTT {2 * d:3d} ms N={n:3d}  inbound waiting in safe '
+                      f'mode: signer start->ACTIVE {c["active"] * 1000:7.1f} '
+                      f'ms = {rt(c["active"], rtt)} RT | ACTIVE->all ready '
+                      f'{c["peers"] * 1000:7.1f} ms = {rt(c["peers"], rtt)} '
+                      f'RT ({vs(c["peers"], rtt, 1)}) | signer start->all '
+                      f'{c["total"] * 1000:7.1f} ms = {rt(c["total"], rtt)} '
+                      f'RT ({vs(c["total"], rtt, 4.5)}) | ECDH sent with '
+                      f'the key check {c["early"]}', flush=True)
+                continue
             a = scenario_signer_restart(n, d)
             rows_a.append((2 * d, n, rtt, a))
             print(f'RTT {2 * d:3d} ms (measured {rtt * 1000:6.1f} ms) '
@@ -320,6 +388,17 @@ def main():
         print(f'RTT {rttms} ms N={n} worst of {len(rs)}: signer start->all '
               f'{wt:.2f} RT (limit 4.6: {wt / 4.6:.2f}x) | ACTIVE->all '
               f'{wp:.2f} RT (limit 1.5: {wp / 1.5:.2f}x)', flush=True)
+    for rttms, n in sorted({(r[0], r[1]) for r in rows_c}):
+        rs = [r for r in rows_c if r[0] == rttms and r[1] == n]
+        rtt = rs[0][2]
+        if rtt <= 0.005:
+            continue
+        wt = max(r[3]['total'] for r in rs) / rtt
+        wp = max(r[3]['peers'] for r in rs) / rtt
+        print(f'RTT {rttms} ms N={n} inbound, worst of {len(rs)}: signer '
+              f'start->all {wt:.2f} RT (limit 4.6: {wt / 4.6:.2f}x) | '
+              f'ACTIVE->all {wp:.2f} RT (limit 1.5: {wp / 1.5:.2f}x)',
+              flush=True)
     print('\nMarkdown rows:')
     print('| RTT | N | signer start -> ACTIVE | ACTIVE -> all ready | '
           'signer start -> all ready | early dials (ready) |')
