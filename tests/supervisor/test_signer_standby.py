@@ -28,6 +28,7 @@ from harness import Harness, fail, run
 from ctl import coldctl_state
 from signer_harness import Signer, signer_port
 from soaklib import soakload
+from promlib import metrics_port, parse, scrape, value
 
 PING_INTERVAL = 0.5
 PING_TIMEOUT = 2.0
@@ -148,7 +149,8 @@ def main():
                    f'--signer.pingtimeout={int(PING_TIMEOUT * 1000)}ms',
                    '--peer.maxpreauthpersource=0',
                    '--maxpendinghandshakes=1000',
-                   '--handshaketimeout=10s', '--debuglevel=info')
+                   '--handshaketimeout=10s', '--debuglevel=info',
+                   '--prometheus.listen=127.0.0.1:0')
         x.start(wait=r'p2p stays off')
         sport = signer_port(x)
         s1 = Signer(h, 's1', x).start()
@@ -207,6 +209,19 @@ def main():
             fail(f'peers saw failures: {rep}')
         if roles(st) != ['active']:
             fail(f'signers after the kill: {st["signers"]}')
+        samples, _ = parse(scrape(metrics_port(x))[2])
+        if value(samples, 'coldnode_signer_failovers_total') != 1 or \
+                value(samples, 'coldnode_signers', role='active') != 1 or \
+                value(samples, 'coldnode_signers', role='standby') != 0 or \
+                value(samples, 'coldnode_signer_requests_resent_total') != \
+                c2['requests_resent'] or \
+                value(samples, 'coldnode_supervisor_transitions_total',
+                      state='SAFE_MODE') != 0:
+            fail('/metrics disagrees with GetState after the failover')
+        active_peer = st['signers'][0]['peer']
+        if value(samples, 'coldnode_signer_requests_answered_total',
+                 peer=active_peer, role='active') <= 0:
+            fail('/metrics: the new active signer answered nothing')
 
         # --- 2. a standby with another key is refused -------------------
         m = x.mark()
