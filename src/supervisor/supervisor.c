@@ -1,18 +1,23 @@
-/*~ The supervisor session: one signer stream, the requests it carries,
- * and what happens to the rest of the node when it comes and goes.
+/*~ The supervisor session: the signer streams (up to --signer.maxsigners:
+ * one active, the rest standby; signerset.c decides), the requests they
+ * carry, and what happens to the rest of the node when they come and go.
  *
  * Each request lives on exactly one list at a time:
  *   queued  - waiting for a signer (only when the caller allowed a wait);
- *   sent    - written to the current stream, waiting for its reply;
+ *   st->sent - written to stream @st, waiting for its reply (to the
+ *             active stream, or with a key check whose answer it then
+ *             waits for: see "one flight" in docs/signer.md);
+ *   orphans - sent to an active stream that was just lost, until the
+ *             state machine says: send again to the standby taking over,
+ *             or fail;
  *   failing - being failed after a loss (a list so sv_cancel still finds
  *             it while earlier callbacks run);
  *   done    - answered without the signer (refused, or computed locally),
  *             delivered on the next loop iteration so a callback never
  *             fires inside the call that started it.
  * The generation counts signer sessions: a request records the one it was
- * sent in, and a loss ends a generation by failing every sent request.
- * Request ids are never reused, so a late reply from an old stream finds
- * nothing and is dropped, as lnd does.
+ * sent in.  Request ids are never reused, so a late reply from an old
+ * stream finds nothing and is dropped, as lnd does.
  */
 #include "supervisor/supervisor.h"
 

@@ -13,6 +13,7 @@
  *   2. sv_proto_*: the pure stream codec (protobuf SignCoordinatorResponse
  *      in, SignCoordinatorRequest out) with lnd's registration rules.
  *   3. sv_keycheck_*: the pure node-key check (challenge, recover, compare).
+ *   1b. sv_set_*: the pure signer-set decisions (standby signers).
  *   4. struct supervisor: the session object on the daemon's libev loop.
  *      It owns the request table (ids, generations, timeouts), the ping
  *      timer, the registration and key-check steps, and applies the state
