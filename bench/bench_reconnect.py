@@ -6,11 +6,20 @@ and 100 persistent *full* peers (`--connect` + `--fullpeer`), each an
 independent @node-dlc/noise listener (bench/noise_peers.js):
 
   A. signer restart: coldnode (remote signer, key pinned) has every peer
-     up; the signer is killed; once every persistent peer has been dialed,
-     parked and hung up at the park deadline (so all are waiting in their
-     redial backoff, the state a restart after a few seconds finds), the
-     signer starts again.  Figures: signer start -> ACTIVE, ACTIVE -> all
+     up; the signer is killed; every full peer is closed and, in safe
+     mode, not redialed (issue 19), so all are waiting for the signer;
+     then the signer starts again.  Figures: signer start -> ACTIVE, ACTIVE -> all
      N ready, signer start -> all N ready.
+  C. (--inbound: this scenario only) inbound handshakes waiting in safe
+     mode (issue 19): the signer is
+     away; N peers (@node-dlc/noise initiators, bench/noise_dialers.js)
+     dial coldnode through latproxy, and each handshake waits for the
+     node-key ECDH of act one (queued); then the signer starts.  Figures:
+     signer start -> ACTIVE, ACTIVE -> all N ready, signer start -> all N
+     ready.  Floors: 3.5, 1 (act two out, act three + init back), 4.5:
+     the queued ECDH requests go out with the key check (at 2.5) and are
+     answered with it, the answers used at ACTIVE.  Issue 19's limits
+     (4.6 and 1.5 round trips) apply here too.
   B. cold start with --signer=local and a warm data dir: process start ->
      first GetInfo answered (coldctl, no proxy) -> all N ready.
 
@@ -22,8 +31,17 @@ in units of it next to its floor in round trips:
   - ACTIVE -> all ready: the ECDH on the signer stream (1) + act three and
     init (1): 2 (the TCP connect and acts one and two overlap the
     signer's registration);
-  - signer start -> all ready: 5.5 (TCP accepted at 1.5, act two back at
-    3.5, as ACTIVE is reached);
+  - signer start -> all ready: 5.5 (TCP accepted at 1.5, the peers dialed
+    then, act two back at 3.5, as ACTIVE is reached).
+    Issue 19 sends waiting ECDH requests together with the key check
+    (docs/signer.md): that saves the ECDH's round trip only for requests
+    already waiting when the key check goes out (at 2.5); here act two,
+    and with it the ECDH request, comes back at 3.5 at the earliest, so the
+    floors stay 2 and 5.5.
+Issue 19's limits, worst of the runs at RTT 200 ms and N = 100: signer
+start -> all ready <= 4.6 round trips, ACTIVE -> all ready <= 1.5; the
+summary prints the worst figure over its limit, and the number of ECDH
+requests that went out with the key check.
   - cold start -> all ready, local key: TCP (1) + acts one/two (1) + act
     three and init (1): 3.
 Times come from coldnode's own log lines (millisecond UTC stamps, same
@@ -34,6 +52,7 @@ Usage: ninja -C build bench-reconnect
        PYTHONPATH=tests/integration:tests/supervisor \\
        /usr/bin/python3 bench/bench_reconnect.py [--quick]
                                         [--rtt MS] [--n N] [--runs K]
+                                        [--no-cold] [--inbound]
 """
 import calendar
 import os
@@ -164,7 +183,9 @@ def scenario_signer_restart(n, delay_ms):
                 f'--signer.nodepubkey={node_id}',
                 '--debuglevel=info,SUPV=debug',
                 '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
-                f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}']
+                f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}',
+                # Reconnection only: no safe-mode gossip sessions.
+                '--gossip.minsessions=0']
         for port, pub in peers.peers:
             args += [f'--connect={pub}@127.0.0.1:{pproxy.map[port]}',
                      f'--fullpeer={pub}']
@@ -174,17 +195,20 @@ def scenario_signer_restart(n, delay_ms):
         s1 = Signer(h, 's1', x, keyfile=keyfile, target=target).start()
         wait_count(x, 0, READY, n, 120)
 
-        # The signer dies; every full peer goes; each is redialed, parks
-        # on the ECDH and is hung up at the park deadline.
+        # The signer dies; every full peer goes.  In safe mode their
+        # backoff timers dial nothing (issue 19: a dial would only park
+        # until the park deadline), so all wait for the signer, the state
+        # a restart after a few seconds or days finds.
         m = x.mark()
         s1.kill()
         x.wait_log(r'ACTIVE -> SAFE_MODE', since=m)
-        wait_count(x, m, r'no node-key ECDH within', n, 120)
+        wait_count(x, m, r'closed \w{66}@.* outbound \(full\)', n, 120)
         end = time.monotonic() + 60
         while coldctl_state(x)['dials']['pending_now'] != '0':
             if time.monotonic() > end:
                 fail('handshakes still pending')
             time.sleep(0.02)
+        time.sleep(2)  # past the first redial timers (1 s): held
 
         m = x.mark()
         t_signer = time.time()
@@ -195,7 +219,10 @@ def scenario_signer_restart(n, delay_ms):
         if len(ids) != n:
             fail(f'{len(ids)} distinct peers ready, want {n}')
         t_all = max(t for t, _ in ready)
-        dials = coldctl_state(x)['dials']
+        st = coldctl_state(x)
+        dials = st['dials']
+        # Issue 19: ECDH requests that went out with the key check.
+        dials['requests_early'] = st['counters'].get('requests_early', '0')
         s2.stop()
         x.stop()
         sproxy.stop()
@@ -203,6 +230,52 @@ def scenario_signer_restart(n, delay_ms):
         peers.stop()
         return {'active': t_active - t_signer, 'peers': t_all - t_active,
                 'total': t_all - t_signer, 'dials': dials}
+
+
+def scenario_inbound_waiting(n, delay_ms):
+    with Harness() as h:
+        key_dir = os.path.join(h.tmp, 'signerkey')
+        node_id = write_node_key(key_dir)
+        keyfile = os.path.join(key_dir, 'node.key')
+        x = h.node('x', '--signer=remote', '--network=regtest',
+                   '--listen=127.0.0.1:0', f'--signer.nodepubkey={node_id}',
+                   '--debuglevel=info,SUPV=debug',
+                   '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
+                   '--handshaketimeout=30s', '--peer.maxpreauthpersource=0',
+                   f'--maxpeers={n + 50}', f'--maxpendinghandshakes={n + 50}',
+                   '--gossip.minsessions=0').start()
+        sproxy = Proxy(delay_ms, [signer_port(x)])
+        target = f'127.0.0.1:{sproxy.map[signer_port(x)]}'
+        s1 = Signer(h, 's1', x, keyfile=keyfile, target=target).start()
+        x.wait_log(r'WAITING_FOR_SIGNER -> ACTIVE')
+        m = x.mark()
+        s1.kill()
+        x.wait_log(r'ACTIVE -> SAFE_MODE', since=m)
+        pproxy = Proxy(delay_ms, [x.p2p_port()])
+        dialers = subprocess.Popen(
+            ['node', os.path.join(HERE, 'noise_dialers.js'), str(n),
+             '127.0.0.1', str(pproxy.map[x.p2p_port()]), node_id,
+             CHAIN['regtest'].hex()], stdout=subprocess.PIPE, text=True)
+        end = time.monotonic() + 60
+        while int(coldctl_state(x)['counters']['requests_queued']) < n:
+            if time.monotonic() > end:
+                fail('inbound ECDH requests never all queued')
+            time.sleep(0.05)
+        m = x.mark()
+        t_signer = time.time()
+        s2 = Signer(h, 's2', x, keyfile=keyfile, target=target).start()
+        t_active = wait_count(x, m, r'SAFE_MODE -> ACTIVE', 1, 60)[0][0]
+        ready = wait_count(x, m, r'ready \(inbound', n, 120)
+        t_all = max(t for t, _ in ready)
+        early = coldctl_state(x)['counters'].get('requests_early', '0')
+        dialers.terminate()
+        dialers.wait(10)
+        s2.stop()
+        x.stop()
+        sproxy.stop()
+        pproxy.stop()
+        return {'active': t_active - t_signer, 'peers': t_all - t_active,
+                'total': t_all - t_signer, 'early': early}
 
 
 def coldctl_getinfo(datadir, port):
@@ -266,10 +339,22 @@ def main():
         ns = [int(args[args.index('--n') + 1])]
     runs = int(args[args.index('--runs') + 1]) if '--runs' in args else 1
     ns = [n for n in ns for _ in range(runs)]
-    rows_a, rows_b = [], []
+    rows_a, rows_b, rows_c = [], [], []
     for d in delays:
         rtt = measure_rtt(d) if d else 0.0
         for n in ns:
+            if '--inbound' in args:
+                c = scenario_inbound_waiting(n, d)
+                rows_c.append((2 * d, n, rtt, c))
+                print(f'RTT {2 * d:3d} ms N={n:3d}  inbound waiting in safe '
+                      f'mode: signer start->ACTIVE {c["active"] * 1000:7.1f} '
+                      f'ms = {rt(c["active"], rtt)} RT | ACTIVE->all ready '
+                      f'{c["peers"] * 1000:7.1f} ms = {rt(c["peers"], rtt)} '
+                      f'RT ({vs(c["peers"], rtt, 1)}) | signer start->all '
+                      f'{c["total"] * 1000:7.1f} ms = {rt(c["total"], rtt)} '
+                      f'RT ({vs(c["total"], rtt, 4.5)}) | ECDH sent with '
+                      f'the key check {c["early"]}', flush=True)
+                continue
             a = scenario_signer_restart(n, d)
             rows_a.append((2 * d, n, rtt, a))
             print(f'RTT {2 * d:3d} ms (measured {rtt * 1000:6.1f} ms) '
@@ -281,13 +366,39 @@ def main():
                   f'signer start->all {a["total"] * 1000:7.1f} ms = '
                   f'{rt(a["total"], rtt)} RT ({vs(a["total"], rtt, 5.5)}) | '
                   f'early dials {a["dials"]["early_dials"]}, '
-                  f'early ready {a["dials"]["early_ready"]}', flush=True)
+                  f'early ready {a["dials"]["early_ready"]}, ECDH sent '
+                  f'with the key check {a["dials"]["requests_early"]}',
+                  flush=True)
+            if '--no-cold' in args:
+                continue
             b = scenario_cold_start(n, d)
             rows_b.append((2 * d, n, rtt, b))
             print(f'RTT {2 * d:3d} ms N={n:3d}  cold start (local key, warm '
                   f'store): first GetInfo {b["getinfo"] * 1000:7.1f} ms, all '
                   f'ready {b["total"] * 1000:7.1f} ms = {rt(b["total"], rtt)}'
                   f' RT ({vs(b["total"], rtt, 3)})', flush=True)
+    # Issue 19's limits: worst run, in round trips, over the limit.
+    for rttms, n in sorted({(r[0], r[1]) for r in rows_a}):
+        rs = [r for r in rows_a if r[0] == rttms and r[1] == n]
+        rtt = rs[0][2]
+        if rtt <= 0.005:
+            continue
+        wt = max(r[3]['total'] for r in rs) / rtt
+        wp = max(r[3]['peers'] for r in rs) / rtt
+        print(f'RTT {rttms} ms N={n} worst of {len(rs)}: signer start->all '
+              f'{wt:.2f} RT (limit 4.6: {wt / 4.6:.2f}x) | ACTIVE->all '
+              f'{wp:.2f} RT (limit 1.5: {wp / 1.5:.2f}x)', flush=True)
+    for rttms, n in sorted({(r[0], r[1]) for r in rows_c}):
+        rs = [r for r in rows_c if r[0] == rttms and r[1] == n]
+        rtt = rs[0][2]
+        if rtt <= 0.005:
+            continue
+        wt = max(r[3]['total'] for r in rs) / rtt
+        wp = max(r[3]['peers'] for r in rs) / rtt
+        print(f'RTT {rttms} ms N={n} inbound, worst of {len(rs)}: signer '
+              f'start->all {wt:.2f} RT (limit 4.6: {wt / 4.6:.2f}x) | '
+              f'ACTIVE->all {wp:.2f} RT (limit 1.5: {wp / 1.5:.2f}x)',
+              flush=True)
     print('\nMarkdown rows:')
     print('| RTT | N | signer start -> ACTIVE | ACTIVE -> all ready | '
           'signer start -> all ready | early dials (ready) |')

@@ -16,6 +16,13 @@
  *            [--graph FILE] [--rate MSGS_PER_S] [--duration S]
  *            [--network NET] [--inflight K] [--repeat]
  *
+ * --churn N keeps N more sessions that close themselves as soon as init
+ * is exchanged and dial again at once, at most --churnrate handshakes per
+ * second in all: each is one ECDH with the node key on the node (BOLT 8
+ * act one), so this drives the node's signer at that rate (the standby
+ * signer test, issue #19).  "churn_ok" counts those that reached init,
+ * "churn_fail" those closed before.
+ *
  * --repeat starts the stream over at its end (the node ignores what it
  * already has and takes what a crash lost).  SIGUSR1 pauses the stream, and
  * the next one resumes it (the sessions stay up either way).
@@ -59,6 +66,7 @@ struct load;
 struct sess {
 	struct load *ld;
 	bool full;
+	bool churn; /* --churn: close at init, dial again */
 	uint8_t priv[32];
 	uint8_t pub[33];
 	enum sess_state st;
@@ -79,6 +87,8 @@ struct stats {
 	uint64_t queries;       /* sync queries answered */
 	uint64_t warnings;      /* warning / error messages received */
 	uint64_t passes;        /* times the stream started over (--repeat) */
+	uint64_t churn_ok;      /* --churn handshakes that reached init */
+	uint64_t churn_fail;    /* ... closed before init */
 };
 
 struct load {
@@ -87,7 +97,8 @@ struct load {
 	struct sockaddr_in sa;
 	uint8_t chain[32];
 	struct sess *s;
-	unsigned n, n_gossip, n_full;
+	unsigned n, n_gossip, n_full, n_churn;
+	double churn_rate, churn_tokens, churn_last;
 	unsigned inflight, max_inflight;
 	/* Gossip to send, in file order. */
 	uint8_t **msgs;
@@ -122,13 +133,15 @@ static void report(struct load *ld, bool final)
 	       ", \"gossip_sent\": %" PRIu64 ", \"gossip_total\": %zu"
 	       ", \"pings\": %" PRIu64 ", \"queries\": %" PRIu64
 	       ", \"warnings\": %" PRIu64 ", \"passes\": %" PRIu64
+	       ", \"churn_ok\": %" PRIu64 ", \"churn_fail\": %" PRIu64
 	       ", \"paused\": %s}\n",
 	       ev_now(ld->loop) - ld->t0, final ? "true" : "false",
 	       count_state(ld, false, SS_READY), count_state(ld, true, SS_READY),
 	       ld->inflight, ld->st.connects, ld->st.ready, ld->st.fail_pre,
 	       ld->st.gossip_lost, ld->st.full_closed, ld->st.gossip_sent,
 	       ld->nmsgs, ld->st.pings, ld->st.queries, ld->st.warnings,
-	       ld->st.passes, ld->paused ? "true" : "false");
+	       ld->st.passes, ld->st.churn_ok, ld->st.churn_fail,
+	       ld->paused ? "true" : "false");
 	fflush(stdout);
 }
 
@@ -136,7 +149,12 @@ static void sess_drop(struct sess *s, const char *why)
 {
 	struct load *ld = s->ld;
 
-	if (s->st == SS_READY) {
+	if (s->churn && s->st != SS_READY && s->st != SS_IDLE)
+		ld->st.churn_fail++;
+	if (s->st == SS_READY && s->churn) {
+		/* We close it ourselves: dial again at once. */
+		s->backoff = 0;
+	} else if (s->st == SS_READY) {
 		if (s->full)
 			ld->st.full_closed++;
 		else
@@ -257,6 +275,8 @@ static void on_recv(void *arg, struct brontide_conn *c, const uint8_t *msg,
 		ld->inflight--;
 		ld->st.ready++;
 		s->backoff = RETRY_FIRST;
+		if (s->churn)
+			ld->st.churn_ok++; /* closed by the starter */
 		if (s->full) {
 			/* channel_ready (36): any channel message makes us a
 			 * full peer; coldnode logs it and has no handler. */
@@ -374,11 +394,27 @@ static void starter(struct ev_loop *loop, ev_timer *w, int revents)
 	struct load *ld = w->data;
 	double now = ev_now(loop);
 
-	for (unsigned i = 0; i < ld->n && ld->inflight < ld->max_inflight;
-	     i++) {
+	if (ld->churn_rate > 0) {
+		ld->churn_tokens += (now - ld->churn_last) * ld->churn_rate;
+		if (ld->churn_tokens > ld->churn_rate * 0.1 + 1)
+			ld->churn_tokens = ld->churn_rate * 0.1 + 1;
+		ld->churn_last = now;
+	}
+	for (unsigned i = 0; i < ld->n; i++) {
 		struct sess *s = &ld->s[i];
-		if (s->st == SS_IDLE && s->retry_at <= now)
-			sess_connect(s);
+		/* Not from inside brontide's callbacks: here. */
+		if (s->churn && s->st == SS_READY)
+			sess_drop(s, "churn");
+		if (ld->inflight >= ld->max_inflight)
+			continue;
+		if (s->st != SS_IDLE || s->retry_at > now)
+			continue;
+		if (s->churn) {
+			if (ld->churn_tokens < 1)
+				continue;
+			ld->churn_tokens -= 1;
+		}
+		sess_connect(s);
 	}
 }
 
@@ -504,7 +540,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: soakload --connect PUBKEY@127.0.0.1:PORT [--gossip N] "
 		"[--full M] [--graph FILE] [--rate MSGS_PER_S] "
-		"[--duration S] [--network NET] [--inflight K] [--repeat]\n");
+		"[--duration S] [--network NET] [--inflight K] [--repeat] "
+		"[--churn N] [--churnrate HANDSHAKES_PER_S]\n");
 	return 2;
 }
 
@@ -539,6 +576,10 @@ int main(int argc, char **argv)
 			ld.duration = strtod(v, NULL);
 		else if (!strcmp(a, "--network"))
 			net = v;
+		else if (!strcmp(a, "--churn"))
+			ld.n_churn = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--churnrate"))
+			ld.churn_rate = strtod(v, NULL);
 		else if (!strcmp(a, "--inflight"))
 			ld.max_inflight = (unsigned)strtoul(v, NULL, 10);
 		else
@@ -566,19 +607,22 @@ int main(int argc, char **argv)
 	}
 
 	ld.loop = EV_DEFAULT;
-	ld.n = ld.n_gossip + ld.n_full;
+	ld.n = ld.n_gossip + ld.n_full + ld.n_churn;
 	ld.s = calloc(ld.n, sizeof(*ld.s));
 	if (!ld.s)
 		return 1;
 	/* Gossip-only sessions first: the stream round-robins over them. */
 	for (unsigned i = 0; i < ld.n; i++) {
 		ld.s[i].ld = &ld;
-		ld.s[i].full = i >= ld.n_gossip;
+		ld.s[i].full = i >= ld.n_gossip && i < ld.n_gossip + ld.n_full;
+		ld.s[i].churn = i >= ld.n_gossip + ld.n_full;
 		ld.s[i].fd = -1;
 		ld.s[i].backoff = RETRY_FIRST;
 		new_key(&ld.s[i]);
 	}
-	ld.t0 = ev_now(ld.loop);
+	ld.t0 = ld.churn_last = ev_now(ld.loop);
+	if (ld.n_churn && ld.churn_rate <= 0)
+		ld.churn_rate = 1000;
 	ev_timer_init(&ld.starter, starter, 0, 0.02);
 	ld.starter.data = &ld;
 	ev_timer_start(ld.loop, &ld.starter);

@@ -423,8 +423,32 @@ static void print_counters(const Coldrpc__SupervisorCounters *c)
 	kv_u64(8, "requests_timed_out", c->requests_timed_out, true);
 	kv_u64(8, "full_sessions_closed", c->full_sessions_closed, true);
 	kv_u64(8, "requests_in_flight", c->requests_in_flight, true);
-	kv_u64(8, "requests_queued", c->requests_queued, false);
+	kv_u64(8, "requests_queued", c->requests_queued, true);
+	kv_u64(8, "failovers", c->failovers, true);
+	kv_u64(8, "requests_resent", c->requests_resent, true);
+	kv_u64(8, "standby_registrations", c->standby_registrations, true);
+	kv_u64(8, "requests_early", c->requests_early, true);
+	kv_u64(8, "requests_early_dropped", c->requests_early_dropped, false);
 	printf("    },\n");
+}
+
+/* SupervisorState.signers: every attached signer stream (issue #19). */
+static void print_signers(const Coldrpc__SupervisorState *r)
+{
+	printf("    \"signers\": [");
+	for (size_t i = 0; i < r->n_signers; i++) {
+		const Coldrpc__SignerEntry *e = r->signers[i];
+		printf("%s\n        {\n", i ? "," : "");
+		kv_str(12, "role", e->role, true);
+		kv_str(12, "peer", e->peer, true);
+		kv_str(12, "registration_info", e->registration_info, true);
+		kv_i64(12, "since_unix", e->since_unix, true);
+		kv_i64(12, "role_since_unix", e->role_since_unix, true);
+		kv_u64(12, "requests_answered", e->requests_answered, true);
+		kv_u64(12, "requests_in_flight", e->requests_in_flight, false);
+		printf("        }");
+	}
+	printf("%s],\n", r->n_signers ? "\n    " : "");
 }
 
 /* SupervisorState.dials: early persistent-peer dials. */
@@ -570,6 +594,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		print_chain_checks("rechecks", ch->rechecks, false);
 		printf("    },\n");
 	}
+	print_signers(r);
 	print_counters(r->counters);
 	print_dials(r->dials);
 	print_cluster(r->cluster);

@@ -45,6 +45,53 @@ static const char *result_label(enum sv_result r)
 	return "invalid";
 }
 
+/* Standby signers (issue #19): every attached signer and the failovers. */
+static void collect_signer_set(struct metrics_page *pg,
+			       const struct supervisor *sv,
+			       const struct sv_info *si)
+{
+	static const enum sv_role roles[] = { SV_ROLE_ACTIVE, SV_ROLE_STANDBY,
+					      SV_ROLE_CHECKING };
+	struct sv_signer_info sg[SV_MAX_SIGNERS];
+	size_t n = sv ? sv_get_signers(sv, sg, SV_MAX_SIGNERS) : 0;
+
+	metrics_family(pg, "coldnode_signer_failovers_total", METRICS_COUNTER,
+		       "Active signer lost and a standby took over (the node "
+		       "stayed ACTIVE).");
+	metrics_sample(pg, (double)si->failovers, NULL);
+	metrics_family(pg, "coldnode_signer_requests_resent_total",
+		       METRICS_COUNTER,
+		       "Requests the lost active signer had not answered, sent "
+		       "to the standby that took over.");
+	metrics_sample(pg, (double)si->requests_resent, NULL);
+	metrics_family(pg, "coldnode_signer_requests_early_total",
+		       METRICS_COUNTER,
+		       "Requests sent together with a key check (their answers "
+		       "used once it passes).");
+	metrics_sample(pg, (double)si->early_sent, NULL);
+	metrics_family(pg, "coldnode_signer_requests_early_dropped_total",
+		       METRICS_COUNTER,
+		       "Answers to requests sent with a key check, dropped: the "
+		       "check failed or the stream ended first.");
+	metrics_sample(pg, (double)si->early_dropped, NULL);
+	metrics_family(pg, "coldnode_signers", METRICS_GAUGE,
+		       "Attached signer streams by role.");
+	for (size_t r = 0; r < CN_ARRAY_SIZE(roles); r++) {
+		size_t c = 0;
+		for (size_t i = 0; i < n; i++)
+			c += sg[i].role == roles[r];
+		metrics_sample(pg, (double)c, "role", sv_role_str(roles[r]),
+			       NULL);
+	}
+	metrics_family(pg, "coldnode_signer_requests_answered_total",
+		       METRICS_COUNTER,
+		       "Answers given by each attached signer stream.");
+	for (size_t i = 0; i < n; i++)
+		metrics_sample(pg, (double)sg[i].requests_answered, "peer",
+			       sg[i].peer, "role", sv_role_str(sg[i].role),
+			       NULL);
+}
+
 static void collect_supervisor(void *arg, struct metrics_page *pg)
 {
 	const struct daemon_sources *src = arg;
@@ -102,6 +149,7 @@ static void collect_supervisor(void *arg, struct metrics_page *pg)
 		       METRICS_COUNTER,
 		       "Signers refused for holding another node key.");
 	metrics_sample(pg, (double)si.key_mismatches, NULL);
+	collect_signer_set(pg, sv, &si);
 	seen = sv ? sv_signer_last_seen(sv) : 0;
 	if (!seen)
 		seen = src->started_unix;

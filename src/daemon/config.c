@@ -90,6 +90,16 @@ static const struct opt opts[] = {
 	{ "signer.requesttimeout", OPT_DURATION, "5s",
 	  "signer lost if a request is unanswered this long",
 	  F(signer_requesttimeout), false },
+	/* Safe mode keeps the graph fresh (docs/gossip.md, issue #19). */
+	{ "gossip.minsessions", OPT_UINT, "3",
+	  "in safe mode, keep at least this many gossip-only sessions by "
+	  "dialing persistent peers with a local key that is not the node's "
+	  "identity (0: off)", F(gossip_minsessions), false },
+	/* Standby signers (docs/signer.md, "Standby signers", issue #19). */
+	{ "signer.maxsigners", OPT_UINT, "1",
+	  "signers connected at once (1..16); above 1, signers proving the "
+	  "same node key wait as standby and take over at once when the "
+	  "active one is lost", F(signer_maxsigners), false },
 	{ "network", OPT_STRING, "mainnet",
 	  "chain: mainnet, testnet, signet or regtest", F(network), false },
 	{ "debuglevel", OPT_STRING, "info",
@@ -667,6 +677,9 @@ static bool finish(struct loader *ld)
 	cfg->rgb[2] = (uint8_t)b;
 	if (cfg->handshaketimeout <= 0)
 		return fail(ld, "--handshaketimeout must be positive");
+	if (cfg->signer_maxsigners < 1 || cfg->signer_maxsigners > 16)
+		return fail(ld, "--signer.maxsigners: %" PRIu64 " is not in "
+			    "1..16", cfg->signer_maxsigners);
 	/* One largest message (65535 bytes, BOLT 8 framed) must fit. */
 	if (cfg->peer_maxbuffer < 18 + 65535 + 16)
 		return fail(ld, "--peer.maxbuffer: %" PRIu64 " is below one "

@@ -36,6 +36,8 @@ struct daemon_config {
 	double signer_pinginterval;   /* seconds */
 	double signer_pingtimeout;    /* seconds */
 	double signer_requesttimeout; /* seconds */
+	uint64_t signer_maxsigners;   /* 1..SV_MAX_SIGNERS: standby signers */
+	uint64_t gossip_minsessions;  /* safe mode, local-key sessions; 0 off */
 	char *rpcunix;     /* gRPC unix socket; NULL: <datadir>/rpc.sock,
 			    * "none": off */
 	char *tlscertpath; /* NULL: <datadir>/tls.cert */

@@ -407,6 +407,27 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	out->full_sessions_closed = si.full_closed;
 	out->requests_in_flight = si.requests_sent;
 	out->requests_queued = si.requests_queued;
+	out->failovers = si.failovers;
+	out->requests_resent = si.requests_resent;
+	out->standby_registrations = si.standby_registrations;
+	out->requests_early = si.early_sent;
+	out->requests_early_dropped = si.early_dropped;
+	{
+		/* Borrowed by @out until this returns: loop thread only. */
+		static struct sv_signer_info sg[SV_MAX_SIGNERS];
+		size_t n = sv_get_signers(cn->sv, sg, SV_MAX_SIGNERS);
+		for (size_t i = 0; i < n && i < RPC_MAX_SIGNERS; i++) {
+			struct rpc_signer_entry *e = &out->signers[i];
+			e->role = sv_role_str(sg[i].role);
+			e->peer = sg[i].peer;
+			e->info = sg[i].info;
+			e->since_unix = sg[i].since_unix;
+			e->role_since_unix = sg[i].role_since_unix;
+			e->requests_answered = sg[i].requests_answered;
+			e->requests_in_flight = sg[i].requests_in_flight;
+			out->num_signers++;
+		}
+	}
 	if (cn->gossip) {
 		gossip_counts(cn->gossip, &out->gossip_nodes,
 			      &out->gossip_channels, &out->gossip_updates);
@@ -744,6 +765,8 @@ static bool coldnode_start_supervisor(struct coldnode *cn)
 	sc.ping_interval = cfg->signer_pinginterval;
 	sc.ping_timeout = cfg->signer_pingtimeout;
 	sc.request_timeout = cfg->signer_requesttimeout;
+	sc.max_signers = (size_t)cfg->signer_maxsigners;
+	sc.gossip_min_sessions = (size_t)cfg->gossip_minsessions;
 	switch (cfg->signer_kind) {
 	case DAEMON_SIGNER_LOCAL:
 		sc.local = true;

@@ -9,6 +9,7 @@
 #include "common/common.h"
 
 #include <assert.h>
+#include <sodium.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -83,6 +84,14 @@ void peer_mgr_ecdh_start(struct peer *p, const uint8_t point[33])
 	struct peer_mgr *mgr = p->mgr;
 
 	assert(p->ecdh_id == 0);
+	if (p->local_key) {
+		/* Our own key for this session: no signer involved. */
+		uint8_t secret[32];
+		bool ok = cn_nodekey_ecdh(mgr->local_key, secret, point);
+		brontide_conn_ecdh_done(p->conn, ok, secret);
+		sodium_memzero(secret, sizeof(secret));
+		return;
+	}
 	/* Act one arrived (the responder's ECDH is on its ephemeral key). */
 	ev_timer_stop(mgr->loop, &p->act1_timer);
 	p->ecdh_id = ++mgr->next_ecdh_id;
@@ -323,9 +332,11 @@ size_t peer_mgr_close_mode(struct peer_mgr *mgr, enum peer_mode mode,
 static struct peer *find_ready(struct peer_mgr *mgr, const uint8_t id[33],
 			       const struct peer *except)
 {
+	/* Sessions with the local gossip key are not the node's: they
+	 * neither replace nor stand for a session with our identity. */
 	for (struct peer *p = mgr->peers; p; p = p->next)
 		if (p != except && p->state == PEER_ST_READY &&
-		    memcmp(p->node_id, id, 33) == 0)
+		    !p->local_key && memcmp(p->node_id, id, 33) == 0)
 			return p;
 	return NULL;
 }
@@ -378,8 +389,17 @@ static void dialer_go(struct peer_dialer *d)
 static void redial_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct peer_dialer *d = w->data;
+	char hex[67];
 
 	d->early_failed = false;
+	if (d->mgr->hold_redials) {
+		/* Safe mode: the dial would park until the park deadline and
+		 * the peer would log a failed handshake.  A signer's arrival
+		 * or ACTIVE dials it. */
+		log_debug("PEER", "redial of %s held: no signer",
+			  hex_encode(hex, d->node_id, 33));
+		return;
+	}
 	dialer_go(d);
 }
 
@@ -403,10 +423,38 @@ static void connect_done(struct ev_loop *loop, ev_io *w, int revents)
 	peer_session_start(p, fd);
 }
 
+static struct peer *dial_session(struct peer_mgr *mgr,
+				 const uint8_t node_id[33], const char *host,
+				 uint16_t port, struct peer_dialer *d,
+				 bool local_key, bool *refused);
+
 /* Returns false only when a one-off dial is refused at max_peers; every
  * other failure is a closed session (and a redial for persistent ones). */
 static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
 		 const char *host, uint16_t port, struct peer_dialer *d)
+{
+	bool refused = false;
+
+	dial_session(mgr, node_id, host, port, d, false, &refused);
+	return !refused;
+}
+
+struct peer *peer_mgr_dial_local_key(struct peer_mgr *mgr,
+				     const uint8_t node_id[33],
+				     const char *host, uint16_t port)
+{
+	bool refused = false;
+
+	return dial_session(mgr, node_id, host, port, NULL, true, &refused);
+}
+
+/* The session (NULL if none was made: *@refused at max_peers, or a name
+ * that does not resolve, or no memory).  The session may be closed
+ * already when this returns (connect failed at once). */
+static struct peer *dial_session(struct peer_mgr *mgr,
+				 const uint8_t node_id[33], const char *host,
+				 uint16_t port, struct peer_dialer *d,
+				 bool local_key, bool *refused)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	char portstr[8], hex[67];
@@ -419,7 +467,8 @@ static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
 		snprintf(who, sizeof(who), "dial to %s:%u", host, port);
 		limit_refused(mgr, &mgr->log_maxpeers, "max peers", "maxpeers",
 			      mgr->cfg.max_peers, who);
-		return false;
+		*refused = true;
+		return NULL;
 	}
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	/* FIXME: getaddrinfo blocks for names; numeric addresses do not. */
@@ -429,26 +478,27 @@ static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
 			    gai_strerror(rc));
 		if (d && !mgr->freeing)
 			schedule_redial(d);
-		return true;
+		return NULL;
 	}
 	p = peer_session_alloc(mgr, false, node_id, res->ai_addr);
 	if (!p) {
 		freeaddrinfo(res);
 		log_broken("PEER", "out of memory dialing %s", host);
-		return true;
+		return NULL;
 	}
+	p->local_key = local_key;
 	if (d) {
 		d->peer = p;
 		p->dialer = d;
 	}
-	log_info("PEER", "dialing %s@%s", hex_encode(hex, node_id, 33),
-		 p->addr);
+	log_info("PEER", "dialing %s@%s%s", hex_encode(hex, node_id, 33),
+		 p->addr, local_key ? " with the local gossip key" : "");
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
 		freeaddrinfo(res);
 		peer_close(p, strerror(errno));
-		return true;
+		return p;
 	}
 	p->fd = fd;
 	rc = connect(fd, res->ai_addr, res->ai_addrlen);
@@ -456,21 +506,21 @@ static bool dial(struct peer_mgr *mgr, const uint8_t node_id[33],
 	if (rc == 0) {
 		p->fd = -1;
 		peer_session_start(p, fd);
-		return true;
+		return p;
 	}
 	if (errno != EINPROGRESS) {
 		char why[128];
 		snprintf(why, sizeof(why), "connect failed: %s",
 			 strerror(errno));
 		peer_close(p, why);
-		return true;
+		return p;
 	}
 	ev_io_init(&p->connect_io, connect_done, fd, EV_WRITE);
 	p->connect_io.data = p;
 	ev_io_start(mgr->loop, &p->connect_io);
 	ev_timer_set(&p->timer, mgr->cfg.handshake_timeout, 0.);
 	ev_timer_start(mgr->loop, &p->timer);
-	return true;
+	return p;
 }
 
 bool peer_mgr_connect(struct peer_mgr *mgr, const char *uri, bool persistent)
@@ -572,9 +622,21 @@ void peer_mgr_session_ready(struct peer *p)
 	struct peer_mgr *mgr = p->mgr;
 	struct peer *old = find_ready(mgr, p->node_id, p);
 	struct peer_dialer *d;
-	char hex[67];
+	char hex[67], hex2[67];
 
 	mgr->stats.handshakes[p->inbound][1]++;
+	if (p->local_key) {
+		/* Not the node's identity: no duplicate rule, no dialer. */
+		mgr->local_stats.ready++;
+		log_info("PEER", "peer %s@%s ready (outbound, gossip-only, "
+			 "local gossip key %s)",
+			 hex_encode(hex, p->node_id, 33), p->addr,
+			 hex_encode(hex2, mgr->local_pub, 33));
+		p->announced = true;
+		if (mgr->cbs->peer_ready)
+			mgr->cbs->peer_ready(mgr->arg, p);
+		return;
+	}
 	if (old) {
 		/* Two sessions with one node.  Same direction: the old one is
 		 * probably dead, keep the new.  Crossed dials: both sides
@@ -638,6 +700,8 @@ void peer_mgr_session_closed(struct peer *p)
 	struct peer_dialer *d = p->dialer;
 
 	ev_prepare_start(mgr->loop, &mgr->reaper);
+	if (p->local_key)
+		peer_anon_session_closed(p);
 	if (p->early && !p->announced)
 		mgr->dial_stats.early_failed++;
 	if (!d || d->peer != p)
@@ -849,6 +913,7 @@ struct peer_mgr *peer_mgr_new(struct ev_loop *loop,
 	mgr->admit = admit_new(&acfg, &acbs);
 	ev_prepare_init(&mgr->reaper, reap);
 	mgr->reaper.data = mgr;
+	peer_anon_init(mgr);
 	return mgr;
 }
 
@@ -857,6 +922,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 	if (!mgr)
 		return;
 	mgr->freeing = true;
+	peer_anon_free(mgr);
 	while (mgr->listeners) {
 		struct peer_listener *l = mgr->listeners;
 		mgr->listeners = l->next;
@@ -877,6 +943,12 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		free(d);
 	}
 	admit_free(mgr->admit);
+	cn_nodekey_free(mgr->local_key);
+	while (mgr->cands) {
+		struct gossip_cand *c = mgr->cands;
+		mgr->cands = c->next;
+		free(c);
+	}
 	free(mgr->full_peers);
 	free(mgr);
 }

@@ -162,6 +162,54 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr);
 void peer_mgr_dial_stats(const struct peer_mgr *mgr,
 			 struct peer_mgr_dial_stats *out);
 
+/* ---- Safe mode: gossip sessions with a local key (anon.c) -------------
+ *
+ * While no signer is there no BOLT 8 session can be made with the node key
+ * (both acts need it), so the supervisor asks the manager (docs/gossip.md,
+ * "Safe mode keeps the graph fresh"):
+ *   - to hold persistent redials: a backoff timer that fires while held
+ *     dials nothing (the dial would park until the park deadline and the
+ *     peer would log a failed handshake); peer_mgr_dial_early and
+ *     peer_mgr_redial_now still dial;
+ *   - to keep at least @min gossip-only sessions, dialing persistent peers
+ *     (and added candidates) that have no session with a separate local
+ *     key, made at random for this process and kept in memory only: it
+ *     signs nothing, and a BOLT 8 initiator's static key is just a key.
+ *     Such a session is gossip-only for its whole life (a channel message
+ *     closes it) and never follows a persistent peer's dialer.
+ */
+void peer_mgr_hold_redials(struct peer_mgr *mgr, bool hold);
+/* 0: stop dialing (the sessions made stay until closed). */
+void peer_mgr_keep_gossip_sessions(struct peer_mgr *mgr, size_t min);
+/* Close every session made with the local gossip key; returns how many. */
+size_t peer_mgr_close_local_key(struct peer_mgr *mgr, const char *why);
+/* A dial target besides the persistent peers ("PUBKEY@host:port"). */
+bool peer_mgr_add_gossip_candidate(struct peer_mgr *mgr, const char *uri);
+/* The local gossip key's public half (made on first use). */
+void peer_mgr_local_gossip_pub(struct peer_mgr *mgr, uint8_t out[33]);
+bool peer_is_local_key(const struct peer *p);
+struct peer_mgr_local_stats {
+	uint64_t dials;   /* sessions dialed with the local gossip key */
+	uint64_t ready;   /* ... that reached init */
+	size_t now;       /* ready now */
+};
+void peer_mgr_local_stats(const struct peer_mgr *mgr,
+			  struct peer_mgr_local_stats *out);
+
+/* The dial policy, pure (tested by table): which candidates to dial now.
+ * A candidate is dialed if it has no session of any kind, its retry time
+ * has come, and fewer than @min gossip-only sessions are ready or being
+ * dialed with the local key (@have).  Writes up to @max indexes into @out
+ * (candidates in order, so the operator's --connect peers come first);
+ * returns how many. */
+struct peer_gossip_cand {
+	bool connected;   /* a session with this node, any kind, any state */
+	double retry_at;  /* not before (after a failed dial) */
+};
+size_t peer_gossip_dial_plan(size_t *out, size_t max,
+			     const struct peer_gossip_cand *c, size_t n,
+			     size_t have, size_t min, double now);
+
 /* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32]);

@@ -48,6 +48,8 @@ struct peer {
 	bool announced; /* peer_ready was called: peer_gone will be too */
 	bool early;     /* dialed by peer_mgr_dial_early */
 	bool node_id_known;
+	bool local_key; /* dialed with the local gossip key (anon.c) */
+	struct gossip_cand *cand; /* ... for this candidate (borrowed) */
 	uint8_t node_id[33];
 	char addr[64]; /* remote "ip:port" for logs */
 	/* Our view of their address, sent as init's remote_addr. */
@@ -101,6 +103,23 @@ struct peer_mgr {
 	ev_prepare reaper; /* frees closed peers between loop iterations */
 	struct peer_mgr_dial_stats dial_stats;
 	bool freeing;
+	/* Safe mode (anon.c). */
+	bool hold_redials;
+	size_t keep_min;
+	struct cn_nodekey *local_key; /* owned; made on first use */
+	uint8_t local_pub[33];
+	struct gossip_cand *cands;    /* added candidates, owned */
+	ev_timer keep_timer;
+	struct peer_mgr_local_stats local_stats;
+};
+
+/* A dial target of the local-key policy besides the persistent peers. */
+struct gossip_cand {
+	struct gossip_cand *next;
+	uint8_t node_id[33];
+	char host[256];
+	uint16_t port;
+	double retry_at, backoff;
 };
 
 /* session.c */
@@ -129,6 +148,17 @@ void peer_mgr_session_ready(struct peer *p);
 void peer_mgr_session_closed(struct peer *p);
 bool peer_mgr_is_full_peer(const struct peer_mgr *mgr,
 			   const uint8_t node_id[33]);
+
+/* mgr.c, for anon.c: dial @node_id at @host:@port with the local gossip
+ * key (a one-off, never persistent).  Returns the session or NULL. */
+struct peer *peer_mgr_dial_local_key(struct peer_mgr *mgr,
+				     const uint8_t node_id[33],
+				     const char *host, uint16_t port);
+/* anon.c: the manager's safe-mode state, set up and torn down. */
+void peer_anon_init(struct peer_mgr *mgr);
+void peer_anon_free(struct peer_mgr *mgr);
+/* anon.c: a local-key session closed before init: back off its target. */
+void peer_anon_session_closed(struct peer *p);
 
 /* addr.c */
 /* "PUBKEY@host:port" with a 33-byte compressed hex PUBKEY. */

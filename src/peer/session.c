@@ -254,7 +254,7 @@ static void become_ready(struct peer *p)
 
 	ev_timer_stop(mgr->loop, &p->timer);
 	p->state = PEER_ST_READY;
-	if (peer_mgr_is_full_peer(mgr, p->node_id))
+	if (!p->local_key && peer_mgr_is_full_peer(mgr, p->node_id))
 		p->mode = PEER_MODE_FULL;
 	if (mgr->cfg.ping_interval > 0) {
 		ev_init(&p->timer, ping_tick);
@@ -286,6 +286,14 @@ static bool channel_message(struct peer *p, uint16_t type)
 
 	if (p->mode == PEER_MODE_FULL)
 		return true;
+	if (p->local_key) {
+		/* Channels are the node's, never the local gossip key's. */
+		snprintf(why, sizeof(why),
+			 "%s (%u) on a session made with the local gossip key",
+			 peer_wire_type_name(type), type);
+		peer_close(p, why);
+		return false;
+	}
 	if (mgr->cbs->allow_full && !mgr->cbs->allow_full(mgr->arg)) {
 		snprintf(why, sizeof(why),
 			 "%s (%u) from gossip-only peer while full mode is not "
@@ -391,7 +399,8 @@ void peer_session_start(struct peer *p, int fd)
 	p->conn = brontide_conn_new(mgr->loop, fd,
 				    p->inbound ? BRONTIDE_RESPONDER
 					       : BRONTIDE_INITIATOR,
-				    mgr->cfg.local_pub,
+				    p->local_key ? mgr->local_pub
+						 : mgr->cfg.local_pub,
 				    p->inbound ? NULL : p->node_id,
 				    mgr->cfg.handshake_timeout, &session_cbs,
 				    p);
@@ -405,6 +414,11 @@ void peer_session_start(struct peer *p, int fd)
 }
 
 /* ---- public per-peer API ---- */
+
+bool peer_is_local_key(const struct peer *p)
+{
+	return p->local_key;
+}
 
 bool peer_send(struct peer *p, const uint8_t *msg, size_t len)
 {

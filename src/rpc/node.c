@@ -466,6 +466,28 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	sc.full_sessions_closed = st.full_sessions_closed;
 	sc.requests_in_flight = st.requests_in_flight;
 	sc.requests_queued = st.requests_queued;
+	sc.failovers = st.failovers;
+	sc.requests_resent = st.requests_resent;
+	sc.standby_registrations = st.standby_registrations;
+	sc.requests_early = st.requests_early;
+	sc.requests_early_dropped = st.requests_early_dropped;
+	Coldrpc__SignerEntry se[RPC_MAX_SIGNERS];
+	Coldrpc__SignerEntry *sep[RPC_MAX_SIGNERS];
+	for (size_t i = 0; i < st.num_signers && i < RPC_MAX_SIGNERS; i++) {
+		const struct rpc_signer_entry *e = &st.signers[i];
+		coldrpc__signer_entry__init(&se[i]);
+		se[i].role = (char *)(e->role ? e->role : "");
+		se[i].peer = (char *)(e->peer ? e->peer : "");
+		se[i].registration_info = (char *)(e->info ? e->info : "");
+		se[i].since_unix = e->since_unix;
+		se[i].role_since_unix = e->role_since_unix;
+		se[i].requests_answered = e->requests_answered;
+		se[i].requests_in_flight = e->requests_in_flight;
+		sep[i] = &se[i];
+	}
+	r.n_signers = st.num_signers < RPC_MAX_SIGNERS ? st.num_signers
+						       : RPC_MAX_SIGNERS;
+	r.signers = sep;
 	r.signer = &si;
 	r.peers = &pc;
 	r.gossip = &gc;

@@ -474,6 +474,22 @@ struct rpc_sv_state {
 	uint64_t dial_early_refused;
 	uint64_t dial_park_timeouts;
 	uint64_t dial_pending_now;
+	/* Standby signers (SupervisorCounters 15-19, SupervisorState.signers,
+	 * issue #19). */
+	uint64_t failovers;
+	uint64_t requests_resent;
+	uint64_t standby_registrations;
+	uint64_t requests_early;
+	uint64_t requests_early_dropped;
+#define RPC_MAX_SIGNERS 16
+	struct rpc_signer_entry {
+		const char *role; /* "active", "standby", "checking" */
+		const char *peer;
+		const char *info;
+		int64_t since_unix, role_since_unix;
+		uint64_t requests_answered, requests_in_flight;
+	} signers[RPC_MAX_SIGNERS];
+	size_t num_signers;
 	/* Connection budgets (SupervisorState.listeners): the provider fills
 	 * the first ones (signer port, p2p), the node appends its own. */
 	struct admit_stats listeners[RPC_MAX_LISTENER_STATS];

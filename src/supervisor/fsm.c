@@ -14,7 +14,14 @@
 	(SV_ACT_NEXT_GENERATION | SV_ACT_FAIL_SENT | SV_ACT_DENY_FULL | \
 	 SV_ACT_CLOSE_FULL)
 /* What a usable key always does. */
-#define READY_ACTIONS (SV_ACT_ALLOW_FULL | SV_ACT_SEND_QUEUED | SV_ACT_REDIAL)
+#define READY_ACTIONS \
+	(SV_ACT_ALLOW_FULL | SV_ACT_USE_EARLY | SV_ACT_SEND_QUEUED | \
+	 SV_ACT_IDENTITY_DIALS | SV_ACT_REDIAL)
+/* Safe mode: the node key is gone for now. */
+#define SAFE_ACTIONS (LOSS_ACTIONS | SV_ACT_SAFE_DIALS)
+/* A standby took over: same state, new signer session, the unanswered
+ * requests go to it. */
+#define FAILOVER_ACTIONS (SV_ACT_NEXT_GENERATION | SV_ACT_RESEND_SENT)
 #define SHUTDOWN_ACTIONS \
 	(SV_ACT_NEXT_GENERATION | SV_ACT_FAIL_SENT | SV_ACT_FAIL_QUEUED | \
 	 SV_ACT_DENY_FULL | SV_ACT_DROP_SIGNER)
@@ -45,19 +52,25 @@ struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev)
 			return step(SV_WAITING_FOR_SIGNER, LOSS_ACTIONS);
 		case SV_EV_SHUTDOWN:
 			return step(SV_SHUTTING_DOWN, SHUTDOWN_ACTIONS);
+		case SV_EV_FAILOVER:
+			/* No active signer to fail over from. */
+			return invalid(state);
 		}
 		break;
 	case SV_ACTIVE:
 		switch (ev) {
 		case SV_EV_LOCAL_KEY:
 		case SV_EV_SIGNER_READY:
-			/* Only one signer at a time: it cannot get ready
-			 * twice. */
+			/* A second signer that passes its key check while
+			 * one is active becomes standby: no event. */
 			return invalid(state);
 		case SV_EV_SIGNER_LOST:
-			return step(SV_SAFE_MODE, LOSS_ACTIONS);
+			return step(SV_SAFE_MODE, SAFE_ACTIONS);
 		case SV_EV_SHUTDOWN:
 			return step(SV_SHUTTING_DOWN, SHUTDOWN_ACTIONS);
+		case SV_EV_FAILOVER:
+			/* Full sessions stay: the key is still here. */
+			return step(SV_ACTIVE, FAILOVER_ACTIONS);
 		}
 		break;
 	case SV_SAFE_MODE:
@@ -68,9 +81,12 @@ struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev)
 		case SV_EV_SIGNER_READY:
 			return step(SV_ACTIVE, READY_ACTIONS);
 		case SV_EV_SIGNER_LOST:
-			return step(SV_SAFE_MODE, LOSS_ACTIONS);
+			return step(SV_SAFE_MODE, SAFE_ACTIONS);
 		case SV_EV_SHUTDOWN:
 			return step(SV_SHUTTING_DOWN, SHUTDOWN_ACTIONS);
+		case SV_EV_FAILOVER:
+			/* No active signer to fail over from. */
+			return invalid(state);
 		}
 		break;
 	case SV_SHUTTING_DOWN:
@@ -80,6 +96,7 @@ struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev)
 			return invalid(state);
 		case SV_EV_SIGNER_LOST:
 		case SV_EV_SHUTDOWN:
+		case SV_EV_FAILOVER:
 			/* Streams end while we tear down: nothing more. */
 			return step(SV_SHUTTING_DOWN, 0);
 		}
@@ -114,6 +131,8 @@ const char *sv_event_str(enum sv_event ev)
 		return "SIGNER_LOST";
 	case SV_EV_SHUTDOWN:
 		return "SHUTDOWN";
+	case SV_EV_FAILOVER:
+		return "FAILOVER";
 	}
 	return "INVALID";
 }

@@ -1,18 +1,23 @@
-/*~ The supervisor session: one signer stream, the requests it carries,
- * and what happens to the rest of the node when it comes and goes.
+/*~ The supervisor session: the signer streams (up to --signer.maxsigners:
+ * one active, the rest standby; signerset.c decides), the requests they
+ * carry, and what happens to the rest of the node when they come and go.
  *
  * Each request lives on exactly one list at a time:
  *   queued  - waiting for a signer (only when the caller allowed a wait);
- *   sent    - written to the current stream, waiting for its reply;
+ *   st->sent - written to stream @st, waiting for its reply (to the
+ *             active stream, or with a key check whose answer it then
+ *             waits for: see "one flight" in docs/signer.md);
+ *   orphans - sent to an active stream that was just lost, until the
+ *             state machine says: send again to the standby taking over,
+ *             or fail;
  *   failing - being failed after a loss (a list so sv_cancel still finds
  *             it while earlier callbacks run);
  *   done    - answered without the signer (refused, or computed locally),
  *             delivered on the next loop iteration so a callback never
  *             fires inside the call that started it.
  * The generation counts signer sessions: a request records the one it was
- * sent in, and a loss ends a generation by failing every sent request.
- * Request ids are never reused, so a late reply from an old stream finds
- * nothing and is dropped, as lnd does.
+ * sent in.  Request ids are never reused, so a late reply from an old
+ * stream finds nothing and is dropped, as lnd does.
  */
 #include "supervisor/supervisor.h"
 
@@ -46,15 +51,21 @@ struct req {
 	struct req *prev, *next;
 	struct req_list *on;
 	struct supervisor *sv;
+	struct sv_stream *st; /* the stream it is sent on (st->sent), or NULL */
 	uint64_t id;
 	enum req_kind kind;
 	uint64_t generation; /* when sent; 0 while never sent */
 	double sent_at;      /* cn_now() when sent, for the latency histogram */
+	double wait_until;   /* cn_now() limit of its wait for a signer; 0:
+			      * it may not wait */
 	ev_timer timer;      /* wait limit (queued) or reply deadline (sent) */
 	uint8_t point[33];   /* ECDH */
 	uint8_t *msg;        /* SIGN: our copy */
 	size_t msglen;
-	/* Result for the done list. */
+	/* Sent with a key check: the answer is held here (answered) until
+	 * the check passes, then delivered; dropped if it fails. */
+	bool answered;
+	/* Result for the done list (and a held answer). */
 	enum sv_result result;
 	uint8_t out[64];
 	sv_ecdh_cb ecdh_cb;
@@ -65,18 +76,28 @@ struct req {
 enum stream_phase {
 	PHASE_REGISTERING, /* waiting for SignerRegistration */
 	PHASE_KEYCHECK,    /* registered, our key check in flight */
-	PHASE_READY,
+	PHASE_READY,       /* key checked: active or standby */
 };
 
 struct sv_stream {
+	struct sv_stream *prev, *next; /* sv->streams, in arrival order */
 	struct supervisor *sv;
 	const struct sv_stream_ops *ops;
 	void *conn;
 	enum stream_phase phase;
+	enum sv_role role;
+	bool broken;      /* a send failed: the drop is on its way */
 	ev_timer reg_timer;
+	ev_timer ping_timer;
 	uint8_t challenge[SV_CHALLENGE_LEN];
 	uint64_t ping_id; /* outstanding ping, 0 if none */
-	bool standby;     /* cluster standby: refused at registration */
+	uint64_t ready_seq;
+	struct req_list sent; /* requests written to this stream */
+	char peer[64];
+	char info[128];
+	int64_t since_unix, role_since_unix;
+	uint64_t answered;
+	bool not_leader;  /* cluster standby: refused at registration */
 };
 
 struct supervisor {
@@ -96,13 +117,16 @@ struct supervisor {
 	char *pin_db_path;
 	struct cn_nodekey *local;
 	struct peer_mgr *peers;
-	struct sv_stream *stream;
-	char signer_peer[64];
-	char signer_info[128];
-	int64_t signer_since_unix;
-	struct req_list queued, sent, failing, done;
+	/* Attached signer streams (at most cfg.max_signers), in arrival
+	 * order; @active is the one requests go to, NULL if none. */
+	struct sv_stream *streams_head, *streams_tail;
+	size_t nstreams;
+	struct sv_stream *active;
+	uint64_t ready_seq;
+	/* queued: waiting for a signer; orphans: sent to a lost active
+	 * stream, waiting for the state machine (resend or fail). */
+	struct req_list queued, orphans, failing, done;
 	ev_timer done_timer;
-	ev_timer ping_timer;
 	/* Keysource adapter state (keysource.c). */
 	void *ks;
 	/* Counters. */
@@ -112,17 +136,19 @@ struct supervisor {
 	uint64_t requests_ok, requests_failed, full_closed;
 	uint64_t requests_unavailable, requests_timed_out;
 	uint64_t signer_arrivals;
+	uint64_t failovers, requests_resent, standby_registrations;
+	uint64_t early_sent, early_dropped;
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
-	/* Cluster mode: the standby's refusal (NULL: not standby) and the
-	 * leader's fencing token (0: none). */
-	char *standby;
+	/* Cluster mode: the standby's refusal (NULL: the leader, or no
+	 * cluster) and the leader's fencing token (0: none). */
+	char *not_leader;
 	uint64_t token;
 	uint64_t fencing_refusals;
 };
 
-static void stream_drop(struct supervisor *sv, enum sv_code code,
-			const char *why);
+static void stream_drop(struct supervisor *sv, struct sv_stream *st,
+			enum sv_code code, const char *why);
 
 /* ---- request lists ------------------------------------------------------ */
 
@@ -156,6 +182,7 @@ static void list_del(struct req *r)
 		l->tail = r->prev;
 	l->n--;
 	r->on = NULL;
+	r->st = NULL;
 	r->prev = r->next = NULL;
 }
 
@@ -264,6 +291,30 @@ static void fail_list(struct supervisor *sv, struct req_list *from)
 		complete(r, SV_ERR_UNAVAILABLE, NULL);
 }
 
+/* Put @r (on no list) back in the queue for what is left of its wait. */
+static void requeue(struct supervisor *sv, struct req *r)
+{
+	double left = r->wait_until - cn_now();
+
+	ev_timer_stop(sv->loop, &r->timer);
+	if (r->answered) {
+		/* An answer from a signer whose key was never checked (or
+		 * failed the check): never used. */
+		sv->early_dropped++;
+		r->answered = false;
+		sodium_memzero(r->out, sizeof(r->out));
+	}
+	r->sent_at = 0;
+	if (left <= 0 || sv->state == SV_SHUTTING_DOWN) {
+		list_add(&sv->failing, r);
+		complete(r, SV_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	list_add(&sv->queued, r);
+	ev_timer_set(&r->timer, left, 0.);
+	ev_timer_start(sv->loop, &r->timer);
+}
+
 /* ---- state machine application ----------------------------------------- */
 
 static void notify(struct supervisor *sv)
@@ -272,7 +323,50 @@ static void notify(struct supervisor *sv)
 		sv->cbs.changed(sv->cbs.arg, sv);
 }
 
-static void send_req(struct supervisor *sv, struct req *r);
+static void send_req(struct supervisor *sv, struct sv_stream *st,
+		     struct req *r);
+
+/* The first held answer on @st, if any. */
+static struct req *first_answered(struct sv_stream *st)
+{
+	for (struct req *r = st->sent.head; r; r = r->next)
+		if (r->answered)
+			return r;
+	return NULL;
+}
+
+static bool stream_alive(const struct supervisor *sv,
+			 const struct sv_stream *st)
+{
+	for (const struct sv_stream *s = sv->streams_head; s; s = s->next)
+		if (s == st)
+			return true;
+	return false;
+}
+
+/* @st passed its key check: the answers it gave before are good. */
+static void use_early(struct supervisor *sv, struct sv_stream *st)
+{
+	struct req *r;
+
+	/* A callback may end @st: look it up again each time. */
+	while (stream_alive(sv, st) && (r = first_answered(st)))
+		complete(r, r->result, r->out);
+}
+
+static void send_queued(struct supervisor *sv)
+{
+	struct req *r;
+
+	/* In arrival order; a send failure schedules the stream's drop,
+	 * which puts the rest through the next loss. */
+	while ((r = sv->queued.head) && sv->active &&
+	       sv->state == SV_ACTIVE) {
+		list_del(r);
+		ev_timer_stop(sv->loop, &r->timer);
+		send_req(sv, sv->active, r);
+	}
+}
 
 static void apply(struct supervisor *sv, enum sv_event ev, const char *cause)
 {
@@ -302,7 +396,7 @@ static void apply(struct supervisor *sv, enum sv_event ev, const char *cause)
 	if (st.actions & SV_ACT_DENY_FULL)
 		sv->allow_full = false;
 	if (st.actions & SV_ACT_FAIL_SENT)
-		fail_list(sv, &sv->sent);
+		fail_list(sv, &sv->orphans);
 	if (st.actions & SV_ACT_FAIL_QUEUED)
 		fail_list(sv, &sv->queued);
 	if ((st.actions & SV_ACT_CLOSE_FULL) && sv->peers) {
@@ -315,19 +409,42 @@ static void apply(struct supervisor *sv, enum sv_event ev, const char *cause)
 				 peer_mgr_count(sv->peers,
 						PEER_MODE_GOSSIP_ONLY));
 	}
-	if ((st.actions & SV_ACT_DROP_SIGNER) && sv->stream)
-		stream_drop(sv, SV_CODE_UNAVAILABLE, "coldnode is shutting down");
-	if (st.actions & SV_ACT_ALLOW_FULL)
-		sv->allow_full = true;
-	if (st.actions & SV_ACT_SEND_QUEUED) {
+	if (st.actions & SV_ACT_DROP_SIGNER)
+		while (sv->streams_head)
+			stream_drop(sv, sv->streams_head, SV_CODE_UNAVAILABLE,
+				    "coldnode is shutting down");
+	if (st.actions & SV_ACT_RESEND_SENT) {
 		struct req *r;
-		/* In arrival order; a send failure drops the stream, which
-		 * leaves the rest queued again through the next loss. */
-		while ((r = sv->queued.head) && sv->state == SV_ACTIVE) {
+		while ((r = sv->orphans.head) && sv->active) {
 			list_del(r);
 			ev_timer_stop(sv->loop, &r->timer);
-			send_req(sv, r);
+			sv->requests_resent++;
+			send_req(sv, sv->active, r);
 		}
+	}
+	if (st.actions & SV_ACT_ALLOW_FULL)
+		sv->allow_full = true;
+	if ((st.actions & SV_ACT_USE_EARLY) && sv->active)
+		use_early(sv, sv->active);
+	if (st.actions & SV_ACT_SEND_QUEUED)
+		send_queued(sv);
+	if ((st.actions & SV_ACT_SAFE_DIALS) && sv->peers) {
+		peer_mgr_hold_redials(sv->peers, true);
+		peer_mgr_keep_gossip_sessions(sv->peers,
+					      sv->cfg.gossip_min_sessions);
+	}
+	if ((st.actions & SV_ACT_IDENTITY_DIALS) && sv->peers) {
+		size_t n;
+		peer_mgr_keep_gossip_sessions(sv->peers, 0);
+		peer_mgr_hold_redials(sv->peers, false);
+		/* Before the redial: a persistent peer reached with the
+		 * local key is dialed again with the node's identity. */
+		n = peer_mgr_close_local_key(sv->peers,
+					     "signer back: the node's identity "
+					     "is used again");
+		if (n)
+			log_info(SUBSYS, "closed %zu session(s) made with the "
+				 "local gossip key", n);
 	}
 	if ((st.actions & SV_ACT_REDIAL) && sv->peers)
 		peer_mgr_redial_now(sv->peers);
@@ -336,29 +453,67 @@ static void apply(struct supervisor *sv, enum sv_event ev, const char *cause)
 
 /* ---- sending ------------------------------------------------------------ */
 
+/* The attached streams other than @skip, as the signer set sees them;
+ * @ptrs gets the matching streams.  Returns how many. */
+static size_t set_members(const struct supervisor *sv,
+			  const struct sv_stream *skip,
+			  struct sv_set_member m[SV_MAX_SIGNERS],
+			  struct sv_stream *ptrs[SV_MAX_SIGNERS])
+{
+	size_t n = 0;
+
+	for (struct sv_stream *st = sv->streams_head; st && n < SV_MAX_SIGNERS;
+	     st = st->next) {
+		if (st == skip)
+			continue;
+		m[n].role = st->role;
+		m[n].healthy = st->phase == PHASE_READY && !st->broken;
+		m[n].ready_seq = st->ready_seq;
+		ptrs[n++] = st;
+	}
+	return n;
+}
+
+/* Would losing the active signer now leave another to take over? */
+static bool standby_ready(const struct supervisor *sv)
+{
+	struct sv_set_member m[SV_MAX_SIGNERS];
+	struct sv_stream *p[SV_MAX_SIGNERS];
+	size_t n = set_members(sv, sv->active, m, p);
+
+	return sv_set_pick(m, n) != SIZE_MAX;
+}
+
 static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct req *r = w->data;
 	struct supervisor *sv = r->sv;
+	struct sv_stream *st = r->st;
 
 	if (r->on == &sv->queued) {
 		/* Waited for a signer long enough. */
 		complete(r, SV_ERR_UNAVAILABLE, NULL);
 		return;
 	}
+	assert(st);
 	/* lnd: "remote signer response timeout reached".  A signer that
 	 * does not answer cannot be trusted with the next request either:
 	 * treat it as lost. */
 	bool ping = r->kind == REQ_PING;
 
-	log_unusual(SUBSYS, "signer request %llu timed out: dropping signer",
-		    (unsigned long long)r->id);
+	log_unusual(SUBSYS, "signer %s: request %llu timed out: dropping it",
+		    st->peer, (unsigned long long)r->id);
 	if (ping)
-		sv->stream->ping_id = 0;
-	complete(r, SV_ERR_TIMEOUT, NULL);
+		st->ping_id = 0;
+	/* A user request the active signer sat on goes to the standby with
+	 * the rest; with no standby it fails as lnd's does.  One sent with
+	 * a key check goes back to the queue. */
+	if (is_internal(r) ||
+	    (st == sv->active && !standby_ready(sv)))
+		complete(r, SV_ERR_TIMEOUT, NULL);
 	/* The callback may have dropped the stream already. */
-	if (sv->stream)
-		stream_drop(sv, SV_CODE_DEADLINE_EXCEEDED,
+	if (stream_alive(sv, st))
+		stream_drop(sv, st, SV_CODE_DEADLINE_EXCEEDED,
 			    ping ? "ping unanswered past --signer.pingtimeout"
 				 : "remote signer response timeout reached");
 }
@@ -377,8 +532,8 @@ static struct req *req_new(struct supervisor *sv, enum req_kind kind)
 	return r;
 }
 
-static uint8_t *encode(struct supervisor *sv, const struct req *r,
-		       size_t *len)
+static uint8_t *encode(struct supervisor *sv, const struct sv_stream *st,
+		       const struct req *r, size_t *len)
 {
 	switch (r->kind) {
 	case REQ_ECDH:
@@ -388,8 +543,7 @@ static uint8_t *encode(struct supervisor *sv, const struct req *r,
 		return sv_proto_sign_message(len, r->id, r->msg, r->msglen,
 					     false);
 	case REQ_KEYCHECK:
-		return sv_proto_sign_message(len, r->id,
-					     sv->stream->challenge,
+		return sv_proto_sign_message(len, r->id, st->challenge,
 					     SV_CHALLENGE_LEN, true);
 	case REQ_PING:
 		return sv_proto_ping(len, r->id);
@@ -426,111 +580,196 @@ static bool may_act(struct supervisor *sv)
 	return !sv->cbs.may_act || sv->cbs.may_act(sv->cbs.arg, sv);
 }
 
-/* Put @r on the wire of the current stream. */
-static void send_req(struct supervisor *sv, struct req *r)
+/* Put @r (on no list) on the wire of @st. */
+static void send_req(struct supervisor *sv, struct sv_stream *st,
+		     struct req *r)
 {
 	size_t len;
 	uint8_t *buf;
 	bool ok;
 
-	assert(sv->stream);
 	if (!may_act(sv)) {
 		/* Our leadership ran out: nothing more goes to the signer. */
 		if (r->kind == REQ_PING)
-			sv->stream->ping_id = 0;
+			st->ping_id = 0;
 		defer(r, SV_ERR_UNAVAILABLE, NULL, 0);
 		return;
 	}
-	buf = with_token(sv, encode(sv, r, &len), &len);
+	buf = with_token(sv, encode(sv, st, r, &len), &len);
 	if (!buf)
 		abort();
 	r->generation = sv->generation;
 	r->sent_at = cn_now();
-	list_add(&sv->sent, r);
+	list_add(&st->sent, r);
+	r->st = st;
 	ev_timer_set(&r->timer,
 		     r->kind == REQ_PING ? sv->cfg.ping_timeout
 					 : sv->cfg.request_timeout, 0.);
 	ev_timer_start(sv->loop, &r->timer);
-	ok = sv->stream->ops->send(sv->stream->conn, buf, len);
+	ok = !st->broken && st->ops->send(st->conn, buf, len);
 	free(buf);
-	if (!ok) {
-		/* The transport is going away; losing it fails @r with the
+	if (!ok && !st->broken) {
+		/* The transport is going away; losing it moves @r with the
 		 * rest.  Never synchronously inside a caller's request: the
 		 * drop is deferred through a zero timer on the stream. */
-		ev_timer_stop(sv->loop, &sv->stream->reg_timer);
-		ev_timer_set(&sv->stream->reg_timer, 0., 0.);
-		ev_timer_start(sv->loop, &sv->stream->reg_timer);
+		st->broken = true;
+		ev_timer_stop(sv->loop, &st->reg_timer);
+		ev_timer_set(&st->reg_timer, 0., 0.);
+		ev_timer_start(sv->loop, &st->reg_timer);
 	}
 }
 
 /* Can a request go out right now? */
 static bool signer_usable(const struct supervisor *sv)
 {
-	return sv->state == SV_ACTIVE && sv->stream &&
-	       sv->stream->phase == PHASE_READY;
+	return sv->state == SV_ACTIVE && sv->active;
+}
+
+/* With no active signer, a stream whose key check is in flight takes the
+ * waiting requests along (answers held until the check passes). */
+static struct sv_stream *early_target(const struct supervisor *sv)
+{
+	if (sv->active || sv->state == SV_SHUTTING_DOWN)
+		return NULL;
+	for (struct sv_stream *st = sv->streams_head; st; st = st->next)
+		if (st->phase == PHASE_KEYCHECK && !st->broken)
+			return st;
+	return NULL;
 }
 
 /* ---- the stream --------------------------------------------------------- */
 
 static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct supervisor *sv = w->data;
+	struct sv_stream *st = w->data;
+	struct supervisor *sv = st->sv;
 	struct req *r;
 
-	if (!sv->stream || sv->stream->phase != PHASE_READY ||
-	    sv->stream->ping_id)
+	if (st->phase != PHASE_READY || st->ping_id || st->broken)
 		return;
 	r = req_new(sv, REQ_PING);
-	sv->stream->ping_id = r->id;
-	send_req(sv, r);
+	st->ping_id = r->id;
+	send_req(sv, st, r);
 }
 
-/* The stream is gone: forget it and tell the state machine. */
-static void stream_lost(struct supervisor *sv, const char *why)
+static void stream_unlink(struct supervisor *sv, struct sv_stream *st)
 {
-	struct sv_stream *st = sv->stream;
-	char cause[384];
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		sv->streams_head = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	else
+		sv->streams_tail = st->prev;
+	st->prev = st->next = NULL;
+	sv->nstreams--;
+}
 
-	assert(st);
-	sv->stream = NULL;
+/* @st is gone: forget it and let the signer set and the state machine
+ * decide what it means. */
+static void stream_lost(struct supervisor *sv, struct sv_stream *st,
+			const char *why)
+{
+	struct sv_set_member m[SV_MAX_SIGNERS];
+	struct sv_stream *p[SV_MAX_SIGNERS];
+	struct sv_set_loss d;
+	struct req_list mine = { 0 };
+	char cause[384];
+	enum sv_role role = st->role;
+	struct req *r;
+	size_t n;
+
+	stream_unlink(sv, st);
+	if (sv->active == st)
+		sv->active = NULL;
 	sv->signer_losses++;
 	ev_timer_stop(sv->loop, &st->reg_timer);
-	ev_timer_stop(sv->loop, &sv->ping_timer);
+	ev_timer_stop(sv->loop, &st->ping_timer);
+	log_info(SUBSYS, "signer %s (%s) gone: %s", st->peer,
+		 sv_role_str(role), why);
+	/* Its pings and key check end with it; its user requests wait for
+	 * the decision below. */
+	while ((r = st->sent.head)) {
+		list_del(r);
+		if (is_internal(r)) {
+			list_add(&sv->failing, r);
+			complete(r, SV_ERR_UNAVAILABLE, NULL);
+		} else {
+			list_add(&mine, r);
+		}
+	}
+	n = set_members(sv, NULL, m, p);
+	d = sv_set_on_loss(role, m, n);
+	if (sv->state == SV_SHUTTING_DOWN)
+		d.promote = SIZE_MAX, d.ev = SV_EV_SIGNER_LOST;
+	snprintf(cause, sizeof(cause), "signer %s lost: %s", st->peer, why);
+	if (!sv->nstreams)
+		sv->signer_lost_unix = (int64_t)time(NULL);
 	free(st);
-	log_info(SUBSYS, "signer %s gone: %s", sv->signer_peer, why);
-	sv->signer_peer[0] = sv->signer_info[0] = '\0';
-	sv->signer_since_unix = 0;
-	sv->signer_lost_unix = (int64_t)time(NULL);
-	snprintf(cause, sizeof(cause), "signer lost: %s", why);
-	apply(sv, SV_EV_SIGNER_LOST, cause);
+
+	if (d.promote != SIZE_MAX) {
+		struct sv_stream *next = p[d.promote];
+		next->role = SV_ROLE_ACTIVE;
+		next->role_since_unix = (int64_t)time(NULL);
+		sv->active = next;
+		sv->failovers++;
+		log_info(SUBSYS, "standby signer %s is active now (%zu "
+			 "request(s) to send again)", next->peer, mine.n);
+		snprintf(cause, sizeof(cause),
+			 "signer lost: %s; standby %s took over", why,
+			 next->peer);
+	}
+	if (d.requeue) {
+		while ((r = mine.head)) {
+			list_del(r);
+			requeue(sv, r);
+		}
+	} else {
+		while ((r = mine.head)) {
+			list_del(r);
+			list_add(&sv->orphans, r);
+		}
+	}
+	if (d.fsm) {
+		/* lnd's wording kept for the plain loss: tests and operators
+		 * grep "signer lost". */
+		if (d.promote == SIZE_MAX)
+			snprintf(cause, sizeof(cause), "signer lost: %s", why);
+		apply(sv, d.ev, cause);
+	} else {
+		notify(sv);
+	}
+	/* Whatever the state machine left (e.g. while shutting down). */
+	fail_list(sv, &sv->orphans);
+	if (sv->active)
+		send_queued(sv);
 }
 
 /* We end the stream (bad input, timeout, wrong key). */
-static void stream_drop(struct supervisor *sv, enum sv_code code,
-			const char *why)
+static void stream_drop(struct supervisor *sv, struct sv_stream *st,
+			enum sv_code code, const char *why)
 {
-	struct sv_stream *st = sv->stream;
-
 	st->ops->finish(st->conn, code, why);
-	stream_lost(sv, why);
+	stream_lost(sv, st, why);
 }
 
 static void reg_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct sv_stream *st = w->data;
 
-	if (st->standby) {
+	if (st->not_leader) {
 		st->ops->finish(st->conn, SV_CODE_DEADLINE_EXCEEDED,
 				"timed out waiting for remote signer "
 				"registration");
 		free(st);
-	} else if (st->phase == PHASE_REGISTERING)
-		stream_drop(st->sv, SV_CODE_DEADLINE_EXCEEDED,
-			    "timed out waiting for remote signer registration");
-	else
-		/* Re-armed by a failed send. */
-		stream_drop(st->sv, SV_CODE_UNAVAILABLE,
+	} else if (st->broken)
+		/* Armed by a failed send. */
+		stream_drop(st->sv, st, SV_CODE_UNAVAILABLE,
 			    "could not send to remote signer");
+	else if (st->phase == PHASE_REGISTERING)
+		stream_drop(st->sv, st, SV_CODE_DEADLINE_EXCEEDED,
+			    "timed out waiting for remote signer registration");
 }
 
 struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
@@ -548,12 +787,15 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	} else if (sv->state == SV_SHUTTING_DOWN) {
 		*code = SV_CODE_UNAVAILABLE;
 		*msg = "coldnode is shutting down";
-	} else if (sv->standby) {
+	} else if (sv->not_leader) {
 		/* Answered at registration (sv_stream_recv). */
-	} else if (sv->stream) {
+	} else if (!sv_set_admit(sv->nstreams, sv->cfg.max_signers)) {
 		/* lnd: ErrMultipleConnections. */
 		*code = SV_CODE_ALREADY_EXISTS;
-		*msg = "only one remote signer can be connected";
+		*msg = sv->cfg.max_signers > 1
+			       ? "--signer.maxsigners remote signers are "
+				 "already connected"
+			       : "only one remote signer can be connected";
 	}
 	if (*code != SV_CODE_OK) {
 		sv->signer_refused++;
@@ -568,20 +810,30 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	st->ops = ops;
 	st->conn = conn;
 	st->phase = PHASE_REGISTERING;
+	st->role = SV_ROLE_CHECKING;
 	ev_timer_init(&st->reg_timer, reg_timeout_cb, sv->cfg.request_timeout,
 		      0.);
 	st->reg_timer.data = st;
 	ev_timer_start(sv->loop, &st->reg_timer);
-	if (sv->standby) {
-		st->standby = true;
+	if (sv->not_leader) {
+		/* Not linked: it never becomes a signer here. */
+		st->not_leader = true;
 		log_info(SUBSYS, "signer stream from %s on a standby: refusing "
 			 "at registration", peer);
 		return st;
 	}
-	sv->stream = st;
+	ev_timer_init(&st->ping_timer, ping_cb, 0., 0.);
+	st->ping_timer.data = st;
+	st->prev = sv->streams_tail;
+	if (sv->streams_tail)
+		sv->streams_tail->next = st;
+	else
+		sv->streams_head = st;
+	sv->streams_tail = st;
+	sv->nstreams++;
 	sv->signer_sessions++;
-	snprintf(sv->signer_peer, sizeof(sv->signer_peer), "%s", peer);
-	sv->signer_since_unix = (int64_t)time(NULL);
+	snprintf(st->peer, sizeof(st->peer), "%s", peer);
+	st->since_unix = (int64_t)time(NULL);
 	log_info(SUBSYS, "signer stream from %s: waiting for registration",
 		 peer);
 	notify(sv);
@@ -591,9 +843,9 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 void sv_connection_arrived(struct supervisor *sv, const char *peer)
 {
 	/* ACTIVE has what it needs, and a stream already attached is the
-	 * signer we are waiting for (a second one is refused anyway). */
-	if (sv->local || sv->state == SV_ACTIVE || sv->standby ||
-	    sv->state == SV_SHUTTING_DOWN || sv->stream)
+	 * signer we are waiting for. */
+	if (sv->local || sv->state == SV_ACTIVE || sv->not_leader ||
+	    sv->state == SV_SHUTTING_DOWN || sv->nstreams)
 		return;
 	sv->signer_arrivals++;
 	log_debug(SUBSYS, "connection from %s on the signer port while %s",
@@ -602,17 +854,17 @@ void sv_connection_arrived(struct supervisor *sv, const char *peer)
 		sv->cbs.signer_arriving(sv->cbs.arg, sv);
 }
 
-static void registered(struct supervisor *sv, const struct sv_resp *resp)
+static void registered(struct supervisor *sv, struct sv_stream *st,
+		       const struct sv_resp *resp)
 {
-	struct sv_stream *st = sv->stream;
 	struct req *r;
 	uint8_t *buf;
 	size_t len;
 
 	ev_timer_stop(sv->loop, &st->reg_timer);
-	snprintf(sv->signer_info, sizeof(sv->signer_info), "%s", resp->text);
+	snprintf(st->info, sizeof(st->info), "%s", resp->text);
 	if (!may_act(sv)) {
-		stream_drop(sv, SV_CODE_UNAVAILABLE,
+		stream_drop(sv, st, SV_CODE_UNAVAILABLE,
 			    "not the cluster leader any more");
 		return;
 	}
@@ -624,7 +876,7 @@ static void registered(struct supervisor *sv, const struct sv_resp *resp)
 		abort();
 	if (!st->ops->send(st->conn, buf, len)) {
 		free(buf);
-		stream_drop(sv, SV_CODE_UNAVAILABLE,
+		stream_drop(sv, st, SV_CODE_UNAVAILABLE,
 			    "could not send to remote signer");
 		return;
 	}
@@ -633,16 +885,31 @@ static void registered(struct supervisor *sv, const struct sv_resp *resp)
 	if (st->ops->authenticated)
 		st->ops->authenticated(st->conn);
 	log_info(SUBSYS, "signer %s registered (%s): checking its key",
-		 sv->signer_peer, sv->signer_info);
+		 st->peer, st->info);
 	st->phase = PHASE_KEYCHECK;
 	sv_keycheck_challenge(st->challenge);
 	r = req_new(sv, REQ_KEYCHECK);
-	send_req(sv, r);
+	send_req(sv, st, r);
+	/* One flight: what waits for a signer goes along with the check
+	 * (docs/signer.md, "Key check and ECDH in one flight"). */
+	if (early_target(sv) == st) {
+		size_t n = 0;
+		while ((r = sv->queued.head) && !st->broken) {
+			list_del(r);
+			ev_timer_stop(sv->loop, &r->timer);
+			sv->early_sent++;
+			n++;
+			send_req(sv, st, r);
+		}
+		if (n)
+			log_debug(SUBSYS, "sent %zu waiting request(s) with the "
+				  "key check to %s", n, st->peer);
+	}
 }
 
-static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
+static void keycheck_done(struct supervisor *sv, struct sv_stream *st,
+			  const struct sv_resp *resp)
 {
-	struct sv_stream *st = sv->stream;
 	char why[384], got[67], want[67];
 	uint8_t pub[33];
 	const char *err;
@@ -652,18 +919,18 @@ static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
 			sv->fencing_refusals++;
 		snprintf(why, sizeof(why), "key check refused by signer: %s",
 			 resp->text);
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, why);
+		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, why);
 		return;
 	}
 	if (resp->kind != SV_RESP_SIGNATURE) {
-		stream_drop(sv, SV_CODE_INVALID_ARGUMENT,
+		stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT,
 			    "key check: unexpected response type");
 		return;
 	}
 	if (!sv_keycheck_verify(pub, &err, st->challenge, resp->sig,
 				resp->sig_len)) {
 		sv->key_mismatches++;
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, err);
+		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, err);
 		return;
 	}
 	hex_encode(got, pub, 33);
@@ -672,15 +939,14 @@ static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
 		hex_encode(want, sv->pub, 33);
 		snprintf(why, sizeof(why),
 			 "signer holds node key %s, expected %s", got, want);
-		log_unusual(SUBSYS, "refusing signer %s: %s", sv->signer_peer,
-			    why);
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, why);
+		log_unusual(SUBSYS, "refusing signer %s: %s", st->peer, why);
+		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, why);
 		return;
 	}
 	if (!sv->pub_expected) {
 		/* First contact: this key is ours from now on. */
 		if (sv->pin_db_path && !sv_pin_store(sv->pin_db_path, pub)) {
-			stream_drop(sv, SV_CODE_UNAVAILABLE,
+			stream_drop(sv, st, SV_CODE_UNAVAILABLE,
 				    "cannot pin the node key");
 			return;
 		}
@@ -689,12 +955,25 @@ static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
 		log_info(SUBSYS, "pinned node key %s from first signer", got);
 	}
 	st->phase = PHASE_READY;
+	st->ready_seq = ++sv->ready_seq;
+	st->role = sv_set_role_on_ready(sv->active != NULL);
+	st->role_since_unix = (int64_t)time(NULL);
 	sv->signer_registrations++;
-	ev_timer_set(&sv->ping_timer, sv->cfg.ping_interval,
+	ev_timer_set(&st->ping_timer, sv->cfg.ping_interval,
 		     sv->cfg.ping_interval);
-	ev_timer_start(sv->loop, &sv->ping_timer);
+	ev_timer_start(sv->loop, &st->ping_timer);
+	if (st->role == SV_ROLE_STANDBY) {
+		sv->standby_registrations++;
+		log_info(SUBSYS, "signer %s (%s) proved node key %s: standby "
+			 "behind %s", st->peer, st->info, got,
+			 sv->active->peer);
+		notify(sv);
+		use_early(sv, st);
+		return;
+	}
+	sv->active = st;
 	snprintf(why, sizeof(why), "signer %s ready (%s), node key %s",
-		 sv->signer_peer, sv->signer_info, got);
+		 st->peer, st->info, got);
 	apply(sv, SV_EV_SIGNER_READY, why);
 }
 
@@ -715,63 +994,89 @@ static bool sig_ok(const struct supervisor *sv, const uint8_t sig[64],
 	       secp256k1_ecdsa_verify(ctx, &s, digest, &pk);
 }
 
-/* A reply to request @r (found in the sent list). */
-static void reply(struct supervisor *sv, struct req *r,
-		  const struct sv_resp *resp)
+/* The result an answer to user request @r means (SV_OK: @out filled). */
+static enum sv_result user_result(struct supervisor *sv, struct req *r,
+				  const struct sv_resp *resp, uint8_t *out)
 {
 	switch (r->kind) {
-	case REQ_KEYCHECK:
-		list_del(r);
-		complete(r, SV_OK, NULL);
-		keycheck_done(sv, resp);
-		return;
-	case REQ_PING:
-		sv->stream->ping_id = 0;
-		if (resp->kind != SV_RESP_PONG || !resp->pong) {
-			complete(r, SV_ERR_BAD_REPLY, NULL);
-			stream_drop(sv, SV_CODE_INVALID_ARGUMENT,
-				    "incorrect Pong response from remote signer");
-			return;
-		}
-		complete(r, SV_OK, NULL);
-		return;
 	case REQ_ECDH:
 		if (resp->kind == SV_RESP_SHARED_KEY) {
-			complete(r, SV_OK, resp->shared_key);
-			return;
+			memcpy(out, resp->shared_key, 32);
+			return SV_OK;
 		}
 		break;
 	case REQ_SIGN:
 		if (resp->kind == SV_RESP_SIGNATURE) {
 			if (resp->sig_len == 64 &&
 			    sig_ok(sv, resp->sig, r->msg, r->msglen)) {
-				complete(r, SV_OK, resp->sig);
-			} else {
-				log_unusual(SUBSYS, "signer returned a bad "
-					    "signature for request %llu",
-					    (unsigned long long)r->id);
-				complete(r, SV_ERR_BAD_REPLY, NULL);
+				memcpy(out, resp->sig, 64);
+				return SV_OK;
 			}
-			return;
+			log_unusual(SUBSYS, "signer returned a bad signature "
+				    "for request %llu",
+				    (unsigned long long)r->id);
+			return SV_ERR_BAD_REPLY;
 		}
 		break;
+	case REQ_PING:
+	case REQ_KEYCHECK:
+		abort();
 	}
 	if (resp->kind == SV_RESP_SIGNER_ERROR) {
 		log_info(SUBSYS, "signer error for request %llu: %s",
 			 (unsigned long long)r->id, resp->text);
-		complete(r, SV_ERR_SIGNER, NULL);
-		if (strstr(resp->text, "fencing token") && sv->stream) {
-			/* The signer follows a newer leader: we are not it. */
-			sv->fencing_refusals++;
-			stream_drop(sv, SV_CODE_FAILED_PRECONDITION,
-				    resp->text);
-		}
-	} else {
-		/* lnd: ErrUnexpectedResponse "unexpected response type". */
-		log_unusual(SUBSYS, "unexpected response type for request %llu",
-			    (unsigned long long)r->id);
-		complete(r, SV_ERR_BAD_REPLY, NULL);
+		return SV_ERR_SIGNER;
 	}
+	/* lnd: ErrUnexpectedResponse "unexpected response type". */
+	log_unusual(SUBSYS, "unexpected response type for request %llu",
+		    (unsigned long long)r->id);
+	return SV_ERR_BAD_REPLY;
+}
+
+/* A reply to request @r (found in @st's sent list). */
+static void reply(struct supervisor *sv, struct sv_stream *st, struct req *r,
+		  const struct sv_resp *resp)
+{
+	enum sv_result res;
+
+	switch (r->kind) {
+	case REQ_KEYCHECK:
+		complete(r, SV_OK, NULL);
+		keycheck_done(sv, st, resp);
+		return;
+	case REQ_PING:
+		st->ping_id = 0;
+		if (resp->kind != SV_RESP_PONG || !resp->pong) {
+			complete(r, SV_ERR_BAD_REPLY, NULL);
+			stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT,
+				    "incorrect Pong response from remote signer");
+			return;
+		}
+		complete(r, SV_OK, NULL);
+		return;
+	case REQ_ECDH:
+	case REQ_SIGN:
+		break;
+	}
+	if (r->answered)
+		return; /* a duplicate id: the first answer stands */
+	res = user_result(sv, r, resp, r->out);
+	st->answered++;
+	if (res == SV_ERR_SIGNER && strstr(resp->text, "fencing token")) {
+		/* The signer follows a newer leader: we are not it. */
+		sv->fencing_refusals++;
+		complete(r, res, NULL);
+		stream_drop(sv, st, SV_CODE_FAILED_PRECONDITION, resp->text);
+		return;
+	}
+	if (st->phase != PHASE_READY) {
+		/* Sent with the key check: held until it passes. */
+		r->answered = true;
+		r->result = res;
+		ev_timer_stop(sv->loop, &r->timer);
+		return;
+	}
+	complete(r, res, r->out);
 }
 
 void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
@@ -782,28 +1087,26 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 	char buf[160];
 	struct req *r;
 
-	if (st->standby) {
+	if (st->not_leader) {
 		/* A standby answers whatever comes first with the leader's
 		 * whereabouts, in-band (lnd's registration_error) and as the
 		 * call's status. */
-		uint8_t *m = sv_proto_registration_error(&len, sv->standby
-							 ? sv->standby
-							 : "not the leader");
+		const char *why = sv->not_leader ? sv->not_leader
+						 : "not the leader";
+		uint8_t *m = sv_proto_registration_error(&len, why);
 		if (m)
 			st->ops->send(st->conn, m, len);
 		free(m);
 		sv->signer_refused++;
 		ev_timer_stop(sv->loop, &st->reg_timer);
-		st->ops->finish(st->conn, SV_CODE_FAILED_PRECONDITION,
-				sv->standby ? sv->standby : "not the leader");
+		st->ops->finish(st->conn, SV_CODE_FAILED_PRECONDITION, why);
 		free(st);
 		return;
 	}
-	assert(sv->stream == st);
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
-		log_unusual(SUBSYS, "bad message from signer %s: %s",
-			    sv->signer_peer, err);
-		stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
+		log_unusual(SUBSYS, "bad message from signer %s: %s", st->peer,
+			    err);
+		stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT, err);
 		goto out;
 	}
 	if (st->phase == PHASE_REGISTERING) {
@@ -811,27 +1114,26 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		if (err) {
 			uint8_t *m;
 			size_t mlen;
-			log_unusual(SUBSYS, "signer %s: %s", sv->signer_peer,
-				    err);
+			log_unusual(SUBSYS, "signer %s: %s", st->peer, err);
 			/* Tell the signer in-band too, then end the call. */
 			m = sv_proto_registration_error(&mlen, err);
 			if (m)
 				st->ops->send(st->conn, m, mlen);
 			free(m);
-			stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
+			stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT, err);
 			goto out;
 		}
-		registered(sv, &resp);
+		registered(sv, st, &resp);
 		goto out;
 	}
-	r = list_find(&sv->sent, resp.ref_id);
+	r = list_find(&st->sent, resp.ref_id);
 	if (!r) {
 		/* lnd: "Responses with unknown ids are dropped". */
 		log_debug(SUBSYS, "dropping signer response for unknown "
 			  "request %llu", (unsigned long long)resp.ref_id);
 		goto out;
 	}
-	reply(sv, r, &resp);
+	reply(sv, st, r, &resp);
 out:
 	/* It may hold an ECDH result (SHARED_KEY). */
 	sodium_memzero(&resp, sizeof(resp));
@@ -839,13 +1141,12 @@ out:
 
 void sv_stream_gone(struct sv_stream *st, const char *why)
 {
-	if (st->standby) {
+	if (st->not_leader) {
 		ev_timer_stop(st->sv->loop, &st->reg_timer);
 		free(st);
 		return;
 	}
-	assert(st->sv->stream == st);
-	stream_lost(st->sv, why);
+	stream_lost(st->sv, st, why);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -855,9 +1156,18 @@ static uint64_t start(struct supervisor *sv, struct req *r, double wait)
 {
 	uint64_t id = r->id;
 
+	struct sv_stream *early;
+
+	r->wait_until = wait > 0 ? cn_now() + wait : 0;
 	if (signer_usable(sv)) {
-		send_req(sv, r);
+		send_req(sv, sv->active, r);
 	} else if (wait > 0 && sv->state != SV_SHUTTING_DOWN && !sv->local) {
+		if ((early = early_target(sv))) {
+			/* Its answer is held until the key check passes. */
+			sv->early_sent++;
+			send_req(sv, early, r);
+			return id;
+		}
 		list_add(&sv->queued, r);
 		ev_timer_set(&r->timer, wait, 0.);
 		ev_timer_start(sv->loop, &r->timer);
@@ -910,16 +1220,16 @@ uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
 
 void sv_cancel(struct supervisor *sv, uint64_t id)
 {
-	struct req_list *lists[] = { &sv->queued, &sv->sent, &sv->failing,
+	struct req_list *lists[] = { &sv->queued, &sv->orphans, &sv->failing,
 				     &sv->done };
+	struct req *r = NULL;
 
-	for (size_t i = 0; i < CN_ARRAY_SIZE(lists); i++) {
-		struct req *r = list_find(lists[i], id);
-		if (r && !is_internal(r)) {
-			complete(r, SV_ERR_CANCELLED, NULL);
-			return;
-		}
-	}
+	for (size_t i = 0; i < CN_ARRAY_SIZE(lists) && !r; i++)
+		r = list_find(lists[i], id);
+	for (struct sv_stream *st = sv->streams_head; st && !r; st = st->next)
+		r = list_find(&st->sent, id);
+	if (r && !is_internal(r))
+		complete(r, SV_ERR_CANCELLED, NULL);
 }
 
 /* ---- life cycle and queries --------------------------------------------- */
@@ -931,6 +1241,8 @@ void sv_config_default(struct sv_config *cfg)
 	cfg->ping_timeout = 5;
 	/* lnd's experimentalrequesttimeout default. */
 	cfg->request_timeout = 5;
+	/* lnd's rule: one signer. */
+	cfg->max_signers = 1;
 }
 
 struct supervisor *sv_new(struct ev_loop *loop, const struct sv_config *cfg,
@@ -951,13 +1263,15 @@ struct supervisor *sv_new(struct ev_loop *loop, const struct sv_config *cfg,
 	sv->since_unix = (int64_t)time(NULL);
 	snprintf(sv->cause, sizeof(sv->cause), "started");
 	sv->generation = 1;
+	if (sv->cfg.max_signers < 1)
+		sv->cfg.max_signers = 1;
+	if (sv->cfg.max_signers > SV_MAX_SIGNERS)
+		sv->cfg.max_signers = SV_MAX_SIGNERS;
 	/* lnd: the counter starts at 1 (the registration), so the first
 	 * real request is 2. */
 	sv->last_id = SV_REGISTRATION_ID;
 	ev_timer_init(&sv->done_timer, done_cb, 0., 0.);
 	sv->done_timer.data = sv;
-	ev_timer_init(&sv->ping_timer, ping_cb, 0., 0.);
-	sv->ping_timer.data = sv;
 
 	if (cfg->local) {
 		if (!cfg->local_key_path) {
@@ -1009,23 +1323,25 @@ void sv_free(struct supervisor *sv)
 
 	if (!sv)
 		return;
-	if (sv->stream) {
-		struct sv_stream *st = sv->stream;
-		sv->stream = NULL;
+	sv->peers = NULL;
+	while (sv->streams_head) {
+		struct sv_stream *st = sv->streams_head;
+		stream_unlink(sv, st);
 		ev_timer_stop(sv->loop, &st->reg_timer);
+		ev_timer_stop(sv->loop, &st->ping_timer);
 		st->ops->finish(st->conn, SV_CODE_UNAVAILABLE,
 				"coldnode is shutting down");
+		fail_list(sv, &st->sent);
 		free(st);
 	}
-	sv->peers = NULL;
-	fail_list(sv, &sv->sent);
+	sv->active = NULL;
+	fail_list(sv, &sv->orphans);
 	fail_list(sv, &sv->queued);
 	while ((r = sv->done.head))
 		complete(r, r->result, r->out);
 	ev_timer_stop(sv->loop, &sv->done_timer);
-	ev_timer_stop(sv->loop, &sv->ping_timer);
 	sv_keysource_free_all(sv);
-	free(sv->standby);
+	free(sv->not_leader);
 	cn_nodekey_free(sv->local);
 	free(sv->pin_db_path);
 	free(sv);
@@ -1037,17 +1353,17 @@ void sv_set_standby(struct supervisor *sv, const char *refusal)
 
 	if (!t)
 		abort();
-	free(sv->standby);
-	sv->standby = t;
+	free(sv->not_leader);
+	sv->not_leader = t;
 	sv->token = 0;
-	if (sv->stream)
-		stream_drop(sv, SV_CODE_UNAVAILABLE, refusal);
+	while (sv->streams_head)
+		stream_drop(sv, sv->streams_head, SV_CODE_UNAVAILABLE, refusal);
 }
 
 void sv_set_leader(struct supervisor *sv, uint64_t token)
 {
-	free(sv->standby);
-	sv->standby = NULL;
+	free(sv->not_leader);
+	sv->not_leader = NULL;
 	sv->token = token;
 }
 
@@ -1096,6 +1412,19 @@ bool sv_node_pubkey(const struct supervisor *sv, uint8_t out[33])
 
 void sv_shutdown(struct supervisor *sv, const char *why)
 {
+	struct req *r;
+
+	/* Everything sent to any signer fails with the rest. */
+	for (struct sv_stream *st = sv->streams_head; st; st = st->next) {
+		struct req *next;
+		for (r = st->sent.head; r; r = next) {
+			next = r->next;
+			if (is_internal(r))
+				continue;
+			list_del(r);
+			list_add(&sv->orphans, r);
+		}
+	}
 	apply(sv, SV_EV_SHUTDOWN, why);
 }
 
@@ -1109,13 +1438,17 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->node_pubkey_known = sv->have_pub;
 	if (sv->have_pub)
 		memcpy(out->node_pubkey, sv->pub, 33);
-	out->signer_connected = sv->stream != NULL;
-	out->signer_ready = sv->stream && sv->stream->phase == PHASE_READY;
-	out->signer_peer = sv->signer_peer;
-	out->signer_info = sv->signer_info;
-	out->signer_since_unix = sv->signer_since_unix;
-	for (const struct req *r = sv->sent.head; r; r = r->next)
-		out->requests_sent += !is_internal(r);
+	/* The active signer, else the first attached. */
+	const struct sv_stream *shown =
+		sv->active ? sv->active : sv->streams_head;
+	out->signer_connected = sv->nstreams > 0;
+	out->signer_ready = sv->active != NULL;
+	out->signer_peer = shown ? shown->peer : "";
+	out->signer_info = shown ? shown->info : "";
+	out->signer_since_unix = shown ? shown->since_unix : 0;
+	for (const struct sv_stream *st = sv->streams_head; st; st = st->next)
+		for (const struct req *r = st->sent.head; r; r = r->next)
+			out->requests_sent += !is_internal(r);
 	out->requests_queued = sv->queued.n;
 	memcpy(out->transitions, sv->transitions, sizeof(out->transitions));
 	out->signer_sessions = sv->signer_sessions;
@@ -1129,6 +1462,53 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->requests_timed_out = sv->requests_timed_out;
 	out->full_closed = sv->full_closed;
 	out->signer_arrivals = sv->signer_arrivals;
+	out->failovers = sv->failovers;
+	out->requests_resent = sv->requests_resent;
+	out->standby_registrations = sv->standby_registrations;
+	out->early_sent = sv->early_sent;
+	out->early_dropped = sv->early_dropped;
+}
+
+static void signer_fill(struct sv_signer_info *o, const struct sv_stream *st)
+{
+	memset(o, 0, sizeof(*o));
+	o->role = st->role;
+	snprintf(o->peer, sizeof(o->peer), "%s", st->peer);
+	snprintf(o->info, sizeof(o->info), "%s", st->info);
+	o->since_unix = st->since_unix;
+	o->role_since_unix = st->role_since_unix;
+	o->requests_answered = st->answered;
+	for (const struct req *r = st->sent.head; r; r = r->next)
+		o->requests_in_flight += !is_internal(r);
+}
+
+size_t sv_get_signers(const struct supervisor *sv, struct sv_signer_info *out,
+		      size_t max)
+{
+	size_t n = 0;
+
+	if (sv->active && n < max)
+		signer_fill(&out[n++], sv->active);
+	/* Standbys in promotion order (a few: selection is fine), then
+	 * streams still checking. */
+	for (uint64_t after = 0; n < max;) {
+		const struct sv_stream *next = NULL;
+		for (const struct sv_stream *st = sv->streams_head; st;
+		     st = st->next)
+			if (st->role == SV_ROLE_STANDBY &&
+			    st->ready_seq > after &&
+			    (!next || st->ready_seq < next->ready_seq))
+				next = st;
+		if (!next)
+			break;
+		signer_fill(&out[n++], next);
+		after = next->ready_seq;
+	}
+	for (const struct sv_stream *st = sv->streams_head; st && n < max;
+	     st = st->next)
+		if (st->role == SV_ROLE_CHECKING)
+			signer_fill(&out[n++], st);
+	return n;
 }
 
 void sv_get_req_stats(const struct supervisor *sv,
@@ -1139,7 +1519,7 @@ void sv_get_req_stats(const struct supervisor *sv,
 
 int64_t sv_signer_last_seen(const struct supervisor *sv)
 {
-	if (sv->cfg.local || sv->stream)
+	if (sv->cfg.local || sv->nstreams)
 		return (int64_t)time(NULL);
 	return sv->signer_lost_unix;
 }

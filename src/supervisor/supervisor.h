@@ -13,6 +13,7 @@
  *   2. sv_proto_*: the pure stream codec (protobuf SignCoordinatorResponse
  *      in, SignCoordinatorRequest out) with lnd's registration rules.
  *   3. sv_keycheck_*: the pure node-key check (challenge, recover, compare).
+ *   1b. sv_set_*: the pure signer-set decisions (standby signers).
  *   4. struct supervisor: the session object on the daemon's libev loop.
  *      It owns the request table (ids, generations, timeouts), the ping
  *      timer, the registration and key-check steps, and applies the state
@@ -86,8 +87,11 @@ enum sv_event {
 	SV_EV_SIGNER_READY, /* registered and passed the key check */
 	SV_EV_SIGNER_LOST,  /* the stream is gone, for any reason */
 	SV_EV_SHUTDOWN,
+	/* The active signer is gone but a checked standby took its place
+	 * (signerset.c decides when): nothing the peers see changes. */
+	SV_EV_FAILOVER,
 };
-#define SV_NUM_EVENTS 4
+#define SV_NUM_EVENTS 5
 
 /* Actions, as bit flags, applied in this order by the session. */
 enum sv_action {
@@ -100,6 +104,20 @@ enum sv_action {
 	SV_ACT_ALLOW_FULL = 1 << 6,
 	SV_ACT_SEND_QUEUED = 1 << 7,     /* send requests that waited */
 	SV_ACT_REDIAL = 1 << 8,          /* redial persistent peers now */
+	/* Requests the lost signer had not answered go to the new active
+	 * one (ECDH and SignMessage are pure functions of their inputs:
+	 * docs/signer.md, "Standby signers"). */
+	SV_ACT_RESEND_SENT = 1 << 9,
+	/* Answers that came with the key check (requests sent in one flight
+	 * with the challenge) are used now that the key is known good. */
+	SV_ACT_USE_EARLY = 1 << 10,
+	/* No signer: hold persistent redials (each would park until the
+	 * park deadline) and keep --gossip.minsessions gossip-only sessions
+	 * with a local key (peer.h, "Safe mode"). */
+	SV_ACT_SAFE_DIALS = 1 << 11,
+	/* The node key is back: stop that, close the local-key sessions;
+	 * persistent peers are dialed with the node's identity again. */
+	SV_ACT_IDENTITY_DIALS = 1 << 12,
 };
 
 struct sv_step {
@@ -112,6 +130,60 @@ struct sv_step {
 struct sv_step sv_fsm_step(enum sv_state state, enum sv_event ev);
 const char *sv_state_str(enum sv_state state);  /* "ACTIVE", static */
 const char *sv_event_str(enum sv_event ev);     /* "SIGNER_LOST", static */
+
+/* ------------------------------------------------------------------------
+ * 1b. Pure signer-set decisions (signerset.c).
+ *
+ * Up to --signer.maxsigners streams may be attached.  The first that
+ * passes the key check is active (it gets every request); later ones that
+ * prove the same node key are standby (pinged, no requests).  Losing the
+ * active one promotes the longest-registered healthy standby in the same
+ * loop iteration.
+ */
+#define SV_MAX_SIGNERS 16 /* --signer.maxsigners upper bound */
+
+enum sv_role {
+	SV_ROLE_CHECKING, /* attached, registration or key check not done */
+	SV_ROLE_ACTIVE,
+	SV_ROLE_STANDBY,
+};
+const char *sv_role_str(enum sv_role r); /* "active", static */
+
+/* What the set needs to know about one attached stream. */
+struct sv_set_member {
+	enum sv_role role;
+	bool healthy;       /* no failed send, no overdue ping */
+	uint64_t ready_seq; /* order of passing the key check (1, 2, ...) */
+};
+
+/* May one more stream attach, @attached already there?  (lnd refuses a
+ * second with ErrMultipleConnections: @max 1 keeps that.) */
+bool sv_set_admit(size_t attached, size_t max);
+
+/* The role a stream gets once its key check passes. */
+enum sv_role sv_set_role_on_ready(bool have_active);
+
+/* The member to promote: the healthy standby with the smallest
+ * ready_seq; SIZE_MAX if none.  @m borrowed. */
+size_t sv_set_pick(const struct sv_set_member *m, size_t n);
+
+struct sv_set_loss {
+	bool fsm;           /* feed @ev to sv_fsm_step */
+	enum sv_event ev;
+	size_t promote;     /* index into the members; SIZE_MAX: none */
+	/* The lost stream's unanswered requests: resent to @promote
+	 * (FAILOVER), failed (SIGNER_LOST of the active one), or back to the
+	 * queue (a stream that never got active: requests sent with its key
+	 * check). */
+	bool requeue;
+};
+
+/**
+ * sv_set_on_loss - stream @lost_role is gone.
+ * @rest: the members still attached (borrowed), @n of them.
+ */
+struct sv_set_loss sv_set_on_loss(enum sv_role lost_role,
+				  const struct sv_set_member *rest, size_t n);
 
 /* ------------------------------------------------------------------------
  * 2. Pure stream codec.  Decoding never allocates beyond the call and
@@ -216,6 +288,13 @@ struct sv_config {
 	double ping_interval;    /* --signer.pinginterval, seconds (10) */
 	double ping_timeout;     /* --signer.pingtimeout, seconds (5) */
 	double request_timeout;  /* --signer.requesttimeout, seconds (5) */
+	/* --signer.maxsigners: streams attached at once, 1 (lnd's rule:
+	 * one signer) .. SV_MAX_SIGNERS.  Above 1, signers proving the same
+	 * node key wait as standby. */
+	size_t max_signers;
+	/* --gossip.minsessions: gossip-only sessions kept in SAFE_MODE by
+	 * dialing with a local key (0: off). */
+	size_t gossip_min_sessions;
 };
 
 /* Defaults: remote, no key, ping every 10 s, 5 s timeouts. */
@@ -251,7 +330,29 @@ struct sv_info {
 	uint64_t full_closed;      /* full sessions closed on signer loss */
 	uint64_t signer_arrivals;  /* signer-port connections announced
 				    * through signer_arriving */
+	/* Standby signers (SupervisorCounters 15-19). */
+	uint64_t failovers;        /* active lost, a standby took over */
+	uint64_t requests_resent;  /* sent again to the new active signer */
+	uint64_t standby_registrations; /* key-checked signers made standby */
+	uint64_t early_sent;       /* requests sent with a key check */
+	uint64_t early_dropped;    /* their answers dropped (check failed
+				    * or stream lost before it passed) */
 };
+
+/* One attached signer stream, for GetState's `signers`. */
+struct sv_signer_info {
+	enum sv_role role;
+	char peer[64];             /* "ip:port" */
+	char info[128];            /* registration_info */
+	int64_t since_unix;        /* stream accepted */
+	int64_t role_since_unix;   /* role taken (0 while checking) */
+	uint64_t requests_answered; /* ECDH/SignMessage answers it gave */
+	size_t requests_in_flight;
+};
+/* Fills up to @max entries (active first, then standbys by age, then
+ * streams still checking); returns how many. */
+size_t sv_get_signers(const struct supervisor *sv, struct sv_signer_info *out,
+		      size_t max);
 
 /* Results handed to request callbacks. */
 enum sv_result {

@@ -20,7 +20,8 @@ def rpc_port(node):
 STATE_SECTIONS = {'state': str, 'since_unix': str, 'last_cause': str,
                   'signer': dict, 'peers': dict, 'gossip': dict,
                   'wallet': dict, 'chain': dict, 'counters': dict,
-                  'dials': dict, 'listeners': list}
+                  'dials': dict, 'listeners': list,
+                  'signers': list}
 
 
 def _no_dup_keys(pairs):
@@ -57,6 +58,10 @@ def parse_state_json(out):
         if not isinstance(st.get(k), t):
             fail(f'coldctl state: "{k}" missing or not {t.__name__}: '
                  f'{text}')
+    for entry in st['signers']:
+        if not isinstance(entry, dict) or entry.get('role') not in (
+                'active', 'standby', 'checking'):
+            fail(f'coldctl state: bad signers entry {entry!r}')
     for entry in st['listeners']:
         if not isinstance(entry, dict) or not isinstance(
                 entry.get('name'), str):

@@ -30,6 +30,9 @@ def main():
                    '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
                    '--listen=127.0.0.1:0', '--prometheus.listen=127.0.0.1:0',
                    '--signer.pinginterval=500ms', '--signer.pingtimeout=2s',
+                   # Only the retained session in safe mode: no extra
+                   # gossip sessions with a local key (docs/gossip.md).
+                   '--gossip.minsessions=0',
                    f'--fullpeer={c_id}',
                    f'--connect={c_id}@127.0.0.1:{c_port}')
         x.start(wait=r'p2p stays off')

@@ -659,6 +659,128 @@ static void test_early_dial_under_inbound_flood(void)
 	node_free(&a);
 }
 
+/* The local-key dial plan, by table. */
+static void test_gossip_dial_plan(void)
+{
+	static const struct {
+		const char *what;
+		size_t n;
+		struct peer_gossip_cand c[4];
+		size_t have, min;
+		size_t want_n, want[4];
+	} rows[] = {
+		{ "enough sessions", 2, { { false, 0 }, { false, 0 } }, 3, 3,
+		  0, { 0 } },
+		{ "one missing, first free", 2, { { false, 0 }, { false, 0 } },
+		  2, 3, 1, { 0 } },
+		{ "skip connected", 3,
+		  { { true, 0 }, { false, 0 }, { false, 0 } }, 0, 2, 2,
+		  { 1, 2 } },
+		{ "skip backing off", 3,
+		  { { false, 50 }, { false, 5 }, { false, 0 } }, 0, 3, 2,
+		  { 1, 2 } },
+		{ "too few candidates", 2, { { true, 0 }, { false, 0 } }, 0, 3,
+		  1, { 1 } },
+		{ "off", 2, { { false, 0 }, { false, 0 } }, 0, 0, 0, { 0 } },
+		{ "none", 0, { { false, 0 } }, 0, 3, 0, { 0 } },
+	};
+	for (size_t i = 0; i < CN_ARRAY_SIZE(rows); i++) {
+		size_t out[4];
+		size_t k = peer_gossip_dial_plan(out, 4, rows[i].c, rows[i].n,
+						 rows[i].have, rows[i].min, 10.0);
+		if (k != rows[i].want_n)
+			fprintf(stderr, "dial plan row %zu (%s): %zu\n", i,
+				rows[i].what, k);
+		CHECK(k == rows[i].want_n);
+		for (size_t j = 0; j < k && j < rows[i].want_n; j++)
+			CHECK(out[j] == rows[i].want[j]);
+	}
+}
+
+static bool b_has_one(void *arg)
+{
+	struct pair *p = arg;
+	return peer_mgr_count(p->b->mgr, PEER_MODE_GOSSIP_ONLY) == 1 &&
+	       peer_mgr_count(p->a->mgr, PEER_MODE_GOSSIP_ONLY) == 1;
+}
+
+static bool a_has_none(void *arg)
+{
+	struct pair *p = arg;
+	return peer_mgr_count(p->a->mgr, PEER_MODE_GOSSIP_ONLY) +
+		       peer_mgr_count(p->a->mgr, PEER_MODE_FULL) == 0 &&
+	       peer_mgr_count(p->b->mgr, PEER_MODE_GOSSIP_ONLY) +
+		       peer_mgr_count(p->b->mgr, PEER_MODE_FULL) == 0;
+}
+
+/* Safe mode (issue 19): A (the node, B its persistent full peer) has no
+ * signer.  Its held redials dial nothing; kept gossip sessions are dialed
+ * with a local key that B sees instead of A's id, gossip-only even though
+ * B is a full peer, with no ECDH asked of A's key source; a channel
+ * message on one closes it; once the key is back, A's identity again. */
+static void test_local_key_sessions(void)
+{
+	struct node a, b;
+	struct pair pr = { &a, &b };
+	struct peer_mgr_stats st0, st1;
+	struct peer_mgr_local_stats ls;
+	uint8_t lpub[33];
+
+	node_init(&b, "b", 0x22, NULL);
+	node_init(&a, "a", 0x11, b.pub);
+	CHECK(peer_mgr_listen(b.mgr, "127.0.0.1:0"));
+	connect_b_to_a(&b, &a, true);
+	CHECK(run_until(both_ready, &pr));
+	CHECK(peer_mgr_count(a.mgr, PEER_MODE_FULL) == 1);
+
+	/* Signer lost: A holds redials and drops its full session. */
+	a.hold = true;
+	peer_mgr_hold_redials(a.mgr, true);
+	peer_mgr_close_mode(a.mgr, PEER_MODE_FULL, "signer lost");
+	CHECK(run_until(a_has_none, &pr));
+	peer_mgr_get_stats(b.mgr, &st0);
+	/* Past the first redial (1 s): no dial reached B. */
+	run_for(1.5);
+	peer_mgr_get_stats(b.mgr, &st1);
+	CHECK(st1.handshakes[1][0] == st0.handshakes[1][0] &&
+	      st1.handshakes[1][1] == st0.handshakes[1][1]);
+	CHECK(peer_mgr_count_pending(a.mgr) == 0 && a.q_len == 0);
+
+	/* Keep one gossip session: dialed with the local key. */
+	b.ready = 0;
+	peer_mgr_keep_gossip_sessions(a.mgr, 1);
+	CHECK(run_until(b_has_one, &pr));
+	peer_mgr_local_gossip_pub(a.mgr, lpub);
+	CHECK(memcmp(lpub, a.pub, 33) != 0);
+	CHECK(b.last && memcmp(peer_node_id(b.last), lpub, 33) == 0);
+	CHECK(a.last && peer_is_local_key(a.last));
+	CHECK(peer_get_mode(a.last) == PEER_MODE_GOSSIP_ONLY);
+	CHECK(a.q_len == 0); /* A's node key was never asked */
+	peer_mgr_local_stats(a.mgr, &ls);
+	CHECK(ls.dials == 1 && ls.ready == 1 && ls.now == 1);
+
+	/* A channel message on it: closed (and dialed again later). */
+	{
+		uint8_t m[2 + 32 + 33] = { 0 };
+		m[1] = 36; /* channel_ready */
+		CHECK(peer_send(b.last, m, sizeof(m)));
+	}
+	CHECK(run_until(a_has_none, &pr));
+	CHECK(strstr(a.last_why, "local gossip key") != NULL);
+
+	/* The key is back: stop, close what is left, identity again. */
+	peer_mgr_keep_gossip_sessions(a.mgr, 0);
+	peer_mgr_close_local_key(a.mgr, "signer back");
+	a.hold = false;
+	peer_mgr_hold_redials(a.mgr, false);
+	peer_mgr_redial_now(a.mgr);
+	CHECK(run_until(a_full, &pr));
+	CHECK(a.last && !peer_is_local_key(a.last));
+	CHECK(b.last && memcmp(peer_node_id(b.last), a.pub, 33) == 0);
+	node_free(&a);
+	node_free(&b);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -669,6 +791,8 @@ int main(void)
 	test_crossed_dials();
 	test_early_dial_and_park();
 	test_early_dial_under_inbound_flood();
+	test_gossip_dial_plan();
+	test_local_key_sessions();
 	ev_loop_destroy(loop);
 	return check_exit();
 }

@@ -77,9 +77,9 @@ static void fake_clear(struct fake *f)
 	f->nq = 0;
 }
 
-/* Open a stream; returns false if refused (code/msg in f). */
-static bool fake_open(struct fake *f, struct supervisor *sv,
-		      struct cn_nodekey *key)
+/* Open a stream from @peer; returns false if refused (code/msg in f). */
+static bool fake_open_as(struct fake *f, struct supervisor *sv,
+			 struct cn_nodekey *key, const char *peer)
 {
 	const char *msg;
 
@@ -87,11 +87,15 @@ static bool fake_open(struct fake *f, struct supervisor *sv,
 	memset(f, 0, sizeof(*f));
 	f->sv = sv;
 	f->key = key;
-	f->st = sv_stream_open(sv, &f->code, &msg, &fake_ops, f,
-			       "127.0.0.1:4242");
+	f->st = sv_stream_open(sv, &f->code, &msg, &fake_ops, f, peer);
 	if (!f->st)
 		snprintf(f->msg, sizeof(f->msg), "%s", msg);
 	return f->st != NULL;
+}
+static inline bool fake_open(struct fake *f, struct supervisor *sv,
+			     struct cn_nodekey *key)
+{
+	return fake_open_as(f, sv, key, "127.0.0.1:4242");
 }
 
 static void fake_register(struct fake *f)

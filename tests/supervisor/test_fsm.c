@@ -5,7 +5,10 @@
 
 #define LOSS (SV_ACT_NEXT_GENERATION | SV_ACT_FAIL_SENT | SV_ACT_DENY_FULL | \
 	      SV_ACT_CLOSE_FULL)
-#define READY (SV_ACT_ALLOW_FULL | SV_ACT_SEND_QUEUED | SV_ACT_REDIAL)
+#define READY (SV_ACT_ALLOW_FULL | SV_ACT_USE_EARLY | SV_ACT_SEND_QUEUED | \
+	       SV_ACT_IDENTITY_DIALS | SV_ACT_REDIAL)
+#define SAFE (LOSS | SV_ACT_SAFE_DIALS)
+#define FAILOVER (SV_ACT_NEXT_GENERATION | SV_ACT_RESEND_SENT)
 #define SHUT (SV_ACT_NEXT_GENERATION | SV_ACT_FAIL_SENT | SV_ACT_FAIL_QUEUED | \
 	      SV_ACT_DENY_FULL | SV_ACT_DROP_SIGNER)
 
@@ -22,18 +25,23 @@ static const struct expect table[] = {
 	{ SV_WAITING_FOR_SIGNER, SV_EV_SIGNER_READY, true, SV_ACTIVE, READY },
 	{ SV_WAITING_FOR_SIGNER, SV_EV_SIGNER_LOST, true, SV_WAITING_FOR_SIGNER, LOSS },
 	{ SV_WAITING_FOR_SIGNER, SV_EV_SHUTDOWN, true, SV_SHUTTING_DOWN, SHUT },
+	{ SV_WAITING_FOR_SIGNER, SV_EV_FAILOVER, false, SV_WAITING_FOR_SIGNER, 0 },
 	{ SV_ACTIVE, SV_EV_LOCAL_KEY, false, SV_ACTIVE, 0 },
 	{ SV_ACTIVE, SV_EV_SIGNER_READY, false, SV_ACTIVE, 0 },
-	{ SV_ACTIVE, SV_EV_SIGNER_LOST, true, SV_SAFE_MODE, LOSS },
+	{ SV_ACTIVE, SV_EV_SIGNER_LOST, true, SV_SAFE_MODE, SAFE },
 	{ SV_ACTIVE, SV_EV_SHUTDOWN, true, SV_SHUTTING_DOWN, SHUT },
+	/* A standby took over: the node never leaves ACTIVE. */
+	{ SV_ACTIVE, SV_EV_FAILOVER, true, SV_ACTIVE, FAILOVER },
 	{ SV_SAFE_MODE, SV_EV_LOCAL_KEY, false, SV_SAFE_MODE, 0 },
 	{ SV_SAFE_MODE, SV_EV_SIGNER_READY, true, SV_ACTIVE, READY },
-	{ SV_SAFE_MODE, SV_EV_SIGNER_LOST, true, SV_SAFE_MODE, LOSS },
+	{ SV_SAFE_MODE, SV_EV_SIGNER_LOST, true, SV_SAFE_MODE, SAFE },
 	{ SV_SAFE_MODE, SV_EV_SHUTDOWN, true, SV_SHUTTING_DOWN, SHUT },
+	{ SV_SAFE_MODE, SV_EV_FAILOVER, false, SV_SAFE_MODE, 0 },
 	{ SV_SHUTTING_DOWN, SV_EV_LOCAL_KEY, false, SV_SHUTTING_DOWN, 0 },
 	{ SV_SHUTTING_DOWN, SV_EV_SIGNER_READY, false, SV_SHUTTING_DOWN, 0 },
 	{ SV_SHUTTING_DOWN, SV_EV_SIGNER_LOST, true, SV_SHUTTING_DOWN, 0 },
 	{ SV_SHUTTING_DOWN, SV_EV_SHUTDOWN, true, SV_SHUTTING_DOWN, 0 },
+	{ SV_SHUTTING_DOWN, SV_EV_FAILOVER, true, SV_SHUTTING_DOWN, 0 },
 };
 
 int main(void)
@@ -87,6 +95,27 @@ int main(void)
 			/* Once shutting down, always shutting down. */
 			if (s == SV_SHUTTING_DOWN)
 				CHECK(st.next == SV_SHUTTING_DOWN);
+			/* A failover never touches the peers nor drops a
+			 * request: what was sent is sent again. */
+			if (e == SV_EV_FAILOVER) {
+				CHECK(!(st.actions & (SV_ACT_FAIL_SENT |
+						      SV_ACT_FAIL_QUEUED |
+						      SV_ACT_CLOSE_FULL |
+						      SV_ACT_DENY_FULL)));
+				if (s != SV_SHUTTING_DOWN)
+					CHECK(st.actions & SV_ACT_RESEND_SENT);
+			}
+			/* Local-key dialing exactly in safe mode, the node's
+			 * identity again on entering ACTIVE. */
+			if (st.actions & SV_ACT_SAFE_DIALS)
+				CHECK(st.next == SV_SAFE_MODE);
+			if (st.next == SV_SAFE_MODE && s != SV_SAFE_MODE)
+				CHECK(st.actions & SV_ACT_SAFE_DIALS);
+			if (st.next == SV_ACTIVE && s != SV_ACTIVE)
+				CHECK(st.actions & SV_ACT_IDENTITY_DIALS);
+			/* Early answers are used only on entering ACTIVE. */
+			if (st.actions & SV_ACT_USE_EARLY)
+				CHECK(st.next == SV_ACTIVE && s != SV_ACTIVE);
 			CHECK(!((st.actions & SV_ACT_ALLOW_FULL) &&
 				(st.actions & SV_ACT_DENY_FULL)));
 		}

@@ -540,10 +540,11 @@ static void test_local(void)
 	sv_free(sv);
 }
 
-/* Issue 14: handshakes parked on the ECDH while the signer registers all
- * go out in one burst when it becomes ACTIVE: within the one call that
- * delivers the key check's answer, before any reply comes back (not one
- * per loop iteration or per response). */
+/* Issue 14, then issue 19 (one flight): handshakes parked on the ECDH
+ * while the signer registers go out together with the key check, before
+ * any of it is answered; their answers are held until the key check
+ * passes and are then all delivered within the one call that brings the
+ * check's answer. */
 static void test_burst_at_active(void)
 {
 	enum { N = 100 };
@@ -552,11 +553,12 @@ static void test_burst_at_active(void)
 	struct fake f = { 0 };
 	static struct res r[N];
 	struct sv_info info;
-	uint8_t point[33], *out = NULL;
+	uint8_t point[33], *out = NULL, want[32];
 	size_t outlen = 0;
 	char err[128];
 
 	point_n(point, 3);
+	expect_ecdh(want, k, 3);
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < N; i++)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
@@ -566,11 +568,26 @@ static void test_burst_at_active(void)
 	CHECK(fake_open(&f, sv, k));
 	f.hold = true;
 	fake_register(&f);
-	/* RegistrationComplete, then the key check. */
-	CHECK(f.nq == 2);
+	/* RegistrationComplete, the key check, then every parked ECDH. */
+	CHECK(f.nq == 2 + N);
+	sv_get_info(sv, &info);
+	CHECK(info.requests_queued == 0 && info.requests_sent == N);
+	CHECK(info.early_sent == N);
 	CHECK(cs_handle(k, &out, &outlen, err, sizeof(err), f.q[0].buf,
 			f.q[0].len) == CS_REGISTERED);
 	free(out);
+	/* The ECDH answers first: held, nobody hears of them yet. */
+	for (int i = 0; i < N; i++) {
+		out = NULL;
+		CHECK(cs_handle(k, &out, &outlen, err, sizeof(err),
+				f.q[2 + i].buf, f.q[2 + i].len) == CS_REPLY);
+		sv_stream_recv(f.st, out, outlen);
+		free(out);
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(!r[i].fired);
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	/* The key check's answer: ACTIVE, and every answer delivered. */
 	out = NULL;
 	CHECK(cs_handle(k, &out, &outlen, err, sizeof(err), f.q[1].buf,
 			f.q[1].len) == CS_REPLY);
@@ -578,18 +595,75 @@ static void test_burst_at_active(void)
 	sv_stream_recv(f.st, out, outlen);
 	free(out);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
-	/* Every parked request is on the wire already. */
-	CHECK(f.nq == N);
-	sv_get_info(sv, &info);
-	CHECK(info.requests_queued == 0 && info.requests_sent == N);
-	f.hold = false;
-	RUN_UNTIL(&f, r[N - 1].fired);
 	for (int i = 0; i < N; i++)
-		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1);
+		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1 &&
+		      memcmp(r[i].data, want, 32) == 0);
+	sv_get_info(sv, &info);
+	CHECK(info.requests_sent == 0 && info.early_dropped == 0);
 	sv_shutdown(sv, "test over");
 	fake_clear(&f);
 	sv_free(sv);
 	cn_nodekey_free(k);
+}
+
+/* One flight with the wrong key: the signer answers the ECDH (with its
+ * own key) and fails the check.  Its answers are dropped, never reach a
+ * caller; the requests wait again and the right signer answers them. */
+static void test_one_flight_wrong_key(void)
+{
+	enum { N = 20 };
+	struct sv_config cfg;
+	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	struct fake f = { 0 };
+	static struct res r[N];
+	struct sv_info info;
+	struct supervisor *sv;
+	uint8_t point[33], want[32];
+
+	sv_config_default(&cfg);
+	cn_nodekey_pub(k, cfg.node_pubkey);
+	cfg.have_node_pubkey = true;
+	cfg.ping_interval = 60;
+	sv = sv_new(loop, &cfg, NULL);
+	point_n(point, 3);
+	expect_ecdh(want, k, 3);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < N; i++)
+		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
+
+	/* Answer the ECDH before the key check: the worst order. */
+	CHECK(fake_open(&f, sv, bad));
+	f.hold = true;
+	fake_register(&f);
+	CHECK(f.nq == 2 + N);
+	{
+		struct fake_msg kc = f.q[1];
+		memmove(&f.q[1], &f.q[2], N * sizeof(f.q[0]));
+		f.q[1 + N] = kc;
+	}
+	f.hold = false;
+	RUN_UNTIL(&f, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_PERMISSION_DENIED);
+	for (int i = 0; i < N; i++)
+		CHECK(!r[i].fired);
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 1 && info.early_dropped == N);
+	CHECK(info.requests_queued == N);
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+
+	/* The right one: every request answered with the node key. */
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, r[N - 1].fired);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	for (int i = 0; i < N; i++)
+		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1 &&
+		      memcmp(r[i].data, want, 32) == 0);
+	sv_shutdown(sv, "test over");
+	fake_clear(&f);
+	sv_free(sv);
+	cn_nodekey_free(k);
+	cn_nodekey_free(bad);
 }
 
 int main(void)
@@ -615,6 +689,7 @@ int main(void)
 	test_cancel_and_errors();
 	test_local();
 	test_burst_at_active();
+	test_one_flight_wrong_key();
 
 	ev_timer_stop(loop, &t);
 	ev_loop_destroy(loop);
