@@ -82,6 +82,10 @@ struct daemon_config {
 	char *logdir;            /* NULL: <datadir>/logs; "none": stderr only */
 	uint64_t maxlogfiles;    /* rotated files kept; 0: never rotate */
 	uint64_t maxlogfilesize; /* MB before rotation */
+	/* Signer proxy for a watch-only lnd (docs/signerproxy.md). */
+	char *signerproxy_listen;     /* NULL: off */
+	double signerproxy_holdtime;  /* seconds a call waits for a signer */
+	uint64_t signerproxy_maxstreams; /* calls at once per connection */
 	bool help;
 
 	/* Derived after parsing (not options). */

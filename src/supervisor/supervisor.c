@@ -35,6 +35,7 @@ enum req_kind {
 	REQ_SIGN,
 	REQ_PING,     /* internal: health */
 	REQ_KEYCHECK, /* internal: does the signer hold the node key? */
+	REQ_FORWARD,  /* the signer proxy's: bytes in, bytes out */
 };
 
 struct req_list {
@@ -52,13 +53,17 @@ struct req {
 	double sent_at;      /* cn_now() when sent, for the latency histogram */
 	ev_timer timer;      /* wait limit (queued) or reply deadline (sent) */
 	uint8_t point[33];   /* ECDH */
-	uint8_t *msg;        /* SIGN: our copy */
+	uint8_t *msg;        /* SIGN: our copy; FORWARD: the member's bytes */
 	size_t msglen;
+	unsigned field;      /* FORWARD: the oneof member */
+	double created_at;   /* FORWARD: cn_now() at sv_forward */
+	bool queued;         /* FORWARD: it waited for a signer */
 	/* Result for the done list. */
 	enum sv_result result;
 	uint8_t out[64];
 	sv_ecdh_cb ecdh_cb;
 	sv_sign_cb sign_cb;
+	sv_fwd_cb fwd_cb;
 	void *arg;
 };
 
@@ -111,6 +116,7 @@ struct supervisor {
 	uint64_t requests_ok, requests_failed, full_closed;
 	uint64_t requests_unavailable, requests_timed_out;
 	uint64_t signer_arrivals;
+	size_t forwards_sent; /* REQ_FORWARD on the sent list */
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
 };
@@ -132,6 +138,8 @@ static void list_add(struct req_list *l, struct req *r)
 	l->tail = r;
 	l->n++;
 	r->on = l;
+	if (r->kind == REQ_FORWARD && l == &r->sv->sent)
+		r->sv->forwards_sent++;
 }
 
 static void list_del(struct req *r)
@@ -149,6 +157,8 @@ static void list_del(struct req *r)
 	else
 		l->tail = r->prev;
 	l->n--;
+	if (r->kind == REQ_FORWARD && l == &r->sv->sent)
+		r->sv->forwards_sent--;
 	r->on = NULL;
 	r->prev = r->next = NULL;
 }
@@ -167,6 +177,7 @@ static bool is_internal(const struct req *r)
 	switch (r->kind) {
 	case REQ_ECDH:
 	case REQ_SIGN:
+	case REQ_FORWARD:
 		return false;
 	case REQ_PING:
 	case REQ_KEYCHECK:
@@ -175,14 +186,26 @@ static bool is_internal(const struct req *r)
 	abort();
 }
 
-/* Deliver @res and free @r.  The only place a user callback fires. */
-static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+/* Deliver @res and free @r.  The only place a user callback fires.
+ * @fwd: a forwarded request's answer (SV_OK / SV_ERR_SIGNER), else NULL. */
+static void complete_req(struct req *r, enum sv_result res,
+			 const uint8_t *data, const struct sv_fwd_resp *fwd)
 {
 	struct supervisor *sv = r->sv;
 
 	list_del(r);
 	ev_timer_stop(sv->loop, &r->timer);
-	if (!is_internal(r)) {
+	if (r->kind == REQ_FORWARD) {
+		/* The proxy keeps its own per-method statistics. */
+		if (res == SV_OK)
+			sv->requests_ok++;
+		else
+			sv->requests_failed++;
+		if (res == SV_ERR_UNAVAILABLE)
+			sv->requests_unavailable++;
+		else if (res == SV_ERR_TIMEOUT)
+			sv->requests_timed_out++;
+	} else if (!is_internal(r)) {
 		struct sv_req_stats *rs =
 			&sv->req_stats[r->kind == REQ_ECDH ? SV_REQ_ECDH
 							  : SV_REQ_SIGN_MESSAGE];
@@ -207,6 +230,28 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	case REQ_SIGN:
 		r->sign_cb(r->arg, res, res == SV_OK ? data : NULL);
 		break;
+	case REQ_FORWARD: {
+		double now = cn_now();
+		struct sv_fwd_answer a = {
+			.result = res,
+			.queued = r->queued,
+			.sent = r->sent_at > 0,
+			.waited = (r->sent_at > 0 ? r->sent_at : now) -
+				  r->created_at,
+			.signer_time = r->sent_at > 0 ? now - r->sent_at : 0,
+		};
+		if (!r->queued)
+			a.waited = 0;
+		if (res == SV_OK && fwd) {
+			a.field = fwd->field;
+			a.body = fwd->body;
+			a.len = fwd->len;
+		} else if (res == SV_ERR_SIGNER && fwd) {
+			a.error = fwd->error;
+		}
+		r->fwd_cb(r->arg, &a);
+		break;
+	}
 	case REQ_PING:
 	case REQ_KEYCHECK:
 		break;
@@ -214,6 +259,11 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	sodium_memzero(r->out, sizeof(r->out));
 	free(r->msg);
 	free(r);
+}
+
+static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+{
+	complete_req(r, res, data, NULL);
 }
 
 static void done_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -387,6 +437,9 @@ static uint8_t *encode(struct supervisor *sv, const struct req *r,
 					     SV_CHALLENGE_LEN, true);
 	case REQ_PING:
 		return sv_proto_ping(len, r->id);
+	case REQ_FORWARD:
+		return sv_proto_forward(len, r->id, r->field, r->msg,
+					r->msglen);
 	}
 	abort();
 }
@@ -692,6 +745,10 @@ static void reply(struct supervisor *sv, struct req *r,
 			return;
 		}
 		break;
+	case REQ_FORWARD:
+		/* Answered through forward_reply; a message that reached here
+		 * did not decode as a forwarded answer. */
+		break;
 	}
 	if (resp->kind == SV_RESP_SIGNER_ERROR) {
 		log_info(SUBSYS, "signer error for request %llu: %s",
@@ -705,6 +762,28 @@ static void reply(struct supervisor *sv, struct req *r,
 	}
 }
 
+/* The answer to a forwarded request: any member 4..13 is handed back as
+ * bytes (the proxy checks it is the one it asked for), a SignerError as
+ * its text. */
+static void forward_reply(struct req *r, const struct sv_fwd_resp *fr)
+{
+	struct supervisor *sv = r->sv;
+
+	if (fr->field == 14) {
+		log_debug(SUBSYS, "signer error for forwarded request %llu: %s",
+			  (unsigned long long)r->id, fr->error);
+		complete_req(r, SV_ERR_SIGNER, NULL, fr);
+	} else if (fr->field >= SV_FWD_FIELD_MIN &&
+		   fr->field <= SV_FWD_FIELD_MAX) {
+		complete_req(r, SV_OK, NULL, fr);
+	} else {
+		log_unusual(SUBSYS, "unexpected response type for forwarded "
+			    "request %llu", (unsigned long long)r->id);
+		complete(r, SV_ERR_BAD_REPLY, NULL);
+	}
+	(void)sv;
+}
+
 void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 {
 	struct supervisor *sv = st->sv;
@@ -714,6 +793,20 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 	struct req *r;
 
 	assert(sv->stream == st);
+	/* Forwarded answers first: they may be bigger than SV_MAX_MSG and
+	 * carry members the node's own codec does not know. */
+	if (sv->forwards_sent && st->phase == PHASE_READY) {
+		struct sv_fwd_resp fr;
+		if (sv_proto_decode_forward(&fr, msg, len)) {
+			r = list_find(&sv->sent, fr.ref_id);
+			if (r && r->kind == REQ_FORWARD) {
+				forward_reply(r, &fr);
+				sv_proto_fwd_resp_clear(&fr);
+				return;
+			}
+			sv_proto_fwd_resp_clear(&fr);
+		}
+	}
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
 		log_unusual(SUBSYS, "bad message from signer %s: %s",
 			    sv->signer_peer, err);
@@ -815,6 +908,33 @@ uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
 	}
 	/* BOLT 7 signatures are made in ACTIVE only: never wait. */
 	return start(sv, r, 0);
+}
+
+uint64_t sv_forward(struct supervisor *sv, bool *queued, unsigned field,
+		    const uint8_t *body, size_t len, double wait,
+		    sv_fwd_cb cb, void *arg)
+{
+	struct req *r;
+	uint64_t id;
+
+	if (field < SV_FWD_FIELD_MIN || field > SV_FWD_FIELD_MAX)
+		abort();
+	r = req_new(sv, REQ_FORWARD);
+	r->field = field;
+	r->fwd_cb = cb;
+	r->arg = arg;
+	r->created_at = cn_now();
+	r->msg = malloc(len + 1);
+	if (!r->msg)
+		abort();
+	memcpy(r->msg, body, len);
+	r->msglen = len;
+	id = start(sv, r, wait);
+	/* start() left it on the queued list, or sent/deferred it. */
+	r->queued = r->on == &sv->queued;
+	if (queued)
+		*queued = r->queued;
+	return id;
 }
 
 void sv_cancel(struct supervisor *sv, uint64_t id)
