@@ -49,4 +49,10 @@ struct daemon_chain_sources {
 bool daemon_collectors_add_chain(struct metrics *m,
 				 const struct daemon_chain_sources *src);
 
+/* The signer proxy (--signerproxy.listen; started after the metrics, so
+ * @proxy points at NULL until then).  @proxy borrowed: must outlive @m. */
+struct signerproxy;
+bool daemon_collectors_add_signerproxy(struct metrics *m,
+				       struct signerproxy *const *proxy);
+
 #endif /* COLDNODE_DAEMON_COLLECTORS_H */

@@ -542,12 +542,14 @@ static bool signerproxy_check(struct loader *ld)
 	if (cfg->alias[0])
 		return fail(ld, "--signerproxy.listen: lnd announces the node "
 			    "in this mode; remove --alias (set it in lnd.conf)");
-	if (!strcmp(cfg->signerproxy_listen, cfg->signerlisten))
+	/* Port 0 (pick one) may repeat: each listener gets its own. */
+	if (port != 0 && !strcmp(cfg->signerproxy_listen, cfg->signerlisten))
 		return fail(ld, "--signerproxy.listen and --signerlisten are "
 			    "both %s: the signer and lnd need a port each",
 			    cfg->signerlisten);
 	for (size_t i = 0; i < cfg->rpclisten.n; i++)
-		if (!strcmp(cfg->signerproxy_listen, cfg->rpclisten.v[i]))
+		if (port != 0 &&
+		    !strcmp(cfg->signerproxy_listen, cfg->rpclisten.v[i]))
 			return fail(ld, "--signerproxy.listen and --rpclisten "
 				    "are both %s", cfg->rpclisten.v[i]);
 	return true;

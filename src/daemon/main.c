@@ -814,6 +814,11 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}
+	if (cfg->signerproxy_listen &&
+	    !daemon_collectors_add_signerproxy(cn->metrics, &cn->proxy)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
 	/* lnd's default address. */
 	cn->prom = metrics_http_new(cn->loop, cn->metrics,
 				    cfg->prometheus_listen
