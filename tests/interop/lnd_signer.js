@@ -390,7 +390,9 @@ function main() {
       call.write({ ref_request_id: String(BigInt(req.request_id) + 1000000000n),
         shared_key_response: { shared_key: Buffer.alloc(32, 0xee) } });
     }
-    if (delayMs) setTimeout(() => call.write(resp), delayMs);
+    if (delayMs && req.sign_request_type === 'shared_key_request') {
+      setTimeout(() => call.write(resp), delayMs);
+    }
     else call.write(resp);
   });
   call.on('error', (e) => {
@@ -404,7 +406,8 @@ function main() {
 }
 
 // LND_SIGNER_QUIET=1: no REQUEST lines (benchmarks, floods);
-// LND_SIGNER_DELAY_MS: answer this late (calls in flight when killed).
+// LND_SIGNER_DELAY_MS: answer ECDH this late (calls in flight when
+// killed; the key check, a SignMessage, is answered at once).
 const quiet = process.env.LND_SIGNER_QUIET === '1';
 const delayMs = Number(process.env.LND_SIGNER_DELAY_MS || 0);
 const bogus = process.env.LND_SIGNER_BOGUS === '1';

@@ -22,7 +22,8 @@
 //   flood N               N DeriveSharedKey calls at once, answers matched
 //   away N                N calls that must each fail with the signer-away
 //                         status (never UNAVAILABLE / DEADLINE_EXCEEDED)
-//   inflight N            like away, printing "STARTED" first
+//   inflight N            like away, printing {"started": N} first
+//   slow N MS             N DeriveSharedKey calls with an MS deadline
 //   badmac | expiredmac | oversized | health
 'use strict';
 
@@ -267,13 +268,14 @@ async function flood(n) {
 
 // Calls while the signer is away or dies: every one must fail with a
 // status considerShutdown does not act on, before lnd's deadline.
-async function away(n, announce) {
+async function away(n, announce, deadlineMs) {
   const node = signer.nodePub;
   const ps = Array.from({ length: n }, (_, i) => {
     const e = ephemeral();
-    if (i % 2) return call(M.SignMessage[0], encodeLnd(M.SignMessage[1], { msg: e.pub, key_loc: { key_family: 6 }, double_hash: true }));
+    const opts = { deadlineMs };
+    if (i % 2 && !deadlineMs) return call(M.SignMessage[0], encodeLnd(M.SignMessage[1], { msg: e.pub, key_loc: { key_family: 6 }, double_hash: true }), opts);
     return call(M.DeriveSharedKey[0], encodeLnd(M.DeriveSharedKey[1], {
-      ephemeral_pubkey: e.pub, key_desc: { raw_key_bytes: node, key_loc: { key_family: 6, key_index: 0 } } }));
+      ephemeral_pubkey: e.pub, key_desc: { raw_key_bytes: node, key_loc: { key_family: 6, key_index: 0 } } }), opts);
   });
   if (announce) process.stdout.write(JSON.stringify({ started: n }) + '\n');
   const rs = await Promise.all(ps);
@@ -335,6 +337,7 @@ async function run(line) {
     case 'flood': return flood(Number(a[0]));
     case 'away': return away(Number(a[0]), false);
     case 'inflight': return away(Number(a[0]), true);
+    case 'slow': return away(Number(a[0]), false, Number(a[1]));
     case 'badmac': return badmac();
     case 'expiredmac': return expiredmac();
     case 'oversized': return oversized();
