@@ -804,6 +804,15 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 				sv_proto_fwd_resp_clear(&fr);
 				return;
 			}
+			if (!r && fr.ref_id != SV_REGISTRATION_ID) {
+				/* lnd: "Responses with unknown ids are
+				 * dropped", whatever member they carry. */
+				log_debug(SUBSYS, "dropping signer response "
+					  "for unknown request %llu",
+					  (unsigned long long)fr.ref_id);
+				sv_proto_fwd_resp_clear(&fr);
+				return;
+			}
 			sv_proto_fwd_resp_clear(&fr);
 		}
 	}
