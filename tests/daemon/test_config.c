@@ -283,9 +283,9 @@ static bool refused_with(const char *want, ...)
 static void test_signerproxy_options(void)
 {
 	struct daemon_config *cfg;
-	char dd[300];
+	char dd[400];
 
-	char sub[200];
+	char sub[300];
 
 	/* A data dir of its own: no coldnode.conf from the tests above. */
 	snprintf(sub, sizeof(sub), "%s/spx", tmpdir);
