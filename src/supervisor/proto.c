@@ -319,7 +319,9 @@ bool sv_proto_decode_forward(struct sv_fwd_resp *out, const uint8_t *buf,
 			if ((unsigned char)e[i] < 0x20 ||
 			    (unsigned char)e[i] >= 0x7f)
 				e[i] = '?';
-		if (e)
+		/* Truncate only: an empty text is protobuf-c's read-only
+		 * default string (found by fuzz_signerproxy_forward). */
+		if (e && e[i])
 			e[i] = '\0';
 		out->error = e ? e : "";
 	} else if (c >= SV_FWD_FIELD_MIN && c <= SV_FWD_FIELD_MAX) {

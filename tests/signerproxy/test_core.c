@@ -178,6 +178,14 @@ static void test_codec(void)
 	CHECK(fr.field == 14 && !strcmp(fr.error, "bad?thing?"));
 	sv_proto_fwd_resp_clear(&fr);
 
+	/* An empty SignerError: protobuf-c's read-only "" (a crash found
+	 * by fuzz_signerproxy_forward before the fix). */
+	se.error = "";
+	n = watchonlyrpc__sign_coordinator_response__pack(&r, buf);
+	CHECK(sv_proto_decode_forward(&fr, buf, n));
+	CHECK(fr.field == 14 && fr.error && fr.error[0] == '\0');
+	sv_proto_fwd_resp_clear(&fr);
+
 	/* No member; garbage; too big. */
 	r.sign_response_type_case =
 		WATCHONLYRPC__SIGN_COORDINATOR_RESPONSE__SIGN_RESPONSE_TYPE__NOT_SET;

@@ -38,6 +38,12 @@ static void fwd_cb(void *arg, const struct sv_fwd_answer *a)
 	snprintf(x->error, sizeof(x->error), "%s", a->error ? a->error : "");
 }
 
+static void reset(struct ans *x)
+{
+	free(x->body);
+	memset(x, 0, sizeof(*x));
+}
+
 /* Modes of the echo signer. */
 static bool echo_pong;     /* answer with a pong instead */
 static bool echo_error;    /* answer with a SignerError */
@@ -212,7 +218,7 @@ int main(void)
 
 	/* Sent at once; an answer for an id never sent first is dropped. */
 	echo_bogus = true;
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, &q, 10, (const uint8_t *)"sig", 3, 5, fwd_cb, &a1);
 	CHECK(!q);
 	RUN_UNTIL(&f, a1.count);
@@ -223,7 +229,7 @@ int main(void)
 
 	/* A 2 MiB answer (a big signed PSBT). */
 	echo_big = 2 * 1024 * 1024;
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, NULL, 13, (const uint8_t *)"p", 1, 5, fwd_cb, &a1);
 	RUN_UNTIL(&f, a1.count);
 	CHECK(a1.a.result == SV_OK && a1.a.len == echo_big);
@@ -231,7 +237,7 @@ int main(void)
 
 	/* The signer's error text; a pong where a member was due. */
 	echo_error = true;
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, NULL, 8, (const uint8_t *)"n", 1, 5, fwd_cb, &a1);
 	RUN_UNTIL(&f, a1.count);
 	CHECK(a1.a.result == SV_ERR_SIGNER &&
@@ -239,7 +245,7 @@ int main(void)
 				"remote signer: nope"));
 	echo_error = false;
 	echo_pong = true;
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, NULL, 9, (const uint8_t *)"n", 1, 5, fwd_cb, &a1);
 	RUN_UNTIL(&f, a1.count);
 	CHECK(a1.a.result == SV_ERR_BAD_REPLY);
@@ -247,7 +253,7 @@ int main(void)
 
 	/* Cancel: fires at once with CANCELLED; its late answer dropped. */
 	echo_hold = true;
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	uint64_t id = sv_forward(sv, NULL, 11, (const uint8_t *)"c", 1, 5,
 				 fwd_cb, &a1);
 	for (int i = 0; i < 5; i++) {
@@ -258,7 +264,7 @@ int main(void)
 	CHECK(a1.count == 1 && a1.a.result == SV_ERR_CANCELLED && a1.a.sent);
 
 	/* Lost with requests in flight: UNAVAILABLE, sent. */
-	memset(&a4, 0, sizeof(a4));
+	reset(&a4);
 	sv_forward(sv, NULL, 12, (const uint8_t *)"", 0, 5, fwd_cb, &a4);
 	struct sv_info si;
 	sv_get_info(sv, &si);
@@ -270,14 +276,14 @@ int main(void)
 
 	/* Back: the next one goes through. */
 	activate(&f, sv, k);
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, NULL, 6, (const uint8_t *)"again", 5, 1, fwd_cb, &a1);
 	RUN_UNTIL(&f, a1.count);
 	CHECK(a1.a.result == SV_OK && !memcmp(a1.body, "ans:again", 9));
 
 	/* Shutdown fails the held ones (not sent). */
 	fake_gone(&f, "killed again");
-	memset(&a1, 0, sizeof(a1));
+	reset(&a1);
 	sv_forward(sv, &q, 6, (const uint8_t *)"z", 1, 5, fwd_cb, &a1);
 	CHECK(q);
 	sv_shutdown(sv, "test over");
