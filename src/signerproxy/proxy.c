@@ -74,8 +74,10 @@ static void fcall_end(struct fcall *fc, const struct spx_verdict *v,
 		log_info(SUBSYS, "%s from %s: %s: %s",
 			 spx_method_info(fc->m)->name, rpc_call_peer(fc->call),
 			 rpc_status_str(v->status), v->msg);
+	/* An empty answer (MuSig2CleanupResponse{}) has no bytes at all. */
+	static const uint8_t none[1];
 	if (v->outcome == SPX_OUT_OK)
-		rpc_call_send(fc->call, body, len);
+		rpc_call_send(fc->call, body ? body : none, len);
 	rpc_call_finish(fc->call, v->status, v->msg[0] ? v->msg : NULL);
 }
 
