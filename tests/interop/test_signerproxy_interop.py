@@ -39,8 +39,8 @@ import urllib.request
 
 from bcoin import Bcoin
 from ctl import coldctl_state
-from harness import DEFAULT_TIMEOUT, Harness, fail, free_port, ln_privkey, \
-    ln_pubkey, run
+from harness import DEFAULT_TIMEOUT, Harness, fail, ln_privkey, ln_pubkey, \
+    run
 
 NODE = os.environ.get('NODE', 'node')
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,16 +123,17 @@ def metrics(port):
 def main():
     priv = ln_privkey()
     node_id = ln_pubkey(priv).hex()
-    mport = free_port()
     with Harness() as h, Bcoin() as b:
         x = h.node('x', '--signer=remote', '--network=regtest',
                    '--signerlisten=127.0.0.1:0', '--rpclisten=127.0.0.1:0',
                    '--signerproxy.listen=127.0.0.1:0', '--nolisten',
                    f'--signerproxy.holdtime={HOLD}s',
                    f'--signer.nodepubkey={node_id}',
-                   f'--prometheus.listen=127.0.0.1:{mport}',
+                   '--prometheus.listen=127.0.0.1:0',
                    '--signer.pinginterval=500ms', '--signer.pingtimeout=2s')
         x.start(wait=r'signer proxy for a watch-only lnd')
+        mport = int(x.wait_log(
+            r'PROM: Prometheus metrics on http://127\.0\.0\.1:(\d+)/').group(1))
         sport = int(x.wait_log(
             r'SUPV: gRPC listening on 127\.0\.0\.1:\d+ \(port (\d+)\)')
             .group(1))
