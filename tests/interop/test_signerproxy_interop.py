@@ -28,6 +28,7 @@ both played by implementations nobody here wrote the wire code of:
 Env (meson): COLDNODE, COLDCTL, NODE, NODE_PATH, PYTHONPATH
 (tests/integration and tests/chain), BCOIN_DIR.
 """
+import hashlib
 import json
 import os
 import queue
@@ -176,7 +177,6 @@ def main():
                  'console.log(s.walletPub.toString("hex"))',
                  os.path.join(HERE, 'lnd_signer.js'), priv.hex()],
                 text=True).strip()
-            import hashlib
             h160 = hashlib.new('ripemd160', hashlib.sha256(
                 bytes.fromhex(wallet_pub)).digest()).digest()
             b.mine(101)
