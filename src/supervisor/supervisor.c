@@ -767,8 +767,6 @@ static void reply(struct supervisor *sv, struct req *r,
  * its text. */
 static void forward_reply(struct req *r, const struct sv_fwd_resp *fr)
 {
-	struct supervisor *sv = r->sv;
-
 	if (fr->field == 14) {
 		log_debug(SUBSYS, "signer error for forwarded request %llu: %s",
 			  (unsigned long long)r->id, fr->error);
@@ -781,7 +779,6 @@ static void forward_reply(struct req *r, const struct sv_fwd_resp *fr)
 			    "request %llu", (unsigned long long)r->id);
 		complete(r, SV_ERR_BAD_REPLY, NULL);
 	}
-	(void)sv;
 }
 
 void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
