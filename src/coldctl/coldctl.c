@@ -498,6 +498,48 @@ static void print_cluster(const Coldrpc__ClusterState *c)
 	printf("    },\n");
 }
 
+/* SupervisorState.signer_proxy (docs/signerproxy.md); absent: off. */
+static void print_signer_proxy(const Coldrpc__SignerProxyState *p)
+{
+	if (!p)
+		return;
+	printf("    \"signer_proxy\": {\n");
+	printf("        \"listen\": ");
+	json_str(p->listen);
+	printf(",\n        \"hold_time\": %.3f,\n", p->hold_time);
+	kv_u64(8, "held_now", p->held_now, true);
+	kv_u64(8, "in_flight_now", p->in_flight_now, true);
+	printf("        \"connections\": %u,\n", p->connections);
+	printf("        \"methods\": [");
+	for (size_t i = 0; i < p->n_methods; i++) {
+		const Coldrpc__SignerProxyMethod *m = p->methods[i];
+		printf("%s\n            {\"method\": ", i ? "," : "");
+		json_str(m->method);
+		printf(", \"calls\": \"%llu\", \"forwarded\": \"%llu\", "
+		       "\"held\": \"%llu\", \"ok\": \"%llu\", "
+		       "\"signer_error\": \"%llu\", \"signer_away\": "
+		       "\"%llu\", \"signer_lost\": \"%llu\", "
+		       "\"signer_slow\": \"%llu\", \"bad_reply\": \"%llu\", "
+		       "\"cancelled\": \"%llu\", \"wait_seconds_sum\": %.6f, "
+		       "\"wait_count\": \"%llu\", \"signer_seconds_sum\": "
+		       "%.6f, \"signer_count\": \"%llu\"}",
+		       (unsigned long long)m->calls,
+		       (unsigned long long)m->forwarded,
+		       (unsigned long long)m->held,
+		       (unsigned long long)m->ok,
+		       (unsigned long long)m->signer_error,
+		       (unsigned long long)m->signer_away,
+		       (unsigned long long)m->signer_lost,
+		       (unsigned long long)m->signer_slow,
+		       (unsigned long long)m->bad_reply,
+		       (unsigned long long)m->cancelled, m->wait_seconds_sum,
+		       (unsigned long long)m->wait_count,
+		       m->signer_seconds_sum,
+		       (unsigned long long)m->signer_count);
+	}
+	printf("%s]\n    },\n", p->n_methods ? "\n        " : "");
+}
+
 /* A ChainChecks message (funding checks or re-checks by result). */
 static void print_chain_checks(const char *name,
 			       const Coldrpc__ChainChecks *k, bool comma)
@@ -598,6 +640,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	print_counters(r->counters);
 	print_dials(r->dials);
 	print_cluster(r->cluster);
+	print_signer_proxy(r->signer_proxy);
 	/* Connection budget per listener (docs/hardening.md); 64-bit
 	 * counters as strings, like the others (proto3 JSON). */
 	printf("    \"listeners\": [");

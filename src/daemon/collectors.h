@@ -59,5 +59,10 @@ struct daemon_cluster_sources {
 };
 bool daemon_collectors_add_cluster(struct metrics *m,
 				   const struct daemon_cluster_sources *src);
+/* The signer proxy (--signerproxy.listen; started after the metrics, so
+ * @proxy points at NULL until then).  @proxy borrowed: must outlive @m. */
+struct signerproxy;
+bool daemon_collectors_add_signerproxy(struct metrics *m,
+				       struct signerproxy *const *proxy);
 
 #endif /* COLDNODE_DAEMON_COLLECTORS_H */

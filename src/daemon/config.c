@@ -240,6 +240,18 @@ static const struct opt opts[] = {
 	  "client certificate for etcd", F(cluster_etcd_cert), false },
 	{ "cluster.etcd.key", OPT_STRING, NULL,
 	  "client key for etcd", F(cluster_etcd_key), false },
+	{ "signerproxy.listen", OPT_STRING, NULL,
+	  "serve lnd's remote-signer API (signrpc, SignPsbt) to a watch-only "
+	  "lnd at host:port and forward it to the signer that dials in; lnd "
+	  "then owns the p2p identity and coldnode's p2p stays off (off by "
+	  "default)", F(signerproxy_listen), false },
+	{ "signerproxy.holdtime", OPT_DURATION, "3s",
+	  "how long a forwarded call waits for a signer to be connected "
+	  "before it fails with FAILED_PRECONDITION (keep it below lnd's "
+	  "remotesigner.timeout, 5s)", F(signerproxy_holdtime), false },
+	{ "signerproxy.maxstreams", OPT_UINT, "2048",
+	  "forwarded calls at once per lnd connection",
+	  F(signerproxy_maxstreams), false },
 	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
@@ -607,6 +619,67 @@ static bool cluster_finish(struct loader *ld)
 	return true;
 }
 
+/* --signerproxy.listen: lnd owns the node's p2p identity (it holds the
+ * channels and signs with the node key through us), so coldnode must not
+ * run p2p under the same key at the same time.  Options that only make
+ * sense with coldnode's own p2p are contradictions, refused by name. */
+static bool signerproxy_check(struct loader *ld)
+{
+	struct daemon_config *cfg = ld->cfg;
+	char host[256];
+	uint16_t port;
+	size_t listen_idx = 0;
+
+	if (!cn_split_hostport(host, sizeof(host), &port,
+			       cfg->signerproxy_listen))
+		return fail(ld, "--signerproxy.listen: '%s' is not host:port",
+			    cfg->signerproxy_listen);
+	if (cfg->signer_kind == DAEMON_SIGNER_LOCAL)
+		return fail(ld, "--signerproxy.listen forwards lnd's calls to "
+			    "a remote signer that dials in; it cannot be used "
+			    "with --signer=local");
+	if (cfg->cluster_enable)
+		return fail(ld, "--signerproxy.listen and "
+			    "--cluster.enable-leader-election cannot be used "
+			    "together: in proxy mode lnd owns the node's "
+			    "identity, and lnd runs its own leader election");
+	if (cfg->signerproxy_holdtime <= 0)
+		return fail(ld, "--signerproxy.holdtime must be positive");
+	if (cfg->signerproxy_maxstreams == 0 ||
+	    cfg->signerproxy_maxstreams > UINT32_MAX)
+		return fail(ld, "--signerproxy.maxstreams: %" PRIu64 " is not "
+			    "in 1..4294967295", cfg->signerproxy_maxstreams);
+	for (size_t i = 0; i < CN_ARRAY_SIZE(opts); i++)
+		if (!strcmp(opts[i].name, "listen"))
+			listen_idx = i;
+	if (ld->list_src[listen_idx] != SRC_DEFAULT && !cfg->nolisten)
+		return fail(ld, "--signerproxy.listen: lnd owns the node's p2p "
+			    "identity in this mode, so coldnode runs no p2p; "
+			    "remove --listen");
+	if (cfg->connect.n)
+		return fail(ld, "--signerproxy.listen: lnd owns the node's p2p "
+			    "identity in this mode, so coldnode runs no p2p; "
+			    "remove --connect (connect lnd instead)");
+	if (cfg->fullpeer.n)
+		return fail(ld, "--signerproxy.listen: lnd owns the node's p2p "
+			    "identity in this mode, so coldnode runs no p2p; "
+			    "remove --fullpeer");
+	if (cfg->alias[0])
+		return fail(ld, "--signerproxy.listen: lnd announces the node "
+			    "in this mode; remove --alias (set it in lnd.conf)");
+	/* Port 0 (pick one) may repeat: each listener gets its own. */
+	if (port != 0 && !strcmp(cfg->signerproxy_listen, cfg->signerlisten))
+		return fail(ld, "--signerproxy.listen and --signerlisten are "
+			    "both %s: the signer and lnd need a port each",
+			    cfg->signerlisten);
+	for (size_t i = 0; i < cfg->rpclisten.n; i++)
+		if (port != 0 &&
+		    !strcmp(cfg->signerproxy_listen, cfg->rpclisten.v[i]))
+			return fail(ld, "--signerproxy.listen and --rpclisten "
+				    "are both %s", cfg->rpclisten.v[i]);
+	return true;
+}
+
 /* Checks that need more than the type: enums, keys, colors. */
 static bool finish(struct loader *ld)
 {
@@ -720,6 +793,8 @@ static bool finish(struct loader *ld)
 	if (cfg->wallet_birthday > UINT32_MAX)
 		return fail(ld, "--wallet.birthday: %" PRIu64 " is not a "
 			    "block height", cfg->wallet_birthday);
+	if (cfg->signerproxy_listen && !signerproxy_check(ld))
+		return false;
 	if (cfg->fullpeer.n) {
 		cfg->fullpeer_ids = calloc(cfg->fullpeer.n, 33);
 		if (!cfg->fullpeer_ids)

@@ -92,6 +92,10 @@ struct daemon_config {
 	struct daemon_strlist cluster_etcd_host;
 	char *cluster_etcd_user, *cluster_etcd_pass;
 	char *cluster_etcd_cacert, *cluster_etcd_cert, *cluster_etcd_key;
+	/* Signer proxy for a watch-only lnd (docs/signerproxy.md). */
+	char *signerproxy_listen;     /* NULL: off */
+	double signerproxy_holdtime;  /* seconds a call waits for a signer */
+	uint64_t signerproxy_maxstreams; /* calls at once per connection */
 	bool help;
 
 	/* Derived after parsing (not options). */

@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "peer/peer.h"
 #include "rpc/rpc.h"
+#include "signerproxy/signerproxy.h"
 #include "supervisor/supervisor.h"
 #include "wallet/wallet.h"
 
@@ -47,6 +48,9 @@ struct coldnode {
 	 * safe-mode rules; the peer manager's key source. */
 	struct supervisor *sv;
 	struct rpc_server *signer_srv; /* --signerlisten, remote mode only */
+	/* --signerproxy.listen: a watch-only lnd's signer; NULL: off.  In
+	 * this mode lnd owns the p2p identity: coldnode runs no p2p. */
+	struct signerproxy *proxy;
 	uint8_t node_id[33];
 	bool have_node_id;
 
@@ -326,6 +330,44 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 		out->chain.rechecks[i] = ci.rechecks[i];
 }
 
+/* SupervisorState.signer_proxy (coldctl state). */
+static void signerproxy_state_fill(struct coldnode *cn,
+				   struct rpc_signerproxy_state *out)
+{
+	struct spx_stats st;
+
+	if (!cn->proxy)
+		return;
+	signerproxy_get_stats(cn->proxy, &st);
+	out->enabled = true;
+	out->listen = cn->cfg->signerproxy_listen;
+	out->hold_time = cn->cfg->signerproxy_holdtime;
+	out->held_now = st.held_now;
+	out->in_flight_now = st.in_flight_now;
+	out->connections = st.connections;
+	for (unsigned i = 0; i < SPX_NUM_METHODS &&
+			     i < CN_ARRAY_SIZE(out->methods); i++) {
+		const struct spx_method_stats *m = &st.m[i];
+		struct rpc_signerproxy_method *o = &out->methods[i];
+		o->method = spx_method_info(i)->name;
+		o->calls = m->calls;
+		o->forwarded = m->forwarded;
+		o->held = m->held;
+		o->ok = m->outcomes[SPX_OUT_OK];
+		o->signer_error = m->outcomes[SPX_OUT_SIGNER_ERROR];
+		o->signer_away = m->outcomes[SPX_OUT_AWAY];
+		o->signer_lost = m->outcomes[SPX_OUT_LOST];
+		o->signer_slow = m->outcomes[SPX_OUT_SLOW];
+		o->bad_reply = m->outcomes[SPX_OUT_BAD_REPLY];
+		o->cancelled = m->outcomes[SPX_OUT_CANCELLED];
+		o->wait_sum = m->wait.sum;
+		o->wait_count = m->wait.count;
+		o->signer_sum = m->signer.sum;
+		o->signer_count = m->signer.count;
+		out->num_methods = i + 1;
+	}
+}
+
 /* The supervisor's state, as GetState / SubscribeState / health report it. */
 static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 {
@@ -338,6 +380,12 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 		out->num_listeners += rpc_server_admit_stats(
 			cn->signer_srv, out->listeners + out->num_listeners,
 			RPC_MAX_LISTENER_STATS - out->num_listeners);
+	if (cn->proxy)
+		out->num_listeners += rpc_server_admit_stats(
+			signerproxy_server(cn->proxy),
+			out->listeners + out->num_listeners,
+			RPC_MAX_LISTENER_STATS - out->num_listeners);
+	signerproxy_state_fill(cn, &out->signer_proxy);
 	if (cn->peers && out->num_listeners < RPC_MAX_LISTENER_STATS &&
 	    peer_mgr_admit_stats(cn->peers,
 				 &out->listeners[out->num_listeners]))
@@ -467,7 +515,7 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 	/* tls.cert names: the signer port's host too, so a signer on
 	 * another machine can verify it, and --tlsextraip/--tlsextradomain.
 	 * The rpc module adds the --rpclisten hosts. */
-	size_t ntls = cfg->tlsextradomain.n + cfg->tlsextraip.n + 1;
+	size_t ntls = cfg->tlsextradomain.n + cfg->tlsextraip.n + 2;
 	const char **tls_hosts = calloc(ntls, sizeof(*tls_hosts));
 	char signer_host[256];
 	uint16_t signer_port;
@@ -482,6 +530,12 @@ static bool coldnode_start_rpc(struct coldnode *cn)
 	if (cn_split_hostport(signer_host, sizeof(signer_host), &signer_port,
 			      cfg->signerlisten))
 		tls_hosts[nt++] = signer_host;
+	/* The watch-only lnd verifies the proxy's host too. */
+	char proxy_host[256];
+	if (cfg->signerproxy_listen &&
+	    cn_split_hostport(proxy_host, sizeof(proxy_host), &signer_port,
+			      cfg->signerproxy_listen))
+		tls_hosts[nt++] = proxy_host;
 	struct rpc_node_config rc = {
 		.datadir = cfg->datadir,
 		.listen = (const char *const *)cfg->rpclisten.v,
@@ -535,8 +589,10 @@ static void sv_changed(void *arg, struct supervisor *sv)
 	struct coldnode *cn = arg;
 	uint8_t id[33];
 
+	signerproxy_signer_changed(cn->proxy);
 	/* No key configured or pinned: the first signer told us who we are. */
-	if (cn->sv && !cn->peers && sv_get_state(sv) == SV_ACTIVE &&
+	if (cn->sv && !cn->peers && !cn->cfg->signerproxy_listen &&
+	    sv_get_state(sv) == SV_ACTIVE &&
 	    (!cn->cluster || cluster_may_act(cn->cluster)) &&
 	    sv_node_pubkey(sv, id)) {
 		struct peer_keysource ks;
@@ -609,6 +665,9 @@ static bool coldnode_start_signer_port(struct coldnode *cn)
 			.max_preauth_per_source =
 				(size_t)cfg->signer_maxpreauthpersource,
 			.preauth_timeout = cfg->signer_preauthtimeout,
+			/* Forwarded answers (signed PSBTs) are bigger. */
+			.max_msg = cfg->signerproxy_listen ? SV_MAX_FORWARD_MSG
+							   : 0,
 		};
 		cn->signer_srv = sv_server_new_limits(cn->loop, cn->sv, listen,
 						      1, sock, cert, key, macs,
@@ -748,6 +807,41 @@ static bool coldnode_start_cluster(struct coldnode *cn)
 	return true;
 }
 
+/* --signerproxy.listen: lnd's remote-signer API for a watch-only lnd,
+ * TLS with the node's cert, the node's macaroon root key. */
+static bool coldnode_start_signerproxy(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	const struct rpc_macaroon_svc *macs = rpc_node_macaroons(cn->rpc);
+	char *cert = datadir_file(cn, cfg->tlscertpath, "tls.cert");
+	char *key = datadir_file(cn, cfg->tlskeypath, "tls.key");
+	char *mac = datadir_file(cn, NULL, "signerproxy.macaroon");
+	const char *listen[] = { cfg->signerproxy_listen };
+	struct signerproxy_config pc;
+
+	signerproxy_config_default(&pc);
+	pc.listen = listen;
+	pc.num_listen = 1;
+	pc.tls_cert_path = cert;
+	pc.tls_key_path = key;
+	pc.macaroons = macs;
+	pc.hold_time = cfg->signerproxy_holdtime;
+	pc.max_streams = (size_t)cfg->signerproxy_maxstreams;
+	if (cert && key && mac && signerproxy_bake_macaroon(macs, mac))
+		cn->proxy = signerproxy_new(cn->loop, cn->sv, &pc);
+	if (cn->proxy)
+		log_info("MAIN", "signer proxy for a watch-only lnd on %s "
+			 "(macaroon %s); p2p is lnd's: coldnode runs none",
+			 cfg->signerproxy_listen, mac);
+	else
+		log_unusual("MAIN", "cannot serve the signer proxy on %s: "
+			    "exiting", cfg->signerproxy_listen);
+	free(cert);
+	free(key);
+	free(mac);
+	return cn->proxy != NULL;
+}
+
 static bool coldnode_start_supervisor(struct coldnode *cn)
 {
 	const struct daemon_config *cfg = cn->cfg;
@@ -804,6 +898,11 @@ static bool coldnode_start_supervisor(struct coldnode *cn)
 	if (cfg->signer_kind == DAEMON_SIGNER_REMOTE &&
 	    !coldnode_start_signer_port(cn))
 		return false;
+	if (cfg->signerproxy_listen) {
+		/* lnd owns the p2p identity: no p2p, no announcement. */
+		rpc_node_state_changed(cn->rpc);
+		return coldnode_start_signerproxy(cn);
+	}
 	rpc_node_state_changed(cn->rpc);
 	if (cfg->cluster_enable)
 		return coldnode_start_cluster(cn);
@@ -907,6 +1006,11 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 	};
 	if (cfg->cluster_enable &&
 	    !daemon_collectors_add_cluster(cn->metrics, &cn->mcluster)) {
+		log_broken("MAIN", "out of memory starting the metrics");
+		return false;
+	}
+	if (cfg->signerproxy_listen &&
+	    !daemon_collectors_add_signerproxy(cn->metrics, &cn->proxy)) {
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}
@@ -1100,6 +1204,9 @@ static void coldnode_stop(struct coldnode *cn)
 	/* Signer first (fails what waits on it), then the peers it acts on. */
 	if (cn->sv)
 		sv_shutdown(cn->sv, "coldnode stopping");
+	/* Its pending calls were just failed by the shutdown. */
+	signerproxy_free(cn->proxy);
+	cn->proxy = NULL;
 	daemon_announce_free(cn->announce); /* uses sv and gossip */
 	cn->announce = NULL;
 	rpc_server_free(cn->signer_srv);

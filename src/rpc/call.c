@@ -296,6 +296,10 @@ void rpc_call_set_data(struct rpc_call *c, void *data) { c->data = data; }
 void *rpc_call_data(const struct rpc_call *c) { return c->data; }
 const char *rpc_call_peer(const struct rpc_call *c) { return c->sess->peer; }
 bool rpc_call_finished(const struct rpc_call *c) { return c->finishing; }
+double rpc_call_timeout(const struct rpc_call *c)
+{
+	return c->has_timeout ? c->timeout : 0;
+}
 
 /* ---- receiving ------------------------------------------------------------ */
 

@@ -524,6 +524,41 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 		cl.role_since_unix = c->role_since_unix;
 		r.cluster = &cl;
 	}
+	Coldrpc__SignerProxyState sp = COLDRPC__SIGNER_PROXY_STATE__INIT;
+	Coldrpc__SignerProxyMethod spm[16];
+	Coldrpc__SignerProxyMethod *spmp[16];
+	if (st.signer_proxy.enabled) {
+		const struct rpc_signerproxy_state *ps = &st.signer_proxy;
+		sp.listen = (char *)(ps->listen ? ps->listen : "");
+		sp.hold_time = ps->hold_time;
+		sp.held_now = ps->held_now;
+		sp.in_flight_now = ps->in_flight_now;
+		sp.connections = (uint32_t)ps->connections;
+		for (size_t i = 0; i < ps->num_methods && i < 16; i++) {
+			const struct rpc_signerproxy_method *m =
+				&ps->methods[i];
+			coldrpc__signer_proxy_method__init(&spm[i]);
+			spm[i].method = (char *)m->method;
+			spm[i].calls = m->calls;
+			spm[i].forwarded = m->forwarded;
+			spm[i].held = m->held;
+			spm[i].ok = m->ok;
+			spm[i].signer_error = m->signer_error;
+			spm[i].signer_away = m->signer_away;
+			spm[i].signer_lost = m->signer_lost;
+			spm[i].signer_slow = m->signer_slow;
+			spm[i].bad_reply = m->bad_reply;
+			spm[i].cancelled = m->cancelled;
+			spm[i].wait_seconds_sum = m->wait_sum;
+			spm[i].wait_count = m->wait_count;
+			spm[i].signer_seconds_sum = m->signer_sum;
+			spm[i].signer_count = m->signer_count;
+			spmp[i] = &spm[i];
+			sp.n_methods = i + 1;
+		}
+		sp.methods = spmp;
+		r.signer_proxy = &sp;
+	}
 	Coldrpc__ListenerCounters lc[RPC_MAX_LISTENER_STATS];
 	Coldrpc__ListenerCounters *lcp[RPC_MAX_LISTENER_STATS];
 	for (size_t i = 0; i < st.num_listeners; i++) {

@@ -391,6 +391,11 @@ void *rpc_call_data(const struct rpc_call *call);
 const char *rpc_call_peer(const struct rpc_call *call);
 /* Whether rpc_call_finish was called (or the call was cancelled). */
 bool rpc_call_finished(const struct rpc_call *call);
+/* The client's grpc-timeout in seconds (its deadline, counted from the
+ * request headers), or 0 if it sent none.  The core ends the call with
+ * DEADLINE_EXCEEDED then; an owner that must answer first (the signer
+ * proxy) reads it here. */
+double rpc_call_timeout(const struct rpc_call *call);
 
 /*
  * ---------------------------------------------------------------------------
@@ -529,6 +534,23 @@ struct rpc_sv_state {
 		uint64_t elected, stood_down, fencing_refusals;
 		int64_t role_since_unix;
 	} cluster;
+	/* The signer proxy (SupervisorState.signer_proxy); absent unless
+	 * enabled.  Strings borrowed until get_state returns. */
+	struct rpc_signerproxy_state {
+		bool enabled;
+		const char *listen;
+		double hold_time;
+		uint64_t held_now, in_flight_now, connections;
+		size_t num_methods;
+		struct rpc_signerproxy_method {
+			const char *method;
+			uint64_t calls, forwarded, held, ok, signer_error;
+			uint64_t signer_away, signer_lost, signer_slow;
+			uint64_t bad_reply, cancelled;
+			double wait_sum, signer_sum;
+			uint64_t wait_count, signer_count;
+		} methods[16];
+	} signer_proxy;
 };
 
 /* Filled by the daemon; every callback may be NULL (fields stay zero).

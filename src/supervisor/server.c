@@ -204,6 +204,8 @@ struct rpc_server *sv_server_new_limits(struct ev_loop *loop,
 		cfg.max_preauth_per_source = lim->max_preauth_per_source;
 		if (lim->preauth_timeout > 0)
 			cfg.handshake_timeout = lim->preauth_timeout;
+		if (lim->max_msg)
+			cfg.max_recv_msg = lim->max_msg;
 	}
 	/* Authenticated = registration accepted (sv calls back), not just
 	 * the macaroon. */

@@ -40,11 +40,13 @@ enum req_kind {
 	REQ_SIGN,
 	REQ_PING,     /* internal: health */
 	REQ_KEYCHECK, /* internal: does the signer hold the node key? */
+	REQ_FORWARD,  /* the signer proxy's: bytes in, bytes out */
 };
 
 struct req_list {
 	struct req *head, *tail;
 	size_t n;
+	bool is_sent; /* a stream's sent list: forwards on it are counted */
 };
 
 struct req {
@@ -60,8 +62,11 @@ struct req {
 			      * it may not wait */
 	ev_timer timer;      /* wait limit (queued) or reply deadline (sent) */
 	uint8_t point[33];   /* ECDH */
-	uint8_t *msg;        /* SIGN: our copy */
+	uint8_t *msg;        /* SIGN: our copy; FORWARD: the member's bytes */
 	size_t msglen;
+	unsigned field;      /* FORWARD: the oneof member */
+	double created_at;   /* FORWARD: cn_now() at sv_forward */
+	bool queued;         /* FORWARD: it waited for a signer */
 	/* Sent with a key check: the answer is held here (answered) until
 	 * the check passes, then delivered; dropped if it fails. */
 	bool answered;
@@ -70,6 +75,7 @@ struct req {
 	uint8_t out[64];
 	sv_ecdh_cb ecdh_cb;
 	sv_sign_cb sign_cb;
+	sv_fwd_cb fwd_cb;
 	void *arg;
 };
 
@@ -138,6 +144,7 @@ struct supervisor {
 	uint64_t signer_arrivals;
 	uint64_t failovers, requests_resent, standby_registrations;
 	uint64_t early_sent, early_dropped;
+	size_t forwards_sent; /* REQ_FORWARD on the sent list */
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
 	/* Cluster mode: the standby's refusal (NULL: the leader, or no
@@ -164,6 +171,8 @@ static void list_add(struct req_list *l, struct req *r)
 	l->tail = r;
 	l->n++;
 	r->on = l;
+	if (r->kind == REQ_FORWARD && l->is_sent)
+		r->sv->forwards_sent++;
 }
 
 static void list_del(struct req *r)
@@ -181,6 +190,8 @@ static void list_del(struct req *r)
 	else
 		l->tail = r->prev;
 	l->n--;
+	if (r->kind == REQ_FORWARD && l->is_sent)
+		r->sv->forwards_sent--;
 	r->on = NULL;
 	r->st = NULL;
 	r->prev = r->next = NULL;
@@ -200,6 +211,7 @@ static bool is_internal(const struct req *r)
 	switch (r->kind) {
 	case REQ_ECDH:
 	case REQ_SIGN:
+	case REQ_FORWARD:
 		return false;
 	case REQ_PING:
 	case REQ_KEYCHECK:
@@ -208,14 +220,26 @@ static bool is_internal(const struct req *r)
 	abort();
 }
 
-/* Deliver @res and free @r.  The only place a user callback fires. */
-static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+/* Deliver @res and free @r.  The only place a user callback fires.
+ * @fwd: a forwarded request's answer (SV_OK / SV_ERR_SIGNER), else NULL. */
+static void complete_req(struct req *r, enum sv_result res,
+			 const uint8_t *data, const struct sv_fwd_resp *fwd)
 {
 	struct supervisor *sv = r->sv;
 
 	list_del(r);
 	ev_timer_stop(sv->loop, &r->timer);
-	if (!is_internal(r)) {
+	if (r->kind == REQ_FORWARD) {
+		/* The proxy keeps its own per-method statistics. */
+		if (res == SV_OK)
+			sv->requests_ok++;
+		else
+			sv->requests_failed++;
+		if (res == SV_ERR_UNAVAILABLE)
+			sv->requests_unavailable++;
+		else if (res == SV_ERR_TIMEOUT)
+			sv->requests_timed_out++;
+	} else if (!is_internal(r)) {
 		struct sv_req_stats *rs =
 			&sv->req_stats[r->kind == REQ_ECDH ? SV_REQ_ECDH
 							  : SV_REQ_SIGN_MESSAGE];
@@ -240,6 +264,28 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	case REQ_SIGN:
 		r->sign_cb(r->arg, res, res == SV_OK ? data : NULL);
 		break;
+	case REQ_FORWARD: {
+		double now = cn_now();
+		struct sv_fwd_answer a = {
+			.result = res,
+			.queued = r->queued,
+			.sent = r->sent_at > 0,
+			.waited = (r->sent_at > 0 ? r->sent_at : now) -
+				  r->created_at,
+			.signer_time = r->sent_at > 0 ? now - r->sent_at : 0,
+		};
+		if (!r->queued)
+			a.waited = 0;
+		if (res == SV_OK && fwd) {
+			a.field = fwd->field;
+			a.body = fwd->body;
+			a.len = fwd->len;
+		} else if (res == SV_ERR_SIGNER && fwd) {
+			a.error = fwd->error;
+		}
+		r->fwd_cb(r->arg, &a);
+		break;
+	}
 	case REQ_PING:
 	case REQ_KEYCHECK:
 		break;
@@ -247,6 +293,11 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	sodium_memzero(r->out, sizeof(r->out));
 	free(r->msg);
 	free(r);
+}
+
+static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+{
+	complete_req(r, res, data, NULL);
 }
 
 static void done_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -508,7 +559,7 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* A user request the active signer sat on goes to the standby with
 	 * the rest; with no standby it fails as lnd's does.  One sent with
 	 * a key check goes back to the queue. */
-	if (is_internal(r) ||
+	if (is_internal(r) || r->kind == REQ_FORWARD ||
 	    (st == sv->active && !standby_ready(sv)))
 		complete(r, SV_ERR_TIMEOUT, NULL);
 	/* The callback may have dropped the stream already. */
@@ -547,6 +598,9 @@ static uint8_t *encode(struct supervisor *sv, const struct sv_stream *st,
 					     SV_CHALLENGE_LEN, true);
 	case REQ_PING:
 		return sv_proto_ping(len, r->id);
+	case REQ_FORWARD:
+		return sv_proto_forward(len, r->id, r->field, r->msg,
+					r->msglen);
 	}
 	abort();
 }
@@ -695,6 +749,10 @@ static void stream_lost(struct supervisor *sv, struct sv_stream *st,
 		if (is_internal(r)) {
 			list_add(&sv->failing, r);
 			complete(r, SV_ERR_UNAVAILABLE, NULL);
+		} else if (r->kind == REQ_FORWARD) {
+			/* Never sent again: a MuSig2 session lives in the
+			 * signer that created it (docs/signerproxy.md). */
+			list_add(&sv->orphans, r);
 		} else {
 			list_add(&mine, r);
 		}
@@ -822,6 +880,7 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 			 "at registration", peer);
 		return st;
 	}
+	st->sent.is_sent = true;
 	ev_timer_init(&st->ping_timer, ping_cb, 0., 0.);
 	st->ping_timer.data = st;
 	st->prev = sv->streams_tail;
@@ -894,7 +953,13 @@ static void registered(struct supervisor *sv, struct sv_stream *st,
 	 * (docs/signer.md, "Key check and ECDH in one flight"). */
 	if (early_target(sv) == st) {
 		size_t n = 0;
-		while ((r = sv->queued.head) && !st->broken) {
+		struct req *nx;
+		for (r = sv->queued.head; r && !st->broken; r = nx) {
+			nx = r->next;
+			/* A forwarded answer is read only from a checked
+			 * signer (sv_stream_recv): those wait for it. */
+			if (r->kind == REQ_FORWARD)
+				continue;
 			list_del(r);
 			ev_timer_stop(sv->loop, &r->timer);
 			sv->early_sent++;
@@ -1018,6 +1083,10 @@ static enum sv_result user_result(struct supervisor *sv, struct req *r,
 			return SV_ERR_BAD_REPLY;
 		}
 		break;
+	case REQ_FORWARD:
+		/* Answered through forward_reply; a message that reached here
+		 * did not decode as a forwarded answer. */
+		break;
 	case REQ_PING:
 	case REQ_KEYCHECK:
 		abort();
@@ -1056,6 +1125,7 @@ static void reply(struct supervisor *sv, struct sv_stream *st, struct req *r,
 		return;
 	case REQ_ECDH:
 	case REQ_SIGN:
+	case REQ_FORWARD:
 		break;
 	}
 	if (r->answered)
@@ -1077,6 +1147,25 @@ static void reply(struct supervisor *sv, struct sv_stream *st, struct req *r,
 		return;
 	}
 	complete(r, res, r->out);
+}
+
+/* The answer to a forwarded request: any member 4..13 is handed back as
+ * bytes (the proxy checks it is the one it asked for), a SignerError as
+ * its text. */
+static void forward_reply(struct req *r, const struct sv_fwd_resp *fr)
+{
+	if (fr->field == 14) {
+		log_debug(SUBSYS, "signer error for forwarded request %llu: %s",
+			  (unsigned long long)r->id, fr->error);
+		complete_req(r, SV_ERR_SIGNER, NULL, fr);
+	} else if (fr->field >= SV_FWD_FIELD_MIN &&
+		   fr->field <= SV_FWD_FIELD_MAX) {
+		complete_req(r, SV_OK, NULL, fr);
+	} else {
+		log_unusual(SUBSYS, "unexpected response type for forwarded "
+			    "request %llu", (unsigned long long)r->id);
+		complete(r, SV_ERR_BAD_REPLY, NULL);
+	}
 }
 
 void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
@@ -1102,6 +1191,29 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		st->ops->finish(st->conn, SV_CODE_FAILED_PRECONDITION, why);
 		free(st);
 		return;
+	}
+	/* Forwarded answers first: they may be bigger than SV_MAX_MSG and
+	 * carry members the node's own codec does not know. */
+	if (sv->forwards_sent && st->phase == PHASE_READY) {
+		struct sv_fwd_resp fr;
+		if (sv_proto_decode_forward(&fr, msg, len)) {
+			r = list_find(&st->sent, fr.ref_id);
+			if (r && r->kind == REQ_FORWARD) {
+				forward_reply(r, &fr);
+				sv_proto_fwd_resp_clear(&fr);
+				return;
+			}
+			if (!r && fr.ref_id != SV_REGISTRATION_ID) {
+				/* lnd: "Responses with unknown ids are
+				 * dropped", whatever member they carry. */
+				log_debug(SUBSYS, "dropping signer response "
+					  "for unknown request %llu",
+					  (unsigned long long)fr.ref_id);
+				sv_proto_fwd_resp_clear(&fr);
+				return;
+			}
+			sv_proto_fwd_resp_clear(&fr);
+		}
 	}
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
 		log_unusual(SUBSYS, "bad message from signer %s: %s", st->peer,
@@ -1216,6 +1328,33 @@ uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
 	}
 	/* BOLT 7 signatures are made in ACTIVE only: never wait. */
 	return start(sv, r, 0);
+}
+
+uint64_t sv_forward(struct supervisor *sv, bool *queued, unsigned field,
+		    const uint8_t *body, size_t len, double wait,
+		    sv_fwd_cb cb, void *arg)
+{
+	struct req *r;
+	uint64_t id;
+
+	if (field < SV_FWD_FIELD_MIN || field > SV_FWD_FIELD_MAX)
+		abort();
+	r = req_new(sv, REQ_FORWARD);
+	r->field = field;
+	r->fwd_cb = cb;
+	r->arg = arg;
+	r->created_at = cn_now();
+	r->msg = malloc(len + 1);
+	if (!r->msg)
+		abort();
+	memcpy(r->msg, body, len);
+	r->msglen = len;
+	id = start(sv, r, wait);
+	/* start() left it on the queued list, or sent/deferred it. */
+	r->queued = r->on == &sv->queued;
+	if (queued)
+		*queued = r->queued;
+	return id;
 }
 
 void sv_cancel(struct supervisor *sv, uint64_t id)

@@ -477,6 +477,68 @@ void sv_set_leader(struct supervisor *sv, uint64_t token);
 /* Streams the signer ended because our token was older than one it had
  * seen ("fencing token" in its SignerError). */
 uint64_t sv_fencing_refusals(const struct supervisor *sv);
+/* ---- Forwarded requests (the signer proxy, src/signerproxy) ----------- */
+
+/* A forwarded request or answer (a signed PSBT) may be much bigger than
+ * the node's own; the signer port's message cap is raised to this when
+ * the proxy runs (sv_server_limits.max_msg). */
+#define SV_MAX_FORWARD_MSG (4 * 1024 * 1024)
+/* SignCoordinatorRequest/Response oneof members that may be forwarded
+ * (lnd's watchonly.proto: 4 shared key ... 13 sign PSBT). */
+#define SV_FWD_FIELD_MIN 4
+#define SV_FWD_FIELD_MAX 13
+
+/* What a forwarded request's callback gets; every pointer borrowed for
+ * the call. */
+struct sv_fwd_answer {
+	enum sv_result result;
+	bool queued;      /* it waited for a signer before being sent */
+	bool sent;        /* it reached a signer's stream */
+	double waited;    /* seconds spent waiting for a signer */
+	double signer_time; /* seconds from sent to answer (0: none) */
+	unsigned field;   /* SV_OK: the answer's oneof member (4..13) */
+	const uint8_t *body; /* SV_OK: that member's bytes */
+	size_t len;
+	const char *error; /* SV_ERR_SIGNER: the signer's text (printable
+			    * ASCII, at most 1023 bytes), else NULL */
+};
+typedef void (*sv_fwd_cb)(void *arg, const struct sv_fwd_answer *a);
+
+/**
+ * sv_forward - send SignCoordinatorRequest{id, member @field = @body} to
+ * the signer and hand back whatever member it answers with.
+ * @queued: out (may be NULL): no signer ready, the request waits.
+ * @field: SV_FWD_FIELD_MIN..MAX (else a programmer error: abort).
+ * @body: copied; the member's bytes, never decoded here.
+ * @wait: seconds it may wait for a signer (0: fail at once).
+ * @cb, @arg: fired exactly once, never inside this call.  Results:
+ * SV_OK (any member 4..13; the caller checks it is the one it expects),
+ * SV_ERR_SIGNER (SignerError), SV_ERR_UNAVAILABLE (no signer within
+ * @wait, or lost with the request sent: see .sent), SV_ERR_TIMEOUT
+ * (--signer.requesttimeout; the signer is dropped), SV_ERR_BAD_REPLY
+ * (a pong or registration), SV_ERR_CANCELLED (sv_cancel).
+ * Returns the handle for sv_cancel.
+ */
+uint64_t sv_forward(struct supervisor *sv, bool *queued, unsigned field,
+		    const uint8_t *body, size_t len, double wait,
+		    sv_fwd_cb cb, void *arg);
+
+/* Pure codec for forwarded requests (proto/signerproxy.proto). */
+uint8_t *sv_proto_forward(size_t *len, uint64_t id, unsigned field,
+			  const uint8_t *body, size_t blen);
+struct sv_fwd_resp {
+	uint64_t ref_id;
+	unsigned field;      /* 2..14 as on the wire; 0: no member */
+	const uint8_t *body; /* field 4..13: the member's bytes */
+	size_t len;
+	const char *error;   /* field 14: sanitised text */
+	void *unpacked;      /* owner of the above */
+};
+/* false: not a SignCoordinatorResponse, or over SV_MAX_FORWARD_MSG.  On
+ * true, free with sv_proto_fwd_resp_clear. */
+bool sv_proto_decode_forward(struct sv_fwd_resp *out, const uint8_t *buf,
+			     size_t len) CN_WARN_UNUSED;
+void sv_proto_fwd_resp_clear(struct sv_fwd_resp *r);
 
 /* ---- Stream transport interface ---------------------------------------- */
 
@@ -551,6 +613,9 @@ struct sv_server_limits {
 	size_t max_preauth;            /* default 64 */
 	size_t max_preauth_per_source; /* default 4 */
 	double preauth_timeout;        /* seconds; default 10 */
+	/* Bytes per signer message; 0: SV_MAX_MSG.  The signer proxy raises
+	 * it to SV_MAX_FORWARD_MSG (signed PSBTs). */
+	size_t max_msg;
 };
 /* sv_server_new with @lim (borrowed; NULL: the defaults). */
 struct rpc_server *sv_server_new_limits(struct ev_loop *loop,

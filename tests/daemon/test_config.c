@@ -366,6 +366,100 @@ static void test_chain_options(void)
 		   "--bitcoind.rpcuser=u", NULL) == DAEMON_CONFIG_ERROR);
 }
 
+/* --signerproxy.*: lnd owns the p2p identity, so options for coldnode's
+ * own p2p are refused, each with a text that names it. */
+static bool refused_with(const char *want, ...)
+{
+	struct daemon_config *cfg = NULL;
+	char *argv[32], *text = NULL;
+	size_t len = 0;
+	int argc = 0;
+	va_list ap;
+	const char *a;
+	FILE *old = sink;
+	bool ok;
+
+	argv[argc++] = "coldnode";
+	va_start(ap, want);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	sink = open_memstream(&text, &len);
+	ok = daemon_config_load(&cfg, argc, argv, sink) == DAEMON_CONFIG_ERROR;
+	fclose(sink);
+	sink = old;
+	ok = ok && text && strstr(text, want);
+	if (!ok)
+		fprintf(stderr, "want \"%s\", got \"%s\"\n", want,
+			text ? text : "");
+	free(text);
+	daemon_config_free(cfg);
+	return ok;
+}
+
+static void test_signerproxy_options(void)
+{
+	struct daemon_config *cfg;
+	char dd[400];
+
+	char sub[300];
+
+	/* A data dir of its own: no coldnode.conf from the tests above. */
+	snprintf(sub, sizeof(sub), "%s/spx", tmpdir);
+	mkdir(sub, 0700);
+	snprintf(dd, sizeof(dd), "--datadir=%s", sub);
+	/* Off by default; on with its defaults. */
+	CHECK(load(&cfg, dd, NULL) == DAEMON_CONFIG_OK);
+	CHECK(cfg->signerproxy_listen == NULL);
+	CHECK(cfg->signerproxy_holdtime == 3);
+	daemon_config_free(cfg);
+	if (load(&cfg, dd, "--signerproxy.listen=127.0.0.1:10021",
+		 "--signerproxy.holdtime=2500ms", NULL) != DAEMON_CONFIG_OK) {
+		CHECK(false);
+		return;
+	}
+	CHECK(!strcmp(cfg->signerproxy_listen, "127.0.0.1:10021"));
+	CHECK(cfg->signerproxy_holdtime == 2.5);
+	daemon_config_free(cfg);
+	/* --listen given but --nolisten too: nothing listens, fine. */
+	CHECK(load(&cfg, dd, "--signerproxy.listen=127.0.0.1:10021",
+		   "--listen=127.0.0.1:9735", "--nolisten", NULL) ==
+	      DAEMON_CONFIG_OK);
+	daemon_config_free(cfg);
+	/* From the config file too. */
+	write_file("spx.conf", "signerproxy.listen=127.0.0.1:10021\n"
+		   "connect=02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@127.0.0.1:9735\n",
+		   0600);
+	char cf[340];
+	snprintf(cf, sizeof(cf), "--configfile=%s/spx.conf", tmpdir);
+	CHECK(refused_with("remove --connect", dd, cf, NULL));
+
+	CHECK(refused_with("cannot be used with --signer=local", dd,
+			   "--signerproxy.listen=127.0.0.1:10021",
+			   "--signer=local", NULL));
+	CHECK(refused_with("remove --listen", dd,
+			   "--signerproxy.listen=127.0.0.1:10021",
+			   "--listen=0.0.0.0:9735", NULL));
+	CHECK(refused_with("remove --fullpeer", dd,
+			   "--signerproxy.listen=127.0.0.1:10021",
+			   "--fullpeer=02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			   NULL));
+	CHECK(refused_with("remove --alias", dd,
+			   "--signerproxy.listen=127.0.0.1:10021",
+			   "--alias=mynode", NULL));
+	CHECK(refused_with("is not host:port", dd,
+			   "--signerproxy.listen=nowhere", NULL));
+	CHECK(refused_with("must be positive", dd,
+			   "--signerproxy.listen=127.0.0.1:10021",
+			   "--signerproxy.holdtime=0", NULL));
+	CHECK(refused_with("need a port each", dd,
+			   "--signerproxy.listen=127.0.0.1:10019",
+			   "--signerlisten=127.0.0.1:10019", NULL));
+	CHECK(refused_with("--rpclisten are both", dd,
+			   "--signerproxy.listen=127.0.0.1:10009", NULL));
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -382,6 +476,7 @@ int main(void)
 	test_chain_options();
 	test_cluster_options();
 	test_issue22();
+	test_signerproxy_options();
 	fclose(sink);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -4,7 +4,19 @@
 // @grpc/proto-loader on proto/watchonly.proto and proto/signrpc.proto (lnd's
 // names and field numbers), the npm secp256k1 package for the key.
 //
-//   node lnd_signer.js HOST:PORT TLSCERT MACAROON PRIVHEX
+//   node lnd_signer.js HOST:PORT TLSCERT MACAROON PRIVHEX [WALLETPRIVHEX]
+//
+// Also what a watch-only lnd forwards through coldnode's signer proxy
+// (docs/signerproxy.md): MuSig2 sessions (signer_server.go +
+// input/musig2_session_manager.go, on @brandonblack/musig, BIP 327 with
+// 33-byte keys as MUSIG2_VERSION_V100RC2) and SignPsbt (walletkit_server.go:
+// sign every input whose BIP 32 derivation names a key of ours, with
+// bitcoinjs-lib; answer the PSBT and the indexes signed).  The wallet key
+// (WALLETPRIVHEX, default sha256(PRIVHEX || "wallet")) stands for lnd's
+// on-chain wallet and its MuSig2 keys (family 0).
+//
+// required as a module: makeSigner(priv, walletPriv) -> process(req), the
+// same code a test calls directly to compare answers byte for byte.
 //
 // It follows lnwallet/rpcwallet/remote_signer_client.go:
 //  - macaroon: gRPC metadata "macaroon" = hex of the file (macaroons.
@@ -30,6 +42,8 @@ const crypto = require('crypto');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const secp = require('secp256k1');
+const bitcoin = require('bitcoinjs-lib');
+const { musig, schnorr } = require('./musig_noble');
 
 // LND_PROTO_DIR: lnd's own message set (tests/cluster strips coldnode's
 // field 100 to show an lnd signer skips it).
@@ -41,13 +55,15 @@ function out(line) {
   process.stdout.write(line + '\n');
 }
 
-const [target, certPath, macPath, privHex] = process.argv.slice(2);
-if (!privHex) {
-  console.error('usage: lnd_signer.js HOST:PORT TLSCERT MACAROON PRIVHEX');
-  process.exit(2);
+let priv, nodePub, walletPriv, walletPub;
+
+function setKeys(p, w) {
+  priv = Buffer.from(p);
+  nodePub = Buffer.from(secp.publicKeyCreate(priv, true));
+  walletPriv = w ? Buffer.from(w)
+    : crypto.createHash('sha256').update(Buffer.concat([priv, Buffer.from('wallet')])).digest();
+  walletPub = Buffer.from(secp.publicKeyCreate(walletPriv, true));
 }
-const priv = Buffer.from(privHex, 'hex');
-const nodePub = Buffer.from(secp.publicKeyCreate(priv, true));
 
 // secp256k1's field prime, for dcrd's "x >= field prime" check.
 const FIELD_P = Buffer.from(
@@ -79,6 +95,10 @@ function parseRawKeyBytes(b) {
 // null ("unable to derive private key").  With a pubkey lnd scans the
 // family for it; this signer's family 6 holds only index 0.
 function derive(family, index, pub) {
+  if (family === 0) {
+    if (pub) return pub.equals(walletPub) ? walletPriv : null;
+    return index === 0 ? walletPriv : null;
+  }
   if (family !== NODE_FAMILY) return null;
   if (pub) return pub.equals(nodePub) ? priv : null;
   return index === 0 ? priv : null;
@@ -136,7 +156,18 @@ function signMessage(r) {
   if (r.double_hash && tag) throw new Error("double hash and tag can't be set at the same time");
   const k = derive(r.key_loc.key_family || 0, r.key_loc.key_index || 0, null);
   if (!k) throw new Error("can't sign the hash: unable to derive private key");
-  if (r.schnorr_sig) throw new Error("can't sign the hash: Schnorr not implemented by this test signer");
+  if (r.schnorr_sig) {
+    // keychain/btcwallet.go SignMessageSchnorr: tagged hash, double or
+    // single SHA-256; the tap tweak is not supported by this test signer.
+    if (r.schnorr_sig_tap_tweak && r.schnorr_sig_tap_tweak.length) {
+      throw new Error("can't sign the hash: tap tweak not implemented by this test signer");
+    }
+    let d;
+    if (tag) d = schnorr.utils.taggedHash(tag.toString(), r.msg);
+    else d = r.double_hash ? sha256(sha256(r.msg)) : sha256(r.msg);
+    // Deterministic (zero aux randomness), as btcec's schnorr.Sign is.
+    return { signature: Buffer.from(schnorr.sign(d, k, Buffer.alloc(32))) };
+  }
   const digest = r.double_hash ? sha256(sha256(r.msg)) : sha256(r.msg);
   const s = secp.ecdsaSign(digest, k); // RFC 6979, low S, as btcec
   if (r.compact_sig) {
@@ -147,29 +178,172 @@ function signMessage(r) {
   return { signature: Buffer.from(s.signature) };
 }
 
+// ---- MuSig2 (input/musig2_session_manager.go) ----
+const sessions = new Map(); // hex session id -> state
+
+function findSession(id) {
+  const s = sessions.get(Buffer.from(id || []).toString('hex'));
+  if (!s) throw new Error(`session with ID ${Buffer.from(id || []).toString('hex')} not found`);
+  return s;
+}
+
+function allNonces(s) {
+  return s.nonces.length === s.pubkeys.length;
+}
+
+function musigCreate(r) {
+  if ((r.version || 'MUSIG2_VERSION_UNDEFINED') !== 'MUSIG2_VERSION_V100RC2') {
+    throw new Error('error creating MuSig2 session: this test signer only does MUSIG2_VERSION_V100RC2');
+  }
+  const kl = r.key_loc || {};
+  const k = derive(kl.key_family || 0, kl.key_index || 0, null);
+  if (!k) throw new Error('error deriving private key: unable to derive private key');
+  const local = Buffer.from(secp.publicKeyCreate(k, true));
+  const pubkeys = musig.keySort((r.all_signer_pubkeys || []).map((b) => Buffer.from(b)));
+  if (!pubkeys.some((p) => local.equals(Buffer.from(p)))) {
+    throw new Error('error creating signing context: signing key is not in the list of signers');
+  }
+  if ((r.tweaks && r.tweaks.length) || r.taproot_tweak) {
+    throw new Error('error creating signing context: tweaks not implemented by this test signer');
+  }
+  const ctx = musig.keyAgg(pubkeys);
+  const combined = Buffer.from(musig.getXOnlyPubkey(ctx));
+  // The library finds the secret nonce by this very object: keep it.
+  const nonceObj = musig.nonceGen({ secretKey: k, publicKey: local });
+  const nonce = Buffer.from(nonceObj);
+  const id = sha256(Buffer.concat([combined, nonce]));
+  const s = { k, local, pubkeys, combined, nonce, nonceObj, nonces: [nonce], aggNonce: null, sigs: [], done: false };
+  for (const n of r.other_signer_public_nonces || []) s.nonces.push(Buffer.from(n));
+  sessions.set(id.toString('hex'), s);
+  return {
+    session_id: id, combined_key: combined, taproot_internal_key: Buffer.alloc(0),
+    local_public_nonces: nonce, have_all_nonces: allNonces(s), version: 'MUSIG2_VERSION_V100RC2',
+  };
+}
+
+function musigRegisterNonces(r) {
+  const s = findSession(r.session_id);
+  if (allNonces(s)) throw new Error('already have all nonces');
+  for (const n of r.other_signer_public_nonces || []) s.nonces.push(Buffer.from(n));
+  return { have_all_nonces: allNonces(s) };
+}
+
+function musigRegisterCombined(r) {
+  const s = findSession(r.session_id);
+  if (!r.combined_public_nonce || r.combined_public_nonce.length !== 66) {
+    throw new Error('combined nonce must be 66 bytes');
+  }
+  s.aggNonce = Buffer.from(r.combined_public_nonce);
+  s.nonces = s.pubkeys.map(() => s.nonce); // "have all nonces" from now on
+  return {};
+}
+
+function aggNonce(s) {
+  if (s.aggNonce) return s.aggNonce;
+  if (!allNonces(s)) throw new Error(`only have ${s.nonces.length} of ${s.pubkeys.length} required nonces`);
+  return Buffer.from(musig.nonceAgg(s.nonces));
+}
+
+function musigGetCombined(r) {
+  return { combined_public_nonce: aggNonce(findSession(r.session_id)) };
+}
+
+function musigSign(r) {
+  const s = findSession(r.session_id);
+  if (!r.message_digest || r.message_digest.length !== 32) throw new Error('message digest must be 32 bytes');
+  const an = aggNonce(s);
+  s.sessionKey = musig.startSigningSession(an, Buffer.from(r.message_digest), s.pubkeys);
+  const sig = Buffer.from(musig.partialSign({ secretKey: s.k, publicNonce: s.nonceObj, sessionKey: s.sessionKey }));
+  s.sigs = [sig];
+  if (r.cleanup) sessions.delete(Buffer.from(r.session_id).toString('hex'));
+  return { local_partial_signature: sig };
+}
+
+function musigCombine(r) {
+  const s = findSession(r.session_id);
+  if (s.done) throw new Error('already have all partial signatures');
+  for (const p of r.other_partial_signatures || []) s.sigs.push(Buffer.from(p));
+  if (s.sigs.length < s.pubkeys.length) return { have_all_signatures: false };
+  s.done = true;
+  return { have_all_signatures: true, final_signature: Buffer.from(musig.signAgg(s.sigs, s.sessionKey)) };
+}
+
+function musigCleanup(r) {
+  findSession(r.session_id);
+  sessions.delete(Buffer.from(r.session_id).toString('hex'));
+  return {};
+}
+
+// ---- SignPsbt (walletkit_server.go): inputs with our BIP 32 key ----
+function signPsbt(r) {
+  let psbt;
+  try {
+    psbt = bitcoin.Psbt.fromBuffer(Buffer.from(r.funded_psbt || []));
+  } catch (e) {
+    throw new Error(`error parsing PSBT: ${e.message}`);
+  }
+  const keyPair = {
+    publicKey: walletPub,
+    sign: (hash) => Buffer.from(secp.ecdsaSign(hash, walletPriv).signature),
+  };
+  const signed = [];
+  psbt.data.inputs.forEach((inp, i) => {
+    const mine = (inp.bip32Derivation || []).some((d) => walletPub.equals(d.pubkey));
+    if (!mine || !inp.witnessUtxo || (inp.partialSig && inp.partialSig.length)) return;
+    psbt.signInput(i, keyPair);
+    signed.push(i);
+  });
+  return { signed_psbt: psbt.toBuffer(), signed_inputs: signed };
+}
+
+const HANDLERS = {
+  shared_key_request: ['shared_key_response', deriveSharedKey],
+  sign_message_req: ['sign_message_resp', signMessage],
+  mu_sig2_session_request: ['mu_sig2_session_response', musigCreate],
+  mu_sig2_register_nonces_request: ['mu_sig2_register_nonces_response', musigRegisterNonces],
+  mu_sig2_combined_nonces_req: ['mu_sig2_comb_nonces_resp', musigRegisterCombined],
+  mu_sig2_get_combined_nonces_req: ['mu_sig2_get_comb_nonces_resp', musigGetCombined],
+  mu_sig2_sign_request: ['mu_sig2_sign_response', musigSign],
+  mu_sig2_combine_sig_request: ['mu_sig2_combine_sig_response', musigCombine],
+  mu_sig2_cleanup_request: ['mu_sig2_cleanup_response', musigCleanup],
+  sign_psbt_request: ['sign_psbt_response', signPsbt],
+};
+
 function process1(req) {
   const id = req.request_id;
-  switch (req.sign_request_type) {
-    case 'shared_key_request':
-      return { ref_request_id: id, shared_key_response: deriveSharedKey(req.shared_key_request) };
-    case 'sign_message_req':
-      return { ref_request_id: id, sign_message_resp: signMessage(req.sign_message_req) };
-    case 'ping':
-      return { ref_request_id: id, pong: true };
-    default:
-      throw new Error('unimplemented request by watch-only node');
+  if (req.sign_request_type === 'ping') return { ref_request_id: id, pong: true };
+  const h = HANDLERS[req.sign_request_type];
+  if (!h) throw new Error('unimplemented request by watch-only node');
+  return { ref_request_id: id, [h[0]]: h[1](req[req.sign_request_type]) };
+}
+
+// One request -> the response object, SignerError included (formResponse).
+function answer(req) {
+  try {
+    return process1(req);
+  } catch (e) {
+    return { ref_request_id: req.request_id, signer_error: { error: PREFIX + e.message } };
   }
 }
 
+const LOADER_OPTS = {
+  includeDirs: [PROTO_DIR],
+  keepCase: true,
+  longs: String,
+  enums: String,
+  bytes: Buffer,
+  defaults: false,
+  oneofs: true,
+};
+
 function main() {
-  const def = protoLoader.loadSync('watchonly.proto', {
-    includeDirs: [PROTO_DIR],
-    keepCase: true,
-    longs: String,
-    bytes: Buffer,
-    defaults: false,
-    oneofs: true,
-  });
+  const [target, certPath, macPath, privHex, walletHex] = process.argv.slice(2);
+  if (!privHex) {
+    console.error('usage: lnd_signer.js HOST:PORT TLSCERT MACAROON PRIVHEX [WALLETPRIVHEX]');
+    process.exit(2);
+  }
+  setKeys(Buffer.from(privHex, 'hex'), walletHex ? Buffer.from(walletHex, 'hex') : null);
+  const def = protoLoader.loadSync('watchonly.proto', LOADER_OPTS);
   const pkg = grpc.loadPackageDefinition(def);
   const mac = fs.readFileSync(macPath).toString('hex');
   const creds = grpc.credentials.combineChannelCredentials(
@@ -210,15 +384,18 @@ function main() {
       out('REGISTERED');
       return;
     }
-    out(`REQUEST ${req.request_id} ${req.sign_request_type}`);
-    let resp;
-    try {
-      resp = process1(req);
-    } catch (e) {
-      out(`REFUSED ${req.request_id} ${e.message}`);
-      resp = { ref_request_id: req.request_id, signer_error: { error: PREFIX + e.message } };
+    if (!quiet) out(`REQUEST ${req.request_id} ${req.sign_request_type}`);
+    const resp = answer(req);
+    if (resp.signer_error) out(`REFUSED ${req.request_id} ${resp.signer_error.error.slice(PREFIX.length)}`);
+    // LND_SIGNER_BOGUS=1: first an answer to an id never sent.
+    if (bogus) {
+      call.write({ ref_request_id: String(BigInt(req.request_id) + 1000000000n),
+        shared_key_response: { shared_key: Buffer.alloc(32, 0xee) } });
     }
-    call.write(resp);
+    if (delayMs && req.sign_request_type === 'shared_key_request') {
+      setTimeout(() => call.write(resp), delayMs);
+    }
+    else call.write(resp);
   });
   call.on('error', (e) => {
     out(`ENDED ${e.code} ${e.details}`);
@@ -230,4 +407,22 @@ function main() {
   });
 }
 
-main();
+// LND_SIGNER_QUIET=1: no REQUEST lines (benchmarks, floods);
+// LND_SIGNER_DELAY_MS: answer ECDH this late (calls in flight when
+// killed; the key check, a SignMessage, is answered at once).
+const quiet = process.env.LND_SIGNER_QUIET === '1';
+const delayMs = Number(process.env.LND_SIGNER_DELAY_MS || 0);
+const bogus = process.env.LND_SIGNER_BOGUS === '1';
+
+if (require.main === module) {
+  main();
+} else {
+  module.exports = {
+    makeSigner(p, w) {
+      setKeys(p, w);
+      return { answer, nodePub, walletPub };
+    },
+    LOADER_OPTS,
+    PROTO_DIR,
+  };
+}
