@@ -500,7 +500,7 @@ def lnd_signer(h, m, node_exe):
     protos = os.path.join(h.tmp, 'lnd-protos')
     os.makedirs(protos, exist_ok=True)
     root = os.path.join(HERE, '..', '..', 'proto')
-    for f in ('signrpc.proto', 'watchonly.proto'):
+    for f in ('signrpc.proto', 'walletkit.proto', 'watchonly.proto'):
         text = open(os.path.join(root, f)).read()
         if f == 'watchonly.proto':
             text = '\n'.join(l for l in text.splitlines()
