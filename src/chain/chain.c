@@ -569,9 +569,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		     const char *body, size_t len, const char *errtext)
 {
 	struct chain *c = ctx;
-	struct chain_reply rep[2];
 	char err[160];
-	size_t n;
 
 	switch (r) {
 	case CHAIN_HTTP_FAILED:
@@ -601,25 +599,19 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		lost(c, "HTTP %ld", status);
 		return;
 	}
-	n = c->sent; /* the calls of the batch this answers */
-	json_t *root = chain_json_replies(body, len, false, rep, n, err,
-					  sizeof(err));
-	if (!root) {
-		/* A whole-request failure is one error object (bitcoind: HTTP
-		 * 500, e.g. -28 while warming up): report its words. */
-		char err2[160];
-		json_t *one = chain_json_replies(body, len, true, rep, 1, err2,
-						 sizeof(err2));
-		if (one && rep[0].code)
-			lost(c, "node error %lld: %s", rep[0].code,
-			     rep[0].message);
-		else
-			lost(c, "HTTP %ld: %s", status, err);
-		json_decref(one);
-		return;
+	struct chain_batch b;
+	switch (chain_json_batch(body, len, c->sent, &b, err, sizeof(err))) {
+	case CHAIN_BATCH_OK:
+		handle(c, b.rep, b.n);
+		break;
+	case CHAIN_BATCH_NODE_ERROR:
+		lost(c, "%s", err);
+		break;
+	case CHAIN_BATCH_BAD:
+		lost(c, "HTTP %ld: %s", status, err);
+		break;
 	}
-	handle(c, rep, n);
-	json_decref(root);
+	chain_batch_clear(&b);
 }
 
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)

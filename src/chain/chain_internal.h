@@ -25,6 +25,32 @@ json_t *chain_json_replies(const char *body, size_t len, bool single,
 			   struct chain_reply *out, size_t n,
 			   char *err, size_t errlen);
 
+/* The largest batch any part of the module sends: the mempool's
+ * getrawtransaction batches (MEMPOOL_BATCH); the funding checker's
+ * check_batch is capped to it. */
+#define CHAIN_BATCH_MAX 100
+
+/* The answer to a batch request of n calls, as the follower reads it. */
+struct chain_batch {
+	json_t *root;             /* owned: chain_batch_clear() */
+	struct chain_reply *rep;  /* owned, n entries */
+	size_t n;
+};
+enum chain_batch_result {
+	CHAIN_BATCH_OK,         /* rep[0..n-1] filled, by id */
+	CHAIN_BATCH_NODE_ERROR, /* one error object for the whole request:
+				   rep[0] (n == 1), err says it */
+	CHAIN_BATCH_BAD,        /* not an answer to the batch: err says why */
+};
+/* Parse the answer to a batch of 1 <= n <= CHAIN_BATCH_MAX calls (ids
+ * 0..n-1); n outside that range is a programmer error (abort).  The
+ * replies are on the heap, sized by n.  Clear out after OK and
+ * NODE_ERROR (BAD leaves nothing to clear; clearing is harmless). */
+enum chain_batch_result chain_json_batch(const char *body, size_t len,
+					 size_t n, struct chain_batch *out,
+					 char *err, size_t errlen);
+void chain_batch_clear(struct chain_batch *b);
+
 struct chain_bci {
 	char chain[16];        /* "main", "test", "regtest", ... */
 	uint32_t blocks;
@@ -85,7 +111,7 @@ enum step {
 };
 
 /* getrawtransaction calls per batch request (ev.mempool_txs). */
-#define MEMPOOL_BATCH 100
+#define MEMPOOL_BATCH CHAIN_BATCH_MAX
 
 struct chain {
 	struct ev_loop *loop; /* borrowed */
