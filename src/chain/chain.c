@@ -71,8 +71,9 @@ void chain_config_defaults(struct chain_config *cfg)
 	cfg->network = "mainnet";
 	cfg->poll_interval = 10.0;
 	cfg->timeout = 30.0;
-	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
-	cfg->max_response = 16u << 20;
+	/* A 4 MB block is 8 MB of hex, plus the JSON envelope; a 300,000-tx
+	 * getrawmempool is 20 MB. */
+	cfg->max_response = 32u << 20;
 	cfg->resume_height = -1;
 	cfg->max_checks = 20000;
 	cfg->check_batch = 32;
@@ -221,7 +222,12 @@ static void mempool_fetch(struct chain *c)
 	json_t *p[MEMPOOL_BATCH];
 	size_t n;
 
-	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch, MEMPOOL_BATCH);
+	/* Bounded work per poll: the rest is fetched in the next polls. */
+	size_t room = CHAIN_MEMPOOL_PER_POLL - c->mp_polled;
+	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch,
+					  room < MEMPOOL_BATCH ? room
+							       : MEMPOOL_BATCH);
+	c->mp_polled += c->mp_nbatch;
 	if (!c->mp_nbatch) {
 		const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
 		c->ev.mempool_txs(c->ev.ctx, txs, n);
@@ -533,11 +539,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		if (!rep[0].code && c->ev.mempool)
 			c->ev.mempool(c->ev.ctx, (const uint8_t (*)[32])ids, m);
 		if (!rep[0].code && c->mp) {
-			if (chain_mempool_set(c->mp, (const uint8_t (*)[32])ids,
-					      m) < m)
-				log_unusual(SUB, "mempool of %zu transactions: "
-					    "only %d followed", m,
-					    CHAIN_MEMPOOL_MAX);
+			chain_mempool_set(c->mp, (const uint8_t (*)[32])ids, m);
+			c->mp_polled = 0;
 			free(ids);
 			mempool_fetch(c);
 			return;
@@ -695,7 +698,7 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	if (c->cfg.timeout <= 0)
 		c->cfg.timeout = 30.0;
 	if (!c->cfg.max_response)
-		c->cfg.max_response = 16u << 20;
+		c->cfg.max_response = 32u << 20;
 	if (!c->cfg.max_checks)
 		c->cfg.max_checks = 20000;
 	if (!c->cfg.check_batch)

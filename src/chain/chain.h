@@ -92,7 +92,7 @@ struct chain_config {
 	const char *db_path;    /* SQLite file for the last blocks (tip) */
 	double poll_interval;   /* best-block poll, default 10 s */
 	double timeout;         /* one HTTP request, default 30 s */
-	size_t max_response;    /* bytes per HTTP response, default 8 MiB */
+	size_t max_response;    /* bytes per HTTP response, default 32 MiB */
 	uint32_t start_height;  /* empty store: start at the node's tip minus
 				   this many blocks; default 0 (the tip) */
 	/* A consumer is behind (the wallet: killed between the chain's commit

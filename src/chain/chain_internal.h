@@ -149,6 +149,7 @@ struct chain {
 	struct chain_mempool *mp;
 	uint8_t mp_batch[MEMPOOL_BATCH][32];
 	size_t mp_nbatch;
+	size_t mp_polled;       /* fetched this poll (CHAIN_MEMPOOL_PER_POLL) */
 };
 
 
