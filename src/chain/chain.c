@@ -13,6 +13,7 @@
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
+#include "chain/follow.h"
 #include "chain/mempool.h"
 #include "common/common.h"
 
@@ -260,6 +261,8 @@ static void at_tip(struct chain *c)
 	schedule(c, c->cfg.poll_interval);
 }
 
+static void advance(struct chain *c);
+
 static void disconnect_tip(struct chain *c)
 {
 	uint8_t old[32];
@@ -284,10 +287,43 @@ static void disconnect_tip(struct chain *c)
 	}
 }
 
-/* After the tip moved: next step towards the node's tip. */
-static void advance(struct chain *c)
+/* The view chain_follow_decide() decides on: our tip, the node's last
+ * getblockchaininfo, and (at_tip/next) its hashes at our tip and the next
+ * height when just asked. */
+static struct chain_follow_view follow_view(const struct chain *c)
 {
-	if (!c->have_tip) {
+	struct chain_follow_view v = {
+		.have_tip = c->have_tip,
+		.height = c->height,
+		.hash = c->hash,
+		.node_blocks = c->node.blocks,
+		.node_headers = c->node.headers,
+		.node_ibd = c->node.ibd,
+		.node_best = c->node.best,
+		.at_tip = FH_UNASKED,
+		.next = FH_UNASKED,
+	};
+	return v;
+}
+
+static void step_back(struct chain *c)
+{
+	if (!c->in_reorg)
+		c->info.reorgs++;
+	c->in_reorg = true;
+	disconnect_tip(c);
+}
+
+/* Do what chain_follow_decide() says (the only place that acts on it). */
+static void follow(struct chain *c, const struct chain_follow_view *v,
+		   const char *cause)
+{
+	enum chain_follow_do d = chain_follow_decide(v);
+
+	if (d != FOLLOW_WAIT)
+		c->behind_logged = false;
+	switch (d) {
+	case FOLLOW_START: {
 		uint32_t start = c->node.blocks > c->cfg.start_height
 				 ? c->node.blocks - c->cfg.start_height : 0;
 		/* A consumer asked for earlier blocks (chain_config). */
@@ -299,28 +335,57 @@ static void advance(struct chain *c)
 		ask_hash(c, STEP_START, start);
 		return;
 	}
-	if (!memcmp(c->hash, c->node.best, 32)) {
-		c->behind_logged = false;
+	case FOLLOW_AT_TIP:
 		at_tip(c);
 		return;
-	}
-	if (c->info.status != CHAIN_SYNCING)
-		set_status(c, CHAIN_SYNCING, NULL);
-	/* The node is below our tip: it is catching up (a fresh or
-	 * restarted node), or its new branch is still shorter.  Wait, as
-	 * Core Lightning does ("bitcoind is behind"), rather than roll back
-	 * blocks it may simply not have yet; a branch that wins shows up as
-	 * a hash mismatch once it is as long as ours. */
-	if (c->node.blocks < c->height) {
+	case FOLLOW_WAIT:
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
 		if (!c->behind_logged)
-			log_info(SUB, "node at height %u, below our tip %u: "
-				 "waiting for it", c->node.blocks, c->height);
+			log_info(SUB, "node at height %u (headers %u%s), our tip "
+				 "%u: waiting for it to catch up",
+				 c->node.blocks, c->node.headers,
+				 c->node.ibd ? ", initial block download" : "",
+				 c->height);
 		c->behind_logged = true;
 		schedule(c, c->cfg.poll_interval);
 		return;
+	case FOLLOW_ASK:
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
+		ask_hash(c, STEP_HASHES, c->height);
+		return;
+	case FOLLOW_FORWARD:
+		memcpy(c->next_hash, v->next_hash, 32);
+		c->next_height = c->height + 1;
+		ask_block(c);
+		return;
+	case FOLLOW_BACK:
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
+		if (c->node.blocks < c->height && !c->in_reorg)
+			log_info(SUB, "node's chain is shorter (height %u, our "
+				 "tip %u) and it is not catching up: stepping "
+				 "back to it", c->node.blocks, c->height);
+		step_back(c);
+		advance(c);
+		return;
+	case FOLLOW_REPOLL:
+		poll_info(c);
+		return;
+	case FOLLOW_LOST:
+		lost(c, "getblockhash: %s", cause ? cause : "not a hash");
+		return;
 	}
-	c->behind_logged = false;
-	ask_hash(c, STEP_HASHES, c->height);
+	abort();
+}
+
+/* After the tip moved: next step towards the node's tip. */
+static void advance(struct chain *c)
+{
+	struct chain_follow_view v = follow_view(c);
+
+	follow(c, &v, NULL);
 }
 
 static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
@@ -454,7 +519,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		 * initial block download): its confirmation counts would be
 		 * too low and its blocks missing. */
 		c->node_behind = (c->have_tip && c->node.blocks < c->height) ||
-				 c->node.ibd;
+				 c->node.ibd || c->node.headers > c->node.blocks;
 		chain_funding_status(c); /* waiting checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
@@ -476,36 +541,25 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		ask_block(c);
 		return;
 	case STEP_HASHES: {
-		uint8_t h[32];
+		uint8_t at[32], next[32];
+		struct chain_follow_view v = follow_view(c);
 		/* -8: height out of range (the node's chain got shorter). */
-		if (rep[0].code == -8 ||
-		    (!rep[0].code && chain_json_hash(rep[0].result, h) &&
-		     memcmp(h, c->hash, 32))) {
-			if (!c->in_reorg)
-				c->info.reorgs++;
-			c->in_reorg = true;
-			disconnect_tip(c);
-			advance(c);
-			return;
-		}
-		if (rep[0].code) {
-			lost(c, "getblockhash: %lld %s", rep[0].code,
-			     rep[0].message);
-			return;
-		}
-		if (n < 2 || rep[1].code == -8) {
-			/* Node's tip moved under us: ask again. */
-			poll_info(c);
-			return;
-		}
-		if (rep[1].code || !chain_json_hash(rep[1].result,
-						    c->next_hash)) {
-			lost(c, "getblockhash: %s", rep[1].code
-			     ? rep[1].message : "not a hash");
-			return;
-		}
-		c->next_height = c->height + 1;
-		ask_block(c);
+		v.at_tip = rep[0].code == -8 ? FH_NONE
+			   : !rep[0].code && chain_json_hash(rep[0].result, at)
+			   ? FH_GOT : FH_ERROR;
+		v.at_tip_hash = at;
+		v.next = n < 2 ? FH_UNASKED : rep[1].code == -8 ? FH_NONE
+			 : !rep[1].code && chain_json_hash(rep[1].result, next)
+			 ? FH_GOT : FH_ERROR;
+		v.next_hash = next;
+		char cause[120] = "not a hash";
+		const struct chain_reply *bad =
+			v.at_tip == FH_ERROR ? &rep[0]
+			: v.next == FH_ERROR ? &rep[1] : NULL;
+		if (bad && bad->code)
+			snprintf(cause, sizeof(cause), "%lld %s", bad->code,
+				 bad->message);
+		follow(c, &v, cause);
 		return;
 	}
 	case STEP_BLOCK: {

@@ -54,6 +54,7 @@ void chain_batch_clear(struct chain_batch *b);
 struct chain_bci {
 	char chain[16];        /* "main", "test", "regtest", ... */
 	uint32_t blocks;
+	uint32_t headers;      /* >= blocks (absent: blocks) */
 	uint8_t best[32];      /* internal byte order */
 	bool ibd;              /* initialblockdownload (absent: false) */
 };

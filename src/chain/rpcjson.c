@@ -181,6 +181,9 @@ bool chain_json_bci(const json_t *v, struct chain_bci *out,
 	}
 	snprintf(out->chain, sizeof(out->chain), "%s",
 		 json_string_value(chain));
+	/* headers: absent (or bad) counts as blocks: not catching up. */
+	if (!get_u32(v, "headers", &out->headers) || out->headers < out->blocks)
+		out->headers = out->blocks;
 	/* bcoin 1.0.2 has no initialblockdownload: absent counts as false. */
 	out->ibd = json_is_true(ibd);
 	return true;
