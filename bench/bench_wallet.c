@@ -148,7 +148,7 @@ static double timed(const struct rb_buf *raw, uint32_t lo, uint32_t hi,
 	for (uint32_t h = lo; h <= hi; h++) {
 		struct chain_block *b = chain_block_parse(raw[h].p, raw[h].len,
 							  err, sizeof(err));
-		if (!b || (w && !wallet_block_connected(w, h, b))) {
+		if (!b || (w && wallet_block_connected(w, h, b->hash, b) != WALLET_APPLIED)) {
 			fprintf(stderr, "block %u: %s\n", h, b ? "scan" : err);
 			chain_block_free(b);
 			return -1;

@@ -8,6 +8,7 @@
  * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
  * metrics first so no scrape reads a module being freed.
  */
+#include "chain/block.h"
 #include "chain/chain.h"
 #include "common/common.h"
 #include "daemon/announce.h"
@@ -23,6 +24,7 @@
 #include "wallet/wallet.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ev.h>
 #include <secp256k1.h>
 #include <signal.h>
@@ -738,24 +740,43 @@ static void wallet_on_block(void *ctx, uint32_t height,
 	int64_t h;
 	uint8_t hash[32];
 
-	if (wallet_block_connected(w, height, blk))
+	switch (wallet_block_connected(w, height, blk->hash, blk)) {
+	case WALLET_APPLIED:
+	case WALLET_ALREADY:
 		return;
-	/* The wallet is behind (accounts imported with an earlier birthday
-	 * forgot the scan): have the chain deliver from where it is. */
-	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
-	if (want >= 0 && want < (int64_t)height) {
-		chain_rewind(cn->chain, (uint32_t)want);
+	case WALLET_FORK:
+		/* The wallet is on a branch the chain left (killed between
+		 * the two commits): undo its tip, then have its blocks. */
+		if (wallet_tip(w, &h, hash) &&
+		    wallet_block_disconnected(w, (uint32_t)h, hash) !=
+			    WALLET_APPLIED) {
+			log_unusual("MAIN", "wallet could not undo block %"
+				    PRId64, h);
+			return;
+		}
+		break;
+	case WALLET_GAP:
+		break;
+	case WALLET_FAILED:
+		log_unusual("MAIN", "wallet did not take block %u", height);
 		return;
 	}
-	log_unusual("MAIN", "wallet did not take block %u", height);
+	/* The wallet is behind (a rescan for accounts imported with an
+	 * earlier birthday): have the chain deliver from where it is. */
+	int64_t want = wallet_next_height(w);
+	if (want >= 0 && want <= (int64_t)height)
+		chain_rewind(cn->chain, (uint32_t)want);
 }
 
 static void wallet_on_unblock(void *ctx, uint32_t height,
 			      const uint8_t hash[32])
 {
 	struct coldnode *cn = ctx;
-	if (!wallet_block_disconnected(rpc_node_wallet(cn->rpc), height, hash))
-		log_unusual("MAIN", "wallet could not undo block %u", height);
+	enum wallet_apply r = wallet_block_disconnected(rpc_node_wallet(cn->rpc),
+							height, hash);
+	if (r != WALLET_APPLIED && r != WALLET_ALREADY)
+		log_unusual("MAIN", "wallet could not undo block %u: %s",
+			    height, wallet_apply_name(r));
 }
 
 static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
@@ -764,15 +785,13 @@ static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
 	struct coldnode *cn = ctx;
 	struct wallet *w = rpc_node_wallet(cn->rpc);
 	struct chain_info ci;
-	int64_t h;
-	uint8_t hash[32];
 
 	if (!wallet_mempool(w, txs, n))
 		log_unusual("MAIN", "wallet could not take the mempool");
 	/* After each poll at the tip: a wallet behind the chain (accounts
 	 * just imported with an earlier birthday) gets those blocks. */
 	chain_get_info(cn->chain, &ci);
-	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
+	int64_t want = wallet_next_height(w);
 	if (want >= 0 && ci.status == CHAIN_SYNCED &&
 	    want <= (int64_t)ci.height)
 		chain_rewind(cn->chain, (uint32_t)want);
@@ -831,12 +850,8 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.db_path = db;
 	/* The wallet may be behind the chain's own tip (killed between the
 	 * two commits, or a birthday in the past): have those blocks again. */
-	struct wallet *w = rpc_node_wallet(cn->rpc);
-	int64_t wh;
-	uint8_t whash[32];
-	if (wallet_tip(w, &wh, whash))
-		cc.resume_height = wh + 1;
-	else if (wh >= 0)
+	int64_t wh = wallet_next_height(rpc_node_wallet(cn->rpc));
+	if (wh >= 0)
 		cc.resume_height = wh;
 	cn->chain_hooks = daemon_chain_new(NULL);
 	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
