@@ -109,6 +109,9 @@ enum step {
 	STEP_BLOCK,  /* getblock(next, 0) */
 	STEP_MEMPOOL,
 	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
+	STEP_CONS_VERIFY, /* getblockhash(consumer's tip height) */
+	STEP_CONS_HASH,   /* getblockhash(consumer's next height) */
+	STEP_CONS_BLOCK,  /* getblock(that hash, 0) */
 };
 
 /* getrawtransaction calls per batch request (ev.mempool_txs). */
@@ -151,6 +154,20 @@ struct chain {
 	uint8_t mp_batch[MEMPOOL_BATCH][32];
 	size_t mp_nbatch;
 	size_t mp_polled;       /* fetched this poll (CHAIN_MEMPOOL_PER_POLL) */
+
+	/* The consumer (chain_set_consumer) and its cursor. */
+	struct chain_consumer cons;
+	uint32_t cons_height;   /* the height asked about */
+	uint8_t cons_hash[32];  /* its tip's hash (verify) or the block's */
+	int64_t cons_next;      /* its next height when the fetch began */
+	unsigned cons_round;    /* blocks this round (CONS_PER_ROUND) */
+	bool cons_ok;           /* cons_ok_*: a tip the node confirmed */
+	uint32_t cons_ok_height;
+	uint8_t cons_ok_hash[32];
+
+	/* Test hook: crash point name and height (-1 any), "" none. */
+	char crash_at[40];
+	int64_t crash_height;
 };
 
 
@@ -197,6 +214,9 @@ void chain_store_close(struct chain_store *s);
 /* False: store empty. */
 bool chain_store_tip(struct chain_store *s, uint32_t *height,
 		     uint8_t hash[32], uint32_t *time);
+/* The stored block at height (false: not among the stored ones). */
+bool chain_store_hash_at(struct chain_store *s, uint32_t height,
+			 uint8_t hash[32]);
 bool chain_store_put(struct chain_store *s, uint32_t height,
 		     const uint8_t hash[32], const uint8_t prev[32],
 		     uint32_t time);

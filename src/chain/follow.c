@@ -75,3 +75,47 @@ enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 	}
 	return FOLLOW_FORWARD;
 }
+
+/*~ The consumer cursor: a consumer keeping its own chain (the wallet, in
+ * another SQLite file, so not in our transaction) is made to agree with
+ * ours by comparing hashes, never heights alone.  Its tip must be a block
+ * of the chain we follow: above our tip (the node's chain got shorter),
+ * or another block at that height (a reorg it missed, e.g. killed between
+ * our commit and its own), it is disconnected, one block a step, however
+ * deep (no rewind of our own chain, no loop: each step lowers its tip).
+ * Then it gets the blocks it lacks from its own next height, fetched from
+ * the node, while our tip stays where it is. */
+const char *chain_consumer_name(enum chain_consumer_do d)
+{
+	switch (d) {
+	case CONS_IDLE: return "idle";
+	case CONS_DISCONNECT: return "disconnect";
+	case CONS_VERIFY: return "verify";
+	case CONS_FETCH: return "fetch";
+	}
+	abort();
+}
+
+enum chain_consumer_do
+chain_consumer_decide(const struct chain_consumer_view *v)
+{
+	if (v->has_tip) {
+		if (v->tip_height > v->chain_height)
+			return CONS_DISCONNECT;
+		switch (v->chain_at) {
+		case FH_UNASKED:
+			return CONS_VERIFY;
+		case FH_NONE:
+			return CONS_DISCONNECT;
+		case FH_ERROR:
+			return CONS_IDLE; /* the next poll asks again */
+		case FH_GOT:
+			if (memcmp(v->chain_at_hash, v->tip_hash, 32))
+				return CONS_DISCONNECT;
+			break;
+		}
+	}
+	if (v->next >= 0 && v->next <= (int64_t)v->chain_height)
+		return CONS_FETCH;
+	return CONS_IDLE;
+}

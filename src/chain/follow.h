@@ -51,4 +51,30 @@ bool chain_follow_catching_up(const struct chain_follow_view *v);
 /* The one rule for the next step.  Pure: no I/O, no state. */
 enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v);
 
+/* ---- The consumer cursor (chain_set_consumer) ----
+ * A consumer with its own stored chain (the wallet) is driven from its own
+ * next height; the chain's tip does not move for it. */
+struct chain_consumer_view {
+	uint32_t chain_height;      /* our tip (the chain has one) */
+	bool has_tip;               /* the consumer scanned a block */
+	uint32_t tip_height;
+	const uint8_t *tip_hash;    /* 32 bytes when has_tip */
+	/* The chain's block at tip_height: from the store (or our tip),
+	 * from the node (a verified earlier answer), FH_NONE: the node has
+	 * none, FH_UNASKED: neither stored nor asked yet. */
+	enum chain_follow_hash chain_at;
+	const uint8_t *chain_at_hash; /* 32 bytes when FH_GOT */
+	int64_t next;               /* consumer's next height, -1: none */
+};
+
+enum chain_consumer_do {
+	CONS_IDLE,       /* nothing to do (or try again at the next poll) */
+	CONS_DISCONNECT, /* its tip is not on the chain: undo it */
+	CONS_VERIFY,     /* ask the node for the hash at its tip's height */
+	CONS_FETCH,      /* fetch the block at next (not moving our tip) */
+};
+const char *chain_consumer_name(enum chain_consumer_do d);
+enum chain_consumer_do
+chain_consumer_decide(const struct chain_consumer_view *v);
+
 #endif

@@ -70,8 +70,64 @@ static const struct row rows[] = {
 	  false, B, FH_GOT, A, FH_UNASKED, FOLLOW_REPOLL },
 };
 
+/* The consumer cursor (a wallet in its own file) by table: chain tip
+ * 100; the consumer's tip and next height; the chain's hash at the
+ * consumer's tip height (stored/verified, none, unknown). */
+struct crow {
+	const char *what;
+	bool has_tip;
+	uint32_t tip;
+	const uint8_t *tip_hash;
+	enum chain_follow_hash at;
+	const uint8_t *at_hash;
+	int64_t next;
+	enum chain_consumer_do want;
+};
+
+static const struct crow crows[] = {
+	{ "caught up", true, 100, A, FH_GOT, A, 101, CONS_IDLE },
+	{ "no history wanted", false, 0, NULL, FH_UNASKED, NULL, -1,
+	  CONS_IDLE },
+	{ "birthday in the past, nothing scanned", false, 0, NULL,
+	  FH_UNASKED, NULL, 40, CONS_FETCH },
+	{ "birthday at our tip", false, 0, NULL, FH_UNASKED, NULL, 100,
+	  CONS_FETCH },
+	{ "birthday in the future", false, 0, NULL, FH_UNASKED, NULL, 150,
+	  CONS_IDLE },
+	{ "behind, tip on our chain", true, 60, A, FH_GOT, A, 61,
+	  CONS_FETCH },
+	{ "rescan below its tip", true, 100, A, FH_GOT, A, 30, CONS_FETCH },
+	{ "behind, tip older than the store: verify", true, 2, A,
+	  FH_UNASKED, NULL, 3, CONS_VERIFY },
+	{ "tip another block (missed reorg)", true, 100, C, FH_GOT, A, 101,
+	  CONS_DISCONNECT },
+	{ "tip another block, deep", true, 3, C, FH_GOT, A, 4,
+	  CONS_DISCONNECT },
+	{ "node has no block at its tip", true, 90, A, FH_NONE, NULL, 91,
+	  CONS_DISCONNECT },
+	{ "tip above ours (node got shorter)", true, 101, A, FH_UNASKED,
+	  NULL, 102, CONS_DISCONNECT },
+	{ "node failed on verify: next poll", true, 5, A, FH_ERROR, NULL, 6,
+	  CONS_IDLE },
+};
+
 int main(void)
 {
+	for (size_t i = 0; i < sizeof(crows) / sizeof(crows[0]); i++) {
+		const struct crow *r = &crows[i];
+		struct chain_consumer_view v = {
+			.chain_height = 100, .has_tip = r->has_tip,
+			.tip_height = r->tip, .tip_hash = r->tip_hash,
+			.chain_at = r->at, .chain_at_hash = r->at_hash,
+			.next = r->next,
+		};
+		enum chain_consumer_do got = chain_consumer_decide(&v);
+		CHECK(got == r->want);
+		if (got != r->want)
+			fprintf(stderr, "%s: %s, want %s\n", r->what,
+				chain_consumer_name(got),
+				chain_consumer_name(r->want));
+	}
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct chain_follow_view v = {
