@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'wallet'))
 from bcoin import Bcoin  # noqa: E402
-from chainlib import coldctl_getinfo, wait_chain  # noqa: E402
+from chainlib import chain_state, coldctl_getinfo, wait_chain  # noqa: E402
 from harness import Harness, fail, run  # noqa: E402
 from test_wallet_bcoin import (balance, hdtool, lnd_accounts,  # noqa: E402
                                worth)
@@ -96,6 +96,33 @@ def main():
             print(f'reconsiderblock: {e}', file=sys.stderr)
         b.mine(2)
         wait_chain(n, at(b), 'the node\'s chain after more blocks')
+
+        # 4. A reorg deeper than the 100 blocks the chain stores: a
+        # payment 105 blocks deep is on the losing branch.  The chain
+        # restarts from the node's tip; the wallet's blocks of the old
+        # branch are undone one by one, compared by hash, then the new
+        # branch is delivered to it: no loop (requests stay bounded).
+        wait_balance(n, (0, 0), 'before the deep reorg')
+        txid, _ = b.pay_to([(a84['ext'][1], 90000)])
+        fork = b.mine(1)[0]
+        b.mine(104)
+        v = worth(b, [(txid, 0)])
+        wait_chain(n, at(b), '105 blocks on the payment')
+        wait_balance(n, (v, 0), 'the deep payment confirmed')
+        before = chain_state(n)['requests']
+        b.rpc('invalidateblock', fork)
+        b.mine(107)
+        st = wait_chain(n, at(b), 'the new branch after a 105-deep reorg',
+                        timeout=120)
+        back = v if txid in b.rpc('getrawmempool') else 0
+        wait_balance(n, (0, back), 'the deep payment undone', timeout=120)
+        st = chain_state(n)
+        used = st['requests'] - before
+        # ~2 requests per block of each branch plus the polls: a
+        # rewind loop makes thousands.
+        if used > 2000:
+            fail(f'{used} requests for a 105-deep reorg: a loop? {st}')
+        print(f'105-deep reorg: {used} requests', file=sys.stderr)
         if not n.running():
             fail('coldnode died')
 
