@@ -400,6 +400,11 @@ static void cons_block(struct chain *c, const uint8_t *raw, size_t len)
 		lost(c, "block %u does not parse: %s", c->cons_height, err);
 		return;
 	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->cons_height, err);
+		return;
+	}
 	if (memcmp(b->hash, c->cons_hash, 32)) {
 		chain_block_free(b);
 		lost(c, "getblock %u returned another block", c->cons_height);
@@ -600,6 +605,11 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		lost(c, "block %u does not parse: %s", c->next_height, err);
 		return;
 	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->next_height, err);
+		return;
+	}
 	if (memcmp(b->hash, c->next_hash, 32)) {
 		chain_block_free(b);
 		lost(c, "getblock %u returned another block", c->next_height);
@@ -710,6 +720,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		}
 		snprintf(c->info.node_chain, sizeof(c->info.node_chain), "%s",
 			 c->node.chain);
+		if (c->node.blocks > c->best_seen)
+			c->best_seen = c->node.blocks;
 		if (!chain_json_hash(rep[1].result, genesis)) {
 			lost(c, "getblockhash 0: not a hash");
 			return;

@@ -137,6 +137,7 @@ struct chain {
 	uint8_t hash[32];
 
 	struct chain_bci node;
+	uint32_t best_seen;     /* highest node height seen (funding.c) */
 	bool node_known;
 	uint8_t next_hash[32];
 	uint32_t next_height;

@@ -340,7 +340,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 							c->cfg.max_response))
 				b = chain_block_parse(raw, rlen, err,
 						      sizeof(err));
-			if (b && memcmp(b->hash, cl->hash, 32)) {
+			if (b && (memcmp(b->hash, cl->hash, 32) ||
+				  !chain_block_check_merkle(b, err,
+							    sizeof(err)))) {
 				chain_block_free(b);
 				b = NULL;
 			}
@@ -433,6 +435,12 @@ static void pump(struct chain *c)
 			if (k->st == NEED_HASH && h > c->node.blocks) {
 				uint32_t known = c->node.blocks > c->height
 						 ? c->node.blocks : c->height;
+				/* The highest ever seen: a node restarted
+				 * empty (bcoin's in-memory chain) and our tip
+				 * stepped back with it must not turn a
+				 * waiting check into "no such block". */
+				if (c->best_seen > known)
+					known = c->best_seen;
 				if (h > known + PREMATURE_BLOCKS)
 					finish(c, k, CHAIN_CHECK_NO_BLOCK);
 				continue;
@@ -486,10 +494,13 @@ static void pump(struct chain *c)
 				char hex[65];
 				hex_encode_reversed(hex, k->txid, 32);
 				cl.kind = CALL_TXOUT;
+				/* include_mempool=false: BOLT 7 and lnd
+				 * mean the UTXO set; a spend only in the
+				 * mempool does not close the channel. */
 				add_call(bt, &cl, arr, "gettxout",
-					 json_pack("[s, I]", hex,
+					 json_pack("[s, I, b]", hex,
 						   (json_int_t)(k->scid &
-								0xffff)));
+								0xffff), 0));
 				break;
 			}
 			}
