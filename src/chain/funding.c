@@ -162,13 +162,11 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	free(k);
 }
 
-static struct cblock *cache_find(struct chain *c, uint32_t height,
-				 const uint8_t *hash)
+static struct cblock *cache_find(struct chain *c, const uint8_t *hash)
 {
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
 		struct cblock *cb = &c->checker->cache[i];
-		if (cb->b && (hash ? !memcmp(cb->b->hash, hash, 32)
-				   : cb->height == height)) {
+		if (cb->b && !memcmp(cb->b->hash, hash, 32)) {
 			cb->used = ++c->checker->clock;
 			return cb;
 		}
@@ -353,8 +351,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 				log_unusual(SUB, "funding check: getblock "
 					    "%u unusable", cl->height);
 			}
-			struct cblock *cb = b ? cache_find(c, 0, cl->hash)
-					      : NULL;
+			struct cblock *cb = b ? cache_find(c, cl->hash) : NULL;
 			for (struct check *k = c->checker->head, *nx; k;
 			     k = nx) {
 				nx = k->next;
@@ -445,15 +442,12 @@ static void pump(struct chain *c)
 					finish(c, k, CHAIN_CHECK_NO_BLOCK);
 				continue;
 			}
-			if (k->st == NEED_HASH) {
-				struct cblock *cb = cache_find(c, h, NULL);
-				if (cb) {
-					memcpy(k->bhash, cb->b->hash, 32);
-					if (!resolve(c, k, cb))
-						continue;
-				}
-			} else if (k->st == NEED_BLOCK) {
-				struct cblock *cb = cache_find(c, 0, k->bhash);
+			/* The cache is by hash only: the block at a
+			 * height changes in a reorg (one deeper than the
+			 * blocks the follower keeps drops nothing here), so
+			 * the height is always asked (getblockhash). */
+			if (k->st == NEED_BLOCK) {
+				struct cblock *cb = cache_find(c, k->bhash);
 				if (cb && !resolve(c, k, cb))
 					continue;
 			}
