@@ -153,6 +153,7 @@ static void lost(struct chain *c, const char *fmt, ...)
 	va_end(ap);
 	c->info.errors++;
 	c->info.connected = false;
+	c->repolls = 0;
 	set_status(c, CHAIN_LOST, cause);
 	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
 	if (c->backoff > BACKOFF_MAX)
@@ -192,6 +193,19 @@ static void poll_info(struct chain *c)
 	json_t *p[] = { json_array(), json_pack("[i]", 0) };
 
 	send_calls(c, STEP_INFO, 2, m, p);
+}
+
+/* Ask the node's tip again at once, after an answer that contradicts an
+ * earlier one; a node that keeps doing so is lost (backoff), not asked in
+ * a loop (the same bound as chain_follow_decide's). */
+static void repoll(struct chain *c, const char *why)
+{
+	if (++c->repolls > CHAIN_FOLLOW_MAX_REPOLLS) {
+		lost(c, "the node's answers keep contradicting each other "
+		     "(%s)", why);
+		return;
+	}
+	poll_info(c);
 }
 
 static void ask_hash(struct chain *c, enum step step, uint32_t h)
@@ -455,6 +469,7 @@ static void cons_block(struct chain *c, const uint8_t *raw, size_t len)
 static void at_tip(struct chain *c)
 {
 	c->backoff = 0;
+	c->repolls = 0;
 	set_status(c, CHAIN_SYNCED, NULL);
 	after_tip(c);
 }
@@ -477,6 +492,7 @@ static void disconnect_tip(struct chain *c)
 			   "block %u", h);
 	crash_point(c, "disconnect.chain", h);
 	c->info.blocks_disconnected++;
+	c->repolls = 0;
 	log_info(SUB, "block %u disconnected (reorg)", h);
 	if (c->cons.disconnect) {
 		enum chain_apply r = c->cons.disconnect(c->cons.ctx, h, old);
@@ -515,6 +531,7 @@ static struct chain_follow_view follow_view(const struct chain *c)
 		.node_best = c->node.best,
 		.at_tip = FH_UNASKED,
 		.next = FH_UNASKED,
+		.repolls = c->repolls,
 	};
 	return v;
 }
@@ -547,6 +564,7 @@ static void follow(struct chain *c, const struct chain_follow_view *v,
 		at_tip(c);
 		return;
 	case FOLLOW_WAIT:
+		c->repolls = 0;
 		if (c->info.status != CHAIN_SYNCING)
 			set_status(c, CHAIN_SYNCING, NULL);
 		if (!c->behind_logged)
@@ -579,10 +597,16 @@ static void follow(struct chain *c, const struct chain_follow_view *v,
 		advance(c);
 		return;
 	case FOLLOW_REPOLL:
+		c->repolls++;
 		poll_info(c);
 		return;
 	case FOLLOW_LOST:
-		lost(c, "getblockhash: %s", cause ? cause : "not a hash");
+		if (v->repolls >= CHAIN_FOLLOW_MAX_REPOLLS && !cause)
+			lost(c, "the node's answers keep contradicting each "
+			     "other (%u re-polls in a row)", v->repolls);
+		else
+			lost(c, "getblockhash: %s", cause ? cause
+			     : "not a hash");
 		return;
 	}
 	abort();
@@ -618,7 +642,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	if (c->have_tip && memcmp(b->prev_hash, c->hash, 32)) {
 		/* The node reorganised between our two calls: look again. */
 		chain_block_free(b);
-		poll_info(c);
+		repoll(c, "a block not on our tip");
 		return;
 	}
 	/* One transaction: the tip store and the watch set (spends,
@@ -639,6 +663,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		log_broken(SUB, "tip store: cannot commit block %u", c->height);
 	crash_point(c, "connect.chain", c->height);
 	c->info.blocks_connected++;
+	c->repolls = 0;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
 	if (c->cons.connect) {
@@ -804,7 +829,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		size_t len;
 		if (rep[0].code) {
 			/* Block gone (reorg between calls): start over. */
-			poll_info(c);
+			repoll(c, "getblock failed");
 			return;
 		}
 		if (!chain_json_hex(rep[0].result, &raw, &len,
@@ -854,7 +879,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 	case STEP_CONS_HASH:
 		if (rep[0].code == -8) {
 			/* The node's chain got shorter meanwhile. */
-			poll_info(c);
+			repoll(c, "no block at the consumer's height");
 			return;
 		}
 		if (rep[0].code || !chain_json_hash(rep[0].result,
@@ -875,7 +900,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		uint8_t *raw;
 		size_t len;
 		if (rep[0].code) {
-			poll_info(c); /* gone in a reorg: start over */
+			repoll(c, "getblock failed"); /* gone in a reorg */
 			return;
 		}
 		if (!chain_json_hex(rep[0].result, &raw, &len,

@@ -138,6 +138,7 @@ struct chain {
 
 	struct chain_bci node;
 	uint32_t best_seen;     /* highest node height seen (funding.c) */
+	unsigned repolls;       /* immediate re-polls in a row (follow.h) */
 	bool node_known;
 	uint8_t next_hash[32];
 	uint32_t next_height;

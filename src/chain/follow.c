@@ -38,6 +38,12 @@ bool chain_follow_catching_up(const struct chain_follow_view *v)
 	return v->node_ibd || v->node_headers > v->node_blocks;
 }
 
+static enum chain_follow_do repoll(const struct chain_follow_view *v)
+{
+	return v->repolls >= CHAIN_FOLLOW_MAX_REPOLLS ? FOLLOW_LOST
+						       : FOLLOW_REPOLL;
+}
+
 enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 {
 	bool behind = chain_follow_catching_up(v);
@@ -57,7 +63,7 @@ enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 	case FH_NONE:
 		/* Its chain got shorter between the two calls: look again
 		 * (then it is below our tip, decided above). */
-		return FOLLOW_REPOLL;
+		return repoll(v);
 	case FH_GOT:
 		if (memcmp(v->at_tip_hash, v->hash, 32))
 			/* Another block at our height: ours left its chain.
@@ -71,7 +77,7 @@ enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 	case FH_NONE:
 		/* Our tip is its tip after all, or its chain moved: look
 		 * again from getblockchaininfo. */
-		return FOLLOW_REPOLL;
+		return repoll(v);
 	case FH_ERROR:
 		return FOLLOW_LOST;
 	case FH_GOT:

@@ -144,6 +144,20 @@ int main(void)
 				chain_follow_name(got),
 				chain_follow_name(r->want));
 	}
+	/* A node whose tip keeps moving under us (or lies): re-polled at
+	 * most CHAIN_FOLLOW_MAX_REPOLLS times in a row, then lost (with a
+	 * backoff), never a request loop. */
+	for (unsigned k = 0; k <= CHAIN_FOLLOW_MAX_REPOLLS + 2; k++) {
+		struct chain_follow_view v = {
+			.have_tip = true, .height = 10, .hash = A,
+			.node_blocks = 12, .node_headers = 12,
+			.node_best = B, .at_tip = FH_GOT, .at_tip_hash = A,
+			.next = FH_NONE, .repolls = k,
+		};
+		CHECK(chain_follow_decide(&v) ==
+		      (k < CHAIN_FOLLOW_MAX_REPOLLS ? FOLLOW_REPOLL
+						    : FOLLOW_LOST));
+	}
 	/* Exhaustive over the small domain: never FORWARD without our tip
 	 * confirmed on the node's chain, never BACK while it catches up. */
 	const uint8_t *hs[] = { A, B, C };
