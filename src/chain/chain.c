@@ -239,7 +239,8 @@ static void mempool_fetch(struct chain *c)
 	size_t n;
 
 	/* Bounded work per poll: the rest is fetched in the next polls. */
-	size_t room = CHAIN_MEMPOOL_PER_POLL - c->mp_polled;
+	size_t room = c->mp_per_poll > c->mp_polled
+		      ? c->mp_per_poll - c->mp_polled : 0;
 	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch,
 					  room < MEMPOOL_BATCH ? room
 							       : MEMPOOL_BATCH);
@@ -268,7 +269,17 @@ static void mempool_fetch(struct chain *c)
 static void crash_hook_init(struct chain *c)
 {
 	const char *v = getenv("COLDNODE_TEST_HOOK_CRASH_AT");
+	const char *pp = getenv("COLDNODE_TEST_HOOK_MEMPOOL_PER_POLL");
 	const char *at;
+
+	/* Test hook: a smaller per-poll bound, so a test mempool of a few
+	 * hundred transactions is "larger than the cap". */
+	c->mp_per_poll = CHAIN_MEMPOOL_PER_POLL;
+	if (pp && atoi(pp) > 0) {
+		c->mp_per_poll = (size_t)atoi(pp);
+		log_unusual(SUB, "test hook: at most %zu new mempool "
+			    "transactions per poll", c->mp_per_poll);
+	}
 
 	if (!v || !*v)
 		return;

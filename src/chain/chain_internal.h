@@ -155,7 +155,8 @@ struct chain {
 	struct chain_mempool *mp;
 	uint8_t mp_batch[MEMPOOL_BATCH][32];
 	size_t mp_nbatch;
-	size_t mp_polled;       /* fetched this poll (CHAIN_MEMPOOL_PER_POLL) */
+	size_t mp_polled;       /* fetched this poll (mp_per_poll) */
+	size_t mp_per_poll;     /* CHAIN_MEMPOOL_PER_POLL (or a test hook) */
 
 	/* The consumer (chain_set_consumer) and its cursor. */
 	struct chain_consumer cons;
