@@ -300,8 +300,11 @@ class Diff:
         b.send(tx['hex'])
         b.mine(1)
         self.funds = [(tx['txid'], i) for i in range(FUND_OUTPUTS)]
-        self.base = b.height()
         b.mine(GAP)
+        # coldnode's birthday: a reorg never reaches below it (blocks
+        # below the birthday are not scanned, even when a reorg replaces
+        # them; bcoin's wallet follows the reorg down to the fork).
+        self.base = b.height()
         self.accts = [Account(self.tool, mnemonic, 0),
                       Account(self.tool, mnemonic, 1)]
         a0 = self.accts[0]
