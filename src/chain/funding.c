@@ -67,7 +67,7 @@ struct batch {
 	struct chain *c;
 	struct batch *next, *prev; /* in flight, freed with the checker */
 	size_t n;
-	struct call calls[64];
+	struct call calls[CHAIN_BATCH_MAX];
 };
 
 /* A channel accepted short of CHAIN_WANT_CONF. */
@@ -261,18 +261,23 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 {
 	struct batch *bt = ctx;
 	struct chain *c = bt->c;
-	struct chain_reply rep[64];
+	struct chain_batch rb = { 0 };
+	struct chain_reply *rep = NULL;
 	char err[160];
 	json_t *root = NULL;
 
 	c->checker->inflight--;
 	batch_unlink(c->checker, bt);
-	if (r == CHAIN_HTTP_OK && (status == 200 || status == 500))
-		root = chain_json_replies(body, len, false, rep, bt->n, err,
-					  sizeof(err));
-	else
+	if (r != CHAIN_HTTP_OK || (status != 200 && status != 500))
 		snprintf(err, sizeof(err), "%s",
 			 r == CHAIN_HTTP_OK ? "HTTP error" : errtext);
+	else if (chain_json_batch(body, len, bt->n, &rb, err, sizeof(err)) ==
+		 CHAIN_BATCH_OK) {
+		root = rb.root;
+		rep = rb.rep;
+	}
+	if (!root)
+		chain_batch_clear(&rb);
 	if (!root) {
 		log_unusual(SUB, "funding check batch failed: %s", err);
 		c->info.errors++;
@@ -384,7 +389,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 	}
 	if (in_tx && !chain_store_commit(c->store))
 		log_broken(SUB, "watch store: cannot commit a batch of checks");
-	json_decref(root);
+	chain_batch_clear(&rb);
 	free(bt);
 	pump(c);
 }
@@ -404,8 +409,8 @@ static void pump(struct chain *c)
 	struct chain_checker *ck = c->checker;
 	size_t max = c->cfg.check_batch;
 
-	if (max > 64)
-		max = 64;
+	if (max > CHAIN_BATCH_MAX)
+		max = CHAIN_BATCH_MAX;
 	while (usable(c) && ck->inflight < c->cfg.check_inflight) {
 		struct batch *bt = calloc(1, sizeof(*bt));
 		json_t *arr = json_array();

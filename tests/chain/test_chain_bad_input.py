@@ -71,7 +71,7 @@ class FaultyProxy:
                     self.close_connection = True
                     return
                 if f == 'oversized':
-                    return self.reply(200, b'[' + b' ' * (17 << 20) + b']')
+                    return self.reply(200, b'[' + b' ' * (33 << 20) + b']')
                 if f == 'warmup':
                     calls = json.loads(body)
                     out = [{'result': None, 'id': c['id'], 'error': {
