@@ -5,8 +5,9 @@ tip) while the node mines BLOCKS blocks carrying payments to a second
 account and spends of some of them (signed from the mnemonic by bcoin's
 own code); then the second account is imported with a birthday BLOCKS
 blocks below the tip.  coldnode must rescan those blocks for it without
-moving its tip back (the tip stays: GetState's wallet tip never goes down
-during the rescan, the chain's height neither), and end with exactly what
+moving its tip back (GetState's wallet tip never goes down during the
+rescan; the chain view's height, GetInfo's block_height, neither, and
+synced_to_chain stays true), and end with exactly what
 the node's UTXO set says the second account holds (gettxout of every
 output made), the first account untouched.  The time the rescan took is
 printed.
@@ -123,9 +124,16 @@ def main():
             t0 = time.monotonic()
             ctl(w, 'wallet', 'importaccounts', '--birthday', str(bday), p1)
             lowest = tip
+            chain_lowest = tip
+            unsynced = 0
             while True:
                 st = coldctl_state(w)
                 lowest = min(lowest, int(st['wallet']['tip_height']))
+                # GetInfo's block_height and synced_to_chain come from
+                # the chain view: the wallet's rescan must not move them
+                # (the chain used to rewind itself for the wallet).
+                chain_lowest = min(chain_lowest, int(st['chain']['height']))
+                unsynced += not st['chain']['synced_to_chain']
                 if (int(st['wallet'].get('rescan_height', -1)) == -1 and
                         int(st['wallet']['tip_height']) == tip):
                     break
@@ -136,6 +144,9 @@ def main():
             if lowest != tip:
                 fail(f'the wallet tip went back to {lowest} during the '
                      'rescan')
+            if chain_lowest != tip or unsynced:
+                fail(f'the chain view moved during the rescan: height down '
+                     f'to {chain_lowest}, {unsynced} reads not synced')
             got = balance(w)
             acc = got['account_balance']
             c1 = int(acc['a1']['confirmed_balance'])
