@@ -634,6 +634,45 @@ static void test_big_blocks(void)
 	free(real.p);
 }
 
+/* The "scanned block" debug line names the block as bitcoin-cli and block
+ * explorers do: display order (issue 17: it printed internal order). */
+static void test_log_hash(void)
+{
+	struct tkey key;
+	struct tblock b;
+	uint8_t zero[32] = { 0 };
+	char want[65], internal[65], line[512];
+	bool found = false, wrong = false;
+	FILE *f = tmpfile();
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	make_key(&key, 0);
+	make_block(&b, zero, NULL, 0);
+	hex_encode_reversed(want, b.blk->hash, 32);
+	hex_encode(internal, b.blk->hash, 32);
+	fresh_db("log");
+	struct wallet *w = open_wallet(5);
+	import(w, "default", &key, 0, 1);
+	log_set_stream(f);
+	CHECK(log_set_level("WLLT", LOG_DEBUG));
+	CHECK(conn(w, 1, &b) == WALLET_APPLIED);
+	CHECK(log_set_level("WLLT", LOG_INFO));
+	log_set_stream(stderr);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "scanned block 1 "))
+			continue;
+		found |= strstr(line, want) != NULL;
+		wrong |= strstr(line, internal) != NULL;
+	}
+	fclose(f);
+	CHECK(found && !wrong);
+	wallet_free(w);
+	free_block(&b);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -644,6 +683,7 @@ int main(void)
 	test_import_later();
 	test_gap_order();
 	test_big_blocks();
+	test_log_hash();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -246,9 +246,15 @@ class Diff:
             for tx in self.b.wallet_http('GET',
                                          f'/wallet/{a.wid}/tx/unconfirmed'):
                 if tx['hash'] not in mp:
-                    self.b.wallet_http('DELETE',
-                                       f'/wallet/{a.wid}/tx/{tx["hash"]}')
-                    n += 1
+                    try:
+                        self.b.wallet_http(
+                            'DELETE', f'/wallet/{a.wid}/tx/{tx["hash"]}')
+                        n += 1
+                    except BcoinError as e:
+                        # gone with an abandoned parent (bcoin removes a
+                        # transaction's spenders with it)
+                        if 'not eligible' not in str(e):
+                            raise
         return n
 
     def cold_synced(self):
