@@ -32,7 +32,7 @@ except in these named cases, where lnd's semantics differ from bcoin's:
                   blocks).
 
 The seed is printed; WALLET_DIFF_SEED=N reproduces a run,
-WALLET_DIFF_STEPS=N sets its length (meson: 40 by default, 200 with
+WALLET_DIFF_STEPS=N sets its length (meson: 30 by default, 200 with
 -Dlong_tests=true).
 """
 import base64
@@ -315,7 +315,7 @@ class Diff:
         b.mine(1)
         self.funds = [(tx['txid'], i) for i in range(FUND_OUTPUTS)]
         b.mine(GAP)
-        # coldnode's birthday: a reorg never reaches below it (blocks
+        # coldnode's first block: a reorg never reaches below it (blocks
         # below the birthday are not scanned, even when a reorg replaces
         # them; bcoin's wallet follows the reorg down to the fork).
         self.base = b.height()
@@ -327,9 +327,10 @@ class Diff:
             json.dump(a0.lnd_json(), f)
         self.bcoin_wallet(a0)
         self.imported = [a0]
-        self.node = self.h.node(
-            'w', *self.args, f'--wallet.accounts={path}',
-            f'--wallet.birthday={b.height()}')
+        # No birthday: the wallet starts at the chain's tip, as a new
+        # user's does; the later import with a birthday must keep what it
+        # found since (issue 17 item 2).
+        self.node = self.h.node('w', *self.args, f'--wallet.accounts={path}')
         self.node.start()
         self.agree('setup')
 
