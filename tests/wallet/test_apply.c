@@ -537,6 +537,142 @@ static void test_gap_order(void)
 	free_block(&b2);
 }
 
+/* Mainnet scale: a real 2,500-transaction mainnet block (none of its
+ * outputs ours: applied, replayed, undone), then on top of it a
+ * 2,500-transaction block paying 300 indexes of one branch in descending
+ * order (each pass of the gap-limit loop finds the next 10) and spending
+ * 100 of those coins later in the same block. */
+#ifndef CN_BLOCKS_DIR
+#define CN_BLOCKS_DIR "tests/data/blocks"
+#endif
+static void test_big_blocks(void)
+{
+	char path[512], err[200];
+	FILE *f;
+	struct rb_buf real = { 0 };
+	uint8_t buf[65536];
+	size_t n;
+	struct tkey k;
+
+	snprintf(path, sizeof(path), "%s/mainnet-702861.raw", CN_BLOCKS_DIR);
+	f = fopen(path, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		rb_put(&real, buf, n);
+	fclose(f);
+	struct chain_block *rb = chain_block_parse(real.p, real.len, err,
+						   sizeof(err));
+	CHECK(rb != NULL && rb->n_tx == 2500);
+	if (!rb)
+		return;
+
+	make_key(&k, 0);
+	fresh_db("big");
+	struct wallet *w = open_wallet(10);
+	import(w, "default", &k, 0, 702861);
+	CHECK(wallet_block_connected(w, 702861, rb->hash, rb) ==
+	      WALLET_APPLIED);
+	CHECK(wallet_block_connected(w, 702861, rb->hash, rb) ==
+	      WALLET_ALREADY);
+	CHECK(confirmed(w, "") == 0);
+
+	enum { NTX = 2500, PAID = 300, SPENT = 100 };
+	struct script *sc = calloc(PAID, sizeof(*sc));
+	struct ttx *t = calloc(NTX - 1, sizeof(*t));
+	for (uint32_t i = 0; i < PAID; i++)
+		sc[i] = p2wkh(&k, 0, i);
+	uint8_t other[22] = { 0x00, 20 };
+	int64_t want = 0;
+	for (size_t i = 0; i < NTX - 1; i++) {
+		t[i].nin = 1;
+		randombytes_buf(t[i].in[0].txid, 32);
+		t[i].nout = 1;
+		if (i < PAID) {
+			/* index 299 first, 0 last */
+			uint32_t idx = PAID - 1 - (uint32_t)i;
+			t[i].out[0] = (struct rb_out){ 1000 + idx, sc[idx].s,
+						       sc[idx].len };
+		} else {
+			t[i].out[0] = (struct rb_out){ 5000, other,
+						       sizeof(other) };
+		}
+	}
+	/* The spends need the paying transactions' ids: build, read them,
+	 * build again with the same nonces. */
+	struct tblock big;
+	uint32_t nonce0 = tnonce;
+	make_block(&big, rb->hash, t, NTX - 1);
+	for (size_t j = 0; j < SPENT; j++) {
+		size_t spender = PAID + 50 + j, paid = j * 3;
+		memcpy(t[spender].in[0].txid, big.blk->tx[1 + paid].txid, 32);
+		t[spender].in[0].vout = 0;
+	}
+	free_block(&big);
+	tnonce = nonce0;
+	make_block(&big, rb->hash, t, NTX - 1);
+	CHECK(big.blk->n_tx == NTX);
+	for (size_t i = 0; i < PAID; i++)
+		want += 1000 + (int64_t)(PAID - 1 - i);
+	for (size_t j = 0; j < SPENT; j++)
+		want -= 1000 + (int64_t)(PAID - 1 - j * 3);
+	CHECK(conn(w, 702862, &big) == WALLET_APPLIED);
+	CHECK(confirmed(w, "") == want);
+	/* used 300, gap 10: both branches derived */
+	CHECK(wallet_watched(w) == 310 + 10);
+	CHECK(disc(w, 702862, &big) == WALLET_APPLIED);
+	CHECK(confirmed(w, "") == 0);
+	CHECK(wallet_block_disconnected(w, 702861, rb->hash) ==
+	      WALLET_APPLIED);
+	CHECK(wallet_next_height(w) == 702861);
+	wallet_free(w);
+	free_block(&big);
+	free(t);
+	free(sc);
+	chain_block_free(rb);
+	free(real.p);
+}
+
+/* The "scanned block" debug line names the block as bitcoin-cli and block
+ * explorers do: display order (issue 17: it printed internal order). */
+static void test_log_hash(void)
+{
+	struct tkey key;
+	struct tblock b;
+	uint8_t zero[32] = { 0 };
+	char want[65], internal[65], line[512];
+	bool found = false, wrong = false;
+	FILE *f = tmpfile();
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	make_key(&key, 0);
+	make_block(&b, zero, NULL, 0);
+	hex_encode_reversed(want, b.blk->hash, 32);
+	hex_encode(internal, b.blk->hash, 32);
+	fresh_db("log");
+	struct wallet *w = open_wallet(5);
+	import(w, "default", &key, 0, 1);
+	log_set_stream(f);
+	CHECK(log_set_level("WLLT", LOG_DEBUG));
+	CHECK(conn(w, 1, &b) == WALLET_APPLIED);
+	CHECK(log_set_level("WLLT", LOG_INFO));
+	log_set_stream(stderr);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "scanned block 1 "))
+			continue;
+		found |= strstr(line, want) != NULL;
+		wrong |= strstr(line, internal) != NULL;
+	}
+	fclose(f);
+	CHECK(found && !wrong);
+	wallet_free(w);
+	free_block(&b);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -546,6 +682,8 @@ int main(void)
 	test_results();
 	test_import_later();
 	test_gap_order();
+	test_big_blocks();
+	test_log_hash();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
