@@ -249,7 +249,7 @@ static size_t n_tx_of(size_t n)
 	return n + 1;
 }
 
-/* Three real mainnet blocks (tests/chain/blocks/README.md): every txid
+/* Three real mainnet blocks (tests/data/blocks/README.md): every txid
  * against the header's merkle root; one byte of one transaction changed
  * (the block still parses, its hash is still the header's) is refused;
  * the last transaction repeated (CVE-2012-2459: the same root) is
@@ -382,7 +382,7 @@ int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 1;
-	test_mainnet(argc > 1 ? argv[1] : "tests/chain/blocks");
+	test_mainnet(argc > 1 ? argv[1] : "tests/data/blocks");
 	test_genesis();
 	test_witness();
 	test_refusals();
