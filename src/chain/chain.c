@@ -13,12 +13,14 @@
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
+#include "chain/follow.h"
 #include "chain/mempool.h"
 #include "common/common.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -71,9 +73,9 @@ void chain_config_defaults(struct chain_config *cfg)
 	cfg->network = "mainnet";
 	cfg->poll_interval = 10.0;
 	cfg->timeout = 30.0;
-	/* A 4 MB block is 8 MB of hex, plus the JSON envelope. */
-	cfg->max_response = 16u << 20;
-	cfg->resume_height = -1;
+	/* A 4 MB block is 8 MB of hex, plus the JSON envelope; a 300,000-tx
+	 * getrawmempool is 20 MB. */
+	cfg->max_response = 32u << 20;
 	cfg->max_checks = 20000;
 	cfg->check_batch = 32;
 	cfg->check_inflight = 2;
@@ -151,6 +153,7 @@ static void lost(struct chain *c, const char *fmt, ...)
 	va_end(ap);
 	c->info.errors++;
 	c->info.connected = false;
+	c->repolls = 0;
 	set_status(c, CHAIN_LOST, cause);
 	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
 	if (c->backoff > BACKOFF_MAX)
@@ -160,6 +163,7 @@ static void lost(struct chain *c, const char *fmt, ...)
 
 static void on_reply(void *ctx, enum chain_http_result r, long status,
 		     const char *body, size_t len, const char *errtext);
+static void advance(struct chain *c);
 
 /* Send a batch of calls "method(params)" with ids 0..n-1. */
 static void send_calls(struct chain *c, enum step step, size_t n,
@@ -189,6 +193,19 @@ static void poll_info(struct chain *c)
 	json_t *p[] = { json_array(), json_pack("[i]", 0) };
 
 	send_calls(c, STEP_INFO, 2, m, p);
+}
+
+/* Ask the node's tip again at once, after an answer that contradicts an
+ * earlier one; a node that keeps doing so is lost (backoff), not asked in
+ * a loop (the same bound as chain_follow_decide's). */
+static void repoll(struct chain *c, const char *why)
+{
+	if (++c->repolls > CHAIN_FOLLOW_MAX_REPOLLS) {
+		lost(c, "the node's answers keep contradicting each other "
+		     "(%s)", why);
+		return;
+	}
+	poll_info(c);
 }
 
 static void ask_hash(struct chain *c, enum step step, uint32_t h)
@@ -221,7 +238,13 @@ static void mempool_fetch(struct chain *c)
 	json_t *p[MEMPOOL_BATCH];
 	size_t n;
 
-	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch, MEMPOOL_BATCH);
+	/* Bounded work per poll: the rest is fetched in the next polls. */
+	size_t room = c->mp_per_poll > c->mp_polled
+		      ? c->mp_per_poll - c->mp_polled : 0;
+	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch,
+					  room < MEMPOOL_BATCH ? room
+							       : MEMPOOL_BATCH);
+	c->mp_polled += c->mp_nbatch;
 	if (!c->mp_nbatch) {
 		const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
 		c->ev.mempool_txs(c->ev.ctx, txs, n);
@@ -238,11 +261,51 @@ static void mempool_fetch(struct chain *c)
 	send_calls(c, STEP_MEMPOOL_TX, c->mp_nbatch, m, p);
 }
 
-/* The node's tip is ours: synced; report the mempool if asked to. */
-static void at_tip(struct chain *c)
+/* Test hook (docs/chain.md "Crash points"): with
+ * COLDNODE_TEST_HOOK_CRASH_AT=NAME[@HEIGHT] in the environment the
+ * process kills itself (SIGKILL, as kill -9) at the named point between
+ * two writes of a block's connect or disconnect, for the crash-point test
+ * (tests/crash/test_crash_points.py).  Never set in production. */
+static void crash_hook_init(struct chain *c)
 {
-	c->backoff = 0;
-	set_status(c, CHAIN_SYNCED, NULL);
+	const char *v = getenv("COLDNODE_TEST_HOOK_CRASH_AT");
+	const char *pp = getenv("COLDNODE_TEST_HOOK_MEMPOOL_PER_POLL");
+	const char *at;
+
+	/* Test hook: a smaller per-poll bound, so a test mempool of a few
+	 * hundred transactions is "larger than the cap". */
+	c->mp_per_poll = CHAIN_MEMPOOL_PER_POLL;
+	if (pp && atoi(pp) > 0) {
+		c->mp_per_poll = (size_t)atoi(pp);
+		log_unusual(SUB, "test hook: at most %zu new mempool "
+			    "transactions per poll", c->mp_per_poll);
+	}
+
+	if (!v || !*v)
+		return;
+	snprintf(c->crash_at, sizeof(c->crash_at), "%s", v);
+	at = strchr(c->crash_at, '@');
+	c->crash_height = -1;
+	if (at) {
+		c->crash_height = strtoll(at + 1, NULL, 10);
+		c->crash_at[at - c->crash_at] = '\0';
+	}
+	log_unusual(SUB, "test hook: will be killed at crash point %s",
+		    v);
+}
+
+static void crash_point(struct chain *c, const char *name, uint32_t height)
+{
+	if (!c->crash_at[0] || strcmp(c->crash_at, name) ||
+	    (c->crash_height >= 0 && c->crash_height != (int64_t)height))
+		return;
+	log_unusual(SUB, "test hook: crash point %s at block %u: kill -9",
+		    name, height);
+	raise(SIGKILL);
+}
+
+static void mempool_or_wait(struct chain *c)
+{
 	if (c->ev.mempool ||
 	    (c->ev.mempool_txs &&
 	     (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx)))) {
@@ -254,17 +317,203 @@ static void at_tip(struct chain *c)
 	schedule(c, c->cfg.poll_interval);
 }
 
+/* ---- the consumer cursor (chain_set_consumer, follow.c) ---- */
+
+/* Blocks delivered to the consumer per round before the node's tip is
+ * polled again (a 1,000-block rescan must not hide new blocks). */
+#define CONS_PER_ROUND 50
+
+static enum chain_consumer_do cons_decide(struct chain *c, uint32_t *th,
+					  uint8_t thash[32], int64_t *next)
+{
+	uint8_t at[32];
+	struct chain_consumer_view v = {
+		.chain_height = c->height,
+		.chain_at = FH_UNASKED,
+	};
+
+	v.has_tip = c->cons.tip(c->cons.ctx, th, thash);
+	v.tip_height = *th;
+	v.tip_hash = thash;
+	v.next = *next = c->cons.next_height(c->cons.ctx);
+	if (v.has_tip && *th <= c->height) {
+		if (*th == c->height) {
+			memcpy(at, c->hash, 32);
+			v.chain_at = FH_GOT;
+		} else if (chain_store_hash_at(c->store, *th, at)) {
+			v.chain_at = FH_GOT;
+		} else if (c->cons_ok && c->cons_ok_height == *th &&
+			   !memcmp(c->cons_ok_hash, thash, 32)) {
+			memcpy(at, thash, 32);
+			v.chain_at = FH_GOT;
+		}
+		v.chain_at_hash = at;
+	}
+	return chain_consumer_decide(&v);
+}
+
+static void cons_ask_hash(struct chain *c, enum step step, uint32_t h)
+{
+	const char *m[] = { "getblockhash" };
+	json_t *p[] = { json_pack("[I]", (json_int_t)h) };
+
+	c->cons_height = h;
+	send_calls(c, step, 1, m, p);
+}
+
+/* One step of the consumer cursor.  True: a request is out (its answer
+ * continues); false: nothing (more) to do this round. */
+static bool cons_step(struct chain *c)
+{
+	if (!c->cons.connect || !c->have_tip)
+		return false;
+	while (c->cons_round < CONS_PER_ROUND) {
+		uint32_t th = 0;
+		uint8_t thash[32];
+		int64_t next;
+		enum chain_apply r;
+
+		switch (cons_decide(c, &th, thash, &next)) {
+		case CONS_IDLE:
+			return false;
+		case CONS_DISCONNECT:
+			r = c->cons.disconnect(c->cons.ctx, th, thash);
+			crash_point(c, "consumer.disconnect", th);
+			c->cons_round++;
+			if (r != CHAIN_APPLIED) {
+				/* Retried at the next poll, not in a loop. */
+				log_unusual(SUB, "consumer could not undo its "
+					    "block %u (result %d)", th, (int)r);
+				return false;
+			}
+			log_info(SUB, "consumer's block %u undone: not on the "
+				 "chain followed", th);
+			continue;
+		case CONS_VERIFY:
+			memcpy(c->cons_hash, thash, 32);
+			cons_ask_hash(c, STEP_CONS_VERIFY, th);
+			return true;
+		case CONS_FETCH:
+			c->cons_next = next;
+			cons_ask_hash(c, STEP_CONS_HASH, (uint32_t)next);
+			return true;
+		}
+	}
+	/* A full round: look at the node's tip, then go on. */
+	c->cons_round = 0;
+	poll_info(c);
+	return true;
+}
+
+static void after_tip(struct chain *c)
+{
+	if (cons_step(c))
+		return;
+	mempool_or_wait(c);
+}
+
+/* A historical block for the consumer (our tip does not move). */
+static void cons_block(struct chain *c, const uint8_t *raw, size_t len)
+{
+	char err[128];
+	struct chain_block *b = chain_block_parse(raw, len, err, sizeof(err));
+	enum chain_apply r;
+	uint32_t th;
+	uint8_t thash[32];
+
+	if (!b) {
+		lost(c, "block %u does not parse: %s", c->cons_height, err);
+		return;
+	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->cons_height, err);
+		return;
+	}
+	if (memcmp(b->hash, c->cons_hash, 32)) {
+		chain_block_free(b);
+		lost(c, "getblock %u returned another block", c->cons_height);
+		return;
+	}
+	r = c->cons.connect(c->cons.ctx, c->cons_height, b->hash, b);
+	crash_point(c, "consumer.rescan", c->cons_height);
+	chain_block_free(b);
+	c->cons_round++;
+	switch (r) {
+	case CHAIN_APPLIED:
+	case CHAIN_ALREADY:
+		/* It must move on, or we would fetch it forever. */
+		if (c->cons.next_height(c->cons.ctx) == c->cons_next) {
+			log_unusual(SUB, "consumer stays at block %u: retried "
+				    "at the next poll", c->cons_height);
+			mempool_or_wait(c);
+			return;
+		}
+		break;
+	case CHAIN_FORK:
+		/* Its tip is not this block's parent: undo its tip. */
+		if (c->cons.tip(c->cons.ctx, &th, thash) &&
+		    c->cons.disconnect(c->cons.ctx, th, thash) ==
+		    CHAIN_APPLIED) {
+			crash_point(c, "consumer.disconnect", th);
+			log_info(SUB, "consumer's block %u undone: not the "
+				 "parent of block %u", th, c->cons_height);
+			break;
+		}
+		log_unusual(SUB, "consumer refused block %u (fork) and its "
+			    "tip could not be undone", c->cons_height);
+		mempool_or_wait(c);
+		return;
+	case CHAIN_GAP:
+		break; /* its next height moved: decided again */
+	case CHAIN_FAILED:
+		log_unusual(SUB, "consumer failed on block %u: retried at the "
+			    "next poll", c->cons_height);
+		mempool_or_wait(c);
+		return;
+	}
+	after_tip(c);
+}
+
+/* The node's tip is ours: synced; the consumer's blocks, then the
+ * mempool if asked for. */
+static void at_tip(struct chain *c)
+{
+	c->backoff = 0;
+	c->repolls = 0;
+	set_status(c, CHAIN_SYNCED, NULL);
+	after_tip(c);
+}
+
+/* Our tip left the node's chain.  One transaction: the tip store and the
+ * watch set's undo; then the consumer (its own file, idempotent). */
 static void disconnect_tip(struct chain *c)
 {
 	uint8_t old[32];
 	uint32_t h = c->height;
+	bool in_tx = chain_store_begin(c->store);
 
 	memcpy(old, c->hash, 32);
 	if (!chain_store_drop(c->store, h))
 		log_broken(SUB, "tip store: cannot drop block %u", h);
-	c->info.blocks_disconnected++;
-	log_info(SUB, "block %u disconnected (reorg)", h);
+	crash_point(c, "disconnect.store", h);
 	chain_watch_unblock(c, h);
+	if (in_tx && !chain_store_commit(c->store))
+		log_broken(SUB, "tip store: cannot commit the disconnect of "
+			   "block %u", h);
+	crash_point(c, "disconnect.chain", h);
+	c->info.blocks_disconnected++;
+	c->repolls = 0;
+	log_info(SUB, "block %u disconnected (reorg)", h);
+	if (c->cons.disconnect) {
+		enum chain_apply r = c->cons.disconnect(c->cons.ctx, h, old);
+		/* Not its tip (FORK, GAP): the cursor at the tip compares
+		 * hashes and undoes what is left. */
+		if (r == CHAIN_FAILED)
+			log_unusual(SUB, "consumer could not undo block %u: "
+				    "retried at the tip", h);
+		crash_point(c, "disconnect.consumer", h);
+	}
 	if (c->ev.block_disconnected)
 		c->ev.block_disconnected(c->ev.ctx, h, old);
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
@@ -278,43 +527,108 @@ static void disconnect_tip(struct chain *c)
 	}
 }
 
-/* After the tip moved: next step towards the node's tip. */
-static void advance(struct chain *c)
+/* The view chain_follow_decide() decides on: our tip, the node's last
+ * getblockchaininfo, and (at_tip/next) its hashes at our tip and the next
+ * height when just asked. */
+static struct chain_follow_view follow_view(const struct chain *c)
 {
-	if (!c->have_tip) {
+	struct chain_follow_view v = {
+		.have_tip = c->have_tip,
+		.height = c->height,
+		.hash = c->hash,
+		.node_blocks = c->node.blocks,
+		.node_headers = c->node.headers,
+		.node_ibd = c->node.ibd,
+		.node_best = c->node.best,
+		.at_tip = FH_UNASKED,
+		.next = FH_UNASKED,
+		.repolls = c->repolls,
+	};
+	return v;
+}
+
+static void step_back(struct chain *c)
+{
+	if (!c->in_reorg)
+		c->info.reorgs++;
+	c->in_reorg = true;
+	disconnect_tip(c);
+}
+
+/* Do what chain_follow_decide() says (the only place that acts on it). */
+static void follow(struct chain *c, const struct chain_follow_view *v,
+		   const char *cause)
+{
+	enum chain_follow_do d = chain_follow_decide(v);
+
+	if (d != FOLLOW_WAIT)
+		c->behind_logged = false;
+	switch (d) {
+	case FOLLOW_START: {
 		uint32_t start = c->node.blocks > c->cfg.start_height
 				 ? c->node.blocks - c->cfg.start_height : 0;
-		/* A consumer asked for earlier blocks (chain_config). */
-		if (c->cfg.resume_height >= 0 &&
-		    c->cfg.resume_height <= (int64_t)c->node.blocks)
-			start = (uint32_t)c->cfg.resume_height;
-		c->cfg.resume_height = -1;
 		c->next_height = start;
 		ask_hash(c, STEP_START, start);
 		return;
 	}
-	if (!memcmp(c->hash, c->node.best, 32)) {
-		c->behind_logged = false;
+	case FOLLOW_AT_TIP:
 		at_tip(c);
 		return;
-	}
-	if (c->info.status != CHAIN_SYNCING)
-		set_status(c, CHAIN_SYNCING, NULL);
-	/* The node is below our tip: it is catching up (a fresh or
-	 * restarted node), or its new branch is still shorter.  Wait, as
-	 * Core Lightning does ("bitcoind is behind"), rather than roll back
-	 * blocks it may simply not have yet; a branch that wins shows up as
-	 * a hash mismatch once it is as long as ours. */
-	if (c->node.blocks < c->height) {
+	case FOLLOW_WAIT:
+		c->repolls = 0;
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
 		if (!c->behind_logged)
-			log_info(SUB, "node at height %u, below our tip %u: "
-				 "waiting for it", c->node.blocks, c->height);
+			log_info(SUB, "node at height %u (headers %u%s), our tip "
+				 "%u: waiting for it to catch up",
+				 c->node.blocks, c->node.headers,
+				 c->node.ibd ? ", initial block download" : "",
+				 c->height);
 		c->behind_logged = true;
 		schedule(c, c->cfg.poll_interval);
 		return;
+	case FOLLOW_ASK:
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
+		ask_hash(c, STEP_HASHES, c->height);
+		return;
+	case FOLLOW_FORWARD:
+		memcpy(c->next_hash, v->next_hash, 32);
+		c->next_height = c->height + 1;
+		ask_block(c);
+		return;
+	case FOLLOW_BACK:
+		if (c->info.status != CHAIN_SYNCING)
+			set_status(c, CHAIN_SYNCING, NULL);
+		if (c->node.blocks < c->height && !c->in_reorg)
+			log_info(SUB, "node's chain is shorter (height %u, our "
+				 "tip %u) and it is not catching up: stepping "
+				 "back to it", c->node.blocks, c->height);
+		step_back(c);
+		advance(c);
+		return;
+	case FOLLOW_REPOLL:
+		c->repolls++;
+		poll_info(c);
+		return;
+	case FOLLOW_LOST:
+		if (v->repolls >= CHAIN_FOLLOW_MAX_REPOLLS && !cause)
+			lost(c, "the node's answers keep contradicting each "
+			     "other (%u re-polls in a row)", v->repolls);
+		else
+			lost(c, "getblockhash: %s", cause ? cause
+			     : "not a hash");
+		return;
 	}
-	c->behind_logged = false;
-	ask_hash(c, STEP_HASHES, c->height);
+	abort();
+}
+
+/* After the tip moved: next step towards the node's tip. */
+static void advance(struct chain *c)
+{
+	struct chain_follow_view v = follow_view(c);
+
+	follow(c, &v, NULL);
 }
 
 static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
@@ -326,6 +640,11 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		lost(c, "block %u does not parse: %s", c->next_height, err);
 		return;
 	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->next_height, err);
+		return;
+	}
 	if (memcmp(b->hash, c->next_hash, 32)) {
 		chain_block_free(b);
 		lost(c, "getblock %u returned another block", c->next_height);
@@ -334,22 +653,45 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	if (c->have_tip && memcmp(b->prev_hash, c->hash, 32)) {
 		/* The node reorganised between our two calls: look again. */
 		chain_block_free(b);
-		poll_info(c);
+		repoll(c, "a block not on our tip");
 		return;
 	}
+	/* One transaction: the tip store and the watch set (spends,
+	 * forgets); then the consumer (its own file, idempotent). */
+	bool in_tx = chain_store_begin(c->store);
 	if (!chain_store_put(c->store, c->next_height, b->hash, b->prev_hash,
 			     b->time))
 		log_broken(SUB, "tip store: cannot write block %u",
 			   c->next_height);
+	crash_point(c, "connect.store", c->next_height);
 	c->have_tip = true;
 	c->in_reorg = false;
 	c->height = c->next_height;
 	memcpy(c->hash, b->hash, 32);
 	c->tip_time = b->time;
+	chain_watch_block(c, c->height, b);
+	if (in_tx && !chain_store_commit(c->store))
+		log_broken(SUB, "tip store: cannot commit block %u", c->height);
+	crash_point(c, "connect.chain", c->height);
 	c->info.blocks_connected++;
+	c->repolls = 0;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
-	chain_watch_block(c, c->height, b);
+	if (c->cons.connect) {
+		int64_t next = c->cons.next_height(c->cons.ctx);
+		/* Only the block it wants next; a consumer behind or on
+		 * another branch is brought here by the cursor at the tip. */
+		if (next < 0 || next == (int64_t)c->height) {
+			enum chain_apply r = c->cons.connect(c->cons.ctx,
+							     c->height,
+							     b->hash, b);
+			if (r == CHAIN_FAILED)
+				log_unusual(SUB, "consumer failed on block "
+					    "%u: retried at the tip",
+					    c->height);
+			crash_point(c, "connect.consumer", c->height);
+		}
+	}
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
@@ -414,6 +756,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		}
 		snprintf(c->info.node_chain, sizeof(c->info.node_chain), "%s",
 			 c->node.chain);
+		if (c->node.blocks > c->best_seen)
+			c->best_seen = c->node.blocks;
 		if (!chain_json_hash(rep[1].result, genesis)) {
 			lost(c, "getblockhash 0: not a hash");
 			return;
@@ -448,7 +792,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		 * initial block download): its confirmation counts would be
 		 * too low and its blocks missing. */
 		c->node_behind = (c->have_tip && c->node.blocks < c->height) ||
-				 c->node.ibd;
+				 c->node.ibd || c->node.headers > c->node.blocks;
 		chain_funding_status(c); /* waiting checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
@@ -470,36 +814,25 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		ask_block(c);
 		return;
 	case STEP_HASHES: {
-		uint8_t h[32];
+		uint8_t at[32], next[32];
+		struct chain_follow_view v = follow_view(c);
 		/* -8: height out of range (the node's chain got shorter). */
-		if (rep[0].code == -8 ||
-		    (!rep[0].code && chain_json_hash(rep[0].result, h) &&
-		     memcmp(h, c->hash, 32))) {
-			if (!c->in_reorg)
-				c->info.reorgs++;
-			c->in_reorg = true;
-			disconnect_tip(c);
-			advance(c);
-			return;
-		}
-		if (rep[0].code) {
-			lost(c, "getblockhash: %lld %s", rep[0].code,
-			     rep[0].message);
-			return;
-		}
-		if (n < 2 || rep[1].code == -8) {
-			/* Node's tip moved under us: ask again. */
-			poll_info(c);
-			return;
-		}
-		if (rep[1].code || !chain_json_hash(rep[1].result,
-						    c->next_hash)) {
-			lost(c, "getblockhash: %s", rep[1].code
-			     ? rep[1].message : "not a hash");
-			return;
-		}
-		c->next_height = c->height + 1;
-		ask_block(c);
+		v.at_tip = rep[0].code == -8 ? FH_NONE
+			   : !rep[0].code && chain_json_hash(rep[0].result, at)
+			   ? FH_GOT : FH_ERROR;
+		v.at_tip_hash = at;
+		v.next = n < 2 ? FH_UNASKED : rep[1].code == -8 ? FH_NONE
+			 : !rep[1].code && chain_json_hash(rep[1].result, next)
+			 ? FH_GOT : FH_ERROR;
+		v.next_hash = next;
+		char cause[120] = "not a hash";
+		const struct chain_reply *bad =
+			v.at_tip == FH_ERROR ? &rep[0]
+			: v.next == FH_ERROR ? &rep[1] : NULL;
+		if (bad && bad->code)
+			snprintf(cause, sizeof(cause), "%lld %s", bad->code,
+				 bad->message);
+		follow(c, &v, cause);
 		return;
 	}
 	case STEP_BLOCK: {
@@ -507,7 +840,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		size_t len;
 		if (rep[0].code) {
 			/* Block gone (reorg between calls): start over. */
-			poll_info(c);
+			repoll(c, "getblock failed");
 			return;
 		}
 		if (!chain_json_hex(rep[0].result, &raw, &len,
@@ -517,6 +850,77 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 			return;
 		}
 		connect_block(c, raw, len);
+		free(raw);
+		return;
+	}
+	case STEP_CONS_VERIFY: {
+		uint8_t h[32];
+		if (rep[0].code && rep[0].code != -8) {
+			lost(c, "getblockhash %u: %lld %s", c->cons_height,
+			     rep[0].code, rep[0].message);
+			return;
+		}
+		if (!rep[0].code && !chain_json_hash(rep[0].result, h)) {
+			lost(c, "getblockhash %u: not a hash", c->cons_height);
+			return;
+		}
+		if (!rep[0].code && !memcmp(h, c->cons_hash, 32)) {
+			/* On the node's chain: not asked again. */
+			c->cons_ok = true;
+			c->cons_ok_height = c->cons_height;
+			memcpy(c->cons_ok_hash, h, 32);
+		} else {
+			enum chain_apply r = c->cons.disconnect(
+				c->cons.ctx, c->cons_height, c->cons_hash);
+			crash_point(c, "consumer.disconnect", c->cons_height);
+			c->cons_round++;
+			if (r != CHAIN_APPLIED) {
+				log_unusual(SUB, "consumer could not undo its "
+					    "block %u: retried at the next "
+					    "poll", c->cons_height);
+				mempool_or_wait(c);
+				return;
+			}
+			log_info(SUB, "consumer's block %u undone: not on the "
+				 "node's chain", c->cons_height);
+		}
+		after_tip(c);
+		return;
+	}
+	case STEP_CONS_HASH:
+		if (rep[0].code == -8) {
+			/* The node's chain got shorter meanwhile. */
+			repoll(c, "no block at the consumer's height");
+			return;
+		}
+		if (rep[0].code || !chain_json_hash(rep[0].result,
+						    c->cons_hash)) {
+			lost(c, "getblockhash %u: %s", c->cons_height,
+			     rep[0].code ? rep[0].message : "not a hash");
+			return;
+		}
+		{
+			char hex[65];
+			const char *m[] = { "getblock" };
+			hex_encode_reversed(hex, c->cons_hash, 32);
+			json_t *p[] = { json_pack("[s, i]", hex, 0) };
+			send_calls(c, STEP_CONS_BLOCK, 1, m, p);
+		}
+		return;
+	case STEP_CONS_BLOCK: {
+		uint8_t *raw;
+		size_t len;
+		if (rep[0].code) {
+			repoll(c, "getblock failed"); /* gone in a reorg */
+			return;
+		}
+		if (!chain_json_hex(rep[0].result, &raw, &len,
+				    c->cfg.max_response / 2)) {
+			lost(c, "getblock %u: result is not block hex",
+			     c->cons_height);
+			return;
+		}
+		cons_block(c, raw, len);
 		free(raw);
 		return;
 	}
@@ -533,11 +937,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		if (!rep[0].code && c->ev.mempool)
 			c->ev.mempool(c->ev.ctx, (const uint8_t (*)[32])ids, m);
 		if (!rep[0].code && c->mp) {
-			if (chain_mempool_set(c->mp, (const uint8_t (*)[32])ids,
-					      m) < m)
-				log_unusual(SUB, "mempool of %zu transactions: "
-					    "only %d followed", m,
-					    CHAIN_MEMPOOL_MAX);
+			chain_mempool_set(c->mp, (const uint8_t (*)[32])ids, m);
+			c->mp_polled = 0;
 			free(ids);
 			mempool_fetch(c);
 			return;
@@ -569,9 +970,7 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		     const char *body, size_t len, const char *errtext)
 {
 	struct chain *c = ctx;
-	struct chain_reply rep[2];
 	char err[160];
-	size_t n;
 
 	switch (r) {
 	case CHAIN_HTTP_FAILED:
@@ -601,25 +1000,19 @@ static void on_reply(void *ctx, enum chain_http_result r, long status,
 		lost(c, "HTTP %ld", status);
 		return;
 	}
-	n = c->sent; /* the calls of the batch this answers */
-	json_t *root = chain_json_replies(body, len, false, rep, n, err,
-					  sizeof(err));
-	if (!root) {
-		/* A whole-request failure is one error object (bitcoind: HTTP
-		 * 500, e.g. -28 while warming up): report its words. */
-		char err2[160];
-		json_t *one = chain_json_replies(body, len, true, rep, 1, err2,
-						 sizeof(err2));
-		if (one && rep[0].code)
-			lost(c, "node error %lld: %s", rep[0].code,
-			     rep[0].message);
-		else
-			lost(c, "HTTP %ld: %s", status, err);
-		json_decref(one);
-		return;
+	struct chain_batch b;
+	switch (chain_json_batch(body, len, c->sent, &b, err, sizeof(err))) {
+	case CHAIN_BATCH_OK:
+		handle(c, b.rep, b.n);
+		break;
+	case CHAIN_BATCH_NODE_ERROR:
+		lost(c, "%s", err);
+		break;
+	case CHAIN_BATCH_BAD:
+		lost(c, "HTTP %ld: %s", status, err);
+		break;
 	}
-	handle(c, rep, n);
-	json_decref(root);
+	chain_batch_clear(&b);
 }
 
 static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
@@ -703,7 +1096,7 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	if (c->cfg.timeout <= 0)
 		c->cfg.timeout = 30.0;
 	if (!c->cfg.max_response)
-		c->cfg.max_response = 16u << 20;
+		c->cfg.max_response = 32u << 20;
 	if (!c->cfg.max_checks)
 		c->cfg.max_checks = 20000;
 	if (!c->cfg.check_batch)
@@ -735,16 +1128,7 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	}
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
 				      &c->tip_time);
-	/* Blocks a consumer missed are delivered again (chain_config). */
-	while (c->have_tip && cfg->resume_height >= 0 &&
-	       (int64_t)c->height >= cfg->resume_height) {
-		if (!chain_store_drop(c->store, c->height))
-			break;
-		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
-					      &c->tip_time);
-	}
-	if (c->have_tip)
-		c->cfg.resume_height = -1; /* continue from the stored tip */
+	crash_hook_init(c);
 	ev_timer_init(&c->poll, on_poll, 0., 0.);
 	c->poll.data = c;
 	c->info.status = CHAIN_CONNECTING;
@@ -756,22 +1140,9 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	return c;
 }
 
-void chain_rewind(struct chain *c, uint32_t height)
+void chain_set_consumer(struct chain *c, const struct chain_consumer *cons)
 {
-	log_info(SUB, "blocks from %u asked for again", height);
-	while (c->have_tip && c->height >= height) {
-		if (!chain_store_drop(c->store, c->height))
-			break;
-		c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
-					      &c->tip_time);
-	}
-	/* Below the stored blocks: advance() starts at @height. */
-	c->cfg.resume_height = c->have_tip ? -1 : (int64_t)height;
-	if (!c->have_tip) {
-		c->height = 0;
-		c->tip_time = 0;
-		memset(c->hash, 0, 32);
-	}
+	c->cons = *cons;
 }
 
 void chain_start(struct chain *c)

@@ -92,15 +92,9 @@ struct chain_config {
 	const char *db_path;    /* SQLite file for the last blocks (tip) */
 	double poll_interval;   /* best-block poll, default 10 s */
 	double timeout;         /* one HTTP request, default 30 s */
-	size_t max_response;    /* bytes per HTTP response, default 8 MiB */
+	size_t max_response;    /* bytes per HTTP response, default 32 MiB */
 	uint32_t start_height;  /* empty store: start at the node's tip minus
 				   this many blocks; default 0 (the tip) */
-	/* A consumer is behind (the wallet: killed between the chain's commit
-	 * and its own, or a birthday in the past): stored blocks at or above
-	 * this height are forgotten at start so they are delivered again;
-	 * with none left below it, following starts at it.  -1 (default):
-	 * none. */
-	int64_t resume_height;
 	size_t max_checks;      /* funding checks queued at most, 20000 */
 	size_t check_batch;     /* calls per JSON-RPC batch, default 32 */
 	size_t check_inflight;  /* batches in flight at once, default 2 */
@@ -119,11 +113,44 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 			const struct chain_events *ev, char *err, size_t errlen);
 /* Starts polling (first request in this loop iteration). */
 void chain_start(struct chain *c);
-/* A consumer is behind (e.g. the wallet rescanning from an earlier
- * birthday): stored blocks from @height up are forgotten and delivered
- * again, from the next step on.  No block_disconnected is sent for them.
- * Safe to call from an event callback. */
-void chain_rewind(struct chain *c, uint32_t height);
+/* ---- A consumer with its own stored chain (the wallet) ----
+ *
+ * The one rule for applying a block (docs/chain.md "Applying a block"):
+ * the chain commits its own tip and the funding watch set in one SQLite
+ * transaction per block, then tells the consumer, which keeps its chain
+ * in another file and must be idempotent against ours: every call
+ * compares hashes.  The chain drives the consumer from the consumer's own
+ * next height: blocks it lacks (a birthday in the past, a kill -9 between
+ * the two commits) are fetched from the node and delivered without moving
+ * the chain's tip; a consumer tip that is not on the followed chain (above
+ * it, or another block at its height) is disconnected, one block per
+ * step, however deep, before anything else is delivered. */
+enum chain_apply {
+	CHAIN_APPLIED, /* done */
+	CHAIN_ALREADY, /* nothing to do: it already had it so */
+	CHAIN_FORK,    /* it holds another block there: disconnect first */
+	CHAIN_GAP,     /* earlier blocks first (from next_height) */
+	CHAIN_FAILED,  /* its store failed: nothing changed, retried later */
+};
+struct chain_consumer {
+	void *ctx;
+	/* The next block it wants: its tip + 1, or an earlier height (a
+	 * rescan), or where it starts; -1: from the chain's tip on. */
+	int64_t (*next_height)(void *ctx);
+	/* Its last block; false: none yet. */
+	bool (*tip)(void *ctx, uint32_t *height, uint8_t hash[32]);
+	/* Block height (hash; blk borrowed for the call). */
+	enum chain_apply (*connect)(void *ctx, uint32_t height,
+				    const uint8_t hash[32],
+				    const struct chain_block *blk);
+	/* Undo block height (hash): APPLIED only if it was its tip. */
+	enum chain_apply (*disconnect)(void *ctx, uint32_t height,
+				       const uint8_t hash[32]);
+};
+/* Copied; set before chain_start.  The callbacks may not call back into
+ * the chain. */
+void chain_set_consumer(struct chain *c, const struct chain_consumer *cons);
+
 void chain_free(struct chain *c);
 
 /* ---- Funding output checks (BOLT 7 channel_announcement) ---- */

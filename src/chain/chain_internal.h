@@ -25,9 +25,36 @@ json_t *chain_json_replies(const char *body, size_t len, bool single,
 			   struct chain_reply *out, size_t n,
 			   char *err, size_t errlen);
 
+/* The largest batch any part of the module sends: the mempool's
+ * getrawtransaction batches (MEMPOOL_BATCH); the funding checker's
+ * check_batch is capped to it. */
+#define CHAIN_BATCH_MAX 100
+
+/* The answer to a batch request of n calls, as the follower reads it. */
+struct chain_batch {
+	json_t *root;             /* owned: chain_batch_clear() */
+	struct chain_reply *rep;  /* owned, n entries */
+	size_t n;
+};
+enum chain_batch_result {
+	CHAIN_BATCH_OK,         /* rep[0..n-1] filled, by id */
+	CHAIN_BATCH_NODE_ERROR, /* one error object for the whole request:
+				   rep[0] (n == 1), err says it */
+	CHAIN_BATCH_BAD,        /* not an answer to the batch: err says why */
+};
+/* Parse the answer to a batch of 1 <= n <= CHAIN_BATCH_MAX calls (ids
+ * 0..n-1); n outside that range is a programmer error (abort).  The
+ * replies are on the heap, sized by n.  Clear out after OK and
+ * NODE_ERROR (BAD leaves nothing to clear; clearing is harmless). */
+enum chain_batch_result chain_json_batch(const char *body, size_t len,
+					 size_t n, struct chain_batch *out,
+					 char *err, size_t errlen);
+void chain_batch_clear(struct chain_batch *b);
+
 struct chain_bci {
 	char chain[16];        /* "main", "test", "regtest", ... */
 	uint32_t blocks;
+	uint32_t headers;      /* >= blocks (absent: blocks) */
 	uint8_t best[32];      /* internal byte order */
 	bool ibd;              /* initialblockdownload (absent: false) */
 };
@@ -82,10 +109,13 @@ enum step {
 	STEP_BLOCK,  /* getblock(next, 0) */
 	STEP_MEMPOOL,
 	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
+	STEP_CONS_VERIFY, /* getblockhash(consumer's tip height) */
+	STEP_CONS_HASH,   /* getblockhash(consumer's next height) */
+	STEP_CONS_BLOCK,  /* getblock(that hash, 0) */
 };
 
 /* getrawtransaction calls per batch request (ev.mempool_txs). */
-#define MEMPOOL_BATCH 100
+#define MEMPOOL_BATCH CHAIN_BATCH_MAX
 
 struct chain {
 	struct ev_loop *loop; /* borrowed */
@@ -107,6 +137,8 @@ struct chain {
 	uint8_t hash[32];
 
 	struct chain_bci node;
+	uint32_t best_seen;     /* highest node height seen (funding.c) */
+	unsigned repolls;       /* immediate re-polls in a row (follow.h) */
 	bool node_known;
 	uint8_t next_hash[32];
 	uint32_t next_height;
@@ -123,6 +155,22 @@ struct chain {
 	struct chain_mempool *mp;
 	uint8_t mp_batch[MEMPOOL_BATCH][32];
 	size_t mp_nbatch;
+	size_t mp_polled;       /* fetched this poll (mp_per_poll) */
+	size_t mp_per_poll;     /* CHAIN_MEMPOOL_PER_POLL (or a test hook) */
+
+	/* The consumer (chain_set_consumer) and its cursor. */
+	struct chain_consumer cons;
+	uint32_t cons_height;   /* the height asked about */
+	uint8_t cons_hash[32];  /* its tip's hash (verify) or the block's */
+	int64_t cons_next;      /* its next height when the fetch began */
+	unsigned cons_round;    /* blocks this round (CONS_PER_ROUND) */
+	bool cons_ok;           /* cons_ok_*: a tip the node confirmed */
+	uint32_t cons_ok_height;
+	uint8_t cons_ok_hash[32];
+
+	/* Test hook: crash point name and height (-1 any), "" none. */
+	char crash_at[40];
+	int64_t crash_height;
 };
 
 
@@ -169,6 +217,9 @@ void chain_store_close(struct chain_store *s);
 /* False: store empty. */
 bool chain_store_tip(struct chain_store *s, uint32_t *height,
 		     uint8_t hash[32], uint32_t *time);
+/* The stored block at height (false: not among the stored ones). */
+bool chain_store_hash_at(struct chain_store *s, uint32_t height,
+			 uint8_t hash[32]);
 bool chain_store_put(struct chain_store *s, uint32_t height,
 		     const uint8_t hash[32], const uint8_t prev[32],
 		     uint32_t time);

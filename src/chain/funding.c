@@ -67,7 +67,7 @@ struct batch {
 	struct chain *c;
 	struct batch *next, *prev; /* in flight, freed with the checker */
 	size_t n;
-	struct call calls[64];
+	struct call calls[CHAIN_BATCH_MAX];
 };
 
 /* A channel accepted short of CHAIN_WANT_CONF. */
@@ -162,13 +162,11 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	free(k);
 }
 
-static struct cblock *cache_find(struct chain *c, uint32_t height,
-				 const uint8_t *hash)
+static struct cblock *cache_find(struct chain *c, const uint8_t *hash)
 {
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
 		struct cblock *cb = &c->checker->cache[i];
-		if (cb->b && (hash ? !memcmp(cb->b->hash, hash, 32)
-				   : cb->height == height)) {
+		if (cb->b && !memcmp(cb->b->hash, hash, 32)) {
 			cb->used = ++c->checker->clock;
 			return cb;
 		}
@@ -261,18 +259,23 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 {
 	struct batch *bt = ctx;
 	struct chain *c = bt->c;
-	struct chain_reply rep[64];
+	struct chain_batch rb = { 0 };
+	struct chain_reply *rep = NULL;
 	char err[160];
 	json_t *root = NULL;
 
 	c->checker->inflight--;
 	batch_unlink(c->checker, bt);
-	if (r == CHAIN_HTTP_OK && (status == 200 || status == 500))
-		root = chain_json_replies(body, len, false, rep, bt->n, err,
-					  sizeof(err));
-	else
+	if (r != CHAIN_HTTP_OK || (status != 200 && status != 500))
 		snprintf(err, sizeof(err), "%s",
 			 r == CHAIN_HTTP_OK ? "HTTP error" : errtext);
+	else if (chain_json_batch(body, len, bt->n, &rb, err, sizeof(err)) ==
+		 CHAIN_BATCH_OK) {
+		root = rb.root;
+		rep = rb.rep;
+	}
+	if (!root)
+		chain_batch_clear(&rb);
 	if (!root) {
 		log_unusual(SUB, "funding check batch failed: %s", err);
 		c->info.errors++;
@@ -335,7 +338,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 							c->cfg.max_response))
 				b = chain_block_parse(raw, rlen, err,
 						      sizeof(err));
-			if (b && memcmp(b->hash, cl->hash, 32)) {
+			if (b && (memcmp(b->hash, cl->hash, 32) ||
+				  !chain_block_check_merkle(b, err,
+							    sizeof(err)))) {
 				chain_block_free(b);
 				b = NULL;
 			}
@@ -346,8 +351,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 				log_unusual(SUB, "funding check: getblock "
 					    "%u unusable", cl->height);
 			}
-			struct cblock *cb = b ? cache_find(c, 0, cl->hash)
-					      : NULL;
+			struct cblock *cb = b ? cache_find(c, cl->hash) : NULL;
 			for (struct check *k = c->checker->head, *nx; k;
 			     k = nx) {
 				nx = k->next;
@@ -384,7 +388,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 	}
 	if (in_tx && !chain_store_commit(c->store))
 		log_broken(SUB, "watch store: cannot commit a batch of checks");
-	json_decref(root);
+	chain_batch_clear(&rb);
 	free(bt);
 	pump(c);
 }
@@ -404,8 +408,8 @@ static void pump(struct chain *c)
 	struct chain_checker *ck = c->checker;
 	size_t max = c->cfg.check_batch;
 
-	if (max > 64)
-		max = 64;
+	if (max > CHAIN_BATCH_MAX)
+		max = CHAIN_BATCH_MAX;
 	while (usable(c) && ck->inflight < c->cfg.check_inflight) {
 		struct batch *bt = calloc(1, sizeof(*bt));
 		json_t *arr = json_array();
@@ -428,19 +432,22 @@ static void pump(struct chain *c)
 			if (k->st == NEED_HASH && h > c->node.blocks) {
 				uint32_t known = c->node.blocks > c->height
 						 ? c->node.blocks : c->height;
+				/* The highest ever seen: a node restarted
+				 * empty (bcoin's in-memory chain) and our tip
+				 * stepped back with it must not turn a
+				 * waiting check into "no such block". */
+				if (c->best_seen > known)
+					known = c->best_seen;
 				if (h > known + PREMATURE_BLOCKS)
 					finish(c, k, CHAIN_CHECK_NO_BLOCK);
 				continue;
 			}
-			if (k->st == NEED_HASH) {
-				struct cblock *cb = cache_find(c, h, NULL);
-				if (cb) {
-					memcpy(k->bhash, cb->b->hash, 32);
-					if (!resolve(c, k, cb))
-						continue;
-				}
-			} else if (k->st == NEED_BLOCK) {
-				struct cblock *cb = cache_find(c, 0, k->bhash);
+			/* The cache is by hash only: the block at a
+			 * height changes in a reorg (one deeper than the
+			 * blocks the follower keeps drops nothing here), so
+			 * the height is always asked (getblockhash). */
+			if (k->st == NEED_BLOCK) {
+				struct cblock *cb = cache_find(c, k->bhash);
 				if (cb && !resolve(c, k, cb))
 					continue;
 			}
@@ -481,10 +488,13 @@ static void pump(struct chain *c)
 				char hex[65];
 				hex_encode_reversed(hex, k->txid, 32);
 				cl.kind = CALL_TXOUT;
+				/* include_mempool=false: BOLT 7 and lnd
+				 * mean the UTXO set; a spend only in the
+				 * mempool does not close the channel. */
 				add_call(bt, &cl, arr, "gettxout",
-					 json_pack("[s, I]", hex,
+					 json_pack("[s, I, b]", hex,
 						   (json_int_t)(k->scid &
-								0xffff)));
+								0xffff), 0));
 				break;
 			}
 			}

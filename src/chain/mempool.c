@@ -60,8 +60,6 @@ size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
 	struct entry *ne;
 	size_t k = 0;
 
-	if (n > CHAIN_MEMPOOL_MAX)
-		n = CHAIN_MEMPOOL_MAX;
 	sorted = malloc((n ? n : 1) * 32);
 	ne = calloc(n ? n : 1, sizeof(*ne));
 	if (!sorted || !ne)

@@ -10,14 +10,20 @@
 struct chain_tx;
 struct chain_mempool;
 
-/* Transactions tracked at most; a larger mempool is cut (logged). */
-#define CHAIN_MEMPOOL_MAX 50000
+/* No cap on the txids followed: every txid of getrawmempool is kept (the
+ * HTTP response cap bounds the answer: 32 MiB is ~500,000 txids), so no
+ * watched payment is dropped by an arbitrary cut.  What is bounded is the
+ * work per poll: at most CHAIN_MEMPOOL_PER_POLL new transactions are
+ * fetched per poll (CHAIN_MEMPOOL_PER_POLL / MEMPOOL_BATCH requests), the
+ * rest in the following polls, in txid order, never dropped
+ * (docs/chain.md "Mempool"). */
+#define CHAIN_MEMPOOL_PER_POLL 10000
 
 struct chain_mempool *chain_mempool_new(void);
 void chain_mempool_free(struct chain_mempool *m);
 /* A new getrawmempool answer (txids internal order, borrowed): entries
  * not in it are dropped, new ones queued for fetching.  Returns how many
- * txids were kept (<= CHAIN_MEMPOOL_MAX). */
+ * distinct txids are followed (all of them). */
 size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
 			 size_t n);
 /* Up to @max txids still to fetch into @out; 0 when all are in. */

@@ -55,9 +55,11 @@ json_t *chain_json_replies(const char *body, size_t len, bool single,
 		snprintf(err, errlen, "batch reply is not an array of %zu", n);
 		goto bad;
 	}
-	bool seen[64] = { false };
-	if (n > CN_ARRAY_SIZE(seen))
-		abort(); /* our batches are small: programmer error */
+	/* Any batch size: one flag per call, on the heap (a fixed array
+	 * here and in the caller once crashed on a 100-call mempool batch). */
+	bool *seen = calloc(n ? n : 1, sizeof(*seen));
+	if (!seen)
+		abort();
 	for (size_t i = 0; i < n; i++) {
 		const json_t *o = json_array_get(root, i);
 		const json_t *id = json_object_get(o, "id");
@@ -67,19 +69,61 @@ json_t *chain_json_replies(const char *body, size_t len, bool single,
 		    seen[json_integer_value(id)]) {
 			snprintf(err, errlen, "batch reply %zu: bad or repeated id",
 				 i);
+			free(seen);
 			goto bad;
 		}
 		size_t k = (size_t)json_integer_value(id);
 		seen[k] = true;
 		if (!fill_one(o, &out[k])) {
 			snprintf(err, errlen, "batch reply %zu: no result", i);
+			free(seen);
 			goto bad;
 		}
 	}
+	free(seen);
 	return root;
 bad:
 	json_decref(root);
 	return NULL;
+}
+
+enum chain_batch_result chain_json_batch(const char *body, size_t len,
+					 size_t n, struct chain_batch *out,
+					 char *err, size_t errlen)
+{
+	char err2[32];
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0 || n > CHAIN_BATCH_MAX)
+		abort(); /* we never send such a batch: programmer error */
+	out->rep = calloc(n, sizeof(*out->rep));
+	if (!out->rep)
+		abort();
+	out->root = chain_json_replies(body, len, false, out->rep, n, err,
+				       errlen);
+	if (out->root) {
+		out->n = n;
+		return CHAIN_BATCH_OK;
+	}
+	/* A whole-request failure is one error object (bitcoind: HTTP 500,
+	 * e.g. -28 while warming up): its words are the cause. */
+	out->root = chain_json_replies(body, len, true, out->rep, 1, err2,
+				       sizeof(err2));
+	if (out->root && out->rep[0].code) {
+		out->n = 1;
+		snprintf(err, errlen, "node error %lld: %s", out->rep[0].code,
+			 out->rep[0].message);
+		return CHAIN_BATCH_NODE_ERROR;
+	}
+	chain_batch_clear(out);
+	return CHAIN_BATCH_BAD;
+}
+
+void chain_batch_clear(struct chain_batch *b)
+{
+	json_decref(b->root);
+	free(b->rep);
+	memset(b, 0, sizeof(*b));
 }
 
 bool chain_json_hash(const json_t *v, uint8_t out[32])
@@ -137,6 +181,9 @@ bool chain_json_bci(const json_t *v, struct chain_bci *out,
 	}
 	snprintf(out->chain, sizeof(out->chain), "%s",
 		 json_string_value(chain));
+	/* headers: absent (or bad) counts as blocks: not catching up. */
+	if (!get_u32(v, "headers", &out->headers) || out->headers < out->blocks)
+		out->headers = out->blocks;
 	/* bcoin 1.0.2 has no initialblockdownload: absent counts as false. */
 	out->ibd = json_is_true(ibd);
 	return true;

@@ -11,7 +11,7 @@
 struct chain_store {
 	sqlite3 *db;
 	sqlite3_stmt *tip, *put, *trim, *drop, *wput, *wdel, *wspent;
-	sqlite3_stmt *rput, *rdel;
+	sqlite3_stmt *rput, *rdel, *at;
 };
 
 static const char schema[] =
@@ -58,7 +58,9 @@ struct chain_store *chain_store_open(const char *path, char *err,
 	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO recheck VALUES "
 			       "(?, ?)", -1, &s->rput, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM recheck WHERE scid = ?", -1,
-			       &s->rdel, NULL) != SQLITE_OK) {
+			       &s->rdel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT hash FROM blocks WHERE "
+			       "height = ?", -1, &s->at, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		chain_store_close(s);
@@ -80,6 +82,7 @@ void chain_store_close(struct chain_store *s)
 	sqlite3_finalize(s->wspent);
 	sqlite3_finalize(s->rput);
 	sqlite3_finalize(s->rdel);
+	sqlite3_finalize(s->at);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -97,6 +100,21 @@ bool chain_store_tip(struct chain_store *s, uint32_t *height,
 		ok = true;
 	}
 	sqlite3_reset(s->tip);
+	return ok;
+}
+
+bool chain_store_hash_at(struct chain_store *s, uint32_t height,
+			 uint8_t hash[32])
+{
+	bool ok = false;
+
+	sqlite3_bind_int64(s->at, 1, height);
+	if (sqlite3_step(s->at) == SQLITE_ROW &&
+	    sqlite3_column_bytes(s->at, 0) == 32) {
+		memcpy(hash, sqlite3_column_blob(s->at, 0), 32);
+		ok = true;
+	}
+	sqlite3_reset(s->at);
 	return ok;
 }
 

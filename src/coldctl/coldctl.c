@@ -602,6 +602,7 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_i64(8, "tip_height", w->tip_height, true);
 		kv_str(8, "tip_hash", w->tip_hash, true);
 		kv_i64(8, "birthday", w->birthday, true);
+		kv_i64(8, "rescan_height", w->rescan_height, true);
 		kv_i64(8, "updated_unix", w->updated_unix, true);
 		kv_bool(8, "stale", w->stale, true);
 		kv_i64(8, "age_seconds", w->age_seconds, false);

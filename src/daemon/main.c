@@ -11,6 +11,7 @@
  * Shutdown (SIGINT/SIGTERM) sends STOPPING=1 and frees in reverse, the
  * metrics first so no scrape reads a module being freed.
  */
+#include "chain/block.h"
 #include "chain/chain.h"
 #include "cluster/cluster.h"
 #include "common/common.h"
@@ -28,6 +29,7 @@
 #include "wallet/wallet.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ev.h>
 #include <secp256k1.h>
 #include <signal.h>
@@ -1028,53 +1030,66 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 
 /* ---- the wallet follows the chain (docs/wallet.md) ---- */
 
-static void wallet_on_block(void *ctx, uint32_t height,
-			    const struct chain_block *blk, const uint8_t *raw,
-			    size_t raw_len)
+/* The wallet is the chain's consumer (chain.h "A consumer with its own
+ * stored chain"): the chain delivers every block from the wallet's own
+ * next height and undoes the wallet's blocks that left the chain; the
+ * wallet compares hashes and answers what it needs.  No rewind of the
+ * chain from here. */
+static enum chain_apply wallet_apply_to_chain(enum wallet_apply r)
 {
-	struct coldnode *cn = ctx;
-	struct wallet *w = rpc_node_wallet(cn->rpc);
-	int64_t h;
-	uint8_t hash[32];
-
-	if (wallet_block_connected(w, height, blk))
-		return;
-	/* The wallet is behind (accounts imported with an earlier birthday
-	 * forgot the scan): have the chain deliver from where it is. */
-	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
-	if (want >= 0 && want < (int64_t)height) {
-		chain_rewind(cn->chain, (uint32_t)want);
-		return;
+	switch (r) {
+	case WALLET_APPLIED: return CHAIN_APPLIED;
+	case WALLET_ALREADY: return CHAIN_ALREADY;
+	case WALLET_FORK: return CHAIN_FORK;
+	case WALLET_GAP: return CHAIN_GAP;
+	case WALLET_FAILED: return CHAIN_FAILED;
 	}
-	log_unusual("MAIN", "wallet did not take block %u", height);
+	abort();
 }
 
-static void wallet_on_unblock(void *ctx, uint32_t height,
-			      const uint8_t hash[32])
+static int64_t wallet_cons_next(void *ctx)
 {
-	struct coldnode *cn = ctx;
-	if (!wallet_block_disconnected(rpc_node_wallet(cn->rpc), height, hash))
+	return wallet_next_height(ctx);
+}
+
+static bool wallet_cons_tip(void *ctx, uint32_t *height, uint8_t hash[32])
+{
+	int64_t h;
+
+	if (!wallet_tip(ctx, &h, hash) || h < 0)
+		return false;
+	*height = (uint32_t)h;
+	return true;
+}
+
+static enum chain_apply wallet_cons_connect(void *ctx, uint32_t height,
+					    const uint8_t hash[32],
+					    const struct chain_block *blk)
+{
+	enum wallet_apply r = wallet_block_connected(ctx, height, hash, blk);
+
+	if (r == WALLET_FAILED)
+		log_unusual("MAIN", "wallet did not take block %u", height);
+	return wallet_apply_to_chain(r);
+}
+
+static enum chain_apply wallet_cons_disconnect(void *ctx, uint32_t height,
+					       const uint8_t hash[32])
+{
+	enum wallet_apply r = wallet_block_disconnected(ctx, height, hash);
+
+	if (r == WALLET_FAILED)
 		log_unusual("MAIN", "wallet could not undo block %u", height);
+	return wallet_apply_to_chain(r);
 }
 
 static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
 			      size_t n)
 {
 	struct coldnode *cn = ctx;
-	struct wallet *w = rpc_node_wallet(cn->rpc);
-	struct chain_info ci;
-	int64_t h;
-	uint8_t hash[32];
 
-	if (!wallet_mempool(w, txs, n))
+	if (!wallet_mempool(rpc_node_wallet(cn->rpc), txs, n))
 		log_unusual("MAIN", "wallet could not take the mempool");
-	/* After each poll at the tip: a wallet behind the chain (accounts
-	 * just imported with an earlier birthday) gets those blocks. */
-	chain_get_info(cn->chain, &ci);
-	int64_t want = wallet_tip(w, &h, hash) ? h + 1 : h;
-	if (want >= 0 && ci.status == CHAIN_SYNCED &&
-	    want <= (int64_t)ci.height)
-		chain_rewind(cn->chain, (uint32_t)want);
 }
 
 /* The mempool is fetched only for a wallet with accounts. */
@@ -1128,15 +1143,6 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.poll_interval = cfg->bitcoind_pollinterval;
 	cc.timeout = cfg->bitcoind_rpctimeout;
 	cc.db_path = db;
-	/* The wallet may be behind the chain's own tip (killed between the
-	 * two commits, or a birthday in the past): have those blocks again. */
-	struct wallet *w = rpc_node_wallet(cn->rpc);
-	int64_t wh;
-	uint8_t whash[32];
-	if (wallet_tip(w, &wh, whash))
-		cc.resume_height = wh + 1;
-	else if (wh >= 0)
-		cc.resume_height = wh;
 	cn->chain_hooks = daemon_chain_new(NULL);
 	struct chain_events ev = daemon_chain_events(cn->chain_hooks);
 	cn->chain = chain_new(cn->loop, &cc, &ev, err, sizeof(err));
@@ -1144,8 +1150,6 @@ static void coldnode_start_chain(struct coldnode *cn)
 	/* The wallet view follows the same block stream (docs/wallet.md). */
 	struct chain_events wev = {
 		.ctx = cn,
-		.block_connected = wallet_on_block,
-		.block_disconnected = wallet_on_unblock,
 		.mempool_txs = wallet_on_mempool,
 		.mempool_wanted = wallet_wants_mempool,
 	};
@@ -1155,6 +1159,14 @@ static void coldnode_start_chain(struct coldnode *cn)
 		log_broken("MAIN", "chain backend: %s: running without it", err);
 		return;
 	}
+	struct chain_consumer cons = {
+		.ctx = rpc_node_wallet(cn->rpc),
+		.next_height = wallet_cons_next,
+		.tip = wallet_cons_tip,
+		.connect = wallet_cons_connect,
+		.disconnect = wallet_cons_disconnect,
+	};
+	chain_set_consumer(cn->chain, &cons);
 	chain_start(cn->chain);
 }
 

@@ -316,8 +316,6 @@ static void import_accounts(void *arg, struct rpc_call *call,
 	struct wallet_import_result res;
 	size_t n = 0;
 	char err[300];
-	int64_t tip, bd;
-	uint8_t hash[32];
 
 	req = (Coldrpc__ImportAccountsRequest *)parse_req(
 		call, &coldrpc__import_accounts_request__descriptor, msg, len);
@@ -331,7 +329,6 @@ static void import_accounts(void *arg, struct rpc_call *call,
 		rpc_call_finish(call, RPC_STATUS_INVALID_ARGUMENT, err);
 		goto out;
 	}
-	bool had_tip = wallet_tip(node->wallet, &tip, hash);
 	if (!wallet_import_accounts(node->wallet, &res, err, sizeof(err), a,
 				    n, req->birthday_height
 					       ? (int64_t)req->birthday_height
@@ -342,8 +339,8 @@ static void import_accounts(void *arg, struct rpc_call *call,
 	r.added = (uint32_t)res.added;
 	r.already_present = (uint32_t)res.already;
 	r.watched_scripts = res.watched;
-	/* The scan was forgotten: it starts again from the birthday. */
-	r.rescan = had_tip && !wallet_tip(node->wallet, &bd, hash);
+	/* New accounts are scanned from their birthday below the tip. */
+	r.rescan = wallet_rescan_height(node->wallet) >= 0;
 	r.birthday = wallet_birthday(node->wallet);
 	log_info(SUBSYS, "accounts import from %s: %zu added, %zu already "
 		 "present, %zu scripts watched%s", rpc_call_peer(call),
@@ -428,6 +425,7 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 		wi.tip_height = -1;
 	}
 	wi.birthday = wallet_birthday(node->wallet);
+	wi.rescan_height = wallet_rescan_height(node->wallet);
 	wi.tip_hash = tiphex;
 	wi.updated_unix = wallet_updated_unix(node->wallet);
 	/* The chain backend is lost: these are the last known. */

@@ -88,7 +88,26 @@ static void outpoint_key(uint8_t key[36], const uint8_t txid[32],
 	le32_put(key + 32, vout);
 }
 
+static bool step_done(sqlite3_stmt *st)
+{
+	bool ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_reset(st);
+	return ok;
+}
+
 static bool reload_coins(struct wallet *w);
+
+/* w->rescan_next from the accounts' (an account whose key is unusable, or
+ * not scanned, never holds a rescan back). */
+static void rescan_refresh(struct wallet *w)
+{
+	w->rescan_next = -1;
+	for (size_t i = 0; i < w->num_accts; i++) {
+		int64_t r = w->accts[i].rescan_next;
+		if (r >= 0 && (w->rescan_next < 0 || r < w->rescan_next))
+			w->rescan_next = r;
+	}
+}
 
 /* Rebuilds everything in memory from SQLite: accounts and their scripts,
  * then reload_coins(). */
@@ -110,7 +129,9 @@ static bool reload(struct wallet *w)
 			       "(SELECT used_next FROM branches WHERE "
 			       " account_id = a.id AND branch = 0), "
 			       "(SELECT used_next FROM branches WHERE "
-			       " account_id = a.id AND branch = 1) "
+			       " account_id = a.id AND branch = 1), "
+			       "(SELECT next_height FROM rescans WHERE "
+			       " account_id = a.id) "
 			       "FROM accounts a ORDER BY a.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -140,6 +161,8 @@ static bool reload(struct wallet *w)
 		a.a.internal_count = (uint32_t)sqlite3_column_int64(st, 10);
 		a.used_next[0] = (uint32_t)sqlite3_column_int64(st, 11);
 		a.used_next[1] = (uint32_t)sqlite3_column_int64(st, 12);
+		a.rescan_next = sqlite3_column_type(st, 13) == SQLITE_NULL
+				? -1 : sqlite3_column_int64(st, 13);
 		if (!scanned_purpose(a.a.purpose))
 			continue;
 		if (!wallet_xpub_parse(&root, &fam, &mainnet, err, sizeof(err),
@@ -167,6 +190,7 @@ static bool reload(struct wallet *w)
 			if (!derive_to(w, i, b, want_derived(w, &w->accts[i], b)))
 				goto out;
 
+	rescan_refresh(w);
 	ok = reload_coins(w);
 out:
 	if (!ok)
@@ -268,6 +292,28 @@ bool wallet_tip(const struct wallet *w, int64_t *height, uint8_t hash[32])
 	return true;
 }
 
+static void pos_base(const struct wallet *w, struct wallet_pos *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->have_tip = w->have_tip;
+	p->tip_height = w->tip_height;
+	memcpy(p->tip_hash, w->tip_hash, 32);
+	p->birthday = w->birthday;
+	p->rescan_next = w->rescan_next;
+}
+
+int64_t wallet_next_height(const struct wallet *w)
+{
+	struct wallet_pos p;
+	pos_base(w, &p);
+	return wallet_pos_next(&p);
+}
+
+int64_t wallet_rescan_height(const struct wallet *w)
+{
+	return w->have_tip ? w->rescan_next : -1;
+}
+
 int64_t wallet_birthday(const struct wallet *w)
 {
 	return w->birthday;
@@ -300,7 +346,7 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 			    const struct wallet_account *accounts, size_t num,
 			    int64_t birthday)
 {
-	sqlite3_stmt *ins = NULL;
+	sqlite3_stmt *ins = NULL, *resc = NULL;
 	bool ok = false;
 
 	wallet_balance_invalidate(w);
@@ -313,13 +359,24 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 		snprintf(err, errlen, "wallet database busy or failing");
 		return false;
 	}
+	/* lnd's wallet birthday: blocks before it are not scanned.  New
+	 * accounts with a birthday at or below the tip are rescanned from it
+	 * (the blocks from the birthday to the tip are delivered again and
+	 * scanned for them only, wallet_next_height); what the other
+	 * accounts hold is kept as it is. */
+	bool rescan = birthday >= 0 && w->have_tip &&
+		      birthday <= w->tip_height;
 	if (sqlite3_prepare_v2(w->db,
 			       "INSERT OR IGNORE INTO accounts (name, "
 			       "addr_type, xpub, key_id, path, purpose, coin, "
 			       "acct_index, master_fp, ext_count, int_count) "
 			       "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &ins, NULL) != SQLITE_OK)
-		goto out;
+			       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(w->db,
+			       "INSERT OR REPLACE INTO rescans (account_id, "
+			       "next_height) VALUES (?,?)",
+			       -1, &resc, NULL) != SQLITE_OK)
+		goto dberr;
 	for (size_t i = 0; i < num; i++) {
 		const struct wallet_account *a = &accounts[i];
 		char kid[2 * 65 + 1];
@@ -340,29 +397,31 @@ bool wallet_import_accounts(struct wallet *w, struct wallet_import_result *res,
 		sqlite3_bind_int64(ins, 11, a->internal_count);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto dberr;
-		if (sqlite3_changes(w->db))
+		if (sqlite3_changes(w->db)) {
 			res->added++;
-		else
+			if (rescan && scanned_purpose(a->purpose)) {
+				sqlite3_bind_int64(resc, 1,
+					sqlite3_last_insert_rowid(w->db));
+				sqlite3_bind_int64(resc, 2, birthday);
+				if (!step_done(resc))
+					goto dberr;
+			}
+		} else {
 			res->already++;
+		}
 		sqlite3_reset(ins);
 	}
-	/* lnd's wallet birthday: blocks before it are not scanned.  New
-	 * accounts with a birthday at or below the tip mean the scanned
-	 * range misses them: forget the scan and start again from the
-	 * earlier birthday (coins of the other accounts are found again). */
-	if (res->added && birthday >= 0) {
-		int64_t bd = birthday;
-		if (w->birthday >= 0 && w->birthday < bd)
-			bd = w->birthday;
+	/* The birthday shown is the earliest height scanned for any
+	 * account; one above the tip changes nothing (the scan is past
+	 * it). */
+	if (res->added && birthday >= 0 &&
+	    (!w->have_tip || birthday <= w->tip_height) &&
+	    (w->birthday < 0 || birthday < w->birthday)) {
 		char sql[160];
 		snprintf(sql, sizeof(sql),
 			 "UPDATE scan_state SET birthday = %" PRId64
-			 " WHERE id = 1;", bd);
+			 " WHERE id = 1;", birthday);
 		if (!wallet_exec(w, sql))
-			goto dberr;
-		if (w->have_tip && birthday <= w->tip_height &&
-		    !wallet_exec(w, "DELETE FROM coins; DELETE FROM "
-				 "scan_blocks; DELETE FROM branches;"))
 			goto dberr;
 	}
 	ok = true;
@@ -372,6 +431,7 @@ dberr:
 		 sqlite3_errmsg(w->db));
 out:
 	sqlite3_finalize(ins);
+	sqlite3_finalize(resc);
 	if (!wallet_tx_end(w, ok) && ok) {
 		/* wallet_exec logged SQLite's words for the COMMIT. */
 		snprintf(err, errlen, "wallet database error: the import "
@@ -462,13 +522,6 @@ static bool stmts_prepare(struct wallet *w, struct stmts *s)
 				  -1, &s->used, NULL) == SQLITE_OK;
 }
 
-static bool step_done(sqlite3_stmt *st)
-{
-	bool ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_reset(st);
-	return ok;
-}
-
 /* Output @vout of @tx pays a watched script: store it, and move the
  * branch's gap forward when it uses a new index. */
 static bool add_coin(struct wallet *w, struct stmts *s, const struct chain_tx *tx,
@@ -519,79 +572,184 @@ static bool set_updated(struct wallet *w)
 	return wallet_exec(w, sql);
 }
 
-bool wallet_block_connected(struct wallet *w, uint32_t height,
-			    const struct chain_block *blk)
+/* The wallet's stored hash of block @height: 1 found, 0 not kept, -1 a
+ * database error. */
+static int stored_hash(struct wallet *w, int64_t height, uint8_t hash[32])
 {
-	struct stmts s;
-	sqlite3_stmt *tip = NULL;
-	bool ok = false;
-	char hex[65];
+	sqlite3_stmt *st = NULL;
+	int rc, found = -1;
 
-	if (w->have_tip) {
-		if ((int64_t)height <= w->tip_height)
-			return true; /* replayed after a crash: applied */
-		if ((int64_t)height != w->tip_height + 1 ||
-		    memcmp(blk->prev_hash, w->tip_hash, 32) != 0) {
-			log_unusual(SUBSYS, "block %u does not extend the "
-				    "wallet tip %" PRId64 "; not applied",
-				    height, w->tip_height);
-			return false;
-		}
-	} else if (w->birthday >= 0 && (int64_t)height != w->birthday) {
-		if ((int64_t)height < w->birthday)
-			return true; /* before the wallet existed */
-		log_unusual(SUBSYS, "block %u is past the wallet birthday "
-			    "%" PRId64 " with nothing scanned; not applied",
-			    height, w->birthday);
-		return false;
+	if (sqlite3_prepare_v2(w->db, "SELECT hash FROM scan_blocks WHERE "
+			       "height = ?", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, height);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(hash, sqlite3_column_blob(st, 0), 32);
+		found = 1;
+	} else if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		found = 0;
 	}
-	wallet_balance_invalidate(w);
-	if (!stmts_prepare(w, &s)) {
-		stmts_free(&s);
-		log_unusual(SUBSYS, "scan: %s", sqlite3_errmsg(w->db));
+out:
+	if (found < 0)
+		log_unusual(SUBSYS, "scan_blocks: %s", sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* The decision's input for block @height (apply.c). */
+static bool get_pos(struct wallet *w, uint32_t height, struct wallet_pos *p)
+{
+	int r;
+	pos_base(w, p);
+	if (!w->have_tip || (int64_t)height > w->tip_height)
+		return true;
+	if ((r = stored_hash(w, height, p->at_hash)) < 0)
 		return false;
-	}
-	if (!wallet_exec(w, "BEGIN IMMEDIATE;")) {
-		stmts_free(&s);
+	p->have_at = r;
+	if (height == 0)
+		return true;
+	if ((r = stored_hash(w, (int64_t)height - 1, p->below_hash)) < 0)
 		return false;
-	}
+	p->have_below = r;
+	return true;
+}
+
+static uint64_t derived_total(const struct wallet *w)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < w->num_accts; i++)
+		n += (uint64_t)w->accts[i].derived[0] + w->accts[i].derived[1];
+	return n;
+}
+
+/* One pass over @blk's transactions in block order: inputs spending our
+ * coins, then outputs paying watched scripts of the accounts @how scans.
+ * @seen: outpoints stored by an earlier pass over this block (skipped). */
+static bool scan_pass(struct wallet *w, struct stmts *s, uint32_t height,
+		      const struct chain_block *blk, enum wallet_scan_how how,
+		      struct wmap *seen)
+{
 	for (size_t t = 0; t < blk->n_tx; t++) {
 		const struct chain_tx *tx = &blk->tx[t];
-		/* The coinbase's one input spends nothing. */
+		/* The coinbase's one input spends nothing.  A spend of a
+		 * coin we hold is a spend whatever the pass: the block is
+		 * in the node's chain. */
 		for (size_t i = 0; t > 0 && i < tx->n_in; i++) {
 			uint8_t key[36];
 			outpoint_key(key, tx->in[i].prevout.txid,
 				     tx->in[i].prevout.vout);
 			if (!wmap_del(&w->outpoints, key, sizeof(key)))
 				continue;
-			sqlite3_bind_blob(s.spend, 1, key, 32, SQLITE_STATIC);
-			sqlite3_bind_int64(s.spend, 2, tx->in[i].prevout.vout);
-			sqlite3_bind_int64(s.spend, 3, height);
-			if (!step_done(s.spend))
-				goto out;
+			sqlite3_bind_blob(s->spend, 1, key, 32, SQLITE_STATIC);
+			sqlite3_bind_int64(s->spend, 2, tx->in[i].prevout.vout);
+			sqlite3_bind_int64(s->spend, 3, height);
+			if (!step_done(s->spend))
+				return false;
 		}
 		for (size_t o = 0; o < tx->n_out; o++) {
 			uint64_t val;
+			uint8_t key[36];
 			if (tx->out[o].script_len > WALLET_MAX_SCRIPT ||
 			    !wmap_get(&w->scripts, tx->out[o].script,
 				      tx->out[o].script_len, &val))
 				continue;
-			if (!add_coin(w, &s, tx, (uint32_t)o, val, height,
-				      t == 0))
-				goto out;
+			if (how == WALLET_SCAN_RESCAN &&
+			    w->accts[val >> 40].rescan_next != (int64_t)height)
+				continue;
+			outpoint_key(key, tx->txid, (uint32_t)o);
+			if (seen->n && wmap_get(seen, key, sizeof(key), NULL))
+				continue;
+			if (!add_coin(w, s, tx, (uint32_t)o, val, height,
+				      t == 0) ||
+			    !wmap_put(seen, key, sizeof(key), 1))
+				return false;
 		}
 	}
-	if (sqlite3_prepare_v2(w->db, "INSERT OR REPLACE INTO scan_blocks "
-			       "(height, hash) VALUES (?,?)", -1, &tip,
+	return true;
+}
+
+/* The gap limit moves as payments are found, and a block may pay index 25
+ * before index 5 (which brings 25 inside the gap): while a pass derived new
+ * scripts, pass again, as btcwallet rescans a block whose addresses grew.
+ * Ends: each further pass needs a coin at an index never seen before. */
+static bool scan_block(struct wallet *w, struct stmts *s, uint32_t height,
+		       const struct chain_block *blk, enum wallet_scan_how how)
+{
+	struct wmap seen;
+	uint64_t before;
+	bool ok = true;
+
+	if (!wmap_init(&seen))
+		return false;
+	do {
+		before = derived_total(w);
+		ok = scan_pass(w, s, height, blk, how, &seen);
+	} while (ok && derived_total(w) != before);
+	wmap_clear(&seen);
+	return ok;
+}
+
+enum wallet_apply wallet_block_connected(struct wallet *w, uint32_t height,
+					 const uint8_t hash[32],
+					 const struct chain_block *blk)
+{
+	struct wallet_pos pos;
+	enum wallet_scan_how how;
+	enum wallet_apply r;
+	struct stmts s;
+	sqlite3_stmt *tip = NULL;
+	bool ok = false;
+	char hex[65], sql[200];
+
+	if (!get_pos(w, height, &pos))
+		return WALLET_FAILED;
+	r = wallet_connect_decide(&pos, height, hash, blk->prev_hash, &how);
+	if (r != WALLET_APPLIED) {
+		if (r != WALLET_ALREADY)
+			log_debug(SUBSYS, "block %u %s: %s (wallet tip %" PRId64
+				  ", next %" PRId64 ")", height,
+				  hex_encode_reversed(hex, hash, 32),
+				  wallet_apply_name(r),
+				  w->have_tip ? w->tip_height : -1,
+				  wallet_next_height(w));
+		return r;
+	}
+	wallet_balance_invalidate(w);
+	if (!stmts_prepare(w, &s)) {
+		stmts_free(&s);
+		log_unusual(SUBSYS, "scan: %s", sqlite3_errmsg(w->db));
+		return WALLET_FAILED;
+	}
+	if (!wallet_exec(w, "BEGIN IMMEDIATE;")) {
+		stmts_free(&s);
+		return WALLET_FAILED;
+	}
+	if (!scan_block(w, &s, height, blk, how))
+		goto out;
+	/* The block's hash, the undo's key (coins carry their heights). A
+	 * rescan keeps the tip's rows and fills the heights below the first
+	 * scan, so that its next block's parent is checked. */
+	if (sqlite3_prepare_v2(w->db, how == WALLET_SCAN_TIP
+			       ? "INSERT OR REPLACE INTO scan_blocks "
+				 "(height, hash) VALUES (?,?)"
+			       : "INSERT OR IGNORE INTO scan_blocks "
+				 "(height, hash) VALUES (?,?)", -1, &tip,
 			       NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(tip, 1, height);
-	sqlite3_bind_blob(tip, 2, blk->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(tip, 2, hash, 32, SQLITE_STATIC);
 	if (!step_done(tip))
 		goto out;
-	char sql[96];
-	snprintf(sql, sizeof(sql), "DELETE FROM scan_blocks WHERE height < %"
-		 PRId64 ";", (int64_t)height - WALLET_KEEP_BLOCKS);
+	if (how == WALLET_SCAN_TIP)
+		snprintf(sql, sizeof(sql), "DELETE FROM scan_blocks WHERE "
+			 "height < %" PRId64 ";",
+			 (int64_t)height - WALLET_KEEP_BLOCKS);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE rescans SET next_height = "
+			 "%" PRId64 " WHERE next_height = %u; DELETE FROM "
+			 "rescans WHERE next_height > %" PRId64 ";",
+			 (int64_t)height + 1, height, w->tip_height);
 	if (!wallet_exec(w, sql) || !set_updated(w))
 		goto out;
 	ok = true;
@@ -607,47 +765,75 @@ out:
 		if (!reload(w))
 			log_broken(SUBSYS, "wallet state lost after a failed "
 				   "block");
-		return false;
+		return WALLET_FAILED;
 	}
-	w->have_tip = true;
-	w->tip_height = height;
-	memcpy(w->tip_hash, blk->hash, 32);
-	log_debug(SUBSYS, "scanned block %u %s", height,
-		  hex_encode(hex, blk->hash, 32));
-	return true;
+	if (how == WALLET_SCAN_TIP) {
+		w->have_tip = true;
+		w->tip_height = height;
+		memcpy(w->tip_hash, hash, 32);
+	} else {
+		for (size_t i = 0; i < w->num_accts; i++) {
+			struct wacct *a = &w->accts[i];
+			if (a->rescan_next != (int64_t)height)
+				continue;
+			a->rescan_next = (int64_t)height + 1 > w->tip_height
+					 ? -1 : (int64_t)height + 1;
+		}
+		rescan_refresh(w);
+		if (w->rescan_next < 0)
+			log_info(SUBSYS, "rescan done at block %u", height);
+	}
+	/* Display order, as bitcoin-cli and block explorers print it. */
+	log_debug(SUBSYS, "scanned block %u %s%s", height,
+		  hex_encode_reversed(hex, hash, 32),
+		  how == WALLET_SCAN_RESCAN ? " (rescan)" : "");
+	return WALLET_APPLIED;
 }
 
-bool wallet_block_disconnected(struct wallet *w, uint32_t height,
-			       const uint8_t hash[32])
+enum wallet_apply wallet_block_disconnected(struct wallet *w, uint32_t height,
+					    const uint8_t hash[32])
 {
-	char sql[256];
+	struct wallet_pos pos;
+	enum wallet_apply r;
+	char sql[320];
 	bool ok;
 
-	if (!w->have_tip || (int64_t)height != w->tip_height ||
-	    memcmp(hash, w->tip_hash, 32) != 0) {
-		if (w->have_tip && (int64_t)height <= w->tip_height)
-			log_unusual(SUBSYS, "disconnect of block %u: not the "
-				    "wallet tip %" PRId64 "; ignored", height,
-				    w->tip_height);
-		return true;
+	if (!get_pos(w, height, &pos))
+		return WALLET_FAILED;
+	r = wallet_disconnect_decide(&pos, height, hash);
+	if (r != WALLET_APPLIED) {
+		if (r != WALLET_ALREADY)
+			log_unusual(SUBSYS, "disconnect of block %u: %s "
+				    "(wallet tip %" PRId64 ")", height,
+				    wallet_apply_name(r), w->tip_height);
+		return r;
 	}
 	wallet_balance_invalidate(w);
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
-		return false;
+		return WALLET_FAILED;
+	/* A rescan at or past the new tip is done: it scanned every block
+	 * left below. */
 	snprintf(sql, sizeof(sql),
 		 "DELETE FROM coins WHERE height = %u;"
 		 "UPDATE coins SET spent_height = NULL WHERE spent_height = %u;"
-		 "DELETE FROM scan_blocks WHERE height >= %u;", height, height,
-		 height);
+		 "DELETE FROM scan_blocks WHERE height >= %u;"
+		 "DELETE FROM rescans WHERE next_height >= %u;", height, height,
+		 height, height);
 	ok = wallet_exec(w, sql) && set_updated(w);
 	ok = wallet_tx_end(w, ok);
+	if (ok)
+		for (size_t i = 0; i < w->num_accts; i++)
+			if (w->accts[i].rescan_next >= (int64_t)height)
+				w->accts[i].rescan_next = -1;
+	rescan_refresh(w);
 	/* Outpoints come back and go: rebuild from the database. */
 	if (!reload_coins(w))
-		return false;
-	if (ok)
-		log_info(SUBSYS, "block %u disconnected: its wallet changes "
-			 "undone", height);
-	return ok;
+		return WALLET_FAILED;
+	if (!ok)
+		return WALLET_FAILED;
+	log_info(SUBSYS, "block %u disconnected: its wallet changes undone",
+		 height);
+	return WALLET_APPLIED;
 }
 
 bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,

@@ -64,6 +64,11 @@ static const char schema[] =
 	 * highest, written in the same transaction as the block's coins. */
 	"CREATE TABLE IF NOT EXISTS scan_blocks ("
 	" height INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+	/* Accounts imported with a birthday below the wallet tip: the next
+	 * height to scan for them (the tip does not move back; docs/wallet.md,
+	 * "Importing accounts later"). */
+	"CREATE TABLE IF NOT EXISTS rescans ("
+	" account_id INTEGER PRIMARY KEY, next_height INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS scan_state ("
 	" id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" birthday INTEGER NOT NULL DEFAULT -1,"

@@ -181,23 +181,64 @@ size_t wallet_watched(const struct wallet *w);
  */
 bool wallet_tip(const struct wallet *w, int64_t *height, uint8_t hash[32]);
 
+/* What applying a block did (docs/wallet.md, "Applying a block").  Every
+ * call is idempotent against the wallet's stored chain: the caller may
+ * deliver a block twice (a replay after a kill -9) and learns from the
+ * result what the wallet needs next. */
+enum wallet_apply {
+	WALLET_APPLIED, /* done, in one SQLite transaction with its undo */
+	WALLET_ALREADY, /* nothing to do: already so (or not wanted) */
+	WALLET_FORK,    /* the wallet is on another branch at that height:
+			   disconnect its blocks (wallet_tip) first */
+	WALLET_GAP,     /* earlier blocks first: from wallet_next_height (a
+			   disconnect: the blocks above it first) */
+	WALLET_FAILED,  /* SQLite error: nothing changed */
+};
+/* "applied", "already", "fork", "gap", "failed". */
+const char *wallet_apply_name(enum wallet_apply r);
+
 /**
- * wallet_block_connected - scan block @height (@blk borrowed): outputs to
- * watched scripts become coins, inputs spending coins mark them spent,
- * gap limits are extended, and the wallet tip moves to @height: all in
- * one SQLite transaction, so a crash never half-applies a block.
- * A block at or below the stored tip, or below the birthday, is ignored
- * (returns true).  False on a database error (nothing changed).
+ * wallet_block_connected - scan block @height (@hash, @blk borrowed):
+ * outputs to watched scripts become coins, inputs spending coins mark
+ * them spent, gap limits are extended (the block is scanned again when
+ * they move), and the wallet tip moves to @height: all in one SQLite
+ * transaction, so a crash never half-applies a block.
+ * APPLIED: scanned and committed.  Also a block below the tip that a
+ * rescan (accounts imported with a past birthday) was waiting for: it is
+ * scanned for those accounts only.
+ * ALREADY: the wallet already scanned this very block (same hash at that
+ * height; for a height older than the hashes kept, the height alone), or
+ * the block is below the birthday: nothing done.
+ * FORK: the wallet holds another block at @height, or its tip is not
+ * @blk's parent: disconnect first.
+ * GAP: @height is above wallet_next_height: deliver earlier blocks first.
+ * FAILED: database error, nothing changed.
  */
-bool wallet_block_connected(struct wallet *w, uint32_t height,
-			    const struct chain_block *blk) CN_WARN_UNUSED;
+enum wallet_apply wallet_block_connected(struct wallet *w, uint32_t height,
+					 const uint8_t hash[32],
+					 const struct chain_block *blk);
 /**
  * wallet_block_disconnected - undo block @height (@hash) in a reorg: coins
  * it created are removed, coins it spent are unspent again, the tip moves
- * back to @height-1.  A block the wallet has not scanned is ignored.
+ * back to @height-1.
+ * APPLIED: the tip was that block and is undone.  ALREADY: the tip is
+ * below @height (or nothing is scanned).  FORK: the wallet's block at
+ * @height has another hash.  GAP: that block is the wallet's but below
+ * its tip: disconnect the blocks above first.  FAILED: database error.
  */
-bool wallet_block_disconnected(struct wallet *w, uint32_t height,
-			       const uint8_t hash[32]) CN_WARN_UNUSED;
+enum wallet_apply wallet_block_disconnected(struct wallet *w, uint32_t height,
+					    const uint8_t hash[32]);
+/**
+ * wallet_next_height - the next block the wallet wants: its tip + 1; the
+ * next height of a rescan (accounts imported with a birthday below the
+ * tip: the blocks from there to the tip are scanned again for them, the
+ * tip does not move); the birthday when nothing is scanned yet; -1: start
+ * at the chain's tip (no history wanted).
+ */
+int64_t wallet_next_height(const struct wallet *w);
+/* Next height of a pending rescan (below or at the tip), -1 none. */
+int64_t wallet_rescan_height(const struct wallet *w);
+
 /**
  * wallet_mempool - replace the unconfirmed view with @txs (borrowed, the
  * node's whole mempool as far as it was fetched): their outputs to

@@ -137,4 +137,43 @@ bool wallet_parse_accounts(struct wallet_account **out, size_t *num,
 			   const struct wallet_net *net, const char *json,
 			   size_t len) CN_WARN_UNUSED;
 
+/* ---- applying a block (apply.c) -------------------------------------------- */
+/* What the wallet knows when a block is connected or disconnected: the
+ * whole input of the decision, gathered by the caller (scan.c) from its
+ * tables. */
+struct wallet_pos {
+	bool have_tip;         /* a block is scanned */
+	int64_t tip_height;
+	uint8_t tip_hash[32];
+	int64_t birthday;      /* -1: none (start at the chain's tip) */
+	int64_t rescan_next;   /* next height of a pending rescan, -1 none;
+				  at or below tip_height */
+	bool have_at;          /* the wallet's block at the asked height */
+	uint8_t at_hash[32];
+	bool have_below;       /* ... and at the height below (rescans) */
+	uint8_t below_hash[32];
+};
+
+/* How an APPLIED connect scans the block. */
+enum wallet_scan_how {
+	WALLET_SCAN_NONE,   /* not APPLIED */
+	WALLET_SCAN_TIP,    /* every account; the tip moves to the block */
+	WALLET_SCAN_RESCAN, /* the accounts whose rescan is at this height;
+			       the tip stays */
+};
+
+/* tip + 1, the rescan's next height, the birthday, or -1. */
+int64_t wallet_pos_next(const struct wallet_pos *p);
+/* The one place that decides whether block @height (@hash, child of
+ * @prev) is applied, already in, on another branch or too far ahead.
+ * Never FAILED.  Table-tested in tests/wallet/test_apply.c. */
+enum wallet_apply wallet_connect_decide(const struct wallet_pos *p,
+					uint32_t height, const uint8_t hash[32],
+					const uint8_t prev[32],
+					enum wallet_scan_how *how);
+/* The same for undoing block @height (@hash). */
+enum wallet_apply wallet_disconnect_decide(const struct wallet_pos *p,
+					   uint32_t height,
+					   const uint8_t hash[32]);
+
 #endif /* COLDNODE_WALLET_INTERNAL_H */

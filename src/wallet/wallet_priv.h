@@ -22,6 +22,8 @@ struct wacct {
 	struct wallet_xpub branch[2];
 	uint32_t used_next[2]; /* one past the highest used index */
 	uint32_t derived[2];   /* scripts derived (and watched) so far */
+	int64_t rescan_next;   /* imported with a past birthday: next height
+				  to scan for it below the tip; -1 none */
 };
 
 struct wallet {
@@ -39,6 +41,7 @@ struct wallet {
 	struct wmap outpoints;
 	bool have_tip;
 	int64_t tip_height, birthday, updated_unix;
+	int64_t rescan_next;  /* min of the accounts' rescan_next, -1 none */
 	uint8_t tip_hash[32];
 	/* balance cache (balance.c): the all-accounts, min_confs 1 answer,
 	 * valid until the wallet changes. */

@@ -74,6 +74,56 @@ int main(void)
 	CHECK(n == 0);
 	chain_mempool_free(m);
 	chain_mempool_free(NULL);
+
+	/* A mempool larger than the old 50,000 cap (mainnet peaks hold
+	 * 100,000 to 300,000): every txid is followed and asked for once,
+	 * in bounded batches, none dropped by a cut before sorting. */
+	size_t big = 120000;
+	uint8_t (*bids)[32] = calloc(big, 32), (*got)[32] = calloc(big, 32);
+	CHECK(bids && got);
+	for (size_t i = 0; i < big; i++) {
+		/* reverse order: the last ones would be cut */
+		size_t v = big - 1 - i;
+		bids[i][0] = (uint8_t)v;
+		bids[i][1] = (uint8_t)(v >> 8);
+		bids[i][2] = (uint8_t)(v >> 16);
+		bids[i][31] = 0x5a;
+	}
+	m = chain_mempool_new();
+	CHECK(chain_mempool_set(m, (const uint8_t (*)[32])bids, big) == big);
+	size_t total = 0, k;
+	while ((k = chain_mempool_next(m, got + total, 100)) > 0) {
+		CHECK(k <= 100);
+		total += k;
+		if (total > big)
+			break;
+	}
+	CHECK(total == big);
+	/* each exactly once */
+	bool *seen = calloc(big, 1);
+	size_t once = 0;
+	for (size_t i = 0; i < total && i < big; i++) {
+		size_t v = got[i][0] | (size_t)got[i][1] << 8 |
+			   (size_t)got[i][2] << 16;
+		if (v < big && !seen[v]) {
+			seen[v] = true;
+			once++;
+		}
+	}
+	CHECK(once == big);
+	/* The next poll with the same mempool asks for nothing again that
+	 * was answered, and again for what was not. */
+	for (size_t i = 0; i < big / 2; i++)
+		chain_mempool_add(m, got[i], NULL, 0);
+	CHECK(chain_mempool_set(m, (const uint8_t (*)[32])bids, big) == big);
+	total = 0;
+	while ((k = chain_mempool_next(m, got, 100)) > 0)
+		total += k;
+	CHECK(total == big - big / 2);
+	chain_mempool_free(m);
+	free(seen);
+	free(bids);
+	free(got);
 	for (int i = 0; i < 4; i++)
 		free(raw[i].p);
 	return check_exit();

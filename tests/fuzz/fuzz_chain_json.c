@@ -1,5 +1,7 @@
 /* Fuzz the chain module's JSON-RPC reply layer (chain/rpcjson.c): a reply
- * body from the node, parsed as a single reply and as a batch of two, each
+ * body from the node, parsed as a single reply and as a batch of two, and
+ * through chain_json_batch as the answer to a batch of every size the
+ * module sends (the first byte picks it, 1 .. CHAIN_BATCH_MAX), each
  * result read as every struct the follower and the funding check use. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,6 +52,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else if (rep[i].code == 0)
 				abort(); /* an error always has a code */
 		json_decref(root);
+	}
+	if (size) {
+		struct chain_batch b;
+		size_t n = 1 + data[0] % CHAIN_BATCH_MAX;
+		err[0] = '\0';
+		switch (chain_json_batch((const char *)data + 1, size - 1, n, &b,
+					 err, sizeof(err))) {
+		case CHAIN_BATCH_OK:
+			if (b.n != n)
+				abort();
+			for (size_t i = 0; i < n; i++)
+				if (b.rep[i].result)
+					read_all(b.rep[i].result);
+				else if (b.rep[i].code == 0)
+					abort();
+			break;
+		case CHAIN_BATCH_NODE_ERROR:
+			if (b.n != 1 || !b.rep[0].code || !err[0])
+				abort();
+			break;
+		case CHAIN_BATCH_BAD:
+			if (!err[0] || b.root || b.rep)
+				abort();
+			break;
+		}
+		chain_batch_clear(&b);
 	}
 	return 0;
 }

@@ -86,6 +86,12 @@ static void make_block(struct tblock *b, const uint8_t prev[32],
 	}
 }
 
+static enum wallet_apply conn(struct wallet *w, uint32_t h,
+			      const struct chain_block *b)
+{
+	return wallet_block_connected(w, h, b->hash, b);
+}
+
 static void free_block(struct tblock *b)
 {
 	chain_block_free(b->blk);
@@ -205,7 +211,7 @@ static void test_scan_sequence(void)
 	memset(in1[1].txid, 0xa2, 32);
 	struct tblock b1, b2, b3, b3x;
 	make_block(&b1, zero, &cb, in1, out1, 2);
-	CHECK(wallet_block_connected(w, 1, b1.blk));
+	CHECK(conn(w, 1, b1.blk) == WALLET_APPLIED);
 	same(w, "block 1");
 	totals(w, &conf, &unconf);
 	CHECK(conf == 150000 && unconf == 0);
@@ -215,7 +221,7 @@ static void test_scan_sequence(void)
 	struct rb_out out2 = { 20000, d2.s, d2.len };
 	memset(in2.txid, 0xb1, 32);
 	make_block(&b2, b1.blk->hash, NULL, &in2, &out2, 1);
-	CHECK(wallet_block_connected(w, 2, b2.blk));
+	CHECK(conn(w, 2, b2.blk) == WALLET_APPLIED);
 	same(w, "block 2");
 
 	/* Block 3 (first seen in the mempool): default/0/0 spent to change
@@ -268,7 +274,7 @@ static void test_scan_sequence(void)
 	same(w, "mempool again");
 
 	/* Mined; the mempool list is stale for one poll, then empty. */
-	CHECK(wallet_block_connected(w, 3, b3.blk));
+	CHECK(conn(w, 3, b3.blk) == WALLET_APPLIED);
 	same(w, "block 3");
 	CHECK(wallet_mempool(w, mp, 2));
 	same(w, "block 3, stale mempool");
@@ -278,19 +284,20 @@ static void test_scan_sequence(void)
 	CHECK(conf == 145000 && unconf == 0);
 
 	/* A replayed block changes nothing. */
-	CHECK(wallet_block_connected(w, 2, b2.blk));
+	CHECK(conn(w, 2, b2.blk) == WALLET_ALREADY);
 	same(w, "block 2 replayed");
 
 	/* Reorg: block 3 goes, its transactions back in the mempool, then
 	 * 3' without them. */
-	CHECK(wallet_block_disconnected(w, 3, b3.blk->hash));
+	CHECK(wallet_block_disconnected(w, 3, b3.blk->hash) ==
+	      WALLET_APPLIED);
 	same(w, "block 3 disconnected");
 	totals(w, &conf, &unconf);
 	CHECK(conf == 170000 && unconf == 0);
 	CHECK(wallet_mempool(w, mp, 2));
 	same(w, "reorg: back in the mempool");
 	make_block(&b3x, b2.blk->hash, NULL, NULL, NULL, 0);
-	CHECK(wallet_block_connected(w, 3, b3x.blk));
+	CHECK(conn(w, 3, b3x.blk) == WALLET_APPLIED);
 	same(w, "block 3'");
 	CHECK(wallet_mempool(w, mp, 2));
 	same(w, "block 3', mempool");
@@ -306,7 +313,7 @@ static void test_scan_sequence(void)
 		struct tblock e;
 		char step[32];
 		make_block(&e, prev, NULL, NULL, NULL, 0);
-		CHECK(wallet_block_connected(w, h, e.blk));
+		CHECK(conn(w, h, e.blk) == WALLET_APPLIED);
 		memcpy(prev, e.blk->hash, 32);
 		free_block(&e);
 		snprintf(step, sizeof(step), "block %u", h);

@@ -216,6 +216,12 @@ static void make_block(struct tblock *b, const uint8_t prev[32],
 	}
 }
 
+static enum wallet_apply conn(struct wallet *w, uint32_t h,
+			      const struct chain_block *b)
+{
+	return wallet_block_connected(w, h, b->hash, b);
+}
+
 static void free_block(struct tblock *b)
 {
 	chain_block_free(b->blk);
@@ -288,7 +294,7 @@ static void test_scan(void)
 	t1.out[1] = (struct rb_out){ 777, sfar, lfar };
 	struct tblock b1, b2, b3, b3x;
 	make_block(&b1, tip_hash, &cb, &t1, 1);
-	CHECK(wallet_block_connected(w, 1, b1.blk));
+	CHECK(conn(w, 1, b1.blk) == WALLET_APPLIED);
 	CHECK(wallet_tip(w, &h, hash) && h == 1);
 	CHECK_MEM(hash, b1.blk->hash, 32);
 	balance(w, 1, &conf, &unconf);
@@ -302,7 +308,7 @@ static void test_scan(void)
 	t2.out[0] = (struct rb_out){ 200000, s84far, l84far };
 	t2.out[1] = (struct rb_out){ 300000, s86, l86 };
 	make_block(&b2, b1.blk->hash, NULL, &t2, 1);
-	CHECK(wallet_block_connected(w, 2, b2.blk));
+	CHECK(conn(w, 2, b2.blk) == WALLET_APPLIED);
 	balance(w, 1, &conf, &unconf);
 	CHECK(conf == 600000 && unconf == 0);
 	/* min_confs 2: block 2's outputs have one confirmation. */
@@ -325,14 +331,14 @@ static void test_scan(void)
 	wallet_balance_clear(&bal);
 
 	/* A replayed block (after a crash) changes nothing. */
-	CHECK(wallet_block_connected(w, 2, b2.blk));
-	CHECK(wallet_block_connected(w, 1, b1.blk));
+	CHECK(conn(w, 2, b2.blk) == WALLET_ALREADY);
+	CHECK(conn(w, 1, b1.blk) == WALLET_ALREADY);
 	balance(w, 1, &conf, &unconf);
 	CHECK(conf == 600000);
 	/* A block that does not extend the tip is refused. */
 	struct tblock bad;
 	make_block(&bad, b1.blk->hash, NULL, NULL, 0);
-	CHECK(!wallet_block_connected(w, 3, bad.blk));
+	CHECK(conn(w, 3, bad.blk) == WALLET_FORK);
 	free_block(&bad);
 
 	/* Block 3 spends 84/0/6 (100000) to 84/1/0 change 60000. */
@@ -354,7 +360,7 @@ static void test_scan(void)
 	CHECK(conf == 600000 && unconf == 0);
 	CHECK(wallet_mempool(w, mp, 1));
 	/* Then mined. */
-	CHECK(wallet_block_connected(w, 3, b3.blk));
+	CHECK(conn(w, 3, b3.blk) == WALLET_APPLIED);
 	CHECK(wallet_mempool(w, NULL, 0));
 	balance(w, 1, &conf, &unconf);
 	CHECK(conf == 560000 && unconf == 0);
@@ -368,21 +374,23 @@ static void test_scan(void)
 
 	/* Reorg: block 3 goes (the spend is undone, the change goes), block
 	 * 3' takes its place without it. */
-	CHECK(wallet_block_disconnected(w, 3, b3.blk->hash));
+	CHECK(wallet_block_disconnected(w, 3, b3.blk->hash) ==
+	      WALLET_APPLIED);
 	balance(w, 1, &conf, &unconf);
 	CHECK(conf == 600000 && unconf == 0);
 	CHECK(wallet_tip(w, &h, hash) && h == 2);
-	/* Disconnecting something else than the tip is ignored. */
-	CHECK(wallet_block_disconnected(w, 1, b1.blk->hash));
+	/* Disconnecting a block below the tip: the ones above first. */
+	CHECK(wallet_block_disconnected(w, 1, b1.blk->hash) == WALLET_GAP);
 	CHECK(wallet_tip(w, &h, hash) && h == 2);
 	make_block(&b3x, b2.blk->hash, NULL, NULL, 0);
-	CHECK(wallet_block_connected(w, 3, b3x.blk));
-	CHECK(wallet_block_disconnected(w, 3, b3x.blk->hash));
-	CHECK(wallet_block_disconnected(w, 2, b2.blk->hash));
+	CHECK(conn(w, 3, b3x.blk) == WALLET_APPLIED);
+	CHECK(wallet_block_disconnected(w, 3, b3x.blk->hash) ==
+	      WALLET_APPLIED);
+	CHECK(wallet_block_disconnected(w, 2, b2.blk->hash) == WALLET_APPLIED);
 	balance(w, 1, &conf, &unconf);
 	CHECK(conf == 100000 && unconf == 0);
-	CHECK(wallet_block_connected(w, 2, b2.blk));
-	CHECK(wallet_block_connected(w, 3, b3x.blk));
+	CHECK(conn(w, 2, b2.blk) == WALLET_APPLIED);
+	CHECK(conn(w, 3, b3x.blk) == WALLET_APPLIED);
 
 	/* Coinbase maturity: 100 confirmations (btcwallet's ListUnspent). */
 	uint8_t prev[32];
@@ -390,7 +398,7 @@ static void test_scan(void)
 	for (uint32_t height = 4; height <= 100; height++) {
 		struct tblock e;
 		make_block(&e, prev, NULL, NULL, 0);
-		CHECK(wallet_block_connected(w, height, e.blk));
+		CHECK(conn(w, height, e.blk) == WALLET_APPLIED);
 		memcpy(prev, e.blk->hash, 32);
 		free_block(&e);
 		if (height == 99) {
@@ -453,7 +461,7 @@ static void scan_rest(struct wallet *w)
 	uint8_t hash[32];
 	int64_t from = wallet_tip(w, &h, hash) ? h + 1 : 1;
 	for (int64_t i = from; i <= KILL_BLOCKS; i++) {
-		if (!wallet_block_connected(w, (uint32_t)i, chain_blocks[i].blk))
+		if (conn(w, (uint32_t)i, chain_blocks[i].blk) != WALLET_APPLIED)
 			exit(3);
 		if (progress_fd >= 0 && write(progress_fd, "b", 1) != 1)
 			exit(4);

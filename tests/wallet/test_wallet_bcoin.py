@@ -11,7 +11,9 @@ bcoin from the same mnemonic, lnd's own clients (grpc-js with
 lightning.proto, the npm lightning package), refused bad accounts files,
 kill -9 during a 500-block scan (after the restart the balances equal the
 clean scan's), accounts imported into a running node with a past
-birthday (rescan), and stale balances served while the node is gone.
+birthday (rescan), accounts imported with a birthday into a wallet that
+has none and holds coins from before it (kept), and stale balances served
+while the node is gone.
 """
 import hashlib
 import json
@@ -132,6 +134,17 @@ def wait_tip(node, height, timeout=120.0):
         time.sleep(0.2)
     fail(f'wallet tip did not reach {height}: {wallet_state(node)}\n'
          f'{node.tail()}')
+
+
+def wait_rescan(node, timeout=120.0):
+    """Until the rescan of accounts imported with a past birthday is done
+    (the wallet tip does not move back for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if int(wallet_state(node).get('rescan_height', -1)) == -1:
+            return
+        time.sleep(0.2)
+    fail(f'rescan not done: {wallet_state(node)}\n{node.tail()}')
 
 
 def varint(n):
@@ -357,7 +370,7 @@ def main():
             fail(f'after kill -9: {got}, clean scan: {clean}')
 
         # 6. Accounts imported into a running node with a birthday in the
-        # past: the scan starts again from it (the chain rewinds).
+        # past: they are scanned from it, the wallet tip stays.
         plain = [a for a in args if not a.startswith('--wallet.')]
         r = h.node('r', *plain)
         r.start()
@@ -368,10 +381,50 @@ def main():
         if (res['added'] != 3 or not res['rescan'] or
                 int(res['birthday']) != birthday):
             fail(f'import with a past birthday: {res}')
+        wait_rescan(r, timeout=240)
         wait_tip(r, b.height(), timeout=240)
         got = balance(r)
         if got != clean:
             fail(f'rescan after a runtime import: {got}, clean scan: {clean}')
+
+        # 8. A wallet without a birthday (it started at the chain's tip)
+        # holding a coin, then accounts imported with a birthday after
+        # that coin's block: the coin stays (the import used to forget the
+        # whole scan and restart at the birthday: issue 17, item 2), the
+        # new accounts are found from their birthday, the tip stays.
+        hd2 = hdtool({'cmd': 'accounts', 'n': 3})
+        hd3 = hdtool({'cmd': 'accounts', 'n': 3})
+        acc2 = os.path.join(h.tmp, 'accounts2.json')
+        acc3 = os.path.join(h.tmp, 'accounts3.json')
+        for path, d in ((acc2, hd2), (acc3, hd3)):
+            with open(path, 'w') as f:
+                json.dump(lnd_accounts(d), f)
+        q = h.node('q', *plain, f'--wallet.accounts={acc2}')
+        q.start()
+        wait_tip(q, b.height())
+        b.pay_to([(hd2['accounts'][1]['ext'][0], 40000)])
+        b.mine(1)
+        wait_balance(q, lambda x: x['confirmed_balance'] == 40000,
+                     'the payment before the birthday')
+        b.mine(2)
+        bday = b.height()
+        b.pay_to([(hd3['accounts'][1]['ext'][1], 15000)])
+        b.mine(1)
+        b.pay_to([(hd3['accounts'][0]['ext'][2], 25000)])
+        b.mine(1)
+        wait_tip(q, b.height())
+        p = coldctl(q, 'wallet', 'importaccounts', '--birthday', str(bday),
+                    acc3)
+        res = json.loads(p.stdout)
+        if res['added'] != 3 or not res['rescan']:
+            fail(f'import into a wallet without a birthday: {res}')
+        if int(wallet_state(q)['tip_height']) != b.height():
+            fail(f'the wallet tip moved back: {wallet_state(q)}')
+        wait_rescan(q)
+        wait_balance(q, lambda x: (x['confirmed_balance'] == 80000 and
+                                   x['unconfirmed_balance'] == 0),
+                     'the old coin kept and the new accounts rescanned')
+        q.stop()
 
         # 7. The chain backend lost: the last balances are served, GetState
         # says they are stale and how old.
