@@ -13,6 +13,17 @@
  *       the transaction at HEIGHT/TXINDEX, against a running node, vs the
  *       raw gettxout rate of the same node for the same outputs with the
  *       same concurrency (batches of 32, 2 in flight).
+ *   bench_chain mempool HOST:PORT PASS N
+ *       one mempool poll of a node holding N new transactions
+ *       (chain_events.mempool_txs: getrawmempool, then getrawtransaction
+ *       in batches of 100): requests, response bytes, wall and CPU time,
+ *       vs the node's own cost of the same calls made by a bare client
+ *       (same batches, one in flight); best of 3, interleaved.
+ *   bench_chain mempool-synth N
+ *       a mainnet-sized mempool (N txids, e.g. 300,000) without a node:
+ *       the CPU of one poll that brings nothing new (the 20 MB
+ *       getrawmempool answer parsed, the txid table rebuilt) and the
+ *       memory of N followed transactions (VmRSS).
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
@@ -380,6 +391,246 @@ static int cmd_check(const char *host, const char *pass, uint32_t height,
 	return system(cmd) != 0;
 }
 
+/* ---- mempool poll ---- */
+
+#include "chain/mempool.h"
+#include <sys/resource.h>
+
+static size_t mp_want, mp_got;
+static bool mp_on;
+static bool mp_wanted(void *ctx)
+{
+	return mp_on;
+}
+static void mp_cb(void *ctx, const struct chain_tx *const *txs, size_t n)
+{
+	mp_got = n;
+	if (n >= mp_want)
+		ev_break(bloop, EVBREAK_ALL);
+}
+
+static double cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+struct mp_raw {
+	struct chain_http *http;
+	json_t *ids;      /* getrawmempool's answer */
+	size_t next, requests, bytes;
+	bool failed;
+};
+
+static void mp_raw_send(struct mp_raw *m);
+
+static void mp_raw_done(void *ctx, enum chain_http_result r, long status,
+			const char *body, size_t len, const char *errtext)
+{
+	struct mp_raw *m = ctx;
+
+	m->bytes += len;
+	if (r != CHAIN_HTTP_OK || status != 200) {
+		m->failed = true;
+		ev_break(bloop, EVBREAK_ALL);
+		return;
+	}
+	if (!m->ids) {
+		json_t *root = json_loadb(body, len, 0, NULL);
+		m->ids = json_incref(json_object_get(json_array_get(root, 0),
+						     "result"));
+		json_decref(root);
+	}
+	if (m->next >= json_array_size(m->ids)) {
+		ev_break(bloop, EVBREAK_ALL);
+		return;
+	}
+	mp_raw_send(m);
+}
+
+static void mp_raw_send(struct mp_raw *m)
+{
+	json_t *arr = json_array();
+
+	if (!m->ids)
+		json_array_append_new(arr, json_pack("{s:s, s:[], s:i, s:s}",
+			"jsonrpc", "1.0", "params", "id", 0, "method",
+			"getrawmempool"));
+	for (size_t i = 0; m->ids && i < MEMPOOL_BATCH &&
+	     m->next < json_array_size(m->ids); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:[O, b], s:I, s:s}",
+			"jsonrpc", "1.0", "params",
+			json_array_get(m->ids, m->next++), 0, "id",
+			(json_int_t)i, "method", "getrawtransaction"));
+	char *body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	m->requests++;
+	chain_http_post(m->http, body, strlen(body), mp_raw_done, m);
+	free(body);
+}
+
+static int cmd_mempool(const char *host, const char *pass, size_t n)
+{
+	char dir[] = "/tmp/bench-chain-XXXXXX", db[300], url[300], up[300];
+	double best_w = 1e9, best_c = 1e9, best_rw = 1e9, best_rc = 1e9;
+	uint64_t reqs = 0;
+	size_t rreqs = 0, rbytes = 0;
+
+	bloop = ev_default_loop(0);
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(url, sizeof(url), "http://%s/", host);
+	snprintf(up, sizeof(up), "bench:%s", pass);
+	for (int r = 0; r < 3; r++) {
+		struct chain_config cc;
+		struct chain_events ev = { .mempool_txs = mp_cb,
+					   .mempool_wanted = mp_wanted };
+		struct chain_info ci;
+		char err[256];
+
+		snprintf(db, sizeof(db), "%s/chain%d.sqlite3", dir, r);
+		chain_config_defaults(&cc);
+		cc.network = "regtest";
+		cc.rpchost = host;
+		cc.rpcuser = "bench";
+		cc.rpcpass = pass;
+		cc.db_path = db;
+		cc.poll_interval = 0.01;
+		struct chain *c = chain_new(bloop, &cc, &ev, err, sizeof(err));
+		if (!c) {
+			fprintf(stderr, "chain_new: %s\n", err);
+			return 1;
+		}
+		mp_want = n;
+		mp_got = 0;
+		mp_on = false;
+		chain_start(c);
+		wait_synced(c);
+		chain_get_info(c, &ci);
+		uint64_t req0 = ci.requests;
+		/* The next poll: tip, then the whole mempool (all new). */
+		mp_on = true;
+		double t0 = cn_now(), c0 = cpu_now();
+		ev_run(bloop, 0);
+		double w = cn_now() - t0, cpu = cpu_now() - c0;
+		chain_get_info(c, &ci);
+		chain_free(c);
+		if (mp_got < n) {
+			fprintf(stderr, "mempool poll: %zu of %zu\n", mp_got, n);
+			return 1;
+		}
+		reqs = ci.requests - req0;
+
+		struct mp_raw m = { 0 };
+		m.http = chain_http_new(bloop, url, 30, 32u << 20);
+		chain_http_set_auth(m.http, up);
+		t0 = cn_now();
+		c0 = cpu_now();
+		mp_raw_send(&m);
+		ev_run(bloop, 0);
+		double rw = cn_now() - t0, rc = cpu_now() - c0;
+		chain_http_free(m.http);
+		if (m.failed || json_array_size(m.ids) < n) {
+			fprintf(stderr, "bare client failed\n");
+			return 1;
+		}
+		json_decref(m.ids);
+		rreqs = m.requests;
+		rbytes = m.bytes;
+		if (w < best_w) best_w = w;
+		if (cpu < best_c) best_c = cpu;
+		if (rw < best_rw) best_rw = rw;
+		if (rc < best_rc) best_rc = rc;
+	}
+	printf("mempool poll of %zu new transactions: coldnode %llu requests "
+	       "(with the tip poll) "
+	       "(%zu of them the mempool's, %zu bytes), %.0f ms wall, %.0f ms "
+	       "CPU; the node's own getrawmempool + getrawtransaction from a "
+	       "bare client: %zu requests, %.0f ms wall (client CPU %.0f "
+	       "ms); ratio %.2f\n", n, (unsigned long long)reqs, rreqs,
+	       rbytes, best_w * 1e3, best_c * 1e3, rreqs, best_rw * 1e3,
+	       best_rc * 1e3, best_rw / best_w);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) != 0;
+}
+
+static int cmd_mempool_synth(size_t n)
+{
+	uint8_t (*ids)[32] = calloc(n, 32);
+	char *body = malloc(n * 67 + 64), err[160];
+	size_t off = 0;
+	struct chain_mempool *m = chain_mempool_new();
+	static const uint8_t spk[22] = { 0x00, 0x14 };
+
+	if (!ids || !body || !m)
+		return 1;
+	/* n distinct one-input, one-output transactions (~85 bytes). */
+	uint8_t tx[85];
+	memset(tx, 0, sizeof(tx));
+	tx[0] = 2;                      /* version */
+	tx[4] = 1;                      /* 1 input */
+	tx[41] = 0;                     /* empty scriptSig */
+	memset(tx + 42, 0xff, 4);       /* sequence */
+	tx[46] = 1;                     /* 1 output */
+	tx[55] = 22;                    /* P2WPKH script */
+	memcpy(tx + 56, spk, 22);
+	off += (size_t)sprintf(body, "{\"result\":[");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(tx + 5, &i, sizeof(i)); /* prevout txid */
+		chain_sha256d(ids[i], tx, 82);
+		char hx[65];
+		hex_encode_reversed(hx, ids[i], 32);
+		off += (size_t)sprintf(body + off, "%s\"%s\"", i ? "," : "",
+				       hx);
+	}
+	off += (size_t)sprintf(body + off, "],\"error\":null,\"id\":0}");
+	long rss0 = rss_kib(); /* the answer and the txids already there */
+	chain_mempool_set(m, (const uint8_t (*)[32])ids, n);
+	/* Fill every entry (the memory of n followed transactions). */
+	for (size_t i = 0; i < n; i++) {
+		memcpy(tx + 5, &i, sizeof(i));
+		chain_mempool_add(m, ids[i], tx, 82);
+	}
+	size_t have;
+	chain_mempool_txs(m, &have);
+	long rss1 = rss_kib();
+	/* A poll with nothing new: parse the answer, rebuild the table. */
+	double best = 1e9, best_json = 1e9;
+	for (int r = 0; r < 3; r++) {
+		double c0 = cpu_now();
+		json_t *root = json_loadb(body, off, 0, NULL);
+		const json_t *a = json_object_get(root, "result");
+		size_t cnt = json_array_size(a), got = 0;
+		for (size_t i = 0; i < cnt; i++)
+			if (chain_json_hash(json_array_get(a, i), ids[got]))
+				got++;
+		double c1 = cpu_now();
+		json_decref(root);
+		chain_mempool_set(m, (const uint8_t (*)[32])ids, got);
+		chain_mempool_txs(m, &have);
+		double c2 = cpu_now();
+		if (c2 - c0 < best)
+			best = c2 - c0;
+		if (c1 - c0 < best_json)
+			best_json = c1 - c0;
+	}
+	printf("mainnet-sized mempool of %zu txids (getrawmempool %.1f MB): "
+	       "a poll with nothing new takes %.0f ms CPU (%.0f ms of it "
+	       "parsing the JSON); %zu transactions followed take %.1f MiB "
+	       "(%.0f bytes each, raw %d + parse + table)\n", n,
+	       off / 1e6, best * 1e3, best_json * 1e3, have,
+	       (rss1 - rss0) / 1024.0, (rss1 - rss0) * 1024.0 / n, 82);
+	(void)err;
+	chain_mempool_free(m);
+	free(ids);
+	free(body);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	cn_crypto_init();
@@ -392,7 +643,12 @@ int main(int argc, char **argv)
 		return cmd_check(argv[2], argv[3], (uint32_t)atoi(argv[4]),
 				 (uint32_t)atoi(argv[5]),
 				 (size_t)atoi(argv[6]), argv[7]);
+	if (argc == 5 && !strcmp(argv[1], "mempool"))
+		return cmd_mempool(argv[2], argv[3], (size_t)atoi(argv[4]));
+	if (argc == 3 && !strcmp(argv[1], "mempool-synth"))
+		return cmd_mempool_synth((size_t)atoi(argv[2]));
 	fprintf(stderr, "usage: bench_chain parse [MB] | keys N | check "
-		"HOST:PORT PASS HEIGHT TXINDEX N TXID\n");
+		"HOST:PORT PASS HEIGHT TXINDEX N TXID | mempool HOST:PORT "
+		"PASS N | mempool-synth N\n");
 	return 2;
 }

@@ -251,7 +251,52 @@ bool chain_header_parse(const uint8_t raw[80], struct chain_block *hdr_out)
 	memset(hdr_out, 0, sizeof(*hdr_out));
 	chain_sha256d(hdr_out->hash, raw, 80);
 	memcpy(hdr_out->prev_hash, raw + 4, 32);
+	memcpy(hdr_out->merkle_root, raw + 36, 32);
 	hdr_out->time = le32_get(raw + 68);
+	return true;
+}
+
+bool chain_block_check_merkle(const struct chain_block *b, char *err,
+			      size_t errlen)
+{
+	uint8_t (*h)[32], pair[64];
+	size_t n = b->n_tx;
+	bool mutated = false;
+
+	if (!n) {
+		snprintf(err, errlen, "block has no transactions");
+		return false;
+	}
+	h = malloc(n * 32);
+	if (!h)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		memcpy(h[i], b->tx[i].txid, 32);
+	/* Each level: pairs hashed, an odd last one paired with itself. */
+	while (n > 1) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i += 2) {
+			const uint8_t *r = i + 1 < n ? h[i + 1] : h[i];
+			if (i + 1 < n && !memcmp(h[i], h[i + 1], 32))
+				mutated = true;
+			memcpy(pair, h[i], 32);
+			memcpy(pair + 32, r, 32);
+			chain_sha256d(h[k++], pair, 64);
+		}
+		n = k;
+	}
+	bool ok = !memcmp(h[0], b->merkle_root, 32);
+	free(h);
+	if (!ok) {
+		snprintf(err, errlen, "transactions do not match the header's "
+			 "merkle root");
+		return false;
+	}
+	if (mutated) {
+		snprintf(err, errlen, "mutated merkle tree (a duplicated "
+			 "transaction, CVE-2012-2459)");
+		return false;
+	}
 	return true;
 }
 

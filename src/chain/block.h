@@ -42,6 +42,7 @@ struct chain_tx {
 struct chain_block {
 	uint8_t hash[32];
 	uint8_t prev_hash[32];
+	uint8_t merkle_root[32]; /* the header's, internal byte order */
 	uint32_t time;
 	size_t n_tx;
 	const struct chain_tx *tx;
@@ -60,12 +61,24 @@ struct chain_block *chain_block_parse(const uint8_t *raw, size_t len,
 	CN_WARN_UNUSED;
 void chain_block_free(struct chain_block *b);
 
+/**
+ * chain_block_check_merkle - the block's txids against its header's merkle
+ * root (the block hash covers the header only: without this, a node could
+ * hand us other transactions under a real header).  Also refuses a
+ * "mutated" tree (CVE-2012-2459: a duplicated last pair of hashes gives
+ * the same root for another list of transactions), as Core's
+ * ComputeMerkleRoot does.  False with @err filled on a mismatch.
+ */
+bool chain_block_check_merkle(const struct chain_block *b, char *err,
+			      size_t errlen) CN_WARN_UNUSED;
+
 /* One serialized transaction (e.g. getrawtransaction), same rules. */
 struct chain_tx *chain_tx_parse(const uint8_t *raw, size_t len, char *err,
 				size_t errlen) CN_WARN_UNUSED;
 void chain_tx_free(struct chain_tx *tx);
 
-/* An 80-byte header: fills @hdr_out's hash, prev_hash and time (n_tx 0,
+/* An 80-byte header: fills @hdr_out's hash, prev_hash, merkle_root and
+ * time (n_tx 0,
  * tx NULL).  Never fails on 80 bytes; returns true for symmetry. */
 bool chain_header_parse(const uint8_t raw[80], struct chain_block *hdr_out);
 

@@ -153,6 +153,7 @@ static void lost(struct chain *c, const char *fmt, ...)
 	va_end(ap);
 	c->info.errors++;
 	c->info.connected = false;
+	c->repolls = 0;
 	set_status(c, CHAIN_LOST, cause);
 	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
 	if (c->backoff > BACKOFF_MAX)
@@ -194,6 +195,19 @@ static void poll_info(struct chain *c)
 	send_calls(c, STEP_INFO, 2, m, p);
 }
 
+/* Ask the node's tip again at once, after an answer that contradicts an
+ * earlier one; a node that keeps doing so is lost (backoff), not asked in
+ * a loop (the same bound as chain_follow_decide's). */
+static void repoll(struct chain *c, const char *why)
+{
+	if (++c->repolls > CHAIN_FOLLOW_MAX_REPOLLS) {
+		lost(c, "the node's answers keep contradicting each other "
+		     "(%s)", why);
+		return;
+	}
+	poll_info(c);
+}
+
 static void ask_hash(struct chain *c, enum step step, uint32_t h)
 {
 	const char *m[] = { "getblockhash", "getblockhash" };
@@ -225,7 +239,8 @@ static void mempool_fetch(struct chain *c)
 	size_t n;
 
 	/* Bounded work per poll: the rest is fetched in the next polls. */
-	size_t room = CHAIN_MEMPOOL_PER_POLL - c->mp_polled;
+	size_t room = c->mp_per_poll > c->mp_polled
+		      ? c->mp_per_poll - c->mp_polled : 0;
 	c->mp_nbatch = chain_mempool_next(c->mp, c->mp_batch,
 					  room < MEMPOOL_BATCH ? room
 							       : MEMPOOL_BATCH);
@@ -254,7 +269,17 @@ static void mempool_fetch(struct chain *c)
 static void crash_hook_init(struct chain *c)
 {
 	const char *v = getenv("COLDNODE_TEST_HOOK_CRASH_AT");
+	const char *pp = getenv("COLDNODE_TEST_HOOK_MEMPOOL_PER_POLL");
 	const char *at;
+
+	/* Test hook: a smaller per-poll bound, so a test mempool of a few
+	 * hundred transactions is "larger than the cap". */
+	c->mp_per_poll = CHAIN_MEMPOOL_PER_POLL;
+	if (pp && atoi(pp) > 0) {
+		c->mp_per_poll = (size_t)atoi(pp);
+		log_unusual(SUB, "test hook: at most %zu new mempool "
+			    "transactions per poll", c->mp_per_poll);
+	}
 
 	if (!v || !*v)
 		return;
@@ -400,6 +425,11 @@ static void cons_block(struct chain *c, const uint8_t *raw, size_t len)
 		lost(c, "block %u does not parse: %s", c->cons_height, err);
 		return;
 	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->cons_height, err);
+		return;
+	}
 	if (memcmp(b->hash, c->cons_hash, 32)) {
 		chain_block_free(b);
 		lost(c, "getblock %u returned another block", c->cons_height);
@@ -450,6 +480,7 @@ static void cons_block(struct chain *c, const uint8_t *raw, size_t len)
 static void at_tip(struct chain *c)
 {
 	c->backoff = 0;
+	c->repolls = 0;
 	set_status(c, CHAIN_SYNCED, NULL);
 	after_tip(c);
 }
@@ -472,6 +503,7 @@ static void disconnect_tip(struct chain *c)
 			   "block %u", h);
 	crash_point(c, "disconnect.chain", h);
 	c->info.blocks_disconnected++;
+	c->repolls = 0;
 	log_info(SUB, "block %u disconnected (reorg)", h);
 	if (c->cons.disconnect) {
 		enum chain_apply r = c->cons.disconnect(c->cons.ctx, h, old);
@@ -510,6 +542,7 @@ static struct chain_follow_view follow_view(const struct chain *c)
 		.node_best = c->node.best,
 		.at_tip = FH_UNASKED,
 		.next = FH_UNASKED,
+		.repolls = c->repolls,
 	};
 	return v;
 }
@@ -542,6 +575,7 @@ static void follow(struct chain *c, const struct chain_follow_view *v,
 		at_tip(c);
 		return;
 	case FOLLOW_WAIT:
+		c->repolls = 0;
 		if (c->info.status != CHAIN_SYNCING)
 			set_status(c, CHAIN_SYNCING, NULL);
 		if (!c->behind_logged)
@@ -574,10 +608,16 @@ static void follow(struct chain *c, const struct chain_follow_view *v,
 		advance(c);
 		return;
 	case FOLLOW_REPOLL:
+		c->repolls++;
 		poll_info(c);
 		return;
 	case FOLLOW_LOST:
-		lost(c, "getblockhash: %s", cause ? cause : "not a hash");
+		if (v->repolls >= CHAIN_FOLLOW_MAX_REPOLLS && !cause)
+			lost(c, "the node's answers keep contradicting each "
+			     "other (%u re-polls in a row)", v->repolls);
+		else
+			lost(c, "getblockhash: %s", cause ? cause
+			     : "not a hash");
 		return;
 	}
 	abort();
@@ -600,6 +640,11 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		lost(c, "block %u does not parse: %s", c->next_height, err);
 		return;
 	}
+	if (!chain_block_check_merkle(b, err, sizeof(err))) {
+		chain_block_free(b);
+		lost(c, "block %u: %s", c->next_height, err);
+		return;
+	}
 	if (memcmp(b->hash, c->next_hash, 32)) {
 		chain_block_free(b);
 		lost(c, "getblock %u returned another block", c->next_height);
@@ -608,7 +653,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	if (c->have_tip && memcmp(b->prev_hash, c->hash, 32)) {
 		/* The node reorganised between our two calls: look again. */
 		chain_block_free(b);
-		poll_info(c);
+		repoll(c, "a block not on our tip");
 		return;
 	}
 	/* One transaction: the tip store and the watch set (spends,
@@ -629,6 +674,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 		log_broken(SUB, "tip store: cannot commit block %u", c->height);
 	crash_point(c, "connect.chain", c->height);
 	c->info.blocks_connected++;
+	c->repolls = 0;
 	log_debug(SUB, "block %u connected (%zu txs)", c->height, b->n_tx);
 	update_synced(c);
 	if (c->cons.connect) {
@@ -710,6 +756,8 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		}
 		snprintf(c->info.node_chain, sizeof(c->info.node_chain), "%s",
 			 c->node.chain);
+		if (c->node.blocks > c->best_seen)
+			c->best_seen = c->node.blocks;
 		if (!chain_json_hash(rep[1].result, genesis)) {
 			lost(c, "getblockhash 0: not a hash");
 			return;
@@ -792,7 +840,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		size_t len;
 		if (rep[0].code) {
 			/* Block gone (reorg between calls): start over. */
-			poll_info(c);
+			repoll(c, "getblock failed");
 			return;
 		}
 		if (!chain_json_hex(rep[0].result, &raw, &len,
@@ -842,7 +890,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 	case STEP_CONS_HASH:
 		if (rep[0].code == -8) {
 			/* The node's chain got shorter meanwhile. */
-			poll_info(c);
+			repoll(c, "no block at the consumer's height");
 			return;
 		}
 		if (rep[0].code || !chain_json_hash(rep[0].result,
@@ -863,7 +911,7 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		uint8_t *raw;
 		size_t len;
 		if (rep[0].code) {
-			poll_info(c); /* gone in a reorg: start over */
+			repoll(c, "getblock failed"); /* gone in a reorg */
 			return;
 		}
 		if (!chain_json_hex(rep[0].result, &raw, &len,

@@ -137,6 +137,8 @@ struct chain {
 	uint8_t hash[32];
 
 	struct chain_bci node;
+	uint32_t best_seen;     /* highest node height seen (funding.c) */
+	unsigned repolls;       /* immediate re-polls in a row (follow.h) */
 	bool node_known;
 	uint8_t next_hash[32];
 	uint32_t next_height;
@@ -153,7 +155,8 @@ struct chain {
 	struct chain_mempool *mp;
 	uint8_t mp_batch[MEMPOOL_BATCH][32];
 	size_t mp_nbatch;
-	size_t mp_polled;       /* fetched this poll (CHAIN_MEMPOOL_PER_POLL) */
+	size_t mp_polled;       /* fetched this poll (mp_per_poll) */
+	size_t mp_per_poll;     /* CHAIN_MEMPOOL_PER_POLL (or a test hook) */
 
 	/* The consumer (chain_set_consumer) and its cursor. */
 	struct chain_consumer cons;

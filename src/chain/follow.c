@@ -5,8 +5,11 @@
  * height, may simply not have our blocks yet, and we wait (as Core
  * Lightning does, "bitcoind is behind").  Otherwise a node below our tip
  * means its chain got shorter (invalidateblock, or a branch with more work
- * but fewer blocks won): our tip is stepped back until it is on the
- * node's chain, then the node's blocks are connected from there.  Which
+ * but fewer blocks won): our tip is stepped back until it is on the node's
+ * chain, then the node's blocks are connected from there.  (Whether the
+ * node still knows our block tells nothing: bcoin forgets an invalidated
+ * block, and a node restarted from an empty chain never had it; only the
+ * node saying it is catching up does.)  Which
  * block is next is only trusted once the node confirmed our tip is still
  * on its chain (the hash at our height equals ours).
  */
@@ -35,6 +38,12 @@ bool chain_follow_catching_up(const struct chain_follow_view *v)
 	return v->node_ibd || v->node_headers > v->node_blocks;
 }
 
+static enum chain_follow_do repoll(const struct chain_follow_view *v)
+{
+	return v->repolls >= CHAIN_FOLLOW_MAX_REPOLLS ? FOLLOW_LOST
+						       : FOLLOW_REPOLL;
+}
+
 enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 {
 	bool behind = chain_follow_catching_up(v);
@@ -52,8 +61,9 @@ enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 	case FH_ERROR:
 		return FOLLOW_LOST;
 	case FH_NONE:
-		/* Its chain got shorter between the two calls. */
-		return behind ? FOLLOW_WAIT : FOLLOW_BACK;
+		/* Its chain got shorter between the two calls: look again
+		 * (then it is below our tip, decided above). */
+		return repoll(v);
 	case FH_GOT:
 		if (memcmp(v->at_tip_hash, v->hash, 32))
 			/* Another block at our height: ours left its chain.
@@ -67,7 +77,7 @@ enum chain_follow_do chain_follow_decide(const struct chain_follow_view *v)
 	case FH_NONE:
 		/* Our tip is its tip after all, or its chain moved: look
 		 * again from getblockchaininfo. */
-		return FOLLOW_REPOLL;
+		return repoll(v);
 	case FH_ERROR:
 		return FOLLOW_LOST;
 	case FH_GOT:

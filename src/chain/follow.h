@@ -29,7 +29,15 @@ struct chain_follow_view {
 	/* getblockhash(height) and getblockhash(height + 1), when asked */
 	enum chain_follow_hash at_tip, next;
 	const uint8_t *at_tip_hash, *next_hash; /* 32 bytes when FH_GOT */
+	/* Immediate re-polls in a row without a block connected or
+	 * disconnected: a node whose answers keep contradicting each other
+	 * (its tip moving every call, or lying) must not keep us in a
+	 * request loop without a backoff. */
+	unsigned repolls;
 };
+
+/* Past this many re-polls in a row: FOLLOW_LOST (backoff). */
+#define CHAIN_FOLLOW_MAX_REPOLLS 5
 
 enum chain_follow_do {
 	FOLLOW_START,      /* no stored block: start at a height (chain.c) */
@@ -38,7 +46,8 @@ enum chain_follow_do {
 	FOLLOW_ASK,        /* ask the node's hashes at our tip and tip + 1 */
 	FOLLOW_FORWARD,    /* fetch and connect the block next_hash */
 	FOLLOW_BACK,       /* disconnect our tip: not on the node's chain */
-	FOLLOW_REPOLL,     /* the node's tip moved under us: ask it again */
+	FOLLOW_REPOLL,     /* the node's tip moved under us: ask it again
+			      (at most CHAIN_FOLLOW_MAX_REPOLLS in a row) */
 	FOLLOW_LOST,       /* the node failed: back off */
 };
 const char *chain_follow_name(enum chain_follow_do d); /* static text */

@@ -162,13 +162,11 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	free(k);
 }
 
-static struct cblock *cache_find(struct chain *c, uint32_t height,
-				 const uint8_t *hash)
+static struct cblock *cache_find(struct chain *c, const uint8_t *hash)
 {
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
 		struct cblock *cb = &c->checker->cache[i];
-		if (cb->b && (hash ? !memcmp(cb->b->hash, hash, 32)
-				   : cb->height == height)) {
+		if (cb->b && !memcmp(cb->b->hash, hash, 32)) {
 			cb->used = ++c->checker->clock;
 			return cb;
 		}
@@ -340,7 +338,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 							c->cfg.max_response))
 				b = chain_block_parse(raw, rlen, err,
 						      sizeof(err));
-			if (b && memcmp(b->hash, cl->hash, 32)) {
+			if (b && (memcmp(b->hash, cl->hash, 32) ||
+				  !chain_block_check_merkle(b, err,
+							    sizeof(err)))) {
 				chain_block_free(b);
 				b = NULL;
 			}
@@ -351,8 +351,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 				log_unusual(SUB, "funding check: getblock "
 					    "%u unusable", cl->height);
 			}
-			struct cblock *cb = b ? cache_find(c, 0, cl->hash)
-					      : NULL;
+			struct cblock *cb = b ? cache_find(c, cl->hash) : NULL;
 			for (struct check *k = c->checker->head, *nx; k;
 			     k = nx) {
 				nx = k->next;
@@ -433,19 +432,22 @@ static void pump(struct chain *c)
 			if (k->st == NEED_HASH && h > c->node.blocks) {
 				uint32_t known = c->node.blocks > c->height
 						 ? c->node.blocks : c->height;
+				/* The highest ever seen: a node restarted
+				 * empty (bcoin's in-memory chain) and our tip
+				 * stepped back with it must not turn a
+				 * waiting check into "no such block". */
+				if (c->best_seen > known)
+					known = c->best_seen;
 				if (h > known + PREMATURE_BLOCKS)
 					finish(c, k, CHAIN_CHECK_NO_BLOCK);
 				continue;
 			}
-			if (k->st == NEED_HASH) {
-				struct cblock *cb = cache_find(c, h, NULL);
-				if (cb) {
-					memcpy(k->bhash, cb->b->hash, 32);
-					if (!resolve(c, k, cb))
-						continue;
-				}
-			} else if (k->st == NEED_BLOCK) {
-				struct cblock *cb = cache_find(c, 0, k->bhash);
+			/* The cache is by hash only: the block at a
+			 * height changes in a reorg (one deeper than the
+			 * blocks the follower keeps drops nothing here), so
+			 * the height is always asked (getblockhash). */
+			if (k->st == NEED_BLOCK) {
+				struct cblock *cb = cache_find(c, k->bhash);
 				if (cb && !resolve(c, k, cb))
 					continue;
 			}
@@ -486,10 +488,13 @@ static void pump(struct chain *c)
 				char hex[65];
 				hex_encode_reversed(hex, k->txid, 32);
 				cl.kind = CALL_TXOUT;
+				/* include_mempool=false: BOLT 7 and lnd
+				 * mean the UTXO set; a spend only in the
+				 * mempool does not close the channel. */
 				add_call(bt, &cl, arr, "gettxout",
-					 json_pack("[s, I]", hex,
+					 json_pack("[s, I, b]", hex,
 						   (json_int_t)(k->scid &
-								0xffff)));
+								0xffff), 0));
 				break;
 			}
 			}

@@ -6,9 +6,14 @@
  *    held updates, "unavailable" stores it unverified under the cap);
  *  - funding_spent: the channel is no longer relayed (CLN does the same);
  *    funding_forget (72 blocks later): gossip_forget_channel;
- *  - channels stored unverified before a backend was configured: once
- *    the chain is first synced, checked a page at a time in the
- *    background (never before the first RPC: it waits for the sync). */
+ *  - channels stored unverified (before a backend was configured, or
+ *    while it was away: checks refused with the queue full, or
+ *    unavailable): once the chain is synced, and again each time the
+ *    backend comes back (lost -> synced), checked a page at a time in
+ *    the background (never before the first RPC: it waits for the sync).
+ *    A page the checker refuses part of (queue full) goes on from the
+ *    first refused channel, after the outstanding checks or at the next
+ *    block, never skipped. */
 #include "daemon/chainhooks.h"
 #include "common/common.h"
 
@@ -22,6 +27,9 @@ struct daemon_chain {
 	struct gossip *gossip; /* borrowed */
 	/* background checks of channels stored unverified */
 	bool bg_started, bg_done;
+	bool bg_paused;        /* queue full, none of ours out: next block */
+	bool bg_again;         /* the backend came back during a sweep */
+	enum chain_status last_status;
 	uint64_t bg_cursor;
 	size_t bg_outstanding;
 	uint64_t bg_checked;
@@ -75,6 +83,7 @@ static enum gossip_utxo check_utxo(void *arg, uint64_t scid,
 }
 
 static void bg_page(struct daemon_chain *dc);
+static void bg_start(struct daemon_chain *dc, const char *why);
 
 static void bg_done_cb(void *ctx, uint64_t scid, enum chain_check r,
 		       uint64_t capacity_sat)
@@ -103,35 +112,63 @@ static void bg_page(struct daemon_chain *dc)
 				   PAGE);
 	if (!n) {
 		dc->bg_done = true;
+		dc->bg_paused = false;
 		log_info("CHAIN", "background check of channels stored "
 			 "unverified done: %llu checked",
 			 (unsigned long long)dc->bg_checked);
+		if (dc->bg_again && gossip_unverified_channels(dc->gossip)) {
+			dc->bg_again = false;
+			bg_start(dc, "the backend came back meanwhile");
+		}
 		return;
 	}
-	dc->bg_cursor = scids[n - 1];
 	for (size_t i = 0; i < n; i++) {
 		if (!chain_check_funding(dc->chain, scids[i], keys[i][0],
 					 keys[i][1], bg_done_cb, dc))
-			break; /* queue full: the page ends here */
+			break; /* queue full: the rest of the page later */
+		dc->bg_cursor = scids[i];
 		dc->bg_outstanding++;
 	}
-	if (!dc->bg_outstanding)
-		dc->bg_done = true;
+	/* None of ours out to call us back: the next block resumes. */
+	dc->bg_paused = !dc->bg_outstanding;
+}
+
+static void bg_start(struct daemon_chain *dc, const char *why)
+{
+	if (dc->bg_started && !dc->bg_done) {
+		dc->bg_again = true; /* after this sweep, once more */
+		return;
+	}
+	dc->bg_started = true;
+	dc->bg_done = false;
+	dc->bg_paused = false;
+	dc->bg_cursor = 0;
+	dc->bg_checked = 0;
+	log_info("CHAIN", "checking %llu channels stored unverified in the "
+		 "background (%s)",
+		 (unsigned long long)gossip_unverified_channels(dc->gossip),
+		 why);
+	bg_page(dc);
 }
 
 static void on_status(void *ctx, enum chain_status st, const char *cause)
 {
 	struct daemon_chain *dc = ctx;
 
-	if (st == CHAIN_SYNCED && !dc->bg_started && dc->gossip &&
-	    gossip_unverified_channels(dc->gossip)) {
-		dc->bg_started = true;
-		log_info("CHAIN", "checking %llu channels stored unverified "
-			 "in the background",
-			 (unsigned long long)gossip_unverified_channels(
-				 dc->gossip));
-		bg_page(dc);
-	}
+	enum chain_status prev = dc->last_status;
+	/* The backend's return: first contact, or back from lost or the
+	 * wrong network (not the syncing <-> synced flip of every block). */
+	bool back = prev == CHAIN_OFF || prev == CHAIN_CONNECTING ||
+		    prev == CHAIN_LOST || prev == CHAIN_WRONG_NET;
+
+	if (st == CHAIN_SYNCED || st == CHAIN_LOST || st == CHAIN_CONNECTING ||
+	    st == CHAIN_WRONG_NET)
+		dc->last_status = st;
+	if (st == CHAIN_SYNCED && dc->gossip && dc->chain &&
+	    (back || !dc->bg_started) &&
+	    gossip_unverified_channels(dc->gossip))
+		bg_start(dc, dc->bg_started ? "the chain backend is back"
+					    : "the chain is synced");
 }
 
 /* Spent: kept 72 blocks for a splice, but not relayed meanwhile. */
@@ -156,6 +193,10 @@ static void on_block(void *ctx, uint32_t height, const struct chain_block *b,
 {
 	struct daemon_chain *dc = ctx;
 
+	if (dc->bg_paused && !dc->bg_done) {
+		dc->bg_paused = false;
+		bg_page(dc);
+	}
 	if (dc->have_listener && dc->listener.block_connected)
 		dc->listener.block_connected(dc->listener.ctx, height, b, raw,
 					     len);

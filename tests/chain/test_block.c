@@ -244,10 +244,145 @@ static void test_funding_script(void)
 		     "e6a9d02b27ebe4d490a25846f7237f104d1a3cd") == 0);
 }
 
-int main(void)
+static size_t n_tx_of(size_t n)
+{
+	return n + 1;
+}
+
+/* Three real mainnet blocks (tests/data/blocks/README.md): every txid
+ * against the header's merkle root; one byte of one transaction changed
+ * (the block still parses, its hash is still the header's) is refused;
+ * the last transaction repeated (CVE-2012-2459: the same root) is
+ * refused as a mutated tree. */
+static uint8_t *read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[1024];
+	FILE *f;
+	uint8_t *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open\n", path);
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1024 * 1024);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void test_mainnet(const char *dir)
+{
+	static const struct {
+		const char *file, *hash;
+		size_t n_tx;
+	} blocks[] = {
+		{ "mainnet-413567.raw", "0000000000000000025aff8be8a55df8f89c77296db6198f272d6577325d4069", 1557 },
+		{ "mainnet-702861.raw", "000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae", 2500 },
+		{ "mainnet-713126.raw", "0000000000000000000593310d3b0cdc082af49f38b8a1611239072aef8433a8", 2967 },
+	};
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		size_t len;
+		char err[200] = "", hx[65];
+		uint8_t *blk = read_file(dir, blocks[i].file, &len);
+
+		CHECK(blk != NULL);
+		if (!blk)
+			continue;
+		struct chain_block *b = chain_block_parse(blk, len, err,
+							  sizeof(err));
+		CHECK(b != NULL);
+		if (!b) {
+			fprintf(stderr, "%s: %s\n", blocks[i].file, err);
+			free(blk);
+			continue;
+		}
+		hex_encode_reversed(hx, b->hash, 32);
+		CHECK(strcmp(hx, blocks[i].hash) == 0);
+		CHECK(b->n_tx == blocks[i].n_tx);
+		CHECK(chain_block_check_merkle(b, err, sizeof(err)));
+		/* Every output script is inside the block's bytes. */
+		for (size_t t = 0; t < b->n_tx; t++)
+			for (size_t o = 0; o < b->tx[t].n_out; o++)
+				CHECK(b->tx[t].out[o].script >= blk &&
+				      b->tx[t].out[o].script +
+				      b->tx[t].out[o].script_len <= blk + len);
+
+		/* One byte of the middle transaction's first output value
+		 * changed: same header, other txid, root mismatch. */
+		const struct chain_tx *mid = &b->tx[b->n_tx / 2];
+		size_t off = (size_t)(mid->out[0].script - blk) - 9;
+		chain_block_free(b);
+		blk[off] ^= 0x01;
+		b = chain_block_parse(blk, len, err, sizeof(err));
+		CHECK(b != NULL);
+		if (b) {
+			hex_encode_reversed(hx, b->hash, 32);
+			CHECK(strcmp(hx, blocks[i].hash) == 0);
+			err[0] = '\0';
+			CHECK(!chain_block_check_merkle(b, err, sizeof(err)));
+			CHECK(strstr(err, "merkle root") != NULL);
+			chain_block_free(b);
+		}
+		blk[off] ^= 0x01;
+
+		/* The last transaction appended again (n_tx odd: the root
+		 * is unchanged, the tree mutated). */
+		if (blocks[i].n_tx % 2) {
+			b = chain_block_parse(blk, len, err, sizeof(err));
+			const uint8_t *last = NULL;
+			size_t last_len = 0;
+			if (b) {
+				/* the last tx runs from its start to the end;
+				 * find it: its bytes end the block */
+				size_t n = b->n_tx;
+				chain_block_free(b);
+				/* count varint: 0xfd + 2 bytes here */
+				CHECK(blk[80] == 0xfd);
+				blk[81] = (uint8_t)(n + 1);
+				blk[82] = (uint8_t)((n + 1) >> 8);
+				/* locate the last tx by parsing prefixes */
+				for (size_t cut = len - 60; cut > 81; cut--) {
+					struct chain_tx *t = chain_tx_parse(
+						blk + cut, len - cut, err,
+						sizeof(err));
+					if (t) {
+						last = blk + cut;
+						last_len = len - cut;
+						chain_tx_free(t);
+						break;
+					}
+				}
+			}
+			CHECK(last != NULL);
+			if (last) {
+				memcpy(blk + len, last, last_len);
+				b = chain_block_parse(blk, len + last_len, err,
+						      sizeof(err));
+				CHECK(b != NULL && b->n_tx == n_tx_of(blocks[i].n_tx));
+				err[0] = '\0';
+				CHECK(b && !chain_block_check_merkle(b, err,
+								   sizeof(err)));
+				CHECK(strstr(err, "mutated") != NULL);
+				chain_block_free(b);
+			}
+		}
+		free(blk);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 1;
+	test_mainnet(argc > 1 ? argv[1] : "tests/data/blocks");
 	test_genesis();
 	test_witness();
 	test_refusals();

@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from bcoin import Bcoin  # noqa: E402
 from chainlib import chain_state, coldctl_getinfo, wait_chain  # noqa: E402
 from harness import Harness, fail, run  # noqa: E402
-from test_wallet_bcoin import (balance, hdtool, lnd_accounts,  # noqa: E402
-                               worth)
+from test_wallet_bcoin import (balance, coldctl, hdtool,  # noqa: E402
+                               lnd_accounts, wallet_state, worth)
 
 
 def at(b):
@@ -125,6 +125,33 @@ def main():
         print(f'105-deep reorg: {used} requests', file=sys.stderr)
         if not n.running():
             fail('coldnode died')
+
+        # 5. Accounts imported with a birthday in the past into a running
+        # node: the wallet rescans (blocks fetched for it alone), the
+        # chain's tip stays: GetInfo's block_height never goes back and
+        # synced_to_chain stays true meanwhile.
+        plain = h.node('p', '--signer=local', '--network=regtest',
+                       '--nolisten', '--bitcoind.blockpollinginterval=200ms',
+                       *b.coldnode_args())
+        plain.start()
+        wait_chain(plain, at(b), 'the plain node synced')
+        top = b.height()
+        coldctl(plain, 'wallet', 'importaccounts', '--birthday', '100',
+                accounts)
+        samples = 0
+        deadline = time.monotonic() + 120
+        while (int(wallet_state(plain)['rescan_height']) >= 0 or
+               int(wallet_state(plain)['tip_height']) != top):
+            gi = coldctl_getinfo(plain)
+            samples += 1
+            if gi['block_height'] != top or not gi['synced_to_chain']:
+                fail(f'GetInfo during the rescan: {gi}, node at {top}')
+            if time.monotonic() > deadline:
+                fail(f'rescan not done: {wallet_state(plain)}')
+        if samples == 0:
+            fail('the rescan was over before GetInfo was asked once')
+        print(f'rescan of {top - 99} blocks: GetInfo at {top} in all '
+              f'{samples} samples', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -65,9 +65,11 @@ def main():
 
         # Reorg: invalidate the last 2 blocks, mine 3 on the other branch.
         old = [b.rpc('getblockhash', h) for h in (tip - 1, tip)]
+        # Before invalidateblock: the node is shorter at once, and is
+        # followed back (no initialblockdownload) before the new blocks.
+        mark = len(s.lines)
         b.rpc('invalidateblock', old[0])
         new = b.mine(3)
-        mark = len(s.lines)
         s.wait(lambda ls: conns(ls[mark:]) and
                conns(ls[mark:])[-1][1] == new[-1], 'the new branch')
         ev = [l for l in s.lines[mark:] if l[0] in 'CD']

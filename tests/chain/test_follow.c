@@ -56,10 +56,10 @@ static const struct row rows[] = {
 	  FH_GOT, C, FH_UNASKED, FOLLOW_BACK },
 	{ "other block, node catching up: wait", true, 10, 12, 20, false,
 	  B, FH_GOT, C, FH_GOT, FOLLOW_WAIT },
-	{ "no block at our height now: back", true, 10, 12, 12, false, B,
-	  FH_NONE, NULL, FH_NONE, FOLLOW_BACK },
-	{ "no block at our height, IBD: wait", true, 10, 12, 12, true, B,
-	  FH_NONE, NULL, FH_NONE, FOLLOW_WAIT },
+	{ "no block at our height now: repoll", true, 10, 12, 12, false, B,
+	  FH_NONE, NULL, FH_NONE, FOLLOW_REPOLL },
+	{ "no block at our height, IBD: repoll", true, 10, 12, 12, true, B,
+	  FH_NONE, NULL, FH_NONE, FOLLOW_REPOLL },
 	{ "error at our height: lost", true, 10, 12, 12, false, B, FH_ERROR,
 	  NULL, FH_GOT, FOLLOW_LOST },
 	{ "error at the next height: lost", true, 10, 12, 12, false, B,
@@ -143,6 +143,20 @@ int main(void)
 			fprintf(stderr, "%s: %s, want %s\n", r->what,
 				chain_follow_name(got),
 				chain_follow_name(r->want));
+	}
+	/* A node whose tip keeps moving under us (or lies): re-polled at
+	 * most CHAIN_FOLLOW_MAX_REPOLLS times in a row, then lost (with a
+	 * backoff), never a request loop. */
+	for (unsigned k = 0; k <= CHAIN_FOLLOW_MAX_REPOLLS + 2; k++) {
+		struct chain_follow_view v = {
+			.have_tip = true, .height = 10, .hash = A,
+			.node_blocks = 12, .node_headers = 12,
+			.node_best = B, .at_tip = FH_GOT, .at_tip_hash = A,
+			.next = FH_NONE, .repolls = k,
+		};
+		CHECK(chain_follow_decide(&v) ==
+		      (k < CHAIN_FOLLOW_MAX_REPOLLS ? FOLLOW_REPOLL
+						    : FOLLOW_LOST));
 	}
 	/* Exhaustive over the small domain: never FORWARD without our tip
 	 * confirmed on the node's chain, never BACK while it catches up. */
