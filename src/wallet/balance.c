@@ -154,3 +154,70 @@ bool wallet_get_balance(struct wallet *w, struct wallet_balance *out,
 	out->total = a->confirmed + a->unconfirmed;
 	return true;
 }
+
+/* ---- balances from the chain scan ---- */
+
+bool wallet_scan_balance(struct wallet *w, struct wallet_balance *out,
+			 const char *account, int32_t min_confs)
+{
+	sqlite3_stmt *st = NULL;
+	bool all = !account || !account[0];
+	int64_t tip = w->have_tip ? w->tip_height : 0;
+	int rc;
+
+	/* btcwallet's ListUnspent, which lnd's ConfirmedBalance sums: unspent
+	 * outputs not spent by a mempool transaction, immature coinbase
+	 * outputs left out; confirmations = tip - height + 1. */
+	if (sqlite3_prepare_v2(
+		    w->db,
+		    "SELECT a.name,"
+		    " TOTAL(CASE WHEN c.height > 0 AND ?1 - c.height + 1 >= ?2"
+		    "  THEN c.value ELSE 0 END),"
+		    " TOTAL(c.value)"
+		    " FROM accounts a LEFT JOIN coins c ON c.account_id = a.id"
+		    "  AND c.spent_height IS NULL AND c.spent_mempool = 0"
+		    "  AND NOT (c.coinbase AND (c.height = 0 OR"
+		    "   ?1 - c.height + 1 < ?3))"
+		    " WHERE a.purpose IN (49, 84, 86) AND (?4 OR a.name = ?5)"
+		    " GROUP BY a.name ORDER BY a.name",
+		    -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, tip);
+	sqlite3_bind_int(st, 2, min_confs);
+	sqlite3_bind_int(st, 3, COINBASE_MATURITY);
+	sqlite3_bind_int(st, 4, all);
+	sqlite3_bind_text(st, 5, all ? "" : account, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct wallet_account_balance *a = realloc(
+			out->accounts, (out->num_accounts + 1) * sizeof(*a));
+		if (!a)
+			goto fail;
+		out->accounts = a;
+		a = &a[out->num_accounts++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->account, sizeof(a->account), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		a->confirmed = (int64_t)sqlite3_column_double(st, 1);
+		a->unconfirmed = (int64_t)sqlite3_column_double(st, 2) -
+				 a->confirmed;
+		out->confirmed += a->confirmed;
+		out->unconfirmed += a->unconfirmed;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	out->total = out->confirmed + out->unconfirmed;
+	/* lnd: ListAccounts(name) fails with "account %v not found". */
+	if (!all && out->num_accounts == 0) {
+		out->not_found = true;
+		return false;
+	}
+	return true;
+fail:
+	log_unusual(SUBSYS, "balance query on %s failed: %s", w->path,
+		    sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	wallet_balance_clear(out);
+	return false;
+}
+

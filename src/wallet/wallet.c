@@ -87,6 +87,13 @@ bool wallet_exec(struct wallet *w, const char *sql)
 	return true;
 }
 
+bool wallet_step_done(sqlite3_stmt *st)
+{
+	bool ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_reset(st);
+	return ok;
+}
+
 bool wallet_tx_end(struct wallet *w, bool ok)
 {
 	if (ok && wallet_exec(w, "COMMIT;"))

@@ -29,7 +29,7 @@ struct wacct {
 struct wallet {
 	sqlite3 *db;
 	char *path;
-	/* scan state (scan.c) */
+	/* scan state (state.c, horizon.c, match.c, connect.c) */
 	const struct wallet_net *net;
 	uint32_t gap;
 	struct wacct *accts; /* owned */
@@ -53,11 +53,66 @@ struct wallet {
 };
 
 bool wallet_exec(struct wallet *w, const char *sql);
+/* sqlite3_step to SQLITE_DONE, then reset @st for its next use. */
+bool wallet_step_done(sqlite3_stmt *st);
 /* Ends the transaction a "BEGIN IMMEDIATE;" opened: COMMIT when @ok, else
  * ROLLBACK; a failed COMMIT is rolled back too, so no transaction is left
  * open.  Returns whether the writes are in. */
 bool wallet_tx_end(struct wallet *w, bool ok);
+
+/* ---- horizon.c: the gap limit ---- */
+/* The script type of @branch of an account of type @t (lnd's hybrid m/49'
+ * account: np2wkh receive, p2wkh change). */
+enum wallet_addr_type wallet_branch_type(enum wallet_addr_type t, int branch);
+/* BIP49/84/86: the purposes whose addresses hold the wallet's funds. */
+bool wallet_scanned_purpose(uint32_t purpose);
+/* The script table's value: account index << 40 | branch << 32 | index. */
+uint64_t wallet_script_val(size_t acct, int branch, uint32_t idx);
+/* Derives (and watches) @branch of account @ai up to @n scripts. */
+bool wallet_derive_to(struct wallet *w, size_t ai, int branch, uint32_t n);
+/* How far @branch of @a must be derived: past the used or handed-out
+ * indices by the gap. */
+uint32_t wallet_want_derived(const struct wallet *w, const struct wacct *a,
+			     int branch);
+/* Scripts derived so far, all accounts: a block pass that changed it
+ * moved a horizon. */
+uint64_t wallet_derived_total(const struct wallet *w);
+
+/* ---- state.c: memory rebuilt from SQLite ---- */
 void wallet_scan_clear(struct wallet *w);
+/* txid || vout (little-endian): the outpoint table's key. */
+void wallet_outpoint_key(uint8_t key[36], const uint8_t txid[32],
+			 uint32_t vout);
+/* w->rescan_next from the accounts'. */
+void wallet_rescan_refresh(struct wallet *w);
+/* Everything: accounts, scripts, then wallet_reload_coins. */
+bool wallet_reload(struct wallet *w);
+/* Outpoints, tip, birthday (the scripts stay). */
+bool wallet_reload_coins(struct wallet *w);
+/* The decision's input without the stored hashes (apply.c). */
+void wallet_pos_of(const struct wallet *w, struct wallet_pos *p);
+
+/* ---- match.c: transactions against scripts and outpoints ---- */
+struct wallet_stmts {
+	sqlite3_stmt *ins_coin, *spend, *used;
+};
+bool wallet_stmts_prepare(struct wallet *w, struct wallet_stmts *s);
+void wallet_stmts_free(struct wallet_stmts *s);
+/* Output @vout of @tx pays the watched script @val: stored at @height (0:
+ * mempool), its branch's horizon moved when it uses a new index. */
+bool wallet_add_coin(struct wallet *w, struct wallet_stmts *s,
+		     const struct chain_tx *tx, uint32_t vout, uint64_t val,
+		     int64_t height, bool coinbase);
+/* Block @blk at @height: spends and coins of the accounts @how scans,
+ * passed over again while the gap limit moves.  Inside a transaction. */
+bool wallet_scan_block(struct wallet *w, struct wallet_stmts *s,
+		       uint32_t height, const struct chain_block *blk,
+		       enum wallet_scan_how how);
+
+/* ---- connect.c ---- */
+/* scan_state.updated_unix = now, inside the caller's transaction. */
+bool wallet_set_updated(struct wallet *w);
+
 bool wallet_scan_balance(struct wallet *w, struct wallet_balance *out,
 			 const char *account, int32_t min_confs);
 /* balance.c: every change of coins, tip or accounts calls

@@ -60,6 +60,9 @@ def view(n):
     return {'height': st['height'], 'hash': st['hash'],
             'watched': st['watched'], 'watch_set': watch_set(n),
             'wallet_tip': int(w['tip_height']),
+            # a rescan (accounts imported with a past birthday) runs
+            # below a tip that does not move: settled when it is done
+            'rescan': int(w.get('rescan_height', -1)),
             'confirmed': bal['confirmed_balance'],
             'unconfirmed': bal['unconfirmed_balance']}
 
@@ -73,7 +76,7 @@ def settle(n, b, timeout=60):
         try:
             v = view(n)
             if (v['height'] == want_h and v['hash'] == want and
-                    v['wallet_tip'] == want_h and
+                    v['wallet_tip'] == want_h and v['rescan'] == -1 and
                     chain_state(n)['status'] == 'synced'):
                 return v
         except Exception as e:  # restarting: not answering yet
