@@ -1,6 +1,8 @@
 /* Unit tests for src/common: hex, big-endian helpers, --debuglevel parsing,
  * log lines, host:port splitting, ~ expansion. */
 #include "common/common.h"
+
+#include <errno.h>
 #include "check.h"
 
 static bool split_ok(const char *s)
@@ -91,9 +93,14 @@ int main(void)
 		e = cn_expand_home("~");
 		CHECK(e && strcmp(e, "/home/u") == 0);
 		free(e);
-		e = cn_expand_home("~other/x");
-		CHECK(e && strcmp(e, "~other/x") == 0);
+		/* "~user/x" as a shell expands it; an unknown user is an
+		 * error (ENOENT), never a relative "~user" directory. */
+		e = cn_expand_home("~root/x");
+		CHECK(e && strcmp(e, "/root/x") == 0);
 		free(e);
+		errno = 0;
+		e = cn_expand_home("~no-such-user-here/x");
+		CHECK(!e && errno == ENOENT);
 		e = cn_expand_home("/a/~/b");
 		CHECK(e && strcmp(e, "/a/~/b") == 0);
 		free(e);
