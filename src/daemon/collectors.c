@@ -733,57 +733,67 @@ static void collect_signerproxy(void *arg, struct metrics_page *pg)
 	struct signerproxy *const *pp = arg;
 	static struct spx_stats st; /* big: not on the stack */
 
-	if (*pp)
+	/* Off (no --signerproxy.listen): the families are listed without
+	 * samples, so a scrape shows what exists; nothing to count. */
+	const bool on = *pp != NULL;
+
+	if (on)
 		signerproxy_get_stats(*pp, &st);
-	else
-		memset(&st, 0, sizeof(st));
 	metrics_family(pg, "coldnode_signerproxy_calls_total", METRICS_COUNTER,
 		       "Calls a watch-only lnd made through the signer proxy, "
 		       "by method and outcome: ok, signer_error (UNKNOWN), "
 		       "signer_away (FAILED_PRECONDITION), signer_lost and "
 		       "signer_slow (ABORTED), bad_reply (INTERNAL), "
 		       "cancelled.");
-	for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
-		for (unsigned o = 0; o < SPX_NUM_OUTCOMES; o++)
-			metrics_sample(pg, (double)st.m[m].outcomes[o],
-				       "method", spx_method_info(m)->name,
-				       "outcome",
-				       spx_outcome_str((enum spx_outcome)o),
-				       NULL);
+	if (on)
+		for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
+			for (unsigned o = 0; o < SPX_NUM_OUTCOMES; o++)
+				metrics_sample(pg, (double)st.m[m].outcomes[o],
+					       "method", spx_method_info(m)->name,
+					       "outcome",
+					       spx_outcome_str((enum spx_outcome)o),
+					       NULL);
 	metrics_family(pg, "coldnode_signerproxy_forwarded_total",
 		       METRICS_COUNTER,
 		       "Proxied calls sent to the signer, by method.");
-	for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
-		metrics_sample(pg, (double)st.m[m].forwarded, "method",
-			       spx_method_info(m)->name, NULL);
+	if (on)
+		for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
+			metrics_sample(pg, (double)st.m[m].forwarded, "method",
+				       spx_method_info(m)->name, NULL);
 	metrics_family(pg, "coldnode_signerproxy_held_total", METRICS_COUNTER,
 		       "Proxied calls that had to wait for a signer, by "
 		       "method.");
-	for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
-		metrics_sample(pg, (double)st.m[m].held, "method",
-			       spx_method_info(m)->name, NULL);
+	if (on)
+		for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
+			metrics_sample(pg, (double)st.m[m].held, "method",
+				       spx_method_info(m)->name, NULL);
 	metrics_family(pg, "coldnode_signerproxy_wait_seconds",
 		       METRICS_HISTOGRAM,
 		       "Time a held call waited for a signer.");
-	for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
-		metrics_histogram(pg, &st.m[m].wait, "method",
-				  spx_method_info(m)->name, NULL);
+	if (on)
+		for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
+			metrics_histogram(pg, &st.m[m].wait, "method",
+					  spx_method_info(m)->name, NULL);
 	metrics_family(pg, "coldnode_signerproxy_signer_seconds",
 		       METRICS_HISTOGRAM,
 		       "Time from a proxied call sent to the signer to its "
 		       "answer.");
-	for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
-		metrics_histogram(pg, &st.m[m].signer, "method",
-				  spx_method_info(m)->name, NULL);
+	if (on)
+		for (unsigned m = 0; m < SPX_NUM_METHODS; m++)
+			metrics_histogram(pg, &st.m[m].signer, "method",
+					  spx_method_info(m)->name, NULL);
 	metrics_family(pg, "coldnode_signerproxy_held", METRICS_GAUGE,
 		       "Proxied calls waiting for a signer now.");
-	metrics_sample(pg, (double)st.held_now, NULL);
+	if (on)
+		metrics_sample(pg, (double)st.held_now, NULL);
 	metrics_family(pg, "coldnode_signerproxy_in_flight", METRICS_GAUGE,
 		       "Proxied calls at the signer now.");
-	metrics_sample(pg, (double)st.in_flight_now, NULL);
+	if (on)
+		metrics_sample(pg, (double)st.in_flight_now, NULL);
 	metrics_family(pg, "coldnode_signerproxy_connections", METRICS_GAUGE,
 		       "Watch-only lnd connections open now.");
-	metrics_sample(pg, (double)st.connections, NULL);
+	if (on)
+		metrics_sample(pg, (double)st.connections, NULL);
 }
 
 bool daemon_collectors_add_signerproxy(struct metrics *m,

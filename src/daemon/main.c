@@ -1011,8 +1011,7 @@ static bool coldnode_start_metrics(struct coldnode *cn)
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}
-	if (cfg->signerproxy_listen &&
-	    !daemon_collectors_add_signerproxy(cn->metrics, &cn->proxy)) {
+	if (!daemon_collectors_add_signerproxy(cn->metrics, &cn->proxy)) {
 		log_broken("MAIN", "out of memory starting the metrics");
 		return false;
 	}
