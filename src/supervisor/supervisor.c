@@ -34,7 +34,6 @@ enum req_kind {
 	REQ_ECDH,
 	REQ_SIGN,
 	REQ_PING,     /* internal: health */
-	REQ_KEYCHECK, /* internal: does the signer hold the node key? */
 };
 
 struct req_list {
@@ -63,19 +62,31 @@ struct req {
 };
 
 enum stream_phase {
-	PHASE_REGISTERING, /* waiting for SignerRegistration */
-	PHASE_KEYCHECK,    /* registered, our key check in flight */
-	PHASE_READY,
+	PHASE_REGISTERING, /* candidate: waiting for SignerRegistration */
+	PHASE_KEYCHECK,    /* candidate: registered, our key check in flight */
+	PHASE_READY,       /* key checked: the signer (sv->stream) */
 };
 
+/* A stream is a candidate (on sv->cands) until it passes the key check,
+ * then the signer (sv->stream).  Only the signer is sent requests, and
+ * only its replies are matched against them: a candidate cannot answer
+ * (or spoil) another stream's requests. */
 struct sv_stream {
 	struct supervisor *sv;
 	const struct sv_stream_ops *ops;
 	void *conn;
 	enum stream_phase phase;
+	/* Candidate: registration, then key-check deadline.  Signer: re-armed
+	 * to drop it after a failed send. */
 	ev_timer reg_timer;
 	uint8_t challenge[SV_CHALLENGE_LEN];
+	uint64_t keycheck_id; /* the key check's request id */
 	uint64_t ping_id; /* outstanding ping, 0 if none */
+	struct sv_stream *next_cand; /* on sv->cands */
+	const void *connection; /* ops->connection's answer, compared only */
+	char peer[64];
+	char info[128];  /* registration_info */
+	int64_t since_unix;
 };
 
 struct supervisor {
@@ -95,7 +106,9 @@ struct supervisor {
 	char *pin_db_path;
 	struct cn_nodekey *local;
 	struct peer_mgr *peers;
-	struct sv_stream *stream;
+	struct sv_stream *stream; /* the key-checked signer, or NULL */
+	struct sv_stream *cands;  /* candidates, newest first */
+	size_t ncands;
 	char signer_peer[64];
 	char signer_info[128];
 	int64_t signer_since_unix;
@@ -113,10 +126,15 @@ struct supervisor {
 	uint64_t signer_arrivals;
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
+	/* Streams refused or failed before the key check: anyone with the
+	 * macaroon can cause them as fast as they like. */
+	struct log_burst log_refused;
 };
 
 static void stream_drop(struct supervisor *sv, enum sv_code code,
 			const char *why);
+static void cand_drop(struct sv_stream *st, enum sv_code code,
+		      const char *why, bool close_conn);
 
 /* ---- request lists ------------------------------------------------------ */
 
@@ -169,7 +187,6 @@ static bool is_internal(const struct req *r)
 	case REQ_SIGN:
 		return false;
 	case REQ_PING:
-	case REQ_KEYCHECK:
 		return true;
 	}
 	abort();
@@ -208,7 +225,6 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 		r->sign_cb(r->arg, res, res == SV_OK ? data : NULL);
 		break;
 	case REQ_PING:
-	case REQ_KEYCHECK:
 		break;
 	}
 	sodium_memzero(r->out, sizeof(r->out));
@@ -381,10 +397,6 @@ static uint8_t *encode(struct supervisor *sv, const struct req *r,
 	case REQ_SIGN:
 		return sv_proto_sign_message(len, r->id, r->msg, r->msglen,
 					     false);
-	case REQ_KEYCHECK:
-		return sv_proto_sign_message(len, r->id,
-					     sv->stream->challenge,
-					     SV_CHALLENGE_LEN, true);
 	case REQ_PING:
 		return sv_proto_ping(len, r->id);
 	}
@@ -477,13 +489,260 @@ static void reg_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct sv_stream *st = w->data;
 
-	if (st->phase == PHASE_REGISTERING)
-		stream_drop(st->sv, SV_CODE_DEADLINE_EXCEEDED,
-			    "timed out waiting for remote signer registration");
-	else
+	switch (st->phase) {
+	case PHASE_REGISTERING:
+		cand_drop(st, SV_CODE_DEADLINE_EXCEEDED,
+			  "timed out waiting for remote signer registration",
+			  true);
+		return;
+	case PHASE_KEYCHECK:
+		cand_drop(st, SV_CODE_DEADLINE_EXCEEDED,
+			  "key check unanswered past --signer.requesttimeout",
+			  true);
+		return;
+	case PHASE_READY:
 		/* Re-armed by a failed send. */
 		stream_drop(st->sv, SV_CODE_UNAVAILABLE,
 			    "could not send to remote signer");
+		return;
+	}
+	abort();
+}
+
+/* ---- candidates: streams that have not proved the node key yet ---------
+ *
+ * Holding signer.macaroon is not holding the node key.  Were the slot
+ * taken at the stream's start, a client with the macaroon alone could keep
+ * it busy by registering again and again (or by never answering the key
+ * check), and the real signer would be refused with ALREADY_EXISTS and
+ * back off.  So a candidate takes nothing: its connection stays in the
+ * pre-auth class of the budget, several candidates are checked side by
+ * side, the first to prove the key becomes the signer, and one that fails
+ * or goes away takes its connection with it. */
+
+static void cand_unlink(struct supervisor *sv, struct sv_stream *st)
+{
+	for (struct sv_stream **p = &sv->cands; *p; p = &(*p)->next_cand) {
+		if (*p == st) {
+			*p = st->next_cand;
+			st->next_cand = NULL;
+			sv->ncands--;
+			return;
+		}
+	}
+	abort(); /* not a candidate: programmer error */
+}
+
+/* @want, or debug once the macaroon holders' lines are over their rate. */
+static enum log_level refused_level(struct supervisor *sv,
+				    enum log_level want)
+{
+	return log_burst_allow(&sv->log_refused, cn_now(), SUBSYS,
+			       "refused or unchecked signer streams")
+		       ? want
+		       : LOG_DEBUG;
+}
+
+/* The candidate is gone (the transport is done with it): forget it. */
+static void cand_gone(struct sv_stream *st, const char *why)
+{
+	struct supervisor *sv = st->sv;
+
+	cand_unlink(sv, st);
+	ev_timer_stop(sv->loop, &st->reg_timer);
+	sv->signer_losses++;
+	log_msg(SUBSYS, refused_level(sv, LOG_INFO),
+		"signer stream from %s ended before the key check passed: %s",
+		st->peer, why);
+	sodium_memzero(st->challenge, sizeof(st->challenge));
+	free(st);
+	notify(sv);
+}
+
+/* We end a candidate.  @close_conn: its connection too (it did not prove
+ * the key). */
+static void cand_drop(struct sv_stream *st, enum sv_code code,
+		      const char *why, bool close_conn)
+{
+	if (close_conn && st->ops->close_connection)
+		st->ops->close_connection(st->conn);
+	st->ops->finish(st->conn, code, why);
+	cand_gone(st, why);
+}
+
+static void cand_registered(struct sv_stream *st, const struct sv_resp *resp)
+{
+	struct supervisor *sv = st->sv;
+	uint8_t *buf;
+	size_t len;
+
+	ev_timer_stop(sv->loop, &st->reg_timer);
+	snprintf(st->info, sizeof(st->info), "%s", resp->text);
+	/* lnd's SignCoordinator sends this fixed text (sign_coordinator.go). */
+	buf = sv_proto_registration_complete(&len,
+					     "watch-only registration info");
+	if (!buf)
+		abort();
+	if (!st->ops->send(st->conn, buf, len)) {
+		free(buf);
+		cand_drop(st, SV_CODE_UNAVAILABLE,
+			  "could not send to remote signer", true);
+		return;
+	}
+	free(buf);
+	log_msg(SUBSYS, refused_level(sv, LOG_INFO),
+		"signer %s registered (%s): checking its key", st->peer,
+		st->info);
+	st->phase = PHASE_KEYCHECK;
+	sv_keycheck_challenge(st->challenge);
+	st->keycheck_id = ++sv->last_id;
+	buf = sv_proto_sign_message(&len, st->keycheck_id, st->challenge,
+				    SV_CHALLENGE_LEN, true);
+	if (!buf)
+		abort();
+	if (!st->ops->send(st->conn, buf, len)) {
+		free(buf);
+		cand_drop(st, SV_CODE_UNAVAILABLE,
+			  "could not send to remote signer", true);
+		return;
+	}
+	free(buf);
+	ev_timer_set(&st->reg_timer, sv->cfg.request_timeout, 0.);
+	ev_timer_start(sv->loop, &st->reg_timer);
+}
+
+/* The candidate proved the node key: it becomes the signer. */
+static void cand_promote(struct sv_stream *st, const char *got)
+{
+	struct supervisor *sv = st->sv;
+	char why[384];
+
+	cand_unlink(sv, st);
+	ev_timer_stop(sv->loop, &st->reg_timer);
+	sodium_memzero(st->challenge, sizeof(st->challenge));
+	st->phase = PHASE_READY;
+	sv->stream = st;
+	snprintf(sv->signer_peer, sizeof(sv->signer_peer), "%s", st->peer);
+	snprintf(sv->signer_info, sizeof(sv->signer_info), "%s", st->info);
+	sv->signer_since_unix = st->since_unix;
+	/* Only now out of the flood's reach (the connection budget). */
+	if (st->ops->authenticated)
+		st->ops->authenticated(st->conn);
+	sv->signer_registrations++;
+	ev_timer_set(&sv->ping_timer, sv->cfg.ping_interval,
+		     sv->cfg.ping_interval);
+	ev_timer_start(sv->loop, &sv->ping_timer);
+	snprintf(why, sizeof(why), "signer %s ready (%s), node key %s",
+		 sv->signer_peer, sv->signer_info, got);
+	apply(sv, SV_EV_SIGNER_READY, why);
+}
+
+static void cand_keycheck_done(struct sv_stream *st,
+			       const struct sv_resp *resp)
+{
+	struct supervisor *sv = st->sv;
+	char why[384], got[67], want[67];
+	uint8_t pub[33];
+	const char *err;
+
+	if (resp->kind == SV_RESP_SIGNER_ERROR) {
+		snprintf(why, sizeof(why), "key check refused by signer: %s",
+			 resp->text);
+		cand_drop(st, SV_CODE_PERMISSION_DENIED, why, true);
+		return;
+	}
+	if (resp->kind != SV_RESP_SIGNATURE) {
+		cand_drop(st, SV_CODE_INVALID_ARGUMENT,
+			  "key check: unexpected response type", true);
+		return;
+	}
+	if (!sv_keycheck_verify(pub, &err, st->challenge, resp->sig,
+				resp->sig_len)) {
+		sv->key_mismatches++;
+		cand_drop(st, SV_CODE_PERMISSION_DENIED, err, true);
+		return;
+	}
+	hex_encode(got, pub, 33);
+	if (sv->pub_expected && sodium_memcmp(pub, sv->pub, 33) != 0) {
+		sv->key_mismatches++;
+		hex_encode(want, sv->pub, 33);
+		snprintf(why, sizeof(why),
+			 "signer holds node key %s, expected %s", got, want);
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refusing signer %s: %s", st->peer, why);
+		cand_drop(st, SV_CODE_PERMISSION_DENIED, why, true);
+		return;
+	}
+	if (sv->stream) {
+		/* Another candidate proved the key first.  This one holds it
+		 * too: its connection may stay. */
+		sv->signer_refused++;
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refused signer stream from %s: %s", st->peer,
+			"only one remote signer can be connected");
+		cand_drop(st, SV_CODE_ALREADY_EXISTS,
+			  "only one remote signer can be connected", false);
+		return;
+	}
+	if (!sv->pub_expected) {
+		/* First contact: this key is ours from now on. */
+		if (sv->pin_db_path && !sv_pin_store(sv->pin_db_path, pub)) {
+			cand_drop(st, SV_CODE_UNAVAILABLE,
+				  "cannot pin the node key", false);
+			return;
+		}
+		memcpy(sv->pub, pub, 33);
+		sv->have_pub = sv->pub_expected = true;
+		log_info(SUBSYS, "pinned node key %s from first signer", got);
+	}
+	cand_promote(st, got);
+}
+
+/* A message on a candidate stream. */
+static void cand_recv(struct sv_stream *st, const struct sv_resp *resp)
+{
+	char buf[160];
+	const char *err;
+
+	if (st->phase == PHASE_REGISTERING) {
+		err = sv_proto_check_registration(buf, sizeof(buf), resp);
+		if (err) {
+			uint8_t *m;
+			size_t mlen;
+			log_unusual(SUBSYS, "signer %s: %s", st->peer, err);
+			/* Tell the signer in-band too, then end the call. */
+			m = sv_proto_registration_error(&mlen, err);
+			if (m)
+				st->ops->send(st->conn, m, mlen);
+			free(m);
+			cand_drop(st, SV_CODE_INVALID_ARGUMENT, err, true);
+			return;
+		}
+		cand_registered(st, resp);
+		return;
+	}
+	if (resp->kind == SV_RESP_REGISTRATION) {
+		log_unusual(SUBSYS, "signer %s registered twice", st->peer);
+		cand_drop(st, SV_CODE_INVALID_ARGUMENT,
+			  "remote signer registered twice on one stream", true);
+		return;
+	}
+	if (resp->ref_id != st->keycheck_id) {
+		/* lnd: "Responses with unknown ids are dropped". */
+		log_debug(SUBSYS, "dropping response for unknown request %llu "
+			  "from unchecked signer %s",
+			  (unsigned long long)resp->ref_id, st->peer);
+		return;
+	}
+	cand_keycheck_done(st, resp);
+}
+
+static bool cand_on_connection(const struct supervisor *sv, const void *c)
+{
+	for (const struct sv_stream *st = sv->cands; st; st = st->next_cand)
+		if (st->connection == c)
+			return true;
+	return false;
 }
 
 struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
@@ -491,6 +750,8 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 				 const struct sv_stream_ops *ops, void *conn,
 				 const char *peer)
 {
+	const void *connection = ops->connection ? ops->connection(conn)
+						 : NULL;
 	struct sv_stream *st;
 
 	*code = SV_CODE_OK;
@@ -505,11 +766,18 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 		/* lnd: ErrMultipleConnections. */
 		*code = SV_CODE_ALREADY_EXISTS;
 		*msg = "only one remote signer can be connected";
+	} else if (connection && cand_on_connection(sv, connection)) {
+		*code = SV_CODE_ALREADY_EXISTS;
+		*msg = "a signer registration is already in progress on this "
+		       "connection";
+	} else if (sv->ncands >= SV_MAX_CANDIDATES) {
+		*code = SV_CODE_RESOURCE_EXHAUSTED;
+		*msg = "too many signer streams waiting for the key check";
 	}
 	if (*code != SV_CODE_OK) {
 		sv->signer_refused++;
-		log_unusual(SUBSYS, "refused signer stream from %s: %s", peer,
-			    *msg);
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refused signer stream from %s: %s", peer, *msg);
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -518,17 +786,20 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	st->sv = sv;
 	st->ops = ops;
 	st->conn = conn;
+	st->connection = connection;
 	st->phase = PHASE_REGISTERING;
+	snprintf(st->peer, sizeof(st->peer), "%s", peer);
+	st->since_unix = (int64_t)time(NULL);
 	ev_timer_init(&st->reg_timer, reg_timeout_cb, sv->cfg.request_timeout,
 		      0.);
 	st->reg_timer.data = st;
 	ev_timer_start(sv->loop, &st->reg_timer);
-	sv->stream = st;
+	st->next_cand = sv->cands;
+	sv->cands = st;
+	sv->ncands++;
 	sv->signer_sessions++;
-	snprintf(sv->signer_peer, sizeof(sv->signer_peer), "%s", peer);
-	sv->signer_since_unix = (int64_t)time(NULL);
-	log_info(SUBSYS, "signer stream from %s: waiting for registration",
-		 peer);
+	log_msg(SUBSYS, refused_level(sv, LOG_INFO),
+		"signer stream from %s: waiting for registration", peer);
 	notify(sv);
 	return st;
 }
@@ -545,94 +816,6 @@ void sv_connection_arrived(struct supervisor *sv, const char *peer)
 		  peer, sv_state_str(sv->state));
 	if (sv->cbs.signer_arriving)
 		sv->cbs.signer_arriving(sv->cbs.arg, sv);
-}
-
-static void registered(struct supervisor *sv, const struct sv_resp *resp)
-{
-	struct sv_stream *st = sv->stream;
-	struct req *r;
-	uint8_t *buf;
-	size_t len;
-
-	ev_timer_stop(sv->loop, &st->reg_timer);
-	snprintf(sv->signer_info, sizeof(sv->signer_info), "%s", resp->text);
-	/* lnd's SignCoordinator sends this fixed text (sign_coordinator.go). */
-	buf = sv_proto_registration_complete(&len,
-					     "watch-only registration info");
-	if (!buf)
-		abort();
-	if (!st->ops->send(st->conn, buf, len)) {
-		free(buf);
-		stream_drop(sv, SV_CODE_UNAVAILABLE,
-			    "could not send to remote signer");
-		return;
-	}
-	free(buf);
-	/* Registration accepted: out of the flood's reach from now on. */
-	if (st->ops->authenticated)
-		st->ops->authenticated(st->conn);
-	log_info(SUBSYS, "signer %s registered (%s): checking its key",
-		 sv->signer_peer, sv->signer_info);
-	st->phase = PHASE_KEYCHECK;
-	sv_keycheck_challenge(st->challenge);
-	r = req_new(sv, REQ_KEYCHECK);
-	send_req(sv, r);
-}
-
-static void keycheck_done(struct supervisor *sv, const struct sv_resp *resp)
-{
-	struct sv_stream *st = sv->stream;
-	char why[384], got[67], want[67];
-	uint8_t pub[33];
-	const char *err;
-
-	if (resp->kind == SV_RESP_SIGNER_ERROR) {
-		snprintf(why, sizeof(why), "key check refused by signer: %s",
-			 resp->text);
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, why);
-		return;
-	}
-	if (resp->kind != SV_RESP_SIGNATURE) {
-		stream_drop(sv, SV_CODE_INVALID_ARGUMENT,
-			    "key check: unexpected response type");
-		return;
-	}
-	if (!sv_keycheck_verify(pub, &err, st->challenge, resp->sig,
-				resp->sig_len)) {
-		sv->key_mismatches++;
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, err);
-		return;
-	}
-	hex_encode(got, pub, 33);
-	if (sv->pub_expected && sodium_memcmp(pub, sv->pub, 33) != 0) {
-		sv->key_mismatches++;
-		hex_encode(want, sv->pub, 33);
-		snprintf(why, sizeof(why),
-			 "signer holds node key %s, expected %s", got, want);
-		log_unusual(SUBSYS, "refusing signer %s: %s", sv->signer_peer,
-			    why);
-		stream_drop(sv, SV_CODE_PERMISSION_DENIED, why);
-		return;
-	}
-	if (!sv->pub_expected) {
-		/* First contact: this key is ours from now on. */
-		if (sv->pin_db_path && !sv_pin_store(sv->pin_db_path, pub)) {
-			stream_drop(sv, SV_CODE_UNAVAILABLE,
-				    "cannot pin the node key");
-			return;
-		}
-		memcpy(sv->pub, pub, 33);
-		sv->have_pub = sv->pub_expected = true;
-		log_info(SUBSYS, "pinned node key %s from first signer", got);
-	}
-	st->phase = PHASE_READY;
-	sv->signer_registrations++;
-	ev_timer_set(&sv->ping_timer, sv->cfg.ping_interval,
-		     sv->cfg.ping_interval);
-	ev_timer_start(sv->loop, &sv->ping_timer);
-	snprintf(why, sizeof(why), "signer %s ready (%s), node key %s",
-		 sv->signer_peer, sv->signer_info, got);
-	apply(sv, SV_EV_SIGNER_READY, why);
 }
 
 /* Verify a wire signature of double-SHA256(@msg) against the node key. */
@@ -657,11 +840,6 @@ static void reply(struct supervisor *sv, struct req *r,
 		  const struct sv_resp *resp)
 {
 	switch (r->kind) {
-	case REQ_KEYCHECK:
-		list_del(r);
-		complete(r, SV_OK, NULL);
-		keycheck_done(sv, resp);
-		return;
 	case REQ_PING:
 		sv->stream->ping_id = 0;
 		if (resp->kind != SV_RESP_PONG || !resp->pong) {
@@ -710,32 +888,28 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 	struct supervisor *sv = st->sv;
 	struct sv_resp resp;
 	const char *err;
-	char buf[160];
 	struct req *r;
 
-	assert(sv->stream == st);
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
 		log_unusual(SUBSYS, "bad message from signer %s: %s",
-			    sv->signer_peer, err);
-		stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
+			    st->peer, err);
+		if (st->phase != PHASE_READY)
+			cand_drop(st, SV_CODE_INVALID_ARGUMENT, err, true);
+		else
+			stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
 		goto out;
 	}
-	if (st->phase == PHASE_REGISTERING) {
-		err = sv_proto_check_registration(buf, sizeof(buf), &resp);
-		if (err) {
-			uint8_t *m;
-			size_t mlen;
-			log_unusual(SUBSYS, "signer %s: %s", sv->signer_peer,
-				    err);
-			/* Tell the signer in-band too, then end the call. */
-			m = sv_proto_registration_error(&mlen, err);
-			if (m)
-				st->ops->send(st->conn, m, mlen);
-			free(m);
-			stream_drop(sv, SV_CODE_INVALID_ARGUMENT, err);
-			goto out;
-		}
-		registered(sv, &resp);
+	if (st->phase != PHASE_READY) {
+		cand_recv(st, &resp);
+		goto out;
+	}
+	assert(sv->stream == st);
+	if (resp.kind == SV_RESP_REGISTRATION) {
+		/* One registration per stream: a second one is no reply to
+		 * anything, and lnd's signer never sends it. */
+		log_unusual(SUBSYS, "signer %s registered twice", st->peer);
+		stream_drop(sv, SV_CODE_INVALID_ARGUMENT,
+			    "remote signer registered twice on one stream");
 		goto out;
 	}
 	r = list_find(&sv->sent, resp.ref_id);
@@ -753,6 +927,13 @@ out:
 
 void sv_stream_gone(struct sv_stream *st, const char *why)
 {
+	if (st->phase != PHASE_READY) {
+		/* It never proved the key: its connection goes too. */
+		if (st->ops->close_connection)
+			st->ops->close_connection(st->conn);
+		cand_gone(st, why);
+		return;
+	}
 	assert(st->sv->stream == st);
 	stream_lost(st->sv, why);
 }
@@ -926,6 +1107,15 @@ void sv_free(struct supervisor *sv)
 				"coldnode is shutting down");
 		free(st);
 	}
+	while (sv->cands) {
+		struct sv_stream *st = sv->cands;
+		sv->cands = st->next_cand;
+		ev_timer_stop(sv->loop, &st->reg_timer);
+		st->ops->finish(st->conn, SV_CODE_UNAVAILABLE,
+				"coldnode is shutting down");
+		free(st);
+	}
+	sv->ncands = 0;
 	sv->peers = NULL;
 	fail_list(sv, &sv->sent);
 	fail_list(sv, &sv->queued);
@@ -980,6 +1170,9 @@ bool sv_node_pubkey(const struct supervisor *sv, uint8_t out[33])
 void sv_shutdown(struct supervisor *sv, const char *why)
 {
 	apply(sv, SV_EV_SHUTDOWN, why);
+	while (sv->cands)
+		cand_drop(sv->cands, SV_CODE_UNAVAILABLE,
+			  "coldnode is shutting down", false);
 }
 
 void sv_get_info(const struct supervisor *sv, struct sv_info *out)
@@ -992,11 +1185,18 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->node_pubkey_known = sv->have_pub;
 	if (sv->have_pub)
 		memcpy(out->node_pubkey, sv->pub, 33);
-	out->signer_connected = sv->stream != NULL;
-	out->signer_ready = sv->stream && sv->stream->phase == PHASE_READY;
-	out->signer_peer = sv->signer_peer;
-	out->signer_info = sv->signer_info;
-	out->signer_since_unix = sv->signer_since_unix;
+	out->signer_connected = sv->stream || sv->cands;
+	out->signer_ready = sv->stream != NULL;
+	if (sv->stream || !sv->cands) {
+		out->signer_peer = sv->signer_peer;
+		out->signer_info = sv->signer_info;
+		out->signer_since_unix = sv->signer_since_unix;
+	} else {
+		/* No signer yet: the newest candidate. */
+		out->signer_peer = sv->cands->peer;
+		out->signer_info = sv->cands->info;
+		out->signer_since_unix = sv->cands->since_unix;
+	}
 	for (const struct req *r = sv->sent.head; r; r = r->next)
 		out->requests_sent += !is_internal(r);
 	out->requests_queued = sv->queued.n;
@@ -1022,7 +1222,7 @@ void sv_get_req_stats(const struct supervisor *sv,
 
 int64_t sv_signer_last_seen(const struct supervisor *sv)
 {
-	if (sv->cfg.local || sv->stream)
+	if (sv->cfg.local || sv->stream || sv->cands)
 		return (int64_t)time(NULL);
 	return sv->signer_lost_unix;
 }

@@ -373,15 +373,33 @@ struct sv_stream_ops {
 	 * counting this connection as unauthenticated (its connection
 	 * budget, docs/hardening.md).  May be NULL. */
 	void (*authenticated)(void *conn);
+	/* The connection the stream came on, compared by pointer only: one
+	 * registration at a time per connection.  May be NULL. */
+	const void *(*connection)(void *conn);
+	/* End the stream's whole connection once its status is out (called
+	 * before finish, or as the stream goes): it failed before passing the
+	 * key check, so it must connect again through the pre-auth budget.
+	 * May be NULL. */
+	void (*close_connection)(void *conn);
 };
+
+/* Signer streams that have not passed the key check yet (candidates) do
+ * not hold the signer slot: several may register at once, and the first
+ * to prove the node key becomes the signer.  Bounded by the signer port's
+ * connection budget (one candidate per connection) and by this. */
+#define SV_MAX_CANDIDATES 128
 
 /**
  * sv_stream_open - a signer stream arrived (macaroon already checked).
  * @code, @msg: out, why it was refused (static string).
  * @ops: borrowed, must outlive the stream.  @conn: borrowed, handed back
  * to @ops.  @peer: copied ("ip:port").
- * Returns NULL if refused (a second signer, local mode, shutting down);
- * the transport then ends the call with @code/@msg itself.
+ * Returns NULL if refused (a key-checked signer is attached, another
+ * registration is in progress on the same connection, local mode,
+ * shutting down); the transport then ends the call with @code/@msg itself.
+ * The stream is a candidate until it passes the key check: only then does
+ * it take the signer slot and call ops->authenticated; a candidate that
+ * fails or ends has its connection closed (ops->close_connection).
  */
 struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 				 const char **msg,

@@ -30,6 +30,8 @@ struct fake {
 	size_t nq;
 	size_t registered; /* RegistrationComplete seen */
 	size_t authenticated; /* ops->authenticated calls */
+	size_t conn_closed;   /* ops->close_connection calls */
+	const void *connection; /* what ops->connection answers (NULL: own) */
 };
 
 static bool fake_send(void *conn, const uint8_t *msg, size_t len)
@@ -64,10 +66,26 @@ static void fake_authenticated(void *conn)
 	f->authenticated++;
 }
 
+static const void *fake_connection(void *conn)
+{
+	struct fake *f = conn;
+
+	return f->connection ? f->connection : (const void *)f;
+}
+
+static void fake_close_connection(void *conn)
+{
+	struct fake *f = conn;
+
+	f->conn_closed++;
+}
+
 static const struct sv_stream_ops fake_ops = {
 	.send = fake_send,
 	.finish = fake_finish,
 	.authenticated = fake_authenticated,
+	.connection = fake_connection,
+	.close_connection = fake_close_connection,
 };
 
 static void fake_clear(struct fake *f)

@@ -592,6 +592,133 @@ static void test_burst_at_active(void)
 	cn_nodekey_free(k);
 }
 
+/* Issue 22: the slot and the budget's authenticated class belong to a
+ * stream that passed the key check, not to one that holds the macaroon.
+ * A squatter with another key, registering again and again, or sitting on
+ * its key check, never keeps the real signer out; each failure closes the
+ * squatter's connection; one registration per stream and per connection
+ * at a time. */
+static void test_squatter_cannot_hold_slot(void)
+{
+	struct supervisor *sv = new_sv(NULL, 5);
+	struct cn_nodekey *k = key_n(7), *bad = key_n(9);
+	struct fake sq = { 0 }, silent = { 0 }, real = { 0 }, same = { 0 };
+	struct sv_info info;
+	uint8_t pub[33];
+
+	/* The node key is known (as after first contact or from config). */
+	{
+		struct sv_config cfg;
+		sv_free(sv);
+		sv_config_default(&cfg);
+		cfg.request_timeout = 5;
+		cfg.ping_interval = 60;
+		cn_nodekey_pub(k, cfg.node_pubkey);
+		cfg.have_node_pubkey = true;
+		sv = sv_new(loop, &cfg, NULL);
+	}
+	/* A silent squatter registers and never answers its key check: it
+	 * is not authenticated and does not take the slot. */
+	CHECK(fake_open(&silent, sv, bad));
+	fake_register(&silent);
+	silent.hold = true;
+	ev_run(loop, EVRUN_NOWAIT);
+	CHECK(silent.authenticated == 0);
+	sv_get_info(sv, &info);
+	CHECK(info.signer_connected && !info.signer_ready);
+
+	/* A second registration on the same connection, while the first is
+	 * pending: refused. */
+	{
+		const char *msg;
+		same.connection = &silent;
+		same.st = sv_stream_open(sv, &same.code, &msg, &fake_ops,
+					 &same, "127.0.0.1:4242");
+		CHECK(same.st == NULL);
+		snprintf(same.msg, sizeof(same.msg), "%s", msg);
+	}
+	CHECK(same.code == SV_CODE_ALREADY_EXISTS);
+	CHECK(strstr(same.msg, "already in progress on this connection"));
+
+	/* A wrong-key squatter, twenty times over: each refused, each
+	 * connection closed, nothing authenticated. */
+	for (int i = 0; i < 20; i++) {
+		CHECK(fake_open(&sq, sv, bad));
+		fake_register(&sq);
+		RUN_UNTIL(&sq, sq.finished);
+		CHECK(sq.finished && sq.code == SV_CODE_PERMISSION_DENIED);
+		CHECK(strstr(sq.msg, "signer holds node key") != NULL);
+		CHECK(sq.conn_closed == 1);
+		CHECK(sq.authenticated == 0);
+	}
+	/* Between two of its rounds the real signer arrives (the silent one
+	 * still pending): accepted, checked, ACTIVE. */
+	CHECK(fake_open(&sq, sv, bad));
+	fake_register(&sq);
+	CHECK(fake_open(&real, sv, k));
+	fake_register(&real);
+	RUN_UNTIL(&real, sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(real.authenticated == 1 && !real.finished);
+	CHECK(sv_node_pubkey(sv, pub));
+	/* The squatter in flight fails its check after that: refused, the
+	 * state stays ACTIVE. */
+	RUN_UNTIL(&sq, sq.finished);
+	CHECK(sq.code == SV_CODE_PERMISSION_DENIED && sq.conn_closed == 1);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	/* Newcomers now: lnd's ALREADY_EXISTS. */
+	CHECK(!fake_open(&sq, sv, bad));
+	CHECK(sq.code == SV_CODE_ALREADY_EXISTS);
+
+	sv_get_info(sv, &info);
+	CHECK(info.signer_ready);
+	CHECK(strcmp(info.signer_peer, "127.0.0.1:4242") == 0);
+
+	/* A second registration on the signer's own stream: refused. */
+	{
+		size_t len;
+		uint8_t *b = cs_registration(&len);
+		sv_stream_recv(real.st, b, len);
+		free(b);
+		CHECK(real.finished && real.code == SV_CODE_INVALID_ARGUMENT);
+		CHECK(strstr(real.msg, "registered twice") != NULL);
+		CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+	}
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 21);
+	CHECK(info.signer_registrations == 1);
+
+	sv_free(sv);
+	CHECK(silent.finished);
+	fake_clear(&silent);
+	fake_clear(&sq);
+	fake_clear(&real);
+	fake_clear(&same);
+	cn_nodekey_free(k);
+	cn_nodekey_free(bad);
+}
+
+/* A candidate that never answers its key check is dropped at
+ * --signer.requesttimeout with its connection. */
+static void test_silent_candidate_times_out(void)
+{
+	struct supervisor *sv = new_sv(NULL, 0.2);
+	struct cn_nodekey *bad = key_n(9);
+	struct fake f = { 0 };
+
+	CHECK(fake_open(&f, sv, bad));
+	fake_register(&f);
+	f.hold = true;
+	RUN_UNTIL(NULL, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
+	CHECK(strstr(f.msg, "key check unanswered") != NULL);
+	CHECK(f.conn_closed == 1 && f.authenticated == 0);
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	sv_free(sv);
+	fake_clear(&f);
+	cn_nodekey_free(bad);
+}
+
 int main(void)
 {
 	ev_timer t;
@@ -615,6 +742,8 @@ int main(void)
 	test_cancel_and_errors();
 	test_local();
 	test_burst_at_active();
+	test_squatter_cannot_hold_slot();
+	test_silent_candidate_times_out();
 
 	ev_timer_stop(loop, &t);
 	ev_loop_destroy(loop);
