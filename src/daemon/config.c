@@ -89,6 +89,10 @@ static const struct opt opts[] = {
 	{ "signer.requesttimeout", OPT_DURATION, "5s",
 	  "signer lost if a request is unanswered this long",
 	  F(signer_requesttimeout), false },
+	{ "signer.maxinboundecdh", OPT_UINT, "16",
+	  "ECDH requests of inbound p2p handshakes (before act three) at the "
+	  "signer at once; an act one over it is dropped (0: no limit)",
+	  F(signer_maxinboundecdh), false },
 	{ "network", OPT_STRING, "mainnet",
 	  "chain: mainnet, testnet, signet or regtest", F(network), false },
 	{ "debuglevel", OPT_STRING, "info",

@@ -36,6 +36,7 @@ struct daemon_config {
 	double signer_pinginterval;   /* seconds */
 	double signer_pingtimeout;    /* seconds */
 	double signer_requesttimeout; /* seconds */
+	uint64_t signer_maxinboundecdh; /* issue 22; 0: unlimited */
 	char *rpcunix;     /* gRPC unix socket; NULL: <datadir>/rpc.sock,
 			    * "none": off */
 	char *tlscertpath; /* NULL: <datadir>/tls.cert */

@@ -587,6 +587,7 @@ static bool coldnode_start_supervisor(struct coldnode *cn)
 	sc.ping_interval = cfg->signer_pinginterval;
 	sc.ping_timeout = cfg->signer_pingtimeout;
 	sc.request_timeout = cfg->signer_requesttimeout;
+	sc.max_inbound_ecdh = (size_t)cfg->signer_maxinboundecdh;
 	switch (cfg->signer_kind) {
 	case DAEMON_SIGNER_LOCAL:
 		sc.local = true;

@@ -162,6 +162,9 @@ size_t peer_mgr_dial_early(struct peer_mgr *mgr);
 void peer_mgr_dial_stats(const struct peer_mgr *mgr,
 			 struct peer_mgr_dial_stats *out);
 
+/* Is keysource ecdh(@id) for an inbound handshake (a stranger: act one
+ * is all it has sent)?  false if @id is not pending. */
+bool peer_mgr_ecdh_inbound(const struct peer_mgr *mgr, uint64_t id);
 /* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32]);

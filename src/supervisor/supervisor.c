@@ -29,6 +29,9 @@
 #include "supervisor/sv_priv.h"
 
 #define SUBSYS "SUPV"
+/* A request behind others may wait this many timeouts in all while the
+ * signer keeps answering the ones before it. */
+#define SV_TIMEOUT_CAP 3
 
 enum req_kind {
 	REQ_ECDH,
@@ -47,6 +50,10 @@ struct req {
 	struct supervisor *sv;
 	uint64_t id;
 	enum req_kind kind;
+	/* sv_ecdh_inbound: counted in sv->inbound_n until freed.  zombie:
+	 * cancelled by its caller after it was sent; kept on the sent list
+	 * (timer running) until the signer answers, without a callback. */
+	bool inbound, zombie;
 	uint64_t generation; /* when sent; 0 while never sent */
 	double sent_at;      /* cn_now() when sent, for the latency histogram */
 	ev_timer timer;      /* wait limit (queued) or reply deadline (sent) */
@@ -126,6 +133,10 @@ struct supervisor {
 	uint64_t signer_arrivals;
 	struct sv_req_stats req_stats[SV_NUM_REQ_KINDS];
 	int64_t signer_lost_unix; /* when the last stream went away */
+	double last_answer; /* cn_now() of the signer's last message */
+	size_t inbound_n;   /* requests with ->inbound alive */
+	uint64_t inbound_refused;
+	struct log_burst log_busy;
 	/* Streams refused or failed before the key check: anyone with the
 	 * macaroon can cause them as fast as they like. */
 	struct log_burst log_refused;
@@ -192,13 +203,12 @@ static bool is_internal(const struct req *r)
 	abort();
 }
 
-/* Deliver @res and free @r.  The only place a user callback fires. */
-static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+/* Count @res and hand it to the caller.  The only place a user callback
+ * fires. */
+static void deliver(struct req *r, enum sv_result res, const uint8_t *data)
 {
 	struct supervisor *sv = r->sv;
 
-	list_del(r);
-	ev_timer_stop(sv->loop, &r->timer);
 	if (!is_internal(r)) {
 		struct sv_req_stats *rs =
 			&sv->req_stats[r->kind == REQ_ECDH ? SV_REQ_ECDH
@@ -227,6 +237,19 @@ static void complete(struct req *r, enum sv_result res, const uint8_t *data)
 	case REQ_PING:
 		break;
 	}
+}
+
+/* Deliver @res (unless the caller is gone already) and free @r. */
+static void complete(struct req *r, enum sv_result res, const uint8_t *data)
+{
+	struct supervisor *sv = r->sv;
+
+	list_del(r);
+	ev_timer_stop(sv->loop, &r->timer);
+	if (r->inbound)
+		sv->inbound_n--;
+	if (!r->zombie)
+		deliver(r, res, data);
 	sodium_memzero(r->out, sizeof(r->out));
 	free(r->msg);
 	free(r);
@@ -356,10 +379,23 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		complete(r, SV_ERR_UNAVAILABLE, NULL);
 		return;
 	}
+	/* The signer answers in order, so a request sent behind others (a
+	 * burst, or inbound handshakes' ECDH) waits for their answers first,
+	 * and that wait is not the signer's fault: it is judged by the time
+	 * it has been silent since this request went out.  A signer that
+	 * keeps answering but never this request is caught by the cap. */
+	bool ping = r->kind == REQ_PING;
+	double limit = ping ? sv->cfg.ping_timeout : sv->cfg.request_timeout;
+	double now = cn_now();
+	if (sv->last_answer > r->sent_at && now - sv->last_answer < limit &&
+	    now - r->sent_at < SV_TIMEOUT_CAP * limit) {
+		ev_timer_set(&r->timer, sv->last_answer + limit - now, 0.);
+		ev_timer_start(sv->loop, &r->timer);
+		return;
+	}
 	/* lnd: "remote signer response timeout reached".  A signer that
 	 * does not answer cannot be trusted with the next request either:
 	 * treat it as lost. */
-	bool ping = r->kind == REQ_PING;
 
 	log_unusual(SUBSYS, "signer request %llu timed out: dropping signer",
 		    (unsigned long long)r->id);
@@ -904,6 +940,7 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		goto out;
 	}
 	assert(sv->stream == st);
+	sv->last_answer = cn_now();
 	if (resp.kind == SV_RESP_REGISTRATION) {
 		/* One registration per stream: a second one is no reply to
 		 * anything, and lnd's signer never sends it. */
@@ -957,14 +994,35 @@ static uint64_t start(struct supervisor *sv, struct req *r, double wait)
 	return id;
 }
 
-uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
-		 sv_ecdh_cb cb, void *arg)
+static uint64_t ecdh(struct supervisor *sv, const uint8_t point[33],
+		     double wait, sv_ecdh_cb cb, void *arg, bool inbound)
 {
 	struct req *r = req_new(sv, REQ_ECDH);
 
 	memcpy(r->point, point, 33);
 	r->ecdh_cb = cb;
 	r->arg = arg;
+	/* The budget protects a remote signer's stream; the local key needs
+	 * no protection (and answers at once). */
+	if (inbound && !sv->local) {
+		if (sv->cfg.max_inbound_ecdh &&
+		    sv->inbound_n >= sv->cfg.max_inbound_ecdh) {
+			sv->inbound_refused++;
+			log_msg(SUBSYS,
+				log_burst_allow(&sv->log_busy, cn_now(), SUBSYS,
+						"inbound handshakes dropped")
+					? LOG_INFO
+					: LOG_DEBUG,
+				"inbound handshake dropped at act one: %zu ECDH "
+				"requests of inbound handshakes already with the "
+				"signer (--signer.maxinboundecdh)",
+				sv->inbound_n);
+			defer(r, SV_ERR_BUSY, NULL, 0);
+			return r->id;
+		}
+		r->inbound = true;
+		sv->inbound_n++;
+	}
 	if (sv->local && sv->state == SV_ACTIVE) {
 		uint8_t secret[32];
 		bool ok = cn_nodekey_ecdh(sv->local, secret, point);
@@ -973,6 +1031,18 @@ uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
 		return r->id;
 	}
 	return start(sv, r, wait);
+}
+
+uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
+		 sv_ecdh_cb cb, void *arg)
+{
+	return ecdh(sv, point, wait, cb, arg, false);
+}
+
+uint64_t sv_ecdh_inbound(struct supervisor *sv, const uint8_t point[33],
+			 double wait, sv_ecdh_cb cb, void *arg)
+{
+	return ecdh(sv, point, wait, cb, arg, true);
 }
 
 uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
@@ -1005,7 +1075,14 @@ void sv_cancel(struct supervisor *sv, uint64_t id)
 
 	for (size_t i = 0; i < CN_ARRAY_SIZE(lists); i++) {
 		struct req *r = list_find(lists[i], id);
-		if (r && !is_internal(r)) {
+		if (r && !is_internal(r) && !r->zombie) {
+			if (r->inbound && r->on == &sv->sent) {
+				/* The signer has it: the caller is told now,
+				 * the budget only once the signer answers. */
+				deliver(r, SV_ERR_CANCELLED, NULL);
+				r->zombie = true;
+				return;
+			}
 			complete(r, SV_ERR_CANCELLED, NULL);
 			return;
 		}
@@ -1021,6 +1098,10 @@ void sv_config_default(struct sv_config *cfg)
 	cfg->ping_timeout = 5;
 	/* lnd's experimentalrequesttimeout default. */
 	cfg->request_timeout = 5;
+	/* At a mobile link's 200 ms RTT, 80 strangers' handshakes a second:
+	 * far above what a node is dialled at, and a few kilobytes of the
+	 * signer's link in flight at most. */
+	cfg->max_inbound_ecdh = 16;
 }
 
 struct supervisor *sv_new(struct ev_loop *loop, const struct sv_config *cfg,
@@ -1212,6 +1293,8 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->requests_timed_out = sv->requests_timed_out;
 	out->full_closed = sv->full_closed;
 	out->signer_arrivals = sv->signer_arrivals;
+	out->inbound_ecdh = sv->inbound_n;
+	out->inbound_ecdh_refused = sv->inbound_refused;
 }
 
 void sv_get_req_stats(const struct supervisor *sv,
@@ -1253,6 +1336,8 @@ const char *sv_result_str(enum sv_result r)
 		return "cancelled";
 	case SV_ERR_BAD_REPLY:
 		return "unexpected response type";
+	case SV_ERR_BUSY:
+		return "RESOURCE_EXHAUSTED: inbound ECDH budget full";
 	}
 	return "?";
 }

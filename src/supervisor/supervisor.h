@@ -215,10 +215,23 @@ struct sv_config {
 	const char *pin_db_path;
 	double ping_interval;    /* --signer.pinginterval, seconds (10) */
 	double ping_timeout;     /* --signer.pingtimeout, seconds (5) */
-	double request_timeout;  /* --signer.requesttimeout, seconds (5) */
+	/* --signer.requesttimeout, seconds (5): a request unanswered this
+	 * long after it was sent, or after the signer's last answer to
+	 * anything if that came later (it was busy with requests sent before
+	 * it), drops the signer; at most 3 times this in all. */
+	double request_timeout;
+	/* --signer.maxinboundecdh (16): node-key ECDH requests that inbound
+	 * BOLT 8 handshakes (strangers, before act three) may have queued
+	 * or at the signer at once, counted until the signer answers (a
+	 * handshake that goes away leaves its request with the signer);
+	 * over it, sv_ecdh_inbound fails at once with SV_ERR_BUSY.  Outbound
+	 * handshakes, signatures and pings never count and are never
+	 * refused.  0: no cap. */
+	size_t max_inbound_ecdh;
 };
 
-/* Defaults: remote, no key, ping every 10 s, 5 s timeouts. */
+/* Defaults: remote, no key, ping every 10 s, 5 s timeouts, 16 inbound
+ * ECDH requests. */
 void sv_config_default(struct sv_config *cfg);
 
 /* What GetState/SubscribeState/health report.  Strings borrowed until the
@@ -251,6 +264,10 @@ struct sv_info {
 	uint64_t full_closed;      /* full sessions closed on signer loss */
 	uint64_t signer_arrivals;  /* signer-port connections announced
 				    * through signer_arriving */
+	size_t inbound_ecdh;       /* inbound handshakes' ECDH requests now
+				    * (queued, sent, or cancelled but still
+				    * with the signer) */
+	uint64_t inbound_ecdh_refused; /* SV_ERR_BUSY since start */
 };
 
 /* Results handed to request callbacks. */
@@ -261,9 +278,10 @@ enum sv_result {
 	SV_ERR_TIMEOUT,     /* past --signer.requesttimeout */
 	SV_ERR_CANCELLED,   /* sv_cancel */
 	SV_ERR_BAD_REPLY,   /* wrong response type or size */
+	SV_ERR_BUSY,        /* sv_ecdh_inbound over max_inbound_ecdh */
 };
 const char *sv_result_str(enum sv_result r);
-#define SV_NUM_RESULTS 6
+#define SV_NUM_RESULTS 7
 
 /* Per-kind request statistics, for metrics: results of ECDH and
  * SignMessage requests, and the signer's latency (request sent on the
@@ -351,6 +369,15 @@ void sv_shutdown(struct supervisor *sv, const char *why);
  */
 uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
 		 sv_ecdh_cb cb, void *arg);
+/**
+ * sv_ecdh_inbound - sv_ecdh for an inbound handshake's act one: a
+ * stranger's request, admitted only under sv_config.max_inbound_ecdh
+ * (else the callback gets SV_ERR_BUSY, on the next loop iteration, and
+ * nothing reaches the signer).  Cancelled after it was sent, it keeps its
+ * place in the budget until the signer answers it.
+ */
+uint64_t sv_ecdh_inbound(struct supervisor *sv, const uint8_t point[33],
+			 double wait, sv_ecdh_cb cb, void *arg);
 /* Sign double-SHA256(@msg) with the node key; never waits (a signature is
  * not attempted in safe mode).  @msg copied. */
 uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,

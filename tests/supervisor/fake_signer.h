@@ -158,6 +158,28 @@ static size_t fake_pump(struct fake *f)
 	return n;
 }
 
+/* Answer only the oldest message queued (a signer that works through a
+ * backlog in order).  Returns false if nothing was queued. */
+static inline bool fake_pump_one(struct fake *f)
+{
+	bool hold = f->hold;
+	size_t nq = f->nq;
+	struct fake_msg rest[64];
+
+	if (!f->nq || nq - 1 > 64)
+		return false;
+	/* Pump a queue of one, then put the rest back. */
+	memcpy(rest, f->q + 1, (nq - 1) * sizeof(f->q[0]));
+	f->nq = 1;
+	f->hold = false;
+	fake_pump(f);
+	f->hold = hold;
+	memmove(f->q + (nq - 1), f->q, f->nq * sizeof(f->q[0]));
+	memcpy(f->q, rest, (nq - 1) * sizeof(f->q[0]));
+	f->nq += nq - 1;
+	return true;
+}
+
 static void fake_gone(struct fake *f, const char *why)
 {
 	struct sv_stream *st = f->st;
