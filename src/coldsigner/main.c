@@ -38,6 +38,8 @@ struct signer {
 	bool stream_dead; /* closed; free it before redialling */
 	bool heard;       /* this stream got a message from the node */
 	struct cs_backoff backoff;
+	enum cs_policy policy; /* --policy */
+	uint64_t policy_refused;
 	ev_timer redial;
 	ev_signal sigint, sigterm;
 	uint64_t served;
@@ -78,6 +80,7 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 	uint8_t *out;
 	size_t outlen;
 	char err[256];
+	const char *refused;
 
 	if (s->stream_dead)
 		return;
@@ -85,8 +88,17 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 		s->heard = true;
 		cs_backoff_heard(&s->backoff);
 	}
-	switch (cs_handle(s->key, &out, &outlen, err, sizeof(err), msg, len)) {
+	switch (cs_handle_policy(s->key, s->policy, &refused, &out, &outlen,
+				 err, sizeof(err), msg, len)) {
 	case CS_REPLY:
+		/* The reason only: the message may be anything the node
+		 * chose, and it is not ours to copy into a log. */
+		if (refused) {
+			s->policy_refused++;
+			log_unusual(SUBSYS, "refused a request from %s: %s "
+				    "(--policy=check)", s->rcfg.target,
+				    refused);
+		}
 		if (!rpc_client_stream_send(stream, out, outlen))
 			log_unusual(SUBSYS, "could not send a reply");
 		s->served++;
@@ -198,6 +210,9 @@ static void usage(FILE *f)
 		"missing; must not be group/other accessible; required)\n"
 		"  --network=NAME          mainnet|testnet|regtest|signet "
 		"(informational; default mainnet)\n"
+		"  --policy=check|none     check (default): sign only coldnode's "
+		"key check and its own node_announcement, ECDH only with valid "
+		"points; none: whatever lnd's signer would (docs/signer.md)\n"
 		"  --debuglevel=SPEC       lnd-style log levels (default info)\n"
 		"  --help\n");
 }
@@ -211,6 +226,7 @@ int main(int argc, char *argv[])
 		{ "keyfile", required_argument, NULL, 'k' },
 		{ "network", required_argument, NULL, 'n' },
 		{ "debuglevel", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -247,6 +263,13 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 'p':
+			if (!cs_policy_parse(&s.policy, optarg)) {
+				fprintf(stderr, "coldsigner: --policy must be "
+					"check or none, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -277,8 +300,9 @@ int main(int argc, char *argv[])
 	if (!mac_hex)
 		goto out;
 	cn_nodekey_pub(s.key, pub);
-	log_info(SUBSYS, "node key %s (%s), dialling %s",
-		 hex_encode(pubhex, pub, 33), network, server);
+	log_info(SUBSYS, "node key %s (%s), dialling %s, --policy=%s",
+		 hex_encode(pubhex, pub, 33), network, server,
+		 cs_policy_str(s.policy));
 
 	rpc_client_config_default(&s.rcfg);
 	s.rcfg.target = server;
@@ -304,8 +328,9 @@ int main(int argc, char *argv[])
 	ev_timer_stop(s.loop, &s.redial);
 	ev_signal_stop(s.loop, &s.sigint);
 	ev_signal_stop(s.loop, &s.sigterm);
-	log_info(SUBSYS, "stopped after %llu requests",
-		 (unsigned long long)s.served);
+	log_info(SUBSYS, "stopped after %llu requests (%llu refused by the "
+		 "policy)", (unsigned long long)s.served,
+		 (unsigned long long)s.policy_refused);
 	status = 0;
 out:
 	if (mac_hex) {
