@@ -12,6 +12,7 @@ lost it), and coldnode still refuses the squatters.
 Env (meson): COLDNODE, COLDSIGNER, NODE, NODE_PATH, PYTHONPATH.
 """
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def main():
                 fail('the real signer was refused:\n' + s.log()[-2000:])
             # The squatters keep trying while it is the signer: refused,
             # and the state never leaves ACTIVE.
-            time.sleep(4.0)
+            time.sleep(2.0)
             log = x.log()
             if 'ACTIVE -> ' in log:
                 fail('left ACTIVE while squatters kept trying')
@@ -75,12 +76,9 @@ def main():
                     fail('a squatter exited')
             if not x.running():
                 fail('coldnode died')
-            import re
-            for pat in (r'SUPV: refusing signer', r'key check unanswered',
-                        r'refused signer stream', r'ended before the key'):
-                print(f'{pat}: {len(re.findall(pat, log))}')
+            wrong = len(re.findall(r'SUPV: refusing signer', log))
             print(f'real signer ACTIVE {took:.2f}s after it started, '
-                  f'with two squatters looping')
+                  f'with two squatters looping ({wrong} wrong-key refusals logged)')
         finally:
             for p in squatters:
                 if p.poll() is None:
