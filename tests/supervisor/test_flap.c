@@ -380,6 +380,11 @@ int main(void)
 		struct sv_info info;
 		sv_get_info(sv, &info);
 		CHECK(info.requests_sent == 0 && info.requests_queued == 0);
+		fprintf(stderr, "signer streams: %llu accepted, %llu refused, "
+			"%llu registered\n",
+			(unsigned long long)info.signer_sessions,
+			(unsigned long long)info.signer_refused,
+			(unsigned long long)info.signer_registrations);
 		/* A stream reset right after opening may never reach X. */
 		CHECK(info.signer_sessions > rounds / 2);
 	}
