@@ -387,16 +387,17 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	bool ping = r->kind == REQ_PING;
 	double limit = ping ? sv->cfg.ping_timeout : sv->cfg.request_timeout;
 	double now = cn_now();
+	double cap = r->sent_at + SV_TIMEOUT_CAP * limit;
 	if (sv->last_answer > r->sent_at && now - sv->last_answer < limit &&
-	    now - r->sent_at < SV_TIMEOUT_CAP * limit) {
-		ev_timer_set(&r->timer, sv->last_answer + limit - now, 0.);
+	    now < cap) {
+		double until = sv->last_answer + limit;
+		ev_timer_set(&r->timer, (until < cap ? until : cap) - now, 0.);
 		ev_timer_start(sv->loop, &r->timer);
 		return;
 	}
 	/* lnd: "remote signer response timeout reached".  A signer that
 	 * does not answer cannot be trusted with the next request either:
 	 * treat it as lost. */
-
 	log_unusual(SUBSYS, "signer request %llu timed out: dropping signer",
 		    (unsigned long long)r->id);
 	if (ping)
