@@ -117,8 +117,8 @@ static bool take16(struct rd *r, uint16_t *v)
 	return true;
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF), no NUL
- * and no control characters. */
+/* Strict UTF-8: no overlongs, no surrogates, at most U+10FFFF (the
+ * caller stops at the first NUL). */
 static bool utf8_text(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
@@ -129,8 +129,6 @@ static bool utf8_text(const uint8_t *s, size_t n)
 		size_t k;
 
 		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
 			i++;
 			continue;
 		}
