@@ -808,6 +808,141 @@ static void test_squatter_cannot_hold_slot(void)
 	cn_nodekey_free(bad);
 }
 
+/* Issues 19 and 22 together: with standby signers, streams still checking
+ * hold no slot (--signer.maxsigners counts checked streams); the queued
+ * ECDH sent with a squatter's key check go to the real signer's check as
+ * soon as the squatter fails, and only its answers reach the callers; a
+ * candidate that proves the key once the slots are full is refused but
+ * keeps its connection; only checked streams are authenticated. */
+static void test_candidates_with_standby(void)
+{
+	enum { N = 5 };
+	struct sv_config cfg;
+	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	static struct fake sq[3], real, standby, late;
+	static struct res r[N];
+	struct sv_signer_info si[8];
+	struct sv_info info;
+	struct supervisor *sv;
+	uint8_t point[33], want[32];
+
+	sv_config_default(&cfg);
+	cn_nodekey_pub(k, cfg.node_pubkey);
+	cfg.have_node_pubkey = true;
+	cfg.ping_interval = 60;
+	cfg.max_signers = 2;
+	sv = sv_new(loop, &cfg, NULL);
+	point_n(point, 3);
+	expect_ecdh(want, k, 3);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < N; i++)
+		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
+
+	/* Three squatters register first and sit on their checks: the
+	 * first one's check carries the queued requests. */
+	for (int i = 0; i < 3; i++) {
+		CHECK(fake_open_as(&sq[i], sv, bad, "127.0.0.2:1"));
+		sq[i].hold = true;
+		fake_register(&sq[i]);
+	}
+	CHECK(sq[0].nq == 2 + N && sq[1].nq == 2 && sq[2].nq == 2);
+	/* The real signer: three candidates do not fill two slots. */
+	CHECK(fake_open_as(&real, sv, k, "127.0.0.3:1"));
+	real.hold = true;
+	fake_register(&real);
+	CHECK(real.nq == 2);
+	sv_get_info(sv, &info);
+	CHECK(info.signer_connected && !info.signer_ready);
+	CHECK(info.requests_queued == 0);
+
+	/* The squatters fail one after the other; the queued requests go
+	 * with the next check in flight in arrival order (who holds the key
+	 * cannot be known before): the first fails its check before
+	 * answering them, the second answers them first (with its key: the
+	 * answers are dropped), the third fails; each connection closed. */
+	for (int i = 0; i < 3; i++) {
+		if (i == 1) {
+			struct fake_msg kc = sq[1].q[1];
+			memmove(&sq[1].q[1], &sq[1].q[2], N * sizeof(sq[1].q[0]));
+			sq[1].q[1 + N] = kc;
+		}
+		sq[i].hold = false;
+		RUN_UNTIL(&sq[i], sq[i].finished);
+		CHECK(sq[i].code == SV_CODE_PERMISSION_DENIED);
+		CHECK(sq[i].conn_closed == 1 && sq[i].authenticated == 0);
+		if (i < 2)
+			CHECK(sq[i + 1].nq == 2 + N);
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(!r[i].fired);
+	sv_get_info(sv, &info);
+	CHECK(info.early_dropped == N && info.requests_queued == 0);
+	CHECK(real.nq == 2 + N);
+
+	/* The real one passes: ACTIVE, every answer with the node key. */
+	real.hold = false;
+	RUN_UNTIL(&real, r[N - 1].fired);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(real.authenticated == 1 && !real.finished);
+	for (int i = 0; i < N; i++)
+		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1 &&
+		      memcmp(r[i].data, want, 32) == 0);
+
+	/* The standby slot is free for a signer with the key, although two
+	 * squatters are checking; a third with the key checks beside it
+	 * (held). */
+	for (int i = 0; i < 2; i++) {
+		CHECK(fake_open_as(&sq[i], sv, bad, "127.0.0.2:2"));
+		sq[i].hold = true;
+		fake_register(&sq[i]);
+	}
+	CHECK(fake_open_as(&late, sv, k, "127.0.0.5:1"));
+	late.hold = true;
+	fake_register(&late);
+	CHECK(fake_open_as(&standby, sv, k, "127.0.0.4:1"));
+	fake_register(&standby);
+	RUN_UNTIL(&standby, standby.authenticated == 1);
+	CHECK(standby.authenticated == 1 && !standby.finished);
+	CHECK(sv_get_signers(sv, si, 8) == 5);
+	CHECK(si[0].role == SV_ROLE_ACTIVE && si[1].role == SV_ROLE_STANDBY);
+	CHECK(si[2].role == SV_ROLE_CHECKING && si[4].role == SV_ROLE_CHECKING);
+	/* The held one proves the key with both slots taken: refused, its
+	 * connection kept (it holds the key), never authenticated. */
+	late.hold = false;
+	RUN_UNTIL(&late, late.finished);
+	CHECK(late.code == SV_CODE_ALREADY_EXISTS);
+	CHECK(late.conn_closed == 0 && late.authenticated == 0);
+	/* Newcomers are refused at once now, as lnd refuses a second. */
+	CHECK(!fake_open_as(&late, sv, k, "127.0.0.5:2"));
+	CHECK(late.code == SV_CODE_ALREADY_EXISTS);
+
+	/* The squatters fail: nothing moves. */
+	sq[0].hold = sq[1].hold = false;
+	RUN_UNTIL(&sq[0], sq[0].finished);
+	RUN_UNTIL(&sq[1], sq[1].finished);
+	CHECK(sq[0].conn_closed == 1 && sq[1].conn_closed == 1);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_signers(sv, si, 8) == 2);
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 5 && info.signer_registrations == 2);
+
+	/* The active one goes: the standby takes over, ACTIVE throughout. */
+	fake_gone(&real, "test");
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	sv_get_info(sv, &info);
+	CHECK(info.failovers == 1);
+
+	sv_shutdown(sv, "test over");
+	for (int i = 0; i < 3; i++)
+		fake_clear(&sq[i]);
+	fake_clear(&real);
+	fake_clear(&standby);
+	fake_clear(&late);
+	sv_free(sv);
+	cn_nodekey_free(k);
+	cn_nodekey_free(bad);
+}
+
 /* A candidate that never answers its key check is dropped at
  * --signer.requesttimeout with its connection. */
 static void test_silent_candidate_times_out(void)
@@ -935,6 +1070,7 @@ int main(void)
 	test_squatter_cannot_hold_slot();
 	test_silent_candidate_times_out();
 	test_inbound_ecdh_budget();
+	test_candidates_with_standby();
 
 	ev_timer_stop(loop, &t);
 	ev_loop_destroy(loop);
