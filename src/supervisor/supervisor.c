@@ -1083,8 +1083,8 @@ static void registered(struct supervisor *sv, struct sv_stream *st,
 		abort();
 	if (!st->ops->send(st->conn, buf, len)) {
 		free(buf);
-		stream_drop(sv, st, SV_CODE_UNAVAILABLE,
-			    "could not send to remote signer");
+		stream_reject(sv, st, SV_CODE_UNAVAILABLE,
+			      "could not send to remote signer");
 		return;
 	}
 	free(buf);
