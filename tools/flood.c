@@ -31,10 +31,19 @@
  *          "hpack_streams" and "hpack_bytes".
  * Both reopen a connection the node closes, like the idle flood.
  *
+ * --act1 NODEID (p2p, issue 22): each connection sends a fresh BOLT 8 act
+ * one to NODEID (hex), the node asks its signer for an ECDH, and the
+ * connection starts over as soon as act two comes back or --act1-wait-ms
+ * (default 0: at once, before any answer) has passed: the cheapest way
+ * to make an unauthenticated stranger cost the signer one request, and
+ * closing early leaves the request with the signer while the slot is
+ * free for the next one.  The JSON line then has "act2": act twos
+ * received.
+ *
  * Usage: flood --target 127.0.0.1:PORT | --unix PATH  [--tls]
- *              [--conns N] [--sources K] [--duration S] [--rate R]
- *              [--interval S] [--attack watch|hpack] [--streams N]
- *              [--size B] [--cont K]
+ *              [--act1 NODEID] [--conns N] [--sources K] [--duration S]
+ *              [--rate R] [--interval S] [--attack watch|hpack]
+ *              [--streams N] [--size B] [--cont K]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +65,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "brontide/brontide.h"
+#include "common/common.h"
+
 #define MAX_CONNS 4096
 #define MAX_SOURCES 59 /* 127.0.0.2 .. 127.0.0.60 */
 #define MAX_DURATION 600.0
@@ -67,6 +79,7 @@ struct fconn {
 	int fd;
 	SSL *ssl;
 	ev_io io;
+	ev_timer act1_timer; /* --act1: close this long after act one */
 	bool connected, tls_ok;
 	/* --attack */
 	nghttp2_session *h2; /* watch */
@@ -99,6 +112,11 @@ static struct {
 	size_t body_len;
 	uint64_t w_exhausted, w_other, w_reset, w_served;
 	uint64_t h_streams, h_bytes;
+	/* --act1: the node's id, our (throwaway) static key, act twos. */
+	bool act1;
+	uint8_t act1_node[33], act1_ls[33];
+	uint64_t act2;
+	double act1_wait; /* seconds from act one to our close */
 } F;
 
 static double now(void)
@@ -119,6 +137,8 @@ static void report(void)
 	       (unsigned long long)F.tls_ok, (unsigned long long)F.closed,
 	       (unsigned long long)F.refused_fast,
 	       (unsigned long long)F.connect_err);
+	if (F.act1)
+		printf(",\"act2\":%llu", (unsigned long long)F.act2);
 	if (F.attack == ATTACK_WATCH)
 		printf(",\"watch_exhausted\":%llu,\"watch_other\":%llu,"
 		       "\"watch_reset\":%llu,\"watch_served\":%llu",
@@ -142,6 +162,7 @@ static void close_conn(struct fconn *c, bool by_peer)
 	if (c->fd < 0)
 		return;
 	ev_io_stop(F.loop, &c->io);
+	ev_timer_stop(F.loop, &c->act1_timer);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -517,6 +538,34 @@ static bool attack_step(struct fconn *c, int revents)
 	return true;
 }
 
+static void act1_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fconn *c = w->data;
+
+	/* Our choice, not the node's: not counted as "closed". */
+	close_conn(c, false);
+	if (take_token())
+		open_conn(c);
+	else
+		F.waiting++;
+}
+
+/* A fresh act one (new ephemeral key each time, as a real dialer). */
+static bool send_act1(struct fconn *c)
+{
+	struct brontide_hs *hs = brontide_hs_new(BRONTIDE_INITIATOR, F.act1_ls,
+						 F.act1_node, NULL);
+	uint8_t act[50];
+	bool ok;
+
+	if (!hs)
+		return false;
+	ok = brontide_hs_act1(hs, act) == BRONTIDE_OK &&
+	     send(c->fd, act, sizeof(act), MSG_NOSIGNAL) == sizeof(act);
+	brontide_hs_free(hs);
+	return ok;
+}
+
 static void tls_step(struct fconn *c)
 {
 	ERR_clear_error();
@@ -571,6 +620,14 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			tls_step(c);
 		} else {
 			c->tls_ok = true; /* nothing to do: idle */
+			if (F.act1 && !send_act1(c)) {
+				reopen(c);
+				return;
+			}
+			if (F.act1) {
+				ev_timer_set(&c->act1_timer, F.act1_wait, 0.);
+				ev_timer_start(loop, &c->act1_timer);
+			}
 			ev_io_stop(loop, &c->io);
 			ev_io_set(&c->io, c->fd, EV_READ);
 			ev_io_start(loop, &c->io);
@@ -600,6 +657,16 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	n = recv(c->fd, buf, sizeof(buf), 0);
+	if (F.act1 && n >= 50) {
+		/* Act two: the node paid for an ECDH.  Again. */
+		F.act2++;
+		close_conn(c, false);
+		if (take_token())
+			open_conn(c);
+		else
+			F.waiting++;
+		return;
+	}
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return;
 	reopen(c);
@@ -618,8 +685,8 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void usage(void)
 {
 	fprintf(stderr, "usage: flood --target 127.0.0.1:PORT | --unix PATH "
-		"[--tls] [--conns N<=4096] [--sources K<=59] "
-		"[--duration S<=600] [--rate R] [--interval S] "
+		"[--tls] [--act1 NODEID [--act1-wait-ms MS]] [--conns N<=4096] "
+		"[--sources K<=59] [--duration S<=600] [--rate R] [--interval S] "
 		"[--attack watch|hpack] [--streams N] [--size B] [--cont K]\n");
 	exit(2);
 }
@@ -663,6 +730,20 @@ int main(int argc, char **argv)
 			if (strlen(v) >= sizeof(F.unix_target.sun_path))
 				usage();
 			strcpy(F.unix_target.sun_path, v);
+		} else if (strcmp(a, "--act1") == 0) {
+			uint8_t ls[32] = { 0 };
+			struct cn_nodekey *k;
+			ls[31] = 1;
+			cn_crypto_init();
+			k = cn_nodekey_from_secret(ls);
+			if (strlen(v) != 66 || !k ||
+			    !hex_decode(F.act1_node, 33, v))
+				usage();
+			cn_nodekey_pub(k, F.act1_ls);
+			cn_nodekey_free(k);
+			F.act1 = true;
+		} else if (strcmp(a, "--act1-wait-ms") == 0) {
+			F.act1_wait = atof(v) / 1000;
 		} else if (strcmp(a, "--conns") == 0) {
 			F.conns = atoi(v);
 		} else if (strcmp(a, "--sources") == 0) {
@@ -755,6 +836,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < F.conns; i++) {
 		F.c[i].idx = i;
 		F.c[i].fd = -1;
+		ev_timer_init(&F.c[i].act1_timer, act1_timer_cb, 0., 0.);
+		F.c[i].act1_timer.data = &F.c[i];
 		if (take_token())
 			open_conn(&F.c[i]);
 		else

@@ -2,7 +2,7 @@
  * direction, so benchmarks and tests on loopback see the round trips a
  * real network costs.  127.0.0.0/8 only, both sides.
  *
- *   latproxy --delay-ms D TARGET [TARGET...]
+ *   latproxy --delay-ms D [--kbps K] TARGET [TARGET...]
  *
  * TARGET is 127.x.y.z:PORT.  For each, it listens on 127.0.0.1 (a free
  * port) and prints one line "MAP <listen-port> <target-port>", then
@@ -16,8 +16,10 @@
  * server would see the handshake's final ACK: SYN at d, SYN-ACK back at
  * 2d, ACK at 3d), and holds the client's first bytes until then.  Every
  * protocol here (BOLT 8, TLS) has the client speak first, so each side
- * sees each act at the time it would on a real link.  Bandwidth and loss
- * are not modelled: only latency.
+ * sees each act at the time it would on a real link.  Loss is not
+ * modelled.  Bandwidth is only with --kbps K: each direction then sends
+ * K kbit/s at most, bytes queueing in the proxy (as in a mobile link's
+ * buffers) until their turn, then the delay.
  *
  * An upstream that refuses closes the client.  One libev loop; a
  * connection costs two sockets and the bytes in flight.
@@ -53,6 +55,7 @@ struct dir {
 	ev_timer release;
 	struct chunk *head, *tail;
 	bool eof_read, eof_sent;
+	double link_free; /* --kbps: when the link has sent what it has */
 };
 
 struct conn {
@@ -70,6 +73,7 @@ struct conn {
 struct proxy {
 	struct ev_loop *loop;
 	double delay; /* one way, seconds */
+	double bytes_per_sec; /* --kbps / 8 * 1000; 0: unlimited */
 	struct conn *conns;
 };
 
@@ -187,6 +191,16 @@ static void dir_push(struct dir *d, const unsigned char *buf, size_t len,
 	/* The client's first bytes wait for the emulated TCP handshake. */
 	if (d == &c->c2s && due < c->accepted + 3 * px.delay)
 		due = c->accepted + 3 * px.delay;
+	/* Bandwidth: the bytes leave once the link has sent what came
+	 * before them, then travel the delay. */
+	if (px.bytes_per_sec > 0) {
+		double start = ev_now(px.loop);
+		if (d->link_free > start)
+			start = d->link_free;
+		d->link_free = start + (double)len / px.bytes_per_sec;
+		if (due < d->link_free + px.delay)
+			due = d->link_free + px.delay;
+	}
 	k->next = NULL;
 	k->due = due;
 	k->eof = eof;
@@ -341,7 +355,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: latproxy --delay-ms D 127.0.0.1:PORT...\n");
+	fprintf(stderr, "usage: latproxy --delay-ms D [--kbps K] "
+		"127.0.0.1:PORT...\n");
 	return 2;
 }
 
@@ -358,6 +373,13 @@ int main(int argc, char **argv)
 	ms = strtod(argv[2], &end);
 	if (*end || ms < 0 || ms > 60000)
 		return usage();
+	if (argc >= 6 && strcmp(argv[3], "--kbps") == 0) {
+		double k = strtod(argv[4], &end);
+		if (*end || k <= 0 || k > 1e7)
+			return usage();
+		px.bytes_per_sec = k * 1000 / 8;
+		first = 5;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	px.loop = ev_default_loop(0);
 	px.delay = ms / 1000.0;

@@ -34,7 +34,8 @@ enum cs_verdict {
 };
 
 /**
- * cs_handle - answer one SignCoordinatorRequest.
+ * cs_handle - answer one SignCoordinatorRequest, with lnd's rules only
+ * (CS_POLICY_NONE): what tests use as an lnd-like signer.
  * @out, @outlen: out; *out malloc'd (caller takes it) for CS_REPLY, else
  *   NULL.  Requests are checked with lnd's signer-side rules and refused
  *   with lnd's texts in a SignerError ("error processing the request in
@@ -74,6 +75,65 @@ uint8_t *cs_fence_refusal(size_t *len, uint64_t id, uint64_t token,
  * ("... the leader is ID at HOST:PORT"): copy HOST:PORT into @out.  false
  * if there is none. */
 bool cs_leader_hint(char *out, size_t cap, const char *err);
+
+/* ---- Policy (policy.c, docs/signer.md): what the node key signs ----- */
+
+enum cs_policy {
+	CS_POLICY_CHECK, /* default: only what coldnode legitimately asks */
+	CS_POLICY_NONE,  /* --policy=none: lnd's rules only, as lnd signs */
+};
+/* "check" / "none" into @out; false for anything else. */
+bool cs_policy_parse(enum cs_policy *out, const char *s);
+const char *cs_policy_str(enum cs_policy p); /* static */
+
+/* The key check's challenge: 32 random bytes then this tag (the same as
+ * the supervisor's SV_CHALLENGE_TAG; tests/supervisor checks they agree). */
+#define CS_CHALLENGE_TAG "coldnode-signer-check"
+/* node_announcement features coldsigner signs at most (BOLT 9 bits 0..63). */
+#define CS_ANN_MAX_FEATURES 8
+
+/* One SignMessage, as the policy sees it (lnd's checks passed already:
+ * a message, the node key). */
+struct cs_sign_ask {
+	const uint8_t *msg; /* borrowed */
+	size_t len;
+	bool double_hash, compact, schnorr;
+	size_t tag_len, tweak_len;
+};
+enum cs_sign_kind {
+	CS_SIGN_KEYCHECK, /* the key check's challenge: sign (compact) */
+	CS_SIGN_NODE_ANN, /* our node_announcement: sign */
+	CS_SIGN_REFUSED,
+};
+const char *cs_sign_kind_str(enum cs_sign_kind k); /* static */
+
+/**
+ * cs_policy_sign - the policy's decision on one SignMessage.  Pure.
+ * @node_pub: our key, 33 bytes, borrowed.
+ * @why: out; on CS_SIGN_REFUSED a static short reason that never quotes
+ *   the message, else NULL.
+ */
+enum cs_sign_kind cs_policy_sign(const struct cs_sign_ask *a,
+				 const uint8_t node_pub[33], const char **why);
+/* A node_announcement's bytes after its signature, checked per BOLT 7 as
+ * cs_policy_sign does: NULL if it is ours and well formed, else a static
+ * reason. */
+const char *cs_node_ann_check(const uint8_t *msg, size_t len,
+			      const uint8_t node_pub[33]);
+/* ECDH only with a 33-byte compressed point on the curve; false with a
+ * static reason in @why. */
+bool cs_policy_ecdh(const uint8_t *point, size_t len, const char **why);
+
+/**
+ * cs_handle_policy - cs_handle under @pol.  A request the policy refuses
+ * gets a SignerError (lnd's prefix, then "refused by coldsigner's policy:
+ * <reason>"), and *@refused is set to the static reason for the caller's
+ * log line (else NULL).
+ */
+enum cs_verdict cs_handle_policy(const struct cn_nodekey *k,
+				 enum cs_policy pol, const char **refused,
+				 uint8_t **out, size_t *outlen, char *err,
+				 size_t errlen, const uint8_t *req, size_t len);
 
 /* Redial backoff, as lnd's signer client: 1 s, x1.5 per failure, capped at
  * 60 s; reset to 1 s after a successful registration.  That backoff is for

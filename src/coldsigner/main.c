@@ -52,6 +52,8 @@ struct signer {
 	uint64_t highest_token;
 	ev_signal sigint, sigterm;
 	uint64_t served;
+	enum cs_policy policy; /* --policy */
+	uint64_t policy_refused;
 };
 
 static void dial(struct slot *sl);
@@ -154,6 +156,7 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 	uint8_t *out;
 	size_t outlen;
 	char err[256];
+	const char *refused;
 
 	if (sl->stream_dead)
 		return;
@@ -196,8 +199,17 @@ static void on_message(void *arg, struct rpc_client_stream *stream,
 			return;
 		}
 	}
-	switch (cs_handle(s->key, &out, &outlen, err, sizeof(err), msg, len)) {
+	switch (cs_handle_policy(s->key, s->policy, &refused, &out, &outlen,
+				 err, sizeof(err), msg, len)) {
 	case CS_REPLY:
+		/* The reason only: the message may be anything the node
+		 * chose, and it is not ours to copy into a log. */
+		if (refused) {
+			s->policy_refused++;
+			log_unusual(SUBSYS, "refused a request from %s: %s "
+				    "(--policy=check)", sl->rcfg.target,
+				    refused);
+		}
 		if (!rpc_client_stream_send(stream, out, outlen))
 			log_unusual(SUBSYS, "could not send a reply");
 		s->served++;
@@ -328,6 +340,9 @@ static void usage(FILE *f)
 		"missing; must not be group/other accessible; required)\n"
 		"  --network=NAME          mainnet|testnet|regtest|signet "
 		"(informational; default mainnet)\n"
+		"  --policy=check|none     check (default): sign only coldnode's "
+		"key check and its own node_announcement, ECDH only with valid "
+		"points; none: whatever lnd's signer would (docs/signer.md)\n"
 		"  --debuglevel=SPEC       lnd-style log levels (default info)\n"
 		"  --help\n");
 }
@@ -341,6 +356,7 @@ int main(int argc, char *argv[])
 		{ "keyfile", required_argument, NULL, 'k' },
 		{ "network", required_argument, NULL, 'n' },
 		{ "debuglevel", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -383,6 +399,13 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 'p':
+			if (!cs_policy_parse(&s.policy, optarg)) {
+				fprintf(stderr, "coldsigner: --policy must be "
+					"check or none, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -420,9 +443,10 @@ int main(int argc, char *argv[])
 	if (!mac_hex)
 		goto out;
 	cn_nodekey_pub(s.key, pub);
-	log_info(SUBSYS, "node key %s (%s), dialling %s%s",
+	log_info(SUBSYS, "node key %s (%s), dialling %s%s, --policy=%s",
 		 hex_encode(pubhex, pub, 33), network, servers[0],
-		 n_servers > 1 ? " and the other --rpcserver addresses" : "");
+		 n_servers > 1 ? " and the other --rpcserver addresses" : "",
+		 cs_policy_str(s.policy));
 
 	s.loop = EV_DEFAULT;
 	s.slots = calloc(n_servers, sizeof(*s.slots));
@@ -461,8 +485,9 @@ int main(int argc, char *argv[])
 	}
 	ev_signal_stop(s.loop, &s.sigint);
 	ev_signal_stop(s.loop, &s.sigterm);
-	log_info(SUBSYS, "stopped after %llu requests",
-		 (unsigned long long)s.served);
+	log_info(SUBSYS, "stopped after %llu requests (%llu refused by the "
+		 "policy)", (unsigned long long)s.served,
+		 (unsigned long long)s.policy_refused);
 	status = 0;
 out:
 	if (mac_hex) {

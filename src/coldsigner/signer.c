@@ -139,8 +139,17 @@ static const char *parse_raw_key(char *buf, size_t cap, bool *present,
  * fails as lnd's keyring fails to find a key: "unable to derive private
  * key" (keychain.ErrCannotDerivePrivKey).
  */
-static uint8_t *shared_key(const struct cn_nodekey *k, size_t *len,
-			   uint64_t id, const Signrpc__SharedKeyRequest *r)
+/* What the policy needs while one request is handled. */
+struct pol {
+	enum cs_policy p;
+	const char *refused; /* static reason, set when the policy refuses */
+};
+
+#define POLICY_REFUSAL "refused by coldsigner's policy: "
+
+static uint8_t *shared_key(const struct cn_nodekey *k, struct pol *pol,
+			   size_t *len, uint64_t id,
+			   const Signrpc__SharedKeyRequest *r)
 {
 	Watchonlyrpc__SignCoordinatorResponse m =
 		WATCHONLYRPC__SIGN_COORDINATOR_RESPONSE__INIT;
@@ -192,6 +201,12 @@ static uint8_t *shared_key(const struct cn_nodekey *k, size_t *len,
 			     : loc->key_index != NODE_KEY_INDEX))
 		return refuse(len, id, "unable to derive shared key: unable "
 			      "to derive private key");
+	/* lnd's checks above refuse a bad point already; the policy does
+	 * not depend on them staying so. */
+	if (pol->p == CS_POLICY_CHECK &&
+	    !cs_policy_ecdh(r->ephemeral_pubkey.data, r->ephemeral_pubkey.len,
+			    &pol->refused))
+		return refuse(len, id, POLICY_REFUSAL "%s", pol->refused);
 	if (!cn_nodekey_ecdh(k, secret, r->ephemeral_pubkey.data)) {
 		sodium_memzero(secret, sizeof(secret));
 		return refuse(len, id, "unable to derive shared key: ECDH "
@@ -220,8 +235,9 @@ static bool has_prefix(const ProtobufCBinaryData *b, const char *p)
  * decodes an empty proto3 bytes field as nil, hence "msg.len == 0" for
  * "in.Msg == nil".
  */
-static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
-			     uint64_t id, const Signrpc__SignMessageReq *r)
+static uint8_t *sign_message(const struct cn_nodekey *k, struct pol *pol,
+			     size_t *len, uint64_t id,
+			     const Signrpc__SignMessageReq *r)
 {
 	Watchonlyrpc__SignCoordinatorResponse m =
 		WATCHONLYRPC__SIGN_COORDINATOR_RESPONSE__INIT;
@@ -251,6 +267,23 @@ static uint8_t *sign_message(const struct cn_nodekey *k, size_t *len,
 	if (!is_node_key(r->key_loc))
 		return refuse(len, id, "can't sign the hash: unable to derive "
 			      "private key");
+	/* lnd would sign now; coldsigner signs only what it can check. */
+	if (pol->p == CS_POLICY_CHECK) {
+		struct cs_sign_ask a = {
+			.msg = r->msg.data,
+			.len = r->msg.len,
+			.double_hash = r->double_hash,
+			.compact = r->compact_sig,
+			.schnorr = r->schnorr_sig,
+			.tag_len = r->tag.len,
+			.tweak_len = r->schnorr_sig_tap_tweak.len,
+		};
+		uint8_t pub[33];
+		cn_nodekey_pub(k, pub);
+		if (cs_policy_sign(&a, pub, &pol->refused) == CS_SIGN_REFUSED)
+			return refuse(len, id, POLICY_REFUSAL "%s",
+				      pol->refused);
+	}
 	/* compact_sig: btcec's recoverable 65-byte form; schnorr_sig:
 	 * BIP 340 over lnd's digest (tagged hash with a tag, else single or
 	 * double SHA-256), key tweaked by schnorr_sig_tap_tweak; else the
@@ -310,10 +343,23 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 			  size_t *outlen, char *err, size_t errlen,
 			  const uint8_t *req, size_t len)
 {
+	const char *refused;
+
+	return cs_handle_policy(k, CS_POLICY_NONE, &refused, out, outlen, err,
+				errlen, req, len);
+}
+
+enum cs_verdict cs_handle_policy(const struct cn_nodekey *k,
+				 enum cs_policy policy, const char **refused,
+				 uint8_t **out, size_t *outlen, char *err,
+				 size_t errlen, const uint8_t *req, size_t len)
+{
 	Watchonlyrpc__SignCoordinatorRequest *m;
 	enum cs_verdict v = CS_REPLY;
+	struct pol pol = { .p = policy };
 	int c;
 
+	*refused = NULL;
 	*out = NULL;
 	*outlen = 0;
 	if (errlen)
@@ -347,10 +393,10 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 	} else if (c == WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_PING) {
 		*out = pong(outlen, m->request_id);
 	} else if (c == WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_SHARED_KEY_REQUEST) {
-		*out = shared_key(k, outlen, m->request_id,
+		*out = shared_key(k, &pol, outlen, m->request_id,
 				  m->shared_key_request);
 	} else if (c == WATCHONLYRPC__SIGN_COORDINATOR_REQUEST__SIGN_REQUEST_TYPE_SIGN_MESSAGE_REQ) {
-		*out = sign_message(k, outlen, m->request_id,
+		*out = sign_message(k, &pol, outlen, m->request_id,
 				    m->sign_message_req);
 	} else {
 		/* lnd's signer: ErrRequestType, through formResponse. */
@@ -358,6 +404,7 @@ enum cs_verdict cs_handle(const struct cn_nodekey *k, uint8_t **out,
 			      "unimplemented request by watch-only node");
 	}
 	watchonlyrpc__sign_coordinator_request__free_unpacked(m, NULL);
+	*refused = pol.refused;
 	return v;
 }
 

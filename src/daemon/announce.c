@@ -52,6 +52,7 @@ static void signed_cb(void *arg, enum sv_result r, const uint8_t *sig)
 	case SV_ERR_UNAVAILABLE:
 	case SV_ERR_TIMEOUT:
 	case SV_ERR_BAD_REPLY:
+	case SV_ERR_BUSY: /* inbound ECDH only; never a signature */
 		log_unusual(SUBSYS, "node_announcement not made: %s",
 			    sv_result_str(r));
 		return;

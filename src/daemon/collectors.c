@@ -42,6 +42,8 @@ static const char *result_label(enum sv_result r)
 		return "cancelled";
 	case SV_ERR_BAD_REPLY:
 		return "bad_reply";
+	case SV_ERR_BUSY:
+		return "busy";
 	}
 	return "invalid";
 }
@@ -183,6 +185,13 @@ static void collect_supervisor(void *arg, struct metrics_page *pg)
 	metrics_family(pg, "coldnode_signer_requests_queued", METRICS_GAUGE,
 		       "Requests waiting for a signer.");
 	metrics_sample(pg, (double)si.requests_queued, NULL);
+	/* Issue 22: strangers' act ones at the signer (--signer.maxinboundecdh);
+	 * the refusals are requests_total{kind="ecdh",result="busy"}. */
+	metrics_family(pg, "coldnode_signer_inbound_ecdh", METRICS_GAUGE,
+		       "ECDH requests of inbound handshakes (before act three) "
+		       "queued or at the signer, cancelled ones included until "
+		       "answered.");
+	metrics_sample(pg, (double)si.inbound_ecdh, NULL);
 }
 
 /* Persistent-peer dials made ahead of the signer (docs/signer.md,

@@ -100,6 +100,10 @@ static const struct opt opts[] = {
 	  "signers connected at once (1..16); above 1, signers proving the "
 	  "same node key wait as standby and take over at once when the "
 	  "active one is lost", F(signer_maxsigners), false },
+	{ "signer.maxinboundecdh", OPT_UINT, "16",
+	  "ECDH requests of inbound p2p handshakes (before act three) at the "
+	  "signer at once; an act one over it is dropped (0: no limit)",
+	  F(signer_maxinboundecdh), false },
 	{ "network", OPT_STRING, "mainnet",
 	  "chain: mainnet, testnet, signet or regtest", F(network), false },
 	{ "debuglevel", OPT_STRING, "info",

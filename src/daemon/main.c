@@ -863,6 +863,7 @@ static bool coldnode_start_supervisor(struct coldnode *cn)
 	sc.request_timeout = cfg->signer_requesttimeout;
 	sc.max_signers = (size_t)cfg->signer_maxsigners;
 	sc.gossip_min_sessions = (size_t)cfg->gossip_minsessions;
+	sc.max_inbound_ecdh = (size_t)cfg->signer_maxinboundecdh;
 	switch (cfg->signer_kind) {
 	case DAEMON_SIGNER_LOCAL:
 		sc.local = true;

@@ -148,6 +148,14 @@ void peer_mgr_ecdh_forget(struct peer *p)
 		mgr->keys.cancel(mgr->keys.arg, id);
 }
 
+bool peer_mgr_ecdh_inbound(const struct peer_mgr *mgr, uint64_t id)
+{
+	for (const struct peer *p = mgr->pending_ecdh; p; p = p->next_pending)
+		if (p->ecdh_id == id)
+			return p->inbound;
+	return false;
+}
+
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32])
 {
@@ -159,8 +167,11 @@ void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			  id);
 		return;
 	}
+	/* Inbound: anyone can make it happen (the key source's ECDH budget
+	 * for strangers), so not one line each. */
 	if (!ok)
-		log_unusual("PEER", "%s: key source refused ECDH", p->addr);
+		log_msg("PEER", p->inbound ? LOG_DEBUG : LOG_UNUSUAL,
+			"%s: key source refused ECDH", p->addr);
 	brontide_conn_ecdh_done(p->conn, ok, secret);
 }
 

@@ -210,6 +210,9 @@ size_t peer_gossip_dial_plan(size_t *out, size_t max,
 			     const struct peer_gossip_cand *c, size_t n,
 			     size_t have, size_t min, double now);
 
+/* Is keysource ecdh(@id) for an inbound handshake (a stranger: act one
+ * is all it has sent)?  false if @id is not pending. */
+bool peer_mgr_ecdh_inbound(const struct peer_mgr *mgr, uint64_t id);
 /* Answer to keysource ecdh(@id). @secret copied; @ok false fails it. */
 void peer_mgr_ecdh_done(struct peer_mgr *mgr, uint64_t id, bool ok,
 			const uint8_t secret[32]);

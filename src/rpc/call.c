@@ -74,6 +74,8 @@ struct rpc_call {
 	char *status_msg; /* percent-encoded, owned */
 	double t0;        /* cn_now() at the request headers */
 	bool started;
+	/* rpc_call_close_connection: GOAWAY once the stream is closed. */
+	bool close_conn;
 	ev_timer deadline;
 	void *data;
 };
@@ -290,6 +292,23 @@ void rpc_call_authenticated(struct rpc_call *c)
 {
 	if (c->sess->conn)
 		rpc_conn_authorised(c->sess->conn, true);
+}
+
+const void *rpc_call_connection(const struct rpc_call *c)
+{
+	return c->sess;
+}
+
+void rpc_call_close_connection(struct rpc_call *c)
+{
+	/* on_stream_close does it once the status is out (or the client
+	 * reset the stream first); a call already finished or closing has
+	 * nothing more to send. */
+	c->close_conn = true;
+	if (c->finishing || !c->started) {
+		rpc_session_goaway(c->sess);
+		session_kick(c->sess);
+	}
 }
 
 void rpc_call_set_data(struct rpc_call *c, void *data) { c->data = data; }
@@ -842,6 +861,8 @@ static int on_stream_close(nghttp2_session *h2, int32_t sid,
 		return 0;
 	enum rpc_status why = c->done_sending ? c->status
 					      : RPC_STATUS_CANCELLED;
+	if (c->close_conn)
+		rpc_session_goaway(c->sess);
 	nghttp2_session_set_stream_user_data(h2, sid, NULL);
 	call_destroy(c, why);
 	return 0;

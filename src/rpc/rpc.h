@@ -382,6 +382,16 @@ void rpc_call_finish(struct rpc_call *call, enum rpc_status st,
  * connection budget and is never evicted by a flood. */
 void rpc_call_authenticated(struct rpc_call *call);
 
+/* The connection @call came on, as an identity to compare (two calls on
+ * one connection give the same pointer; valid while the call lives).
+ * Never dereferenced by owners. */
+const void *rpc_call_connection(const struct rpc_call *call);
+/* End @call's whole connection once the call's status is sent (call it
+ * before rpc_call_finish): the owner found the client untrustworthy (the
+ * signer port: a key check failed), so it must connect again, through the
+ * pre-auth budget, rather than retry on a connection that got past it. */
+void rpc_call_close_connection(struct rpc_call *call);
+
 /* User data: borrowed pointer the owner frees in on_closed. */
 void rpc_call_set_data(struct rpc_call *call, void *data);
 void *rpc_call_data(const struct rpc_call *call);

@@ -175,6 +175,13 @@ void spx_decide(struct spx_verdict *out, enum spx_method m,
 		set(out, SPX_OUT_CANCELLED, RPC_STATUS_CANCELLED);
 		snprintf(out->msg, sizeof(out->msg), "cancelled");
 		return;
+	case SV_ERR_BUSY:
+		/* Only sv_ecdh_inbound gets it, never a forwarded request;
+		 * were it to, it was not sent: not a status lnd acts on. */
+		set(out, SPX_OUT_AWAY, RPC_STATUS_RESOURCE_EXHAUSTED);
+		snprintf(out->msg, sizeof(out->msg),
+			 "coldnode is busy: %s not sent", mi->name);
+		return;
 	}
 	abort();
 }

@@ -55,6 +55,7 @@ static void ks_ecdh(void *arg, uint64_t id, const uint8_t point[33])
 {
 	struct ks *ks = arg;
 	struct ks_req *r = calloc(1, sizeof(*r));
+	struct peer_mgr *mgr;
 
 	if (!r)
 		abort();
@@ -64,8 +65,14 @@ static void ks_ecdh(void *arg, uint64_t id, const uint8_t point[33])
 	if (ks->head)
 		ks->head->prev = r;
 	ks->head = r;
-	/* The callback never fires inside sv_ecdh, so r is still ours. */
-	r->sv_id = sv_ecdh(ks->sv, point, ks->wait, ks_done, r);
+	/* The callback never fires inside sv_ecdh, so r is still ours.  A
+	 * stranger's act one goes through the inbound budget. */
+	mgr = sv_peer_mgr(ks->sv);
+	if (mgr && peer_mgr_ecdh_inbound(mgr, id))
+		r->sv_id = sv_ecdh_inbound(ks->sv, point, ks->wait, ks_done,
+					   r);
+	else
+		r->sv_id = sv_ecdh(ks->sv, point, ks->wait, ks_done, r);
 }
 
 static void ks_cancel(void *arg, uint64_t id)

@@ -41,10 +41,24 @@ static void glue_authenticated(void *conn)
 	rpc_call_authenticated(g->call);
 }
 
+static const void *glue_connection(void *conn)
+{
+	struct glue *g = conn;
+	return rpc_call_connection(g->call);
+}
+
+static void glue_close_connection(void *conn)
+{
+	struct glue *g = conn;
+	rpc_call_close_connection(g->call);
+}
+
 static const struct sv_stream_ops glue_ops = {
 	.send = glue_send,
 	.finish = glue_finish,
 	.authenticated = glue_authenticated,
+	.connection = glue_connection,
+	.close_connection = glue_close_connection,
 };
 
 static void on_start(void *arg, struct rpc_call *call)

@@ -15,6 +15,12 @@
  *   done    - answered without the signer (refused, or computed locally),
  *             delivered on the next loop iteration so a callback never
  *             fires inside the call that started it.
+ * A stream proves the node key before it counts for anything (issue 22):
+ * until its key check passes it is "checking" (a candidate), holds no
+ * signer slot (--signer.maxsigners counts checked streams only), stays in
+ * the pre-auth class of its connection's budget, and if it fails, misses
+ * a deadline or goes away, its whole connection is closed.  Candidates are
+ * bounded (SV_MAX_CANDIDATES, one per connection).
  * The generation counts signer sessions: a request records the one it was
  * sent in.  Request ids are never reused, so a late reply from an old
  * stream finds nothing and is dropped, as lnd does.
@@ -34,6 +40,9 @@
 #include "supervisor/sv_priv.h"
 
 #define SUBSYS "SUPV"
+/* A request behind others may wait this many timeouts in all while the
+ * signer keeps answering the ones before it. */
+#define SV_TIMEOUT_CAP 3
 
 enum req_kind {
 	REQ_ECDH,
@@ -56,6 +65,10 @@ struct req {
 	struct sv_stream *st; /* the stream it is sent on (st->sent), or NULL */
 	uint64_t id;
 	enum req_kind kind;
+	/* sv_ecdh_inbound: counted in sv->inbound_n until freed.  zombie:
+	 * cancelled by its caller after it was sent; kept on the sent list
+	 * (timer running) until the signer answers, without a callback. */
+	bool inbound, zombie;
 	uint64_t generation; /* when sent; 0 while never sent */
 	double sent_at;      /* cn_now() when sent, for the latency histogram */
 	double wait_until;   /* cn_now() limit of its wait for a signer; 0:
@@ -80,8 +93,8 @@ struct req {
 };
 
 enum stream_phase {
-	PHASE_REGISTERING, /* waiting for SignerRegistration */
-	PHASE_KEYCHECK,    /* registered, our key check in flight */
+	PHASE_REGISTERING, /* candidate: waiting for SignerRegistration */
+	PHASE_KEYCHECK,    /* candidate: registered, our key check in flight */
 	PHASE_READY,       /* key checked: active or standby */
 };
 
@@ -104,6 +117,8 @@ struct sv_stream {
 	int64_t since_unix, role_since_unix;
 	uint64_t answered;
 	bool not_leader;  /* cluster standby: refused at registration */
+	const void *connection; /* ops->connection's answer, compared only */
+	double last_answer; /* cn_now() of its last reply to a request */
 };
 
 struct supervisor {
@@ -127,6 +142,7 @@ struct supervisor {
 	 * order; @active is the one requests go to, NULL if none. */
 	struct sv_stream *streams_head, *streams_tail;
 	size_t nstreams;
+	size_t nready; /* of them in PHASE_READY (the rest are candidates) */
 	struct sv_stream *active;
 	uint64_t ready_seq;
 	/* queued: waiting for a signer; orphans: sent to a lost active
@@ -152,10 +168,19 @@ struct supervisor {
 	char *not_leader;
 	uint64_t token;
 	uint64_t fencing_refusals;
+	/* Issue 22: inbound handshakes' ECDH budget. */
+	size_t inbound_n;   /* requests with ->inbound alive */
+	uint64_t inbound_refused;
+	struct log_burst log_busy;
+	/* Streams refused or failed before the key check: anyone with the
+	 * macaroon can cause them as fast as they like. */
+	struct log_burst log_refused;
 };
 
 static void stream_drop(struct supervisor *sv, struct sv_stream *st,
 			enum sv_code code, const char *why);
+static void stream_reject(struct supervisor *sv, struct sv_stream *st,
+			  enum sv_code code, const char *why);
 
 /* ---- request lists ------------------------------------------------------ */
 
@@ -220,15 +245,14 @@ static bool is_internal(const struct req *r)
 	abort();
 }
 
-/* Deliver @res and free @r.  The only place a user callback fires.
- * @fwd: a forwarded request's answer (SV_OK / SV_ERR_SIGNER), else NULL. */
-static void complete_req(struct req *r, enum sv_result res,
-			 const uint8_t *data, const struct sv_fwd_resp *fwd)
+/* Count @res and hand it to the caller.  The only place a user callback
+ * fires.  @fwd: a forwarded request's answer (SV_OK / SV_ERR_SIGNER), else
+ * NULL. */
+static void deliver(struct req *r, enum sv_result res, const uint8_t *data,
+		    const struct sv_fwd_resp *fwd)
 {
 	struct supervisor *sv = r->sv;
 
-	list_del(r);
-	ev_timer_stop(sv->loop, &r->timer);
 	if (r->kind == REQ_FORWARD) {
 		/* The proxy keeps its own per-method statistics. */
 		if (res == SV_OK)
@@ -290,6 +314,21 @@ static void complete_req(struct req *r, enum sv_result res,
 	case REQ_KEYCHECK:
 		break;
 	}
+}
+
+/* Deliver @res (unless the caller is gone already: a zombie) and free
+ * @r. */
+static void complete_req(struct req *r, enum sv_result res,
+			 const uint8_t *data, const struct sv_fwd_resp *fwd)
+{
+	struct supervisor *sv = r->sv;
+
+	list_del(r);
+	ev_timer_stop(sv->loop, &r->timer);
+	if (r->inbound)
+		sv->inbound_n--;
+	if (!r->zombie)
+		deliver(r, res, data, fwd);
 	sodium_memzero(r->out, sizeof(r->out));
 	free(r->msg);
 	free(r);
@@ -515,7 +554,9 @@ static size_t set_members(const struct supervisor *sv,
 
 	for (struct sv_stream *st = sv->streams_head; st && n < SV_MAX_SIGNERS;
 	     st = st->next) {
-		if (st == skip)
+		/* Candidates never take over nor count: at most
+		 * max_signers streams are READY. */
+		if (st == skip || st->phase != PHASE_READY)
 			continue;
 		m[n].role = st->role;
 		m[n].healthy = st->phase == PHASE_READY && !st->broken;
@@ -547,10 +588,32 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	assert(st);
+	bool ping = r->kind == REQ_PING;
+	enum req_kind r_kind = r->kind; /* @r may be freed below */
+	/* The signer answers in order, so a request sent behind others (a
+	 * burst, or inbound handshakes' ECDH) waits for their answers first,
+	 * and that wait is not the signer's fault: it is judged by the time
+	 * its stream has been silent since this request went out.  A signer
+	 * that keeps answering but never this request is caught by the cap.
+	 * The key check is the first request on its stream: nothing is
+	 * before it, its deadline is fixed. */
+	if (r->kind != REQ_KEYCHECK) {
+		double limit = ping ? sv->cfg.ping_timeout
+				    : sv->cfg.request_timeout;
+		double now = cn_now();
+		double cap = r->sent_at + SV_TIMEOUT_CAP * limit;
+		if (st->last_answer > r->sent_at &&
+		    now - st->last_answer < limit && now < cap) {
+			double until = st->last_answer + limit;
+			ev_timer_set(&r->timer, (until < cap ? until : cap) - now,
+				     0.);
+			ev_timer_start(sv->loop, &r->timer);
+			return;
+		}
+	}
 	/* lnd: "remote signer response timeout reached".  A signer that
 	 * does not answer cannot be trusted with the next request either:
 	 * treat it as lost. */
-	bool ping = r->kind == REQ_PING;
 
 	log_unusual(SUBSYS, "signer %s: request %llu timed out: dropping it",
 		    st->peer, (unsigned long long)r->id);
@@ -564,9 +627,12 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		complete(r, SV_ERR_TIMEOUT, NULL);
 	/* The callback may have dropped the stream already. */
 	if (stream_alive(sv, st))
-		stream_drop(sv, st, SV_CODE_DEADLINE_EXCEEDED,
-			    ping ? "ping unanswered past --signer.pingtimeout"
-				 : "remote signer response timeout reached");
+		stream_reject(sv, st, SV_CODE_DEADLINE_EXCEEDED,
+			      ping ? "ping unanswered past --signer.pingtimeout"
+			      : r_kind == REQ_KEYCHECK
+				      ? "key check unanswered past "
+					"--signer.requesttimeout"
+				      : "remote signer response timeout reached");
 }
 
 static struct req *req_new(struct supervisor *sv, enum req_kind kind)
@@ -683,7 +749,7 @@ static bool signer_usable(const struct supervisor *sv)
  * waiting requests along (answers held until the check passes). */
 static struct sv_stream *early_target(const struct supervisor *sv)
 {
-	if (sv->active || sv->state == SV_SHUTTING_DOWN)
+	if (sv->active || sv->state == SV_SHUTTING_DOWN || sv->not_leader)
 		return NULL;
 	for (struct sv_stream *st = sv->streams_head; st; st = st->next)
 		if (st->phase == PHASE_KEYCHECK && !st->broken)
@@ -718,6 +784,42 @@ static void stream_unlink(struct supervisor *sv, struct sv_stream *st)
 		sv->streams_tail = st->prev;
 	st->prev = st->next = NULL;
 	sv->nstreams--;
+	if (st->phase == PHASE_READY)
+		sv->nready--;
+}
+
+/* @want, or debug once the macaroon holders' lines are over their rate. */
+static enum log_level refused_level(struct supervisor *sv,
+				    enum log_level want)
+{
+	return log_burst_allow(&sv->log_refused, cn_now(), SUBSYS,
+			       "refused or unchecked signer streams")
+		       ? want
+		       : LOG_DEBUG;
+}
+
+/* One flight: what waits for a signer goes along with @st's key check
+ * (docs/signer.md, "Key check and ECDH in one flight"). */
+static void send_early(struct supervisor *sv, struct sv_stream *st)
+{
+	size_t n = 0;
+	struct req *r, *nx;
+
+	for (r = sv->queued.head; r && !st->broken; r = nx) {
+		nx = r->next;
+		/* A forwarded answer is read only from a checked signer
+		 * (sv_stream_recv): those wait for it. */
+		if (r->kind == REQ_FORWARD)
+			continue;
+		list_del(r);
+		ev_timer_stop(sv->loop, &r->timer);
+		sv->early_sent++;
+		n++;
+		send_req(sv, st, r);
+	}
+	if (n)
+		log_debug(SUBSYS, "sent %zu waiting request(s) with the key "
+			  "check to %s", n, st->peer);
 }
 
 /* @st is gone: forget it and let the signer set and the state machine
@@ -740,13 +842,17 @@ static void stream_lost(struct supervisor *sv, struct sv_stream *st,
 	sv->signer_losses++;
 	ev_timer_stop(sv->loop, &st->reg_timer);
 	ev_timer_stop(sv->loop, &st->ping_timer);
-	log_info(SUBSYS, "signer %s (%s) gone: %s", st->peer,
-		 sv_role_str(role), why);
+	log_msg(SUBSYS,
+		role == SV_ROLE_CHECKING ? refused_level(sv, LOG_INFO)
+					 : LOG_INFO,
+		"signer %s (%s) gone: %s", st->peer, sv_role_str(role), why);
 	/* Its pings and key check end with it; its user requests wait for
 	 * the decision below. */
 	while ((r = st->sent.head)) {
 		list_del(r);
-		if (is_internal(r)) {
+		if (is_internal(r) || r->zombie) {
+			/* (A zombie's caller is gone: it only frees its
+			 * place in the inbound budget.) */
 			list_add(&sv->failing, r);
 			complete(r, SV_ERR_UNAVAILABLE, NULL);
 		} else if (r->kind == REQ_FORWARD) {
@@ -764,6 +870,7 @@ static void stream_lost(struct supervisor *sv, struct sv_stream *st,
 	snprintf(cause, sizeof(cause), "signer %s lost: %s", st->peer, why);
 	if (!sv->nstreams)
 		sv->signer_lost_unix = (int64_t)time(NULL);
+	sodium_memzero(st->challenge, sizeof(st->challenge));
 	free(st);
 
 	if (d.promote != SIZE_MAX) {
@@ -800,8 +907,16 @@ static void stream_lost(struct supervisor *sv, struct sv_stream *st,
 	}
 	/* Whatever the state machine left (e.g. while shutting down). */
 	fail_list(sv, &sv->orphans);
-	if (sv->active)
+	if (sv->active) {
 		send_queued(sv);
+	} else {
+		/* A candidate that failed its check may have carried them:
+		 * another one whose check is in flight takes them now, rather
+		 * than one that only holds the macaroon delaying them. */
+		struct sv_stream *early = early_target(sv);
+		if (early)
+			send_early(sv, early);
+	}
 }
 
 /* We end the stream (bad input, timeout, wrong key). */
@@ -810,6 +925,25 @@ static void stream_drop(struct supervisor *sv, struct sv_stream *st,
 {
 	st->ops->finish(st->conn, code, why);
 	stream_lost(sv, st, why);
+}
+
+/* @st failed (bad input, deadline, wrong key).  One that never proved the
+ * node key takes its whole connection with it: whoever holds only the
+ * macaroon connects again through the pre-auth budget (issue 22). */
+static void stream_reject(struct supervisor *sv, struct sv_stream *st,
+			  enum sv_code code, const char *why)
+{
+	if (st->phase != PHASE_READY && st->ops->close_connection)
+		st->ops->close_connection(st->conn);
+	stream_drop(sv, st, code, why);
+}
+
+static bool cand_on_connection(const struct supervisor *sv, const void *c)
+{
+	for (const struct sv_stream *st = sv->streams_head; st; st = st->next)
+		if (st->phase != PHASE_READY && st->connection == c)
+			return true;
+	return false;
 }
 
 static void reg_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -823,11 +957,12 @@ static void reg_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		free(st);
 	} else if (st->broken)
 		/* Armed by a failed send. */
-		stream_drop(st->sv, st, SV_CODE_UNAVAILABLE,
-			    "could not send to remote signer");
+		stream_reject(st->sv, st, SV_CODE_UNAVAILABLE,
+			      "could not send to remote signer");
 	else if (st->phase == PHASE_REGISTERING)
-		stream_drop(st->sv, st, SV_CODE_DEADLINE_EXCEEDED,
-			    "timed out waiting for remote signer registration");
+		stream_reject(st->sv, st, SV_CODE_DEADLINE_EXCEEDED,
+			      "timed out waiting for remote signer "
+			      "registration");
 }
 
 struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
@@ -835,6 +970,8 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 				 const struct sv_stream_ops *ops, void *conn,
 				 const char *peer)
 {
+	const void *connection = ops->connection ? ops->connection(conn)
+						 : NULL;
 	struct sv_stream *st;
 
 	*code = SV_CODE_OK;
@@ -847,18 +984,28 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 		*msg = "coldnode is shutting down";
 	} else if (sv->not_leader) {
 		/* Answered at registration (sv_stream_recv). */
-	} else if (!sv_set_admit(sv->nstreams, sv->cfg.max_signers)) {
-		/* lnd: ErrMultipleConnections. */
+	} else if (!sv_set_admit(sv->nready, sv->cfg.max_signers)) {
+		/* lnd: ErrMultipleConnections.  Only key-checked signers
+		 * count (issue 22): a stream still checking holds no slot, so
+		 * whoever holds the macaroon without the key cannot keep the
+		 * real signer out. */
 		*code = SV_CODE_ALREADY_EXISTS;
 		*msg = sv->cfg.max_signers > 1
 			       ? "--signer.maxsigners remote signers are "
 				 "already connected"
 			       : "only one remote signer can be connected";
+	} else if (connection && cand_on_connection(sv, connection)) {
+		*code = SV_CODE_ALREADY_EXISTS;
+		*msg = "a signer registration is already in progress on this "
+		       "connection";
+	} else if (sv->nstreams - sv->nready >= SV_MAX_CANDIDATES) {
+		*code = SV_CODE_RESOURCE_EXHAUSTED;
+		*msg = "too many signer streams waiting for the key check";
 	}
 	if (*code != SV_CODE_OK) {
 		sv->signer_refused++;
-		log_unusual(SUBSYS, "refused signer stream from %s: %s", peer,
-			    *msg);
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refused signer stream from %s: %s", peer, *msg);
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -867,6 +1014,7 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	st->sv = sv;
 	st->ops = ops;
 	st->conn = conn;
+	st->connection = connection;
 	st->phase = PHASE_REGISTERING;
 	st->role = SV_ROLE_CHECKING;
 	ev_timer_init(&st->reg_timer, reg_timeout_cb, sv->cfg.request_timeout,
@@ -893,8 +1041,8 @@ struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 	sv->signer_sessions++;
 	snprintf(st->peer, sizeof(st->peer), "%s", peer);
 	st->since_unix = (int64_t)time(NULL);
-	log_info(SUBSYS, "signer stream from %s: waiting for registration",
-		 peer);
+	log_msg(SUBSYS, refused_level(sv, LOG_INFO),
+		"signer stream from %s: waiting for registration", peer);
 	notify(sv);
 	return st;
 }
@@ -935,41 +1083,22 @@ static void registered(struct supervisor *sv, struct sv_stream *st,
 		abort();
 	if (!st->ops->send(st->conn, buf, len)) {
 		free(buf);
-		stream_drop(sv, st, SV_CODE_UNAVAILABLE,
-			    "could not send to remote signer");
+		stream_reject(sv, st, SV_CODE_UNAVAILABLE,
+			      "could not send to remote signer");
 		return;
 	}
 	free(buf);
-	/* Registration accepted: out of the flood's reach from now on. */
-	if (st->ops->authenticated)
-		st->ops->authenticated(st->conn);
-	log_info(SUBSYS, "signer %s registered (%s): checking its key",
-		 st->peer, st->info);
+	/* A registration proves nothing but the macaroon: the connection
+	 * stays pre-auth until the key check passes (issue 22). */
+	log_msg(SUBSYS, refused_level(sv, LOG_INFO),
+		"signer %s registered (%s): checking its key", st->peer,
+		st->info);
 	st->phase = PHASE_KEYCHECK;
 	sv_keycheck_challenge(st->challenge);
 	r = req_new(sv, REQ_KEYCHECK);
 	send_req(sv, st, r);
-	/* One flight: what waits for a signer goes along with the check
-	 * (docs/signer.md, "Key check and ECDH in one flight"). */
-	if (early_target(sv) == st) {
-		size_t n = 0;
-		struct req *nx;
-		for (r = sv->queued.head; r && !st->broken; r = nx) {
-			nx = r->next;
-			/* A forwarded answer is read only from a checked
-			 * signer (sv_stream_recv): those wait for it. */
-			if (r->kind == REQ_FORWARD)
-				continue;
-			list_del(r);
-			ev_timer_stop(sv->loop, &r->timer);
-			sv->early_sent++;
-			n++;
-			send_req(sv, st, r);
-		}
-		if (n)
-			log_debug(SUBSYS, "sent %zu waiting request(s) with the "
-				  "key check to %s", n, st->peer);
-	}
+	if (early_target(sv) == st)
+		send_early(sv, st);
 }
 
 static void keycheck_done(struct supervisor *sv, struct sv_stream *st,
@@ -984,18 +1113,18 @@ static void keycheck_done(struct supervisor *sv, struct sv_stream *st,
 			sv->fencing_refusals++;
 		snprintf(why, sizeof(why), "key check refused by signer: %s",
 			 resp->text);
-		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, why);
+		stream_reject(sv, st, SV_CODE_PERMISSION_DENIED, why);
 		return;
 	}
 	if (resp->kind != SV_RESP_SIGNATURE) {
-		stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT,
-			    "key check: unexpected response type");
+		stream_reject(sv, st, SV_CODE_INVALID_ARGUMENT,
+			      "key check: unexpected response type");
 		return;
 	}
 	if (!sv_keycheck_verify(pub, &err, st->challenge, resp->sig,
 				resp->sig_len)) {
 		sv->key_mismatches++;
-		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, err);
+		stream_reject(sv, st, SV_CODE_PERMISSION_DENIED, err);
 		return;
 	}
 	hex_encode(got, pub, 33);
@@ -1004,8 +1133,23 @@ static void keycheck_done(struct supervisor *sv, struct sv_stream *st,
 		hex_encode(want, sv->pub, 33);
 		snprintf(why, sizeof(why),
 			 "signer holds node key %s, expected %s", got, want);
-		log_unusual(SUBSYS, "refusing signer %s: %s", st->peer, why);
-		stream_drop(sv, st, SV_CODE_PERMISSION_DENIED, why);
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refusing signer %s: %s", st->peer, why);
+		stream_reject(sv, st, SV_CODE_PERMISSION_DENIED, why);
+		return;
+	}
+	if (!sv_set_admit(sv->nready, sv->cfg.max_signers)) {
+		/* Other candidates proved the key first and fill the slots.
+		 * This one holds the key too: its connection may stay. */
+		const char *full = sv->cfg.max_signers > 1
+					   ? "--signer.maxsigners remote "
+					     "signers are already connected"
+					   : "only one remote signer can be "
+					     "connected";
+		sv->signer_refused++;
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"refused signer stream from %s: %s", st->peer, full);
+		stream_drop(sv, st, SV_CODE_ALREADY_EXISTS, full);
 		return;
 	}
 	if (!sv->pub_expected) {
@@ -1020,6 +1164,11 @@ static void keycheck_done(struct supervisor *sv, struct sv_stream *st,
 		log_info(SUBSYS, "pinned node key %s from first signer", got);
 	}
 	st->phase = PHASE_READY;
+	sv->nready++;
+	sodium_memzero(st->challenge, sizeof(st->challenge));
+	/* Only now out of the flood's reach (the connection budget). */
+	if (st->ops->authenticated)
+		st->ops->authenticated(st->conn);
 	st->ready_seq = ++sv->ready_seq;
 	st->role = sv_set_role_on_ready(sv->active != NULL);
 	st->role_since_unix = (int64_t)time(NULL);
@@ -1130,6 +1279,13 @@ static void reply(struct supervisor *sv, struct sv_stream *st, struct req *r,
 	}
 	if (r->answered)
 		return; /* a duplicate id: the first answer stands */
+	if (r->zombie) {
+		/* Cancelled while with the signer: its place in the inbound
+		 * budget is free now. */
+		st->answered++;
+		complete(r, SV_ERR_CANCELLED, NULL);
+		return;
+	}
 	res = user_result(sv, r, resp, r->out);
 	st->answered++;
 	if (res == SV_ERR_SIGNER && strstr(resp->text, "fencing token")) {
@@ -1199,6 +1355,7 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		if (sv_proto_decode_forward(&fr, msg, len)) {
 			r = list_find(&st->sent, fr.ref_id);
 			if (r && r->kind == REQ_FORWARD) {
+				st->last_answer = cn_now();
 				forward_reply(r, &fr);
 				sv_proto_fwd_resp_clear(&fr);
 				return;
@@ -1216,9 +1373,12 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		}
 	}
 	if (!sv_proto_decode(&resp, &err, msg, len)) {
-		log_unusual(SUBSYS, "bad message from signer %s: %s", st->peer,
-			    err);
-		stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT, err);
+		log_msg(SUBSYS,
+			st->phase == PHASE_READY
+				? LOG_UNUSUAL
+				: refused_level(sv, LOG_UNUSUAL),
+			"bad message from signer %s: %s", st->peer, err);
+		stream_reject(sv, st, SV_CODE_INVALID_ARGUMENT, err);
 		goto out;
 	}
 	if (st->phase == PHASE_REGISTERING) {
@@ -1226,18 +1386,30 @@ void sv_stream_recv(struct sv_stream *st, const uint8_t *msg, size_t len)
 		if (err) {
 			uint8_t *m;
 			size_t mlen;
-			log_unusual(SUBSYS, "signer %s: %s", st->peer, err);
+			log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+				"signer %s: %s", st->peer, err);
 			/* Tell the signer in-band too, then end the call. */
 			m = sv_proto_registration_error(&mlen, err);
 			if (m)
 				st->ops->send(st->conn, m, mlen);
 			free(m);
-			stream_drop(sv, st, SV_CODE_INVALID_ARGUMENT, err);
+			stream_reject(sv, st, SV_CODE_INVALID_ARGUMENT, err);
 			goto out;
 		}
 		registered(sv, st, &resp);
 		goto out;
 	}
+	if (resp.kind == SV_RESP_REGISTRATION) {
+		/* One registration per stream: a second one is no reply to
+		 * anything, and lnd's signer never sends it (issue 22: it
+		 * was a way to keep the signer slot busy). */
+		log_msg(SUBSYS, refused_level(sv, LOG_UNUSUAL),
+			"signer %s registered twice", st->peer);
+		stream_reject(sv, st, SV_CODE_INVALID_ARGUMENT,
+			      "remote signer registered twice on one stream");
+		goto out;
+	}
+	st->last_answer = cn_now();
 	r = list_find(&st->sent, resp.ref_id);
 	if (!r) {
 		/* lnd: "Responses with unknown ids are dropped". */
@@ -1258,6 +1430,9 @@ void sv_stream_gone(struct sv_stream *st, const char *why)
 		free(st);
 		return;
 	}
+	/* One that never proved the key: its connection goes too. */
+	if (st->phase != PHASE_READY && st->ops->close_connection)
+		st->ops->close_connection(st->conn);
 	stream_lost(st->sv, st, why);
 }
 
@@ -1289,14 +1464,35 @@ static uint64_t start(struct supervisor *sv, struct req *r, double wait)
 	return id;
 }
 
-uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
-		 sv_ecdh_cb cb, void *arg)
+static uint64_t ecdh(struct supervisor *sv, const uint8_t point[33],
+		     double wait, sv_ecdh_cb cb, void *arg, bool inbound)
 {
 	struct req *r = req_new(sv, REQ_ECDH);
 
 	memcpy(r->point, point, 33);
 	r->ecdh_cb = cb;
 	r->arg = arg;
+	/* The budget protects a remote signer's stream; the local key needs
+	 * no protection (and answers at once). */
+	if (inbound && !sv->local) {
+		if (sv->cfg.max_inbound_ecdh &&
+		    sv->inbound_n >= sv->cfg.max_inbound_ecdh) {
+			sv->inbound_refused++;
+			log_msg(SUBSYS,
+				log_burst_allow(&sv->log_busy, cn_now(), SUBSYS,
+						"inbound handshakes dropped")
+					? LOG_INFO
+					: LOG_DEBUG,
+				"inbound handshake dropped at act one: %zu ECDH "
+				"requests of inbound handshakes already with the "
+				"signer (--signer.maxinboundecdh)",
+				sv->inbound_n);
+			defer(r, SV_ERR_BUSY, NULL, 0);
+			return r->id;
+		}
+		r->inbound = true;
+		sv->inbound_n++;
+	}
 	if (sv->local && sv->state == SV_ACTIVE) {
 		uint8_t secret[32];
 		bool ok = cn_nodekey_ecdh(sv->local, secret, point);
@@ -1305,6 +1501,18 @@ uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
 		return r->id;
 	}
 	return start(sv, r, wait);
+}
+
+uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
+		 sv_ecdh_cb cb, void *arg)
+{
+	return ecdh(sv, point, wait, cb, arg, false);
+}
+
+uint64_t sv_ecdh_inbound(struct supervisor *sv, const uint8_t point[33],
+			 double wait, sv_ecdh_cb cb, void *arg)
+{
+	return ecdh(sv, point, wait, cb, arg, true);
 }
 
 uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
@@ -1367,8 +1575,16 @@ void sv_cancel(struct supervisor *sv, uint64_t id)
 		r = list_find(lists[i], id);
 	for (struct sv_stream *st = sv->streams_head; st && !r; st = st->next)
 		r = list_find(&st->sent, id);
-	if (r && !is_internal(r))
-		complete(r, SV_ERR_CANCELLED, NULL);
+	if (!r || is_internal(r) || r->zombie)
+		return;
+	if (r->inbound && r->st && !r->answered) {
+		/* The signer has it: the caller is told now, the budget is
+		 * freed only once the signer answers (or is lost). */
+		deliver(r, SV_ERR_CANCELLED, NULL, NULL);
+		r->zombie = true;
+		return;
+	}
+	complete(r, SV_ERR_CANCELLED, NULL);
 }
 
 /* ---- life cycle and queries --------------------------------------------- */
@@ -1380,6 +1596,10 @@ void sv_config_default(struct sv_config *cfg)
 	cfg->ping_timeout = 5;
 	/* lnd's experimentalrequesttimeout default. */
 	cfg->request_timeout = 5;
+	/* At a mobile link's 200 ms RTT, 80 strangers' handshakes a second:
+	 * far above what a node is dialled at, and a few kilobytes of the
+	 * signer's link in flight at most. */
+	cfg->max_inbound_ecdh = 16;
 	/* lnd's rule: one signer. */
 	cfg->max_signers = 1;
 }
@@ -1606,6 +1826,8 @@ void sv_get_info(const struct supervisor *sv, struct sv_info *out)
 	out->standby_registrations = sv->standby_registrations;
 	out->early_sent = sv->early_sent;
 	out->early_dropped = sv->early_dropped;
+	out->inbound_ecdh = sv->inbound_n;
+	out->inbound_ecdh_refused = sv->inbound_refused;
 }
 
 static void signer_fill(struct sv_signer_info *o, const struct sv_stream *st)
@@ -1689,6 +1911,8 @@ const char *sv_result_str(enum sv_result r)
 		return "cancelled";
 	case SV_ERR_BAD_REPLY:
 		return "unexpected response type";
+	case SV_ERR_BUSY:
+		return "RESOURCE_EXHAUSTED: inbound ECDH budget full";
 	}
 	return "?";
 }

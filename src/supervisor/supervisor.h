@@ -287,7 +287,19 @@ struct sv_config {
 	const char *pin_db_path;
 	double ping_interval;    /* --signer.pinginterval, seconds (10) */
 	double ping_timeout;     /* --signer.pingtimeout, seconds (5) */
-	double request_timeout;  /* --signer.requesttimeout, seconds (5) */
+	/* --signer.requesttimeout, seconds (5): a request unanswered this
+	 * long after it was sent, or after the signer's last answer to
+	 * anything if that came later (it was busy with requests sent before
+	 * it), drops the signer; at most 3 times this in all. */
+	double request_timeout;
+	/* --signer.maxinboundecdh (16): node-key ECDH requests that inbound
+	 * BOLT 8 handshakes (strangers, before act three) may have queued
+	 * or at the signer at once, counted until the signer answers (a
+	 * handshake that goes away leaves its request with the signer);
+	 * over it, sv_ecdh_inbound fails at once with SV_ERR_BUSY.  Outbound
+	 * handshakes, signatures and pings never count and are never
+	 * refused.  0: no cap. */
+	size_t max_inbound_ecdh;
 	/* --signer.maxsigners: streams attached at once, 1 (lnd's rule:
 	 * one signer) .. SV_MAX_SIGNERS.  Above 1, signers proving the same
 	 * node key wait as standby. */
@@ -297,7 +309,8 @@ struct sv_config {
 	size_t gossip_min_sessions;
 };
 
-/* Defaults: remote, no key, ping every 10 s, 5 s timeouts. */
+/* Defaults: remote, no key, ping every 10 s, 5 s timeouts, 16 inbound
+ * ECDH requests. */
 void sv_config_default(struct sv_config *cfg);
 
 /* What GetState/SubscribeState/health report.  Strings borrowed until the
@@ -337,6 +350,10 @@ struct sv_info {
 	uint64_t early_sent;       /* requests sent with a key check */
 	uint64_t early_dropped;    /* their answers dropped (check failed
 				    * or stream lost before it passed) */
+	size_t inbound_ecdh;       /* inbound handshakes' ECDH requests now
+				    * (queued, sent, or cancelled but still
+				    * with the signer) */
+	uint64_t inbound_ecdh_refused; /* SV_ERR_BUSY since start */
 };
 
 /* One attached signer stream, for GetState's `signers`. */
@@ -362,9 +379,10 @@ enum sv_result {
 	SV_ERR_TIMEOUT,     /* past --signer.requesttimeout */
 	SV_ERR_CANCELLED,   /* sv_cancel */
 	SV_ERR_BAD_REPLY,   /* wrong response type or size */
+	SV_ERR_BUSY,        /* sv_ecdh_inbound over max_inbound_ecdh */
 };
 const char *sv_result_str(enum sv_result r);
-#define SV_NUM_RESULTS 6
+#define SV_NUM_RESULTS 7
 
 /* Per-kind request statistics, for metrics: results of ECDH and
  * SignMessage requests, and the signer's latency (request sent on the
@@ -456,6 +474,15 @@ void sv_shutdown(struct supervisor *sv, const char *why);
  */
 uint64_t sv_ecdh(struct supervisor *sv, const uint8_t point[33], double wait,
 		 sv_ecdh_cb cb, void *arg);
+/**
+ * sv_ecdh_inbound - sv_ecdh for an inbound handshake's act one: a
+ * stranger's request, admitted only under sv_config.max_inbound_ecdh
+ * (else the callback gets SV_ERR_BUSY, on the next loop iteration, and
+ * nothing reaches the signer).  Cancelled after it was sent, it keeps its
+ * place in the budget until the signer answers it.
+ */
+uint64_t sv_ecdh_inbound(struct supervisor *sv, const uint8_t point[33],
+			 double wait, sv_ecdh_cb cb, void *arg);
 /* Sign double-SHA256(@msg) with the node key; never waits (a signature is
  * not attempted in safe mode).  @msg copied. */
 uint64_t sv_sign_message(struct supervisor *sv, const uint8_t *msg,
@@ -550,19 +577,41 @@ struct sv_stream_ops {
 	/* End the stream with a gRPC status; @msg borrowed for the call.
 	 * After this the transport must not call sv_stream_* for it. */
 	void (*finish)(void *conn, enum sv_code code, const char *msg);
-	/* The signer's registration was accepted: the transport may stop
-	 * counting this connection as unauthenticated (its connection
-	 * budget, docs/hardening.md).  May be NULL. */
+	/* The signer passed the key check (a registration alone proves
+	 * only the macaroon): the transport may stop counting this
+	 * connection as unauthenticated (its connection budget,
+	 * docs/hardening.md).  May be NULL. */
 	void (*authenticated)(void *conn);
+	/* The connection the stream came on, compared by pointer only: one
+	 * registration at a time per connection.  May be NULL. */
+	const void *(*connection)(void *conn);
+	/* End the stream's whole connection once its status is out (called
+	 * before finish, or as the stream goes): it failed before passing the
+	 * key check, so it must connect again through the pre-auth budget.
+	 * May be NULL. */
+	void (*close_connection)(void *conn);
 };
+
+/* Signer streams that have not passed the key check yet (candidates, role
+ * "checking") hold no signer slot: --signer.maxsigners counts checked
+ * streams only, several candidates may register at once, and the first to
+ * prove the node key takes a free slot (active, or standby behind one).
+ * Bounded by the signer port's connection budget (one candidate per
+ * connection) and by this. */
+#define SV_MAX_CANDIDATES 128
 
 /**
  * sv_stream_open - a signer stream arrived (macaroon already checked).
  * @code, @msg: out, why it was refused (static string).
  * @ops: borrowed, must outlive the stream.  @conn: borrowed, handed back
  * to @ops.  @peer: copied ("ip:port").
- * Returns NULL if refused (a second signer, local mode, shutting down);
- * the transport then ends the call with @code/@msg itself.
+ * Returns NULL if refused (--signer.maxsigners key-checked signers are
+ * attached, another registration is in progress on the same connection,
+ * too many candidates, local mode, shutting down); the transport then ends
+ * the call with @code/@msg itself.  The stream is a candidate until it
+ * passes the key check: only then does it take a signer slot and call
+ * ops->authenticated; a candidate that fails or ends has its connection
+ * closed (ops->close_connection).
  */
 struct sv_stream *sv_stream_open(struct supervisor *sv, enum sv_code *code,
 				 const char **msg,

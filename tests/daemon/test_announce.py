@@ -165,6 +165,12 @@ def main():
         # Never even attempted without a signer (it would fail UNAVAILABLE).
         if x.count_log(r'node_announcement not made'):
             fail('node_announcement attempted outside ACTIVE')
+        # coldsigner's policy (on by default, issue 22) let every real
+        # request through: the key checks and both announcements.
+        for sg in (s, s2):
+            if 'policy=check' not in sg.log() or 'refused' in sg.log():
+                fail(f'{sg.name}: policy refused a real request:\n'
+                     + sg.log()[-2000:])
         s2.kill()
 
 

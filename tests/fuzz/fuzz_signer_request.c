@@ -1,5 +1,6 @@
 /* Fuzz coldsigner's request handler: whatever a node sends must get a
- * reply, a refusal or a clean CS_BAD, never a crash. */
+ * reply, a refusal or a clean CS_BAD, never a crash, with lnd's rules
+ * alone and with coldsigner's policy. */
 #include "coldsigner/coldsigner.h"
 
 #include <assert.h>
@@ -32,5 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	free(out);
+	/* Issue 22: the same with coldsigner's policy on (its default). */
+	{
+		const char *refused;
+		enum cs_verdict v = cs_handle_policy(k, CS_POLICY_CHECK,
+						     &refused, &out, &outlen,
+						     err, sizeof(err), data,
+						     size);
+		assert((v == CS_REPLY) == (out != NULL));
+		assert(!refused || v == CS_REPLY);
+		free(out);
+	}
 	return 0;
 }

@@ -30,6 +30,8 @@ struct fake {
 	size_t nq;
 	size_t registered; /* RegistrationComplete seen */
 	size_t authenticated; /* ops->authenticated calls */
+	size_t conn_closed;   /* ops->close_connection calls */
+	const void *connection; /* what ops->connection answers (NULL: own) */
 };
 
 static bool fake_send(void *conn, const uint8_t *msg, size_t len)
@@ -64,10 +66,26 @@ static void fake_authenticated(void *conn)
 	f->authenticated++;
 }
 
+static const void *fake_connection(void *conn)
+{
+	struct fake *f = conn;
+
+	return f->connection ? f->connection : (const void *)f;
+}
+
+static void fake_close_connection(void *conn)
+{
+	struct fake *f = conn;
+
+	f->conn_closed++;
+}
+
 static const struct sv_stream_ops fake_ops = {
 	.send = fake_send,
 	.finish = fake_finish,
 	.authenticated = fake_authenticated,
+	.connection = fake_connection,
+	.close_connection = fake_close_connection,
 };
 
 static void fake_clear(struct fake *f)
@@ -142,6 +160,28 @@ static size_t fake_pump(struct fake *f)
 		free(m.buf);
 	}
 	return n;
+}
+
+/* Answer only the oldest message queued (a signer that works through a
+ * backlog in order).  Returns false if nothing was queued. */
+static inline bool fake_pump_one(struct fake *f)
+{
+	bool hold = f->hold;
+	size_t nq = f->nq;
+	struct fake_msg rest[64];
+
+	if (!f->nq || nq - 1 > 64)
+		return false;
+	/* Pump a queue of one, then put the rest back. */
+	memcpy(rest, f->q + 1, (nq - 1) * sizeof(f->q[0]));
+	f->nq = 1;
+	f->hold = false;
+	fake_pump(f);
+	f->hold = hold;
+	memmove(f->q + (nq - 1), f->q, f->nq * sizeof(f->q[0]));
+	memcpy(f->q, rest, (nq - 1) * sizeof(f->q[0]));
+	f->nq += nq - 1;
+	return true;
 }
 
 static void fake_gone(struct fake *f, const char *why)

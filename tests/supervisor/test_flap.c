@@ -122,7 +122,7 @@ struct signer {
 	struct rpc_client_stream *s;
 	enum kill_point kp;
 	unsigned n_msgs, seen;
-	bool kill_now, closed;
+	bool kill_now, closed, heard;
 	ev_timer delay;
 };
 
@@ -139,11 +139,18 @@ static void s_open(void *arg, struct rpc_client_stream *s)
 		sg->kill_now = true;
 }
 
+/* Streams X certainly accepted: it sent something on them. */
+static unsigned streams_heard;
+
 static void s_msg(void *arg, struct rpc_client_stream *s, const uint8_t *msg,
 		  size_t len)
 {
 	struct signer *sg = arg;
 
+	if (!sg->heard) {
+		sg->heard = true;
+		streams_heard++;
+	}
 	if (sg->kill_now)
 		return;
 	sg->seen++;
@@ -173,7 +180,7 @@ static void delay_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 static void signer_dial(struct signer *sg)
 {
-	sg->kill_now = sg->closed = false;
+	sg->kill_now = sg->closed = sg->heard = false;
 	sg->seen = 0;
 	sg->s = signer_dial_stream(loop, target, cert, mac_hex, &s_cbs, sg);
 	CHECK(sg->s != NULL);
@@ -268,7 +275,16 @@ int main(void)
 	cfg.ping_interval = 0.05;
 	cfg.ping_timeout = 0.5;
 	sv = sv_new(loop, &cfg, NULL);
-	srv = sv_server_new(loop, sv, listen, 1, NULL, cert, key, macs);
+	/* Every round dials from 127.0.0.1, and a connection that has not
+	 * passed the key check is pre-auth (issue 22): the per-source cap
+	 * (4) would refuse rounds while the server is still tearing down
+	 * the previous ones.  The budget has its own tests (flood-*). */
+	{
+		struct sv_server_limits lim = { .max_preauth = 64,
+						.max_preauth_per_source = 0 };
+		srv = sv_server_new_limits(loop, sv, listen, 1, NULL, cert,
+					   key, macs, &lim);
+	}
 	CHECK(srv != NULL);
 	snprintf(target, sizeof(target), "127.0.0.1:%u", rpc_server_port(srv, 0));
 	peer_mgr_config_default(&pc);
@@ -380,8 +396,18 @@ int main(void)
 		struct sv_info info;
 		sv_get_info(sv, &info);
 		CHECK(info.requests_sent == 0 && info.requests_queued == 0);
-		/* A stream reset right after opening may never reach X. */
-		CHECK(info.signer_sessions > rounds / 2);
+		fprintf(stderr, "signer streams: %llu accepted, %llu refused, "
+			"%llu registered; %u answered by X\n",
+			(unsigned long long)info.signer_sessions,
+			(unsigned long long)info.signer_refused,
+			(unsigned long long)info.signer_registrations,
+			streams_heard);
+		/* A stream reset right after opening, or right after its
+		 * registration was queued, may never reach X (more often
+		 * the slower the machine): every stream X answered was
+		 * counted, and the rounds did reach X in numbers. */
+		CHECK(info.signer_sessions >= streams_heard);
+		CHECK(streams_heard > rounds / 4);
 	}
 
 	tearing_down = true;

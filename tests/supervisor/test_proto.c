@@ -274,6 +274,22 @@ static void test_backoff(void)
 	CHECK(cs_backoff_next(&b) == 1.0);
 }
 
+/* Issue 22: coldsigner's policy lets the supervisor's key check through
+ * (the two modules agree on the challenge's shape). */
+static void test_challenge_passes_policy(void)
+{
+	uint8_t challenge[SV_CHALLENGE_LEN], pub[33] = { 2 };
+	struct cs_sign_ask a = { .msg = challenge, .len = SV_CHALLENGE_LEN,
+				 .double_hash = true, .compact = true };
+	const char *why;
+
+	CHECK(strcmp(SV_CHALLENGE_TAG, CS_CHALLENGE_TAG) == 0);
+	for (int i = 0; i < 16; i++) {
+		sv_keycheck_challenge(challenge);
+		CHECK(cs_policy_sign(&a, pub, &why) == CS_SIGN_KEYCHECK);
+	}
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -281,5 +297,6 @@ int main(void)
 	test_decode_bad();
 	test_round_trip();
 	test_backoff();
+	test_challenge_passes_policy();
 	return check_exit();
 }

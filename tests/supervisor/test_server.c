@@ -377,13 +377,22 @@ int main(void)
 		rpc_client_stream_free(c.s);
 		free(big);
 	}
-	/* A signer with the wrong key. */
+	/* A signer with the wrong key.  Issue 22: it registered, but that
+	 * proves nothing: never counted as authenticated, and its whole
+	 * connection is closed (by us, while the client still holds it), so
+	 * it cannot register again on it. */
 	{
 		struct client c = { .name = "wrongkey", .key = bad };
+		struct admit_stats as;
 		dial(&c, mac_ok);
 		RUN_UNTIL(c.closed);
 		CHECK(c.st == RPC_STATUS_PERMISSION_DENIED);
 		CHECK(strstr(c.msg, "signer holds node key") != NULL);
+		RUN_UNTIL(rpc_server_admit_stats(srv, &as, 1) == 1 &&
+			  as.unauthenticated + as.authenticated == 0);
+		CHECK(rpc_server_admit_stats(srv, &as, 1) == 1);
+		CHECK(as.authenticated == 0 && as.unauthenticated == 0);
+		CHECK(rpc_server_num_conns(srv) == 0);
 		rpc_client_stream_free(c.s);
 	}
 	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);

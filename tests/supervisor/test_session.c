@@ -402,6 +402,42 @@ static void test_timeouts(void)
 	}
 	fake_clear(&f);
 
+	/* Issue 22: a signer working through a backlog in order, each answer
+	 * 0.6 timeouts after the previous one: the third request is answered
+	 * 1.8 timeouts after it was sent, yet the signer was never silent for
+	 * a whole timeout.  Not lost (today's main dropped it). */
+	{
+		struct res b[3] = { { 0 } };
+		struct fake g = { 0 };
+		struct supervisor *sv2 = new_sv(NULL, 0.25);
+		CHECK(fake_open(&g, sv2, k));
+		fake_register(&g);
+		RUN_UNTIL(&g, sv_get_state(sv2) == SV_ACTIVE);
+		g.hold = true;
+		for (int i = 0; i < 3; i++)
+			sv_ecdh(sv2, point, 0, ecdh_cb, &b[i]);
+		for (int i = 0; i < 3; i++) {
+			double until = cn_now() + 0.15;
+			while (cn_now() < until)
+				ev_run(loop, EVRUN_ONCE);
+			CHECK(fake_pump_one(&g));
+		}
+		RUN_UNTIL(NULL, b[2].fired);
+		for (int i = 0; i < 3; i++)
+			CHECK(b[i].fired && b[i].r == SV_OK);
+		CHECK(!g.finished && sv_get_state(sv2) == SV_ACTIVE);
+		/* But silence for a whole timeout still drops it. */
+		{
+			struct res late = { 0 };
+			sv_ecdh(sv2, point, 0, ecdh_cb, &late);
+			RUN_UNTIL(NULL, late.fired);
+			CHECK(late.r == SV_ERR_TIMEOUT);
+			CHECK(g.finished && sv_get_state(sv2) == SV_SAFE_MODE);
+		}
+		fake_clear(&g);
+		sv_free(sv2);
+	}
+
 	/* A queued request waits only as long as it was told to. */
 	memset(&r, 0, sizeof(r));
 	sv_ecdh(sv, point, 0.02, ecdh_cb, &r);
@@ -666,6 +702,347 @@ static void test_one_flight_wrong_key(void)
 	cn_nodekey_free(bad);
 }
 
+/* Issue 22: the slot and the budget's authenticated class belong to a
+ * stream that passed the key check, not to one that holds the macaroon.
+ * A squatter with another key, registering again and again, or sitting on
+ * its key check, never keeps the real signer out; each failure closes the
+ * squatter's connection; one registration per stream and per connection
+ * at a time. */
+static void test_squatter_cannot_hold_slot(void)
+{
+	struct supervisor *sv = new_sv(NULL, 5);
+	struct cn_nodekey *k = key_n(7), *bad = key_n(9);
+	struct fake sq = { 0 }, silent = { 0 }, real = { 0 }, same = { 0 };
+	struct sv_info info;
+	uint8_t pub[33];
+
+	/* The node key is known (as after first contact or from config). */
+	{
+		struct sv_config cfg;
+		sv_free(sv);
+		sv_config_default(&cfg);
+		cfg.request_timeout = 5;
+		cfg.ping_interval = 60;
+		cn_nodekey_pub(k, cfg.node_pubkey);
+		cfg.have_node_pubkey = true;
+		sv = sv_new(loop, &cfg, NULL);
+	}
+	/* A silent squatter registers and never answers its key check: it
+	 * is not authenticated and does not take the slot. */
+	CHECK(fake_open(&silent, sv, bad));
+	fake_register(&silent);
+	silent.hold = true;
+	ev_run(loop, EVRUN_NOWAIT);
+	CHECK(silent.authenticated == 0);
+	sv_get_info(sv, &info);
+	CHECK(info.signer_connected && !info.signer_ready);
+
+	/* A second registration on the same connection, while the first is
+	 * pending: refused. */
+	{
+		const char *msg;
+		same.connection = &silent;
+		same.st = sv_stream_open(sv, &same.code, &msg, &fake_ops,
+					 &same, "127.0.0.1:4242");
+		CHECK(same.st == NULL);
+		snprintf(same.msg, sizeof(same.msg), "%s", msg);
+	}
+	CHECK(same.code == SV_CODE_ALREADY_EXISTS);
+	CHECK(strstr(same.msg, "already in progress on this connection"));
+
+	/* A wrong-key squatter, twenty times over: each refused, each
+	 * connection closed, nothing authenticated. */
+	for (int i = 0; i < 20; i++) {
+		CHECK(fake_open(&sq, sv, bad));
+		fake_register(&sq);
+		RUN_UNTIL(&sq, sq.finished);
+		CHECK(sq.finished && sq.code == SV_CODE_PERMISSION_DENIED);
+		CHECK(strstr(sq.msg, "signer holds node key") != NULL);
+		CHECK(sq.conn_closed == 1);
+		CHECK(sq.authenticated == 0);
+	}
+	/* Between two of its rounds the real signer arrives (the silent one
+	 * still pending): accepted, checked, ACTIVE. */
+	CHECK(fake_open(&sq, sv, bad));
+	fake_register(&sq);
+	CHECK(fake_open(&real, sv, k));
+	fake_register(&real);
+	RUN_UNTIL(&real, sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(real.authenticated == 1 && !real.finished);
+	CHECK(sv_node_pubkey(sv, pub));
+	/* The squatter in flight fails its check after that: refused, the
+	 * state stays ACTIVE. */
+	RUN_UNTIL(&sq, sq.finished);
+	CHECK(sq.code == SV_CODE_PERMISSION_DENIED && sq.conn_closed == 1);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	/* Newcomers now: lnd's ALREADY_EXISTS. */
+	CHECK(!fake_open(&sq, sv, bad));
+	CHECK(sq.code == SV_CODE_ALREADY_EXISTS);
+
+	sv_get_info(sv, &info);
+	CHECK(info.signer_ready);
+	CHECK(strcmp(info.signer_peer, "127.0.0.1:4242") == 0);
+
+	/* A second registration on the signer's own stream: refused. */
+	{
+		size_t len;
+		uint8_t *b = cs_registration(&len);
+		sv_stream_recv(real.st, b, len);
+		free(b);
+		CHECK(real.finished && real.code == SV_CODE_INVALID_ARGUMENT);
+		CHECK(strstr(real.msg, "registered twice") != NULL);
+		CHECK(sv_get_state(sv) == SV_SAFE_MODE);
+	}
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 21);
+	CHECK(info.signer_registrations == 1);
+
+	sv_free(sv);
+	CHECK(silent.finished);
+	fake_clear(&silent);
+	fake_clear(&sq);
+	fake_clear(&real);
+	fake_clear(&same);
+	cn_nodekey_free(k);
+	cn_nodekey_free(bad);
+}
+
+/* Issues 19 and 22 together: with standby signers, streams still checking
+ * hold no slot (--signer.maxsigners counts checked streams); the queued
+ * ECDH sent with a squatter's key check go to the real signer's check as
+ * soon as the squatter fails, and only its answers reach the callers; a
+ * candidate that proves the key once the slots are full is refused but
+ * keeps its connection; only checked streams are authenticated. */
+static void test_candidates_with_standby(void)
+{
+	enum { N = 5 };
+	struct sv_config cfg;
+	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	static struct fake sq[3], real, standby, late;
+	static struct res r[N];
+	struct sv_signer_info si[8];
+	struct sv_info info;
+	struct supervisor *sv;
+	uint8_t point[33], want[32];
+
+	sv_config_default(&cfg);
+	cn_nodekey_pub(k, cfg.node_pubkey);
+	cfg.have_node_pubkey = true;
+	cfg.ping_interval = 60;
+	cfg.max_signers = 2;
+	sv = sv_new(loop, &cfg, NULL);
+	point_n(point, 3);
+	expect_ecdh(want, k, 3);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < N; i++)
+		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
+
+	/* Three squatters register first and sit on their checks: the
+	 * first one's check carries the queued requests. */
+	for (int i = 0; i < 3; i++) {
+		CHECK(fake_open_as(&sq[i], sv, bad, "127.0.0.2:1"));
+		sq[i].hold = true;
+		fake_register(&sq[i]);
+	}
+	CHECK(sq[0].nq == 2 + N && sq[1].nq == 2 && sq[2].nq == 2);
+	/* The real signer: three candidates do not fill two slots. */
+	CHECK(fake_open_as(&real, sv, k, "127.0.0.3:1"));
+	real.hold = true;
+	fake_register(&real);
+	CHECK(real.nq == 2);
+	sv_get_info(sv, &info);
+	CHECK(info.signer_connected && !info.signer_ready);
+	CHECK(info.requests_queued == 0);
+
+	/* The squatters fail one after the other; the queued requests go
+	 * with the next check in flight in arrival order (who holds the key
+	 * cannot be known before): the first fails its check before
+	 * answering them, the second answers them first (with its key: the
+	 * answers are dropped), the third fails; each connection closed. */
+	for (int i = 0; i < 3; i++) {
+		if (i == 1) {
+			struct fake_msg kc = sq[1].q[1];
+			memmove(&sq[1].q[1], &sq[1].q[2], N * sizeof(sq[1].q[0]));
+			sq[1].q[1 + N] = kc;
+		}
+		sq[i].hold = false;
+		RUN_UNTIL(&sq[i], sq[i].finished);
+		CHECK(sq[i].code == SV_CODE_PERMISSION_DENIED);
+		CHECK(sq[i].conn_closed == 1 && sq[i].authenticated == 0);
+		if (i < 2)
+			CHECK(sq[i + 1].nq == 2 + N);
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(!r[i].fired);
+	sv_get_info(sv, &info);
+	CHECK(info.early_dropped == N && info.requests_queued == 0);
+	CHECK(real.nq == 2 + N);
+
+	/* The real one passes: ACTIVE, every answer with the node key. */
+	real.hold = false;
+	RUN_UNTIL(&real, r[N - 1].fired);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(real.authenticated == 1 && !real.finished);
+	for (int i = 0; i < N; i++)
+		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1 &&
+		      memcmp(r[i].data, want, 32) == 0);
+
+	/* The standby slot is free for a signer with the key, although two
+	 * squatters are checking; a third with the key checks beside it
+	 * (held). */
+	for (int i = 0; i < 2; i++) {
+		CHECK(fake_open_as(&sq[i], sv, bad, "127.0.0.2:2"));
+		sq[i].hold = true;
+		fake_register(&sq[i]);
+	}
+	CHECK(fake_open_as(&late, sv, k, "127.0.0.5:1"));
+	late.hold = true;
+	fake_register(&late);
+	CHECK(fake_open_as(&standby, sv, k, "127.0.0.4:1"));
+	fake_register(&standby);
+	RUN_UNTIL(&standby, standby.authenticated == 1);
+	CHECK(standby.authenticated == 1 && !standby.finished);
+	CHECK(sv_get_signers(sv, si, 8) == 5);
+	CHECK(si[0].role == SV_ROLE_ACTIVE && si[1].role == SV_ROLE_STANDBY);
+	CHECK(si[2].role == SV_ROLE_CHECKING && si[4].role == SV_ROLE_CHECKING);
+	/* The held one proves the key with both slots taken: refused, its
+	 * connection kept (it holds the key), never authenticated. */
+	late.hold = false;
+	RUN_UNTIL(&late, late.finished);
+	CHECK(late.code == SV_CODE_ALREADY_EXISTS);
+	CHECK(late.conn_closed == 0 && late.authenticated == 0);
+	/* Newcomers are refused at once now, as lnd refuses a second. */
+	CHECK(!fake_open_as(&late, sv, k, "127.0.0.5:2"));
+	CHECK(late.code == SV_CODE_ALREADY_EXISTS);
+
+	/* The squatters fail: nothing moves. */
+	sq[0].hold = sq[1].hold = false;
+	RUN_UNTIL(&sq[0], sq[0].finished);
+	RUN_UNTIL(&sq[1], sq[1].finished);
+	CHECK(sq[0].conn_closed == 1 && sq[1].conn_closed == 1);
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	CHECK(sv_get_signers(sv, si, 8) == 2);
+	sv_get_info(sv, &info);
+	CHECK(info.key_mismatches == 5 && info.signer_registrations == 2);
+
+	/* The active one goes: the standby takes over, ACTIVE throughout. */
+	fake_gone(&real, "test");
+	CHECK(sv_get_state(sv) == SV_ACTIVE);
+	sv_get_info(sv, &info);
+	CHECK(info.failovers == 1);
+
+	sv_shutdown(sv, "test over");
+	for (int i = 0; i < 3; i++)
+		fake_clear(&sq[i]);
+	fake_clear(&real);
+	fake_clear(&standby);
+	fake_clear(&late);
+	sv_free(sv);
+	cn_nodekey_free(k);
+	cn_nodekey_free(bad);
+}
+
+/* A candidate that never answers its key check is dropped at
+ * --signer.requesttimeout with its connection. */
+static void test_silent_candidate_times_out(void)
+{
+	struct supervisor *sv = new_sv(NULL, 0.2);
+	struct cn_nodekey *bad = key_n(9);
+	struct fake f = { 0 };
+
+	CHECK(fake_open(&f, sv, bad));
+	fake_register(&f);
+	f.hold = true;
+	RUN_UNTIL(NULL, f.finished);
+	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
+	CHECK(strstr(f.msg, "key check unanswered") != NULL);
+	CHECK(f.conn_closed == 1 && f.authenticated == 0);
+	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
+	sv_free(sv);
+	fake_clear(&f);
+	cn_nodekey_free(bad);
+}
+
+/* Issue 22: strangers' act ones are a request to the signer each; only
+ * max_inbound_ecdh of them at once, counted until the signer answers
+ * (a cancelled one is still with the signer); outbound ones never
+ * refused. */
+static void test_inbound_ecdh_budget(void)
+{
+	struct sv_config cfg;
+	struct supervisor *sv;
+	struct cn_nodekey *k = key_n(7);
+	struct fake f = { 0 };
+	struct res in[4], out[3], more = { 0 };
+	struct sv_info info;
+	uint8_t point[33];
+
+	memset(in, 0, sizeof(in));
+	memset(out, 0, sizeof(out));
+	point_n(point, 3);
+	sv_config_default(&cfg);
+	CHECK(cfg.max_inbound_ecdh == 16);
+	cfg.max_inbound_ecdh = 3;
+	cfg.ping_interval = 60;
+	sv = sv_new(loop, &cfg, NULL);
+	CHECK(fake_open(&f, sv, k));
+	fake_register(&f);
+	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	f.hold = true;
+	/* Three admitted, the fourth refused (not from inside the call). */
+	uint64_t ids[4];
+	for (int i = 0; i < 4; i++)
+		ids[i] = sv_ecdh_inbound(sv, point, 0, ecdh_cb, &in[i]);
+	CHECK(!in[3].fired);
+	RUN_UNTIL(NULL, in[3].fired);
+	CHECK(in[3].r == SV_ERR_BUSY && !in[0].fired);
+	/* Ours are never refused. */
+	for (int i = 0; i < 3; i++)
+		sv_ecdh(sv, point, 0, ecdh_cb, &out[i]);
+	ev_run(loop, EVRUN_NOWAIT);
+	sv_get_info(sv, &info);
+	CHECK(info.inbound_ecdh == 3 && info.inbound_ecdh_refused == 1);
+	CHECK(info.requests_sent == 6);
+	/* A handshake goes away: its caller hears CANCELLED now, but the
+	 * signer still has the request, so no room yet. */
+	sv_cancel(sv, ids[0]);
+	CHECK(in[0].fired && in[0].r == SV_ERR_CANCELLED && in[0].count == 1);
+	sv_ecdh_inbound(sv, point, 0, ecdh_cb, &more);
+	RUN_UNTIL(NULL, more.fired);
+	CHECK(more.r == SV_ERR_BUSY);
+	sv_cancel(sv, ids[0]); /* twice: ignored */
+	/* The signer answers everything: the cancelled one's answer is
+	 * dropped silently, the others delivered, the budget empty. */
+	f.hold = false;
+	RUN_UNTIL(&f, in[1].fired && in[2].fired && out[2].fired);
+	CHECK(in[0].count == 1);
+	CHECK(in[1].r == SV_OK && in[2].r == SV_OK);
+	for (int i = 0; i < 3; i++)
+		CHECK(out[i].r == SV_OK);
+	RUN_UNTIL(&f, ({ sv_get_info(sv, &info); info.inbound_ecdh == 0; }));
+	sv_get_info(sv, &info);
+	CHECK(info.inbound_ecdh == 0 && info.requests_sent == 0);
+	CHECK(sv_get_state(sv) == SV_ACTIVE && !f.finished);
+	memset(&more, 0, sizeof(more));
+	sv_ecdh_inbound(sv, point, 0, ecdh_cb, &more);
+	RUN_UNTIL(&f, more.fired);
+	CHECK(more.r == SV_OK);
+	/* Freed with a cancelled request still at the signer: its caller
+	 * was told once, and is not told again. */
+	f.hold = true;
+	memset(&more, 0, sizeof(more));
+	{
+		uint64_t id = sv_ecdh_inbound(sv, point, 0, ecdh_cb, &more);
+		ev_run(loop, EVRUN_NOWAIT);
+		sv_cancel(sv, id);
+	}
+	sv_free(sv);
+	CHECK(more.count == 1 && more.r == SV_ERR_CANCELLED);
+	fake_clear(&f);
+	cn_nodekey_free(k);
+}
+
 int main(void)
 {
 	ev_timer t;
@@ -690,6 +1067,10 @@ int main(void)
 	test_local();
 	test_burst_at_active();
 	test_one_flight_wrong_key();
+	test_squatter_cannot_hold_slot();
+	test_silent_candidate_times_out();
+	test_inbound_ecdh_budget();
+	test_candidates_with_standby();
 
 	ev_timer_stop(loop, &t);
 	ev_loop_destroy(loop);
