@@ -436,7 +436,10 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	r = gossip_node_ann_parse(&na, msg, len);
 	if (r != GOSSIP_OK)
 		return r;
-	r = gossip_addresses_check(na.addresses, na.addresses_len);
+	/* Ours must follow the origin's rules; a peer's only be whole. */
+	r = from ? gossip_addresses_check(na.addresses, na.addresses_len)
+		 : gossip_addresses_check_origin(na.addresses,
+						 na.addresses_len);
 	if (r != GOSSIP_OK)
 		return r;
 	r = check_ts(g, na.timestamp);

@@ -162,9 +162,14 @@ enum gossip_reason gossip_chan_upd_parse(struct gossip_chan_upd *out,
 size_t gossip_chan_upd_write(uint8_t *out, size_t cap,
 			     const struct gossip_chan_upd *cu);
 
-/* BOLT 7 address descriptors: known types well formed, ascending type
- * order, at most one DNS name; parsing stops at the first unknown type. */
+/* BOLT 7 address descriptors as a receiver checks them: every descriptor
+ * of a known type whole (order and repeated DNS names are the sender's
+ * rules, not grounds to refuse); parsing stops at the first unknown type. */
 enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len);
+/* The same plus the origin node's rules (ascending type order, at most
+ * one DNS name), for what we announce ourselves. */
+enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
+						 size_t len);
 
 /* Double SHA-256 of the signed part of a raw 256/257/258 message
  * (msg[258:] for a channel_announcement, msg[66:] otherwise).  @len must
