@@ -29,6 +29,14 @@ enum gossip_sync_state {
 	GSYNC_FAILED,
 };
 
+/* An exact set of node ids (sync.c). */
+struct gossip_node_set {
+	uint8_t (*slots)[33]; /* owned; cap entries, first byte 0: free */
+	size_t cap, n;
+};
+void node_set_clear(struct gossip_node_set *ns);
+bool node_set_add(struct gossip_node_set *ns, const uint8_t id[33]);
+
 /* Per-session state, hung on the peer with set_user. */
 struct gossip_peer {
 	struct gossip *g;
@@ -68,7 +76,7 @@ struct gossip_peer {
 	bool qsi_active;
 	struct gossip_query_scids qsi;
 	size_t qsi_idx;
-	uint64_t *qsi_nodes_sent; /* small hash set of node id prefixes */
+	struct gossip_node_set qsi_nodes; /* node_announcements sent */
 
 	/* Our sync with them. */
 	enum gossip_sync_state sync;

@@ -360,6 +360,57 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	return !final;
 }
 
+/* ---- node ids sent in one query answer -------------------------------
+ * Open addressing over whole 33-byte ids (a zero first byte marks a free
+ * slot: node ids start with 02 or 03), doubled at half full. */
+
+void node_set_clear(struct gossip_node_set *ns)
+{
+	free(ns->slots);
+	ns->slots = NULL;
+	ns->cap = ns->n = 0;
+}
+
+static size_t node_slot(const struct gossip_node_set *ns, const uint8_t id[33])
+{
+	/* Node ids are hashes' worth of random bytes: eight of them index. */
+	size_t i = (size_t)be64_get(id + 1) & (ns->cap - 1);
+
+	while (ns->slots[i][0] && memcmp(ns->slots[i], id, 33))
+		i = (i + 1) & (ns->cap - 1);
+	return i;
+}
+
+/* True if @id was not in the set (it is now). */
+bool node_set_add(struct gossip_node_set *ns, const uint8_t id[33])
+{
+	size_t i;
+
+	if ((ns->n + 1) * 2 > ns->cap) {
+		struct gossip_node_set big = { NULL, ns->cap ? ns->cap * 2 : 256,
+					       0 };
+		big.slots = calloc(big.cap, 33);
+		if (!big.slots)
+			abort();
+		for (size_t k = 0; k < ns->cap; k++)
+			if (ns->slots[k][0])
+				memcpy(big.slots[node_slot(&big, ns->slots[k])],
+				       ns->slots[k], 33);
+		big.n = ns->n;
+		free(ns->slots);
+		*ns = big;
+	}
+	/* Not a key (stored ids passed a signature check): nothing to do. */
+	if (!id[0])
+		return true;
+	i = node_slot(ns, id);
+	if (ns->slots[i][0])
+		return false;
+	memcpy(ns->slots[i], id, 33);
+	ns->n++;
+	return true;
+}
+
 static enum gossip_reason on_query_scids(struct gossip *g,
 					 struct gossip_peer *gp,
 					 const uint8_t *msg, size_t len)
@@ -379,29 +430,21 @@ static enum gossip_reason on_query_scids(struct gossip *g,
 	gp->qsi = q;
 	gp->qsi_idx = 0;
 	gp->qsi_active = true;
-	if (!gp->qsi_nodes_sent)
-		gp->qsi_nodes_sent = calloc(4096, sizeof(uint64_t));
-	else
-		memset(gp->qsi_nodes_sent, 0, 4096 * sizeof(uint64_t));
-	if (!gp->qsi_nodes_sent)
-		abort();
+	node_set_clear(&gp->qsi_nodes);
 	gossip_pace_start(g);
 	return GOSSIP_OK;
 }
 
-/* Send a node_announcement once per query (a small set of id prefixes;
- * a rare false "already sent" only costs the peer one announcement). */
+/* Send a node_announcement once per query.  The set is exact: BOLT 7
+ * allows up to 8,191 scids in one query, so up to 16,382 nodes, and a
+ * "already sent" that was not would leave the peer without that node. */
 static size_t send_node_once(struct gossip_peer *gp, const uint8_t id[33])
 {
 	struct gossip *g = gp->g;
-	uint64_t key = be64_get(id + 1) | 1, *set = gp->qsi_nodes_sent;
-	size_t i = key & 4095, len;
+	size_t len;
 
-	for (size_t probes = 0; set[i]; i = (i + 1) & 4095) {
-		if (set[i] == key || ++probes == 64)
-			return 0;
-	}
-	set[i] = key;
+	if (!node_set_add(&gp->qsi_nodes, id))
+		return 0;
 	if (gossip_store_node_raw(g->store, g->buf, sizeof(g->buf), &len, id) <=
 	    0)
 		return 0;
@@ -484,6 +527,7 @@ static bool scids_step(struct gossip_peer *gp, size_t *budget)
 	len = gossip_reply_scids_end_write(g->buf, sizeof(g->buf), &end);
 	gossip_send(gp, g->buf, len);
 	gossip_query_scids_clear(&gp->qsi);
+	node_set_clear(&gp->qsi_nodes);
 	gp->qsi_active = false;
 	return false;
 }
@@ -602,7 +646,7 @@ enum gossip_reason gossip_sync_handle(struct gossip *g,
 void gossip_sync_peer_free(struct gossip_peer *gp)
 {
 	gossip_query_scids_clear(&gp->qsi);
-	free(gp->qsi_nodes_sent);
+	node_set_clear(&gp->qsi_nodes);
 	free(gp->want_scids);
 	free(gp->want_flags);
 }

@@ -1,0 +1,193 @@
+/* The manager at sizes real peers use: a query_short_channel_ids of 8,000
+ * scids (BOLT 7 allows 8,191) over 6,000 nodes answered with every
+ * node_announcement exactly once.
+ *
+ * The graph is written straight into the store (signatures are not
+ * looked at when answering), so the test spends its time answering, not
+ * signing. */
+#include "../common/check.h"
+#include "gtest_util.h"
+#include "test_peer_double.h"
+#include "gossip/store.h"
+
+#include <ev.h>
+#include <stdio.h>
+
+static struct ev_loop *loop;
+static uint8_t chain[32];
+
+static struct gossip *mgr_new(const char *dir)
+{
+	struct gossip_config cfg;
+
+	double_gossip_config(&cfg, dir, chain, test_clock);
+	cfg.pace_interval = 0.001;
+	cfg.pace_budget = 1 << 20;
+	return gossip_new(loop, &cfg, NULL, NULL);
+}
+
+/* A node id per index: 02 then splitmix64 bytes (random-looking, so
+ * their prefixes spread like real keys'). */
+static void node_id(uint8_t id[33], unsigned k)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (k + 1);
+
+	id[0] = 0x02;
+	for (int i = 0; i < 4; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		be64_put(id + 1 + 8 * i, z);
+	}
+}
+
+static uint64_t scid_of(unsigned i)
+{
+	return ((600000ULL + i / 10) << 40) | ((uint64_t)(i % 10) << 16);
+}
+
+/* @channels channels over @nodes nodes (channel i < nodes touches node i,
+ * so every node has one), each with both updates, every node announced. */
+static void store_graph(const char *dir, unsigned nodes, unsigned channels)
+{
+	char path[512];
+	struct gossip_store *s;
+	uint8_t m[1000];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, GOSSIP_STORE_FILE);
+	s = gossip_store_open(path);
+	CHECK(s != NULL);
+	for (unsigned i = 0; i < channels; i++) {
+		struct gossip_chan_ann ca;
+		struct gossip_chan_upd cu;
+		unsigned a = i % nodes, b = (i * 7 + 1) % nodes;
+		size_t len;
+
+		if (b == a)
+			b = (a + 1) % nodes;
+		memset(&ca, 0, sizeof(ca));
+		memcpy(ca.chain_hash, chain, 32);
+		ca.scid = scid_of(i);
+		node_id(ca.node_id_1, a);
+		node_id(ca.node_id_2, b);
+		if (memcmp(ca.node_id_1, ca.node_id_2, 33) > 0) {
+			node_id(ca.node_id_1, b);
+			node_id(ca.node_id_2, a);
+		}
+		len = gossip_chan_ann_write(m, sizeof(m), &ca);
+		CHECK(gossip_store_add_chan(s, ca.scid, ca.node_id_1,
+					    ca.node_id_2, true, test_now, m,
+					    len));
+		for (int d = 0; d < 2; d++) {
+			memset(&cu, 0, sizeof(cu));
+			memcpy(cu.chain_hash, chain, 32);
+			cu.scid = ca.scid;
+			cu.timestamp = test_now - 1000 + i % 500;
+			cu.message_flags = 1;
+			cu.channel_flags = (uint8_t)d;
+			cu.htlc_maximum_msat = 1000;
+			len = gossip_chan_upd_write(m, sizeof(m), &cu);
+			CHECK(gossip_store_put_upd(
+				s, ca.scid, d, cu.timestamp,
+				gossip_chan_upd_checksum(m, len), 1, m, len));
+		}
+	}
+	for (unsigned k = 0; k < nodes; k++) {
+		struct gossip_node_ann na;
+		size_t len;
+
+		memset(&na, 0, sizeof(na));
+		na.timestamp = test_now - 500;
+		node_id(na.node_id, k);
+		len = gossip_node_ann_write(m, sizeof(m), &na);
+		CHECK(gossip_store_put_node(s, na.node_id, na.timestamp, m,
+					    len));
+	}
+	CHECK(gossip_store_commit(s));
+	gossip_store_free(s);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 33);
+}
+
+/* Item: "large query_short_channel_ids answers skip node_announcements"
+ * (the sent set had 4,096 slots and 64 probes). */
+static void test_query_8000(void)
+{
+	enum { NODES = 6000, CHANNELS = 8000 };
+	char *dir = tmpdir_new();
+	struct gossip *g;
+	struct peer *q = double_new(0xc1);
+	struct gossip_query_scids qs;
+	static uint8_t m[65535];
+	uint64_t *scids = calloc(CHANNELS, sizeof(uint64_t));
+	uint8_t (*seen)[33] = calloc(2 * CHANNELS, 33);
+	size_t len, nseen = 0, chans = 0, upds = 0, unique = 0;
+	bool ended = false;
+
+	test_now = 1767225600;
+	store_graph(dir, NODES, CHANNELS);
+	g = mgr_new(dir);
+	gossip_peer_connected(g, q);
+	double_clear(q);
+	for (unsigned i = 0; i < CHANNELS; i++)
+		scids[i] = scid_of(i);
+	memcpy(qs.chain_hash, chain, 32);
+	qs.num_scids = CHANNELS;
+	qs.scids = scids;
+	qs.flags = NULL;
+	len = gossip_query_scids_write(m, sizeof(m), &qs);
+	CHECK(len <= 65535);
+	CHECK(gossip_handle_msg(g, q, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 100000 && !ended; i++) {
+		ev_run(loop, EVRUN_ONCE);
+		ended = double_count(q, GOSSIP_REPLY_SHORT_CHANNEL_IDS_END);
+	}
+	CHECK(ended);
+	for (size_t k = 0; k < q->n; k++) {
+		struct gossip_node_ann na;
+		uint16_t t = be16_get(q->msgs[k]);
+		if (t == GOSSIP_CHANNEL_ANNOUNCEMENT)
+			chans++;
+		if (t == GOSSIP_CHANNEL_UPDATE)
+			upds++;
+		if (t != GOSSIP_NODE_ANNOUNCEMENT)
+			continue;
+		CHECK(gossip_node_ann_parse(&na, q->msgs[k], q->lens[k]) ==
+		      GOSSIP_OK);
+		if (nseen < 2 * CHANNELS)
+			memcpy(seen[nseen++], na.node_id, 33);
+	}
+	qsort(seen, nseen, 33, cmp_id);
+	for (size_t k = 0; k < nseen; k++)
+		if (!k || memcmp(seen[k], seen[k - 1], 33))
+			unique++;
+	CHECK(chans == CHANNELS && upds == 2 * CHANNELS);
+	/* Every node, each once. */
+	if (unique != NODES || nseen != NODES)
+		fprintf(stderr, "node_announcements: %zu sent, %zu unique, "
+			"%u nodes\n", nseen, unique, NODES);
+	CHECK(unique == NODES);
+	CHECK(nseen == NODES);
+	CHECK(q->closes == 0 && q->warns == 0);
+	gossip_peer_gone(g, q);
+	gossip_free(g);
+	double_free(q);
+	free(scids);
+	free(seen);
+	tmpdir_rm(dir);
+}
+
+int main(void)
+{
+	cn_crypto_init();
+	log_set_level(NULL, LOG_UNUSUAL);
+	loop = ev_loop_new(0);
+	memset(chain, 0x06, 32);
+	test_query_8000();
+	ev_loop_destroy(loop);
+	return check_exit();
+}
