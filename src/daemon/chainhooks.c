@@ -26,6 +26,7 @@ struct daemon_chain {
 	size_t bg_outstanding;
 	uint64_t bg_checked;
 	bool have_listener;
+	bool lost; /* CHAIN_LOST seen since the last CHAIN_SYNCED */
 	struct chain_events listener; /* block stream consumer (wallet) */
 };
 
@@ -122,6 +123,15 @@ static void bg_page(struct daemon_chain *dc)
 static void on_status(void *ctx, enum chain_status st, const char *cause)
 {
 	struct daemon_chain *dc = ctx;
+
+	/* Back after a loss: announcements refused or waiting meanwhile are
+	 * asked for again by a gossip sync (docs/gossip.md). */
+	if (st == CHAIN_LOST)
+		dc->lost = true;
+	if (st == CHAIN_SYNCED && dc->lost && dc->gossip) {
+		dc->lost = false;
+		gossip_resync(dc->gossip, "chain backend back");
+	}
 
 	if (st == CHAIN_SYNCED && !dc->bg_started && dc->gossip &&
 	    gossip_unverified_channels(dc->gossip)) {

@@ -48,6 +48,7 @@ struct coldnode {
 
 	struct peer_mgr *peers; /* NULL until the node id is known */
 	struct gossip *gossip;  /* BOLT 7 graph; NULL if its store failed */
+	bool gossip_sv_was_active, gossip_sv_lost; /* resync on return */
 	/* Our node_announcement, made in ACTIVE; NULL: nothing to announce
 	 * (no --alias, no public --listen address) or no gossip. */
 	struct daemon_announce *announce;
@@ -492,6 +493,16 @@ static void sv_changed(void *arg, struct supervisor *sv)
 	/* Our node_announcement needs a signature: made only in ACTIVE. */
 	if (cn->announce)
 		daemon_announce_sv_changed(cn->announce);
+	/* Signer back after a loss: gossip missed meanwhile is synced again
+	 * (docs/gossip.md, "When the sync runs again"). */
+	if (cn->gossip) {
+		bool active = sv_get_state(sv) == SV_ACTIVE;
+		if (active && cn->gossip_sv_lost)
+			gossip_resync(cn->gossip, "signer back");
+		if (active)
+			cn->gossip_sv_was_active = true;
+		cn->gossip_sv_lost = !active && cn->gossip_sv_was_active;
+	}
 	if (cn->rpc)
 		rpc_node_state_changed(cn->rpc);
 	/* systemd's STATUS= line: "SAFE_MODE: signer lost: ...". */
@@ -648,6 +659,7 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
+	gc.resync_interval = cn->cfg->gossip_historicalsyncinterval;
 	if (cn->chain_hooks)
 		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);

@@ -35,6 +35,9 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->sync_timeout = 60;
 	cfg->max_unverified = 200000;
 	cfg->max_pending_checks = 10000;
+	cfg->resync_interval = 3600;
+	cfg->resync_retry = 60;
+	cfg->sync_checks_low = 500;
 }
 
 uint32_t gossip_now(const struct gossip *g)
@@ -93,12 +96,12 @@ bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len)
  * pace or relay loop, a query being answered).  So every entry point
  * brackets its work with enter/leave, and peers are freed only when the
  * outermost one leaves. */
-static void enter(struct gossip *g)
+void gossip_enter(struct gossip *g)
 {
 	g->depth++;
 }
 
-static void leave(struct gossip *g)
+void gossip_leave(struct gossip *g)
 {
 	assert(g->depth > 0);
 	if (--g->depth)
@@ -177,12 +180,18 @@ static void held_release(struct gossip *g, uint64_t scid)
 	}
 }
 
+static ssize_t check_find(const struct gossip *g, uint64_t scid);
+
 static void held_expire(struct gossip *g)
 {
 	double now = ev_now(g->loop);
 
 	for (size_t i = 0; i < g->num_held;) {
-		if (now - g->held[i].since >= g->cfg.hold_time) {
+		/* Its announcement waits for a funding check: the channel is
+		 * coming (or its failure drops these), so the update waits
+		 * with it instead of being lost. */
+		if (now - g->held[i].since >= g->cfg.hold_time &&
+		    check_find(g, g->held[i].scid) < 0) {
 			/* Held briefly, then dropped. */
 			g->rejects[GOSSIP_REJ_UNKNOWN_CHANNEL]++;
 			held_remove(g, i);
@@ -203,6 +212,20 @@ static ssize_t check_find(const struct gossip *g, uint64_t scid)
 		if (g->checks[i].scid == scid)
 			return (ssize_t)i;
 	return -1;
+}
+
+/* Held updates arrive from every peer that has them: one copy each.  Only
+ * byte-identical ones are merged: a different update for the same channel
+ * cannot be judged before its announcement (a forger's could otherwise
+ * push the real one out).  True if @msg is held already. */
+static bool held_dup(const struct gossip *g, uint64_t scid,
+		     const uint8_t *msg, size_t len)
+{
+	for (size_t i = 0; i < g->num_held; i++)
+		if (g->held[i].scid == scid && g->held[i].len == len &&
+		    !memcmp(g->held[i].msg, msg, len))
+			return true;
+	return false;
 }
 
 static void check_hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
@@ -322,6 +345,8 @@ static enum gossip_reason handle_chan_ann(struct gossip *g,
 					    g->num_checks);
 				g->checks_log_next = ev_now(g->loop) + 60;
 			}
+			/* Not lost: a sync soon asks for it again by scid. */
+			gossip_sync_refused(g);
 			return GOSSIP_REJ_CHECKS_FULL;
 		}
 		utxo = g->cfg.chain.check_utxo(g->cfg.chain.arg, ca.scid,
@@ -378,8 +403,15 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 		/* BOLT 7: "if the short_channel_id does NOT match a previous
 		 * channel_announcement ... MUST ignore".  It may be racing
 		 * its announcement, so hold it a little first. */
-		if (g->num_held >= g->cfg.hold_max || len > HOLD_MAX_LEN)
+		if (len > HOLD_MAX_LEN)
 			return GOSSIP_REJ_UNKNOWN_CHANNEL;
+		if (held_dup(g, cu.scid, msg, len))
+			return GOSSIP_IGN_DUPLICATE;
+		if (g->num_held >= g->cfg.hold_max) {
+			/* Full: a sync fetches it again once there is room. */
+			gossip_sync_refused(g);
+			return GOSSIP_REJ_UNKNOWN_CHANNEL;
+		}
 		hold(g, cu.scid, msg, len);
 		return GOSSIP_IGN_HELD;
 	}
@@ -552,9 +584,9 @@ enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
 
 	if (g->failed)
 		return GOSSIP_REJ_STORE;
-	enter(g);
+	gossip_enter(g);
 	r = dispatch(g, gp, msg, len);
-	leave(g);
+	gossip_leave(g);
 	if (r < GOSSIP_REJ_TRUNCATED) {
 		g->handled[r]++;
 		return r;
@@ -653,7 +685,7 @@ void gossip_peer_connected(struct gossip *g, struct peer *p)
 
 	if (!gp)
 		abort();
-	enter(g);
+	gossip_enter(g);
 	gp->g = g;
 	gp->p = p;
 	memcpy(gp->id, ops->node_id(p), 33);
@@ -674,7 +706,7 @@ void gossip_peer_connected(struct gossip *g, struct peer *p)
 	len = gossip_ts_filter_write(g->buf, sizeof(g->buf), &f);
 	gossip_send(gp, g->buf, len);
 	gossip_sync_maybe_start(g);
-	leave(g);
+	gossip_leave(g);
 }
 
 void gossip_peer_gone(struct gossip *g, struct peer *p)
@@ -683,7 +715,7 @@ void gossip_peer_gone(struct gossip *g, struct peer *p)
 
 	if (!gp)
 		return;
-	enter(g);
+	gossip_enter(g);
 	for (pp = &g->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == gp) {
 			*pp = gp->next;
@@ -700,7 +732,7 @@ void gossip_peer_gone(struct gossip *g, struct peer *p)
 	g->dead = gp;
 	gossip_relay_trim(g);
 	gossip_sync_maybe_start(g);
-	leave(g);
+	gossip_leave(g);
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -710,11 +742,11 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct gossip *g = w->data;
 	bool more = false;
 
-	enter(g);
+	gossip_enter(g);
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next)
 		if (!gp->gone)
 			more |= gossip_sync_pace(gp, g->cfg.pace_budget);
-	leave(g);
+	gossip_leave(g);
 	commit_now(g);
 	if (!more)
 		ev_timer_stop(loop, w);
@@ -731,7 +763,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct gossip *g = w->data;
 	double now = ev_now(loop);
 
-	enter(g);
+	gossip_enter(g);
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
 		if (!gp->gone && gp->has_filter && now >= gp->next_flush) {
 			gp->next_flush = now + g->cfg.flush_interval;
@@ -739,26 +771,33 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	gossip_relay_trim(g);
-	if (g->syncing && now > g->syncing->sync_deadline)
-		gossip_sync_abandon(g, g->syncing, "timed out");
-	gossip_sync_maybe_start(g);
+	gossip_sync_tick(g);
 	held_expire(g);
 	/* Full buckets are forgotten once a minute: O(active buckets). */
 	if (++g->ticks % 60 == 0)
 		gossip_rl_sweep(g->rl, (double)gossip_now(g));
-	leave(g);
+	gossip_leave(g);
 }
 
 size_t gossip_prune_now(struct gossip *g)
 {
-	uint32_t now = gossip_now(g);
+	uint32_t now = gossip_now(g), upto = now;
 	size_t n;
 
-	if (g->failed || now < GOSSIP_STALE_SECS)
+	/* Stale as of the last completed sync, not as of now: after two
+	 * weeks offline (or a clock jump) the fresh updates of live
+	 * channels are still on their way, and deleting those channels
+	 * first would refuse the updates as unknown.  Never synced: no
+	 * evidence that anything is stale. */
+	if (g->synced_at < upto)
+		upto = g->synced_at;
+	if (g->failed || upto < GOSSIP_STALE_SECS)
 		return 0;
-	/* BOLT 7: "if a channel's latest channel_updates timestamp is older
-	 * than two weeks (1209600 seconds): MAY prune the channel." */
-	n = gossip_store_prune(g->store, now - GOSSIP_STALE_SECS,
+	/* BOLT 7: "if the timestamp of the latest channel_update in either
+	 * direction is older than two weeks (1209600 seconds): MAY prune
+	 * the channel" -- "the oldest channel_update is used to prune the
+	 * channel since both sides need to be active". */
+	n = gossip_store_prune(g->store, upto - GOSSIP_STALE_SECS,
 			       g->cfg.prune_batch);
 	commit_now(g);
 	if (n)
@@ -812,9 +851,20 @@ struct gossip *gossip_new(struct ev_loop *loop, const struct gossip_config *cfg,
 		return NULL;
 	}
 	if (gossip_store_meta_get(g->store, &synced_at, "synced_at") &&
-	    synced_at > 0 &&
-	    (int64_t)gossip_now(g) - synced_at < GOSSIP_SYNC_FRESH_SECS)
+	    synced_at > 0 && synced_at <= UINT32_MAX)
+		g->synced_at = (uint32_t)synced_at;
+	g->sstats.last_completed = g->synced_at;
+	if (g->synced_at &&
+	    (int64_t)gossip_now(g) - g->synced_at < GOSSIP_SYNC_FRESH_SECS) {
+		/* Recent: the next sync when the periodic one is due. */
 		g->synced = true;
+		if (cfg->resync_interval > 0)
+			g->next_sync = ev_now(loop) + cfg->resync_interval -
+				       ((int64_t)gossip_now(g) - g->synced_at);
+	} else {
+		g->sync_due = true;
+		g->sync_round = 1;
+	}
 	g->rl = gossip_rl_new(cfg->update_burst, cfg->update_interval);
 	g->keys = gossip_keycache_new();
 	{
@@ -903,7 +953,7 @@ void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r)
 		return;
 	h = g->checks[i];
 	g->checks[i] = g->checks[--g->num_checks];
-	enter(g);
+	gossip_enter(g);
 	switch (r) {
 	case GOSSIP_UTXO_BAD:
 	case GOSSIP_UTXO_PENDING: /* not an answer: programmer error */
@@ -932,7 +982,9 @@ void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r)
 		break;
 	}
 	free(h.msg);
-	leave(g);
+	/* Room for more: a sync waiting for checks goes on. */
+	gossip_sync_absorbed(g);
+	gossip_leave(g);
 }
 
 size_t gossip_pending_checks(const struct gossip *g)
@@ -1024,6 +1076,21 @@ uint64_t gossip_unverified_channels(struct gossip *g)
 bool gossip_synced(const struct gossip *g)
 {
 	return g->synced;
+}
+
+void gossip_get_sync_stats(const struct gossip *g,
+			   struct gossip_sync_stats *out)
+{
+	const struct gossip_peer *gp = g->syncing;
+
+	*out = g->sstats;
+	out->phase = !gp ? GOSSIP_SYNC_IDLE
+		   : gp->sync == GSYNC_RANGE ? GOSSIP_SYNC_RANGE
+		   : gp->sync_waiting ? GOSSIP_SYNC_WAITING
+				      : GOSSIP_SYNC_QUERYING;
+	out->next_in = 0;
+	if (g->next_sync > ev_now(g->loop))
+		out->next_in = g->next_sync - ev_now(g->loop);
 }
 
 void gossip_get_stats(const struct gossip *g, struct gossip_stats *out)

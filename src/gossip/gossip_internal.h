@@ -11,8 +11,9 @@
 #include <ev.h>
 
 #define GOSSIP_SUB "GOSP"
-/* BOLT 7: "if a channel's latest channel_updates timestamp is older than
- * two weeks (1209600 seconds): MAY prune the channel." */
+/* BOLT 7: "if the timestamp of the latest channel_update in either
+ * direction is older than two weeks (1209600 seconds): MAY prune the
+ * channel." */
 #define GOSSIP_STALE_SECS 1209600
 /* CLN's timestamp_reasonable: at most a day ahead of our clock. */
 #define GOSSIP_FUTURE_SECS 86400
@@ -87,8 +88,13 @@ struct gossip_peer {
 	uint64_t *want_scids, *want_flags;
 	size_t num_want, want_cap, want_sent;
 	bool scid_query_out;
+	/* Next query held back while funding checks are queued. */
+	bool sync_waiting;
 	double sync_deadline;
-	bool sync_tried;
+	/* Round of our syncs this peer was last tried in (0: never), and
+	 * when: rounds go to the peer least recently synced with. */
+	unsigned sync_round;
+	double sync_last;
 
 	/* Flood accounting. */
 	double flood_start;
@@ -139,7 +145,23 @@ struct gossip {
 	unsigned ticks;
 
 	uint64_t rejects[GOSSIP_NUM_REASONS];
+	/* A sync completed (this run, or recently before a restart). */
 	bool synced;
+	/* Sync rounds (sync.c): a round asks one peer at a time until one
+	 * completes.  sync_due: a round is open; next_sync: when the next
+	 * opens (periodic, or soon after refusals); sync_again: one more
+	 * after the running one (a return happened meanwhile). */
+	bool sync_due, sync_again;
+	unsigned sync_round;
+	double next_sync;
+	double round_retry; /* every peer failed this round: retry then */
+	/* Wall clock of the last completed sync (persisted as synced_at):
+	 * the prune cutoff is two weeks before it, never before now. */
+	uint32_t synced_at;
+	/* Announcements refused for capacity since the running sync began
+	 * (they are asked for again by a sync soon after). */
+	uint64_t refused_capacity;
+	struct gossip_sync_stats sstats;
 	double cap_log_next; /* ev_now before which the cap is not logged */
 
 	struct gossip_peer *peers;
@@ -179,6 +201,10 @@ enum gossip_reason gossip_chan_ann_check_sigs_kc(
 	const struct gossip_chan_ann *ca);
 
 uint32_t gossip_now(const struct gossip *g);
+/* Bracket work that may send (a failed send frees its peer): peers are
+ * freed when the outermost bracket leaves. */
+void gossip_enter(struct gossip *g);
+void gossip_leave(struct gossip *g);
 /* Called after every store write: commit now or arm the batch timer.
  * Returns false (and stops gossip) on a store failure. */
 bool gossip_wrote(struct gossip *g, bool ok);
@@ -198,6 +224,14 @@ enum gossip_reason gossip_sync_handle(struct gossip *g,
 				      struct gossip_peer *gp,
 				      const uint8_t *msg, size_t len);
 void gossip_sync_maybe_start(struct gossip *g);
+/* Once a second: opens a due round, times out a silent peer, resumes a
+ * sync waiting for funding checks. */
+void gossip_sync_tick(struct gossip *g);
+/* Funding checks were answered: a waiting sync may go on. */
+void gossip_sync_absorbed(struct gossip *g);
+/* Something was refused for capacity (checks or hold queue full): ask a
+ * sync to fetch it again soon. */
+void gossip_sync_refused(struct gossip *g);
 void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
 			 const char *why);
 /* Runs answer jobs for @gp within @budget bytes; true if work remains. */

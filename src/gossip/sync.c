@@ -55,6 +55,8 @@ static void want_add(struct gossip_peer *gp, uint64_t scid, uint64_t flags)
 
 static void sync_done(struct gossip *g, struct gossip_peer *gp)
 {
+	double now = ev_now(g->loop);
+
 	gp->sync = GSYNC_DONE;
 	g->syncing = NULL;
 	log_info(GOSSIP_SUB, "graph sync done: asked for %zu channels",
@@ -63,14 +65,39 @@ static void sync_done(struct gossip *g, struct gossip_peer *gp)
 	free(gp->want_flags);
 	gp->want_scids = gp->want_flags = NULL;
 	gp->num_want = gp->want_cap = gp->want_sent = 0;
+	g->sstats.completed++;
+	g->synced_at = gossip_now(g);
+	g->sstats.last_completed = g->synced_at;
+	g->sync_due = false;
+	g->next_sync = g->cfg.resync_interval > 0
+			       ? now + g->cfg.resync_interval
+			       : 0;
+	/* Refused for capacity meanwhile, or a return while it ran: what
+	 * went missing is asked for again (by scid) soon. */
+	if (g->refused_capacity || g->sync_again) {
+		double soon = now + (g->sync_again ? 0 : g->cfg.resync_retry);
+		if (!g->next_sync || soon < g->next_sync)
+			g->next_sync = soon;
+	}
+	g->sync_again = false;
+	g->refused_capacity = 0;
 	if (!gossip_wrote(g, gossip_store_meta_set(g->store, "synced_at",
-						   gossip_now(g))))
+						   g->synced_at)))
 		return;
 	if (!g->synced) {
 		g->synced = true;
 		if (g->cbs && g->cbs->synced)
 			g->cbs->synced(g->cbarg);
 	}
+}
+
+/* Our next query may go while the funding checks it causes can be taken
+ * in: each channel asked for is one check, and past max_pending_checks
+ * announcements are refused. */
+static bool can_absorb(const struct gossip *g)
+{
+	return !g->cfg.chain.check_utxo ||
+	       g->num_checks <= g->cfg.sync_checks_low;
 }
 
 /* Next query_short_channel_ids, or done. */
@@ -83,6 +110,13 @@ static void send_next_query(struct gossip *g, struct gossip_peer *gp)
 		sync_done(g, gp);
 		return;
 	}
+	if (!can_absorb(g)) {
+		if (!gp->sync_waiting)
+			g->sstats.waits++;
+		gp->sync_waiting = true;
+		return;
+	}
+	gp->sync_waiting = false;
 	if (n > SCIDS_PER_QUERY)
 		n = SCIDS_PER_QUERY;
 	memcpy(q.chain_hash, g->cfg.chain_hash, 32);
@@ -93,7 +127,21 @@ static void send_next_query(struct gossip *g, struct gossip_peer *gp)
 	gp->want_sent += n;
 	gp->scid_query_out = true;
 	gp->sync_deadline = ev_now(g->loop) + g->cfg.sync_timeout;
+	g->sstats.scid_queries++;
+	g->sstats.scids_asked += n;
 	gossip_send(gp, g->buf, len);
+}
+
+void gossip_sync_absorbed(struct gossip *g)
+{
+	struct gossip_peer *gp = g->syncing;
+
+	if (gp && gp->sync == GSYNC_SCIDS && gp->sync_waiting &&
+	    !gp->scid_query_out && can_absorb(g)) {
+		gossip_enter(g);
+		send_next_query(g, gp);
+		gossip_leave(g);
+	}
 }
 
 static void start_sync(struct gossip *g, struct gossip_peer *gp)
@@ -101,10 +149,13 @@ static void start_sync(struct gossip *g, struct gossip_peer *gp)
 	size_t len;
 
 	gp->sync = GSYNC_RANGE;
-	gp->sync_tried = true;
+	gp->sync_round = g->sync_round;
+	gp->sync_last = ev_now(g->loop);
+	gp->sync_waiting = false;
 	gp->range_prev_first = 0;
 	gp->range_scids = 0;
 	g->syncing = gp;
+	g->sstats.rounds++;
 	memcpy(gp->my_qcr.chain_hash, g->cfg.chain_hash, 32);
 	gp->my_qcr.first_blocknum = 0;
 	gp->my_qcr.number_of_blocks = UINT32_MAX;
@@ -116,16 +167,86 @@ static void start_sync(struct gossip *g, struct gossip_peer *gp)
 	gossip_send(gp, g->buf, len);
 }
 
+/* A new round: every peer may be asked again. */
+static void open_round(struct gossip *g, const char *why)
+{
+	g->sync_due = true;
+	g->sync_round++;
+	g->round_retry = 0;
+	log_debug(GOSSIP_SUB, "graph sync round %u: %s", g->sync_round, why);
+}
+
 void gossip_sync_maybe_start(struct gossip *g)
 {
-	if (g->syncing || g->synced || g->failed)
+	struct gossip_peer *best = NULL;
+	bool any = false;
+
+	if (g->syncing || g->failed || !g->sync_due)
 		return;
+	/* lnd's historical sync goes to one peer; rotating to the one least
+	 * recently synced with spreads it (and a lying peer is not asked
+	 * every time). */
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
-		if (!gp->sync_tried) {
-			start_sync(g, gp);
-			return;
-		}
+		if (gp->gone)
+			continue;
+		any = true;
+		if (gp->sync_round == g->sync_round)
+			continue;
+		if (!best || gp->sync_last < best->sync_last)
+			best = gp;
 	}
+	if (best) {
+		start_sync(g, best);
+		return;
+	}
+	/* Every peer failed this round: a new one after resync_retry. */
+	if (any && !g->round_retry)
+		g->round_retry = ev_now(g->loop) + g->cfg.resync_retry;
+}
+
+void gossip_sync_tick(struct gossip *g)
+{
+	double now = ev_now(g->loop);
+	struct gossip_peer *gp = g->syncing;
+
+	if (gp && gp->sync_waiting) {
+		/* Waiting on our own checks is not the peer's silence. */
+		gp->sync_deadline = now + g->cfg.sync_timeout;
+		gossip_sync_absorbed(g);
+	} else if (gp && now > gp->sync_deadline) {
+		gossip_sync_abandon(g, gp, "timed out");
+	}
+	if (!g->sync_due && g->next_sync && now >= g->next_sync)
+		open_round(g, g->synced ? "periodic" : "first");
+	else if (g->sync_due && g->round_retry && now >= g->round_retry)
+		open_round(g, "retry: every peer failed");
+	gossip_sync_maybe_start(g);
+}
+
+void gossip_resync(struct gossip *g, const char *why)
+{
+	if (g->failed)
+		return;
+	log_info(GOSSIP_SUB, "graph sync requested: %s", why);
+	if (g->syncing)
+		g->sync_again = true;
+	else
+		open_round(g, why);
+	gossip_enter(g);
+	gossip_sync_maybe_start(g);
+	gossip_leave(g);
+}
+
+void gossip_sync_refused(struct gossip *g)
+{
+	double soon = ev_now(g->loop) + g->cfg.resync_retry;
+
+	g->refused_capacity++;
+	g->sstats.refused_capacity++;
+	/* Not syncing: the refused came by relay; a sync soon fetches it. */
+	if (!g->syncing && !g->sync_due &&
+	    (!g->next_sync || soon < g->next_sync))
+		g->next_sync = soon;
 }
 
 void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
@@ -134,8 +255,15 @@ void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
 	log_info(GOSSIP_SUB, "graph sync with a peer abandoned: %s", why);
 	gp->sync = GSYNC_FAILED;
 	gp->scid_query_out = false;
-	if (g->syncing == gp)
+	gp->sync_waiting = false;
+	free(gp->want_scids);
+	free(gp->want_flags);
+	gp->want_scids = gp->want_flags = NULL;
+	gp->num_want = gp->want_cap = gp->want_sent = 0;
+	if (g->syncing == gp) {
 		g->syncing = NULL;
+		g->sstats.failed++;
+	}
 }
 
 /* What we want of one channel the peer has, given its update times. */
@@ -151,11 +279,19 @@ static uint64_t want_flags(struct gossip *g, struct gossip_peer *gp,
 	if (!found)
 		return GOSSIP_QF_CHAN_ANN | GOSSIP_QF_UPD_1 | GOSSIP_QF_UPD_2 |
 		       GOSSIP_QF_NODE_1 | GOSSIP_QF_NODE_2;
-	if (!ts)
-		return 0;
-	for (int d = 0; d < 2; d++)
-		if (ts[d] && (!sc.has_upd[d] || ts[d] > sc.ts[d]))
-			f |= d ? GOSSIP_QF_UPD_2 : GOSSIP_QF_UPD_1;
+	if (ts) {
+		for (int d = 0; d < 2; d++)
+			if (ts[d] && (!sc.has_upd[d] || ts[d] > sc.ts[d]))
+				f |= d ? GOSSIP_QF_UPD_2 : GOSSIP_QF_UPD_1;
+	}
+	/* A node_announcement missed (refused, lost with a pruned channel):
+	 * asked for with the channel's query flags. */
+	for (int k = 0; k < 2; k++) {
+		uint32_t nts;
+		if (gossip_store_get_node(g->store, &nts,
+					  k ? sc.node_id_2 : sc.node_id_1) == 0)
+			f |= k ? GOSSIP_QF_NODE_2 : GOSSIP_QF_NODE_1;
+	}
 	return f;
 }
 
