@@ -119,6 +119,11 @@ static void send_next_query(struct gossip *g, struct gossip_peer *gp)
 	gp->sync_waiting = false;
 	if (n > SCIDS_PER_QUERY)
 		n = SCIDS_PER_QUERY;
+	/* Never more new channels than can wait for their checks. */
+	if (g->cfg.chain.check_utxo &&
+	    g->cfg.max_pending_checks > g->cfg.sync_checks_low &&
+	    n > g->cfg.max_pending_checks - g->cfg.sync_checks_low)
+		n = g->cfg.max_pending_checks - g->cfg.sync_checks_low;
 	memcpy(q.chain_hash, g->cfg.chain_hash, 32);
 	q.num_scids = n;
 	q.scids = gp->want_scids + gp->want_sent;

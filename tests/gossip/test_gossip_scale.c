@@ -6,6 +6,7 @@
  * looked at when answering), so the test spends its time answering, not
  * signing. */
 #include "../common/check.h"
+#include "gtest_sign.h"
 #include "gtest_util.h"
 #include "test_peer_double.h"
 #include "gossip/store.h"
@@ -181,6 +182,131 @@ static void test_query_8000(void)
 	tmpdir_rm(dir);
 }
 
+/* ---- the first sync with a chain source that answers slowly ---- */
+
+/* A chain source double: every check is PENDING, answered OK by a timer
+ * a few at a time (a backend fetching one block per check). */
+struct slow_chain {
+	struct gossip *g;
+	uint64_t *pending;
+	size_t n, cap, per_tick, max_seen, asked;
+	ev_timer t;
+};
+
+static enum gossip_utxo slow_check(void *arg, uint64_t scid,
+				   const uint8_t k1[33], const uint8_t k2[33])
+{
+	struct slow_chain *sc = arg;
+
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 256;
+		sc->pending = realloc(sc->pending, sc->cap * sizeof(uint64_t));
+	}
+	sc->pending[sc->n++] = scid;
+	sc->asked++;
+	if (sc->n > sc->max_seen)
+		sc->max_seen = sc->n;
+	return GOSSIP_UTXO_PENDING;
+}
+
+static void slow_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct slow_chain *sc = w->data;
+
+	for (size_t k = 0; k < sc->per_tick && sc->n; k++) {
+		uint64_t scid = sc->pending[0];
+		memmove(sc->pending, sc->pending + 1,
+			--sc->n * sizeof(uint64_t));
+		gossip_utxo_done(sc->g, scid, GOSSIP_UTXO_OK);
+	}
+}
+
+/* Item: "with a chain backend the first sync keeps only a fraction of
+ * the graph".  B checks every announcement (at most 200 waiting, 5
+ * answered per 2 ms); A has 1,500 channels.  B's queries wait while the
+ * checks are queued, nothing is refused, and B ends with A's graph,
+ * channels and updates. */
+static void test_sync_paced_by_checks(void)
+{
+	char *da = tmpdir_new(), *db = tmpdir_new();
+	struct gossip_config cfg;
+	struct gossip *A, *B;
+	struct peer *pa = double_new(0x2a), *pb = double_new(0x2b);
+	struct gengraph_params p;
+	struct gmsgs graph = { 0 };
+	struct slow_chain sc = { .per_tick = 5 };
+	struct gossip_sync_stats st;
+	uint64_t an, ac, au, bn = 0, bc = 0, bu = 0;
+
+	gengraph_params_small(&p);
+	p.nodes = 300;
+	p.channels = 1500;
+	memcpy(p.chain_hash, chain, 32);
+	test_now = p.now;
+	CHECK(gengraph_run(&p, gmsgs_add, &graph));
+	A = mgr_new(da);
+	for (size_t j = 0; j < graph.n; j++)
+		gossip_handle_msg(A, NULL, graph.m[j], graph.len[j]);
+	gossip_commit(A);
+	gossip_counts(A, &an, &ac, &au);
+	CHECK(ac == p.channels && au == 2 * p.channels && an == p.nodes);
+
+	double_gossip_config(&cfg, db, chain, test_clock);
+	cfg.pace_interval = 0.001;
+	cfg.flush_interval = 0.01;
+	cfg.max_pending_checks = 200;
+	cfg.sync_checks_low = 50;
+	cfg.chain.check_utxo = slow_check;
+	cfg.chain.arg = &sc;
+	B = gossip_new(loop, &cfg, NULL, NULL);
+	sc.g = B;
+	ev_timer_init(&sc.t, slow_tick, 0.002, 0.002);
+	sc.t.data = &sc;
+	ev_timer_start(loop, &sc.t);
+
+	gossip_peer_connected(A, pb);
+	gossip_peer_connected(B, pa);
+	for (double end = ev_time() + 30; ev_time() < end;) {
+		size_t moved = double_pump(pb, B, pa) + double_pump(pa, A, pb);
+		gossip_counts(B, &bn, &bc, &bu);
+		if (!moved && gossip_synced(B) && bc == ac && bu == au &&
+		    bn == an)
+			break;
+		ev_run(loop, moved ? EVRUN_NOWAIT : EVRUN_ONCE);
+	}
+	gossip_get_sync_stats(B, &st);
+	if (bc != ac || bu != au || bn != an)
+		fprintf(stderr, "paced sync: B has %llu/%llu/%llu of "
+			"%llu/%llu/%llu; refused %llu, waits %llu\n",
+			(unsigned long long)bn, (unsigned long long)bc,
+			(unsigned long long)bu, (unsigned long long)an,
+			(unsigned long long)ac, (unsigned long long)au,
+			(unsigned long long)gossip_rejects(
+				B, GOSSIP_REJ_CHECKS_FULL),
+			(unsigned long long)st.waits);
+	CHECK(bc == ac && bu == au && bn == an);
+	CHECK(gossip_unverified_channels(B) == 0);
+	/* Paced: never more waiting than the node takes, none refused,
+	 * no update lost waiting for its channel's check. */
+	CHECK(sc.max_seen <= cfg.max_pending_checks);
+	CHECK(gossip_rejects(B, GOSSIP_REJ_CHECKS_FULL) == 0);
+	CHECK(gossip_rejects(B, GOSSIP_REJ_UNKNOWN_CHANNEL) == 0);
+	CHECK(st.waits > 0 && st.completed == 1);
+	CHECK(sc.asked == ac);
+	CHECK(pa->closes == 0 && pb->closes == 0);
+	ev_timer_stop(loop, &sc.t);
+	gossip_peer_gone(A, pb);
+	gossip_peer_gone(B, pa);
+	gossip_free(A);
+	gossip_free(B);
+	double_free(pa);
+	double_free(pb);
+	free(sc.pending);
+	gmsgs_free(&graph);
+	tmpdir_rm(da);
+	tmpdir_rm(db);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -188,6 +314,7 @@ int main(void)
 	loop = ev_loop_new(0);
 	memset(chain, 0x06, 32);
 	test_query_8000();
+	test_sync_paced_by_checks();
 	ev_loop_destroy(loop);
 	return check_exit();
 }
