@@ -160,6 +160,9 @@ static void held_remove(struct gossip *g, size_t i)
 static enum gossip_reason handle_chan_upd(struct gossip *g,
 					  struct gossip_peer *from,
 					  const uint8_t *msg, size_t len);
+static enum gossip_reason handle_node_ann(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len);
 
 /* The channel just arrived: its held updates go through the checks now,
  * without their sender (who may be gone). */
@@ -170,7 +173,9 @@ static void held_release(struct gossip *g, uint64_t scid)
 			struct gossip_held h = g->held[i];
 			enum gossip_reason r;
 			g->held[i] = g->held[--g->num_held];
-			r = handle_chan_upd(g, NULL, h.msg, h.len);
+			r = be16_get(h.msg) == GOSSIP_NODE_ANNOUNCEMENT
+				    ? handle_node_ann(g, NULL, h.msg, h.len)
+				    : handle_chan_upd(g, NULL, h.msg, h.len);
 			if (r >= GOSSIP_REJ_TRUNCATED)
 				g->rejects[r]++;
 			free(h.msg);
@@ -455,6 +460,52 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 	return GOSSIP_OK;
 }
 
+/* A channel_announcement waiting for its check that names @node_id: its
+ * scid in *@scid.  (Offsets: BOLT 7, node_id_1 at 300 + flen.) */
+static bool pending_names_node(const struct gossip *g,
+			       const uint8_t node_id[33], uint64_t *scid)
+{
+	for (size_t i = 0; i < g->num_checks; i++) {
+		const struct gossip_held *c = &g->checks[i];
+		size_t off = 300 + (size_t)be16_get(c->msg + 258);
+		if (c->len < off + 66)
+			continue;
+		if (!memcmp(c->msg + off, node_id, 33) ||
+		    !memcmp(c->msg + off + 33, node_id, 33)) {
+			*scid = c->scid;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* BOLT 7: ignore a node_announcement whose node_id is "NOT previously known
+ * from a channel_announcement".  One known from an announcement still
+ * waiting for its funding check is held with it (released or dropped with
+ * it), else it would be lost: a query answer sends each node once. */
+static enum gossip_reason hold_node_ann(struct gossip *g,
+					const struct gossip_node_ann *na,
+					const uint8_t *msg, size_t len)
+{
+	uint64_t scid;
+	uint8_t h[32];
+
+	if (len > CHECK_MAX_LEN || !pending_names_node(g, na->node_id, &scid))
+		return GOSSIP_REJ_UNKNOWN_NODE;
+	if (held_dup(g, scid, msg, len))
+		return GOSSIP_IGN_DUPLICATE;
+	/* Checked now so a forger cannot fill the queue. */
+	gossip_sighash(h, msg, len);
+	if (!gossip_sig_ok_kc(g->keys, h, na->sig, na->node_id))
+		return GOSSIP_REJ_BAD_SIG;
+	if (g->num_held >= g->cfg.hold_max) {
+		gossip_sync_refused(g);
+		return GOSSIP_REJ_UNKNOWN_NODE;
+	}
+	hold(g, scid, msg, len);
+	return GOSSIP_IGN_HELD;
+}
+
 static enum gossip_reason handle_node_ann(struct gossip *g,
 					  struct gossip_peer *from,
 					  const uint8_t *msg, size_t len)
@@ -488,7 +539,7 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	    memcmp(na.node_id, g->own_id, 33) == 0)
 		found = 1;
 	if (!found)
-		return GOSSIP_REJ_UNKNOWN_NODE;
+		return hold_node_ann(g, &na, msg, len);
 	found = gossip_store_get_node(g->store, &old_ts, na.node_id);
 	if (found < 0)
 		return GOSSIP_REJ_STORE;

@@ -361,10 +361,24 @@ static void test_pending_checks(void)
 	len = tmake_upd(m, chain, base + (2 << 16), tdir(&a, &b),
 			test_now - 100, 1000, 1, &a);
 	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
-	/* OK: stored verified, its held update applied. */
+	/* So is a node_announcement of a node known only from a waiting
+	 * channel (a query answer sends each node once: refusing it would
+	 * lose it); once, however many peers send it; a node of no channel
+	 * at all is still refused. */
+	len = tmake_node(m, test_now - 50, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_DUPLICATE);
+	{
+		struct tkey d;
+		tkey_init(&d, 0x3d);
+		len = tmake_node(m, test_now - 50, &d);
+		CHECK(gossip_handle_msg(g, x, m, len) ==
+		      GOSSIP_REJ_UNKNOWN_NODE);
+	}
+	/* OK: stored verified, its held update and node applied. */
 	gossip_utxo_done(g, base + (1 << 16), GOSSIP_UTXO_OK);
 	counts(g, &n, &ch, &u);
-	CHECK(ch == 1 && u == 1);
+	CHECK(ch == 1 && u == 1 && n == 1);
 	CHECK(gossip_unverified_channels(g) == 0);
 	/* BAD: dropped with its held update, counted. */
 	gossip_utxo_done(g, base + (2 << 16), GOSSIP_UTXO_BAD);
