@@ -47,7 +47,7 @@ static void *no_get(const struct peer *p) { return NULL; }
 static const uint8_t *no_id(const struct peer *p) { abort(); }
 
 static const struct gossip_peer_ops no_peers = {
-	no_send, no_warn, no_warn, no_set, no_get, no_id,
+	no_send, no_warn, no_warn, no_set, no_get, no_id, NULL,
 };
 
 struct inject {

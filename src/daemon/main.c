@@ -660,6 +660,9 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
 	gc.resync_interval = cn->cfg->gossip_historicalsyncinterval;
+	/* Bulk gossip stays well under the per-peer cap that drops a peer. */
+	if (gc.queue_high > cn->cfg->peer_maxbuffer / 4)
+		gc.queue_high = cn->cfg->peer_maxbuffer / 4;
 	if (cn->chain_hooks)
 		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);

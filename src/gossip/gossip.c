@@ -25,6 +25,8 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->flush_budget = 256 * 1024;
 	cfg->pace_interval = 0.05;
 	cfg->pace_budget = 64 * 1024;
+	cfg->queue_high = 256 * 1024;
+	cfg->queue_total = 32 * 1024 * 1024;
 	cfg->update_burst = 10;
 	cfg->update_interval = 60;
 	cfg->hold_time = 60;
@@ -788,15 +790,80 @@ void gossip_peer_gone(struct gossip *g, struct peer *p)
 
 /* ---- timers ---------------------------------------------------------- */
 
+/* Bytes queued to @gp's session (0 if the session layer does not say). */
+static size_t queued(const struct gossip_peer *gp)
+{
+	const struct gossip_peer_ops *ops = gp->g->cfg.peer_ops;
+
+	return !gp->gone && ops->queued ? ops->queued(gp->p) : 0;
+}
+
+size_t gossip_queued_total(const struct gossip *g)
+{
+	size_t total = 0;
+
+	for (const struct gossip_peer *gp = g->peers; gp; gp = gp->next)
+		total += queued(gp);
+	return total;
+}
+
+size_t gossip_send_budget(const struct gossip *g,
+			  const struct gossip_peer *gp, size_t want,
+			  size_t total)
+{
+	size_t q = queued(gp);
+
+	/* Whatever the socket drains: a peer reading at 300 KB/s gets 300
+	 * KB/s, its queue stays under queue_high (plus one message), and
+	 * all queues together under queue_total. */
+	if (q >= g->cfg.queue_high || total >= g->cfg.queue_total)
+		return 0;
+	if (want > g->cfg.queue_high - q)
+		want = g->cfg.queue_high - q;
+	if (want > g->cfg.queue_total - total)
+		want = g->cfg.queue_total - total;
+	return want;
+}
+
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gossip *g = w->data;
 	bool more = false;
+	size_t total, n = 0, k;
+	struct gossip_peer *gp, **order;
 
 	gossip_enter(g);
-	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next)
-		if (!gp->gone)
-			more |= gossip_sync_pace(gp, g->cfg.pace_budget);
+	total = gossip_queued_total(g);
+	for (gp = g->peers; gp; gp = gp->next)
+		n++;
+	order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order)
+		abort();
+	n = 0;
+	for (gp = g->peers; gp; gp = gp->next)
+		order[n++] = gp;
+	/* Under the total bound the first peers served would take it all:
+	 * start one further along the list each tick.  (Peers that go
+	 * meanwhile are only marked gone until gossip_leave.) */
+	k = n ? g->pace_turn++ % n : 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t before, budget;
+		gp = order[(k + i) % n];
+		if (gp->gone)
+			continue;
+		before = queued(gp);
+		budget = gossip_send_budget(g, gp, g->cfg.pace_budget, total);
+		if (!budget) {
+			/* Waiting for the socket: work remains. */
+			more |= gp->qcr_active || gp->qsi_active ||
+				gp->bf_active;
+			continue;
+		}
+		more |= gossip_sync_pace(gp, budget);
+		if (queued(gp) > before)
+			total += queued(gp) - before;
+	}
+	free(order);
 	gossip_leave(g);
 	commit_now(g);
 	if (!more)
@@ -817,8 +884,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	gossip_enter(g);
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
 		if (!gp->gone && gp->has_filter && now >= gp->next_flush) {
-			gp->next_flush = now + g->cfg.flush_interval;
-			gossip_relay_flush(gp, g->cfg.flush_budget);
+			size_t b = gossip_send_budget(
+				g, gp, g->cfg.flush_budget,
+				gossip_queued_total(g));
+			/* A full queue: try again in a second. */
+			gp->next_flush = now + (b ? g->cfg.flush_interval : 1);
+			if (b)
+				gossip_relay_flush(gp, b);
 		}
 	}
 	gossip_relay_trim(g);

@@ -306,6 +306,9 @@ struct gossip_peer_ops {
 	void (*set_user)(struct peer *p, void *user);
 	void *(*get_user)(const struct peer *p);
 	const uint8_t *(*node_id)(const struct peer *p); /* 33 bytes */
+	/* Bytes queued to @p and not yet taken by its socket; NULL: not
+	 * known (then answers are paced by pace_budget alone). */
+	size_t (*queued)(const struct peer *p);
 };
 const struct gossip_peer_ops *gossip_peer_ops_bolt1(void);
 
@@ -341,6 +344,14 @@ struct gossip_config {
 	size_t flush_budget;      /* relay bytes per peer per flush, 256 KiB */
 	double pace_interval;     /* answering queries: tick, default 0.05 s */
 	size_t pace_budget;       /* bytes per peer per tick, default 64 KiB */
+	/* Answers, backfill and relay go to a peer only while less than this
+	 * is queued to it (default 256 KiB): a slow reader gets what it
+	 * reads, and our pings wait behind at most this much. */
+	size_t queue_high;
+	/* ... and while less than this is queued to all peers together
+	 * (default 32 MiB): memory is bounded by it, not by peers x the
+	 * peer layer's send cap.  See docs/gossip.md for the bound. */
+	size_t queue_total;
 	unsigned update_burst;    /* per channel direction, default 10 */
 	double update_interval;   /* then one per this, default 60 s */
 	double hold_time;         /* updates for unknown channels, 60 s */

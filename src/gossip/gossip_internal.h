@@ -143,6 +143,7 @@ struct gossip {
 	ev_timer pace;         /* answering queries, while any is active */
 	ev_timer prune_timer;
 	unsigned ticks;
+	size_t pace_turn; /* rotates the first peer served by pace_cb */
 
 	uint64_t rejects[GOSSIP_NUM_REASONS];
 	/* A sync completed (this run, or recently before a restart). */
@@ -209,6 +210,12 @@ void gossip_leave(struct gossip *g);
  * Returns false (and stops gossip) on a store failure. */
 bool gossip_wrote(struct gossip *g, bool ok);
 void gossip_pace_start(struct gossip *g);
+/* Bytes queued to every peer now; what may be sent to @gp now, at most
+ * @want, given @total queued to all (queue_high, queue_total). */
+size_t gossip_queued_total(const struct gossip *g);
+size_t gossip_send_budget(const struct gossip *g,
+			  const struct gossip_peer *gp, size_t want,
+			  size_t total);
 bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len);
 
 /* relay.c */
