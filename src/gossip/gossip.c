@@ -255,6 +255,12 @@ static void held_drop(struct gossip *g, uint64_t scid)
 
 /* ---- validation ------------------------------------------------------ */
 
+/* Made by us (our node id, gossip_set_own_id). */
+static bool is_own(const struct gossip *g, const uint8_t node_id[33])
+{
+	return g->have_own && !memcmp(node_id, g->own_id, 33);
+}
+
 static enum gossip_reason check_ts(struct gossip *g, uint32_t ts)
 {
 	uint32_t now = gossip_now(g);
@@ -394,6 +400,7 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 	enum gossip_reason r;
 	uint8_t h[32];
 	int dir, found;
+	bool own;
 
 	r = gossip_chan_upd_parse(&cu, msg, len);
 	if (r != GOSSIP_OK)
@@ -454,11 +461,12 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 	/* BOLT 7: dont_forward "MUST NOT" be relayed: kept local. */
 	if (cu.message_flags & GOSSIP_UPD_DONT_FORWARD)
 		return GOSSIP_OK;
+	own = !from && is_own(g, dir ? sc.node_id_2 : sc.node_id_1);
 	if (!sc.has_upd[0] && !sc.has_upd[1])
 		gossip_relay_add(g, GRELAY_CHAN, cu.scid, 0, NULL,
-				 cu.timestamp, from);
+				 cu.timestamp, from, own);
 	gossip_relay_add(g, GRELAY_UPD, cu.scid, dir, NULL, cu.timestamp,
-			 from);
+			 from, own);
 	return GOSSIP_OK;
 }
 
@@ -527,8 +535,11 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 						 na.addresses_len);
 	if (r != GOSSIP_OK)
 		return r;
+	/* Only too far ahead: BOLT 7 has no age limit for a
+	 * node_announcement (a node that changes nothing need not announce
+	 * again), and refusing old ones loses quiet nodes for good. */
 	r = check_ts(g, na.timestamp);
-	if (r != GOSSIP_OK)
+	if (r != GOSSIP_OK && r != GOSSIP_REJ_TS_STALE)
 		return r;
 	/* BOLT 7: "if node_id is NOT previously known from a
 	 * channel_announcement message ... SHOULD ignore the message." */
@@ -567,8 +578,13 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	if (!gossip_wrote(g, gossip_store_put_node(g->store, na.node_id,
 						   na.timestamp, msg, len)))
 		return GOSSIP_REJ_STORE;
+	/* BOLT 7: a repeated DNS name: "SHOULD ignore the additional data"
+	 * and "MUST not forward the node_announcement" (answers to an
+	 * explicit query still carry it: it is in the store). */
+	if (gossip_addresses_dns_count(na.addresses, na.addresses_len) > 1)
+		return GOSSIP_OK;
 	gossip_relay_add(g, GRELAY_NODE, 0, 0, na.node_id, na.timestamp,
-			 from);
+			 from, !from && is_own(g, na.node_id));
 	return GOSSIP_OK;
 }
 
@@ -598,6 +614,30 @@ static void flood_check(struct gossip *g, struct gossip_peer *gp)
 	} else if (gp->flood_count == FLOOD_CLOSE) {
 		ops->close(gp->p, "gossip: flooding channel_updates");
 	}
+}
+
+/* Warnings to one peer: at most WARN_BURST a minute (each is a message
+ * and a log line); the rest counted, said once when the minute ends. */
+#define WARN_BURST 10
+
+static bool warn_allowed(struct gossip *g, struct gossip_peer *gp)
+{
+	double now = ev_now(g->loop);
+
+	if (now - gp->warn_start > FLOOD_WINDOW) {
+		if (gp->warn_dropped)
+			log_unusual(GOSSIP_SUB, "%u more gossip warnings to a "
+				    "peer were not sent", gp->warn_dropped);
+		gp->warn_start = now;
+		gp->warn_count = 0;
+		gp->warn_dropped = 0;
+	}
+	if (gp->warn_count < WARN_BURST) {
+		gp->warn_count++;
+		return true;
+	}
+	gp->warn_dropped++;
+	return false;
 }
 
 static enum gossip_reason dispatch(struct gossip *g, struct gossip_peer *gp,
@@ -656,6 +696,8 @@ enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
 			flood_check(g, gp);
 		break;
 	case GOSSIP_ACT_WARN:
+		if (gp && !warn_allowed(g, gp))
+			break;
 		ops->warn(from, why);
 		break;
 	case GOSSIP_ACT_CLOSE:

@@ -191,6 +191,8 @@ enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len);
  * one DNS name), for what we announce ourselves. */
 enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
 						 size_t len);
+/* Type 5 (DNS) descriptors in @addr (up to the first unknown type). */
+size_t gossip_addresses_dns_count(const uint8_t *addr, size_t len);
 
 /* Double SHA-256 of the signed part of a raw 256/257/258 message
  * (msg[258:] for a channel_announcement, msg[66:] otherwise).  @len must

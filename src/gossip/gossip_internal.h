@@ -72,6 +72,7 @@ struct gossip_peer {
 	bool qcr_active;
 	struct gossip_query_range qcr;
 	uint64_t qcr_next_block, qcr_end_block;
+	uint64_t qcr_next_scid; /* in a block split across replies, else 0 */
 
 	/* Answering their query_short_channel_ids. */
 	bool qsi_active;
@@ -100,6 +101,9 @@ struct gossip_peer {
 	double flood_start;
 	unsigned flood_count;
 	bool flood_warned;
+	/* Warnings sent this minute, and those not sent. */
+	double warn_start;
+	unsigned warn_count, warn_dropped;
 };
 
 /* One relayable item, most recent last.  Raw bytes are read back from the
@@ -112,6 +116,7 @@ struct gossip_relay_ent {
 	uint64_t scid;
 	uint8_t node_id[33];
 	uint8_t origin[33]; /* peer it came from, zero if local */
+	bool own;           /* made by us: sent whatever a peer's filter */
 };
 
 struct gossip_held {
@@ -221,7 +226,7 @@ bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len);
 /* relay.c */
 void gossip_relay_add(struct gossip *g, enum gossip_relay_kind kind,
 		      uint64_t scid, int dir, const uint8_t *node_id,
-		      uint32_t ts, const struct gossip_peer *origin);
+		      uint32_t ts, const struct gossip_peer *origin, bool own);
 void gossip_relay_flush(struct gossip_peer *gp, size_t budget);
 void gossip_relay_trim(struct gossip *g);
 uint64_t gossip_relay_end(const struct gossip *g);

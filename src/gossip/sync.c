@@ -420,6 +420,7 @@ static enum gossip_reason on_query_range(struct gossip *g,
 	gp->qcr = q;
 	gp->qcr_active = true;
 	gp->qcr_next_block = q.first_blocknum;
+	gp->qcr_next_scid = 0;
 	gp->qcr_end_block = (uint64_t)q.first_blocknum + q.number_of_blocks;
 	gossip_pace_start(g);
 	return GOSSIP_OK;
@@ -450,23 +451,36 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	/* An empty range (number_of_blocks 0) has no scids: last_scid_before
 	 * would wrap to "everything" for block 0. */
 	if (chain_ok(g, gp->qcr.chain_hash) && gp->qcr_next_block < MAX_BLOCK &&
-	    gp->qcr_next_block < end_block)
-		n = gossip_store_range(g->store, ents, max + 1,
-				       gp->qcr_next_block << 40,
+	    gp->qcr_next_block < end_block) {
+		uint64_t from = gp->qcr_next_block << 40;
+		/* Inside a block split across replies: after the last sent. */
+		if (gp->qcr_next_scid > from)
+			from = gp->qcr_next_scid;
+		n = gossip_store_range(g->store, ents, max + 1, from,
 				       last_scid_before(end_block));
+	}
+	gp->qcr_next_scid = 0;
 	if (n > max) {
-		/* More remain: end this reply on a block boundary so no
-		 * block is split across replies. */
+		/* More remain: end this reply on a block boundary when one
+		 * block is not more than a reply holds. */
 		uint32_t last_block = gossip_scid_block(ents[max].scid);
 		size_t keep = max;
 		while (keep > 0 && gossip_scid_block(ents[keep - 1].scid) ==
 					   last_block)
 			keep--;
-		if (keep == 0) /* one block over the limit: split it */
-			keep = max, last_block++;
 		n = keep;
 		end_block = last_block;
 		final = false;
+		if (keep == 0) {
+			/* One block with more channels than a reply holds.
+			 * BOLT 7: "MAY split block contents across multiple
+			 * reply_channel_range"; this reply covers the block,
+			 * the next one starts on it again, after ents[max-1]
+			 * (first_blocknum stays non-decreasing). */
+			n = max;
+			end_block = (uint64_t)last_block + 1;
+			gp->qcr_next_scid = ents[max - 1].scid + 1;
+		}
 	}
 	r.first_blocknum = (uint32_t)gp->qcr_next_block;
 	r.number_of_blocks = (uint32_t)(end_block - gp->qcr_next_block);
@@ -495,7 +509,7 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	}
 	gossip_reply_range_clear(&r);
 	free(ents);
-	gp->qcr_next_block = end_block;
+	gp->qcr_next_block = gp->qcr_next_scid ? end_block - 1 : end_block;
 	if (final)
 		gp->qcr_active = false;
 	return !final;

@@ -304,3 +304,29 @@ enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
 {
 	return addresses_walk(addr, len, true);
 }
+
+size_t gossip_addresses_dns_count(const uint8_t *addr, size_t len)
+{
+	size_t off = 0, n = 0;
+
+	/* Walks as addresses_walk does; stops at what it cannot read. */
+	while (off < len) {
+		size_t body;
+		switch (addr[off]) {
+		case 1: body = 6; break;
+		case 2: body = 18; break;
+		case 3: body = 12; break;
+		case 4: body = 37; break;
+		case 5:
+			if (off + 1 >= len)
+				return n;
+			body = 1 + (size_t)addr[off + 1] + 2;
+			n++;
+			break;
+		default:
+			return n;
+		}
+		off += 1 + body;
+	}
+	return n;
+}

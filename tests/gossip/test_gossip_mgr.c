@@ -1117,6 +1117,110 @@ static void test_missed_comes_back(void)
 	tmpdir_rm(db);
 }
 
+/* Smaller BOLT 7 points of issue 21: our own gossip goes to a peer
+ * whatever its filter; warnings to one peer are capped; a node
+ * announcement older than two weeks is taken (no such rule); a repeated
+ * DNS name is stored but not relayed; an update held for an unknown
+ * channel is held once however many peers send it. */
+static void test_small_rules(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xe1), *r = double_new(0xe2);
+	struct tkey me, b, c;
+	uint8_t m[1000], m2[1000];
+	size_t len, len2;
+	uint64_t scid = 730000ULL << 40;
+	struct gossip_ts_filter f;
+	struct gossip_stats st0, st;
+
+	test_now = 1767225600;
+	tkey_init(&me, 0x71);
+	tkey_init(&b, 0x72);
+	tkey_init(&c, 0x73);
+	gossip_set_own_id(g, me.pk);
+	gossip_peer_connected(g, x);
+	gossip_peer_connected(g, r);
+	len = tmake_chan(m, chain, scid, &me, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_chan(m, chain, scid + 1, &b, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+
+	/* r wants no relayed gossip at all (BOLT 7: first_timestamp
+	 * 0xFFFFFFFF, range 0 for a peer without gossip_queries). */
+	memcpy(f.chain_hash, chain, 32);
+	f.first_timestamp = 0xFFFFFFFF;
+	f.timestamp_range = 0;
+	len = gossip_ts_filter_write(m, sizeof(m), &f);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_OK);
+	double_clear(r);
+	/* Ours: "SHOULD send gossip messages as it generates them regardless
+	 * of timestamp".  Someone else's: filtered. */
+	{
+		struct gossip_chan_upd cu;
+		memset(&cu, 0, sizeof(cu));
+		cu.scid = scid;
+		cu.timestamp = test_now - 5;
+		cu.message_flags = 1;
+		cu.channel_flags = (uint8_t)tdir(&me, &b);
+		cu.htlc_maximum_msat = 1000;
+		CHECK(gossip_own_chan_upd(g, &cu, tkey_sign, &me) == GOSSIP_OK);
+	}
+	len = tmake_upd(m, chain, scid + 1, tdir(&b, &c), test_now - 5, 1, 1,
+			&b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 300 && double_count(r, GOSSIP_CHANNEL_UPDATE) < 1;
+	     i++)
+		ev_run(loop, EVRUN_ONCE);
+	run_a_bit(20);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 1);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 1);
+	for (size_t k = 0; k < r->n; k++) {
+		struct gossip_chan_upd cu;
+		if (be16_get(r->msgs[k]) == GOSSIP_CHANNEL_UPDATE &&
+		    gossip_chan_upd_parse(&cu, r->msgs[k], r->lens[k]) ==
+			    GOSSIP_OK)
+			CHECK(cu.scid == scid);
+	}
+
+	/* Node announcements three weeks old: taken. */
+	len = tmake_node(m, test_now - 21 * 86400, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	/* ... too far ahead still is not. */
+	len = tmake_node(m, test_now + 2 * 86400, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_TS_FUTURE);
+
+	/* Warnings: 100 conflicting updates, at most 10 warnings a minute. */
+	len = tmake_upd(m, chain, scid + 1, tdir(&c, &b), test_now - 100, 1,
+			1, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	x->warns = 0;
+	for (uint32_t i = 0; i < 100; i++) {
+		len2 = tmake_upd(m2, chain, scid + 1, tdir(&c, &b),
+				 test_now - 100, 2 + i, 1, &c);
+		CHECK(gossip_handle_msg(g, x, m2, len2) ==
+		      GOSSIP_REJ_TS_CONFLICT);
+	}
+	CHECK(x->warns == 10);
+	CHECK(gossip_rejects(g, GOSSIP_REJ_TS_CONFLICT) == 100);
+	CHECK(x->closes == 0);
+
+	/* The same held update from two peers: held once. */
+	gossip_get_stats(g, &st0);
+	len = tmake_upd(m, chain, scid + 7, 0, test_now - 5, 1, 1, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_IGN_DUPLICATE);
+	gossip_get_stats(g, &st);
+	CHECK(st.held == st0.held + 1);
+
+	gossip_peer_gone(g, x);
+	gossip_peer_gone(g, r);
+	gossip_free(g);
+	double_free(x);
+	double_free(r);
+	tmpdir_rm(dir);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -1130,6 +1234,7 @@ int main(void)
 	test_spent_not_relayed();
 	test_ratelimit();
 	test_relay();
+	test_small_rules();
 	test_gone_mid_send();
 	test_own();
 	test_own_no_channel();
