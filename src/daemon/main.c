@@ -379,6 +379,20 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 		/* No chain backend: say how many were never checked. */
 		out->gossip_channels_unverified =
 			gossip_unverified_channels(cn->gossip);
+		{
+			struct gossip_sync_stats ss;
+			gossip_get_sync_stats(cn->gossip, &ss);
+			out->gossip_sync_phase = gossip_sync_phase_str(ss.phase);
+			out->gossip_syncs_started = ss.rounds;
+			out->gossip_syncs_completed = ss.completed;
+			out->gossip_syncs_failed = ss.failed;
+			out->gossip_last_sync_unix = ss.last_completed;
+			out->gossip_next_sync_in = (uint64_t)ss.next_in;
+			out->gossip_scid_queries = ss.scid_queries;
+			out->gossip_scids_asked = ss.scids_asked;
+			out->gossip_sync_waits = ss.waits;
+			out->gossip_refused_capacity = ss.refused_capacity;
+		}
 	}
 	if (cn->peers) {
 		out->peers_gossip_only = (uint32_t)peer_mgr_count(

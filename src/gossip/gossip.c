@@ -1276,3 +1276,14 @@ void gossip_commit(struct gossip *g)
 {
 	commit_now(g);
 }
+
+const char *gossip_sync_phase_str(enum gossip_sync_phase p)
+{
+	switch (p) {
+	case GOSSIP_SYNC_IDLE: return "idle";
+	case GOSSIP_SYNC_RANGE: return "range";
+	case GOSSIP_SYNC_QUERYING: return "querying";
+	case GOSSIP_SYNC_WAITING: return "waiting_for_checks";
+	}
+	return "idle";
+}

@@ -467,6 +467,8 @@ bool gossip_synced(const struct gossip *g);
 void gossip_resync(struct gossip *g, const char *why);
 void gossip_get_sync_stats(const struct gossip *g,
 			   struct gossip_sync_stats *out);
+/* "idle", "range", "querying", "waiting_for_checks".  Never NULL. */
+const char *gossip_sync_phase_str(enum gossip_sync_phase p);
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
 /* Counters for metrics (read-only copy). */
 struct gossip_stats {

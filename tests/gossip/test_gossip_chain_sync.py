@@ -140,6 +140,13 @@ def main():
         if st['channels'] != str(n_chan) or \
                 st.get('channels_unverified', '0') != '0':
             fail(f'GetState gossip: {st}')
+        # The sync's state (GossipCounts 5-14): one sync, done, paced,
+        # nothing refused.
+        if int(st['syncs_completed']) < 1 or \
+                int(st['scids_asked']) < n_chan or \
+                st['refused_for_capacity'] != '0' or \
+                int(st['last_sync_unix']) == 0:
+            fail(f'GetState gossip sync: {st}')
         msgs = 3 * n_chan + n_node
         print(f'{n_chan} channels / {n_node} nodes funded in {n_tx} txs '
               f'({fund_s:.1f} s); B synced with checks in {sync_s:.1f} s: '
