@@ -922,13 +922,17 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gossip *g = w->data;
 	double now = ev_now(loop);
+	size_t total = SIZE_MAX;
 
 	gossip_enter(g);
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
 		if (!gp->gone && gp->has_filter && now >= gp->next_flush) {
-			size_t b = gossip_send_budget(
-				g, gp, g->cfg.flush_budget,
-				gossip_queued_total(g));
+			size_t b;
+			/* Once per tick, and only if someone flushes. */
+			if (total == SIZE_MAX)
+				total = gossip_queued_total(g);
+			b = gossip_send_budget(g, gp, g->cfg.flush_budget,
+					       total);
 			/* A full queue: try again in a second. */
 			gp->next_flush = now + (b ? g->cfg.flush_interval : 1);
 			if (b)
