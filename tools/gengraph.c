@@ -4,7 +4,7 @@
  *
  *   gengraph [--full|--small] [--nodes N] [--channels C] [--seed S]
  *            [--now UNIXTIME] [--network NET] [--out FILE] [--datadir DIR]
- *            [--keys] [--scids FILE]
+ *            [--keys] [--scids FILE] [--first-block B]
  *
  * --keys prints each channel's two funding keys ("c key1 key2", hex) and
  * nothing else; --scids reads channel c's short_channel_id from line c of
@@ -149,6 +149,8 @@ int main(int argc, char **argv)
 			datadir = v;
 		else if (!strcmp(a, "--scids"))
 			scids = v;
+		else if (!strcmp(a, "--first-block"))
+			p.first_block = (unsigned)strtoul(v, NULL, 10);
 		else
 			goto usage;
 	}
@@ -195,6 +197,6 @@ usage:
 	fprintf(stderr,
 		"usage: gengraph [--full|--small] [--nodes N] [--channels C] "
 		"[--seed S] [--now T] [--network NET] [--out FILE] "
-		"[--datadir DIR] [--keys] [--scids FILE]\n");
+		"[--datadir DIR] [--keys] [--scids FILE] [--first-block B]\n");
 	return 2;
 }
