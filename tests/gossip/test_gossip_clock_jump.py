@@ -69,7 +69,7 @@ def main():
             fail('libfaketime not installed (scripts/install-deps --test)')
         wrapper = os.path.join(h.tmp, 'coldnode-faketime')
         with open(wrapper, 'w') as f:
-            f.write(f'#!/bin/sh\nFAKETIME="+{JUMP}s x10" '
+            f.write(f'#!/bin/sh\nFAKETIME="+{JUMP}s x20" '
                     f'LD_PRELOAD={lib[0]} exec {real} "$@"\n')
         os.chmod(wrapper, 0o755)
         os.environ['COLDNODE'] = wrapper
@@ -80,8 +80,8 @@ def main():
             '--bitcoind.rpcuser=u', '--bitcoind.rpcpass=p']
         mb = b.mark()
         b.start()
-        # 9 s at ten times: past the first prune (a minute after start).
-        time.sleep(9)
+        # 4.5 s at twenty times: past the first prune (a minute in).
+        time.sleep(4.5)
         chans = store(b, "SELECT v FROM meta WHERE k='channels'")[0]
         if chans != 120:
             fail(f'B pruned before any sync: {chans} channels left\n' +

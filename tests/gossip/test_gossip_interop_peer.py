@@ -4,7 +4,7 @@ larger than one reply holds (split across replies), a
 query_short_channel_ids of 8,000 scids answered with every
 node_announcement once, and a timestamp filter whose backfill holds
 exactly the stored gossip of its window.  GOSSIP_INTEROP_CHANNELS sets the
-size: 9,000 by default, 50,000 with -Dlong_tests=true."""
+size: 8,100 by default, 50,000 with -Dlong_tests=true."""
 import os
 import sqlite3
 import subprocess
@@ -13,7 +13,7 @@ from harness import CHAIN, Harness, fail, run
 
 
 def main():
-    n_chan = int(os.environ.get('GOSSIP_INTEROP_CHANNELS', '9000'))
+    n_chan = int(os.environ.get('GOSSIP_INTEROP_CHANNELS', '8100'))
     n_node = max(2, n_chan * 16000 // 60000)
     now = 1767225600
     with Harness() as h:
