@@ -1,6 +1,6 @@
 """Two weeks offline (a clock jump: libfaketime) with the chain backend
 away: nothing still alive is lost.  B synced A's graph, then stopped; B
-starts again two weeks and a day later (faketime "+15d", running ten times
+starts again two weeks and a day later (faketime "+15d", running twenty times
 fast so the one-minute first prune comes in seconds), its chain backend
 unreachable and A not yet up.  Every update B has is now older than two
 weeks, but no sync has shown those channels dead: B keeps them all
@@ -97,7 +97,7 @@ def main():
             time.sleep(0.3)
         if fresh != 240:
             fail(f'B has {fresh} fresh updates of 240\n' + b.tail())
-        # A sync completed, then a prune run (hourly at ten times: wait
+        # A sync completed, then a prune run (hourly at twenty times: wait
         # for the log line of the sync, then for the counts to hold).
         b.wait_log(r'graph sync done', since=mb)
         time.sleep(2)
