@@ -50,6 +50,11 @@ async def backfill(port, node_id):
         ty = msg_type(m)
         if ty in got:
             got[ty] += 1
+        if ty == 18:  # coldnode's ping (every minute): answer it
+            n = int.from_bytes(m[2:4], 'big')
+            if n < 65532:
+                t.send_bytes((19).to_bytes(2, 'big') + n.to_bytes(2, 'big') +
+                             bytes(n))
         if ty == 19 and pinged:
             pong_at = time.monotonic() - pinged
             pong_before_end = got != want
