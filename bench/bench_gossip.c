@@ -65,7 +65,7 @@ static void p_set(struct peer *p, void *u) { p->user = u; }
 static void *p_get(const struct peer *p) { return p->user; }
 static const uint8_t *p_id(const struct peer *p) { return p->id; }
 static const struct gossip_peer_ops ops = {
-	p_send, p_warn, p_warn, p_set, p_get, p_id,
+	p_send, p_warn, p_warn, p_set, p_get, p_id, NULL,
 };
 
 static uint32_t clock_now;

@@ -4,6 +4,12 @@
  *
  *   gengraph [--full|--small] [--nodes N] [--channels C] [--seed S]
  *            [--now UNIXTIME] [--network NET] [--out FILE] [--datadir DIR]
+ *            [--keys] [--scids FILE] [--first-block B]
+ *
+ * --keys prints each channel's two funding keys ("c key1 key2", hex) and
+ * nothing else; --scids reads channel c's short_channel_id from line c of
+ * FILE (decimal): a test mines real funding outputs for the keys, then
+ * makes the graph on them.
  *
  * --now defaults to the current time, so a daemon accepts the timestamps;
  * pass it for byte-identical output across runs. */
@@ -41,7 +47,7 @@ static void *no_get(const struct peer *p) { return NULL; }
 static const uint8_t *no_id(const struct peer *p) { abort(); }
 
 static const struct gossip_peer_ops no_peers = {
-	no_send, no_warn, no_warn, no_set, no_get, no_id,
+	no_send, no_warn, no_warn, no_set, no_get, no_id, NULL,
 };
 
 struct inject {
@@ -59,6 +65,43 @@ static void inject_one(void *arg, const uint8_t *msg, size_t len)
 		in->bad++;
 }
 
+static void print_keys(void *arg, uint32_t c, const uint8_t k1[33],
+		       const uint8_t k2[33])
+{
+	char h1[67], h2[67];
+
+	hex_encode(h1, k1, 33);
+	hex_encode(h2, k2, 33);
+	printf("%u %s %s\n", c, h1, h2);
+}
+
+/* One decimal scid per line; NULL (and a message) unless exactly @n. */
+static uint64_t *read_scids(const char *path, unsigned n)
+{
+	FILE *f = fopen(path, "r");
+	uint64_t *v = calloc(n ? n : 1, sizeof(*v));
+	unsigned long long x;
+	unsigned got = 0;
+
+	if (!f || !v) {
+		fprintf(stderr, "gengraph: cannot read %s\n", path);
+		free(v);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	while (got < n && fscanf(f, "%llu", &x) == 1)
+		v[got++] = x;
+	fclose(f);
+	if (got != n) {
+		fprintf(stderr, "gengraph: %s has %u scids, want %u\n", path,
+			got, n);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 static uint32_t fixed_clock(void *arg)
 {
 	return *(uint32_t *)arg;
@@ -67,8 +110,8 @@ static uint32_t fixed_clock(void *arg)
 int main(int argc, char **argv)
 {
 	struct gengraph_params p;
-	const char *out = NULL, *datadir = NULL;
-	bool have_now = false;
+	const char *out = NULL, *datadir = NULL, *scids = NULL;
+	bool have_now = false, keys = false;
 
 	cn_crypto_init();
 	gengraph_params_small(&p);
@@ -80,6 +123,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--small")) {
 			gengraph_params_small(&p);
+			continue;
+		}
+		if (!strcmp(a, "--keys")) {
+			keys = true;
 			continue;
 		}
 		if (!v)
@@ -100,13 +147,23 @@ int main(int argc, char **argv)
 			out = v;
 		else if (!strcmp(a, "--datadir"))
 			datadir = v;
+		else if (!strcmp(a, "--scids"))
+			scids = v;
+		else if (!strcmp(a, "--first-block"))
+			p.first_block = (unsigned)strtoul(v, NULL, 10);
 		else
 			goto usage;
 	}
 	if (!have_now)
 		p.now = (uint32_t)time(NULL);
-	if (p.nodes < 2 || p.channels < p.nodes || (!out && !datadir))
+	if (p.nodes < 2 || p.channels < p.nodes || (!out && !datadir && !keys))
 		goto usage;
+	if (keys) {
+		p.funding = print_keys;
+		return gengraph_run(&p, NULL, NULL) ? 0 : 1;
+	}
+	if (scids && !(p.scids = read_scids(scids, p.channels)))
+		return 1;
 	if (out && !gengraph_write_file(&p, out)) {
 		fprintf(stderr, "gengraph: cannot write %s\n", out);
 		return 1;
@@ -140,6 +197,6 @@ usage:
 	fprintf(stderr,
 		"usage: gengraph [--full|--small] [--nodes N] [--channels C] "
 		"[--seed S] [--now T] [--network NET] [--out FILE] "
-		"[--datadir DIR]\n");
+		"[--datadir DIR] [--keys] [--scids FILE] [--first-block B]\n");
 	return 2;
 }

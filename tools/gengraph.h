@@ -21,6 +21,15 @@ struct gengraph_params {
 	uint32_t now;        /* timestamps fall in the week before this */
 	uint8_t chain_hash[32];
 	unsigned first_block; /* scids start here */
+	/* Optional: channel c's scid is scids[c] (@channels entries,
+	 * borrowed), e.g. real funding outputs mined in a test's chain. */
+	const uint64_t *scids;
+	/* Optional: called per channel with its two funding keys (bitcoin_key
+	 * 1 and 2) instead of making any message: a test funds the outputs
+	 * first, then runs the same parameters with @scids. */
+	void (*funding)(void *arg, uint32_t c, const uint8_t k1[33],
+			const uint8_t k2[33]);
+	void *funding_arg;
 };
 
 /* Mainnet size per the issue: 16,000 nodes, 60,000 channels (120,000

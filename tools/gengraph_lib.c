@@ -130,10 +130,21 @@ bool gengraph_run(const struct gengraph_params *p,
 		else
 			n1 = &n[b], n2 = &n[a];
 
+		if (p->funding) {
+			/* The same random stream as the signed run (three
+			 * draws per update), so channel c pairs the same
+			 * nodes. */
+			for (int k = 0; k < 6; k++)
+				rnd(&s);
+			p->funding(p->funding_arg, c, n1->btc, n2->btc);
+			continue;
+		}
 		memset(&ca, 0, sizeof(ca));
 		memcpy(ca.chain_hash, p->chain_hash, 32);
 		ca.scid = ((uint64_t)(p->first_block + c / 4) << 40) |
 			  ((uint64_t)(1 + (c % 4) * 37) << 16) | (c & 1);
+		if (p->scids)
+			ca.scid = p->scids[c];
 		memcpy(ca.node_id_1, n1->id, 33);
 		memcpy(ca.node_id_2, n2->id, 33);
 		memcpy(ca.btc_key_1, n1->btc, 33);
@@ -167,7 +178,7 @@ bool gengraph_run(const struct gengraph_params *p,
 		}
 	}
 
-	for (uint32_t i = 0; i < p->nodes; i++) {
+	for (uint32_t i = 0; i < p->nodes && !p->funding; i++) {
 		struct gossip_node_ann na;
 		uint8_t addr[7] = { 1, 10, 0, 0, 0, 0x26, 0x07 };
 		size_t len;

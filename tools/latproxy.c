@@ -2,7 +2,7 @@
  * direction, so benchmarks and tests on loopback see the round trips a
  * real network costs.  127.0.0.0/8 only, both sides.
  *
- *   latproxy --delay-ms D [--kbps K] TARGET [TARGET...]
+ *   latproxy --delay-ms D [--rate-kbps R | --kbps K] TARGET [TARGET...]
  *
  * TARGET is 127.x.y.z:PORT.  For each, it listens on 127.0.0.1 (a free
  * port) and prints one line "MAP <listen-port> <target-port>", then
@@ -17,9 +17,14 @@
  * 2d, ACK at 3d), and holds the client's first bytes until then.  Every
  * protocol here (BOLT 8, TLS) has the client speak first, so each side
  * sees each act at the time it would on a real link.  Loss is not
- * modelled.  Bandwidth is only with --kbps K: each direction then sends
- * K kbit/s at most, bytes queueing in the proxy (as in a mobile link's
- * buffers) until their turn, then the delay.
+ * modelled.
+ *
+ * --rate-kbps R limits each direction to R kilobytes (1000 bytes) per
+ * second (--kbps K: K kilobits, the same as --rate-kbps K/8), a slow
+ * link (Tor, mobile): bytes leave at that rate (a token bucket of 50
+ * ms), and the proxy stops reading from the sender while 64 KiB wait in
+ * it, with a small receive buffer on its sockets, so the sender sees the
+ * slow reader as its own send queue filling up.
  *
  * An upstream that refuses closes the client.  One libev loop; a
  * connection costs two sockets and the bytes in flight.
@@ -55,7 +60,11 @@ struct dir {
 	ev_timer release;
 	struct chunk *head, *tail;
 	bool eof_read, eof_sent;
-	double link_free; /* --kbps: when the link has sent what it has */
+	/* --rate-kbps: tokens (bytes) and when they were counted; bytes
+	 * waiting here; reading stopped for the window. */
+	double tokens, t_tokens;
+	size_t buffered;
+	bool paused;
 };
 
 struct conn {
@@ -73,9 +82,12 @@ struct conn {
 struct proxy {
 	struct ev_loop *loop;
 	double delay; /* one way, seconds */
-	double bytes_per_sec; /* --kbps / 8 * 1000; 0: unlimited */
+	double rate;  /* bytes per second per direction, 0: unlimited */
 	struct conn *conns;
 };
+
+/* Bytes waiting in one direction before the proxy stops reading. */
+#define RATE_WINDOW (64 * 1024)
 
 static struct proxy px;
 
@@ -108,6 +120,17 @@ static void conn_free(struct conn *c)
 
 static void dir_arm(struct dir *d);
 
+/* Token bucket: R bytes a second, at most 50 ms of them saved up. */
+static void rate_refill(struct dir *d, double now)
+{
+	double cap = px.rate / 20 > 1500 ? px.rate / 20 : 1500;
+
+	d->tokens += (now - d->t_tokens) * px.rate;
+	if (d->tokens > cap)
+		d->tokens = cap;
+	d->t_tokens = now;
+}
+
 /* Can @d write?  Upstream only once its connect completed. */
 static bool dir_open(const struct dir *d)
 {
@@ -126,8 +149,20 @@ static bool dir_flush(struct dir *d)
 			shutdown(*d->to, SHUT_WR);
 			d->eof_sent = true;
 		} else {
-			ssize_t n = write(*d->to, k->data + k->off,
-					  k->len - k->off);
+			size_t want = k->len - k->off;
+			ssize_t n;
+			if (px.rate > 0) {
+				rate_refill(d, now);
+				if (d->tokens < 1) {
+					/* Out of tokens: the timer comes back. */
+					ev_io_stop(px.loop, &d->wr);
+					dir_arm(d);
+					return true;
+				}
+				if (want > (size_t)d->tokens)
+					want = (size_t)d->tokens;
+			}
+			n = write(*d->to, k->data + k->off, want);
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 				ev_io_start(px.loop, &d->wr);
 				return true;
@@ -137,8 +172,22 @@ static bool dir_flush(struct dir *d)
 				return false;
 			}
 			k->off += (size_t)n;
+			if (px.rate > 0) {
+				d->tokens -= (double)n;
+				d->buffered -= (size_t)n;
+				if (d->paused && d->buffered < RATE_WINDOW / 2 &&
+				    !d->eof_read) {
+					d->paused = false;
+					ev_io_start(px.loop, &d->rd);
+				}
+			}
 			if (k->off < k->len) {
-				ev_io_start(px.loop, &d->wr);
+				if (px.rate > 0 && d->tokens < 1) {
+					ev_io_stop(px.loop, &d->wr);
+					dir_arm(d);
+				} else {
+					ev_io_start(px.loop, &d->wr);
+				}
 				return true;
 			}
 		}
@@ -165,6 +214,11 @@ static void dir_arm(struct dir *d)
 	if (!d->head || !dir_open(d))
 		return;
 	wait = d->head->due - ev_now(px.loop);
+	if (px.rate > 0 && !d->head->eof) {
+		rate_refill(d, ev_now(px.loop));
+		if (d->tokens < 1 && (1 - d->tokens) / px.rate > wait)
+			wait = (1 - d->tokens) / px.rate;
+	}
 	ev_timer_set(&d->release, wait > 0 ? wait : 0, 0.);
 	ev_timer_start(px.loop, &d->release);
 }
@@ -191,22 +245,19 @@ static void dir_push(struct dir *d, const unsigned char *buf, size_t len,
 	/* The client's first bytes wait for the emulated TCP handshake. */
 	if (d == &c->c2s && due < c->accepted + 3 * px.delay)
 		due = c->accepted + 3 * px.delay;
-	/* Bandwidth: the bytes leave once the link has sent what came
-	 * before them, then travel the delay. */
-	if (px.bytes_per_sec > 0) {
-		double start = ev_now(px.loop);
-		if (d->link_free > start)
-			start = d->link_free;
-		d->link_free = start + (double)len / px.bytes_per_sec;
-		if (due < d->link_free + px.delay)
-			due = d->link_free + px.delay;
-	}
 	k->next = NULL;
 	k->due = due;
 	k->eof = eof;
 	k->len = len;
 	k->off = 0;
 	memcpy(k->data, buf, len);
+	if (px.rate > 0) {
+		d->buffered += len;
+		if (d->buffered >= RATE_WINDOW && !d->paused) {
+			d->paused = true;
+			ev_io_stop(px.loop, &d->rd);
+		}
+	}
 	if (d->tail)
 		d->tail->next = k;
 	else
@@ -250,6 +301,18 @@ static void upstream_ready(struct ev_loop *loop, ev_io *w, int revents)
 	dir_arm(&c->c2s);
 }
 
+/* Rate-limited: small kernel buffers, so the sender's own queue is what
+ * fills (loopback buffers otherwise hold megabytes). */
+static void small_buffers(int fd)
+{
+	int sz = 32 * 1024;
+
+	if (px.rate > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+}
+
 static void dial_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
@@ -261,6 +324,7 @@ static void dial_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	small_buffers(fd);
 	c->sfd = fd;
 	if (connect(fd, (struct sockaddr *)&c->target, sizeof(c->target)) != 0 &&
 	    errno != EINPROGRESS) {
@@ -305,6 +369,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (!c)
 		abort();
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	small_buffers(fd);
 	c->px = &px;
 	c->target = l->target;
 	c->cfd = fd;
@@ -355,7 +420,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: latproxy --delay-ms D [--kbps K] "
+	fprintf(stderr, "usage: latproxy --delay-ms D [--rate-kbps R | --kbps K] "
 		"127.0.0.1:PORT...\n");
 	return 2;
 }
@@ -373,16 +438,20 @@ int main(int argc, char **argv)
 	ms = strtod(argv[2], &end);
 	if (*end || ms < 0 || ms > 60000)
 		return usage();
-	if (argc >= 6 && strcmp(argv[3], "--kbps") == 0) {
-		double k = strtod(argv[4], &end);
-		if (*end || k <= 0 || k > 1e7)
-			return usage();
-		px.bytes_per_sec = k * 1000 / 8;
-		first = 5;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	px.loop = ev_default_loop(0);
 	px.delay = ms / 1000.0;
+	/* --rate-kbps: kilobytes a second; --kbps: kilobits, as mobile
+	 * links are quoted. */
+	if (argc > 5 && (strcmp(argv[3], "--rate-kbps") == 0 ||
+			 strcmp(argv[3], "--kbps") == 0)) {
+		double r = strtod(argv[4], &end);
+		if (*end || r <= 0 || r > 1e7)
+			return usage();
+		px.rate = strcmp(argv[3], "--kbps") == 0 ? r * 1000 / 8
+							 : r * 1000;
+		first = 5;
+	}
 	n = argc - first;
 	ls = calloc((size_t)n, sizeof(*ls));
 	if (!ls)

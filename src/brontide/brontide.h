@@ -222,6 +222,10 @@ enum brontide_err brontide_conn_send(struct brontide_conn *c,
 				     const uint8_t *msg, size_t len);
 /* Bytes queued but not yet written. */
 size_t brontide_conn_queued(const struct brontide_conn *c);
+/* Those plus the bytes in the kernel's send queue not yet acknowledged by
+ * the remote: what a bulk sender paces itself by (on loopback the kernel
+ * alone holds megabytes). */
+size_t brontide_conn_unsent(const struct brontide_conn *c);
 /* Cap on queued bytes (default 4 MiB). */
 void brontide_conn_set_send_cap(struct brontide_conn *c, size_t cap);
 bool brontide_conn_is_ready(const struct brontide_conn *c);

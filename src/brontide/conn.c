@@ -16,6 +16,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -559,6 +560,16 @@ enum brontide_err brontide_conn_send(struct brontide_conn *c,
 size_t brontide_conn_queued(const struct brontide_conn *c)
 {
 	return c->wlen - c->whead;
+}
+
+size_t brontide_conn_unsent(const struct brontide_conn *c)
+{
+	int n = 0;
+
+	/* TIOCOUTQ (SIOCOUTQ): bytes in the socket not yet acknowledged. */
+	if (c->fd >= 0 && ioctl(c->fd, TIOCOUTQ, &n) == 0 && n > 0)
+		return brontide_conn_queued(c) + (size_t)n;
+	return brontide_conn_queued(c);
 }
 
 void brontide_conn_set_send_cap(struct brontide_conn *c, size_t cap)

@@ -591,7 +591,24 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 	kv_i64(8, "channel_updates",
 	       r->gossip ? (int64_t)r->gossip->channel_updates : 0, true);
 	kv_u64(8, "channels_unverified",
-	       r->gossip ? r->gossip->channels_unverified : 0, false);
+	       r->gossip ? r->gossip->channels_unverified : 0, true);
+	{
+		const Coldrpc__GossipCounts *g = r->gossip;
+		kv_str(8, "sync_phase", g ? g->sync_phase : "", true);
+		kv_u64(8, "syncs_started", g ? g->syncs_started : 0, true);
+		kv_u64(8, "syncs_completed", g ? g->syncs_completed : 0, true);
+		kv_u64(8, "syncs_failed", g ? g->syncs_failed : 0, true);
+		kv_i64(8, "last_sync_unix", g ? g->last_sync_unix : 0, true);
+		kv_u64(8, "next_sync_in_seconds",
+		       g ? g->next_sync_in_seconds : 0, true);
+		kv_u64(8, "scid_queries_sent", g ? g->scid_queries_sent : 0,
+		       true);
+		kv_u64(8, "scids_asked", g ? g->scids_asked : 0, true);
+		kv_u64(8, "sync_waits_for_checks",
+		       g ? g->sync_waits_for_checks : 0, true);
+		kv_u64(8, "refused_for_capacity",
+		       g ? g->refused_for_capacity : 0, false);
+	}
 	printf("    },\n");
 	if (r->wallet) {
 		const Coldrpc__WalletInfo *w = r->wallet;

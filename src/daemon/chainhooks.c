@@ -164,6 +164,11 @@ static void on_status(void *ctx, enum chain_status st, const char *cause)
 	if (st == CHAIN_SYNCED || st == CHAIN_LOST || st == CHAIN_CONNECTING ||
 	    st == CHAIN_WRONG_NET)
 		dc->last_status = st;
+	/* Back after a loss: announcements refused or waiting meanwhile are
+	 * asked for again by a gossip sync (docs/gossip.md). */
+	if (st == CHAIN_SYNCED && dc->gossip &&
+	    (prev == CHAIN_LOST || prev == CHAIN_WRONG_NET))
+		gossip_resync(dc->gossip, "chain backend back");
 	if (st == CHAIN_SYNCED && dc->gossip && dc->chain &&
 	    (back || !dc->bg_started) &&
 	    gossip_unverified_channels(dc->gossip))

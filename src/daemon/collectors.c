@@ -314,6 +314,34 @@ static void collect_gossip(void *arg, struct metrics_page *pg)
 	metrics_family(pg, "coldnode_gossip_held_updates", METRICS_GAUGE,
 		       "Channel updates held until their channel arrives.");
 	metrics_sample(pg, (double)st.held, NULL);
+	{
+		struct gossip_sync_stats ss;
+		if (g)
+			gossip_get_sync_stats(g, &ss);
+		else
+			memset(&ss, 0, sizeof(ss));
+		metrics_family(pg, "coldnode_gossip_syncs_total",
+			       METRICS_COUNTER,
+			       "Graph syncs with a peer, by result.");
+		metrics_sample(pg, (double)ss.completed, "result",
+			       "completed", NULL);
+		metrics_sample(pg, (double)ss.failed, "result", "failed",
+			       NULL);
+		metrics_family(pg, "coldnode_gossip_sync_waits_total",
+			       METRICS_COUNTER,
+			       "Times the sync's next query waited for funding "
+			       "checks.");
+		metrics_sample(pg, (double)ss.waits, NULL);
+		metrics_family(pg, "coldnode_gossip_refused_capacity_total",
+			       METRICS_COUNTER,
+			       "Gossip refused for capacity, asked for again by "
+			       "a sync.");
+		metrics_sample(pg, (double)ss.refused_capacity, NULL);
+		metrics_family(pg, "coldnode_gossip_last_sync_timestamp_seconds",
+			       METRICS_GAUGE,
+			       "Unix time of the last completed graph sync.");
+		metrics_sample(pg, (double)ss.last_completed, NULL);
+	}
 }
 
 struct rpc_walk {

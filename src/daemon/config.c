@@ -171,6 +171,11 @@ static const struct opt opts[] = {
 	  "at most; new channel announcements over it are ignored "
 	  "(0: no limit)",
 	  F(gossip_maxunverified), false },
+	{ "gossip.historicalsyncinterval", OPT_DURATION, "1h",
+	  "range sync with one peer this often, to fetch gossip missed while "
+	  "running (lnd's historicalsyncinterval; 0: only the first sync and "
+	  "those after a chain backend or signer return)",
+	  F(gossip_historicalsyncinterval), false },
 	/* Operations: lnd's names and defaults. */
 	{ "prometheus.enable", OPT_BOOL, "false",
 	  "serve Prometheus metrics (GET /metrics, plain HTTP)",

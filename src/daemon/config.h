@@ -58,6 +58,7 @@ struct daemon_config {
 	uint64_t peer_maxbuffer; /* bytes queued per peer */
 	uint64_t rpc_maxstreams; /* gRPC streams per connection */
 	uint64_t gossip_maxunverified; /* 0: unlimited */
+	double gossip_historicalsyncinterval; /* seconds, 0: none periodic */
 	/* Connection budgets (issue #13). */
 	uint64_t rpc_maxpreauth, rpc_maxpreauthpersource;
 	double rpc_preauthtimeout;

@@ -58,6 +58,7 @@ struct coldnode {
 
 	struct peer_mgr *peers; /* NULL until the node id is known */
 	struct gossip *gossip;  /* BOLT 7 graph; NULL if its store failed */
+	bool gossip_sv_was_active, gossip_sv_lost; /* resync on return */
 	/* Our node_announcement, made in ACTIVE; NULL: nothing to announce
 	 * (no --alias, no public --listen address) or no gossip. */
 	struct daemon_announce *announce;
@@ -484,6 +485,20 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 		/* No chain backend: say how many were never checked. */
 		out->gossip_channels_unverified =
 			gossip_unverified_channels(cn->gossip);
+		{
+			struct gossip_sync_stats ss;
+			gossip_get_sync_stats(cn->gossip, &ss);
+			out->gossip_sync_phase = gossip_sync_phase_str(ss.phase);
+			out->gossip_syncs_started = ss.rounds;
+			out->gossip_syncs_completed = ss.completed;
+			out->gossip_syncs_failed = ss.failed;
+			out->gossip_last_sync_unix = ss.last_completed;
+			out->gossip_next_sync_in = (uint64_t)ss.next_in;
+			out->gossip_scid_queries = ss.scid_queries;
+			out->gossip_scids_asked = ss.scids_asked;
+			out->gossip_sync_waits = ss.waits;
+			out->gossip_refused_capacity = ss.refused_capacity;
+		}
 	}
 	if (cn->peers) {
 		out->peers_gossip_only = (uint32_t)peer_mgr_count(
@@ -607,6 +622,16 @@ static void sv_changed(void *arg, struct supervisor *sv)
 	/* Our node_announcement needs a signature: made only in ACTIVE. */
 	if (cn->announce)
 		daemon_announce_sv_changed(cn->announce);
+	/* Signer back after a loss: gossip missed meanwhile is synced again
+	 * (docs/gossip.md, "When the sync runs again"). */
+	if (cn->gossip) {
+		bool active = sv_get_state(sv) == SV_ACTIVE;
+		if (active && cn->gossip_sv_lost)
+			gossip_resync(cn->gossip, "signer back");
+		if (active)
+			cn->gossip_sv_was_active = true;
+		cn->gossip_sv_lost = !active && cn->gossip_sv_was_active;
+	}
 	if (cn->rpc)
 		rpc_node_state_changed(cn->rpc);
 	/* systemd's STATUS= line: "SAFE_MODE: signer lost: ...". */
@@ -936,6 +961,10 @@ static void coldnode_start_gossip(struct coldnode *cn)
 	memcpy(gc.chain_hash, cn->cfg->chain_hash, 32);
 	gc.peer_ops = gossip_peer_ops_bolt1();
 	gc.max_unverified = cn->cfg->gossip_maxunverified;
+	gc.resync_interval = cn->cfg->gossip_historicalsyncinterval;
+	/* Bulk gossip stays well under the per-peer cap that drops a peer. */
+	if (gc.queue_high > cn->cfg->peer_maxbuffer / 4)
+		gc.queue_high = cn->cfg->peer_maxbuffer / 4;
 	if (cn->chain_hooks)
 		daemon_chain_gossip_hooks(cn->chain_hooks, &gc.chain);
 	cn->gossip = gossip_new(cn->loop, &gc, NULL, cn);

@@ -25,6 +25,8 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->flush_budget = 256 * 1024;
 	cfg->pace_interval = 0.05;
 	cfg->pace_budget = 64 * 1024;
+	cfg->queue_high = 256 * 1024;
+	cfg->queue_total = 32 * 1024 * 1024;
 	cfg->update_burst = 10;
 	cfg->update_interval = 60;
 	cfg->hold_time = 60;
@@ -35,6 +37,9 @@ void gossip_config_default(struct gossip_config *cfg)
 	cfg->sync_timeout = 60;
 	cfg->max_unverified = 200000;
 	cfg->max_pending_checks = 10000;
+	cfg->resync_interval = 3600;
+	cfg->resync_retry = 60;
+	cfg->sync_checks_low = 500;
 }
 
 uint32_t gossip_now(const struct gossip *g)
@@ -93,12 +98,12 @@ bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len)
  * pace or relay loop, a query being answered).  So every entry point
  * brackets its work with enter/leave, and peers are freed only when the
  * outermost one leaves. */
-static void enter(struct gossip *g)
+void gossip_enter(struct gossip *g)
 {
 	g->depth++;
 }
 
-static void leave(struct gossip *g)
+void gossip_leave(struct gossip *g)
 {
 	assert(g->depth > 0);
 	if (--g->depth)
@@ -157,6 +162,9 @@ static void held_remove(struct gossip *g, size_t i)
 static enum gossip_reason handle_chan_upd(struct gossip *g,
 					  struct gossip_peer *from,
 					  const uint8_t *msg, size_t len);
+static enum gossip_reason handle_node_ann(struct gossip *g,
+					  struct gossip_peer *from,
+					  const uint8_t *msg, size_t len);
 
 /* The channel just arrived: its held updates go through the checks now,
  * without their sender (who may be gone). */
@@ -167,7 +175,9 @@ static void held_release(struct gossip *g, uint64_t scid)
 			struct gossip_held h = g->held[i];
 			enum gossip_reason r;
 			g->held[i] = g->held[--g->num_held];
-			r = handle_chan_upd(g, NULL, h.msg, h.len);
+			r = be16_get(h.msg) == GOSSIP_NODE_ANNOUNCEMENT
+				    ? handle_node_ann(g, NULL, h.msg, h.len)
+				    : handle_chan_upd(g, NULL, h.msg, h.len);
 			if (r >= GOSSIP_REJ_TRUNCATED)
 				g->rejects[r]++;
 			free(h.msg);
@@ -177,12 +187,18 @@ static void held_release(struct gossip *g, uint64_t scid)
 	}
 }
 
+static ssize_t check_find(const struct gossip *g, uint64_t scid);
+
 static void held_expire(struct gossip *g)
 {
 	double now = ev_now(g->loop);
 
 	for (size_t i = 0; i < g->num_held;) {
-		if (now - g->held[i].since >= g->cfg.hold_time) {
+		/* Its announcement waits for a funding check: the channel is
+		 * coming (or its failure drops these), so the update waits
+		 * with it instead of being lost. */
+		if (now - g->held[i].since >= g->cfg.hold_time &&
+		    check_find(g, g->held[i].scid) < 0) {
 			/* Held briefly, then dropped. */
 			g->rejects[GOSSIP_REJ_UNKNOWN_CHANNEL]++;
 			held_remove(g, i);
@@ -205,6 +221,20 @@ static ssize_t check_find(const struct gossip *g, uint64_t scid)
 	return -1;
 }
 
+/* Held updates arrive from every peer that has them: one copy each.  Only
+ * byte-identical ones are merged: a different update for the same channel
+ * cannot be judged before its announcement (a forger's could otherwise
+ * push the real one out).  True if @msg is held already. */
+static bool held_dup(const struct gossip *g, uint64_t scid,
+		     const uint8_t *msg, size_t len)
+{
+	for (size_t i = 0; i < g->num_held; i++)
+		if (g->held[i].scid == scid && g->held[i].len == len &&
+		    !memcmp(g->held[i].msg, msg, len))
+			return true;
+	return false;
+}
+
 static void check_hold(struct gossip *g, uint64_t scid, const uint8_t *msg,
 		       size_t len)
 {
@@ -224,6 +254,12 @@ static void held_drop(struct gossip *g, uint64_t scid)
 }
 
 /* ---- validation ------------------------------------------------------ */
+
+/* Made by us (our node id, gossip_set_own_id). */
+static bool is_own(const struct gossip *g, const uint8_t node_id[33])
+{
+	return g->have_own && !memcmp(node_id, g->own_id, 33);
+}
 
 static enum gossip_reason check_ts(struct gossip *g, uint32_t ts)
 {
@@ -322,6 +358,8 @@ static enum gossip_reason handle_chan_ann(struct gossip *g,
 					    g->num_checks);
 				g->checks_log_next = ev_now(g->loop) + 60;
 			}
+			/* Not lost: a sync soon asks for it again by scid. */
+			gossip_sync_refused(g);
 			return GOSSIP_REJ_CHECKS_FULL;
 		}
 		utxo = g->cfg.chain.check_utxo(g->cfg.chain.arg, ca.scid,
@@ -362,6 +400,7 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 	enum gossip_reason r;
 	uint8_t h[32];
 	int dir, found;
+	bool own;
 
 	r = gossip_chan_upd_parse(&cu, msg, len);
 	if (r != GOSSIP_OK)
@@ -378,8 +417,15 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 		/* BOLT 7: "if the short_channel_id does NOT match a previous
 		 * channel_announcement ... MUST ignore".  It may be racing
 		 * its announcement, so hold it a little first. */
-		if (g->num_held >= g->cfg.hold_max || len > HOLD_MAX_LEN)
+		if (len > HOLD_MAX_LEN)
 			return GOSSIP_REJ_UNKNOWN_CHANNEL;
+		if (held_dup(g, cu.scid, msg, len))
+			return GOSSIP_IGN_DUPLICATE;
+		if (g->num_held >= g->cfg.hold_max) {
+			/* Full: a sync fetches it again once there is room. */
+			gossip_sync_refused(g);
+			return GOSSIP_REJ_UNKNOWN_CHANNEL;
+		}
 		hold(g, cu.scid, msg, len);
 		return GOSSIP_IGN_HELD;
 	}
@@ -415,12 +461,59 @@ static enum gossip_reason handle_chan_upd(struct gossip *g,
 	/* BOLT 7: dont_forward "MUST NOT" be relayed: kept local. */
 	if (cu.message_flags & GOSSIP_UPD_DONT_FORWARD)
 		return GOSSIP_OK;
+	own = !from && is_own(g, dir ? sc.node_id_2 : sc.node_id_1);
 	if (!sc.has_upd[0] && !sc.has_upd[1])
 		gossip_relay_add(g, GRELAY_CHAN, cu.scid, 0, NULL,
-				 cu.timestamp, from);
+				 cu.timestamp, from, own);
 	gossip_relay_add(g, GRELAY_UPD, cu.scid, dir, NULL, cu.timestamp,
-			 from);
+			 from, own);
 	return GOSSIP_OK;
+}
+
+/* A channel_announcement waiting for its check that names @node_id: its
+ * scid in *@scid.  (Offsets: BOLT 7, node_id_1 at 300 + flen.) */
+static bool pending_names_node(const struct gossip *g,
+			       const uint8_t node_id[33], uint64_t *scid)
+{
+	for (size_t i = 0; i < g->num_checks; i++) {
+		const struct gossip_held *c = &g->checks[i];
+		size_t off = 300 + (size_t)be16_get(c->msg + 258);
+		if (c->len < off + 66)
+			continue;
+		if (!memcmp(c->msg + off, node_id, 33) ||
+		    !memcmp(c->msg + off + 33, node_id, 33)) {
+			*scid = c->scid;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* BOLT 7: ignore a node_announcement whose node_id is "NOT previously known
+ * from a channel_announcement".  One known from an announcement still
+ * waiting for its funding check is held with it (released or dropped with
+ * it), else it would be lost: a query answer sends each node once. */
+static enum gossip_reason hold_node_ann(struct gossip *g,
+					const struct gossip_node_ann *na,
+					const uint8_t *msg, size_t len)
+{
+	uint64_t scid;
+	uint8_t h[32];
+
+	if (len > CHECK_MAX_LEN || !pending_names_node(g, na->node_id, &scid))
+		return GOSSIP_REJ_UNKNOWN_NODE;
+	if (held_dup(g, scid, msg, len))
+		return GOSSIP_IGN_DUPLICATE;
+	/* Checked now so a forger cannot fill the queue. */
+	gossip_sighash(h, msg, len);
+	if (!gossip_sig_ok_kc(g->keys, h, na->sig, na->node_id))
+		return GOSSIP_REJ_BAD_SIG;
+	if (g->num_held >= g->cfg.hold_max) {
+		gossip_sync_refused(g);
+		return GOSSIP_REJ_UNKNOWN_NODE;
+	}
+	hold(g, scid, msg, len);
+	return GOSSIP_IGN_HELD;
 }
 
 static enum gossip_reason handle_node_ann(struct gossip *g,
@@ -436,11 +529,17 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	r = gossip_node_ann_parse(&na, msg, len);
 	if (r != GOSSIP_OK)
 		return r;
-	r = gossip_addresses_check(na.addresses, na.addresses_len);
+	/* Ours must follow the origin's rules; a peer's only be whole. */
+	r = from ? gossip_addresses_check(na.addresses, na.addresses_len)
+		 : gossip_addresses_check_origin(na.addresses,
+						 na.addresses_len);
 	if (r != GOSSIP_OK)
 		return r;
+	/* Only too far ahead: BOLT 7 has no age limit for a
+	 * node_announcement (a node that changes nothing need not announce
+	 * again), and refusing old ones loses quiet nodes for good. */
 	r = check_ts(g, na.timestamp);
-	if (r != GOSSIP_OK)
+	if (r != GOSSIP_OK && r != GOSSIP_REJ_TS_STALE)
 		return r;
 	/* BOLT 7: "if node_id is NOT previously known from a
 	 * channel_announcement message ... SHOULD ignore the message." */
@@ -453,7 +552,7 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	    memcmp(na.node_id, g->own_id, 33) == 0)
 		found = 1;
 	if (!found)
-		return GOSSIP_REJ_UNKNOWN_NODE;
+		return hold_node_ann(g, &na, msg, len);
 	found = gossip_store_get_node(g->store, &old_ts, na.node_id);
 	if (found < 0)
 		return GOSSIP_REJ_STORE;
@@ -479,8 +578,13 @@ static enum gossip_reason handle_node_ann(struct gossip *g,
 	if (!gossip_wrote(g, gossip_store_put_node(g->store, na.node_id,
 						   na.timestamp, msg, len)))
 		return GOSSIP_REJ_STORE;
+	/* BOLT 7: a repeated DNS name: "SHOULD ignore the additional data"
+	 * and "MUST not forward the node_announcement" (answers to an
+	 * explicit query still carry it: it is in the store). */
+	if (gossip_addresses_dns_count(na.addresses, na.addresses_len) > 1)
+		return GOSSIP_OK;
 	gossip_relay_add(g, GRELAY_NODE, 0, 0, na.node_id, na.timestamp,
-			 from);
+			 from, !from && is_own(g, na.node_id));
 	return GOSSIP_OK;
 }
 
@@ -510,6 +614,30 @@ static void flood_check(struct gossip *g, struct gossip_peer *gp)
 	} else if (gp->flood_count == FLOOD_CLOSE) {
 		ops->close(gp->p, "gossip: flooding channel_updates");
 	}
+}
+
+/* Warnings to one peer: at most WARN_BURST a minute (each is a message
+ * and a log line); the rest counted, said once when the minute ends. */
+#define WARN_BURST 10
+
+static bool warn_allowed(struct gossip *g, struct gossip_peer *gp)
+{
+	double now = ev_now(g->loop);
+
+	if (now - gp->warn_start > FLOOD_WINDOW) {
+		if (gp->warn_dropped)
+			log_unusual(GOSSIP_SUB, "%u more gossip warnings to a "
+				    "peer were not sent", gp->warn_dropped);
+		gp->warn_start = now;
+		gp->warn_count = 0;
+		gp->warn_dropped = 0;
+	}
+	if (gp->warn_count < WARN_BURST) {
+		gp->warn_count++;
+		return true;
+	}
+	gp->warn_dropped++;
+	return false;
 }
 
 static enum gossip_reason dispatch(struct gossip *g, struct gossip_peer *gp,
@@ -549,9 +677,9 @@ enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
 
 	if (g->failed)
 		return GOSSIP_REJ_STORE;
-	enter(g);
+	gossip_enter(g);
 	r = dispatch(g, gp, msg, len);
-	leave(g);
+	gossip_leave(g);
 	if (r < GOSSIP_REJ_TRUNCATED) {
 		g->handled[r]++;
 		return r;
@@ -568,6 +696,8 @@ enum gossip_reason gossip_handle_msg(struct gossip *g, struct peer *from,
 			flood_check(g, gp);
 		break;
 	case GOSSIP_ACT_WARN:
+		if (gp && !warn_allowed(g, gp))
+			break;
 		ops->warn(from, why);
 		break;
 	case GOSSIP_ACT_CLOSE:
@@ -650,7 +780,7 @@ void gossip_peer_connected(struct gossip *g, struct peer *p)
 
 	if (!gp)
 		abort();
-	enter(g);
+	gossip_enter(g);
 	gp->g = g;
 	gp->p = p;
 	memcpy(gp->id, ops->node_id(p), 33);
@@ -671,7 +801,7 @@ void gossip_peer_connected(struct gossip *g, struct peer *p)
 	len = gossip_ts_filter_write(g->buf, sizeof(g->buf), &f);
 	gossip_send(gp, g->buf, len);
 	gossip_sync_maybe_start(g);
-	leave(g);
+	gossip_leave(g);
 }
 
 void gossip_peer_gone(struct gossip *g, struct peer *p)
@@ -680,7 +810,7 @@ void gossip_peer_gone(struct gossip *g, struct peer *p)
 
 	if (!gp)
 		return;
-	enter(g);
+	gossip_enter(g);
 	for (pp = &g->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == gp) {
 			*pp = gp->next;
@@ -697,21 +827,86 @@ void gossip_peer_gone(struct gossip *g, struct peer *p)
 	g->dead = gp;
 	gossip_relay_trim(g);
 	gossip_sync_maybe_start(g);
-	leave(g);
+	gossip_leave(g);
 }
 
 /* ---- timers ---------------------------------------------------------- */
+
+/* Bytes queued to @gp's session (0 if the session layer does not say). */
+static size_t queued(const struct gossip_peer *gp)
+{
+	const struct gossip_peer_ops *ops = gp->g->cfg.peer_ops;
+
+	return !gp->gone && ops->queued ? ops->queued(gp->p) : 0;
+}
+
+size_t gossip_queued_total(const struct gossip *g)
+{
+	size_t total = 0;
+
+	for (const struct gossip_peer *gp = g->peers; gp; gp = gp->next)
+		total += queued(gp);
+	return total;
+}
+
+size_t gossip_send_budget(const struct gossip *g,
+			  const struct gossip_peer *gp, size_t want,
+			  size_t total)
+{
+	size_t q = queued(gp);
+
+	/* Whatever the socket drains: a peer reading at 300 KB/s gets 300
+	 * KB/s, its queue stays under queue_high (plus one message), and
+	 * all queues together under queue_total. */
+	if (q >= g->cfg.queue_high || total >= g->cfg.queue_total)
+		return 0;
+	if (want > g->cfg.queue_high - q)
+		want = g->cfg.queue_high - q;
+	if (want > g->cfg.queue_total - total)
+		want = g->cfg.queue_total - total;
+	return want;
+}
 
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gossip *g = w->data;
 	bool more = false;
+	size_t total, n = 0, k;
+	struct gossip_peer *gp, **order;
 
-	enter(g);
-	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next)
-		if (!gp->gone)
-			more |= gossip_sync_pace(gp, g->cfg.pace_budget);
-	leave(g);
+	gossip_enter(g);
+	total = gossip_queued_total(g);
+	for (gp = g->peers; gp; gp = gp->next)
+		n++;
+	order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order)
+		abort();
+	n = 0;
+	for (gp = g->peers; gp; gp = gp->next)
+		order[n++] = gp;
+	/* Under the total bound the first peers served would take it all:
+	 * start one further along the list each tick.  (Peers that go
+	 * meanwhile are only marked gone until gossip_leave.) */
+	k = n ? g->pace_turn++ % n : 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t before, budget;
+		gp = order[(k + i) % n];
+		if (gp->gone)
+			continue;
+		before = queued(gp);
+		budget = gossip_send_budget(g, gp, g->cfg.pace_budget, total);
+		if (!budget) {
+			/* Waiting for the socket: work remains. */
+			more |= gp->qcr_active || gp->qsi_active ||
+				gp->bf_active;
+			continue;
+		}
+		more |= gossip_sync_pace(gp, budget);
+		if (queued(gp) > before)
+			total += queued(gp) - before;
+	}
+	free(order);
+	gossip_leave(g);
 	commit_now(g);
 	if (!more)
 		ev_timer_stop(loop, w);
@@ -727,35 +922,51 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gossip *g = w->data;
 	double now = ev_now(loop);
+	size_t total = SIZE_MAX;
 
-	enter(g);
+	gossip_enter(g);
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
 		if (!gp->gone && gp->has_filter && now >= gp->next_flush) {
-			gp->next_flush = now + g->cfg.flush_interval;
-			gossip_relay_flush(gp, g->cfg.flush_budget);
+			size_t b;
+			/* Once per tick, and only if someone flushes. */
+			if (total == SIZE_MAX)
+				total = gossip_queued_total(g);
+			b = gossip_send_budget(g, gp, g->cfg.flush_budget,
+					       total);
+			/* A full queue: try again in a second. */
+			gp->next_flush = now + (b ? g->cfg.flush_interval : 1);
+			if (b)
+				gossip_relay_flush(gp, b);
 		}
 	}
 	gossip_relay_trim(g);
-	if (g->syncing && now > g->syncing->sync_deadline)
-		gossip_sync_abandon(g, g->syncing, "timed out");
-	gossip_sync_maybe_start(g);
+	gossip_sync_tick(g);
 	held_expire(g);
 	/* Full buckets are forgotten once a minute: O(active buckets). */
 	if (++g->ticks % 60 == 0)
 		gossip_rl_sweep(g->rl, (double)gossip_now(g));
-	leave(g);
+	gossip_leave(g);
 }
 
 size_t gossip_prune_now(struct gossip *g)
 {
-	uint32_t now = gossip_now(g);
+	uint32_t now = gossip_now(g), upto = now;
 	size_t n;
 
-	if (g->failed || now < GOSSIP_STALE_SECS)
+	/* Stale as of the last completed sync, not as of now: after two
+	 * weeks offline (or a clock jump) the fresh updates of live
+	 * channels are still on their way, and deleting those channels
+	 * first would refuse the updates as unknown.  Never synced: no
+	 * evidence that anything is stale. */
+	if (g->synced_at < upto)
+		upto = g->synced_at;
+	if (g->failed || upto < GOSSIP_STALE_SECS)
 		return 0;
-	/* BOLT 7: "if a channel's latest channel_updates timestamp is older
-	 * than two weeks (1209600 seconds): MAY prune the channel." */
-	n = gossip_store_prune(g->store, now - GOSSIP_STALE_SECS,
+	/* BOLT 7: "if the timestamp of the latest channel_update in either
+	 * direction is older than two weeks (1209600 seconds): MAY prune
+	 * the channel" -- "the oldest channel_update is used to prune the
+	 * channel since both sides need to be active". */
+	n = gossip_store_prune(g->store, upto - GOSSIP_STALE_SECS,
 			       g->cfg.prune_batch);
 	commit_now(g);
 	if (n)
@@ -809,9 +1020,20 @@ struct gossip *gossip_new(struct ev_loop *loop, const struct gossip_config *cfg,
 		return NULL;
 	}
 	if (gossip_store_meta_get(g->store, &synced_at, "synced_at") &&
-	    synced_at > 0 &&
-	    (int64_t)gossip_now(g) - synced_at < GOSSIP_SYNC_FRESH_SECS)
+	    synced_at > 0 && synced_at <= UINT32_MAX)
+		g->synced_at = (uint32_t)synced_at;
+	g->sstats.last_completed = g->synced_at;
+	if (g->synced_at &&
+	    (int64_t)gossip_now(g) - g->synced_at < GOSSIP_SYNC_FRESH_SECS) {
+		/* Recent: the next sync when the periodic one is due. */
 		g->synced = true;
+		if (cfg->resync_interval > 0)
+			g->next_sync = ev_now(loop) + cfg->resync_interval -
+				       ((int64_t)gossip_now(g) - g->synced_at);
+	} else {
+		g->sync_due = true;
+		g->sync_round = 1;
+	}
 	g->rl = gossip_rl_new(cfg->update_burst, cfg->update_interval);
 	g->keys = gossip_keycache_new();
 	{
@@ -900,7 +1122,7 @@ void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r)
 		return;
 	h = g->checks[i];
 	g->checks[i] = g->checks[--g->num_checks];
-	enter(g);
+	gossip_enter(g);
 	switch (r) {
 	case GOSSIP_UTXO_BAD:
 	case GOSSIP_UTXO_PENDING: /* not an answer: programmer error */
@@ -929,7 +1151,9 @@ void gossip_utxo_done(struct gossip *g, uint64_t scid, enum gossip_utxo r)
 		break;
 	}
 	free(h.msg);
-	leave(g);
+	/* Room for more: a sync waiting for checks goes on. */
+	gossip_sync_absorbed(g);
+	gossip_leave(g);
 }
 
 size_t gossip_pending_checks(const struct gossip *g)
@@ -1023,6 +1247,21 @@ bool gossip_synced(const struct gossip *g)
 	return g->synced;
 }
 
+void gossip_get_sync_stats(const struct gossip *g,
+			   struct gossip_sync_stats *out)
+{
+	const struct gossip_peer *gp = g->syncing;
+
+	*out = g->sstats;
+	out->phase = !gp ? GOSSIP_SYNC_IDLE
+		   : gp->sync == GSYNC_RANGE ? GOSSIP_SYNC_RANGE
+		   : gp->sync_waiting ? GOSSIP_SYNC_WAITING
+				      : GOSSIP_SYNC_QUERYING;
+	out->next_in = 0;
+	if (g->next_sync > ev_now(g->loop))
+		out->next_in = g->next_sync - ev_now(g->loop);
+}
+
 void gossip_get_stats(const struct gossip *g, struct gossip_stats *out)
 {
 	for (size_t r = 0; r < GOSSIP_NUM_REASONS; r++)
@@ -1040,4 +1279,15 @@ uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r)
 void gossip_commit(struct gossip *g)
 {
 	commit_now(g);
+}
+
+const char *gossip_sync_phase_str(enum gossip_sync_phase p)
+{
+	switch (p) {
+	case GOSSIP_SYNC_IDLE: return "idle";
+	case GOSSIP_SYNC_RANGE: return "range";
+	case GOSSIP_SYNC_QUERYING: return "querying";
+	case GOSSIP_SYNC_WAITING: return "waiting_for_checks";
+	}
+	return "idle";
 }

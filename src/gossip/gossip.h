@@ -28,6 +28,27 @@ struct ev_loop;
 struct peer;
 struct gossip;
 
+/* Our graph sync, for state and metrics (gossip_get_sync_stats). */
+enum gossip_sync_phase {
+	GOSSIP_SYNC_IDLE,      /* no sync running */
+	GOSSIP_SYNC_RANGE,     /* query_channel_range out, replies coming */
+	GOSSIP_SYNC_QUERYING,  /* a query_short_channel_ids out */
+	GOSSIP_SYNC_WAITING,   /* next query waits for funding checks */
+};
+struct gossip_sync_stats {
+	enum gossip_sync_phase phase;
+	uint64_t rounds;          /* syncs started */
+	uint64_t completed;       /* ... completed */
+	uint64_t failed;          /* ... abandoned (peer gone, timeout) */
+	uint64_t scid_queries;    /* query_short_channel_ids sent */
+	uint64_t scids_asked;     /* scids asked for in them */
+	uint64_t waits;           /* times the next query waited for checks */
+	uint64_t refused_capacity;/* announcements/updates refused for
+				   * capacity (asked for again later) */
+	uint32_t last_completed;  /* unix time, 0: never */
+	double next_in;           /* seconds to the next periodic sync */
+};
+
 enum gossip_type {
 	GOSSIP_CHANNEL_ANNOUNCEMENT = 256,
 	GOSSIP_NODE_ANNOUNCEMENT = 257,
@@ -162,9 +183,16 @@ enum gossip_reason gossip_chan_upd_parse(struct gossip_chan_upd *out,
 size_t gossip_chan_upd_write(uint8_t *out, size_t cap,
 			     const struct gossip_chan_upd *cu);
 
-/* BOLT 7 address descriptors: known types well formed, ascending type
- * order, at most one DNS name; parsing stops at the first unknown type. */
+/* BOLT 7 address descriptors as a receiver checks them: every descriptor
+ * of a known type whole (order and repeated DNS names are the sender's
+ * rules, not grounds to refuse); parsing stops at the first unknown type. */
 enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len);
+/* The same plus the origin node's rules (ascending type order, at most
+ * one DNS name), for what we announce ourselves. */
+enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
+						 size_t len);
+/* Type 5 (DNS) descriptors in @addr (up to the first unknown type). */
+size_t gossip_addresses_dns_count(const uint8_t *addr, size_t len);
 
 /* Double SHA-256 of the signed part of a raw 256/257/258 message
  * (msg[258:] for a channel_announcement, msg[66:] otherwise).  @len must
@@ -280,6 +308,9 @@ struct gossip_peer_ops {
 	void (*set_user)(struct peer *p, void *user);
 	void *(*get_user)(const struct peer *p);
 	const uint8_t *(*node_id)(const struct peer *p); /* 33 bytes */
+	/* Bytes queued to @p and not yet taken by its socket; NULL: not
+	 * known (then answers are paced by pace_budget alone). */
+	size_t (*queued)(const struct peer *p);
 };
 const struct gossip_peer_ops *gossip_peer_ops_bolt1(void);
 
@@ -315,6 +346,14 @@ struct gossip_config {
 	size_t flush_budget;      /* relay bytes per peer per flush, 256 KiB */
 	double pace_interval;     /* answering queries: tick, default 0.05 s */
 	size_t pace_budget;       /* bytes per peer per tick, default 64 KiB */
+	/* Answers, backfill and relay go to a peer only while less than this
+	 * is queued to it (default 256 KiB): a slow reader gets what it
+	 * reads, and our pings wait behind at most this much. */
+	size_t queue_high;
+	/* ... and while less than this is queued to all peers together
+	 * (default 32 MiB): memory is bounded by it, not by peers x the
+	 * peer layer's send cap.  See docs/gossip.md for the bound. */
+	size_t queue_total;
 	unsigned update_burst;    /* per channel direction, default 10 */
 	double update_interval;   /* then one per this, default 60 s */
 	double hold_time;         /* updates for unknown channels, 60 s */
@@ -332,6 +371,18 @@ struct gossip_config {
 	/* Channel announcements held for an asynchronous UTXO check at most
 	 * (default 10000; each holds its message, up to 2 KiB). */
 	size_t max_pending_checks;
+	/* Historical sync: a range sync with one peer this often (default
+	 * 3600 s, lnd's DefaultHistoricalSyncInterval), besides the first
+	 * one and one after every gossip_resync.  0: none periodic. */
+	double resync_interval;
+	/* A round in which every peer failed, or a sync that left
+	 * announcements refused for capacity: again after this (60 s). */
+	double resync_retry;
+	/* Our sync sends its next query_short_channel_ids only while at most
+	 * this many funding checks are pending (default 500): a query asks
+	 * for up to 1,000 channels, each a check, so the node takes in what
+	 * it can check and max_pending_checks is not reached. */
+	size_t sync_checks_low;
 };
 /* Defaults; datadir NULL, chain_hash zero, peer_ops NULL. */
 void gossip_config_default(struct gossip_config *cfg);
@@ -410,6 +461,14 @@ uint64_t gossip_unverified_channels(struct gossip *g);
 /* True once a range sync with a peer completed (this run, or recently
  * before a restart). */
 bool gossip_synced(const struct gossip *g);
+/* Ask for a range sync with one peer now (or right after the running
+ * one): after the chain backend or the signer returns, gossip that went
+ * by meanwhile (refused, expired) is fetched again by scid. */
+void gossip_resync(struct gossip *g, const char *why);
+void gossip_get_sync_stats(const struct gossip *g,
+			   struct gossip_sync_stats *out);
+/* "idle", "range", "querying", "waiting_for_checks".  Never NULL. */
+const char *gossip_sync_phase_str(enum gossip_sync_phase p);
 uint64_t gossip_rejects(const struct gossip *g, enum gossip_reason r);
 /* Counters for metrics (read-only copy). */
 struct gossip_stats {
@@ -452,8 +511,9 @@ size_t gossip_unverified_page(struct gossip *g, uint64_t after,
 
 /* Commit the pending batch now (tests, shutdown). */
 void gossip_commit(struct gossip *g);
-/* One bounded prune step now: channels whose newest update is older than
- * two weeks; returns how many were removed. */
+/* One bounded prune step now: channels whose update in either direction
+ * is older than two weeks before the last completed sync (not before a
+ * sync: see docs/gossip.md); returns how many were removed. */
 size_t gossip_prune_now(struct gossip *g);
 
 #endif /* COLDNODE_GOSSIP_H */

@@ -11,8 +11,9 @@
 #include <ev.h>
 
 #define GOSSIP_SUB "GOSP"
-/* BOLT 7: "if a channel's latest channel_updates timestamp is older than
- * two weeks (1209600 seconds): MAY prune the channel." */
+/* BOLT 7: "if the timestamp of the latest channel_update in either
+ * direction is older than two weeks (1209600 seconds): MAY prune the
+ * channel." */
 #define GOSSIP_STALE_SECS 1209600
 /* CLN's timestamp_reasonable: at most a day ahead of our clock. */
 #define GOSSIP_FUTURE_SECS 86400
@@ -28,6 +29,14 @@ enum gossip_sync_state {
 	GSYNC_DONE,
 	GSYNC_FAILED,
 };
+
+/* An exact set of node ids (sync.c). */
+struct gossip_node_set {
+	uint8_t (*slots)[33]; /* owned; cap entries, first byte 0: free */
+	size_t cap, n;
+};
+void node_set_clear(struct gossip_node_set *ns);
+bool node_set_add(struct gossip_node_set *ns, const uint8_t id[33]);
 
 /* Per-session state, hung on the peer with set_user. */
 struct gossip_peer {
@@ -63,12 +72,13 @@ struct gossip_peer {
 	bool qcr_active;
 	struct gossip_query_range qcr;
 	uint64_t qcr_next_block, qcr_end_block;
+	uint64_t qcr_next_scid; /* in a block split across replies, else 0 */
 
 	/* Answering their query_short_channel_ids. */
 	bool qsi_active;
 	struct gossip_query_scids qsi;
 	size_t qsi_idx;
-	uint64_t *qsi_nodes_sent; /* small hash set of node id prefixes */
+	struct gossip_node_set qsi_nodes; /* node_announcements sent */
 
 	/* Our sync with them. */
 	enum gossip_sync_state sync;
@@ -79,13 +89,21 @@ struct gossip_peer {
 	uint64_t *want_scids, *want_flags;
 	size_t num_want, want_cap, want_sent;
 	bool scid_query_out;
+	/* Next query held back while funding checks are queued. */
+	bool sync_waiting;
 	double sync_deadline;
-	bool sync_tried;
+	/* Round of our syncs this peer was last tried in (0: never), and
+	 * when: rounds go to the peer least recently synced with. */
+	unsigned sync_round;
+	double sync_last;
 
 	/* Flood accounting. */
 	double flood_start;
 	unsigned flood_count;
 	bool flood_warned;
+	/* Warnings sent this minute, and those not sent. */
+	double warn_start;
+	unsigned warn_count, warn_dropped;
 };
 
 /* One relayable item, most recent last.  Raw bytes are read back from the
@@ -98,6 +116,7 @@ struct gossip_relay_ent {
 	uint64_t scid;
 	uint8_t node_id[33];
 	uint8_t origin[33]; /* peer it came from, zero if local */
+	bool own;           /* made by us: sent whatever a peer's filter */
 };
 
 struct gossip_held {
@@ -129,9 +148,26 @@ struct gossip {
 	ev_timer pace;         /* answering queries, while any is active */
 	ev_timer prune_timer;
 	unsigned ticks;
+	size_t pace_turn; /* rotates the first peer served by pace_cb */
 
 	uint64_t rejects[GOSSIP_NUM_REASONS];
+	/* A sync completed (this run, or recently before a restart). */
 	bool synced;
+	/* Sync rounds (sync.c): a round asks one peer at a time until one
+	 * completes.  sync_due: a round is open; next_sync: when the next
+	 * opens (periodic, or soon after refusals); sync_again: one more
+	 * after the running one (a return happened meanwhile). */
+	bool sync_due, sync_again;
+	unsigned sync_round;
+	double next_sync;
+	double round_retry; /* every peer failed this round: retry then */
+	/* Wall clock of the last completed sync (persisted as synced_at):
+	 * the prune cutoff is two weeks before it, never before now. */
+	uint32_t synced_at;
+	/* Announcements refused for capacity since the running sync began
+	 * (they are asked for again by a sync soon after). */
+	uint64_t refused_capacity;
+	struct gossip_sync_stats sstats;
 	double cap_log_next; /* ev_now before which the cap is not logged */
 
 	struct gossip_peer *peers;
@@ -171,16 +207,26 @@ enum gossip_reason gossip_chan_ann_check_sigs_kc(
 	const struct gossip_chan_ann *ca);
 
 uint32_t gossip_now(const struct gossip *g);
+/* Bracket work that may send (a failed send frees its peer): peers are
+ * freed when the outermost bracket leaves. */
+void gossip_enter(struct gossip *g);
+void gossip_leave(struct gossip *g);
 /* Called after every store write: commit now or arm the batch timer.
  * Returns false (and stops gossip) on a store failure. */
 bool gossip_wrote(struct gossip *g, bool ok);
 void gossip_pace_start(struct gossip *g);
+/* Bytes queued to every peer now; what may be sent to @gp now, at most
+ * @want, given @total queued to all (queue_high, queue_total). */
+size_t gossip_queued_total(const struct gossip *g);
+size_t gossip_send_budget(const struct gossip *g,
+			  const struct gossip_peer *gp, size_t want,
+			  size_t total);
 bool gossip_send(struct gossip_peer *gp, const uint8_t *msg, size_t len);
 
 /* relay.c */
 void gossip_relay_add(struct gossip *g, enum gossip_relay_kind kind,
 		      uint64_t scid, int dir, const uint8_t *node_id,
-		      uint32_t ts, const struct gossip_peer *origin);
+		      uint32_t ts, const struct gossip_peer *origin, bool own);
 void gossip_relay_flush(struct gossip_peer *gp, size_t budget);
 void gossip_relay_trim(struct gossip *g);
 uint64_t gossip_relay_end(const struct gossip *g);
@@ -190,6 +236,14 @@ enum gossip_reason gossip_sync_handle(struct gossip *g,
 				      struct gossip_peer *gp,
 				      const uint8_t *msg, size_t len);
 void gossip_sync_maybe_start(struct gossip *g);
+/* Once a second: opens a due round, times out a silent peer, resumes a
+ * sync waiting for funding checks. */
+void gossip_sync_tick(struct gossip *g);
+/* Funding checks were answered: a waiting sync may go on. */
+void gossip_sync_absorbed(struct gossip *g);
+/* Something was refused for capacity (checks or hold queue full): ask a
+ * sync to fetch it again soon. */
+void gossip_sync_refused(struct gossip *g);
 void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
 			 const char *why);
 /* Runs answer jobs for @gp within @budget bytes; true if work remains. */

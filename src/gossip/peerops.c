@@ -15,6 +15,7 @@ static const struct gossip_peer_ops bolt1_ops = {
 	.set_user = peer_set_user,
 	.get_user = peer_get_user,
 	.node_id = peer_node_id,
+	.queued = peer_queued,
 };
 
 const struct gossip_peer_ops *gossip_peer_ops_bolt1(void)

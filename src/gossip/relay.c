@@ -45,7 +45,7 @@ void gossip_relay_trim(struct gossip *g)
 
 void gossip_relay_add(struct gossip *g, enum gossip_relay_kind kind,
 		      uint64_t scid, int dir, const uint8_t *node_id,
-		      uint32_t ts, const struct gossip_peer *origin)
+		      uint32_t ts, const struct gossip_peer *origin, bool own)
 {
 	struct gossip_relay_ent *e;
 	bool wanted = false;
@@ -72,6 +72,7 @@ void gossip_relay_add(struct gossip *g, enum gossip_relay_kind kind,
 	e->scid = scid;
 	e->dir = dir;
 	e->ts = ts;
+	e->own = own;
 	if (node_id)
 		memcpy(e->node_id, node_id, 33);
 	if (origin)
@@ -124,7 +125,10 @@ void gossip_relay_flush(struct gossip_peer *gp, size_t budget)
 		/* Not back to where it came from. */
 		if (!memcmp(e->origin, gp->id, 33))
 			continue;
-		if (e->ts < gp->f_first || e->ts >= gp->f_end)
+		/* BOLT 7: "SHOULD send gossip messages as it generates them
+		 * regardless of timestamp"; the filter restricts relayed
+		 * gossip only. */
+		if (!e->own && (e->ts < gp->f_first || e->ts >= gp->f_end))
 			continue;
 		len = fetch(g, e);
 		if (!len)

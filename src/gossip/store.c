@@ -97,9 +97,16 @@ static const char *const stmt_sql[ST_NUM] = {
 		"SELECT node_id, ts FROM nodes"
 		" WHERE (ts, node_id) > (?1, ?2) AND ts < ?3"
 		" ORDER BY ts, node_id LIMIT ?4",
+	/* The older direction decides (BOLT 7: the latest update "in
+	 * either direction"); a direction without an update counts from
+	 * when the channel was stored. */
 	[ST_PRUNE] =
-		"DELETE FROM channels WHERE scid IN (SELECT scid FROM channels"
-		" WHERE last_update < ?1 LIMIT ?2)",
+		"DELETE FROM channels WHERE scid IN (SELECT c.scid FROM"
+		" channels c WHERE COALESCE((SELECT ts FROM updates u"
+		"  WHERE u.scid = c.scid AND u.dir = 0), c.added) < ?1"
+		" OR COALESCE((SELECT ts FROM updates u"
+		"  WHERE u.scid = c.scid AND u.dir = 1), c.added) < ?1"
+		" LIMIT ?2)",
 	[ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
 	/* Chain source (chain module): forget a spent or failed channel,
 	 * mark a background-checked one verified, list the unchecked. */

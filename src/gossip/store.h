@@ -94,8 +94,9 @@ size_t gossip_store_nodes_by_ts(struct gossip_store *s, uint8_t (*out)[33],
 				uint64_t ts_hi, uint32_t cur_ts,
 				const uint8_t cur_id[33]);
 
-/* Delete at most @max channels whose newest update (or, with none, their
- * arrival) is before @cutoff, with their updates and orphaned nodes. */
+/* Delete at most @max channels with a direction whose update (or, with
+ * none, the channel's arrival) is before @cutoff, with their updates and
+ * orphaned nodes. */
 size_t gossip_store_prune(struct gossip_store *s, uint32_t cutoff, size_t max);
 
 /* For the chain source: delete a channel (its updates and orphaned nodes

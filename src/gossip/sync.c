@@ -55,6 +55,8 @@ static void want_add(struct gossip_peer *gp, uint64_t scid, uint64_t flags)
 
 static void sync_done(struct gossip *g, struct gossip_peer *gp)
 {
+	double now = ev_now(g->loop);
+
 	gp->sync = GSYNC_DONE;
 	g->syncing = NULL;
 	log_info(GOSSIP_SUB, "graph sync done: asked for %zu channels",
@@ -63,14 +65,39 @@ static void sync_done(struct gossip *g, struct gossip_peer *gp)
 	free(gp->want_flags);
 	gp->want_scids = gp->want_flags = NULL;
 	gp->num_want = gp->want_cap = gp->want_sent = 0;
+	g->sstats.completed++;
+	g->synced_at = gossip_now(g);
+	g->sstats.last_completed = g->synced_at;
+	g->sync_due = false;
+	g->next_sync = g->cfg.resync_interval > 0
+			       ? now + g->cfg.resync_interval
+			       : 0;
+	/* Refused for capacity meanwhile, or a return while it ran: what
+	 * went missing is asked for again (by scid) soon. */
+	if (g->refused_capacity || g->sync_again) {
+		double soon = now + (g->sync_again ? 0 : g->cfg.resync_retry);
+		if (!g->next_sync || soon < g->next_sync)
+			g->next_sync = soon;
+	}
+	g->sync_again = false;
+	g->refused_capacity = 0;
 	if (!gossip_wrote(g, gossip_store_meta_set(g->store, "synced_at",
-						   gossip_now(g))))
+						   g->synced_at)))
 		return;
 	if (!g->synced) {
 		g->synced = true;
 		if (g->cbs && g->cbs->synced)
 			g->cbs->synced(g->cbarg);
 	}
+}
+
+/* Our next query may go while the funding checks it causes can be taken
+ * in: each channel asked for is one check, and past max_pending_checks
+ * announcements are refused. */
+static bool can_absorb(const struct gossip *g)
+{
+	return !g->cfg.chain.check_utxo ||
+	       g->num_checks <= g->cfg.sync_checks_low;
 }
 
 /* Next query_short_channel_ids, or done. */
@@ -83,8 +110,20 @@ static void send_next_query(struct gossip *g, struct gossip_peer *gp)
 		sync_done(g, gp);
 		return;
 	}
+	if (!can_absorb(g)) {
+		if (!gp->sync_waiting)
+			g->sstats.waits++;
+		gp->sync_waiting = true;
+		return;
+	}
+	gp->sync_waiting = false;
 	if (n > SCIDS_PER_QUERY)
 		n = SCIDS_PER_QUERY;
+	/* Never more new channels than can wait for their checks. */
+	if (g->cfg.chain.check_utxo &&
+	    g->cfg.max_pending_checks > g->cfg.sync_checks_low &&
+	    n > g->cfg.max_pending_checks - g->cfg.sync_checks_low)
+		n = g->cfg.max_pending_checks - g->cfg.sync_checks_low;
 	memcpy(q.chain_hash, g->cfg.chain_hash, 32);
 	q.num_scids = n;
 	q.scids = gp->want_scids + gp->want_sent;
@@ -93,7 +132,21 @@ static void send_next_query(struct gossip *g, struct gossip_peer *gp)
 	gp->want_sent += n;
 	gp->scid_query_out = true;
 	gp->sync_deadline = ev_now(g->loop) + g->cfg.sync_timeout;
+	g->sstats.scid_queries++;
+	g->sstats.scids_asked += n;
 	gossip_send(gp, g->buf, len);
+}
+
+void gossip_sync_absorbed(struct gossip *g)
+{
+	struct gossip_peer *gp = g->syncing;
+
+	if (gp && gp->sync == GSYNC_SCIDS && gp->sync_waiting &&
+	    !gp->scid_query_out && can_absorb(g)) {
+		gossip_enter(g);
+		send_next_query(g, gp);
+		gossip_leave(g);
+	}
 }
 
 static void start_sync(struct gossip *g, struct gossip_peer *gp)
@@ -101,10 +154,13 @@ static void start_sync(struct gossip *g, struct gossip_peer *gp)
 	size_t len;
 
 	gp->sync = GSYNC_RANGE;
-	gp->sync_tried = true;
+	gp->sync_round = g->sync_round;
+	gp->sync_last = ev_now(g->loop);
+	gp->sync_waiting = false;
 	gp->range_prev_first = 0;
 	gp->range_scids = 0;
 	g->syncing = gp;
+	g->sstats.rounds++;
 	memcpy(gp->my_qcr.chain_hash, g->cfg.chain_hash, 32);
 	gp->my_qcr.first_blocknum = 0;
 	gp->my_qcr.number_of_blocks = UINT32_MAX;
@@ -116,16 +172,86 @@ static void start_sync(struct gossip *g, struct gossip_peer *gp)
 	gossip_send(gp, g->buf, len);
 }
 
+/* A new round: every peer may be asked again. */
+static void open_round(struct gossip *g, const char *why)
+{
+	g->sync_due = true;
+	g->sync_round++;
+	g->round_retry = 0;
+	log_debug(GOSSIP_SUB, "graph sync round %u: %s", g->sync_round, why);
+}
+
 void gossip_sync_maybe_start(struct gossip *g)
 {
-	if (g->syncing || g->synced || g->failed)
+	struct gossip_peer *best = NULL;
+	bool any = false;
+
+	if (g->syncing || g->failed || !g->sync_due)
 		return;
+	/* lnd's historical sync goes to one peer; rotating to the one least
+	 * recently synced with spreads it (and a lying peer is not asked
+	 * every time). */
 	for (struct gossip_peer *gp = g->peers; gp; gp = gp->next) {
-		if (!gp->sync_tried) {
-			start_sync(g, gp);
-			return;
-		}
+		if (gp->gone)
+			continue;
+		any = true;
+		if (gp->sync_round == g->sync_round)
+			continue;
+		if (!best || gp->sync_last < best->sync_last)
+			best = gp;
 	}
+	if (best) {
+		start_sync(g, best);
+		return;
+	}
+	/* Every peer failed this round: a new one after resync_retry. */
+	if (any && !g->round_retry)
+		g->round_retry = ev_now(g->loop) + g->cfg.resync_retry;
+}
+
+void gossip_sync_tick(struct gossip *g)
+{
+	double now = ev_now(g->loop);
+	struct gossip_peer *gp = g->syncing;
+
+	if (gp && gp->sync_waiting) {
+		/* Waiting on our own checks is not the peer's silence. */
+		gp->sync_deadline = now + g->cfg.sync_timeout;
+		gossip_sync_absorbed(g);
+	} else if (gp && now > gp->sync_deadline) {
+		gossip_sync_abandon(g, gp, "timed out");
+	}
+	if (!g->sync_due && g->next_sync && now >= g->next_sync)
+		open_round(g, g->synced ? "periodic" : "first");
+	else if (g->sync_due && g->round_retry && now >= g->round_retry)
+		open_round(g, "retry: every peer failed");
+	gossip_sync_maybe_start(g);
+}
+
+void gossip_resync(struct gossip *g, const char *why)
+{
+	if (g->failed)
+		return;
+	log_info(GOSSIP_SUB, "graph sync requested: %s", why);
+	if (g->syncing)
+		g->sync_again = true;
+	else
+		open_round(g, why);
+	gossip_enter(g);
+	gossip_sync_maybe_start(g);
+	gossip_leave(g);
+}
+
+void gossip_sync_refused(struct gossip *g)
+{
+	double soon = ev_now(g->loop) + g->cfg.resync_retry;
+
+	g->refused_capacity++;
+	g->sstats.refused_capacity++;
+	/* Not syncing: the refused came by relay; a sync soon fetches it. */
+	if (!g->syncing && !g->sync_due &&
+	    (!g->next_sync || soon < g->next_sync))
+		g->next_sync = soon;
 }
 
 void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
@@ -134,8 +260,15 @@ void gossip_sync_abandon(struct gossip *g, struct gossip_peer *gp,
 	log_info(GOSSIP_SUB, "graph sync with a peer abandoned: %s", why);
 	gp->sync = GSYNC_FAILED;
 	gp->scid_query_out = false;
-	if (g->syncing == gp)
+	gp->sync_waiting = false;
+	free(gp->want_scids);
+	free(gp->want_flags);
+	gp->want_scids = gp->want_flags = NULL;
+	gp->num_want = gp->want_cap = gp->want_sent = 0;
+	if (g->syncing == gp) {
 		g->syncing = NULL;
+		g->sstats.failed++;
+	}
 }
 
 /* What we want of one channel the peer has, given its update times. */
@@ -151,11 +284,19 @@ static uint64_t want_flags(struct gossip *g, struct gossip_peer *gp,
 	if (!found)
 		return GOSSIP_QF_CHAN_ANN | GOSSIP_QF_UPD_1 | GOSSIP_QF_UPD_2 |
 		       GOSSIP_QF_NODE_1 | GOSSIP_QF_NODE_2;
-	if (!ts)
-		return 0;
-	for (int d = 0; d < 2; d++)
-		if (ts[d] && (!sc.has_upd[d] || ts[d] > sc.ts[d]))
-			f |= d ? GOSSIP_QF_UPD_2 : GOSSIP_QF_UPD_1;
+	if (ts) {
+		for (int d = 0; d < 2; d++)
+			if (ts[d] && (!sc.has_upd[d] || ts[d] > sc.ts[d]))
+				f |= d ? GOSSIP_QF_UPD_2 : GOSSIP_QF_UPD_1;
+	}
+	/* A node_announcement missed (refused, lost with a pruned channel):
+	 * asked for with the channel's query flags. */
+	for (int k = 0; k < 2; k++) {
+		uint32_t nts;
+		if (gossip_store_get_node(g->store, &nts,
+					  k ? sc.node_id_2 : sc.node_id_1) == 0)
+			f |= k ? GOSSIP_QF_NODE_2 : GOSSIP_QF_NODE_1;
+	}
 	return f;
 }
 
@@ -279,6 +420,7 @@ static enum gossip_reason on_query_range(struct gossip *g,
 	gp->qcr = q;
 	gp->qcr_active = true;
 	gp->qcr_next_block = q.first_blocknum;
+	gp->qcr_next_scid = 0;
 	gp->qcr_end_block = (uint64_t)q.first_blocknum + q.number_of_blocks;
 	gossip_pace_start(g);
 	return GOSSIP_OK;
@@ -309,23 +451,36 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	/* An empty range (number_of_blocks 0) has no scids: last_scid_before
 	 * would wrap to "everything" for block 0. */
 	if (chain_ok(g, gp->qcr.chain_hash) && gp->qcr_next_block < MAX_BLOCK &&
-	    gp->qcr_next_block < end_block)
-		n = gossip_store_range(g->store, ents, max + 1,
-				       gp->qcr_next_block << 40,
+	    gp->qcr_next_block < end_block) {
+		uint64_t from = gp->qcr_next_block << 40;
+		/* Inside a block split across replies: after the last sent. */
+		if (gp->qcr_next_scid > from)
+			from = gp->qcr_next_scid;
+		n = gossip_store_range(g->store, ents, max + 1, from,
 				       last_scid_before(end_block));
+	}
+	gp->qcr_next_scid = 0;
 	if (n > max) {
-		/* More remain: end this reply on a block boundary so no
-		 * block is split across replies. */
+		/* More remain: end this reply on a block boundary when one
+		 * block is not more than a reply holds. */
 		uint32_t last_block = gossip_scid_block(ents[max].scid);
 		size_t keep = max;
 		while (keep > 0 && gossip_scid_block(ents[keep - 1].scid) ==
 					   last_block)
 			keep--;
-		if (keep == 0) /* one block over the limit: split it */
-			keep = max, last_block++;
 		n = keep;
 		end_block = last_block;
 		final = false;
+		if (keep == 0) {
+			/* One block with more channels than a reply holds.
+			 * BOLT 7: "MAY split block contents across multiple
+			 * reply_channel_range"; this reply covers the block,
+			 * the next one starts on it again, after ents[max-1]
+			 * (first_blocknum stays non-decreasing). */
+			n = max;
+			end_block = (uint64_t)last_block + 1;
+			gp->qcr_next_scid = ents[max - 1].scid + 1;
+		}
 	}
 	r.first_blocknum = (uint32_t)gp->qcr_next_block;
 	r.number_of_blocks = (uint32_t)(end_block - gp->qcr_next_block);
@@ -354,10 +509,61 @@ static bool range_step(struct gossip_peer *gp, size_t *budget)
 	}
 	gossip_reply_range_clear(&r);
 	free(ents);
-	gp->qcr_next_block = end_block;
+	gp->qcr_next_block = gp->qcr_next_scid ? end_block - 1 : end_block;
 	if (final)
 		gp->qcr_active = false;
 	return !final;
+}
+
+/* ---- node ids sent in one query answer -------------------------------
+ * Open addressing over whole 33-byte ids (a zero first byte marks a free
+ * slot: node ids start with 02 or 03), doubled at half full. */
+
+void node_set_clear(struct gossip_node_set *ns)
+{
+	free(ns->slots);
+	ns->slots = NULL;
+	ns->cap = ns->n = 0;
+}
+
+static size_t node_slot(const struct gossip_node_set *ns, const uint8_t id[33])
+{
+	/* Node ids are hashes' worth of random bytes: eight of them index. */
+	size_t i = (size_t)be64_get(id + 1) & (ns->cap - 1);
+
+	while (ns->slots[i][0] && memcmp(ns->slots[i], id, 33))
+		i = (i + 1) & (ns->cap - 1);
+	return i;
+}
+
+/* True if @id was not in the set (it is now). */
+bool node_set_add(struct gossip_node_set *ns, const uint8_t id[33])
+{
+	size_t i;
+
+	if ((ns->n + 1) * 2 > ns->cap) {
+		struct gossip_node_set big = { NULL, ns->cap ? ns->cap * 2 : 256,
+					       0 };
+		big.slots = calloc(big.cap, 33);
+		if (!big.slots)
+			abort();
+		for (size_t k = 0; k < ns->cap; k++)
+			if (ns->slots[k][0])
+				memcpy(big.slots[node_slot(&big, ns->slots[k])],
+				       ns->slots[k], 33);
+		big.n = ns->n;
+		free(ns->slots);
+		*ns = big;
+	}
+	/* Not a key (stored ids passed a signature check): nothing to do. */
+	if (!id[0])
+		return true;
+	i = node_slot(ns, id);
+	if (ns->slots[i][0])
+		return false;
+	memcpy(ns->slots[i], id, 33);
+	ns->n++;
+	return true;
 }
 
 static enum gossip_reason on_query_scids(struct gossip *g,
@@ -379,29 +585,21 @@ static enum gossip_reason on_query_scids(struct gossip *g,
 	gp->qsi = q;
 	gp->qsi_idx = 0;
 	gp->qsi_active = true;
-	if (!gp->qsi_nodes_sent)
-		gp->qsi_nodes_sent = calloc(4096, sizeof(uint64_t));
-	else
-		memset(gp->qsi_nodes_sent, 0, 4096 * sizeof(uint64_t));
-	if (!gp->qsi_nodes_sent)
-		abort();
+	node_set_clear(&gp->qsi_nodes);
 	gossip_pace_start(g);
 	return GOSSIP_OK;
 }
 
-/* Send a node_announcement once per query (a small set of id prefixes;
- * a rare false "already sent" only costs the peer one announcement). */
+/* Send a node_announcement once per query.  The set is exact: BOLT 7
+ * allows up to 8,191 scids in one query, so up to 16,382 nodes, and a
+ * "already sent" that was not would leave the peer without that node. */
 static size_t send_node_once(struct gossip_peer *gp, const uint8_t id[33])
 {
 	struct gossip *g = gp->g;
-	uint64_t key = be64_get(id + 1) | 1, *set = gp->qsi_nodes_sent;
-	size_t i = key & 4095, len;
+	size_t len;
 
-	for (size_t probes = 0; set[i]; i = (i + 1) & 4095) {
-		if (set[i] == key || ++probes == 64)
-			return 0;
-	}
-	set[i] = key;
+	if (!node_set_add(&gp->qsi_nodes, id))
+		return 0;
 	if (gossip_store_node_raw(g->store, g->buf, sizeof(g->buf), &len, id) <=
 	    0)
 		return 0;
@@ -484,6 +682,7 @@ static bool scids_step(struct gossip_peer *gp, size_t *budget)
 	len = gossip_reply_scids_end_write(g->buf, sizeof(g->buf), &end);
 	gossip_send(gp, g->buf, len);
 	gossip_query_scids_clear(&gp->qsi);
+	node_set_clear(&gp->qsi_nodes);
 	gp->qsi_active = false;
 	return false;
 }
@@ -602,7 +801,7 @@ enum gossip_reason gossip_sync_handle(struct gossip *g,
 void gossip_sync_peer_free(struct gossip_peer *gp)
 {
 	gossip_query_scids_clear(&gp->qsi);
-	free(gp->qsi_nodes_sent);
+	node_set_clear(&gp->qsi_nodes);
 	free(gp->want_scids);
 	free(gp->want_flags);
 }

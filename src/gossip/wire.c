@@ -245,7 +245,10 @@ size_t gossip_chan_upd_write(uint8_t *out, size_t cap,
 	return need;
 }
 
-enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len)
+/* Walks the descriptors; @strict adds the sender's rules (ascending type,
+ * one DNS name).  Parsing stops at the first unknown type. */
+static enum gossip_reason addresses_walk(const uint8_t *addr, size_t len,
+					 bool strict)
 {
 	size_t off = 0;
 	unsigned last_type = 0;
@@ -270,18 +273,60 @@ enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len)
 			 * lengths being unknown, everything after it. */
 			return GOSSIP_OK;
 		}
-		/* BOLT 7: "MUST place address descriptors in ascending
-		 * order", "MUST NOT include more than one address
-		 * descriptor of type 5". */
-		if (type < last_type || (type == 5 && last_type == 5))
+		/* BOLT 7 puts these on the origin node only: "MUST place
+		 * address descriptors in ascending order", "MUST NOT include
+		 * more than one address descriptor of type 5".  A receiver of
+		 * a second DNS name "SHOULD ignore the additional data", and
+		 * nothing tells it to refuse an unsorted list: lnd appends
+		 * without sorting, and LDK dropped this check (PR 797) after
+		 * it closed connections to real peers. */
+		if (strict && (type < last_type || (type == 5 && last_type == 5)))
 			return GOSSIP_REJ_BAD_ADDRESS;
 		/* BOLT 7: "SHOULD fail the connection if addrlen is
 		 * insufficient to hold the address descriptors of the known
 		 * types". */
 		if (len - off - 1 < body)
 			return GOSSIP_REJ_BAD_ADDRESS;
-		last_type = type;
+		if (type > last_type)
+			last_type = type;
 		off += 1 + body;
 	}
 	return GOSSIP_OK;
+}
+
+enum gossip_reason gossip_addresses_check(const uint8_t *addr, size_t len)
+{
+	return addresses_walk(addr, len, false);
+}
+
+enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
+						 size_t len)
+{
+	return addresses_walk(addr, len, true);
+}
+
+size_t gossip_addresses_dns_count(const uint8_t *addr, size_t len)
+{
+	size_t off = 0, n = 0;
+
+	/* Walks as addresses_walk does; stops at what it cannot read. */
+	while (off < len) {
+		size_t body;
+		switch (addr[off]) {
+		case 1: body = 6; break;
+		case 2: body = 18; break;
+		case 3: body = 12; break;
+		case 4: body = 37; break;
+		case 5:
+			if (off + 1 >= len)
+				return n;
+			body = 1 + (size_t)addr[off + 1] + 2;
+			n++;
+			break;
+		default:
+			return n;
+		}
+		off += 1 + body;
+	}
+	return n;
 }

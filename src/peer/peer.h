@@ -269,5 +269,9 @@ bool peer_has_feature(const struct peer *p, unsigned bit);
 /* One pointer of per-peer state for the owner (e.g. gossip filters). */
 void peer_set_user(struct peer *p, void *user);
 void *peer_get_user(const struct peer *p);
+/* Bytes sent but not yet taken by the remote: queued here (encrypted) and
+ * in the socket's send queue.  An owner sending in bulk (gossip backfill)
+ * paces itself by it. */
+size_t peer_queued(const struct peer *p);
 
 #endif /* COLDNODE_PEER_H */

@@ -526,3 +526,8 @@ void *peer_get_user(const struct peer *p)
 {
 	return p->user;
 }
+
+size_t peer_queued(const struct peer *p)
+{
+	return p->conn ? brontide_conn_unsent(p->conn) : 0;
+}

@@ -446,6 +446,17 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	gc.nodes = st.gossip_nodes;
 	gc.channel_updates = st.gossip_updates;
 	gc.channels_unverified = st.gossip_channels_unverified;
+	gc.sync_phase = (char *)(st.gossip_sync_phase ? st.gossip_sync_phase
+						      : "");
+	gc.syncs_started = st.gossip_syncs_started;
+	gc.syncs_completed = st.gossip_syncs_completed;
+	gc.syncs_failed = st.gossip_syncs_failed;
+	gc.last_sync_unix = st.gossip_last_sync_unix;
+	gc.next_sync_in_seconds = st.gossip_next_sync_in;
+	gc.scid_queries_sent = st.gossip_scid_queries;
+	gc.scids_asked = st.gossip_scids_asked;
+	gc.sync_waits_for_checks = st.gossip_sync_waits;
+	gc.refused_for_capacity = st.gossip_refused_capacity;
 	tr.waiting_for_signer = st.to_waiting_for_signer;
 	tr.active = st.to_active;
 	tr.safe_mode = st.to_safe_mode;

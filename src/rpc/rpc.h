@@ -464,6 +464,14 @@ struct rpc_sv_state {
 	uint64_t gossip_nodes;
 	uint64_t gossip_updates;
 	uint64_t gossip_channels_unverified; /* no UTXO check possible */
+	/* The graph sync (GossipCounts 5-14). */
+	const char *gossip_sync_phase; /* static string, NULL: "" */
+	uint64_t gossip_syncs_started, gossip_syncs_completed;
+	uint64_t gossip_syncs_failed;
+	int64_t gossip_last_sync_unix;
+	uint64_t gossip_next_sync_in;
+	uint64_t gossip_scid_queries, gossip_scids_asked;
+	uint64_t gossip_sync_waits, gossip_refused_capacity;
 	/* Supervisor counters since start (SupervisorState.counters). */
 	uint64_t generation;
 	uint64_t to_waiting_for_signer; /* entries into each state */

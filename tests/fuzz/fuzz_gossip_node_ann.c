@@ -15,7 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *out = malloc(len);
 		fuzz_gossip_same(out, gossip_node_ann_write(out, len, &m), msg,
 				 len);
-		(void)gossip_addresses_check(m.addresses, m.addresses_len);
+		enum gossip_reason r = gossip_addresses_check(m.addresses,
+							      m.addresses_len);
+		/* The origin's rules only add to the receiver's. */
+		if (gossip_addresses_check_origin(m.addresses,
+						  m.addresses_len) == GOSSIP_OK &&
+		    r != GOSSIP_OK)
+			abort();
+		(void)gossip_addresses_dns_count(m.addresses, m.addresses_len);
 		gossip_sighash(h, msg, len);
 		(void)gossip_sig_ok(h, m.sig, m.node_id);
 	}

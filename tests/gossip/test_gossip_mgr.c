@@ -38,6 +38,35 @@ static void run_a_bit(unsigned iters)
 		ev_run(loop, EVRUN_NOWAIT);
 }
 
+/* Answer the query_channel_range @g sent to @x (the latest one) with one
+ * empty, complete reply: a sync with a peer that has nothing completes.
+ * False if @g sent none since the last call. */
+static bool answer_range_empty(struct gossip *g, struct peer *x)
+{
+	for (size_t k = x->n; k-- > x->head;) {
+		struct gossip_query_range q;
+		struct gossip_reply_range r;
+		uint8_t m[200];
+		size_t len;
+
+		if (be16_get(x->msgs[k]) != GOSSIP_QUERY_CHANNEL_RANGE)
+			continue;
+		x->head = x->n;
+		CHECK(gossip_query_range_parse(&q, x->msgs[k], x->lens[k]) ==
+		      GOSSIP_OK);
+		memset(&r, 0, sizeof(r));
+		memcpy(r.chain_hash, chain, 32);
+		r.first_blocknum = q.first_blocknum;
+		r.number_of_blocks = q.number_of_blocks;
+		r.sync_complete = 1;
+		len = gossip_reply_range_write(m, sizeof(m), &r);
+		CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+		return true;
+	}
+	x->head = x->n;
+	return false;
+}
+
 /* ---- rules ---- */
 static void test_rules(void)
 {
@@ -186,9 +215,15 @@ static void test_rules(void)
 	CHECK(gossip_unverified_channels(g) == 3);
 
 	/* Pruning: three weeks later everything is stale; nodes go with
-	 * their last channel. */
+	 * their last channel.  But only once a sync has shown it: until
+	 * then fresh updates may still be on their way. */
 	test_now += 3 * 7 * 86400;
+	CHECK(gossip_prune_now(g) == 0);
+	gossip_peer_connected(g, x);
+	CHECK(answer_range_empty(g, x));
+	CHECK(gossip_synced(g));
 	CHECK(gossip_prune_now(g) == 3);
+	gossip_peer_gone(g, x);
 	counts(g, &n, &ch, &u);
 	CHECK(n == 0 && ch == 0 && u == 0);
 	CHECK(gossip_prune_now(g) == 0);
@@ -326,10 +361,24 @@ static void test_pending_checks(void)
 	len = tmake_upd(m, chain, base + (2 << 16), tdir(&a, &b),
 			test_now - 100, 1000, 1, &a);
 	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
-	/* OK: stored verified, its held update applied. */
+	/* So is a node_announcement of a node known only from a waiting
+	 * channel (a query answer sends each node once: refusing it would
+	 * lose it); once, however many peers send it; a node of no channel
+	 * at all is still refused. */
+	len = tmake_node(m, test_now - 50, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_DUPLICATE);
+	{
+		struct tkey d;
+		tkey_init(&d, 0x3d);
+		len = tmake_node(m, test_now - 50, &d);
+		CHECK(gossip_handle_msg(g, x, m, len) ==
+		      GOSSIP_REJ_UNKNOWN_NODE);
+	}
+	/* OK: stored verified, its held update and node applied. */
 	gossip_utxo_done(g, base + (1 << 16), GOSSIP_UTXO_OK);
 	counts(g, &n, &ch, &u);
-	CHECK(ch == 1 && u == 1);
+	CHECK(ch == 1 && u == 1 && n == 1);
 	CHECK(gossip_unverified_channels(g) == 0);
 	/* BAD: dropped with its held update, counted. */
 	gossip_utxo_done(g, base + (2 << 16), GOSSIP_UTXO_BAD);
@@ -904,6 +953,274 @@ static void test_sync(void)
 	tmpdir_rm(db);
 }
 
+/* BOLT 7: prune when the latest update "in either direction" is older
+ * than two weeks, and (ours) only as of a completed sync, so a clock jump
+ * or two weeks offline deletes nothing whose fresh updates are coming. */
+static void test_prune(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xa7);
+	struct tkey a, b, c;
+	uint8_t m[1000];
+	size_t len;
+	uint64_t s1 = (710000ULL << 40) | (1 << 16), s2 = s1 + (1 << 16);
+	uint64_t n, ch, u;
+	uint32_t t0;
+
+	test_now = t0 = 1767225600;
+	tkey_init(&a, 0x51);
+	tkey_init(&b, 0x52);
+	tkey_init(&c, 0x53);
+	gossip_peer_connected(g, x);
+	/* s1: both sides fresh.  s2: one side 13 days old. */
+	len = tmake_chan(m, chain, s1, &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, s1, tdir(&a, &b), t0 - 86400, 1, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, s1, tdir(&b, &a), t0 - 86400, 1, 1, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_chan(m, chain, s2, &a, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, s2, tdir(&a, &c), t0 - 86400, 1, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_upd(m, chain, s2, tdir(&c, &a), t0 - 13 * 86400, 1, 1,
+			&c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	CHECK(answer_range_empty(g, x));
+	CHECK(gossip_synced(g));
+	CHECK(gossip_prune_now(g) == 0);
+
+	/* Two days on, and a sync: s2's older side is 15 days old. */
+	test_now = t0 + 2 * 86400;
+	gossip_resync(g, "test");
+	CHECK(answer_range_empty(g, x));
+	CHECK(gossip_prune_now(g) == 1);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 1 && u == 2);
+
+	/* The clock jumps three weeks (or we were away): nothing goes
+	 * before a sync has had the chance to bring fresh updates ... */
+	test_now = t0 + 23 * 86400;
+	CHECK(gossip_prune_now(g) == 0);
+	/* ... which here brings one for s1's side a, not for side b. */
+	len = tmake_upd(m, chain, s1, tdir(&a, &b), test_now - 60, 2, 1, &a);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	CHECK(gossip_prune_now(g) == 0);
+	gossip_resync(g, "signer back");
+	CHECK(answer_range_empty(g, x));
+	/* Side b silent for over two weeks: pruned, as BOLT 7 allows. */
+	CHECK(gossip_prune_now(g) == 1);
+	counts(g, &n, &ch, &u);
+	CHECK(ch == 0 && u == 0 && n == 0);
+	{
+		struct gossip_sync_stats st;
+		gossip_get_sync_stats(g, &st);
+		CHECK(st.completed == 3 && st.rounds == 3);
+		CHECK(st.last_completed == test_now);
+		CHECK(st.phase == GOSSIP_SYNC_IDLE);
+	}
+	gossip_peer_gone(g, x);
+	gossip_free(g);
+	double_free(x);
+	tmpdir_rm(dir);
+}
+
+/* Gossip missed while running comes back without a restart: B synced from
+ * A, the link went down, A learnt new channels meanwhile (timestamped
+ * before B's filter, so never relayed); B's periodic historical sync
+ * (lnd's hourly one, here 0.2 s) fetches them by scid. */
+static void test_missed_comes_back(void)
+{
+	char *da = tmpdir_new(), *db = tmpdir_new();
+	struct gossip_config cfg;
+	struct gossip *A, *B;
+	struct peer *pa = double_new(0x1a), *pb = double_new(0x1b);
+	struct gengraph_params p;
+	struct gmsgs graph = { 0 };
+	struct tkey k[6];
+	uint64_t an, ac, au, bn, bc, bu;
+	uint8_t m[1000];
+	size_t len;
+	int i;
+
+	gengraph_params_small(&p);
+	memcpy(p.chain_hash, chain, 32);
+	test_now = p.now;
+	CHECK(gengraph_run(&p, gmsgs_add, &graph));
+	A = mgr_new(da);
+	double_gossip_config(&cfg, db, chain, test_clock);
+	cfg.pace_interval = 0.001;
+	cfg.flush_interval = 0.01;
+	cfg.resync_interval = 0.2;
+	B = gossip_new(loop, &cfg, NULL, NULL);
+	for (size_t j = 0; j < graph.n; j++)
+		gossip_handle_msg(A, NULL, graph.m[j], graph.len[j]);
+	gossip_commit(A);
+	gossip_peer_connected(A, pb);
+	gossip_peer_connected(B, pa);
+	for (i = 0; i < 5000 && !gossip_synced(B); i++) {
+		size_t moved = double_pump(pb, B, pa) + double_pump(pa, A, pb);
+		ev_run(loop, moved ? EVRUN_NOWAIT : EVRUN_ONCE);
+	}
+	CHECK(gossip_synced(B));
+	/* The outage: A learns 5 channels (and their nodes). */
+	gossip_peer_gone(A, pb);
+	gossip_peer_gone(B, pa);
+	double_clear(pa);
+	double_clear(pb);
+	for (int j = 0; j < 6; j++)
+		tkey_init(&k[j], (uint8_t)(0x61 + j));
+	for (int j = 0; j < 5; j++) {
+		uint64_t scid = (720000ULL + (uint64_t)j) << 40;
+		len = tmake_chan(m, chain, scid, &k[j], &k[j + 1]);
+		CHECK(gossip_handle_msg(A, NULL, m, len) == GOSSIP_OK);
+		len = tmake_upd(m, chain, scid, tdir(&k[j], &k[j + 1]),
+				test_now - 10, 1, 1, &k[j]);
+		CHECK(gossip_handle_msg(A, NULL, m, len) == GOSSIP_OK);
+		len = tmake_upd(m, chain, scid, tdir(&k[j + 1], &k[j]),
+				test_now - 10, 1, 1, &k[j + 1]);
+		CHECK(gossip_handle_msg(A, NULL, m, len) == GOSSIP_OK);
+	}
+	for (int j = 0; j < 6; j++) {
+		len = tmake_node(m, test_now - 5, &k[j]);
+		CHECK(gossip_handle_msg(A, NULL, m, len) == GOSSIP_OK);
+	}
+	gossip_commit(A);
+	counts(A, &an, &ac, &au);
+	/* Back: new sessions, filters from now on. */
+	gossip_peer_connected(A, pb);
+	gossip_peer_connected(B, pa);
+	/* Bounded in time: the periodic sync is due within 0.2 s. */
+	for (double end = ev_time() + 5; ev_time() < end;) {
+		size_t moved = double_pump(pb, B, pa) + double_pump(pa, A, pb);
+		counts(B, &bn, &bc, &bu);
+		if (!moved && bn == an && bc == ac && bu == au)
+			break;
+		ev_run(loop, moved ? EVRUN_NOWAIT : EVRUN_ONCE);
+	}
+	CHECK(bn == an && bc == ac && bu == au);
+	{
+		struct gossip_sync_stats st;
+		gossip_get_sync_stats(B, &st);
+		CHECK(st.completed >= 2);
+	}
+	CHECK(pa->closes == 0 && pb->closes == 0);
+	gossip_peer_gone(A, pb);
+	gossip_peer_gone(B, pa);
+	gossip_free(A);
+	gossip_free(B);
+	double_free(pa);
+	double_free(pb);
+	gmsgs_free(&graph);
+	tmpdir_rm(da);
+	tmpdir_rm(db);
+}
+
+/* Smaller BOLT 7 points of issue 21: our own gossip goes to a peer
+ * whatever its filter; warnings to one peer are capped; a node
+ * announcement older than two weeks is taken (no such rule); a repeated
+ * DNS name is stored but not relayed; an update held for an unknown
+ * channel is held once however many peers send it. */
+static void test_small_rules(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xe1), *r = double_new(0xe2);
+	struct tkey me, b, c;
+	uint8_t m[1000], m2[1000];
+	size_t len, len2;
+	uint64_t scid = 730000ULL << 40;
+	struct gossip_ts_filter f;
+	struct gossip_stats st0, st;
+
+	test_now = 1767225600;
+	tkey_init(&me, 0x71);
+	tkey_init(&b, 0x72);
+	tkey_init(&c, 0x73);
+	gossip_set_own_id(g, me.pk);
+	gossip_peer_connected(g, x);
+	gossip_peer_connected(g, r);
+	len = tmake_chan(m, chain, scid, &me, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_chan(m, chain, scid + 1, &b, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+
+	/* r wants no relayed gossip at all (BOLT 7: first_timestamp
+	 * 0xFFFFFFFF, range 0 for a peer without gossip_queries). */
+	memcpy(f.chain_hash, chain, 32);
+	f.first_timestamp = 0xFFFFFFFF;
+	f.timestamp_range = 0;
+	len = gossip_ts_filter_write(m, sizeof(m), &f);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_OK);
+	double_clear(r);
+	/* Ours: "SHOULD send gossip messages as it generates them regardless
+	 * of timestamp".  Someone else's: filtered. */
+	{
+		struct gossip_chan_upd cu;
+		memset(&cu, 0, sizeof(cu));
+		cu.scid = scid;
+		cu.timestamp = test_now - 5;
+		cu.message_flags = 1;
+		cu.channel_flags = (uint8_t)tdir(&me, &b);
+		cu.htlc_maximum_msat = 1000;
+		CHECK(gossip_own_chan_upd(g, &cu, tkey_sign, &me) == GOSSIP_OK);
+	}
+	len = tmake_upd(m, chain, scid + 1, tdir(&b, &c), test_now - 5, 1, 1,
+			&b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	for (int i = 0; i < 300 && double_count(r, GOSSIP_CHANNEL_UPDATE) < 1;
+	     i++)
+		ev_run(loop, EVRUN_ONCE);
+	run_a_bit(20);
+	CHECK(double_count(r, GOSSIP_CHANNEL_UPDATE) == 1);
+	CHECK(double_count(r, GOSSIP_CHANNEL_ANNOUNCEMENT) == 1);
+	for (size_t k = 0; k < r->n; k++) {
+		struct gossip_chan_upd cu;
+		if (be16_get(r->msgs[k]) == GOSSIP_CHANNEL_UPDATE &&
+		    gossip_chan_upd_parse(&cu, r->msgs[k], r->lens[k]) ==
+			    GOSSIP_OK)
+			CHECK(cu.scid == scid);
+	}
+
+	/* Node announcements three weeks old: taken. */
+	len = tmake_node(m, test_now - 21 * 86400, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	/* ... too far ahead still is not. */
+	len = tmake_node(m, test_now + 2 * 86400, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_REJ_TS_FUTURE);
+
+	/* Warnings: 100 conflicting updates, at most 10 warnings a minute. */
+	len = tmake_upd(m, chain, scid + 1, tdir(&c, &b), test_now - 100, 1,
+			1, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	x->warns = 0;
+	for (uint32_t i = 0; i < 100; i++) {
+		len2 = tmake_upd(m2, chain, scid + 1, tdir(&c, &b),
+				 test_now - 100, 2 + i, 1, &c);
+		CHECK(gossip_handle_msg(g, x, m2, len2) ==
+		      GOSSIP_REJ_TS_CONFLICT);
+	}
+	CHECK(x->warns == 10);
+	CHECK(gossip_rejects(g, GOSSIP_REJ_TS_CONFLICT) == 100);
+	CHECK(x->closes == 0);
+
+	/* The same held update from two peers: held once. */
+	gossip_get_stats(g, &st0);
+	len = tmake_upd(m, chain, scid + 7, 0, test_now - 5, 1, 1, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_IGN_HELD);
+	CHECK(gossip_handle_msg(g, r, m, len) == GOSSIP_IGN_DUPLICATE);
+	gossip_get_stats(g, &st);
+	CHECK(st.held == st0.held + 1);
+
+	gossip_peer_gone(g, x);
+	gossip_peer_gone(g, r);
+	gossip_free(g);
+	double_free(x);
+	double_free(r);
+	tmpdir_rm(dir);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -911,15 +1228,18 @@ int main(void)
 	loop = ev_loop_new(0);
 	memset(chain, 0x06, 32);
 	test_rules();
+	test_prune();
 	test_unverified_cap();
 	test_pending_checks();
 	test_spent_not_relayed();
 	test_ratelimit();
 	test_relay();
+	test_small_rules();
 	test_gone_mid_send();
 	test_own();
 	test_own_no_channel();
 	test_sync();
+	test_missed_comes_back();
 	ev_loop_destroy(loop);
 	return check_exit();
 }

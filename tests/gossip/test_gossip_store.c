@@ -78,11 +78,23 @@ static void test_roundtrip(void)
 	CHECK(gossip_store_meta_set(s, "synced_at", 42));
 	CHECK(gossip_store_meta_get(s, &v, "synced_at") && v == 42);
 	CHECK(gossip_store_counts(s, &c) && c.updates == 2);
-	/* Prune: lo's newest update is 600, hi's 400, bounded by max. */
+	/* Prune by the older direction (BOLT 7: the latest update "in
+	 * either direction"): lo has 550 and 600, hi 400 and 650; a
+	 * direction without an update would count from the arrival. */
+	CHECK(gossip_store_put_upd(s, lo, 0, 550, 1, 0, raw + 6, 138));
+	CHECK(gossip_store_put_upd(s, hi, 1, 650, 1, 0, raw + 7, 138));
+	CHECK(gossip_store_prune(s, 400, 10) == 0);
 	CHECK(gossip_store_prune(s, 500, 10) == 1);
 	CHECK(gossip_store_counts(s, &c));
-	CHECK(c.channels == 1 && c.updates == 1 && c.nodes == 1 &&
+	CHECK(c.channels == 1 && c.updates == 2 && c.nodes == 1 &&
 	      c.unverified == 0);
+	CHECK(gossip_store_prune(s, 560, 10) == 1);
+	CHECK(gossip_store_counts(s, &c));
+	CHECK(c.channels == 0 && c.updates == 0 && c.nodes == 0);
+	/* A channel with one side only: that side, or its arrival. */
+	CHECK(gossip_store_add_chan(s, lo, n1, n2, false, 100, raw + 1, 240));
+	CHECK(gossip_store_put_upd(s, lo, 1, 900, 1, 0, raw + 2, 138));
+	CHECK(gossip_store_prune(s, 100, 10) == 0);
 	CHECK(gossip_store_prune(s, 700, 10) == 1);
 	CHECK(gossip_store_counts(s, &c));
 	CHECK(c.channels == 0 && c.updates == 0 && c.nodes == 0);

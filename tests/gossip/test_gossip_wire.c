@@ -148,9 +148,19 @@ static void test_addresses(void)
 				     sizeof(unknown_then_junk)) == GOSSIP_OK);
 	CHECK(gossip_addresses_check(short_v4, sizeof(short_v4)) ==
 	      GOSSIP_REJ_BAD_ADDRESS);
+	/* Order and a second DNS name are the sender's rules: a receiver
+	 * takes them (BOLT 7: "SHOULD ignore the additional data"); we
+	 * keep them for what we announce. */
 	CHECK(gossip_addresses_check(unordered, sizeof(unordered)) ==
+	      GOSSIP_OK);
+	CHECK(gossip_addresses_check(two_dns, sizeof(two_dns)) == GOSSIP_OK);
+	CHECK(gossip_addresses_check_origin(unordered, sizeof(unordered)) ==
 	      GOSSIP_REJ_BAD_ADDRESS);
-	CHECK(gossip_addresses_check(two_dns, sizeof(two_dns)) ==
+	CHECK(gossip_addresses_check_origin(two_dns, sizeof(two_dns)) ==
+	      GOSSIP_REJ_BAD_ADDRESS);
+	CHECK(gossip_addresses_check_origin(ok_dns, sizeof(ok_dns)) ==
+	      GOSSIP_OK);
+	CHECK(gossip_addresses_check_origin(short_v4, sizeof(short_v4)) ==
 	      GOSSIP_REJ_BAD_ADDRESS);
 	CHECK(gossip_addresses_check(dns_short, sizeof(dns_short)) ==
 	      GOSSIP_REJ_BAD_ADDRESS);

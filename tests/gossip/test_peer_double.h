@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct peer {
 	uint8_t id[33];
@@ -24,16 +25,53 @@ struct peer {
 	unsigned warns, closes;
 	char last_warn[256], last_close[256];
 	bool refuse_send; /* simulate a full send buffer */
+	/* A socket that drains @drain_rate bytes a second (0: at once, no
+	 * queue): what is sent waits in @queue; past @send_cap (0: none) the
+	 * session is dropped as peer.h does (closes, and refuse_send). */
+	double drain_rate, queue_t;
+	size_t queue, queue_peak, send_cap;
+	unsigned cap_drops;
 	/* With refuse_send: close at once, as peer.h does (peer_gone from
 	 * inside the send), reported to this manager. */
 	struct gossip *gone_to;
 	bool gone;
 };
 
+static inline double double_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline size_t double_queued(const struct peer *cp)
+{
+	struct peer *p = (struct peer *)cp;
+	double now = double_clock(), out;
+
+	if (!p->drain_rate)
+		return 0;
+	out = (now - p->queue_t) * p->drain_rate;
+	p->queue = out >= (double)p->queue ? 0 : p->queue - (size_t)out;
+	p->queue_t = now;
+	return p->queue;
+}
+
 static inline bool double_send(struct peer *p, const uint8_t *msg, size_t len)
 {
 	if (p->gone)
 		abort(); /* sent to a session that was reported gone */
+	if (p->drain_rate) {
+		double_queued(p);
+		p->queue += len;
+		if (p->queue > p->queue_peak)
+			p->queue_peak = p->queue;
+		if (p->send_cap && p->queue > p->send_cap) {
+			p->cap_drops++;
+			p->closes++;
+			p->refuse_send = true;
+		}
+	}
 	if (p->refuse_send) {
 		if (p->gone_to) {
 			p->gone = true;
@@ -71,7 +109,7 @@ static inline const uint8_t *double_node_id(const struct peer *p) { return p->id
 
 static const struct gossip_peer_ops test_peer_double_ops = {
 	double_send, double_warn, double_close,
-	double_set_user, double_get_user, double_node_id,
+	double_set_user, double_get_user, double_node_id, double_queued,
 };
 
 /* The manager config gossip tests start from: the store in @dir

@@ -7,7 +7,11 @@ Checks, against a real echo server on 127.0.0.1:
   - the delays are at least what the model says (lower bounds only: a slow
     machine can only add time): connect + first echo >= 4 one-way delays
     (the connect's round trip, then the bytes' round trip), each further
-    echo >= 2.
+    echo >= 2;
+  - --rate-kbps: 200 KB echoed through a 200 KB/s link arrive intact and
+    no sooner than the rate allows (a lower bound again), and a sender
+    that nobody reads from is held back (its writes block) instead of
+    being buffered by the proxy without bound.
 """
 import hashlib
 import os
@@ -46,9 +50,10 @@ def echo_server():
     return ls
 
 
-def start_proxy(*targets):
+def start_proxy(*targets, rate=None):
+    extra = ['--rate-kbps', str(rate)] if rate else []
     p = subprocess.Popen([os.environ['LATPROXY'], '--delay-ms', str(DELAY_MS),
-                          *targets], stdout=subprocess.PIPE, text=True)
+                          *extra, *targets], stdout=subprocess.PIPE, text=True)
     ports = []
     for line in p.stdout:
         if line.startswith('MAP '):
@@ -122,6 +127,51 @@ def main():
                 fail('data from a refused upstream')
         except ConnectionResetError:
             pass
+        s.close()
+    finally:
+        proxy.terminate()
+        if proxy.wait(10) != 0:
+            fail('latproxy did not exit 0 on SIGTERM')
+        ls.close()
+    rate_limited()
+
+
+def rate_limited():
+    ls = echo_server()
+    proxy, (port,) = start_proxy(f'127.0.0.1:{ls.getsockname()[1]}',
+                                 rate=200)
+    try:
+        s = socket.create_connection(('127.0.0.1', port), timeout=30)
+        blob = os.urandom(200 * 1000)
+        got = []
+        t0 = time.monotonic()
+        reader = threading.Thread(
+            target=lambda: got.append(recv_exact(s, len(blob))))
+        reader.start()
+        s.sendall(blob)
+        reader.join(30)
+        took = time.monotonic() - t0
+        if not got or got[0] != blob:
+            fail('200 KB through the rate-limited link came back altered')
+        # 200 KB each way at 200 KB/s, minus the 50 ms bucket.
+        if took < 0.9:
+            fail(f'200 KB passed 200 KB/s in {took:.2f} s')
+        s.close()
+
+        # Nobody reads: the writer is held back, not buffered away.
+        s = socket.create_connection(('127.0.0.1', port), timeout=30)
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                sent += s.send(b'z' * 65536)
+            except BlockingIOError:
+                time.sleep(0.05)
+        # 1.5 s at 200 KB/s plus the windows and kernel buffers (a few
+        # MiB); unbounded buffering would take gigabytes.
+        if sent > 16 * 1024 * 1024:
+            fail(f'{sent} bytes accepted from a sender nobody reads')
         s.close()
     finally:
         proxy.terminate()
