@@ -1,15 +1,16 @@
 /* HTTP/1.1 POST with keep-alive through libcurl's multi-socket API, driven
- * by the one libev loop (curl tells us which sockets to watch and when to
- * time out; we tell it what happened).  libcurl rather than our own client:
- * chunked encoding, keep-alive, auth and timeouts are its job.
+ * by the one libev loop (src/curlev: curl tells it which sockets to watch
+ * and when to time out; it tells curl what happened).  libcurl rather than
+ * our own client: chunked encoding, keep-alive, auth and timeouts are its
+ * job.
  *
  * The response is capped: a node (or something posing as one) sending
  * more than max_response bytes gets the transfer aborted. */
 #include "chain/chain_internal.h"
 #include "common/common.h"
+#include "curlev/curlev.h"
 
 #include <curl/curl.h>
-#include <ev.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,104 +29,16 @@ struct http_req {
 	struct http_req *next;
 };
 
-struct sock {
-	ev_io io;
-	struct chain_http *h;
-	curl_socket_t fd;
-	struct sock *next, *prev; /* all watched sockets, for teardown */
-};
-
 struct chain_http {
-	struct ev_loop *loop; /* borrowed */
-	CURLM *multi;
-	ev_timer timer;
-	int busy;             /* inside check_done's callbacks */
+	struct curlev *cev;
+	int busy;             /* inside a request's done callback */
 	bool dying;           /* chain_http_free called from a callback */
 	char *url;
 	char *userpwd;        /* sodium_malloc'd: it is the RPC password */
 	double timeout;
 	size_t max_response;
 	struct http_req *reqs; /* in flight */
-	struct sock *socks;    /* watched for curl */
 };
-
-static void check_done(struct chain_http *h);
-
-static void on_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct sock *s = (struct sock *)w;
-	struct chain_http *h = s->h;
-	int running, action = 0;
-
-	if (revents & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (revents & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(h->multi, s->fd, action, &running);
-	check_done(h);
-}
-
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct chain_http *h = w->data;
-	int running;
-
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(h);
-}
-
-static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp,
-		   void *sockp)
-{
-	struct chain_http *h = userp;
-	struct sock *s = sockp;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s) {
-			ev_io_stop(h->loop, &s->io);
-			if (s->prev)
-				s->prev->next = s->next;
-			else
-				h->socks = s->next;
-			if (s->next)
-				s->next->prev = s->prev;
-			free(s);
-			curl_multi_assign(h->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			abort();
-		s->h = h;
-		s->fd = fd;
-		s->next = h->socks;
-		if (h->socks)
-			h->socks->prev = s;
-		h->socks = s;
-		curl_multi_assign(h->multi, fd, s);
-	} else {
-		ev_io_stop(h->loop, &s->io);
-	}
-	ev_io_init(&s->io, on_io, fd,
-		   ((what & CURL_POLL_IN) ? EV_READ : 0) |
-		   ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
-	ev_io_start(h->loop, &s->io);
-	return 0;
-}
-
-static int timer_cb(CURLM *m, long ms, void *userp)
-{
-	struct chain_http *h = userp;
-
-	ev_timer_stop(h->loop, &h->timer);
-	if (ms >= 0) {
-		ev_timer_set(&h->timer, ms / 1000.0, 0.);
-		ev_timer_start(h->loop, &h->timer);
-	}
-	return 0;
-}
 
 static size_t write_cb(char *p, size_t sz, size_t nm, void *arg)
 {
@@ -154,7 +67,7 @@ static size_t write_cb(char *p, size_t sz, size_t nm, void *arg)
 
 static void req_free(struct http_req *r)
 {
-	curl_multi_remove_handle(r->h->multi, r->easy);
+	curlev_remove(r->h->cev, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
 	free(r->body);
@@ -173,44 +86,29 @@ static void unlink_req(struct chain_http *h, struct http_req *r)
 
 static void http_destroy(struct chain_http *h);
 
-static void check_done(struct chain_http *h)
+/* From curlev, one finished transfer at a time. */
+static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
-	struct http_req *fin = NULL, **tail = &fin;
-	CURLMsg *m;
-	int left;
+	struct chain_http *h = arg;
+	struct http_req *r;
+	long status = 0;
 
-	/* Collect first, then call up: a callback may post again or free the
-	 * whole client. */
-	while ((m = curl_multi_info_read(h->multi, &left))) {
-		struct http_req *r;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
-		r->rc = m->data.result;
-		unlink_req(h, r);
-		r->next = NULL;
-		*tail = r;
-		tail = &r->next;
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &r);
+	r->rc = rc;
+	unlink_req(h, r);
+	/* The callback may post again or free the whole client. */
 	h->busy++;
-	while (fin) {
-		struct http_req *r = fin;
-		long status = 0;
-		fin = r->next;
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-		if (h->dying)
-			;
-		else if (r->too_big || r->rc == CURLE_FILESIZE_EXCEEDED)
-			r->done(r->ctx, CHAIN_HTTP_TOO_BIG, status, NULL, 0,
-				"response too large");
-		else if (r->rc != CURLE_OK)
-			r->done(r->ctx, CHAIN_HTTP_FAILED, status, NULL, 0,
-				curl_easy_strerror(r->rc));
-		else
-			r->done(r->ctx, CHAIN_HTTP_OK, status,
-				r->resp ? r->resp : "", r->len, "");
-		req_free(r);
-	}
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (r->too_big || r->rc == CURLE_FILESIZE_EXCEEDED)
+		r->done(r->ctx, CHAIN_HTTP_TOO_BIG, status, NULL, 0,
+			"response too large");
+	else if (r->rc != CURLE_OK)
+		r->done(r->ctx, CHAIN_HTTP_FAILED, status, NULL, 0,
+			curl_easy_strerror(r->rc));
+	else
+		r->done(r->ctx, CHAIN_HTTP_OK, status,
+			r->resp ? r->resp : "", r->len, "");
+	req_free(r);
 	if (--h->busy == 0 && h->dying)
 		http_destroy(h);
 }
@@ -218,31 +116,19 @@ static void check_done(struct chain_http *h)
 struct chain_http *chain_http_new(struct ev_loop *loop, const char *url,
 				  double timeout, size_t max_response)
 {
-	static bool inited;
+	static const struct curlev_cbs cbs = { .done = on_done };
 	struct chain_http *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		abort();
-	if (!inited) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		inited = true;
-	}
-	h->loop = loop;
 	h->url = strdup(url);
 	h->timeout = timeout;
 	h->max_response = max_response;
-	h->multi = curl_multi_init();
-	if (!h->multi || !h->url)
+	if (!h->url)
 		abort();
-	ev_timer_init(&h->timer, on_timer, 0., 0.);
-	h->timer.data = h;
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	/* One keep-alive connection is all a poller needs; funding checks
 	 * share it through batches. */
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	h->cev = curlev_new(loop, 0, 4L, &cbs, h);
 	return h;
 }
 
@@ -304,7 +190,7 @@ bool chain_http_post(struct chain_http *h, const char *body, size_t len,
 		 * heap until curl_easy_cleanup; that copy is not ours to zero. */
 		curl_easy_setopt(e, CURLOPT_USERPWD, h->userpwd);
 	}
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+	if (!curlev_add(h->cev, e)) {
 		curl_easy_cleanup(e);
 		curl_slist_free_all(r->hdrs);
 		free(r->body);
@@ -334,16 +220,9 @@ static void http_destroy(struct chain_http *h)
 		h->reqs = r->next;
 		req_free(r);
 	}
-	ev_timer_stop(h->loop, &h->timer);
-	curl_multi_cleanup(h->multi);
-	/* Whatever curl did not hand back with CURL_POLL_REMOVE: no watcher
-	 * may outlive us on the loop. */
-	while (h->socks) {
-		struct sock *sk = h->socks;
-		h->socks = sk->next;
-		ev_io_stop(h->loop, &sk->io);
-		free(sk);
-	}
+	/* From inside on_done, curlev defers its own end until we return
+	 * to it. */
+	curlev_free(h->cev);
 	chain_http_set_auth(h, NULL);
 	free(h->url);
 	free(h);
