@@ -162,11 +162,14 @@ int main(int argc, char **argv)
 		p.funding = print_keys;
 		return gengraph_run(&p, NULL, NULL) ? 0 : 1;
 	}
-	if (scids && !(p.scids = read_scids(scids, p.channels)))
+	uint64_t *scid_list = NULL; /* owned; p.scids borrows it */
+	int rc = 1;
+
+	if (scids && !(p.scids = scid_list = read_scids(scids, p.channels)))
 		return 1;
 	if (out && !gengraph_write_file(&p, out)) {
 		fprintf(stderr, "gengraph: cannot write %s\n", out);
-		return 1;
+		goto out;
 	}
 	if (datadir) {
 		struct gossip_config cfg;
@@ -182,17 +185,22 @@ int main(int argc, char **argv)
 		cfg.update_burst = 1000;
 		in.g = gossip_new(loop, &cfg, NULL, NULL);
 		if (!in.g)
-			return 1;
-		if (!gengraph_run(&p, inject_one, &in))
-			return 1;
+			goto out;
+		if (!gengraph_run(&p, inject_one, &in)) {
+			gossip_free(in.g);
+			goto out;
+		}
 		gossip_free(in.g);
 		printf("gengraph: stored %llu messages (%llu refused) in %s\n",
 		       (unsigned long long)in.ok, (unsigned long long)in.bad,
 		       datadir);
 		if (in.bad)
-			return 1;
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(scid_list);
+	return rc;
 usage:
 	fprintf(stderr,
 		"usage: gengraph [--full|--small] [--nodes N] [--channels C] "
