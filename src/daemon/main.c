@@ -84,6 +84,7 @@ struct coldnode {
 	 * "What a standby keeps"); owned; NULL while leading or with
 	 * --gossip.minsessions=0.  Never given to the supervisor. */
 	struct peer_mgr *warm;
+	bool sv_was_safe; /* SAFE_MODE at the last sv_changed */
 };
 
 /* ---- peer events ---- */
@@ -131,6 +132,44 @@ static const struct peer_mgr_cbs peer_cbs = {
 };
 
 /* ---- start / stop ---- */
+
+/* More dial candidates for the local-key sessions than the --connect
+ * peers (issue 19's gap): the freshest addresses in the graph, never our
+ * own node (a standby would dial its leader).  Globally routable
+ * addresses only, loopback only on regtest (docs/gossip.md, "More peers
+ * than the persistent ones"). */
+#define GRAPH_CANDIDATES_MIN 16
+#define GRAPH_CANDIDATES_MAX 64
+static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	char(*uris)[GOSSIP_DIAL_URI_MAX];
+	uint8_t self[2][33];
+	size_t ns = 0, want, n, added = 0;
+
+	if (!mgr || !cn->gossip || cfg->gossip_minsessions <= 0)
+		return;
+	want = (size_t)cfg->gossip_minsessions * 4;
+	want = want < GRAPH_CANDIDATES_MIN ? GRAPH_CANDIDATES_MIN
+		: want > GRAPH_CANDIDATES_MAX ? GRAPH_CANDIDATES_MAX : want;
+	if (cn->have_node_id)
+		memcpy(self[ns++], cn->node_id, 33);
+	if (cn->sv && sv_node_pubkey(cn->sv, self[ns]))
+		ns++;
+	uris = calloc(want, sizeof(*uris));
+	if (!uris)
+		return;
+	n = gossip_dial_targets(cn->gossip, uris, want,
+				(const uint8_t(*)[33])self, ns,
+				!strcmp(cfg->network, "regtest")
+					? GOSSIP_DIAL_LOOPBACK
+					: GOSSIP_DIAL_PUBLIC);
+	for (size_t i = 0; i < n; i++)
+		added += peer_mgr_add_gossip_candidate(mgr, uris[i]);
+	free(uris);
+	log_info("MAIN", "%zu dial candidate(s) from the graph for the "
+		 "local-key gossip sessions", added);
+}
 
 /* Our node_announcement, once the node id and the listeners are known;
  * made by the supervisor's `changed` callback on each entry into ACTIVE. */
@@ -636,6 +675,11 @@ static void sv_changed(void *arg, struct supervisor *sv)
 			ev_break(cn->loop, EVBREAK_ALL);
 		}
 	}
+	/* Into safe mode: the graph's addresses join the --connect peers
+	 * as candidates for the local-key sessions (docs/gossip.md). */
+	if (cn->peers && sv_get_state(sv) == SV_SAFE_MODE && !cn->sv_was_safe)
+		feed_graph_candidates(cn, cn->peers);
+	cn->sv_was_safe = sv_get_state(sv) == SV_SAFE_MODE;
 	/* Our node_announcement needs a signature: made only in ACTIVE. */
 	if (cn->announce)
 		daemon_announce_sv_changed(cn->announce);
@@ -825,6 +869,7 @@ static void coldnode_start_warm(struct coldnode *cn)
 	}
 	for (size_t i = 0; i < cfg->connect.n; i++)
 		n += peer_mgr_add_gossip_candidate(cn->warm, cfg->connect.v[i]);
+	feed_graph_candidates(cn, cn->warm);
 	peer_mgr_keep_gossip_sessions(cn->warm,
 				      (size_t)cfg->gossip_minsessions);
 	log_info("MAIN", "standby gossip: up to %lld gossip-only session(s) "

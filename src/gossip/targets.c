@@ -41,10 +41,17 @@ static bool ipv6_routable(const uint8_t a[16])
 	return (a[0] & 0xe0) == 0x20;
 }
 
+static bool ipv6_loopback(const uint8_t a[16])
+{
+	static const uint8_t lo[16] = { [15] = 1 };
+	return !memcmp(a, lo, 16);
+}
+
 bool gossip_addr_dial_uri(char out[GOSSIP_DIAL_URI_MAX],
 			  const uint8_t node_id[33], const uint8_t *addr,
-			  size_t len, bool allow_local)
+			  size_t len, enum gossip_dial_scope scope)
 {
+	const bool lo = scope == GOSSIP_DIAL_LOOPBACK;
 	char hex[67], ip[INET6_ADDRSTRLEN];
 	size_t off = 0;
 
@@ -76,7 +83,7 @@ bool gossip_addr_dial_uri(char out[GOSSIP_DIAL_URI_MAX],
 		off += 1 + body;
 		if (type == 1) {
 			port = (uint16_t)(d[4] << 8 | d[5]);
-			if (!port || (!allow_local && !ipv4_routable(d)))
+			if (!port || (lo ? d[0] != 127 : !ipv4_routable(d)))
 				continue;
 			inet_ntop(AF_INET, d, ip, sizeof(ip));
 			snprintf(out, GOSSIP_DIAL_URI_MAX, "%s@%s:%u", hex, ip,
@@ -85,7 +92,8 @@ bool gossip_addr_dial_uri(char out[GOSSIP_DIAL_URI_MAX],
 		}
 		if (type == 2) {
 			port = (uint16_t)(d[16] << 8 | d[17]);
-			if (!port || (!allow_local && !ipv6_routable(d)))
+			if (!port ||
+			    (lo ? !ipv6_loopback(d) : !ipv6_routable(d)))
 				continue;
 			inet_ntop(AF_INET6, d, ip, sizeof(ip));
 			snprintf(out, GOSSIP_DIAL_URI_MAX, "%s@[%s]:%u", hex,
@@ -102,7 +110,7 @@ bool gossip_addr_dial_uri(char out[GOSSIP_DIAL_URI_MAX],
 
 size_t gossip_dial_targets(struct gossip *g, char (*out)[GOSSIP_DIAL_URI_MAX],
 			   size_t max, const uint8_t (*skip)[33],
-			   size_t num_skip, bool allow_local)
+			   size_t num_skip, enum gossip_dial_scope scope)
 {
 	uint8_t(*ids)[33];
 	size_t want = max * READ_FACTOR, n, k = 0, cap = 65535;
@@ -133,7 +141,7 @@ size_t gossip_dial_targets(struct gossip *g, char (*out)[GOSSIP_DIAL_URI_MAX],
 		if (gossip_node_ann_parse(&na, raw, len) != GOSSIP_OK)
 			continue;
 		if (gossip_addr_dial_uri(out[k], na.node_id, na.addresses,
-					 na.addresses_len, allow_local))
+					 na.addresses_len, scope))
 			k++;
 	}
 	free(ids);
