@@ -1,23 +1,28 @@
 """A standby keeps its gossip store warm without the node identity
 (issue 20 with issue 19's local-key sessions; docs/cluster.md, "What a
 standby keeps").  Real processes on 127.0.0.1: a 3-member etcd, two
-coldnode instances (a, b) with --gossip.minsessions=3 and the same three
---connect peers, @node-dlc/noise listeners (tests/supervisor/
-gossip_peers.js, an implementation nobody here wrote), one coldsigner
-dialing both signer ports.
+coldnode instances (a, b) with --gossip.minsessions=3, three
+@node-dlc/noise listeners (tests/supervisor/gossip_peers.js, an
+implementation nobody here wrote) holding gengraph's keys of nodes 0-2,
+whose node_announcements in the graph give their 127.0.0.1 ports; a has
+all three as --connect peers, b only the first.  One coldsigner dials
+both signer ports.
 
   1. a leads with the node identity: the peers see 3 sessions with the
-     node id.  b stands by: the peers see 3 sessions with another key
-     (b's local key); b's p2p port (--listen) refuses connections: a
-     standby accepts nothing for the node id.
-  2. the peers publish new channel updates: b's store takes them over the
-     local-key sessions; b registered no signer and sent it no request.
-  3. a killed -9: b leads, the signer is ACTIVE on it, the peers see the
-     node id again from b, b's local-key sessions are closed and its p2p
+     node id.  b stands by: peer 0 sees a session with another key (b's
+     local key; b's store is empty, so no other candidate yet); b's p2p
+     port (--listen) refuses connections: a standby accepts nothing for
+     the node id.
+  2. the peers publish the graph (new channel updates, their own
+     addresses): b's store takes it over the local-key session; b
+     registered no signer and sent it no request.
+  3. a killed -9: b leads, the signer is ACTIVE on it, peer 0 sees the
+     node id again from b, b's local-key session is closed and its p2p
      port accepts.
   4. a back (standby, local-key sessions of its own); an operator deletes
-     b's election key: a leads, b stands down and is back to 3 local-key
-     sessions with a new local key."""
+     b's election key: a leads, b stands down and is back to local-key
+     sessions with a new key, now 3: its --connect peer and two found in
+     the graph (fewer persistent peers than --gossip.minsessions)."""
 import os
 import shutil
 import socket
@@ -31,6 +36,7 @@ from test_cluster_etcd import (SHARED, TTL, Member, coldctl_state,
 from test_safe_mode_gossip import Peers, sessions_from
 
 MIN = 3
+SEED = 7
 
 
 def updates(m):
@@ -74,18 +80,21 @@ def main():
         try:
             etcd.start_all()
             graph = os.path.join(h.tmp, 'graph.bin')
+            os.environ['GENGRAPH_SEED'] = str(SEED)
+            peers = Peers(3, graph)
             subprocess.run([os.environ['GENGRAPH'], '--nodes', '40',
                             '--channels', '120', '--network', 'regtest',
+                            '--seed', str(SEED), '--loopback-ports',
+                            ','.join(str(p) for p, _ in peers.peers),
                             '--out', graph], check=True,
                            stdout=subprocess.DEVNULL)
-            peers = Peers(3, graph)
             conns = [f'--connect={pub}@127.0.0.1:{port}'
                      for port, pub in peers.peers]
-            extra = (*conns, f'--gossip.minsessions={MIN}')
-            a = Member(h, 'a', etcd.endpoints(), extra=extra)
+            opt = f'--gossip.minsessions={MIN}'
+            a = Member(h, 'a', etcd.endpoints(), extra=(*conns, opt))
             b_listen = free_port()
             b = Member(h, 'b', etcd.endpoints(), extra=(
-                *extra, f'--listen=127.0.0.1:{b_listen}'))
+                conns[0], opt, f'--listen=127.0.0.1:{b_listen}'))
             scenario(h, etcd, peers, a, b, b_listen, procs)
         finally:
             for p in procs:
@@ -112,28 +121,30 @@ def scenario(h, etcd, peers, a, b, b_listen, procs):
     node_id = a.node.wait_log(r'MAIN: node id ([0-9a-f]{66})').group(1)
     peers.wait(lambda ev: len(sessions_from(ev, node_id)) == MIN,
                f'{MIN} sessions with the node id (a)', timeout=20)
-    got = peers.wait(lambda ev: local_keys(ev, node_id) or None,
-                     f'{MIN} sessions with b\'s local key', timeout=20)
+    got = peers.wait(lambda ev: local_keys(ev, node_id, 1) or None,
+                     'a session with b\'s local key', timeout=20)
     if len(got) != 1:
         fail(f'more than one local key: {got}')
     b_key = got.pop()
     b.node.wait_log(rf'standby gossip: up to {MIN} gossip-only')
     if b.node.count_log(rf'ready \(outbound, gossip-only, local gossip '
-                        rf'key {b_key}\)') < MIN:
-        fail('b does not log its local-key sessions')
+                        rf'key {b_key}\)') != 1:
+        fail('b does not log its local-key session')
     if 'p2p started' in b.node.log() or port_open(b_listen):
         fail('the standby runs p2p with the node identity')
     st = coldctl_state(b.node, b.rpc)
     if st['cluster']['role'] != 'standby' or \
-       int(st['peers']['gossip_only']) < MIN or int(st['peers']['full']):
+       int(st['peers']['gossip_only']) != 1 or int(st['peers']['full']):
         fail(f'b: {st["cluster"]["role"]} {st["peers"]}')
-    print(f'1. a leads with node id {node_id[:16]}...; standby b has '
-          f'{MIN} gossip-only sessions with local key {b_key[:16]}..., '
+    if sessions_from(peers.since(0), b_key) != {'0'}:
+        fail('b dialed more than its --connect peer with an empty store')
+    print(f'1. a leads with node id {node_id[:16]}...; standby b has a '
+          f'gossip-only session with local key {b_key[:16]}..., '
           f'its p2p port refuses connections')
 
     # ---- 2. new gossip reaches b's store over them; b never used a signer.
     u0 = updates(b)
-    peers.send('SEND 200')
+    peers.send('SEND 400')  # 120 channels, 240 updates, 40 nodes
     wait_for('new channel updates in b\'s store',
              lambda: updates(b) > u0, 20)
     no_signer_use(b, 'the standby used the signer')
@@ -152,10 +163,10 @@ def scenario(h, etcd, peers, a, b, b_listen, procs):
     wait_for('b leads', lambda: b.leading(mark_b), TTL + 3)
     wait_for('signer ACTIVE on b', lambda: signer_active(b), 10)
     b.node.wait_log(r'standby gossip stopped \(leading', since=mark_b)
-    peers.wait(lambda ev: len(sessions_from(ev, node_id)) == MIN,
-               f'{MIN} sessions with the node id (b)', timeout=20)
+    peers.wait(lambda ev: sessions_from(ev, node_id) == {'0'},
+               'its --connect peer with the node id (b)', timeout=20)
     peers.wait(lambda ev: not sessions_from(ev, b_key) or None,
-               'b\'s local-key sessions closed', timeout=10)
+               'b\'s local-key session closed', timeout=10)
     if not port_open(b_listen):
         fail('the leader b does not listen')
     print(f'3. a killed -9: b leads with node id {node_id[:16]}... after '
@@ -177,12 +188,15 @@ def scenario(h, etcd, peers, a, b, b_listen, procs):
     a.node.wait_log(r'MAIN: leading the cluster', since=mark_a, timeout=5)
     b.node.wait_log(r'MAIN: standby gossip: up to', since=mark_b,
                     timeout=5)
+    cands = int(b.node.wait_log(r'MAIN: (\d+) dial candidate\(s\) from '
+                                r'the graph', since=mark_b).group(1))
     got = peers.wait(lambda ev: local_keys(ev, node_id) - {b_key, a_key}
                      or None, f'{MIN} sessions with b\'s new local key',
                      timeout=20)
     wait_for('b\'s p2p port closed', lambda: not port_open(b_listen), 5)
-    print(f'4. b stood down: {MIN} local-key sessions again (new key '
-          f'{got.pop()[:16]}...), p2p port closed; a leads')
+    print(f'4. b stood down: {MIN} local-key sessions (new key '
+          f'{got.pop()[:16]}...) with one --connect peer, {cands} '
+          f'candidates from the graph; p2p port closed; a leads')
 
 
 if __name__ == '__main__':
