@@ -85,6 +85,7 @@ struct coldnode {
 	 * --gossip.minsessions=0.  Never given to the supervisor. */
 	struct peer_mgr *warm;
 	bool sv_was_safe; /* SAFE_MODE at the last sv_changed */
+	ev_timer cand_timer; /* --gossip.candidaterefresh */
 };
 
 /* ---- peer events ---- */
@@ -140,7 +141,8 @@ static const struct peer_mgr_cbs peer_cbs = {
  * than the persistent ones"). */
 #define GRAPH_CANDIDATES_MIN 16
 #define GRAPH_CANDIDATES_MAX 64
-static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr)
+static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr,
+				  bool quiet)
 {
 	const struct daemon_config *cfg = cn->cfg;
 	char(*uris)[GOSSIP_DIAL_URI_MAX];
@@ -167,8 +169,32 @@ static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr)
 	for (size_t i = 0; i < n; i++)
 		added += peer_mgr_add_gossip_candidate(mgr, uris[i]);
 	free(uris);
-	log_info("MAIN", "%zu dial candidate(s) from the graph for the "
-		 "local-key gossip sessions", added);
+	if (quiet)
+		log_debug("MAIN", "%zu dial candidate(s) from the graph for "
+			  "the local-key gossip sessions", added);
+	else
+		log_info("MAIN", "%zu dial candidate(s) from the graph for the "
+			 "local-key gossip sessions", added);
+}
+
+/* Short of local-key sessions (safe mode or standby): the graph may know
+ * more peers by now (a standby that started with an empty store learns
+ * them through its first session). */
+static void cand_refresh(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct coldnode *cn = w->data;
+	struct peer_mgr *mgr = cn->warm;
+	struct peer_mgr_local_stats ls;
+
+	(void)loop;
+	(void)revents;
+	if (!mgr && cn->peers && cn->sv && sv_get_state(cn->sv) == SV_SAFE_MODE)
+		mgr = cn->peers;
+	if (!mgr)
+		return;
+	peer_mgr_local_stats(mgr, &ls);
+	if (ls.now < (size_t)cn->cfg->gossip_minsessions)
+		feed_graph_candidates(cn, mgr, true);
 }
 
 /* Our node_announcement, once the node id and the listeners are known;
@@ -678,7 +704,7 @@ static void sv_changed(void *arg, struct supervisor *sv)
 	/* Into safe mode: the graph's addresses join the --connect peers
 	 * as candidates for the local-key sessions (docs/gossip.md). */
 	if (cn->peers && sv_get_state(sv) == SV_SAFE_MODE && !cn->sv_was_safe)
-		feed_graph_candidates(cn, cn->peers);
+		feed_graph_candidates(cn, cn->peers, false);
 	cn->sv_was_safe = sv_get_state(sv) == SV_SAFE_MODE;
 	/* Our node_announcement needs a signature: made only in ACTIVE. */
 	if (cn->announce)
@@ -869,7 +895,7 @@ static void coldnode_start_warm(struct coldnode *cn)
 	}
 	for (size_t i = 0; i < cfg->connect.n; i++)
 		n += peer_mgr_add_gossip_candidate(cn->warm, cfg->connect.v[i]);
-	feed_graph_candidates(cn, cn->warm);
+	feed_graph_candidates(cn, cn->warm, false);
 	peer_mgr_keep_gossip_sessions(cn->warm,
 				      (size_t)cfg->gossip_minsessions);
 	log_info("MAIN", "standby gossip: up to %lld gossip-only session(s) "
@@ -1372,6 +1398,12 @@ static bool coldnode_start(struct coldnode *cn)
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
+	ev_timer_init(&cn->cand_timer, cand_refresh,
+		      cn->cfg->gossip_candidaterefresh,
+		      cn->cfg->gossip_candidaterefresh);
+	cn->cand_timer.data = cn;
+	if (cn->cfg->gossip_candidaterefresh > 0 && cn->cfg->gossip_minsessions)
+		ev_timer_start(cn->loop, &cn->cand_timer);
 	ev_signal_init(&cn->sigterm, on_signal, SIGTERM);
 	ev_signal_start(cn->loop, &cn->sigterm);
 
@@ -1422,6 +1454,7 @@ static void coldnode_stop(struct coldnode *cn)
 	cn->sv = NULL;
 	rpc_node_free(cn->rpc);
 	cn->rpc = NULL;
+	ev_timer_stop(cn->loop, &cn->cand_timer);
 	ev_signal_stop(cn->loop, &cn->sigterm);
 	ev_signal_stop(cn->loop, &cn->sigint);
 	if (cn->pidfile) {

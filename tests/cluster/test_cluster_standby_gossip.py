@@ -15,14 +15,16 @@ both signer ports.
      the node id.
   2. the peers publish the graph (new channel updates, their own
      addresses): b's store takes it over the local-key session; b
-     registered no signer and sent it no request.
+     registered no signer and sent it no request; with the graph's
+     addresses (--gossip.candidaterefresh=1s) b reaches 3 local-key
+     sessions (fewer persistent peers than --gossip.minsessions).
   3. a killed -9: b leads, the signer is ACTIVE on it, peer 0 sees the
      node id again from b, b's local-key session is closed and its p2p
      port accepts.
   4. a back (standby, local-key sessions of its own); an operator deletes
      b's election key: a leads, b stands down and is back to local-key
-     sessions with a new key, now 3: its --connect peer and two found in
-     the graph (fewer persistent peers than --gossip.minsessions)."""
+     sessions with a new key, 3 at once: its --connect peer and two found
+     in the graph as the standby period starts."""
 import os
 import shutil
 import socket
@@ -94,7 +96,8 @@ def main():
             a = Member(h, 'a', etcd.endpoints(), extra=(*conns, opt))
             b_listen = free_port()
             b = Member(h, 'b', etcd.endpoints(), extra=(
-                conns[0], opt, f'--listen=127.0.0.1:{b_listen}'))
+                conns[0], opt, f'--listen=127.0.0.1:{b_listen}',
+                '--gossip.candidaterefresh=1s'))
             scenario(h, etcd, peers, a, b, b_listen, procs)
         finally:
             for p in procs:
@@ -151,8 +154,13 @@ def scenario(h, etcd, peers, a, b, b_listen, procs):
     if 'is a standby, not the leader; the leader is a' not in \
        open(slog, errors='replace').read():
         fail('b did not refuse the signer naming a')
+    peers.wait(lambda ev: len(sessions_from(ev, b_key)) == MIN or None,
+               f'{MIN} sessions with b\'s local key (graph candidates)',
+               timeout=20)
+    no_signer_use(b, 'the standby used the signer')
     print(f'2. standby b stored channel updates {u0} -> {updates(b)}; no '
-          f'signer registration, no signer request')
+          f'signer registration, no signer request; {MIN} local-key '
+          f'sessions with one --connect peer and the graph\'s addresses')
 
     # ---- 3. a killed -9: b leads with the node identity.
     a.node.kill()
