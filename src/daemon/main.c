@@ -149,7 +149,7 @@ static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr,
 	uint8_t self[2][33];
 	size_t ns = 0, want, n, added = 0;
 
-	if (!mgr || !cn->gossip || cfg->gossip_minsessions <= 0)
+	if (!mgr || !cn->gossip || !cfg->gossip_minsessions)
 		return;
 	want = (size_t)cfg->gossip_minsessions * 4;
 	want = want < GRAPH_CANDIDATES_MIN ? GRAPH_CANDIDATES_MIN
