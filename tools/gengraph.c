@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 	struct gengraph_params p;
 	const char *out = NULL, *datadir = NULL, *scids = NULL;
 	bool have_now = false, keys = false;
+	uint16_t lports[16];
 
 	cn_crypto_init();
 	gengraph_params_small(&p);
@@ -151,6 +152,22 @@ int main(int argc, char **argv)
 			scids = v;
 		else if (!strcmp(a, "--first-block"))
 			p.first_block = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--loopback-ports")) {
+			/* "P0,P1,...": nodes 0.. announce 127.0.0.1:Pi. */
+			char *end;
+			p.num_loopback_ports = 0;
+			for (const char *c = v; *c;) {
+				unsigned long port = strtoul(c, &end, 10);
+				if (end == c || !port || port > 65535 ||
+				    p.num_loopback_ports == 16 ||
+				    (*end && *end != ','))
+					goto usage;
+				lports[p.num_loopback_ports++] =
+					(uint16_t)port;
+				c = *end ? end + 1 : end;
+			}
+			p.loopback_ports = lports;
+		}
 		else
 			goto usage;
 	}
@@ -205,6 +222,7 @@ usage:
 	fprintf(stderr,
 		"usage: gengraph [--full|--small] [--nodes N] [--channels C] "
 		"[--seed S] [--now T] [--network NET] [--out FILE] "
-		"[--datadir DIR] [--keys] [--scids FILE] [--first-block B]\n");
+		"[--datadir DIR] [--keys] [--scids FILE] [--first-block B] "
+		"[--loopback-ports P0,P1,...]\n");
 	return 2;
 }

@@ -30,6 +30,12 @@ struct gengraph_params {
 	void (*funding)(void *arg, uint32_t c, const uint8_t k1[33],
 			const uint8_t k2[33]);
 	void *funding_arg;
+	/* Optional: node i < @num_loopback_ports announces 127.0.0.1 with
+	 * port loopback_ports[i] (borrowed) instead of 10.0.x.y:9735, so a
+	 * test's listeners holding those nodes' keys can be dialed from the
+	 * graph. */
+	const uint16_t *loopback_ports;
+	unsigned num_loopback_ports;
 };
 
 /* Mainnet size per the issue: 16,000 nodes, 60,000 channels (120,000

@@ -190,6 +190,11 @@ bool gengraph_run(const struct gengraph_params *p,
 		snprintf((char *)na.alias, sizeof(na.alias), "gengraph-%u", i);
 		addr[3] = (uint8_t)(i >> 8);
 		addr[4] = (uint8_t)i;
+		if (i < p->num_loopback_ports) {
+			addr[1] = 127, addr[2] = 0, addr[3] = 0, addr[4] = 1;
+			addr[5] = (uint8_t)(p->loopback_ports[i] >> 8);
+			addr[6] = (uint8_t)p->loopback_ports[i];
+		}
 		na.addresses = addr;
 		na.addresses_len = sizeof(addr);
 		len = gossip_node_ann_sign(msg, sizeof(msg), &na, sign_cb,

@@ -95,6 +95,10 @@ static const struct opt opts[] = {
 	  "in safe mode, keep at least this many gossip-only sessions by "
 	  "dialing persistent peers with a local key that is not the node's "
 	  "identity (0: off)", F(gossip_minsessions), false },
+	{ "gossip.candidaterefresh", OPT_DURATION, "60s",
+	  "while short of --gossip.minsessions local-key sessions (safe mode, "
+	  "cluster standby), look this often for more dial candidates in the "
+	  "graph (0: only on entering)", F(gossip_candidaterefresh), false },
 	/* Standby signers (docs/signer.md, "Standby signers", issue #19). */
 	{ "signer.maxsigners", OPT_UINT, "1",
 	  "signers connected at once (1..16); above 1, signers proving the "

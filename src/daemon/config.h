@@ -38,6 +38,7 @@ struct daemon_config {
 	double signer_requesttimeout; /* seconds */
 	uint64_t signer_maxsigners;   /* 1..SV_MAX_SIGNERS: standby signers */
 	uint64_t gossip_minsessions;  /* safe mode, local-key sessions; 0 off */
+	double gossip_candidaterefresh; /* seconds; graph candidates again */
 	uint64_t signer_maxinboundecdh; /* issue 22; 0: unlimited */
 	char *rpcunix;     /* gRPC unix socket; NULL: <datadir>/rpc.sock,
 			    * "none": off */

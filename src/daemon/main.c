@@ -80,6 +80,12 @@ struct coldnode {
 	/* --cluster.enable-leader-election: NULL otherwise (docs/cluster.md). */
 	struct cluster *cluster;
 	struct daemon_cluster_sources mcluster;
+	/* A standby's gossip-only sessions with a local key (docs/cluster.md,
+	 * "What a standby keeps"); owned; NULL while leading or with
+	 * --gossip.minsessions=0.  Never given to the supervisor. */
+	struct peer_mgr *warm;
+	bool sv_was_safe; /* SAFE_MODE at the last sv_changed */
+	ev_timer cand_timer; /* --gossip.candidaterefresh */
 };
 
 /* ---- peer events ---- */
@@ -128,6 +134,69 @@ static const struct peer_mgr_cbs peer_cbs = {
 
 /* ---- start / stop ---- */
 
+/* More dial candidates for the local-key sessions than the --connect
+ * peers (issue 19's gap): the freshest addresses in the graph, never our
+ * own node (a standby would dial its leader).  Globally routable
+ * addresses only, loopback only on regtest (docs/gossip.md, "More peers
+ * than the persistent ones"). */
+#define GRAPH_CANDIDATES_MIN 16
+#define GRAPH_CANDIDATES_MAX 64
+static void feed_graph_candidates(struct coldnode *cn, struct peer_mgr *mgr,
+				  bool quiet)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	char(*uris)[GOSSIP_DIAL_URI_MAX];
+	uint8_t self[2][33];
+	size_t ns = 0, want, n, added = 0;
+
+	if (!mgr || !cn->gossip || !cfg->gossip_minsessions)
+		return;
+	want = (size_t)cfg->gossip_minsessions * 4;
+	want = want < GRAPH_CANDIDATES_MIN ? GRAPH_CANDIDATES_MIN
+		: want > GRAPH_CANDIDATES_MAX ? GRAPH_CANDIDATES_MAX : want;
+	if (cn->have_node_id)
+		memcpy(self[ns++], cn->node_id, 33);
+	if (cn->sv && sv_node_pubkey(cn->sv, self[ns]))
+		ns++;
+	uris = calloc(want, sizeof(*uris));
+	if (!uris)
+		return;
+	n = gossip_dial_targets(cn->gossip, uris, want,
+				(const uint8_t(*)[33])self, ns,
+				!strcmp(cfg->network, "regtest")
+					? GOSSIP_DIAL_LOOPBACK
+					: GOSSIP_DIAL_PUBLIC);
+	for (size_t i = 0; i < n; i++)
+		added += peer_mgr_add_gossip_candidate(mgr, uris[i]);
+	free(uris);
+	if (quiet)
+		log_debug("MAIN", "%zu dial candidate(s) from the graph for "
+			  "the local-key gossip sessions", added);
+	else
+		log_info("MAIN", "%zu dial candidate(s) from the graph for the "
+			 "local-key gossip sessions", added);
+}
+
+/* Short of local-key sessions (safe mode or standby): the graph may know
+ * more peers by now (a standby that started with an empty store learns
+ * them through its first session). */
+static void cand_refresh(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct coldnode *cn = w->data;
+	struct peer_mgr *mgr = cn->warm;
+	struct peer_mgr_local_stats ls;
+
+	(void)loop;
+	(void)revents;
+	if (!mgr && cn->peers && cn->sv && sv_get_state(cn->sv) == SV_SAFE_MODE)
+		mgr = cn->peers;
+	if (!mgr)
+		return;
+	peer_mgr_local_stats(mgr, &ls);
+	if (ls.now < (size_t)cn->cfg->gossip_minsessions)
+		feed_graph_candidates(cn, mgr, true);
+}
+
 /* Our node_announcement, once the node id and the listeners are known;
  * made by the supervisor's `changed` callback on each entry into ACTIVE. */
 static void coldnode_start_announce(struct coldnode *cn)
@@ -157,6 +226,25 @@ static void coldnode_start_announce(struct coldnode *cn)
 		log_unusual("MAIN", "out of memory: no node_announcement");
 }
 
+/* The peer manager's settings from the options (local_pub left zero). */
+static void p2p_config(const struct daemon_config *cfg,
+		       struct peer_mgr_config *pc)
+{
+	peer_mgr_config_default(pc);
+	memcpy(pc->chain_hash, cfg->chain_hash, 32);
+	pc->handshake_timeout = cfg->handshaketimeout;
+	pc->ping_interval = cfg->pinginterval;
+	if (pc->pong_timeout > pc->ping_interval && pc->ping_interval > 0)
+		pc->pong_timeout = pc->ping_interval;
+	pc->max_peers = (size_t)cfg->maxpeers;
+	pc->max_pending = (size_t)cfg->maxpendinghandshakes;
+	pc->max_pending_per_source = (size_t)cfg->peer_maxpreauthpersource;
+	pc->act1_timeout = cfg->peer_actonetimeout;
+	pc->send_cap = (size_t)cfg->peer_maxbuffer;
+	pc->full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
+	pc->num_full_peers = cfg->fullpeer.n;
+}
+
 /**
  * coldnode_start_p2p - start the peer manager once the node id is known.
  * @node_id: 33 bytes, copied.  @keys: copied (keys->arg borrowed).
@@ -174,20 +262,8 @@ static bool coldnode_start_p2p(struct coldnode *cn, const uint8_t node_id[33],
 	cn->have_node_id = true;
 	log_info("MAIN", "node id %s", hex_encode(hex, node_id, 33));
 
-	peer_mgr_config_default(&pc);
+	p2p_config(cfg, &pc);
 	memcpy(pc.local_pub, node_id, 33);
-	memcpy(pc.chain_hash, cfg->chain_hash, 32);
-	pc.handshake_timeout = cfg->handshaketimeout;
-	pc.ping_interval = cfg->pinginterval;
-	if (pc.pong_timeout > pc.ping_interval && pc.ping_interval > 0)
-		pc.pong_timeout = pc.ping_interval;
-	pc.max_peers = (size_t)cfg->maxpeers;
-	pc.max_pending = (size_t)cfg->maxpendinghandshakes;
-	pc.max_pending_per_source = (size_t)cfg->peer_maxpreauthpersource;
-	pc.act1_timeout = cfg->peer_actonetimeout;
-	pc.send_cap = (size_t)cfg->peer_maxbuffer;
-	pc.full_peers = (const uint8_t(*)[33])cfg->fullpeer_ids;
-	pc.num_full_peers = cfg->fullpeer.n;
 	cn->peers = peer_mgr_new(cn->loop, &pc, keys, &peer_cbs, cn);
 	if (!cn->peers) {
 		log_broken("MAIN", "out of memory starting p2p");
@@ -268,6 +344,12 @@ static void write_pidfile(struct coldnode *cn)
 
 /* ---- rpc provider: what monitors see (read from memory, never blocks) ---- */
 
+/* The sessions a monitor sees: the node's, or a standby's local-key ones. */
+static struct peer_mgr *cn_p2p(const struct coldnode *cn)
+{
+	return cn->peers ? cn->peers : cn->warm;
+}
+
 static void rpc_get_info(void *arg, struct rpc_node_info *out)
 {
 	struct coldnode *cn = arg;
@@ -276,9 +358,9 @@ static void rpc_get_info(void *arg, struct rpc_node_info *out)
 	memcpy(out->identity_pubkey, cn->node_id, 33);
 	out->alias = cn->cfg->alias;
 	memcpy(out->color, cn->cfg->rgb, 3);
-	out->num_peers = cn->peers
-		? (uint32_t)(peer_mgr_count(cn->peers, PEER_MODE_GOSSIP_ONLY) +
-			     peer_mgr_count(cn->peers, PEER_MODE_FULL))
+	out->num_peers = cn_p2p(cn)
+		? (uint32_t)(peer_mgr_count(cn_p2p(cn), PEER_MODE_GOSSIP_ONLY) +
+			     peer_mgr_count(cn_p2p(cn), PEER_MODE_FULL))
 		: 0;
 	out->network = cn->cfg->network;
 	out->synced_to_graph = cn->gossip && gossip_synced(cn->gossip);
@@ -500,10 +582,10 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 			out->gossip_refused_capacity = ss.refused_capacity;
 		}
 	}
-	if (cn->peers) {
+	if (cn_p2p(cn)) {
 		out->peers_gossip_only = (uint32_t)peer_mgr_count(
-			cn->peers, PEER_MODE_GOSSIP_ONLY);
-		out->peers_full = (uint32_t)peer_mgr_count(cn->peers,
+			cn_p2p(cn), PEER_MODE_GOSSIP_ONLY);
+		out->peers_full = (uint32_t)peer_mgr_count(cn_p2p(cn),
 							   PEER_MODE_FULL);
 	}
 	out->dial_signer_arrivals = si.signer_arrivals;
@@ -619,6 +701,11 @@ static void sv_changed(void *arg, struct supervisor *sv)
 			ev_break(cn->loop, EVBREAK_ALL);
 		}
 	}
+	/* Into safe mode: the graph's addresses join the --connect peers
+	 * as candidates for the local-key sessions (docs/gossip.md). */
+	if (cn->peers && sv_get_state(sv) == SV_SAFE_MODE && !cn->sv_was_safe)
+		feed_graph_candidates(cn, cn->peers, false);
+	cn->sv_was_safe = sv_get_state(sv) == SV_SAFE_MODE;
 	/* Our node_announcement needs a signature: made only in ACTIVE. */
 	if (cn->announce)
 		daemon_announce_sv_changed(cn->announce);
@@ -746,6 +833,89 @@ static void cluster_standby_text(struct coldnode *cn)
 	sv_set_standby(cn->sv, text);
 }
 
+/* A standby's key source: nothing of the standby may ever ask the signer
+ * for the node key's ECDH (fencing: only the leader acts as the node).
+ * Its manager has no listener and no node-key dialer, so this is never
+ * called; if it were, the handshake fails here. */
+static void warm_no_ecdh(void *arg, uint64_t id, const uint8_t point[33])
+{
+	struct coldnode *cn = arg;
+	static const uint8_t zero[32];
+
+	(void)point;
+	log_broken("MAIN", "a standby asked for the node key's ECDH: refused");
+	peer_mgr_ecdh_done(cn->warm, id, false, zero);
+}
+
+static void warm_no_cancel(void *arg, uint64_t id)
+{
+	(void)arg;
+	(void)id;
+}
+
+/* Gossip only: a local-key session is never full, whatever it sends. */
+static bool warm_allow_full(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+static const struct peer_mgr_cbs warm_cbs = {
+	.peer_ready = peer_ready,
+	.peer_gone = peer_gone,
+	.gossip_msg = peer_gossip,
+	.allow_full = warm_allow_full,
+};
+
+/* A standby keeps its gossip store warm without the node identity: issue
+ * 19's safe-mode sessions (src/peer/anon.c) on a manager of its own with
+ * no listener (nobody may reach the node id here), no node-key dialer and
+ * no node_announcement; the --connect peers are only dial candidates for
+ * --gossip.minsessions sessions with an in-memory local key. */
+static void coldnode_start_warm(struct coldnode *cn)
+{
+	const struct daemon_config *cfg = cn->cfg;
+	struct peer_keysource ks = { .ecdh = warm_no_ecdh,
+				     .cancel = warm_no_cancel,
+				     .arg = cn };
+	struct peer_mgr_config pc;
+	size_t n = 0;
+
+	if (cn->warm || cn->peers || !cfg->gossip_minsessions || !cn->gossip)
+		return;
+	p2p_config(cfg, &pc);
+	/* No node-key session exists here: local_pub stays zero. */
+	pc.full_peers = NULL;
+	pc.num_full_peers = 0;
+	cn->warm = peer_mgr_new(cn->loop, &pc, &ks, &warm_cbs, cn);
+	if (!cn->warm) {
+		log_unusual("MAIN", "out of memory: the standby's gossip "
+			    "goes cold");
+		return;
+	}
+	for (size_t i = 0; i < cfg->connect.n; i++)
+		n += peer_mgr_add_gossip_candidate(cn->warm, cfg->connect.v[i]);
+	feed_graph_candidates(cn, cn->warm, false);
+	peer_mgr_keep_gossip_sessions(cn->warm,
+				      (size_t)cfg->gossip_minsessions);
+	log_info("MAIN", "standby gossip: up to %lld gossip-only session(s) "
+		 "with a local key, %zu candidate(s); no listener, no node id",
+		 (long long)cfg->gossip_minsessions, n);
+}
+
+static void coldnode_stop_warm(struct coldnode *cn, const char *why)
+{
+	size_t n;
+
+	if (!cn->warm)
+		return;
+	n = peer_mgr_close_local_key(cn->warm, why);
+	peer_mgr_free(cn->warm);
+	cn->warm = NULL;
+	log_info("MAIN", "standby gossip stopped (%s): closed %zu local-key "
+		 "session(s)", why, n);
+}
+
 /* Stop everything that speaks as the node: the p2p identity goes with
  * the signer stream (sv_set_standby closed full sessions already). */
 static void coldnode_stop_p2p(struct coldnode *cn)
@@ -766,6 +936,8 @@ static void cluster_lead(void *arg, struct cluster *cl, uint64_t token)
 	struct peer_keysource ks;
 	uint8_t id[33];
 
+	/* The local-key sessions close before the node identity is used. */
+	coldnode_stop_warm(cn, "leading: the node's identity is used");
 	sv_set_leader(cn->sv, token);
 	log_info("MAIN", "leading the cluster with token %llu: signer port "
 		 "open, p2p %s", (unsigned long long)token,
@@ -791,6 +963,7 @@ static void cluster_stand_down(void *arg, struct cluster *cl,
 	log_info("MAIN", "standby: %s", why);
 	cluster_standby_text(cn);
 	coldnode_stop_p2p(cn);
+	coldnode_start_warm(cn);
 	rpc_node_state_changed(cn->rpc);
 }
 
@@ -831,6 +1004,7 @@ static bool coldnode_start_cluster(struct coldnode *cn)
 	}
 	log_info("MAIN", "cluster member %s: standby until elected",
 		 cfg->cluster_id);
+	coldnode_start_warm(cn);
 	return true;
 }
 
@@ -1224,6 +1398,12 @@ static bool coldnode_start(struct coldnode *cn)
 
 	ev_signal_init(&cn->sigint, on_signal, SIGINT);
 	ev_signal_start(cn->loop, &cn->sigint);
+	ev_timer_init(&cn->cand_timer, cand_refresh,
+		      cn->cfg->gossip_candidaterefresh,
+		      cn->cfg->gossip_candidaterefresh);
+	cn->cand_timer.data = cn;
+	if (cn->cfg->gossip_candidaterefresh > 0 && cn->cfg->gossip_minsessions)
+		ev_timer_start(cn->loop, &cn->cand_timer);
 	ev_signal_init(&cn->sigterm, on_signal, SIGTERM);
 	ev_signal_start(cn->loop, &cn->sigterm);
 
@@ -1256,6 +1436,7 @@ static void coldnode_stop(struct coldnode *cn)
 		sv_set_peer_mgr(cn->sv, NULL);
 	peer_mgr_free(cn->peers);
 	cn->peers = NULL;
+	coldnode_stop_warm(cn, "shutting down");
 	log_info("PEER", "peer manager stopped");
 	/* Nothing acts as the node any more: give the lease back so a
 	 * standby leads now rather than after the TTL. */
@@ -1273,6 +1454,7 @@ static void coldnode_stop(struct coldnode *cn)
 	cn->sv = NULL;
 	rpc_node_free(cn->rpc);
 	cn->rpc = NULL;
+	ev_timer_stop(cn->loop, &cn->cand_timer);
 	ev_signal_stop(cn->loop, &cn->sigterm);
 	ev_signal_stop(cn->loop, &cn->sigint);
 	if (cn->pidfile) {

@@ -194,6 +194,25 @@ enum gossip_reason gossip_addresses_check_origin(const uint8_t *addr,
 /* Type 5 (DNS) descriptors in @addr (up to the first unknown type). */
 size_t gossip_addresses_dns_count(const uint8_t *addr, size_t len);
 
+/* Dial targets (targets.c): "PUBKEY@1.2.3.4:9735", "PUBKEY@[2001:db8::1]:9735". */
+#define GOSSIP_DIAL_URI_MAX 128
+/* Which announced addresses may be dialed. */
+enum gossip_dial_scope {
+	/* Globally routable only: another node's announcement must not make
+	 * us dial our own network (loopback, private, link-local, ...). */
+	GOSSIP_DIAL_PUBLIC,
+	/* Loopback only: regtest, where every node is on this machine. */
+	GOSSIP_DIAL_LOOPBACK,
+};
+/* The first IPv4 or IPv6 descriptor of @addr (a node_announcement's
+ * addresses) with a port and in @scope, as a dial target for @node_id in
+ * @out.  Tor and DNS descriptors are skipped (no Tor here; a name would
+ * block the loop).  The walk stops at an unknown type or a truncated
+ * descriptor.  Returns false if nothing is usable. */
+bool gossip_addr_dial_uri(char out[GOSSIP_DIAL_URI_MAX],
+			  const uint8_t node_id[33], const uint8_t *addr,
+			  size_t len, enum gossip_dial_scope scope);
+
 /* Double SHA-256 of the signed part of a raw 256/257/258 message
  * (msg[258:] for a channel_announcement, msg[66:] otherwise).  @len must
  * be at least the signed offset. */
@@ -458,6 +477,14 @@ void gossip_counts(struct gossip *g, uint64_t *nodes,
 		   uint64_t *channels, uint64_t *updates);
 /* Channels stored without a UTXO check (no chain backend). */
 uint64_t gossip_unverified_channels(struct gossip *g);
+/* Up to @max dial targets from the freshest stored node_announcements
+ * (gossip_addr_dial_uri on each), skipping the @num_skip ids in @skip
+ * (ourselves: a standby must not dial its own leader).  Returns how many
+ * were written to @out.  Reads the store: call it rarely (on entering
+ * safe mode or standby), never per message. */
+size_t gossip_dial_targets(struct gossip *g, char (*out)[GOSSIP_DIAL_URI_MAX],
+			   size_t max, const uint8_t (*skip)[33],
+			   size_t num_skip, enum gossip_dial_scope scope);
 /* True once a range sync with a peer completed (this run, or recently
  * before a restart). */
 bool gossip_synced(const struct gossip *g);

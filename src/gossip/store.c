@@ -48,6 +48,7 @@ enum stmt_id {
 	ST_SET_VERIFIED,
 	ST_UNVERIFIED_DEC,
 	ST_UNVERIFIED_LIST,
+	ST_NODES_NEWEST,
 	ST_NUM
 };
 
@@ -93,6 +94,9 @@ static const char *const stmt_sql[ST_NUM] = {
 		"SELECT scid, dir, ts FROM updates"
 		" WHERE (ts, scid, dir) > (?1, ?2, ?3) AND ts < ?4"
 		" ORDER BY ts, scid, dir LIMIT ?5",
+	/* Dial candidates: the freshest announcements first (nodes_ts). */
+	[ST_NODES_NEWEST] =
+		"SELECT node_id FROM nodes ORDER BY ts DESC, node_id LIMIT ?1",
 	[ST_NODES_BY_TS] =
 		"SELECT node_id, ts FROM nodes"
 		" WHERE (ts, node_id) > (?1, ?2) AND ts < ?3"
@@ -628,6 +632,22 @@ size_t gossip_store_nodes_by_ts(struct gossip_store *s, uint8_t (*out)[33],
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		fail(s, "nodes by timestamp");
+	sqlite3_reset(st);
+	return n;
+}
+
+size_t gossip_store_nodes_newest(struct gossip_store *s, uint8_t (*out)[33],
+				 size_t max)
+{
+	sqlite3_stmt *st = stmt(s, ST_NODES_NEWEST);
+	size_t n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		col_mem(st, 0, out[n++], 33);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		fail(s, "newest nodes");
 	sqlite3_reset(st);
 	return n;
 }

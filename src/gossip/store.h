@@ -94,6 +94,10 @@ size_t gossip_store_nodes_by_ts(struct gossip_store *s, uint8_t (*out)[33],
 				uint64_t ts_hi, uint32_t cur_ts,
 				const uint8_t cur_id[33]);
 
+/* Up to @max node ids with a stored node_announcement, newest first. */
+size_t gossip_store_nodes_newest(struct gossip_store *s, uint8_t (*out)[33],
+				 size_t max);
+
 /* Delete at most @max channels with a direction whose update (or, with
  * none, the channel's arrival) is before @cutoff, with their updates and
  * orphaned nodes. */

@@ -70,12 +70,12 @@ static struct gossip_cand *cand_for(struct peer_mgr *mgr,
 				    const uint8_t id[33], const char *host,
 				    uint16_t port)
 {
-	struct gossip_cand *c;
+	struct gossip_cand *c, **tail = &mgr->cands;
 	size_t n = 0;
 
-	for (c = mgr->cands; c; c = c->next, n++)
-		if (memcmp(c->node_id, id, 33) == 0)
-			return c;
+	for (; *tail; tail = &(*tail)->next, n++)
+		if (memcmp((*tail)->node_id, id, 33) == 0)
+			return *tail;
 	if (n >= MAX_CANDS)
 		return NULL;
 	c = calloc(1, sizeof(*c));
@@ -85,8 +85,9 @@ static struct gossip_cand *cand_for(struct peer_mgr *mgr,
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	c->port = port;
 	c->backoff = CAND_RETRY_FIRST;
-	c->next = mgr->cands;
-	mgr->cands = c;
+	/* At the end: the dial plan takes candidates in the order they
+	 * came (the operator's peers before the graph's). */
+	*tail = c;
 	return c;
 }
 
@@ -107,19 +108,27 @@ static void keep_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		else if (p->local_key && p->state != PEER_ST_CLOSED)
 			have++; /* on its way */
 	}
-	/* The operator's persistent peers first, then added candidates. */
+	/* The operator's persistent peers first, then added candidates
+	 * (those from the graph may have come before the first dialer's). */
+	for (struct gossip_cand *c = mgr->cands; c; c = c->next)
+		c->listed = false;
 	for (struct peer_dialer *d = mgr->dialers; d && n < MAX_CANDS;
 	     d = d->next) {
 		struct gossip_cand *c =
 			cand_for(mgr, d->node_id, d->host, d->port);
-		if (c)
-			c->port = d->port; /* the dialer's newest address */
+		if (!c || c->listed)
+			continue;
+		c->port = d->port; /* the dialer's newest address */
+		c->listed = true;
+		cands[n++] = c;
 	}
 	for (struct gossip_cand *c = mgr->cands; c && n < MAX_CANDS;
-	     c = c->next) {
-		view[n].connected = connected(mgr, c->node_id);
-		view[n].retry_at = c->retry_at;
-		cands[n++] = c;
+	     c = c->next)
+		if (!c->listed)
+			cands[n++] = c;
+	for (size_t i = 0; i < n; i++) {
+		view[i].connected = connected(mgr, cands[i]->node_id);
+		view[i].retry_at = cands[i]->retry_at;
 	}
 	k = peer_gossip_dial_plan(pick, MAX_CANDS, view, n, have,
 				  mgr->keep_min, now);

@@ -120,6 +120,7 @@ struct gossip_cand {
 	char host[256];
 	uint16_t port;
 	double retry_at, backoff;
+	bool listed; /* keep_tick: already in this tick's view */
 };
 
 /* session.c */

@@ -1,7 +1,8 @@
 /* Fuzz the BOLT 7 node_announcement parser: any bytes (the 2-byte type is
  * forced so every input exercises the parser).  A parse that succeeds must
- * re-serialize to the same bytes; the signature and address checks must
- * not crash on whatever was parsed. */
+ * re-serialize to the same bytes; the signature and address checks and
+ * the dial target (gossip_addr_dial_uri) must not crash on whatever was
+ * parsed. */
 #include "fuzz_gossip_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,6 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    r != GOSSIP_OK)
 			abort();
 		(void)gossip_addresses_dns_count(m.addresses, m.addresses_len);
+		/* A dial target (targets.c): "<66 hex>@host:port", NUL-ended
+		 * within its buffer, whatever the descriptors. */
+		for (int sc = 0; sc < 2; sc++) {
+			char uri[GOSSIP_DIAL_URI_MAX];
+			if (gossip_addr_dial_uri(uri, m.node_id, m.addresses,
+						 m.addresses_len,
+						 (enum gossip_dial_scope)sc) &&
+			    (strnlen(uri, sizeof(uri)) >= sizeof(uri) ||
+			     uri[66] != '@' || !strchr(uri + 67, ':')))
+				abort();
+		}
 		gossip_sighash(h, msg, len);
 		(void)gossip_sig_ok(h, m.sig, m.node_id);
 	}

@@ -1221,6 +1221,161 @@ static void test_small_rules(void)
 	tmpdir_rm(dir);
 }
 
+/* ---- dial targets for the local-key sessions (targets.c) ---- */
+
+static size_t node_with_addr(uint8_t *out, uint32_t ts, const struct tkey *k,
+			     const uint8_t *addr, uint16_t addr_len)
+{
+	struct gossip_node_ann na;
+
+	memset(&na, 0, sizeof(na));
+	na.timestamp = ts;
+	memcpy(na.node_id, k->pk, 33);
+	memcpy(na.alias, "addr", 4);
+	na.addresses = addr;
+	na.addresses_len = addr_len;
+	return gossip_node_ann_sign(out, 1000, &na, tkey_sign, (void *)k);
+}
+
+/* Every shape of address list: which descriptor becomes the dial target. */
+#define P GOSSIP_DIAL_PUBLIC
+#define L GOSSIP_DIAL_LOOPBACK
+static void test_dial_uri_table(void)
+{
+	static const struct {
+		const char *what;
+		uint8_t addr[64];
+		size_t len;
+		enum gossip_dial_scope scope;
+		const char *want; /* after "PUBKEY@"; NULL: none */
+	} rows[] = {
+		{ "empty", { 0 }, 0, L, NULL },
+		{ "loopback v4, regtest", { 1, 127, 0, 0, 1, 0x26, 0x07 }, 7,
+		  L, "127.0.0.1:9735" },
+		{ "loopback v4, not regtest", { 1, 127, 0, 0, 1, 0x26, 0x07 },
+		  7, P, NULL },
+		{ "public v4", { 1, 8, 8, 8, 8, 0x26, 0x07 }, 7, P,
+		  "8.8.8.8:9735" },
+		{ "private v4s, then public", { 1, 10, 0, 0, 1, 0, 1,
+		  1, 192, 168, 1, 1, 0, 1, 1, 172, 16, 0, 1, 0, 1,
+		  1, 169, 254, 1, 1, 0, 1, 1, 100, 64, 0, 1, 0, 1,
+		  1, 172, 32, 0, 1, 0, 2 }, 42, P, "172.32.0.1:2" },
+		{ "port 0 skipped, then v6",
+		  { 1, 8, 8, 8, 8, 0, 0,
+		    2, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 1, 0x26, 0x08 }, 26, P, "[2001:db8::1]:9736" },
+		{ "loopback and link-local v6, not regtest",
+		  { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1,
+		    2, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		    0, 1 }, 38, P, NULL },
+		{ "loopback v6, regtest",
+		  { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1 },
+		  19, L, "[::1]:1" },
+		{ "DNS name skipped (would block), then v4",
+		  { 5, 3, 'a', '.', 'b', 0x26, 0x07, 1, 1, 2, 3, 4, 0, 9 },
+		  14, P, "1.2.3.4:9" },
+		{ "Tor v3 skipped, then v4",
+		  { 4, [38] = 1, 1, 2, 3, 4, 0, 9 }, 45, P, "1.2.3.4:9" },
+		{ "Tor v2 skipped, then v4",
+		  { 3, [13] = 1, 1, 2, 3, 4, 0, 9 }, 20, P, "1.2.3.4:9" },
+		{ "unknown type ends the walk", { 9, 1, 1, 2, 3, 4, 0, 9 }, 8,
+		  P, NULL },
+		{ "truncated v4", { 1, 1, 2, 3, 4, 0 }, 6, L, NULL },
+		{ "truncated DNS length", { 5 }, 1, L, NULL },
+		{ "DNS longer than the list", { 5, 40, 'a' }, 3, L, NULL },
+		{ "regtest: private (gengraph's) skipped, then loopback",
+		  { 1, 10, 0, 0, 1, 0x26, 0x07, 1, 127, 0, 0, 1, 0x26, 0x07 },
+		  14, L, "127.0.0.1:9735" },
+		{ "regtest: public never", { 1, 8, 8, 8, 8, 0x26, 0x07 }, 7, L,
+		  NULL },
+	};
+	struct tkey k;
+	char hex[67], out[GOSSIP_DIAL_URI_MAX], want[GOSSIP_DIAL_URI_MAX];
+
+	tkey_init(&k, 0x61);
+	hex_encode(hex, k.pk, 33);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		bool ok = gossip_addr_dial_uri(out, k.pk, rows[i].addr,
+					       rows[i].len, rows[i].scope);
+		if (ok != (rows[i].want != NULL)) {
+			fprintf(stderr, "row %zu (%s): got %d\n", i,
+				rows[i].what, ok);
+			CHECK(false);
+			continue;
+		}
+		if (!ok)
+			continue;
+		snprintf(want, sizeof(want), "%s@%s", hex, rows[i].want);
+		if (strcmp(out, want)) {
+			fprintf(stderr, "row %zu (%s): %s\n", i, rows[i].what,
+				out);
+			CHECK(false);
+		}
+	}
+}
+
+#undef P
+#undef L
+
+/* The freshest announcements with a usable address, ourselves skipped. */
+static void test_dial_targets(void)
+{
+	char *dir = tmpdir_new();
+	struct gossip *g = mgr_new(dir);
+	struct peer *x = double_new(0xad);
+	struct tkey a, b, c;
+	uint8_t m[1000];
+	static const uint8_t aa[] = { 1, 127, 0, 0, 1, 0x03, 0xe9 };
+	static const uint8_t ab[] = { 1, 127, 0, 0, 1, 0x03, 0xea };
+	char out[4][GOSSIP_DIAL_URI_MAX], hex[67];
+	uint8_t skip[1][33];
+	uint64_t scid = (720000ULL << 40) | (1 << 16);
+	size_t len;
+
+	test_now = 1767225600;
+	tkey_init(&a, 0x71);
+	tkey_init(&b, 0x72);
+	tkey_init(&c, 0x73);
+	CHECK(gossip_dial_targets(g, out, 4, NULL, 0, GOSSIP_DIAL_LOOPBACK) == 0);
+	gossip_peer_connected(g, x);
+	len = tmake_chan(m, chain, scid, &a, &b);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_chan(m, chain, scid + (1 << 16), &b, &c);
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = node_with_addr(m, test_now - 30, &a, aa, sizeof(aa));
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = node_with_addr(m, test_now - 10, &b, ab, sizeof(ab));
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	len = tmake_node(m, test_now - 5, &c); /* no address */
+	CHECK(gossip_handle_msg(g, x, m, len) == GOSSIP_OK);
+	run_a_bit(20);
+
+	/* Newest first; c has nothing to dial. */
+	CHECK(gossip_dial_targets(g, out, 4, NULL, 0, GOSSIP_DIAL_LOOPBACK) == 2);
+	hex_encode(hex, b.pk, 33);
+	CHECK(!strncmp(out[0], hex, 66) && !strcmp(out[0] + 66,
+						   "@127.0.0.1:1002"));
+	hex_encode(hex, a.pk, 33);
+	CHECK(!strncmp(out[1], hex, 66) && !strcmp(out[1] + 66,
+						   "@127.0.0.1:1001"));
+	/* At most @max. */
+	CHECK(gossip_dial_targets(g, out, 1, NULL, 0, GOSSIP_DIAL_LOOPBACK) == 1);
+	hex_encode(hex, b.pk, 33);
+	CHECK(!strncmp(out[0], hex, 66));
+	/* Ourselves (a standby's leader) skipped. */
+	memcpy(skip[0], b.pk, 33);
+	CHECK(gossip_dial_targets(g, out, 4, (const uint8_t(*)[33])skip, 1,
+				  GOSSIP_DIAL_LOOPBACK) == 1);
+	hex_encode(hex, a.pk, 33);
+	CHECK(!strncmp(out[0], hex, 66));
+	/* Not regtest: loopback announced by others is never dialed. */
+	CHECK(gossip_dial_targets(g, out, 4, NULL, 0, GOSSIP_DIAL_PUBLIC) == 0);
+	gossip_peer_gone(g, x);
+	gossip_free(g);
+	double_free(x);
+	tmpdir_rm(dir);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -1240,6 +1395,8 @@ int main(void)
 	test_own_no_channel();
 	test_sync();
 	test_missed_comes_back();
+	test_dial_uri_table();
+	test_dial_targets();
 	ev_loop_destroy(loop);
 	return check_exit();
 }

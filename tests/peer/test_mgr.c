@@ -781,6 +781,101 @@ static void test_local_key_sessions(void)
 	node_free(&b);
 }
 
+struct four {
+	struct node *a, *b, *c, *d;
+	size_t want_c, want_d;
+};
+
+static bool cands_reached(void *arg)
+{
+	struct four *f = arg;
+	return f->b->ready == 1 && f->c->ready == f->want_c &&
+	       f->d->ready == f->want_d &&
+	       peer_mgr_count(f->a->mgr, PEER_MODE_GOSSIP_ONLY) ==
+		       1 + f->want_c + f->want_d;
+}
+
+static bool a_b_ready(void *arg)
+{
+	struct four *f = arg;
+	return f->b->ready == 1 &&
+	       peer_mgr_count(f->a->mgr, PEER_MODE_GOSSIP_ONLY) == 1;
+}
+
+static bool a_none(void *arg)
+{
+	struct four *f = arg;
+	return peer_mgr_count(f->a->mgr, PEER_MODE_GOSSIP_ONLY) == 0 &&
+	       peer_mgr_count(f->b->mgr, PEER_MODE_GOSSIP_ONLY) == 0;
+}
+
+static void cand_uri(char *out, size_t cap, const struct node *n)
+{
+	char hex[67];
+
+	snprintf(out, cap, "%s@127.0.0.1:%u", hex_encode(hex, n->pub, 33),
+		 peer_mgr_listen_port(n->mgr));
+}
+
+/* Fewer persistent peers than the minimum (issue 19's gap): candidates
+ * added from the graph (peer_mgr_add_gossip_candidate) make up the rest,
+ * after the operator's peers even if they were added first, one each,
+ * all with the local key and no ECDH asked of A's key source. */
+static void test_local_key_candidates(void)
+{
+	struct node a, b, c, d;
+	struct four f = { &a, &b, &c, &d, 1, 0 };
+	struct peer_mgr_local_stats ls;
+	uint8_t lpub[33];
+	char u[200];
+
+	node_init(&b, "b", 0x32, NULL);
+	node_init(&c, "c", 0x33, NULL);
+	node_init(&d, "d", 0x34, NULL);
+	node_init(&a, "a", 0x31, NULL);
+	CHECK(peer_mgr_listen(b.mgr, "127.0.0.1:0"));
+	CHECK(peer_mgr_listen(c.mgr, "127.0.0.1:0"));
+	CHECK(peer_mgr_listen(d.mgr, "127.0.0.1:0"));
+	connect_b_to_a(&b, &a, true);
+	CHECK(run_until(a_b_ready, &f));
+	/* The signer goes: redials held, B's session lost; the graph's
+	 * candidates are added before the first look at the dialers. */
+	a.hold = true;
+	peer_mgr_hold_redials(a.mgr, true);
+	peer_mgr_close_mode(a.mgr, PEER_MODE_GOSSIP_ONLY, "test");
+	CHECK(run_until(a_none, &f));
+	b.ready = 0;
+	cand_uri(u, sizeof(u), &c);
+	CHECK(peer_mgr_add_gossip_candidate(a.mgr, u));
+	cand_uri(u, sizeof(u), &d);
+	CHECK(peer_mgr_add_gossip_candidate(a.mgr, u));
+	CHECK(!peer_mgr_add_gossip_candidate(a.mgr, "nonsense"));
+	CHECK(!peer_mgr_add_gossip_candidate(a.mgr, "02@127.0.0.1:1"));
+
+	/* Two wanted: the persistent peer B first, then C (added first). */
+	peer_mgr_keep_gossip_sessions(a.mgr, 2);
+	CHECK(run_until(cands_reached, &f));
+	run_for(1.2); /* a tick more: no third dial */
+	CHECK(d.ready == 0 && c.ready == 1 && b.ready == 1);
+	/* Three: D as well. */
+	f.want_d = 1;
+	peer_mgr_keep_gossip_sessions(a.mgr, 3);
+	CHECK(run_until(cands_reached, &f));
+	peer_mgr_local_gossip_pub(a.mgr, lpub);
+	CHECK(memcmp(lpub, a.pub, 33) != 0);
+	CHECK(b.last && !memcmp(peer_node_id(b.last), lpub, 33));
+	CHECK(c.last && !memcmp(peer_node_id(c.last), lpub, 33));
+	CHECK(d.last && !memcmp(peer_node_id(d.last), lpub, 33));
+	CHECK(a.q_len == 0); /* A's node key was never asked */
+	peer_mgr_local_stats(a.mgr, &ls);
+	CHECK(ls.dials == 3 && ls.ready == 3 && ls.now == 3);
+	CHECK(peer_mgr_close_local_key(a.mgr, "done") == 3);
+	node_free(&a);
+	node_free(&b);
+	node_free(&c);
+	node_free(&d);
+}
+
 int main(void)
 {
 	cn_crypto_init();
@@ -792,6 +887,7 @@ int main(void)
 	test_early_dial_and_park();
 	test_early_dial_under_inbound_flood();
 	test_gossip_dial_plan();
+	test_local_key_candidates();
 	test_local_key_sessions();
 	ev_loop_destroy(loop);
 	return check_exit();

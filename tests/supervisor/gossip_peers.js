@@ -14,6 +14,11 @@
 //     stdin commands:
 //       KILL          close every session (the peer "restarts")
 //       SEND K        send the next K gossip messages to every session
+//   With GENGRAPH_SEED=S in the environment, listener i holds gengraph's
+//   node key i for seed S (tools/gengraph_lib.c: SHA256("gengraph node" ||
+//   be64(S) || be32(i))), so a graph made with --seed S --loopback-ports
+//   announces the listeners themselves.  GRAPHFILE is read at the first
+//   SEND (it may be written after READY, once the ports are known).
 'use strict';
 
 const crypto = require('crypto');
@@ -46,9 +51,18 @@ function readGraph(path) {
 
 const sessions = new Set();
 
+function gengraphKey(i) {
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64BE(BigInt(process.env.GENGRAPH_SEED));
+  b.writeUInt32BE(i, 8);
+  return crypto.createHash('sha256').update('gengraph node').update(b)
+    .digest();
+}
+
 function listenOne(idx, chain) {
   return new Promise((resolve) => {
-    const ls = crypto.randomBytes(32);
+    const ls = process.env.GENGRAPH_SEED ? gengraphKey(idx)
+                                         : crypto.randomBytes(32);
     const server = noise.createServer({ ls }, (sock) => {
       let ready = false;
       let inited = false;
@@ -92,7 +106,7 @@ function listenOne(idx, chain) {
 async function main() {
   const n = Number(process.argv[2]);
   const chain = Buffer.from(process.argv[3], 'hex');
-  const graph = readGraph(process.argv[4]);
+  let graph = null;
   let next = 0;
   for (let i = 0; i < n; i++) {
     const [port, pub] = await listenOne(i, chain);
@@ -106,6 +120,7 @@ async function main() {
       for (const s of sessions) s.destroy();
     } else if (cmd === 'SEND') {
       const k = Number(arg);
+      if (!graph) graph = readGraph(process.argv[4]);
       const batch = graph.slice(next, next + k);
       next += batch.length;
       for (const s of sessions) for (const m of batch) s.write(m);
