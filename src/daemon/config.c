@@ -208,6 +208,14 @@ static const struct opt opts[] = {
 	  "when authentication fails)", F(bitcoind_rpccookie), false },
 	{ "bitcoind.blockpollinginterval", OPT_DURATION, "10s",
 	  "time between best-block polls", F(bitcoind_pollinterval), false },
+	{ "bitcoind.zmqpubrawtx", OPT_STRING, NULL,
+	  "bitcoind's -zmqpubrawtx, tcp://HOST:PORT: new mempool "
+	  "transactions pushed (the mempool is then polled whole only "
+	  "every 10th poll and after blocks)", F(bitcoind_zmqpubrawtx),
+	  false },
+	{ "bitcoind.zmqpubrawblock", OPT_STRING, NULL,
+	  "bitcoind's -zmqpubrawblock, tcp://HOST:PORT: a new block polls "
+	  "the tip at once", F(bitcoind_zmqpubrawblock), false },
 	{ "bitcoind.rpctimeout", OPT_DURATION, "30s",
 	  "one JSON-RPC request (connect included); past it the backend "
 	  "counts as lost (coldnode's addition)", F(bitcoind_rpctimeout),

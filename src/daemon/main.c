@@ -1170,6 +1170,8 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.rpcpass = cfg->bitcoind_rpcpass;
 	cc.rpccookie = cfg->bitcoind_rpccookie;
 	cc.poll_interval = cfg->bitcoind_pollinterval;
+	cc.zmq_rawtx = cfg->bitcoind_zmqpubrawtx;
+	cc.zmq_rawblock = cfg->bitcoind_zmqpubrawblock;
 	cc.timeout = cfg->bitcoind_rpctimeout;
 	cc.db_path = db;
 	cn->chain_hooks = daemon_chain_new(NULL);
