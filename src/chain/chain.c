@@ -348,9 +348,9 @@ static void mempool_or_wait(struct chain *c)
 
 /* ---- bitcoind's ZMQ (zmqsub.c) ---- */
 
-/* Pushed transactions are handed up at most this often: the consumer
- * takes the whole view each time (wallet_mempool), so one call per
- * transaction of a flood would cost O(mempool) each. */
+/* Pushed transactions are handed up together, at most this often: one
+ * consumer call (one wallet SQLite transaction) per batch of a flood, not
+ * per transaction. */
 #define ZMQ_FLUSH_DELAY 0.25
 
 static void on_zflush(struct ev_loop *loop, ev_timer *w, int revents)
@@ -362,6 +362,15 @@ static void on_zflush(struct ev_loop *loop, ev_timer *w, int revents)
 	/* During a full poll's fetch the set is handed up at its end. */
 	if (!c->mp || c->step == STEP_MEMPOOL || c->step == STEP_MEMPOOL_TX)
 		return;
+	if (c->ev.mempool_tx_added) {
+		/* Only what is new: the cost of a 300,000-tx mempool is not
+		 * paid per transaction. */
+		const struct chain_tx *const *txs =
+			chain_mempool_new_txs(c->mp, &n);
+		if (n)
+			c->ev.mempool_tx_added(c->ev.ctx, txs, n);
+		return;
+	}
 	const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
 	c->ev.mempool_txs(c->ev.ctx, txs, n);
 }

@@ -63,6 +63,13 @@ struct chain_events {
 	 * cannot be fetched or parsed are left out of that round. */
 	void (*mempool_txs)(void *ctx, const struct chain_tx *const *txs,
 			    size_t n);
+	/* Transactions pushed by bitcoind's ZMQ rawtx since the last
+	 * mempool_txs / mempool_tx_added call, to add to that view
+	 * (optional; NULL: mempool_txs gets the whole view each time, an
+	 * O(mempool) call per hand-up).  Removals come with the next
+	 * mempool_txs (a full poll). */
+	void (*mempool_tx_added)(void *ctx, const struct chain_tx *const *txs,
+				 size_t n);
 	/* Asked before each mempool_txs poll (optional, NULL: always): false
 	 * skips it (the wallet has no accounts to match). */
 	bool (*mempool_wanted)(void *ctx);

@@ -12,6 +12,7 @@ struct entry {
 	uint8_t id[32];
 	bool asked, done;
 	bool fresh;  /* pushed since chain_mempool_mark */
+	bool told;   /* handed up (chain_mempool_txs / _new_txs) */
 	struct chain_tx *tx; /* owned; NULL until fetched or if unfetchable */
 	uint8_t *raw;        /* owned: tx points into it */
 };
@@ -243,9 +244,30 @@ const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
 	m->view = calloc(m->n ? m->n : 1, sizeof(*m->view));
 	if (!m->view)
 		abort();
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
+		m->e[i].told = true;
 		if (m->e[i].tx)
 			m->view[k++] = m->e[i].tx;
+	}
+	*n = k;
+	return (const struct chain_tx *const *)m->view;
+}
+
+const struct chain_tx *const *chain_mempool_new_txs(struct chain_mempool *m,
+						    size_t *n)
+{
+	size_t k = 0;
+	merge(m);
+	free(m->view);
+	m->view = calloc(m->n ? m->n : 1, sizeof(*m->view));
+	if (!m->view)
+		abort();
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->e[i].told && m->e[i].tx)
+			m->view[k++] = m->e[i].tx;
+		if (m->e[i].tx)
+			m->e[i].told = true;
+	}
 	*n = k;
 	return (const struct chain_tx *const *)m->view;
 }

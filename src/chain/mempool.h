@@ -47,4 +47,9 @@ bool chain_mempool_push(struct chain_mempool *m, const uint8_t *raw,
 const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
 						size_t *n);
 
+/* The transactions not handed up yet (pushed, or fetched since the last
+ * chain_mempool_txs); borrowed until the next call. */
+const struct chain_tx *const *chain_mempool_new_txs(struct chain_mempool *m,
+						    size_t *n);
+
 #endif

@@ -140,8 +140,16 @@ int main(void)
 	chain_mempool_add(m, ids[1], NULL, 0); /* the push stays */
 	txs = chain_mempool_txs(m, &n);
 	CHECK(n == 3);
+	/* Handed up whole: nothing new until the next push. */
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 0);
 	chain_mempool_mark(m);
 	CHECK(chain_mempool_push(m, raw[3].p, raw[3].len)); /* after mark */
+	CHECK(chain_mempool_push(m, raw[3].p, raw[3].len));
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 1 && !memcmp(txs[0]->txid, ids[3], 32));
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 0);
 	/* The answer (taken before 3 arrived) holds 0 and 2 only. */
 	uint8_t p3[2][32];
 	memcpy(p3[0], ids[0], 32);
