@@ -402,8 +402,9 @@ static void on_zmq_tx(void *ctx, enum chain_zmq_kind k, const uint8_t *body,
 	c->ztx_last = ev_now(c->loop);
 	if (gap)
 		zmq_gap(c, "rawtx", gap);
-	if (!c->mp || (c->ev.mempool_wanted &&
-		       !c->ev.mempool_wanted(c->ev.ctx)))
+	/* A node on another network: its transactions are not ours. */
+	if (!c->mp || c->info.status == CHAIN_WRONG_NET ||
+	    (c->ev.mempool_wanted && !c->ev.mempool_wanted(c->ev.ctx)))
 		return;
 	if (!chain_mempool_push(c->mp, body, len)) {
 		c->info.zmq_bad++;
