@@ -747,6 +747,15 @@ static bool finish(struct loader *ld)
 		return fail(ld, "--bitcoin.node=bitcoind needs "
 			    "--bitcoind.rpcuser and --bitcoind.rpcpass, or "
 			    "--bitcoind.rpccookie");
+	/* lnd's form: bitcoind publishes on TCP only (-zmqpub*=tcp://). */
+	const char *zname[] = { "zmqpubrawtx", "zmqpubrawblock" };
+	const char *zval[] = { cfg->bitcoind_zmqpubrawtx,
+			       cfg->bitcoind_zmqpubrawblock };
+	for (size_t i = 0; i < 2; i++)
+		if (zval[i] && (strncmp(zval[i], "tcp://", 6) ||
+				!strchr(zval[i] + 6, ':')))
+			return fail(ld, "--bitcoind.%s: '%s' is not "
+				    "tcp://HOST:PORT", zname[i], zval[i]);
 	if (!log_parse_debuglevel(cfg->debuglevel))
 		return fail(ld, "--debuglevel: cannot parse '%s'",
 			    cfg->debuglevel);
