@@ -17,7 +17,7 @@ bcoin has none).
    payment sent after the kill is still seen (ZMQ silent for 10 poll
    intervals: every poll is a full one again), and blocks are followed.
 
-Default: 1,500 transactions, 1,000 of them watched; ZMQ_LOAD=20000:5000
+Default: 1,500 transactions, 1,000 of them watched; ZMQ_LOAD=5000:2000
 (meson -Dlong_tests=true) for more."""
 import json
 import os
