@@ -13,7 +13,7 @@ bcoin has none).
 3. A sequence gap: the publisher skips one rawtx (counted, not sent); the
    next message shows the gap and coldnode polls the whole mempool, where
    the skipped payment is found.
-4. Fallback: restarted with a 1 s poll interval, the publisher killed: a
+4. Fallback: restarted with a 0.5 s poll interval, the publisher killed: a
    payment sent after the kill is still seen (ZMQ silent for 10 poll
    intervals: every poll is a full one again), and blocks are followed.
 
@@ -149,12 +149,12 @@ def main():
         if n.count_log(r'zmq .*sequence gap') != polls0 + 1:
             fail('expected exactly one sequence gap\n' + n.tail())
 
-        # 4. Fallback to polling: restarted with a 1 s poll, then the
+        # 4. Fallback to polling: restarted with a 0.5 s poll, then the
         # publisher killed.
         n.stop()
         n.args = [a for a in n.args
                   if not a.startswith('--bitcoind.blockpollinginterval')]
-        n.args.append('--bitcoind.blockpollinginterval=1s')
+        n.args.append('--bitcoind.blockpollinginterval=500ms')
         n.start()
         wait_tip(n, b.height())
         wait_balance(n, v1 + v2, want, 60, 'after the restart')
