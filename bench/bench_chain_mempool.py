@@ -3,6 +3,9 @@ regtest): N (default 5,000) transactions enter the mempool at once, then
 bench_chain mempool measures one coldnode poll (requests, bytes, wall and
 CPU) against the node's own getrawmempool + getrawtransaction cost for the
 same calls from a bare client (the limit), and prints the ratio; then
+bench_chain zmq the CPU per transaction when the same N transactions
+arrive as bitcoind's ZMQ rawtx instead (into an empty mempool, and into
+one already holding SYNTH), with the ratio to the poll's; then
 bench_chain mempool-synth the per-poll CPU and memory of a 300,000-tx
 mempool (mainnet peaks) without a node.
 
@@ -10,6 +13,8 @@ mempool (mainnet peaks) without a node.
       bench_chain_mempool.py [N] [SYNTH]
 """
 import json
+import re
+import tempfile
 import os
 import subprocess
 import sys
@@ -65,6 +70,25 @@ def main():
         sys.stderr.write(out.stderr)
         if out.returncode:
             return out.returncode
+        m = re.search(r'(\d+) ms CPU', out.stdout)
+        poll_us = int(m.group(1)) * 1000 / min(N, have) if m else None
+    # The same transactions by ZMQ rawtx (a publisher in a child process,
+    # bitcoind's frames): no node needed.
+    with tempfile.NamedTemporaryFile('w', suffix='.hex') as f:
+        f.write('\n'.join(spends) + '\n')
+        f.flush()
+        for pre in (0, SYNTH):
+            out = subprocess.run([EXE, 'zmq', f.name, str(pre)],
+                                 capture_output=True, text=True)
+            sys.stdout.write(out.stdout)
+            sys.stderr.write(out.stderr)
+            if out.returncode:
+                return out.returncode
+            m = re.search(r'\(([0-9.]+) us each', out.stdout)
+            if m and poll_us:
+                print(f'  CPU per transaction, ZMQ / poll (mempool of '
+                      f'{pre}): {float(m.group(1)):.1f} / {poll_us:.1f} us '
+                      f'= {float(m.group(1)) / poll_us:.2f}', flush=True)
     out = subprocess.run([EXE, 'mempool-synth', str(SYNTH)],
                          capture_output=True, text=True)
     sys.stdout.write(out.stdout)

@@ -15,6 +15,7 @@
 #include "chain/chain_internal.h"
 #include "chain/follow.h"
 #include "chain/mempool.h"
+#include "chain/zmqsub.h"
 #include "common/common.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define SUB "CHAIN"
 #define BACKOFF_MIN 1.0
@@ -135,6 +137,12 @@ static void set_status(struct chain *c, enum chain_status st,
 
 static void schedule(struct chain *c, double after)
 {
+	/* A rawblock arrived during this round: poll again at once (never
+	 * instead of a backoff: a lost node is not asked in a loop). */
+	if (c->zblock_hint && after == c->cfg.poll_interval) {
+		c->zblock_hint = false;
+		after = 0.;
+	}
 	c->step = STEP_IDLE;
 	ev_timer_stop(c->loop, &c->poll);
 	ev_timer_set(&c->poll, after, 0.);
@@ -304,17 +312,134 @@ static void crash_point(struct chain *c, const char *name, uint32_t height)
 	raise(SIGKILL);
 }
 
+/* With a healthy rawtx stream (a message within this many poll
+ * intervals, no gap) the whole mempool is polled only this often, or
+ * after a block: ZMQ brings the additions, the full poll the removals
+ * (mined, evicted, replaced). */
+#define ZMQ_FULL_POLL_EVERY 10
+
+static bool zmq_healthy(struct chain *c)
+{
+	double now = ev_now(c->loop);
+	double slow = ZMQ_FULL_POLL_EVERY * c->cfg.poll_interval;
+
+	return c->ztx && c->ztx_last > 0 && now - c->ztx_last < slow &&
+	       !c->mp_full_due && now - c->mp_last_full < slow;
+}
+
 static void mempool_or_wait(struct chain *c)
 {
-	if (c->ev.mempool ||
-	    (c->ev.mempool_txs &&
-	     (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx)))) {
+	bool txs = c->ev.mempool_txs &&
+		   (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx));
+
+	if (c->ev.mempool || (txs && !zmq_healthy(c))) {
 		const char *m[] = { "getrawmempool" };
 		json_t *p[] = { json_array() };
+		if (c->mp) /* pushes from now on are newer than the answer */
+			chain_mempool_mark(c->mp);
+		c->mp_last_full = ev_now(c->loop);
+		c->mp_full_due = false;
+		c->info.mempool_full_polls++;
 		send_calls(c, STEP_MEMPOOL, 1, m, p);
 		return;
 	}
 	schedule(c, c->cfg.poll_interval);
+}
+
+/* ---- bitcoind's ZMQ (zmqsub.c) ---- */
+
+/* Pushed transactions are handed up together, at most this often: one
+ * consumer call (one wallet SQLite transaction) per batch of a flood, not
+ * per transaction. */
+#define ZMQ_FLUSH_DELAY 0.25
+
+static void on_zflush(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct chain *c = w->data;
+	size_t n;
+	(void)loop;
+	(void)revents;
+	/* During a full poll's fetch the set is handed up at its end. */
+	if (!c->mp || c->step == STEP_MEMPOOL || c->step == STEP_MEMPOOL_TX)
+		return;
+	if (c->ev.mempool_tx_added) {
+		/* Only what is new: the cost of a 300,000-tx mempool is not
+		 * paid per transaction. */
+		const struct chain_tx *const *txs =
+			chain_mempool_new_txs(c->mp, &n);
+		if (n)
+			c->ev.mempool_tx_added(c->ev.ctx, txs, n);
+		return;
+	}
+	const struct chain_tx *const *txs = chain_mempool_txs(c->mp, &n);
+	c->ev.mempool_txs(c->ev.ctx, txs, n);
+}
+
+static void zmq_gap(struct chain *c, const char *topic, uint32_t gap)
+{
+	c->info.zmq_gaps++;
+	c->mp_full_due = true;
+	log_unusual(SUB, "zmq %s: %u message(s) missed (sequence gap): "
+		    "full mempool poll", topic, gap);
+	if (c->step == STEP_IDLE && c->started &&
+	    c->info.status != CHAIN_LOST)
+		schedule(c, 0.);
+	else
+		c->zblock_hint = true;
+}
+
+static void on_zmq_tx(void *ctx, enum chain_zmq_kind k, const uint8_t *body,
+		      size_t len, uint32_t gap)
+{
+	struct chain *c = ctx;
+
+	if (k != CHAIN_ZMQ_RAWTX) {
+		c->info.zmq_bad++;
+		log_unusual(SUB, "zmq rawtx: malformed message dropped");
+		return;
+	}
+	c->info.zmq_rawtx++;
+	c->ztx_last = ev_now(c->loop);
+	if (gap)
+		zmq_gap(c, "rawtx", gap);
+	/* A node on another network: its transactions are not ours. */
+	if (!c->mp || c->info.status == CHAIN_WRONG_NET ||
+	    (c->ev.mempool_wanted && !c->ev.mempool_wanted(c->ev.ctx)))
+		return;
+	if (!chain_mempool_push(c->mp, body, len)) {
+		c->info.zmq_bad++;
+		log_unusual(SUB, "zmq rawtx: a transaction that does not "
+			    "parse (%zu bytes) dropped", len);
+		return;
+	}
+	if (!ev_is_active(&c->zflush)) {
+		ev_timer_set(&c->zflush, ZMQ_FLUSH_DELAY, 0.);
+		ev_timer_start(c->loop, &c->zflush);
+	}
+}
+
+static void on_zmq_block(void *ctx, enum chain_zmq_kind k,
+			 const uint8_t *body, size_t len, uint32_t gap)
+{
+	struct chain *c = ctx;
+	(void)body;
+	(void)len;
+
+	if (k != CHAIN_ZMQ_RAWBLOCK) {
+		c->info.zmq_bad++;
+		log_unusual(SUB, "zmq rawblock: malformed message dropped");
+		return;
+	}
+	c->info.zmq_rawblock++;
+	if (gap)
+		c->info.zmq_gaps++; /* the tip poll catches up anyway */
+	/* Only a hint: the block is fetched and applied by the follower
+	 * (chain_follow_decide, connect_block) as any polled one. */
+	if (c->step == STEP_IDLE && c->started &&
+	    c->info.status != CHAIN_LOST)
+		schedule(c, 0.);
+	else
+		c->zblock_hint = true;
 }
 
 /* ---- the consumer cursor (chain_set_consumer, follow.c) ---- */
@@ -695,6 +820,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	if (c->ev.block_connected)
 		c->ev.block_connected(c->ev.ctx, c->height, b, raw, len);
 	chain_block_free(b);
+	c->mp_full_due = true; /* its transactions left the mempool */
 	advance(c);
 }
 
@@ -1080,6 +1206,8 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	c->cfg = *cfg;
 	c->cfg.network = dup_opt(cfg->network);
 	c->cfg.rpchost = dup_opt(cfg->rpchost);
+	c->cfg.zmq_rawtx = NULL; /* used in chain_new only */
+	c->cfg.zmq_rawblock = NULL;
 	c->cfg.rpcuser = NULL; /* only kept inside the HTTP client */
 	c->cfg.rpcpass = NULL;
 	c->cfg.rpccookie = dup_opt(cfg->rpccookie);
@@ -1128,6 +1256,36 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 	}
 	c->have_tip = chain_store_tip(c->store, &c->height, c->hash,
 				      &c->tip_time);
+	ev_timer_init(&c->zflush, on_zflush, 0., 0.);
+	c->zflush.data = c;
+	if ((cfg->zmq_rawtx && *cfg->zmq_rawtx) ||
+	    (cfg->zmq_rawblock && *cfg->zmq_rawblock)) {
+		c->zctx = zmq_ctx_new();
+		if (!c->zctx)
+			abort();
+	}
+	if (cfg->zmq_rawtx && *cfg->zmq_rawtx) {
+		char e[200];
+		c->ztx = chain_zmq_new(loop, c->zctx, cfg->zmq_rawtx, "rawtx",
+				       on_zmq_tx, c, e, sizeof(e));
+		if (!c->ztx) {
+			snprintf(err, errlen, "--bitcoind.zmqpubrawtx %s", e);
+			chain_free(c);
+			return NULL;
+		}
+	}
+	if (cfg->zmq_rawblock && *cfg->zmq_rawblock) {
+		char e[200];
+		c->zblock = chain_zmq_new(loop, c->zctx, cfg->zmq_rawblock,
+					  "rawblock", on_zmq_block, c, e,
+					  sizeof(e));
+		if (!c->zblock) {
+			snprintf(err, errlen, "--bitcoind.zmqpubrawblock %s",
+				 e);
+			chain_free(c);
+			return NULL;
+		}
+	}
 	crash_hook_init(c);
 	ev_timer_init(&c->poll, on_poll, 0., 0.);
 	c->poll.data = c;
@@ -1156,6 +1314,11 @@ void chain_free(struct chain *c)
 	if (!c)
 		return;
 	ev_timer_stop(c->loop, &c->poll);
+	ev_timer_stop(c->loop, &c->zflush);
+	chain_zmq_free(c->ztx);
+	chain_zmq_free(c->zblock);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
 	chain_funding_free(c);
 	chain_watch_free(c);
 	chain_http_free(c->http);

@@ -63,6 +63,13 @@ struct chain_events {
 	 * cannot be fetched or parsed are left out of that round. */
 	void (*mempool_txs)(void *ctx, const struct chain_tx *const *txs,
 			    size_t n);
+	/* Transactions pushed by bitcoind's ZMQ rawtx since the last
+	 * mempool_txs / mempool_tx_added call, to add to that view
+	 * (optional; NULL: mempool_txs gets the whole view each time, an
+	 * O(mempool) call per hand-up).  Removals come with the next
+	 * mempool_txs (a full poll). */
+	void (*mempool_tx_added)(void *ctx, const struct chain_tx *const *txs,
+				 size_t n);
 	/* Asked before each mempool_txs poll (optional, NULL: always): false
 	 * skips it (the wallet has no accounts to match). */
 	bool (*mempool_wanted)(void *ctx);
@@ -98,6 +105,13 @@ struct chain_config {
 	size_t max_checks;      /* funding checks queued at most, 20000 */
 	size_t check_batch;     /* calls per JSON-RPC batch, default 32 */
 	size_t check_inflight;  /* batches in flight at once, default 2 */
+	/* bitcoind's ZMQ publishers, "tcp://HOST:PORT", NULL: none (lnd's
+	 * --bitcoind.zmqpubrawtx / zmqpubrawblock).  rawtx feeds
+	 * mempool_txs without polling (the full poll then runs every 10th
+	 * poll and after each block); rawblock polls the tip at once.
+	 * Polling stays the fallback when ZMQ is silent or gaps. */
+	const char *zmq_rawtx;
+	const char *zmq_rawblock;
 	/* Unix time now; NULL: the wall clock.  For tests. */
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;
@@ -221,6 +235,11 @@ struct chain_info {
 	 * others: the channel was forgotten). */
 	uint64_t rechecks_pending;
 	uint64_t rechecks[CHAIN_CHECK_NUM];
+	/* bitcoind's ZMQ: messages received, sequence gaps seen (each
+	 * forces a full mempool poll), malformed ones dropped; and the
+	 * full getrawmempool polls made. */
+	uint64_t zmq_rawtx, zmq_rawblock, zmq_gaps, zmq_bad;
+	uint64_t mempool_full_polls;
 };
 void chain_get_info(const struct chain *c, struct chain_info *out);
 

@@ -157,6 +157,16 @@ struct chain {
 	size_t mp_nbatch;
 	size_t mp_polled;       /* fetched this poll (mp_per_poll) */
 	size_t mp_per_poll;     /* CHAIN_MEMPOOL_PER_POLL (or a test hook) */
+	double mp_last_full;    /* ev_now of the last getrawmempool sent */
+	bool mp_full_due;       /* a block, a ZMQ gap: poll it all next */
+
+	/* bitcoind's ZMQ (zmqsub.c), both optional: rawtx pushed into mp,
+	 * rawblock a hint to poll the tip at once. */
+	void *zctx;             /* owned: libzmq context */
+	struct chain_zmq *ztx, *zblock;
+	double ztx_last;        /* ev_now of the last rawtx received */
+	bool zblock_hint;       /* poll the tip again when this round ends */
+	ev_timer zflush;        /* hands pushed transactions up, coalesced */
 
 	/* The consumer (chain_set_consumer) and its cursor. */
 	struct chain_consumer cons;

@@ -11,6 +11,8 @@
 struct entry {
 	uint8_t id[32];
 	bool asked, done;
+	bool fresh;  /* pushed since chain_mempool_mark */
+	bool told;   /* handed up (chain_mempool_txs / _new_txs) */
 	struct chain_tx *tx; /* owned; NULL until fetched or if unfetchable */
 	uint8_t *raw;        /* owned: tx points into it */
 };
@@ -18,6 +20,12 @@ struct entry {
 struct chain_mempool {
 	struct entry *e; /* sorted by id */
 	size_t n;
+	/* Pushed transactions (ZMQ rawtx) not merged yet, in arrival
+	 * order: merged in one pass before the next lookup, so a flood of
+	 * pushes costs a sort of the flood, not a move of the table per
+	 * transaction. */
+	struct entry *pend;
+	size_t npend, cappend;
 	const struct chain_tx **view; /* chain_mempool_txs' answer */
 };
 
@@ -43,9 +51,85 @@ void chain_mempool_free(struct chain_mempool *m)
 		return;
 	for (size_t i = 0; i < m->n; i++)
 		entry_clear(&m->e[i]);
+	for (size_t i = 0; i < m->npend; i++)
+		entry_clear(&m->pend[i]);
 	free(m->e);
+	free(m->pend);
 	free(m->view);
 	free(m);
+}
+
+/* Pending pushes into the sorted table (a known txid keeps its entry
+ * unless that one has no transaction yet). */
+static void merge(struct chain_mempool *m)
+{
+	struct entry *ne;
+	size_t i = 0, j = 0, k = 0;
+
+	if (!m->npend)
+		return;
+	qsort(m->pend, m->npend, sizeof(*m->pend), cmp_id);
+	ne = calloc(m->n + m->npend, sizeof(*ne));
+	if (!ne)
+		abort();
+	while (i < m->n || j < m->npend) {
+		int c = i == m->n ? 1 : j == m->npend ? -1
+			: memcmp(m->e[i].id, m->pend[j].id, 32);
+		struct entry *src;
+		if (c < 0) {
+			src = &m->e[i++];
+		} else if (c > 0) {
+			src = &m->pend[j++];
+		} else if (m->e[i].tx) {
+			entry_clear(&m->pend[j++]); /* already have it */
+			continue;
+		} else {
+			entry_clear(&m->e[i++]); /* asked: the push answers */
+			continue; /* the pending one is taken next */
+		}
+		if (k && !memcmp(ne[k - 1].id, src->id, 32)) {
+			entry_clear(src); /* pushed twice */
+			continue;
+		}
+		ne[k++] = *src;
+	}
+	free(m->e);
+	m->e = ne;
+	m->n = k;
+	m->npend = 0;
+}
+
+void chain_mempool_mark(struct chain_mempool *m)
+{
+	merge(m);
+	for (size_t i = 0; i < m->n; i++)
+		m->e[i].fresh = false;
+}
+
+bool chain_mempool_push(struct chain_mempool *m, const uint8_t *raw,
+			size_t len)
+{
+	char err[96];
+	struct entry e = { .asked = true, .done = true, .fresh = true };
+
+	e.raw = malloc(len ? len : 1);
+	if (!e.raw)
+		abort();
+	memcpy(e.raw, raw, len);
+	e.tx = chain_tx_parse(e.raw, len, err, sizeof(err));
+	if (!e.tx) {
+		free(e.raw);
+		return false;
+	}
+	memcpy(e.id, e.tx->txid, 32);
+	if (m->npend == m->cappend) {
+		m->cappend = m->cappend ? m->cappend * 2 : 64;
+		m->pend = realloc(m->pend, m->cappend * sizeof(*m->pend));
+		if (!m->pend)
+			abort();
+	}
+	m->pend[m->npend++] = e;
+	return true;
 }
 
 static struct entry *find(struct chain_mempool *m, const uint8_t id[32])
@@ -59,6 +143,8 @@ size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
 	uint8_t (*sorted)[32];
 	struct entry *ne;
 	size_t k = 0;
+
+	merge(m);
 
 	sorted = malloc((n ? n : 1) * 32);
 	ne = calloc(n ? n : 1, sizeof(*ne));
@@ -83,19 +169,35 @@ size_t chain_mempool_set(struct chain_mempool *m, const uint8_t (*ids)[32],
 		}
 		k++;
 	}
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
+		/* Pushed after the answer was asked for: the answer could
+		 * not hold it yet; kept until the next answer. */
+		if (m->e[i].fresh && m->e[i].tx) {
+			if (m->npend == m->cappend) {
+				m->cappend = m->cappend ? m->cappend * 2 : 64;
+				m->pend = realloc(m->pend, m->cappend *
+						  sizeof(*m->pend));
+				if (!m->pend)
+					abort();
+			}
+			m->pend[m->npend++] = m->e[i];
+			continue;
+		}
 		entry_clear(&m->e[i]);
+	}
 	free(m->e);
 	free(sorted);
 	m->e = ne;
 	m->n = k;
-	return k;
+	merge(m);
+	return m->n;
 }
 
 size_t chain_mempool_next(struct chain_mempool *m, uint8_t (*out)[32],
 			  size_t max)
 {
 	size_t k = 0;
+	merge(m);
 	for (size_t i = 0; i < m->n && k < max; i++) {
 		if (m->e[i].asked)
 			continue;
@@ -109,7 +211,10 @@ void chain_mempool_add(struct chain_mempool *m, const uint8_t id[32],
 		       const uint8_t *raw, size_t len)
 {
 	char err[96];
-	struct entry *e = find(m, id);
+	struct entry *e;
+
+	merge(m);
+	e = find(m, id);
 	if (!e || e->done)
 		return;
 	e->done = true;
@@ -134,13 +239,35 @@ const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
 						size_t *n)
 {
 	size_t k = 0;
+	merge(m);
 	free(m->view);
 	m->view = calloc(m->n ? m->n : 1, sizeof(*m->view));
 	if (!m->view)
 		abort();
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
+		m->e[i].told = true;
 		if (m->e[i].tx)
 			m->view[k++] = m->e[i].tx;
+	}
+	*n = k;
+	return (const struct chain_tx *const *)m->view;
+}
+
+const struct chain_tx *const *chain_mempool_new_txs(struct chain_mempool *m,
+						    size_t *n)
+{
+	size_t k = 0;
+	merge(m);
+	free(m->view);
+	m->view = calloc(m->n ? m->n : 1, sizeof(*m->view));
+	if (!m->view)
+		abort();
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->e[i].told && m->e[i].tx)
+			m->view[k++] = m->e[i].tx;
+		if (m->e[i].tx)
+			m->e[i].told = true;
+	}
 	*n = k;
 	return (const struct chain_tx *const *)m->view;
 }

@@ -4,6 +4,7 @@
 #ifndef COLDNODE_CHAIN_MEMPOOL_H
 #define COLDNODE_CHAIN_MEMPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,8 +34,22 @@ size_t chain_mempool_next(struct chain_mempool *m, uint8_t (*out)[32],
  * mined or evicted meanwhile: left out of this round). */
 void chain_mempool_add(struct chain_mempool *m, const uint8_t id[32],
 		       const uint8_t *raw, size_t len);
+/* A getrawmempool request is sent: transactions pushed from now on are
+ * kept by the next chain_mempool_set even if its answer lacks them (it
+ * was taken before they arrived). */
+void chain_mempool_mark(struct chain_mempool *m);
+/* A transaction pushed by the node (ZMQ rawtx; @raw borrowed, copied):
+ * joins the set as fetched, until a getrawmempool answer without it.
+ * False: it does not parse (left out). */
+bool chain_mempool_push(struct chain_mempool *m, const uint8_t *raw,
+			size_t len);
 /* The current set's parsed transactions; borrowed until the next call. */
 const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
 						size_t *n);
+
+/* The transactions not handed up yet (pushed, or fetched since the last
+ * chain_mempool_txs); borrowed until the next call. */
+const struct chain_tx *const *chain_mempool_new_txs(struct chain_mempool *m,
+						    size_t *n);
 
 #endif

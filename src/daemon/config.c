@@ -212,6 +212,14 @@ static const struct opt opts[] = {
 	  "when authentication fails)", F(bitcoind_rpccookie), false },
 	{ "bitcoind.blockpollinginterval", OPT_DURATION, "10s",
 	  "time between best-block polls", F(bitcoind_pollinterval), false },
+	{ "bitcoind.zmqpubrawtx", OPT_STRING, NULL,
+	  "bitcoind's -zmqpubrawtx, tcp://HOST:PORT: new mempool "
+	  "transactions pushed (the mempool is then polled whole only "
+	  "every 10th poll and after blocks)", F(bitcoind_zmqpubrawtx),
+	  false },
+	{ "bitcoind.zmqpubrawblock", OPT_STRING, NULL,
+	  "bitcoind's -zmqpubrawblock, tcp://HOST:PORT: a new block polls "
+	  "the tip at once", F(bitcoind_zmqpubrawblock), false },
 	{ "bitcoind.rpctimeout", OPT_DURATION, "30s",
 	  "one JSON-RPC request (connect included); past it the backend "
 	  "counts as lost (coldnode's addition)", F(bitcoind_rpctimeout),
@@ -743,6 +751,15 @@ static bool finish(struct loader *ld)
 		return fail(ld, "--bitcoin.node=bitcoind needs "
 			    "--bitcoind.rpcuser and --bitcoind.rpcpass, or "
 			    "--bitcoind.rpccookie");
+	/* lnd's form: bitcoind publishes on TCP only (-zmqpub*=tcp://). */
+	const char *zname[] = { "zmqpubrawtx", "zmqpubrawblock" };
+	const char *zval[] = { cfg->bitcoind_zmqpubrawtx,
+			       cfg->bitcoind_zmqpubrawblock };
+	for (size_t i = 0; i < 2; i++)
+		if (zval[i] && (strncmp(zval[i], "tcp://", 6) ||
+				!strchr(zval[i] + 6, ':')))
+			return fail(ld, "--bitcoind.%s: '%s' is not "
+				    "tcp://HOST:PORT", zname[i], zval[i]);
 	if (!log_parse_debuglevel(cfg->debuglevel))
 		return fail(ld, "--debuglevel: cannot parse '%s'",
 			    cfg->debuglevel);

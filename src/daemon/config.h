@@ -74,6 +74,8 @@ struct daemon_config {
 	char *bitcoind_rpcpass;
 	char *bitcoind_rpccookie;    /* bitcoind's .cookie file */
 	double bitcoind_pollinterval; /* seconds */
+	char *bitcoind_zmqpubrawtx;   /* NULL: none */
+	char *bitcoind_zmqpubrawblock;
 	double bitcoind_rpctimeout;   /* seconds, one request */
 	/* Watch-only wallet (docs/wallet.md). */
 	char *wallet_accounts;       /* accounts JSON file, NULL: none */

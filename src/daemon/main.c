@@ -1295,6 +1295,17 @@ static void wallet_on_mempool(void *ctx, const struct chain_tx *const *txs,
 		log_unusual("MAIN", "wallet could not take the mempool");
 }
 
+static void wallet_on_mempool_added(void *ctx,
+				    const struct chain_tx *const *txs,
+				    size_t n)
+{
+	struct coldnode *cn = ctx;
+
+	if (!wallet_mempool_add(rpc_node_wallet(cn->rpc), txs, n))
+		log_unusual("MAIN", "wallet could not take %zu pushed "
+			    "mempool transactions", n);
+}
+
 /* The mempool is fetched only for a wallet with accounts. */
 static bool wallet_wants_mempool(void *ctx)
 {
@@ -1344,6 +1355,8 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.rpcpass = cfg->bitcoind_rpcpass;
 	cc.rpccookie = cfg->bitcoind_rpccookie;
 	cc.poll_interval = cfg->bitcoind_pollinterval;
+	cc.zmq_rawtx = cfg->bitcoind_zmqpubrawtx;
+	cc.zmq_rawblock = cfg->bitcoind_zmqpubrawblock;
 	cc.timeout = cfg->bitcoind_rpctimeout;
 	cc.db_path = db;
 	cn->chain_hooks = daemon_chain_new(NULL);
@@ -1354,6 +1367,7 @@ static void coldnode_start_chain(struct coldnode *cn)
 	struct chain_events wev = {
 		.ctx = cn,
 		.mempool_txs = wallet_on_mempool,
+		.mempool_tx_added = wallet_on_mempool_added,
 		.mempool_wanted = wallet_wants_mempool,
 	};
 	daemon_chain_set_block_listener(cn->chain_hooks, &wev);

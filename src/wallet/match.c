@@ -143,8 +143,10 @@ bool wallet_scan_block(struct wallet *w, struct wallet_stmts *s,
 	return ok;
 }
 
-bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
-		    size_t n)
+/* replace: @txs are the whole mempool (the previous view is dropped);
+ * otherwise they join the view (pushed by ZMQ rawtx). */
+static bool mempool_match(struct wallet *w, const struct chain_tx *const *txs,
+			  size_t n, bool replace)
 {
 	struct wallet_stmts s;
 	sqlite3_stmt *mspend = NULL, *mhave = NULL;
@@ -163,7 +165,8 @@ bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 	}
 	if (!wallet_exec(w, "BEGIN IMMEDIATE;"))
 		goto fail;
-	if (!wallet_exec(w, "DELETE FROM coins WHERE height = 0;"
+	if (replace &&
+	    !wallet_exec(w, "DELETE FROM coins WHERE height = 0;"
 			 "UPDATE coins SET spent_mempool = 0 WHERE "
 			 "spent_mempool != 0;"))
 		goto out;
@@ -219,4 +222,16 @@ fail:
 		ok = false;
 	wallet_balance_mempool_done(w);
 	return ok;
+}
+
+bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
+		    size_t n)
+{
+	return mempool_match(w, txs, n, true);
+}
+
+bool wallet_mempool_add(struct wallet *w, const struct chain_tx *const *txs,
+			size_t n)
+{
+	return mempool_match(w, txs, n, false);
 }

@@ -247,6 +247,12 @@ int64_t wallet_rescan_height(const struct wallet *w);
  */
 bool wallet_mempool(struct wallet *w, const struct chain_tx *const *txs,
 		    size_t n) CN_WARN_UNUSED;
+/* wallet_mempool_add - @txs (borrowed) join the unconfirmed view, the rest
+ * of it kept: transactions pushed by the node (bitcoind's ZMQ rawtx), so
+ * the cost is theirs, not the whole mempool's.  Removals come with the
+ * next wallet_mempool. */
+bool wallet_mempool_add(struct wallet *w, const struct chain_tx *const *txs,
+			size_t n) CN_WARN_UNUSED;
 
 /* The first height scanned (lnd's wallet birthday), -1: none (the scan
  * started at the chain's tip). */

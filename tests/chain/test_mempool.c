@@ -122,6 +122,47 @@ int main(void)
 	CHECK(total == big - big / 2);
 	chain_mempool_free(m);
 	free(seen);
+
+	/* Pushed transactions (ZMQ rawtx): in the view at once, without a
+	 * fetch; pushed twice, once; garbage refused; a poll answer asked
+	 * before a push (chain_mempool_mark) keeps it, the next one without
+	 * it drops it; a pushed txid is never fetched. */
+	m = chain_mempool_new();
+	CHECK(chain_mempool_set(m, (const uint8_t (*)[32])ids, 2) == 2);
+	CHECK(chain_mempool_next(m, want, 8) == 2);
+	CHECK(chain_mempool_push(m, raw[1].p, raw[1].len)); /* answers 1 */
+	CHECK(chain_mempool_push(m, raw[2].p, raw[2].len));
+	CHECK(chain_mempool_push(m, raw[2].p, raw[2].len));
+	CHECK(!chain_mempool_push(m, (const uint8_t *)"xx", 2));
+	txs = chain_mempool_txs(m, &n);
+	CHECK(n == 2); /* 1 and 2; 0 still being fetched */
+	chain_mempool_add(m, ids[0], raw[0].p, raw[0].len);
+	chain_mempool_add(m, ids[1], NULL, 0); /* the push stays */
+	txs = chain_mempool_txs(m, &n);
+	CHECK(n == 3);
+	/* Handed up whole: nothing new until the next push. */
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 0);
+	chain_mempool_mark(m);
+	CHECK(chain_mempool_push(m, raw[3].p, raw[3].len)); /* after mark */
+	CHECK(chain_mempool_push(m, raw[3].p, raw[3].len));
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 1 && !memcmp(txs[0]->txid, ids[3], 32));
+	txs = chain_mempool_new_txs(m, &n);
+	CHECK(n == 0);
+	/* The answer (taken before 3 arrived) holds 0 and 2 only. */
+	uint8_t p3[2][32];
+	memcpy(p3[0], ids[0], 32);
+	memcpy(p3[1], ids[2], 32);
+	CHECK(chain_mempool_set(m, (const uint8_t (*)[32])p3, 2) == 3);
+	CHECK(chain_mempool_next(m, want, 8) == 0);
+	txs = chain_mempool_txs(m, &n);
+	CHECK(n == 3);
+	chain_mempool_mark(m);
+	CHECK(chain_mempool_set(m, (const uint8_t (*)[32])p3, 2) == 2);
+	txs = chain_mempool_txs(m, &n);
+	CHECK(n == 2);
+	chain_mempool_free(m);
 	free(bids);
 	free(got);
 	for (int i = 0; i < 4; i++)

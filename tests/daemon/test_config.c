@@ -364,6 +364,19 @@ static void test_chain_options(void)
 	      DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
 		   "--bitcoind.rpcuser=u", NULL) == DAEMON_CONFIG_ERROR);
+	/* bitcoind's ZMQ endpoints: tcp://HOST:PORT only. */
+	CHECK(load(&cfg, dd, "--bitcoind.zmqpubrawtx=tcp://127.0.0.1:28333",
+		   "--bitcoind.zmqpubrawblock=tcp://[::1]:28332", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(!strcmp(cfg->bitcoind_zmqpubrawtx, "tcp://127.0.0.1:28333") &&
+	      !strcmp(cfg->bitcoind_zmqpubrawblock, "tcp://[::1]:28332"));
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoind.zmqpubrawtx=ipc:///tmp/x", NULL) ==
+	      DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--bitcoind.zmqpubrawblock=tcp://127.0.0.1",
+		   NULL) == DAEMON_CONFIG_ERROR);
+	CHECK(load(&cfg, dd, "--bitcoind.zmqpubrawtx=127.0.0.1:28333", NULL) ==
+	      DAEMON_CONFIG_ERROR);
 }
 
 /* --signerproxy.*: lnd owns the p2p identity, so options for coldnode's

@@ -1,0 +1,180 @@
+"""bitcoind's ZMQ rawtx/rawblock (--bitcoind.zmqpubrawtx,
+--bitcoind.zmqpubrawblock) against a real node: bcoin regtest, whose
+mempool and chain events are published as bitcoind's exact ZMQ messages by
+tests/bcoin/zmq-publisher.js (a test double of bitcoind's ZMQ interface:
+bcoin has none).
+
+1. A flood of mempool transactions, many paying the wallet's watched
+   scripts (lnd accounts), with --bitcoind.blockpollinginterval=600s: the
+   full mempool poll ran once at the start, so only ZMQ rawtx can bring
+   them in time; the unconfirmed balance must be the sum of every payment.
+2. One block mines them all: only rawblock can make coldnode poll the tip
+   within the 600 s interval; confirmed == the sum, unconfirmed 0.
+3. A sequence gap: the publisher skips one rawtx (counted, not sent); the
+   next message shows the gap and coldnode polls the whole mempool, where
+   the skipped payment is found.
+4. Fallback: restarted with a 0.5 s poll interval, the publisher killed: a
+   payment sent after the kill is still seen (ZMQ silent for 10 poll
+   intervals: every poll is a full one again), and blocks are followed.
+
+Default: 1,500 transactions, 1,000 of them watched; ZMQ_LOAD=5000:2000
+(meson -Dlong_tests=true) for more."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'wallet'))
+from bcoin import Bcoin, BCOIN_DIR, NODE  # noqa: E402
+from harness import Harness, fail, run  # noqa: E402
+from test_wallet_bcoin import balance, hdtool, lnd_accounts, wait_tip  # noqa
+from test_chain_mempool_load import (flood, send_all,  # noqa: E402
+                                     wait_mempool, FANOUT, EACH)
+
+PUBLISHER = os.path.join(BCOIN_DIR, 'zmq-publisher.js')
+
+
+class Publisher:
+    """tests/bcoin/zmq-publisher.js following bcoin b."""
+
+    def __init__(self, b, logpath):
+        self.log = open(logpath, 'ab')
+        self.proc = subprocess.Popen(
+            [NODE, PUBLISHER, json.dumps({'port': b.port,
+                                          'apiKey': b.api_key})],
+            cwd=BCOIN_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.log)
+        line = self.proc.stdout.readline()
+        if not line:
+            fail(f'zmq-publisher.js exited ({self.proc.wait()})')
+        self.eps = json.loads(line)
+
+    def drop(self, topic, n):
+        self.proc.stdin.write(f'drop {topic} {n}\n'.encode())
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != b'ok':
+            fail('zmq-publisher.js did not take the command')
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+def wait_balance(n, unconf, conf, timeout, what):
+    deadline = time.monotonic() + timeout
+    bal = None
+    while time.monotonic() < deadline:
+        if not n.running():
+            fail(f'coldnode died ({what})\n{n.tail()}')
+        bal = balance(n)
+        if (bal['unconfirmed_balance'] == unconf and
+                bal['confirmed_balance'] == conf):
+            return time.monotonic() - (deadline - timeout)
+        time.sleep(0.2)
+    fail(f'{what}: balance {bal}, want unconfirmed {unconf} confirmed '
+         f'{conf}\n{n.tail()}')
+
+
+def main():
+    total, watched = (int(x) for x in
+                      os.environ.get('ZMQ_LOAD', '1500:1000').split(':'))
+    with Harness() as h, Bcoin(log=os.path.join(h.tmp, 'bcoin.log')) as b:
+        b.activate_segwit()
+        hd = hdtool({'cmd': 'accounts', 'n': 20})
+        accounts = os.path.join(h.tmp, 'accounts.json')
+        with open(accounts, 'w') as f:
+            json.dump(lnd_accounts(hd), f)
+        scripts = []
+        for a in hd['accounts']:
+            scripts += a['ext'] + a['chg']
+        targets, want = [], 0
+        for i in range(total):
+            if i * watched // total != (i + 1) * watched // total:
+                v = 10000 + i
+                targets.append({'script': scripts[i % len(scripts)],
+                                'value': v})
+                want += v
+            else:
+                targets.append({'script': b.miner_script, 'value': 10000})
+        coins = []
+        for _ in range((total + FANOUT - 1) // FANOUT):
+            txid, vout, value = b._coinbase_utxo(FANOUT * EACH + 200000)
+            b._spent.add((txid, vout))
+            coins.append({'txid': txid, 'vout': vout, 'value': value,
+                          'script': b.miner_script})
+        r = flood({'wif': b.miner['wif'], 'coins': coins, 'fanout': FANOUT,
+                   'each': EACH, 'targets': targets})
+        send_all(b, r['fanouts'])
+        b.mine(1)
+
+        pub = Publisher(b, os.path.join(h.tmp, 'publisher.log'))
+        zargs = [f'--bitcoind.zmqpubrawtx={pub.eps["rawtx"]}',
+                 f'--bitcoind.zmqpubrawblock={pub.eps["rawblock"]}']
+        common = ['--signer=local', '--network=regtest', '--nolisten',
+                  *b.coldnode_args(), f'--wallet.accounts={accounts}',
+                  f'--wallet.birthday={b.height()}', *zargs]
+        n = h.node('m', '--bitcoind.blockpollinginterval=600s', *common)
+        n.start()
+        wait_tip(n, b.height())
+        polls0 = n.count_log(r'zmq .*sequence gap')
+
+        # 1. The flood, seen through rawtx alone.
+        t0 = time.monotonic()
+        send_all(b, [s['hex'] for s in r['spends']])
+        wait_mempool(b, {s['txid'] for s in r['spends']})
+        sent = time.monotonic() - t0
+        took = wait_balance(n, want, 0, 120, f'{watched} payments by rawtx')
+        print(f'{total} transactions ({watched} watched) sent in '
+              f'{sent:.1f} s; all seen through ZMQ {took:.1f} s after the '
+              f'last was accepted, poll interval 600 s', file=sys.stderr)
+
+        # 2. A block: rawblock polls the tip at once.
+        b.mine(1)
+        wait_tip(n, b.height(), timeout=60)
+        wait_balance(n, 0, want, 60, 'the block through rawblock')
+
+        # 3. A sequence gap: one rawtx not sent, the next one shows it.
+        mark = n.mark()
+        pub.drop('rawtx', 1)
+        v1, v2 = 77001, 77002
+        b.pay_to([(scripts[1], v1)])
+        b.pay_to([(scripts[2], v2)])
+        n.wait_log(r'zmq rawtx: 1 message\(s\) missed \(sequence gap\)',
+                   timeout=30, since=mark)
+        wait_balance(n, v1 + v2, want, 60, 'the resync after a gap')
+        if n.count_log(r'zmq .*sequence gap') != polls0 + 1:
+            fail('expected exactly one sequence gap\n' + n.tail())
+
+        # 4. Fallback to polling: restarted with a 0.5 s poll, then the
+        # publisher killed.
+        n.stop()
+        n.args = [a for a in n.args
+                  if not a.startswith('--bitcoind.blockpollinginterval')]
+        n.args.append('--bitcoind.blockpollinginterval=500ms')
+        n.start()
+        wait_tip(n, b.height())
+        wait_balance(n, v1 + v2, want, 60, 'after the restart')
+        v3, v4 = 88003, 88004
+        b.pay_to([(scripts[3], v3)])
+        wait_balance(n, v1 + v2 + v3, want, 30, 'a payment by rawtx')
+        pub.kill()
+        b.pay_to([(scripts[4], v4)])
+        took = wait_balance(n, v1 + v2 + v3 + v4, want, 60,
+                            'a payment after the publisher was killed')
+        b.mine(1)
+        wait_tip(n, b.height(), timeout=30)
+        wait_balance(n, 0, want + v1 + v2 + v3 + v4, 30,
+                     'a block after the publisher was killed')
+        print(f'publisher killed: the next payment seen by polling in '
+              f'{took:.1f} s, the next block followed', file=sys.stderr)
+        if not n.running():
+            fail('coldnode died')
+        n.stop()
+
+
+if __name__ == '__main__':
+    run(main)
