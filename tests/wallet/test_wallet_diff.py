@@ -32,8 +32,8 @@ except in these named cases, where lnd's semantics differ from bcoin's:
                   blocks).
 
 The seed is printed; WALLET_DIFF_SEED=N reproduces a run,
-WALLET_DIFF_STEPS=N sets its length (meson: 30 by default, 200 with
--Dlong_tests=true).
+WALLET_DIFF_STEPS=N sets its length (meson: 200 in the plain build, 30 in
+the sanitizer build, 1,000 with -Dlong_tests=true).
 """
 import base64
 import json
