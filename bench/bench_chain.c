@@ -27,6 +27,9 @@
  */
 #include "chain/block.h"
 #include "chain/chain_internal.h"
+#include "chain/http.h"
+#include "chain/rpcjson.h"
+#include "chain/store.h"
 #include "common/common.h"
 
 #include <ev.h>

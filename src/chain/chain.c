@@ -14,6 +14,11 @@
 #include "chain/block.h"
 #include "chain/chain_internal.h"
 #include "chain/follow.h"
+#include "chain/funding.h"
+#include "chain/http.h"
+#include "chain/rpcjson.h"
+#include "chain/store.h"
+#include "chain/watch.h"
 #include "chain/mempool.h"
 #include "chain/zmqsub.h"
 #include "common/common.h"
@@ -30,6 +35,87 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+/* ---- The follower's state: chain.c's own ---- */
+
+enum step {
+	STEP_IDLE,
+	STEP_INFO,   /* getblockchaininfo + getblockhash 0 */
+	STEP_START,  /* empty store: getblockhash(start) */
+	STEP_HASHES, /* getblockhash(tip), getblockhash(tip+1) */
+	STEP_BLOCK,  /* getblock(next, 0) */
+	STEP_MEMPOOL,
+	STEP_MEMPOOL_TX, /* getrawtransaction(txid, false) x mp_nbatch */
+	STEP_CONS_VERIFY, /* getblockhash(consumer's tip height) */
+	STEP_CONS_HASH,   /* getblockhash(consumer's next height) */
+	STEP_CONS_BLOCK,  /* getblock(that hash, 0) */
+};
+
+struct chain {
+	struct ev_loop *loop; /* borrowed */
+	struct chain_config cfg; /* strings owned (copies) */
+	struct chain_events ev;
+	struct chain_http *http;
+	struct chain_store *store;
+	ev_timer poll;
+	enum step step;
+	bool auth_retried;
+	bool in_reorg;          /* disconnecting: counts one reorg */
+	bool node_behind;       /* node below our tip or in IBD: checks wait */
+	bool behind_logged;     /* "waiting for it" logged this episode */
+	size_t sent;            /* calls in the request out */
+
+	/* our tip */
+	bool have_tip;
+	uint32_t height, tip_time;
+	uint8_t hash[32];
+
+	struct chain_bci node;
+	uint32_t best_seen;     /* highest node height seen (funding.c) */
+	unsigned repolls;       /* immediate re-polls in a row (follow.h) */
+	bool node_known;
+	uint8_t next_hash[32];
+	uint32_t next_height;
+	double backoff;
+
+	struct chain_info info; /* counters, status, last_error */
+
+	bool started;                  /* chain_start called */
+	struct chain_checker *checker; /* funding.c */
+	struct chain_watch *watch;     /* watch.c */
+
+	/* ev.mempool_txs: the mempool's transactions, fetched once each
+	 * (mempool.c). */
+	struct chain_mempool *mp;
+	uint8_t mp_batch[MEMPOOL_BATCH][32];
+	size_t mp_nbatch;
+	size_t mp_polled;       /* fetched this poll (mp_per_poll) */
+	size_t mp_per_poll;     /* CHAIN_MEMPOOL_PER_POLL (or a test hook) */
+	double mp_last_full;    /* ev_now of the last getrawmempool sent */
+	bool mp_full_due;       /* a block, a ZMQ gap: poll it all next */
+
+	/* bitcoind's ZMQ (zmqsub.c), both optional: rawtx pushed into mp,
+	 * rawblock a hint to poll the tip at once. */
+	void *zctx;             /* owned: libzmq context */
+	struct chain_zmq *ztx, *zblock;
+	double ztx_last;        /* ev_now of the last rawtx received */
+	bool zblock_hint;       /* poll the tip again when this round ends */
+	ev_timer zflush;        /* hands pushed transactions up, coalesced */
+
+	/* The consumer (chain_set_consumer) and its cursor. */
+	struct chain_consumer cons;
+	uint32_t cons_height;   /* the height asked about */
+	uint8_t cons_hash[32];  /* its tip's hash (verify) or the block's */
+	int64_t cons_next;      /* its next height when the fetch began */
+	unsigned cons_round;    /* blocks this round (CONS_PER_ROUND) */
+	bool cons_ok;           /* cons_ok_*: a tip the node confirmed */
+	uint32_t cons_ok_height;
+	uint8_t cons_ok_hash[32];
+
+	/* Test hook: crash point name and height (-1 any), "" none. */
+	char crash_at[40];
+	int64_t crash_height;
+};
 
 #define SUB "CHAIN"
 #define BACKOFF_MIN 1.0
@@ -120,7 +206,7 @@ static void set_status(struct chain *c, enum chain_status st,
 	update_synced(c);
 	if (!changed)
 		return;
-	chain_funding_status(c);
+	chain_checker_status(c->checker);
 	if (st == CHAIN_LOST || st == CHAIN_WRONG_NET)
 		log_unusual(SUB, "chain backend %s: %s", chain_status_name(st),
 			    cause ? cause : "");
@@ -622,7 +708,8 @@ static void disconnect_tip(struct chain *c)
 	if (!chain_store_drop(c->store, h))
 		log_broken(SUB, "tip store: cannot drop block %u", h);
 	crash_point(c, "disconnect.store", h);
-	chain_watch_unblock(c, h);
+	chain_watch_disconnect(c->watch, h);
+	chain_checker_drop_blocks(c->checker, h);
 	if (in_tx && !chain_store_commit(c->store))
 		log_broken(SUB, "tip store: cannot commit the disconnect of "
 			   "block %u", h);
@@ -794,7 +881,7 @@ static void connect_block(struct chain *c, const uint8_t *raw, size_t len)
 	c->height = c->next_height;
 	memcpy(c->hash, b->hash, 32);
 	c->tip_time = b->time;
-	chain_watch_block(c, c->height, b);
+	chain_watch_connect(c->watch, c->height, b);
 	if (in_tx && !chain_store_commit(c->store))
 		log_broken(SUB, "tip store: cannot commit block %u", c->height);
 	crash_point(c, "connect.chain", c->height);
@@ -919,12 +1006,12 @@ static void handle(struct chain *c, struct chain_reply *rep, size_t n)
 		 * too low and its blocks missing. */
 		c->node_behind = (c->have_tip && c->node.blocks < c->height) ||
 				 c->node.ibd || c->node.headers > c->node.blocks;
-		chain_funding_status(c); /* waiting checks may go now */
+		chain_checker_status(c->checker); /* waiting checks may go now */
 		/* A block's spends must meet the whole watch set: load it
 		 * first (its loader polls again when done). */
-		if (!chain_watch_ready(c)) {
+		if (!chain_watch_loaded(c->watch)) {
 			c->step = STEP_IDLE;
-			chain_watch_load(c);
+			chain_watch_start_load(c->watch);
 			return;
 		}
 		advance(c);
@@ -1163,12 +1250,128 @@ static char *dup_opt(const char *s)
 	return d;
 }
 
+/* ---- The checker and the watch set: calls down, events up ---- */
+
+static void funding_view(void *ctx, struct chain_funding_view *out)
+{
+	const struct chain *c = ctx;
+
+	out->usable = (c->info.status == CHAIN_SYNCING ||
+		       c->info.status == CHAIN_SYNCED) && !c->node_behind;
+	out->have_tip = c->have_tip;
+	out->tip_height = c->height;
+	out->node_blocks = c->node.blocks;
+	out->best_seen = c->best_seen;
+}
+
+static void funding_passed(void *ctx, uint64_t scid, const uint8_t txid[32],
+			   uint32_t vout, uint64_t value)
+{
+	struct chain *c = ctx;
+
+	chain_watch_insert(c->watch, scid, txid, vout, value);
+}
+
+static void funding_forget(void *ctx, uint64_t scid)
+{
+	struct chain *c = ctx;
+
+	chain_unwatch(c, scid);
+	if (c->ev.funding_forget)
+		c->ev.funding_forget(c->ev.ctx, scid);
+}
+
+static void watch_spent(void *ctx, uint64_t scid, uint32_t height)
+{
+	struct chain *c = ctx;
+
+	if (c->ev.funding_spent)
+		c->ev.funding_spent(c->ev.ctx, scid, height);
+}
+
+/* Channels accepted short of 6 confirmations that have 6 now. */
+static void watch_spends_done(void *ctx)
+{
+	struct chain *c = ctx;
+
+	chain_checker_recheck_due(c->checker);
+}
+
+static void watch_forgotten(void *ctx, uint64_t scid)
+{
+	struct chain *c = ctx;
+
+	chain_checker_recheck_drop(c->checker, scid);
+	if (c->ev.funding_forget)
+		c->ev.funding_forget(c->ev.ctx, scid);
+}
+
+static void watch_loaded(void *ctx)
+{
+	struct chain *c = ctx;
+
+	chain_checker_recheck_load(c->checker);
+	chain_checker_recheck_due(c->checker);
+	if (c->started)
+		ev_feed_event(c->loop, &c->poll, EV_TIMER); /* poll now */
+}
+
+bool chain_check_funding(struct chain *c, uint64_t scid,
+			 const uint8_t key1[33], const uint8_t key2[33],
+			 chain_check_cb cb, void *ctx)
+{
+	return chain_checker_check(c->checker, scid, key1, key2, cb, ctx);
+}
+
+void chain_unwatch(struct chain *c, uint64_t scid)
+{
+	chain_checker_recheck_drop(c->checker, scid);
+	if (scid)
+		chain_watch_remove(c->watch, scid);
+}
+
+size_t chain_watch_count(const struct chain *c)
+{
+	return chain_watch_size(c->watch);
+}
+
+void chain_watch_add(struct chain *c, uint64_t scid, const uint8_t txid[32],
+		     uint32_t vout, uint64_t capacity)
+{
+	chain_watch_insert(c->watch, scid, txid, vout, capacity);
+}
+
+void chain_watch_block(struct chain *c, uint32_t height,
+		       const struct chain_block *b)
+{
+	chain_watch_connect(c->watch, height, b);
+}
+
+void chain_watch_unblock(struct chain *c, uint32_t height)
+{
+	chain_watch_disconnect(c->watch, height);
+	chain_checker_drop_blocks(c->checker, height);
+}
+
+void chain_watch_load(struct chain *c)
+{
+	chain_watch_start_load(c->watch);
+}
+
+bool chain_watch_ready(const struct chain *c)
+{
+	return chain_watch_loaded(c->watch);
+}
+
 struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 			const struct chain_events *ev, char *err, size_t errlen)
 {
 	char host[256], url[300];
 	uint16_t port = chain_default_port(cfg->network);
 	struct chain *c;
+	struct chain_watch_ops watch_ops;
+	struct chain_funding_ops funding_ops;
+	struct chain_funding_limits lim;
 
 	if (!port) {
 		snprintf(err, errlen, "unknown network %s", cfg->network);
@@ -1236,12 +1439,32 @@ struct chain *chain_new(struct ev_loop *loop, const struct chain_config *cfg,
 		chain_free(c);
 		return NULL;
 	}
-	chain_funding_init(c);
-	chain_watch_init(c);
+	watch_ops = (struct chain_watch_ops){
+		.ctx = c,
+		.spent = watch_spent,
+		.spends_done = watch_spends_done,
+		.forgotten = watch_forgotten,
+		.loaded = watch_loaded,
+	};
+	c->watch = chain_watch_new(loop, c->store, &watch_ops);
 	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u/"
 		 : "http://%s:%u/", host, port);
 	c->http = chain_http_new(loop, url, c->cfg.timeout,
 				 c->cfg.max_response);
+	lim = (struct chain_funding_limits){
+		.max_checks = c->cfg.max_checks,
+		.check_batch = c->cfg.check_batch,
+		.check_inflight = c->cfg.check_inflight,
+		.max_response = c->cfg.max_response,
+	};
+	funding_ops = (struct chain_funding_ops){
+		.ctx = c,
+		.view = funding_view,
+		.passed = funding_passed,
+		.forget = funding_forget,
+	};
+	c->checker = chain_checker_new(loop, c->http, c->store, &lim,
+				       &funding_ops);
 	if (cfg->rpcuser && cfg->rpcpass) {
 		size_t n = strlen(cfg->rpcuser) + strlen(cfg->rpcpass) + 2;
 		char *up = sodium_malloc(n);
@@ -1319,8 +1542,8 @@ void chain_free(struct chain *c)
 	chain_zmq_free(c->zblock);
 	if (c->zctx)
 		zmq_ctx_term(c->zctx);
-	chain_funding_free(c);
-	chain_watch_free(c);
+	chain_checker_free(c->checker);
+	chain_watch_destroy(c->watch);
 	chain_http_free(c->http);
 	chain_store_close(c->store);
 	chain_mempool_free(c->mp);
@@ -1334,7 +1557,10 @@ void chain_free(struct chain *c)
 void chain_get_info(const struct chain *c, struct chain_info *out)
 {
 	*out = c->info;
-	out->watched = chain_watch_count(c);
+	chain_checker_counters(c->checker, out);
+	out->watched = chain_watch_size(c->watch);
+	out->spent = c->watch ? chain_watch_spent_count(c->watch) : 0;
+	out->forgotten = c->watch ? chain_watch_forgotten_count(c->watch) : 0;
 	/* synced_to_chain ages with the clock, not only with events. */
 	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
 }

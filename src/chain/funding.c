@@ -16,7 +16,8 @@
  * same check in the same queue and batches, once our tip gives its
  * funding block 6: a failure then forgets the channel. */
 #include "chain/block.h"
-#include "chain/chain_internal.h"
+#include "chain/funding.h"
+#include "chain/rpcjson.h"
 #include "common/common.h"
 
 #include <sodium.h>
@@ -64,7 +65,7 @@ struct call {
 };
 
 struct batch {
-	struct chain *c;
+	struct chain_checker *ck;
 	struct batch *next, *prev; /* in flight, freed with the checker */
 	size_t n;
 	struct call calls[CHAIN_BATCH_MAX];
@@ -87,6 +88,14 @@ struct chain_checker {
 	struct cblock cache[CACHE_BLOCKS];
 	uint64_t clock;
 	ev_timer kick;
+	struct ev_loop *loop;       /* borrowed */
+	struct chain_http *http;    /* borrowed */
+	struct chain_store *store;  /* borrowed */
+	struct chain_funding_limits lim;
+	struct chain_funding_ops ops;
+	/* Counters (chain_checker_counters). */
+	uint64_t checks[CHAIN_CHECK_NUM], rechecks[CHAIN_CHECK_NUM];
+	uint64_t errors, requests;
 };
 
 const char *chain_check_name(enum chain_check r)
@@ -108,13 +117,13 @@ const char *chain_check_name(enum chain_check r)
 
 /* ---- checks ---------------------------------------------------------- */
 
-static void pump(struct chain *c);
+static void pump(struct chain_checker *ck);
 
-static void kick(struct chain *c)
+static void kick(struct chain_checker *ck)
 {
-	ev_timer_stop(c->loop, &c->checker->kick);
-	ev_timer_set(&c->checker->kick, 0., 0.);
-	ev_timer_start(c->loop, &c->checker->kick);
+	ev_timer_stop(ck->loop, &ck->kick);
+	ev_timer_set(&ck->kick, 0., 0.);
+	ev_timer_start(ck->loop, &ck->kick);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -122,15 +131,14 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 	pump(w->data);
 }
 
-static void recheck_done(struct chain *c, uint64_t scid, enum chain_check r,
-			 uint32_t conf);
-static bool recheck_add(struct chain *c, uint64_t scid,
+static void recheck_done(struct chain_checker *ck, uint64_t scid,
+			 enum chain_check r, uint32_t conf);
+static bool recheck_add(struct chain_checker *ck, uint64_t scid,
 			const uint8_t script[34]);
 
-static void finish(struct chain *c, struct check *k, enum chain_check r)
+static void finish(struct chain_checker *ck, struct check *k,
+		   enum chain_check r)
 {
-	struct chain_checker *ck = c->checker;
-
 	if (k->prev)
 		k->prev->next = k->next;
 	else
@@ -140,21 +148,20 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	else
 		ck->tail = k->prev;
 	ck->n--;
-	c->info.checks_queued = ck->n;
 	if (k->recheck) {
-		recheck_done(c, k->scid, r, k->conf);
+		recheck_done(ck, k->scid, r, k->conf);
 		free(k);
 		return;
 	}
 	/* BOLT 7: "SHOULD ignore it below 6 confirmations; MAY accept it
 	 * if close to 6": accepted at 4 or 5, checked again at 6. */
 	if (r == CHAIN_CHECK_OK && k->conf < CHAIN_WANT_CONF &&
-	    !recheck_add(c, k->scid, k->script))
+	    !recheck_add(ck, k->scid, k->script))
 		r = CHAIN_CHECK_UNCONFIRMED;
-	c->info.checks[r]++;
+	ck->checks[r]++;
 	if (r == CHAIN_CHECK_OK)
-		chain_watch_add(c, k->scid, k->txid,
-				(uint32_t)(k->scid & 0xffff), k->value);
+		ck->ops.passed(ck->ops.ctx, k->scid, k->txid,
+			       (uint32_t)(k->scid & 0xffff), k->value);
 	log_debug(SUB, "channel %ux%ux%u: %s", (unsigned)(k->scid >> 40),
 		  (unsigned)(k->scid >> 16) & 0xffffff,
 		  (unsigned)k->scid & 0xffff, chain_check_name(r));
@@ -162,12 +169,13 @@ static void finish(struct chain *c, struct check *k, enum chain_check r)
 	free(k);
 }
 
-static struct cblock *cache_find(struct chain *c, const uint8_t *hash)
+static struct cblock *cache_find(struct chain_checker *ck,
+				 const uint8_t *hash)
 {
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
-		struct cblock *cb = &c->checker->cache[i];
+		struct cblock *cb = &ck->cache[i];
 		if (cb->b && !memcmp(cb->b->hash, hash, 32)) {
-			cb->used = ++c->checker->clock;
+			cb->used = ++ck->clock;
 			return cb;
 		}
 	}
@@ -175,18 +183,19 @@ static struct cblock *cache_find(struct chain *c, const uint8_t *hash)
 }
 
 /* The output at the scid's position in the block: the script tells. */
-static bool resolve(struct chain *c, struct check *k, const struct cblock *cb)
+static bool resolve(struct chain_checker *ck, struct check *k,
+		    const struct cblock *cb)
 {
 	uint32_t txi = (uint32_t)(k->scid >> 16) & 0xffffff;
 	uint32_t vout = (uint32_t)(k->scid & 0xffff);
 	const struct chain_txout *o;
 
 	if (txi >= cb->b->n_tx) {
-		finish(c, k, CHAIN_CHECK_NO_TX);
+		finish(ck, k, CHAIN_CHECK_NO_TX);
 		return false;
 	}
 	if (vout >= cb->b->tx[txi].n_out) {
-		finish(c, k, CHAIN_CHECK_NO_OUTPUT);
+		finish(ck, k, CHAIN_CHECK_NO_OUTPUT);
 		return false;
 	}
 	o = &cb->b->tx[txi].out[vout];
@@ -194,11 +203,11 @@ static bool resolve(struct chain *c, struct check *k, const struct cblock *cb)
 	 * a P2WSH (using bitcoin_key_1 and bitcoin_key_2, as specified in
 	 * BOLT #3) ... MUST ignore the message." */
 	if (o->script_len != 34 || o->script[0] != 0 || o->script[1] != 0x20) {
-		finish(c, k, CHAIN_CHECK_NOT_P2WSH);
+		finish(ck, k, CHAIN_CHECK_NOT_P2WSH);
 		return false;
 	}
 	if (memcmp(o->script, k->script, 34)) {
-		finish(c, k, CHAIN_CHECK_WRONG_KEYS);
+		finish(ck, k, CHAIN_CHECK_WRONG_KEYS);
 		return false;
 	}
 	memcpy(k->txid, cb->b->tx[txi].txid, 32);
@@ -207,13 +216,13 @@ static bool resolve(struct chain *c, struct check *k, const struct cblock *cb)
 	return true;
 }
 
-static void cache_put(struct chain *c, uint32_t height, uint8_t *raw,
-		      struct chain_block *b)
+static void cache_put(struct chain_checker *ck, uint32_t height,
+		      uint8_t *raw, struct chain_block *b)
 {
-	struct cblock *victim = &c->checker->cache[0];
+	struct cblock *victim = &ck->cache[0];
 
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
-		struct cblock *cb = &c->checker->cache[i];
+		struct cblock *cb = &ck->cache[i];
 		if (!cb->b) {
 			victim = cb;
 			break;
@@ -228,20 +237,27 @@ static void cache_put(struct chain *c, uint32_t height, uint8_t *raw,
 	victim->height = height;
 	victim->raw = raw;
 	victim->b = b;
-	victim->used = ++c->checker->clock;
+	victim->used = ++ck->clock;
 }
 
-static bool usable(const struct chain *c)
+static struct chain_funding_view view(const struct chain_checker *ck)
 {
-	return (c->info.status == CHAIN_SYNCING ||
-		c->info.status == CHAIN_SYNCED) && !c->node_behind;
+	struct chain_funding_view v = { 0 };
+
+	ck->ops.view(ck->ops.ctx, &v);
+	return v;
 }
 
-static void retry_or_give_up(struct chain *c, struct check *k)
+static bool usable(const struct chain_checker *ck)
+{
+	return view(ck).usable;
+}
+
+static void retry_or_give_up(struct chain_checker *ck, struct check *k)
 {
 	k->inflight = false;
 	if (++k->tries >= MAX_TRIES)
-		finish(c, k, CHAIN_CHECK_UNAVAILABLE);
+		finish(ck, k, CHAIN_CHECK_UNAVAILABLE);
 }
 
 static void batch_unlink(struct chain_checker *ck, struct batch *bt)
@@ -258,14 +274,14 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		     const char *body, size_t len, const char *errtext)
 {
 	struct batch *bt = ctx;
-	struct chain *c = bt->c;
+	struct chain_checker *ck = bt->ck;
 	struct chain_batch rb = { 0 };
 	struct chain_reply *rep = NULL;
 	char err[160];
 	json_t *root = NULL;
 
-	c->checker->inflight--;
-	batch_unlink(c->checker, bt);
+	ck->inflight--;
+	batch_unlink(ck, bt);
 	if (r != CHAIN_HTTP_OK || (status != 200 && status != 500))
 		snprintf(err, sizeof(err), "%s",
 			 r == CHAIN_HTTP_OK ? "HTTP error" : errtext);
@@ -278,9 +294,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		chain_batch_clear(&rb);
 	if (!root) {
 		log_unusual(SUB, "funding check batch failed: %s", err);
-		c->info.errors++;
+		ck->errors++;
 		/* Every check of this batch: once more, then unavailable. */
-		for (struct check *k = c->checker->head, *nx; k; k = nx) {
+		for (struct check *k = ck->head, *nx; k; k = nx) {
 			nx = k->next;
 			for (size_t i = 0; i < bt->n; i++)
 				if ((bt->calls[i].kind == CALL_TXOUT &&
@@ -292,17 +308,17 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 				    (bt->calls[i].kind == CALL_BLOCK &&
 				     k->st == NEED_BLOCK &&
 				     !memcmp(k->bhash, bt->calls[i].hash, 32))) {
-					retry_or_give_up(c, k);
+					retry_or_give_up(ck, k);
 					break;
 				}
 		}
 		free(bt);
-		kick(c);
+		kick(ck);
 		return;
 	}
 	/* Without a transaction each write commits alone: slower, no less
 	 * right. */
-	bool in_tx = chain_store_begin(c->store);
+	bool in_tx = chain_store_begin(ck->store);
 	if (!in_tx)
 		log_unusual(SUB, "watch store: cannot begin a transaction");
 	for (size_t i = 0; i < bt->n; i++) {
@@ -312,7 +328,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 		case CALL_HASH: {
 			uint8_t h[32];
 			bool ok = !rp->code && chain_json_hash(rp->result, h);
-			for (struct check *k = c->checker->head, *nx; k;
+			for (struct check *k = ck->head, *nx; k;
 			     k = nx) {
 				nx = k->next;
 				if (k->st != NEED_HASH ||
@@ -320,9 +336,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 					continue;
 				k->inflight = false;
 				if (rp->code == -8)
-					finish(c, k, CHAIN_CHECK_NO_BLOCK);
+					finish(ck, k, CHAIN_CHECK_NO_BLOCK);
 				else if (!ok)
-					retry_or_give_up(c, k);
+					retry_or_give_up(ck, k);
 				else {
 					memcpy(k->bhash, h, 32);
 					k->st = NEED_BLOCK;
@@ -335,7 +351,7 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 			size_t rlen = 0;
 			struct chain_block *b = NULL;
 			if (!rp->code && chain_json_hex(rp->result, &raw, &rlen,
-							c->cfg.max_response))
+							ck->lim.max_response))
 				b = chain_block_parse(raw, rlen, err,
 						      sizeof(err));
 			if (b && (memcmp(b->hash, cl->hash, 32) ||
@@ -345,14 +361,14 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 				b = NULL;
 			}
 			if (b)
-				cache_put(c, cl->height, raw, b);
+				cache_put(ck, cl->height, raw, b);
 			else {
 				free(raw);
 				log_unusual(SUB, "funding check: getblock "
 					    "%u unusable", cl->height);
 			}
-			struct cblock *cb = b ? cache_find(c, cl->hash) : NULL;
-			for (struct check *k = c->checker->head, *nx; k;
+			struct cblock *cb = b ? cache_find(ck, cl->hash) : NULL;
+			for (struct check *k = ck->head, *nx; k;
 			     k = nx) {
 				nx = k->next;
 				if (k->st != NEED_BLOCK ||
@@ -360,9 +376,9 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 					continue;
 				k->inflight = false;
 				if (!cb)
-					retry_or_give_up(c, k);
+					retry_or_give_up(ck, k);
 				else
-					resolve(c, k, cb);
+					resolve(ck, k, cb);
 			}
 			break;
 		}
@@ -372,25 +388,25 @@ static void on_batch(void *ctx, enum chain_http_result r, long status,
 			k->inflight = false;
 			if (rp->code ||
 			    !chain_json_txout(rp->result, &ti, err, sizeof(err)))
-				retry_or_give_up(c, k);
+				retry_or_give_up(ck, k);
 			else if (!ti.found)
 				/* It was in the block: so it is spent. */
-				finish(c, k, CHAIN_CHECK_SPENT);
+				finish(ck, k, CHAIN_CHECK_SPENT);
 			else if ((k->conf = ti.confirmations) <
 				 (k->recheck ? CHAIN_WANT_CONF
 					     : CHAIN_MIN_CONF))
-				finish(c, k, CHAIN_CHECK_UNCONFIRMED);
+				finish(ck, k, CHAIN_CHECK_UNCONFIRMED);
 			else
-				finish(c, k, CHAIN_CHECK_OK);
+				finish(ck, k, CHAIN_CHECK_OK);
 			break;
 		}
 		}
 	}
-	if (in_tx && !chain_store_commit(c->store))
+	if (in_tx && !chain_store_commit(ck->store))
 		log_broken(SUB, "watch store: cannot commit a batch of checks");
 	chain_batch_clear(&rb);
 	free(bt);
-	pump(c);
+	pump(ck);
 }
 
 static void add_call(struct batch *bt, const struct call *cl, json_t *arr,
@@ -403,21 +419,20 @@ static void add_call(struct batch *bt, const struct call *cl, json_t *arr,
 	bt->n++;
 }
 
-static void pump(struct chain *c)
+static void pump(struct chain_checker *ck)
 {
-	struct chain_checker *ck = c->checker;
-	size_t max = c->cfg.check_batch;
+	size_t max = ck->lim.check_batch;
 
 	if (max > CHAIN_BATCH_MAX)
 		max = CHAIN_BATCH_MAX;
-	while (usable(c) && ck->inflight < c->cfg.check_inflight) {
+	while (usable(ck) && ck->inflight < ck->lim.check_inflight) {
 		struct batch *bt = calloc(1, sizeof(*bt));
 		json_t *arr = json_array();
 		bool have_block = false;
 
 		if (!bt)
 			abort();
-		bt->c = c;
+		bt->ck = ck;
 		for (struct check *k = ck->head, *nx; k && bt->n < max;
 		     k = nx) {
 			nx = k->next;
@@ -429,17 +444,18 @@ static void pump(struct chain *c)
 			 * it is at most a few blocks past the best height
 			 * known (the node's or our own: a restarted node may
 			 * be catching up); far beyond that there is none. */
-			if (k->st == NEED_HASH && h > c->node.blocks) {
-				uint32_t known = c->node.blocks > c->height
-						 ? c->node.blocks : c->height;
+			struct chain_funding_view v = view(ck);
+			if (k->st == NEED_HASH && h > v.node_blocks) {
+				uint32_t known = v.node_blocks > v.tip_height
+						 ? v.node_blocks : v.tip_height;
 				/* The highest ever seen: a node restarted
 				 * empty (bcoin's in-memory chain) and our tip
 				 * stepped back with it must not turn a
 				 * waiting check into "no such block". */
-				if (c->best_seen > known)
-					known = c->best_seen;
+				if (v.best_seen > known)
+					known = v.best_seen;
 				if (h > known + PREMATURE_BLOCKS)
-					finish(c, k, CHAIN_CHECK_NO_BLOCK);
+					finish(ck, k, CHAIN_CHECK_NO_BLOCK);
 				continue;
 			}
 			/* The cache is by hash only: the block at a
@@ -447,8 +463,8 @@ static void pump(struct chain *c)
 			 * blocks the follower keeps drops nothing here), so
 			 * the height is always asked (getblockhash). */
 			if (k->st == NEED_BLOCK) {
-				struct cblock *cb = cache_find(c, k->bhash);
-				if (cb && !resolve(c, k, cb))
+				struct cblock *cb = cache_find(ck, k->bhash);
+				if (cb && !resolve(ck, k, cb))
 					continue;
 			}
 			struct call cl = { .height = h, .chk = k };
@@ -509,13 +525,13 @@ static void pump(struct chain *c)
 		json_decref(arr);
 		if (!body)
 			abort();
-		c->info.requests++;
+		ck->requests++;
 		ck->inflight++;
 		bt->next = ck->batches;
 		if (ck->batches)
 			ck->batches->prev = bt;
 		ck->batches = bt;
-		if (!chain_http_post(c->http, body, strlen(body), on_batch,
+		if (!chain_http_post(ck->http, body, strlen(body), on_batch,
 				     bt)) {
 			ck->inflight--;
 			batch_unlink(ck, bt);
@@ -537,16 +553,15 @@ static void pump(struct chain *c)
 	}
 }
 
-static void enqueue(struct chain *c, struct check *k);
+static void enqueue(struct chain_checker *ck, struct check *k);
 
-bool chain_check_funding(struct chain *c, uint64_t scid,
+bool chain_checker_check(struct chain_checker *ck, uint64_t scid,
 			 const uint8_t key1[33], const uint8_t key2[33],
 			 chain_check_cb cb, void *ctx)
 {
-	struct chain_checker *ck = c->checker;
 	struct check *k;
 
-	if (ck->n >= c->cfg.max_checks)
+	if (ck->n >= ck->lim.max_checks)
 		return false;
 	k = calloc(1, sizeof(*k));
 	if (!k)
@@ -555,14 +570,12 @@ bool chain_check_funding(struct chain *c, uint64_t scid,
 	chain_funding_script(k->script, key1, key2);
 	k->cb = cb;
 	k->ctx = ctx;
-	enqueue(c, k);
+	enqueue(ck, k);
 	return true;
 }
 
-static void enqueue(struct chain *c, struct check *k)
+static void enqueue(struct chain_checker *ck, struct check *k)
 {
-	struct chain_checker *ck = c->checker;
-
 	/* FIFO: append. */
 	k->prev = ck->tail;
 	if (ck->tail)
@@ -571,8 +584,7 @@ static void enqueue(struct chain *c, struct check *k)
 		ck->head = k;
 	ck->tail = k;
 	ck->n++;
-	c->info.checks_queued = ck->n;
-	kick(c);
+	kick(ck);
 }
 
 /* ---- the re-check at 6 confirmations ---------------------------------- */
@@ -605,11 +617,9 @@ static void recheck_put(struct chain_checker *ck, uint64_t scid,
 }
 
 /* False: the list is full (the caller refuses the channel). */
-static bool recheck_add(struct chain *c, uint64_t scid,
+static bool recheck_add(struct chain_checker *ck, uint64_t scid,
 			const uint8_t script[34])
 {
-	struct chain_checker *ck = c->checker;
-
 	if (ck->rc_n >= CHAIN_MAX_RECHECKS && !recheck_find(ck, scid)) {
 		log_unusual(SUB, "re-check list full (%d): channel refused "
 			    "short of %d confirmations", CHAIN_MAX_RECHECKS,
@@ -617,9 +627,8 @@ static bool recheck_add(struct chain *c, uint64_t scid,
 		return false;
 	}
 	recheck_put(ck, scid, script);
-	c->info.rechecks_pending = ck->rc_n;
 	/* Written in the batch's transaction (on_batch) when there is one. */
-	if (!chain_store_recheck_put(c->store, scid, script))
+	if (!chain_store_recheck_put(ck->store, scid, script))
 		log_broken(SUB, "watch store: cannot add the re-check of "
 			   "channel %ux%ux%u", (unsigned)(scid >> 40),
 			   (unsigned)(scid >> 16) & 0xffffff,
@@ -627,16 +636,14 @@ static bool recheck_add(struct chain *c, uint64_t scid,
 	return true;
 }
 
-void chain_funding_recheck_drop(struct chain *c, uint64_t scid)
+void chain_checker_recheck_drop(struct chain_checker *ck, uint64_t scid)
 {
-	struct chain_checker *ck = c->checker;
 	struct recheck *e = recheck_find(ck, scid);
 
 	if (!e)
 		return;
 	*e = ck->rc[--ck->rc_n];
-	c->info.rechecks_pending = ck->rc_n;
-	if (!chain_store_recheck_del(c->store, scid))
+	if (!chain_store_recheck_del(ck->store, scid))
 		log_broken(SUB, "watch store: cannot drop the re-check of "
 			   "channel %ux%ux%u", (unsigned)(scid >> 40),
 			   (unsigned)(scid >> 16) & 0xffffff,
@@ -648,22 +655,22 @@ void chain_funding_recheck_drop(struct chain *c, uint64_t scid)
  * specified in BOLT #3) OR the output is spent: MUST ignore the message"
  * and "SHOULD ignore it below 6 confirmations; MAY accept it if close to
  * 6": accepted close to 6, it is held to the first rule again at 6. */
-static void recheck_done(struct chain *c, uint64_t scid, enum chain_check r,
-			 uint32_t conf)
+static void recheck_done(struct chain_checker *ck, uint64_t scid,
+			 enum chain_check r, uint32_t conf)
 {
-	struct recheck *e = recheck_find(c->checker, scid);
+	struct recheck *e = recheck_find(ck, scid);
 	const char *why = chain_check_name(r);
 
 	if (!e)
 		return; /* forgotten meanwhile (spent 72 blocks, unwatched) */
 	e->queued = false;
-	c->info.rechecks[r]++;
+	ck->rechecks[r]++;
 	if (r == CHAIN_CHECK_OK) {
 		log_debug(SUB, "channel %ux%ux%u: re-checked at %u "
 			  "confirmations", (unsigned)(scid >> 40),
 			  (unsigned)(scid >> 16) & 0xffffff,
 			  (unsigned)scid & 0xffff, conf);
-		chain_funding_recheck_drop(c, scid);
+		chain_checker_recheck_drop(ck, scid);
 		return;
 	}
 	/* The node answered with a tip short of ours, or not at all: again
@@ -674,23 +681,20 @@ static void recheck_done(struct chain *c, uint64_t scid, enum chain_check r,
 		 "confirmations says %s", (unsigned)(scid >> 40),
 		 (unsigned)(scid >> 16) & 0xffffff, (unsigned)scid & 0xffff,
 		 CHAIN_WANT_CONF, why);
-	chain_funding_recheck_drop(c, scid);
-	chain_unwatch(c, scid);
-	c->info.watched = chain_watch_count(c);
-	if (c->ev.funding_forget)
-		c->ev.funding_forget(c->ev.ctx, scid);
+	chain_checker_recheck_drop(ck, scid);
+	ck->ops.forget(ck->ops.ctx, scid);
 }
 
-void chain_funding_recheck_due(struct chain *c)
+void chain_checker_recheck_due(struct chain_checker *ck)
 {
-	struct chain_checker *ck = c->checker;
+	struct chain_funding_view v = view(ck);
 
-	if (!c->have_tip)
+	if (!v.have_tip)
 		return;
 	for (size_t i = 0; i < ck->rc_n; i++) {
 		struct recheck *e = &ck->rc[i];
 		uint32_t h = (uint32_t)(e->scid >> 40);
-		if (e->queued || (uint64_t)c->height + 1 <
+		if (e->queued || (uint64_t)v.tip_height + 1 <
 				 (uint64_t)h + CHAIN_WANT_CONF)
 			continue;
 		struct check *k = calloc(1, sizeof(*k));
@@ -701,38 +705,38 @@ void chain_funding_recheck_due(struct chain *c)
 		k->recheck = true;
 		e->queued = true;
 		/* Not bounded by max_checks: the list itself is bounded. */
-		enqueue(c, k);
+		enqueue(ck, k);
 	}
 }
 
 static void rload(void *arg, uint64_t scid, const uint8_t script[34])
 {
-	struct chain *c = arg;
+	struct chain_checker *ck = arg;
 
-	recheck_put(c->checker, scid, script);
+	recheck_put(ck, scid, script);
 }
 
-void chain_funding_recheck_load(struct chain *c)
+void chain_checker_recheck_load(struct chain_checker *ck)
 {
 	bool err;
 
-	chain_store_recheck_load(c->store, CHAIN_MAX_RECHECKS, rload, c, &err);
+	chain_store_recheck_load(ck->store, CHAIN_MAX_RECHECKS, rload, ck,
+				 &err);
 	if (err)
 		log_broken(SUB, "reading the channels to re-check failed");
-	c->info.rechecks_pending = c->checker->rc_n;
 }
 
-void chain_funding_status(struct chain *c)
+void chain_checker_status(struct chain_checker *ck)
 {
-	if (c->checker && c->checker->head && usable(c))
-		kick(c);
+	if (ck && ck->head && usable(ck))
+		kick(ck);
 }
 
 /* Blocks from height up left the chain: drop them from the cache. */
-void chain_funding_drop_blocks(struct chain *c, uint32_t height)
+void chain_checker_drop_blocks(struct chain_checker *ck, uint32_t height)
 {
 	for (size_t i = 0; i < CACHE_BLOCKS; i++) {
-		struct cblock *cb = &c->checker->cache[i];
+		struct cblock *cb = &ck->cache[i];
 		if (cb->b && cb->height >= height) {
 			chain_block_free(cb->b);
 			free(cb->raw);
@@ -741,21 +745,45 @@ void chain_funding_drop_blocks(struct chain *c, uint32_t height)
 	}
 }
 
-void chain_funding_init(struct chain *c)
+struct chain_checker *chain_checker_new(struct ev_loop *loop,
+					struct chain_http *http,
+					struct chain_store *store,
+					const struct chain_funding_limits *lim,
+					const struct chain_funding_ops *ops)
 {
-	c->checker = calloc(1, sizeof(*c->checker));
-	if (!c->checker)
+	struct chain_checker *ck = calloc(1, sizeof(*ck));
+
+	if (!ck)
 		abort();
-	ev_timer_init(&c->checker->kick, on_kick, 0., 0.);
-	c->checker->kick.data = c;
+	ck->loop = loop;
+	ck->http = http;
+	ck->store = store;
+	ck->lim = *lim;
+	ck->ops = *ops;
+	ev_timer_init(&ck->kick, on_kick, 0., 0.);
+	ck->kick.data = ck;
+	return ck;
 }
 
-void chain_funding_free(struct chain *c)
+void chain_checker_counters(const struct chain_checker *ck,
+			    struct chain_info *out)
 {
-	struct chain_checker *ck = c->checker;
+	if (!ck)
+		return;
+	for (size_t i = 0; i < CHAIN_CHECK_NUM; i++) {
+		out->checks[i] += ck->checks[i];
+		out->rechecks[i] += ck->rechecks[i];
+	}
+	out->checks_queued += ck->n;
+	out->rechecks_pending += ck->rc_n;
+	out->errors += ck->errors;
+	out->requests += ck->requests;
+}
 
+void chain_checker_free(struct chain_checker *ck)
+{
 	if (ck) {
-		ev_timer_stop(c->loop, &ck->kick);
+		ev_timer_stop(ck->loop, &ck->kick);
 		/* Pending checks are dropped without callbacks: the owner is
 		 * going away too. */
 		while (ck->head) {
@@ -777,6 +805,5 @@ void chain_funding_free(struct chain *c)
 			}
 		free(ck->rc);
 		free(ck);
-		c->checker = NULL;
 	}
 }

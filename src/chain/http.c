@@ -6,7 +6,7 @@
  *
  * The response is capped: a node (or something posing as one) sending
  * more than max_response bytes gets the transfer aborted. */
-#include "chain/chain_internal.h"
+#include "chain/http.h"
 #include "common/common.h"
 #include "curlev/curlev.h"
 

@@ -2,7 +2,7 @@
  * the node's answers are untrusted bytes and we do not want our own JSON
  * parser).  Pure: no I/O, no globals; fuzzed by tests/fuzz/fuzz_chain_json.c.
  */
-#include "chain/chain_internal.h"
+#include "chain/rpcjson.h"
 #include "common/common.h"
 
 #include <stdio.h>

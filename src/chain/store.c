@@ -1,8 +1,10 @@
 /* The last CHAIN_KEEP blocks we connected, (height, hash, prev, time), in
  * SQLite: enough to find the fork point of any reorg up to that depth
  * after a restart, and our tip to catch up from. */
-#include "chain/chain_internal.h"
+#include "chain/store.h"
 #include "common/common.h"
+
+#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>

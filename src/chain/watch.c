@@ -10,7 +10,7 @@
  * idle loop iteration once the node first answers on the right network;
  * the follower connects no block before it is complete. */
 #include "chain/block.h"
-#include "chain/chain_internal.h"
+#include "chain/watch.h"
 #include "common/common.h"
 
 #include <inttypes.h>
@@ -42,6 +42,10 @@ struct chain_watch {
 	ev_idle load;           /* loading from the store, a page a step */
 	uint64_t load_cursor;
 	bool loaded;
+	struct ev_loop *loop;       /* borrowed */
+	struct chain_store *store;  /* borrowed */
+	struct chain_watch_ops ops;
+	uint64_t spent_count, forgotten_count;
 };
 
 static size_t wslot(const struct chain_watch *w, const uint8_t txid[32],
@@ -141,59 +145,64 @@ static void wremove(struct chain_watch *w, struct went *e)
 static void wload(void *arg, uint64_t scid, const uint8_t txid[32],
 		  uint32_t vout, uint64_t capacity, uint32_t spent)
 {
-	struct chain *c = arg;
+	struct chain_watch *w = arg;
 	struct went e = { .vout = vout, .spent = spent, .scid = scid };
 
+	(void)capacity;
 	memcpy(e.txid, txid, 32);
-	winsert(c->watch, &e);
+	winsert(w, &e);
 	/* The owner keeps "spent" in memory only: say it again. */
-	if (spent && c->ev.funding_spent)
-		c->ev.funding_spent(c->ev.ctx, scid, spent);
+	if (spent && w->ops.spent)
+		w->ops.spent(w->ops.ctx, scid, spent);
 }
 
-size_t chain_watch_count(const struct chain *c)
+size_t chain_watch_size(const struct chain_watch *w)
 {
-	return c->watch ? c->watch->n : 0;
+	return w ? w->n : 0;
 }
 
-void chain_unwatch(struct chain *c, uint64_t scid)
+uint64_t chain_watch_spent_count(const struct chain_watch *w)
 {
-	struct chain_watch *w = c->watch;
+	return w->spent_count;
+}
 
-	chain_funding_recheck_drop(c, scid);
+uint64_t chain_watch_forgotten_count(const struct chain_watch *w)
+{
+	return w->forgotten_count;
+}
+
+void chain_watch_remove(struct chain_watch *w, uint64_t scid)
+{
 	for (size_t i = 0; scid && i < w->cap; i++)
 		if (w->tab[i].scid == scid) {
 			wremove(w, &w->tab[i]);
-			stored(chain_store_watch_del(c->store, scid), "drop",
+			stored(chain_store_watch_del(w->store, scid), "drop",
 			       scid);
 			return;
 		}
 }
 
-static void mark_spent(struct chain *c, struct went *e, uint32_t height)
+static void mark_spent(struct chain_watch *w, struct went *e,
+		       uint32_t height)
 {
-	struct chain_watch *w = c->watch;
-
 	if (e->spent)
 		return;
 	e->spent = height;
 	w->n_spent++;
-	c->info.spent++;
-	stored(chain_store_watch_spent(c->store, e->scid, e->spent),
+	w->spent_count++;
+	stored(chain_store_watch_spent(w->store, e->scid, e->spent),
 	       "mark spent", e->scid);
 	log_info(SUB, "channel %ux%ux%u: funding output spent at block %u; "
 		 "forgotten after %d blocks", (unsigned)(e->scid >> 40),
 		 (unsigned)(e->scid >> 16) & 0xffffff,
 		 (unsigned)e->scid & 0xffff, height, CHAIN_FORGET_DELAY);
-	if (c->ev.funding_spent)
-		c->ev.funding_spent(c->ev.ctx, e->scid, height);
+	if (w->ops.spent)
+		w->ops.spent(w->ops.ctx, e->scid, height);
 }
 
-void chain_watch_block(struct chain *c, uint32_t height,
+void chain_watch_connect(struct chain_watch *w, uint32_t height,
 			 const struct chain_block *b)
 {
-	struct chain_watch *w = c->watch;
-
 	if (w->n) {
 		for (size_t t = 0; t < b->n_tx; t++)
 			for (size_t i = 0; i < b->tx[t].n_in; i++) {
@@ -201,11 +210,12 @@ void chain_watch_block(struct chain *c, uint32_t height,
 					&b->tx[t].in[i].prevout;
 				struct went *e = wfind(w, o->txid, o->vout);
 				if (e)
-					mark_spent(c, e, height);
+					mark_spent(w, e, height);
 			}
 	}
 	/* Channels accepted short of 6 confirmations that have 6 now. */
-	chain_funding_recheck_due(c);
+	if (w->ops.spends_done)
+		w->ops.spends_done(w->ops.ctx);
 	if (!w->n_spent)
 		return;
 	/* Forget CHAIN_FORGET_DELAY blocks after the spend.  A scan: spends
@@ -216,16 +226,15 @@ void chain_watch_block(struct chain *c, uint32_t height,
 		    height >= e->spent + CHAIN_FORGET_DELAY) {
 			uint64_t scid = e->scid;
 			wremove(w, e);
-			stored(chain_store_watch_del(c->store, scid), "drop",
+			stored(chain_store_watch_del(w->store, scid), "drop",
 			       scid);
-			chain_funding_recheck_drop(c, scid);
-			c->info.forgotten++;
+			w->forgotten_count++;
 			log_info(SUB, "channel %ux%ux%u forgotten (spent %d "
 				 "blocks ago)", (unsigned)(scid >> 40),
 				 (unsigned)(scid >> 16) & 0xffffff,
 				 (unsigned)scid & 0xffff, CHAIN_FORGET_DELAY);
-			if (c->ev.funding_forget)
-				c->ev.funding_forget(c->ev.ctx, scid);
+			if (w->ops.forgotten)
+				w->ops.forgotten(w->ops.ctx, scid);
 			continue; /* slot i holds a shifted entry now */
 		}
 		i++;
@@ -235,10 +244,8 @@ void chain_watch_block(struct chain *c, uint32_t height,
 /* Block height left the chain: channels funded in it lost their funding
  * (treated as spent, BOLT 7's delay applies); spends seen in it are
  * undone (the spend may come back in the new branch, seen again then). */
-void chain_watch_unblock(struct chain *c, uint32_t height)
+void chain_watch_disconnect(struct chain_watch *w, uint32_t height)
 {
-	struct chain_watch *w = c->watch;
-
 	for (size_t i = 0; i < w->cap; i++) {
 		struct went *e = &w->tab[i];
 		if (!e->scid)
@@ -246,26 +253,24 @@ void chain_watch_unblock(struct chain *c, uint32_t height)
 		if (e->spent == height) {
 			e->spent = 0;
 			w->n_spent--;
-			stored(chain_store_watch_spent(c->store, e->scid, 0),
+			stored(chain_store_watch_spent(w->store, e->scid, 0),
 			       "mark unspent", e->scid);
-			if (c->ev.funding_spent)
-				c->ev.funding_spent(c->ev.ctx, e->scid, 0);
+			if (w->ops.spent)
+				w->ops.spent(w->ops.ctx, e->scid, 0);
 		}
 		if ((uint32_t)(e->scid >> 40) == height)
-			mark_spent(c, e, height);
+			mark_spent(w, e, height);
 	}
-	chain_funding_drop_blocks(c, height);
 }
 
 #define LOAD_PAGE 512
 
 static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
 {
-	struct chain *c = t->data;
-	struct chain_watch *w = c->watch;
+	struct chain_watch *w = t->data;
 	bool err;
-	size_t n = chain_store_watch_page(c->store, &w->load_cursor,
-					  LOAD_PAGE, wload, c, &err);
+	size_t n = chain_store_watch_page(w->store, &w->load_cursor,
+					  LOAD_PAGE, wload, w, &err);
 	if (err)
 		log_broken(SUB, "reading the watched funding outputs failed: "
 			   "spends of some channels may be missed");
@@ -273,57 +278,60 @@ static void on_load(struct ev_loop *loop, ev_idle *t, int revents)
 		return; /* next page when the loop is idle again */
 	ev_idle_stop(loop, t);
 	w->loaded = true;
-	chain_funding_recheck_load(c);
-	chain_funding_recheck_due(c);
-	c->info.watched = c->watch->n;
-	log_debug(SUB, "%zu watched funding outputs loaded", c->watch->n);
-	if (c->started)
-		ev_feed_event(loop, &c->poll, EV_TIMER); /* poll now */
+	log_debug(SUB, "%zu watched funding outputs loaded", w->n);
+	if (w->ops.loaded)
+		w->ops.loaded(w->ops.ctx);
 }
 
-bool chain_watch_ready(const struct chain *c)
+bool chain_watch_loaded(const struct chain_watch *w)
 {
-	return c->watch->loaded;
+	return w->loaded;
 }
 
-void chain_watch_load(struct chain *c)
+void chain_watch_start_load(struct chain_watch *w)
 {
-	if (!c->watch->loaded && !ev_is_active(&c->watch->load))
-		ev_idle_start(c->loop, &c->watch->load);
+	if (!w->loaded && !ev_is_active(&w->load))
+		ev_idle_start(w->loop, &w->load);
 }
 
-void chain_watch_add(struct chain *c, uint64_t scid, const uint8_t txid[32],
-		     uint32_t vout, uint64_t capacity)
+void chain_watch_insert(struct chain_watch *w, uint64_t scid,
+			const uint8_t txid[32], uint32_t vout,
+			uint64_t capacity)
 {
 	struct went e = { .vout = vout, .scid = scid };
 
 	memcpy(e.txid, txid, 32);
-	winsert(c->watch, &e);
-	c->info.watched = c->watch->n;
-	stored(chain_store_watch_put(c->store, scid, txid, vout, capacity, 0),
+	winsert(w, &e);
+	stored(chain_store_watch_put(w->store, scid, txid, vout, capacity, 0),
 	       "add", scid);
 }
 
-void chain_watch_init(struct chain *c)
+struct chain_watch *chain_watch_new(struct ev_loop *loop,
+				    struct chain_store *store,
+				    const struct chain_watch_ops *ops)
 {
-	c->watch = calloc(1, sizeof(*c->watch));
-	if (!c->watch)
+	struct chain_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
 		abort();
-	wgrow(c->watch);
+	w->loop = loop;
+	w->store = store;
+	w->ops = *ops;
+	wgrow(w);
 	/* An idle watcher: a page whenever nothing else is pending, so RPC
 	 * calls go first. */
-	ev_idle_init(&c->watch->load, on_load);
-	ev_set_priority(&c->watch->load, EV_MINPRI);
-	c->watch->load.data = c;
-	c->watch->load_cursor = (uint64_t)INT64_MIN;
+	ev_idle_init(&w->load, on_load);
+	ev_set_priority(&w->load, EV_MINPRI);
+	w->load.data = w;
+	w->load_cursor = (uint64_t)INT64_MIN;
+	return w;
 }
 
-void chain_watch_free(struct chain *c)
+void chain_watch_destroy(struct chain_watch *w)
 {
-	if (!c->watch)
+	if (!w)
 		return;
-	ev_idle_stop(c->loop, &c->watch->load);
-	free(c->watch->tab);
-	free(c->watch);
-	c->watch = NULL;
+	ev_idle_stop(w->loop, &w->load);
+	free(w->tab);
+	free(w);
 }

@@ -1,5 +1,5 @@
 /* chain/rpcjson.c: JSON-RPC replies to structs, good and bad bodies. */
-#include "chain/chain_internal.h"
+#include "chain/rpcjson.h"
 #include "check.h"
 
 static json_t *parse(const char *s, bool single, struct chain_reply *r,

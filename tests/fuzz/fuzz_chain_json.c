@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain/chain_internal.h"
+#include "chain/rpcjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
