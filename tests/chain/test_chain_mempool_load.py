@@ -61,43 +61,51 @@ def wait_mempool(b, want, timeout=300):
     fail(f'bcoin mempool has {len(want & have)} of {len(want)} transactions')
 
 
+def prepare_flood(h, b, total, watched):
+    """lnd accounts from bcoin's HD code (written to accounts.json) and
+    @total transactions signed, @watched of them paying the accounts'
+    scripts round-robin (indexes < 20: inside the gap) with distinct
+    values, the rest the miner; their fan-out parents sent and mined.
+    Returns (accounts path, scripts, sum of watched payments, flood.js's
+    answer: 'spends' still to send)."""
+    hd = hdtool({'cmd': 'accounts', 'n': 20})
+    accounts = os.path.join(h.tmp, 'accounts.json')
+    with open(accounts, 'w') as f:
+        json.dump(lnd_accounts(hd), f)
+    scripts = []
+    for a in hd['accounts']:
+        scripts += a['ext'] + a['chg']
+    targets, want = [], 0
+    for i in range(total):
+        if i * watched // total != (i + 1) * watched // total:
+            v = 10000 + i
+            targets.append({'script': scripts[i % len(scripts)],
+                            'value': v})
+            want += v
+        else:
+            targets.append({'script': b.miner_script, 'value': 10000})
+    coins = []
+    for _ in range((total + FANOUT - 1) // FANOUT):
+        txid, vout, value = b._coinbase_utxo(FANOUT * EACH + 200000)
+        b._spent.add((txid, vout))
+        coins.append({'txid': txid, 'vout': vout, 'value': value,
+                      'script': b.miner_script})
+    t0 = time.monotonic()
+    r = flood({'wif': b.miner['wif'], 'coins': coins, 'fanout': FANOUT,
+               'each': EACH, 'targets': targets})
+    print(f'{total} transactions signed in {time.monotonic() - t0:.1f} s',
+          file=sys.stderr)
+    send_all(b, r['fanouts'])
+    b.mine(1)
+    return accounts, scripts, want, r
+
+
 def main():
     total, watched = (int(x) for x in
                       os.environ.get('MEMPOOL_LOAD', '600:150').split(':'))
-    coins_needed = (total + FANOUT - 1) // FANOUT
     with Harness() as h, Bcoin(log=os.path.join(h.tmp, 'bcoin.log')) as b:
         b.activate_segwit()
-        hd = hdtool({'cmd': 'accounts', 'n': 20})
-        accounts = os.path.join(h.tmp, 'accounts.json')
-        with open(accounts, 'w') as f:
-            json.dump(lnd_accounts(hd), f)
-        scripts = []
-        for a in hd['accounts']:
-            scripts += a['ext'] + a['chg']
-        # watched payments round-robin over the 120 scripts (indexes < 20:
-        # inside the gap), with distinct values; the rest to the miner.
-        targets, want = [], 0
-        for i in range(total):
-            if i * watched // total != (i + 1) * watched // total:
-                v = 10000 + i
-                targets.append({'script': scripts[i % len(scripts)],
-                                'value': v})
-                want += v
-            else:
-                targets.append({'script': b.miner_script, 'value': 10000})
-        coins = []
-        for _ in range(coins_needed):
-            txid, vout, value = b._coinbase_utxo(FANOUT * EACH + 200000)
-            b._spent.add((txid, vout))
-            coins.append({'txid': txid, 'vout': vout, 'value': value,
-                          'script': b.miner_script})
-        t0 = time.monotonic()
-        r = flood({'wif': b.miner['wif'], 'coins': coins, 'fanout': FANOUT,
-                   'each': EACH, 'targets': targets})
-        print(f'{total} transactions signed in {time.monotonic() - t0:.1f} s',
-              file=sys.stderr)
-        send_all(b, r['fanouts'])
-        b.mine(1)
+        accounts, _, want, r = prepare_flood(h, b, total, watched)
         n = h.node('m', '--signer=local', '--network=regtest', '--nolisten',
                    '--bitcoind.blockpollinginterval=2s', *b.coldnode_args(),
                    f'--wallet.accounts={accounts}',

@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'wallet'))
 from bcoin import Bcoin, BCOIN_DIR, NODE  # noqa: E402
 from harness import Harness, fail, run  # noqa: E402
-from test_wallet_bcoin import balance, hdtool, lnd_accounts, wait_tip  # noqa
-from test_chain_mempool_load import (flood, send_all,  # noqa: E402
-                                     wait_mempool, FANOUT, EACH)
+from test_wallet_bcoin import balance, wait_tip  # noqa: E402
+from test_chain_mempool_load import (prepare_flood, send_all,  # noqa: E402
+                                     wait_mempool)
 
 PUBLISHER = os.path.join(BCOIN_DIR, 'zmq-publisher.js')
 
@@ -84,32 +84,7 @@ def main():
                       os.environ.get('ZMQ_LOAD', '1500:1000').split(':'))
     with Harness() as h, Bcoin(log=os.path.join(h.tmp, 'bcoin.log')) as b:
         b.activate_segwit()
-        hd = hdtool({'cmd': 'accounts', 'n': 20})
-        accounts = os.path.join(h.tmp, 'accounts.json')
-        with open(accounts, 'w') as f:
-            json.dump(lnd_accounts(hd), f)
-        scripts = []
-        for a in hd['accounts']:
-            scripts += a['ext'] + a['chg']
-        targets, want = [], 0
-        for i in range(total):
-            if i * watched // total != (i + 1) * watched // total:
-                v = 10000 + i
-                targets.append({'script': scripts[i % len(scripts)],
-                                'value': v})
-                want += v
-            else:
-                targets.append({'script': b.miner_script, 'value': 10000})
-        coins = []
-        for _ in range((total + FANOUT - 1) // FANOUT):
-            txid, vout, value = b._coinbase_utxo(FANOUT * EACH + 200000)
-            b._spent.add((txid, vout))
-            coins.append({'txid': txid, 'vout': vout, 'value': value,
-                          'script': b.miner_script})
-        r = flood({'wif': b.miner['wif'], 'coins': coins, 'fanout': FANOUT,
-                   'each': EACH, 'targets': targets})
-        send_all(b, r['fanouts'])
-        b.mine(1)
+        accounts, scripts, want, r = prepare_flood(h, b, total, watched)
 
         pub = Publisher(b, os.path.join(h.tmp, 'publisher.log'))
         zargs = [f'--bitcoind.zmqpubrawtx={pub.eps["rawtx"]}',
