@@ -37,22 +37,13 @@ static bool bake_to(const struct rpc_macaroon_svc *svc, const char *datadir,
 		    const char *file, const struct rpc_perm *perms, size_t n)
 {
 	char *path = rpc_path_join(datadir, file);
-	uint8_t *mac = NULL;
-	size_t len;
-	struct stat st;
-	bool ok;
+	bool ok, wrote;
 
 	if (!path)
 		return false;
-	if (stat(path, &st) == 0) {
-		free(path);
-		return true;
-	}
-	ok = rpc_macaroon_bake(svc, &mac, &len, perms, n, NULL, 0) &&
-	     rpc_macaroon_write_file(path, mac, len);
-	if (ok)
+	ok = rpc_macaroon_bake_file(svc, path, perms, n, &wrote);
+	if (wrote)
 		log_info(SUBSYS, "wrote %s", path);
-	free(mac);
 	free(path);
 	return ok;
 }

@@ -689,3 +689,27 @@ bool rpc_macaroon_write_file(const char *path, const uint8_t *mac,
 	free(tmp);
 	return ok;
 }
+
+bool rpc_macaroon_bake_file(const struct rpc_macaroon_svc *svc,
+			    const char *path, const struct rpc_perm *perms,
+			    size_t num_perms, bool *wrote)
+{
+	struct stat st;
+	uint8_t *mac = NULL;
+	size_t len;
+	bool ok;
+
+	if (wrote)
+		*wrote = false;
+	if (stat(path, &st) == 0)
+		return true;
+	if (!rpc_macaroon_bake(svc, &mac, &len, perms, num_perms, NULL, 0)) {
+		log_unusual(SUBSYS, "cannot bake the macaroon for %s", path);
+		return false;
+	}
+	ok = rpc_macaroon_write_file(path, mac, len);
+	free(mac);
+	if (ok && wrote)
+		*wrote = true;
+	return ok;
+}

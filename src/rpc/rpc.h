@@ -140,6 +140,15 @@ enum rpc_status rpc_macaroon_verify(const struct rpc_macaroon_svc *svc,
 bool rpc_macaroon_write_file(const char *path, const uint8_t *mac,
 			     size_t maclen) CN_WARN_UNUSED;
 
+/* A macaroon file made once: when @path does not exist yet, bakes a
+ * macaroon with @perms (no caveats) from @svc's root key and writes it
+ * with rpc_macaroon_write_file; an existing file is left as it is (the
+ * operator may have replaced it).  @wrote (may be NULL): set true when a
+ * file was written.  False on failure (logged).  All pointers borrowed. */
+bool rpc_macaroon_bake_file(const struct rpc_macaroon_svc *svc,
+			    const char *path, const struct rpc_perm *perms,
+			    size_t num_perms, bool *wrote) CN_WARN_UNUSED;
+
 /*
  * ---------------------------------------------------------------------------
  * TLS material.

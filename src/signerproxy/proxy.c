@@ -430,20 +430,11 @@ static const struct rpc_perm proxy_perms[] = {
 bool signerproxy_bake_macaroon(const struct rpc_macaroon_svc *macaroons,
 			       const char *path)
 {
-	uint8_t *mac;
-	size_t len;
-	bool ok;
+	bool wrote;
+	bool ok = rpc_macaroon_bake_file(macaroons, path, proxy_perms,
+					 CN_ARRAY_SIZE(proxy_perms), &wrote);
 
-	if (access(path, F_OK) == 0)
-		return true;
-	if (!rpc_macaroon_bake(macaroons, &mac, &len, proxy_perms,
-			       CN_ARRAY_SIZE(proxy_perms), NULL, 0)) {
-		log_unusual(SUBSYS, "cannot bake the signer proxy macaroon");
-		return false;
-	}
-	ok = rpc_macaroon_write_file(path, mac, len);
-	free(mac);
-	if (ok)
+	if (wrote)
 		log_info(SUBSYS, "wrote %s for the watch-only lnd "
 			 "(remotesigner.macaroonpath)", path);
 	return ok;

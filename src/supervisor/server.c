@@ -135,20 +135,11 @@ static const struct rpc_perm signer_perm = { "remotesigner", "generate" };
 bool sv_server_bake_macaroon(const struct rpc_macaroon_svc *macaroons,
 			     const char *path)
 {
-	uint8_t *mac;
-	size_t len;
-	bool ok;
+	bool wrote;
+	bool ok = rpc_macaroon_bake_file(macaroons, path, &signer_perm, 1,
+					 &wrote);
 
-	if (access(path, F_OK) == 0)
-		return true;
-	if (!rpc_macaroon_bake(macaroons, &mac, &len, &signer_perm, 1, NULL,
-			       0)) {
-		log_unusual("SUPV", "cannot bake the signer macaroon");
-		return false;
-	}
-	ok = rpc_macaroon_write_file(path, mac, len);
-	free(mac);
-	if (ok)
+	if (wrote)
 		log_info("SUPV", "wrote %s (remotesigner:generate) for the "
 			 "signer", path);
 	return ok;
