@@ -253,25 +253,23 @@ static void deliver(struct req *r, enum sv_result res, const uint8_t *data,
 {
 	struct supervisor *sv = r->sv;
 
-	if (r->kind == REQ_FORWARD) {
-		/* The proxy keeps its own per-method statistics. */
-		if (res == SV_OK)
-			sv->requests_ok++;
-		else
-			sv->requests_failed++;
-		if (res == SV_ERR_UNAVAILABLE)
-			sv->requests_unavailable++;
-		else if (res == SV_ERR_TIMEOUT)
-			sv->requests_timed_out++;
-	} else if (!is_internal(r)) {
-		struct sv_req_stats *rs =
-			&sv->req_stats[r->kind == REQ_ECDH ? SV_REQ_ECDH
-							  : SV_REQ_SIGN_MESSAGE];
-		rs->results[res]++;
-		/* Latency of the signer itself: only what it answered. */
-		if (r->sent_at > 0 && (res == SV_OK || res == SV_ERR_SIGNER ||
-				       res == SV_ERR_BAD_REPLY))
-			cn_hist_observe(&rs->latency, cn_now() - r->sent_at);
+	/* Forwarded requests count in the totals only: the proxy keeps its
+	 * own per-method statistics. */
+	if (!is_internal(r)) {
+		if (r->kind != REQ_FORWARD) {
+			struct sv_req_stats *rs =
+				&sv->req_stats[r->kind == REQ_ECDH
+						       ? SV_REQ_ECDH
+						       : SV_REQ_SIGN_MESSAGE];
+			rs->results[res]++;
+			/* Latency of the signer itself: only what it
+			 * answered. */
+			if (r->sent_at > 0 &&
+			    (res == SV_OK || res == SV_ERR_SIGNER ||
+			     res == SV_ERR_BAD_REPLY))
+				cn_hist_observe(&rs->latency,
+						cn_now() - r->sent_at);
+		}
 		if (res == SV_OK)
 			sv->requests_ok++;
 		else
