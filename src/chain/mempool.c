@@ -235,8 +235,10 @@ void chain_mempool_add(struct chain_mempool *m, const uint8_t id[32],
 	}
 }
 
-const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
-						size_t *n)
+/* The parsed transactions in m->view (every one, or those not handed
+ * out before); all of them count as handed out afterwards. */
+static const struct chain_tx *const *make_view(struct chain_mempool *m,
+					       size_t *n, bool only_new)
 {
 	size_t k = 0;
 	merge(m);
@@ -245,29 +247,23 @@ const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
 	if (!m->view)
 		abort();
 	for (size_t i = 0; i < m->n; i++) {
-		m->e[i].told = true;
-		if (m->e[i].tx)
+		if (m->e[i].tx && (!only_new || !m->e[i].told))
 			m->view[k++] = m->e[i].tx;
+		if (m->e[i].tx || !only_new)
+			m->e[i].told = true;
 	}
 	*n = k;
 	return (const struct chain_tx *const *)m->view;
 }
 
+const struct chain_tx *const *chain_mempool_txs(struct chain_mempool *m,
+						size_t *n)
+{
+	return make_view(m, n, false);
+}
+
 const struct chain_tx *const *chain_mempool_new_txs(struct chain_mempool *m,
 						    size_t *n)
 {
-	size_t k = 0;
-	merge(m);
-	free(m->view);
-	m->view = calloc(m->n ? m->n : 1, sizeof(*m->view));
-	if (!m->view)
-		abort();
-	for (size_t i = 0; i < m->n; i++) {
-		if (!m->e[i].told && m->e[i].tx)
-			m->view[k++] = m->e[i].tx;
-		if (m->e[i].tx)
-			m->e[i].told = true;
-	}
-	*n = k;
-	return (const struct chain_tx *const *)m->view;
+	return make_view(m, n, true);
 }
