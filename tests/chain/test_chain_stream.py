@@ -6,6 +6,7 @@ connected oldest first; after a restart the stream resumes from the
 stored tip without repeating a block; the mempool poll reports the node's
 mempool."""
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -50,7 +51,13 @@ def conns(lines):
 
 def main():
     tmp = tempfile.mkdtemp(prefix='chain-stream-')
-    db = os.path.join(tmp, 'chain.sqlite3')
+    try:
+        follow(os.path.join(tmp, 'chain.sqlite3'))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def follow(db):
     with Bcoin() as b:
         b.mine(101)               # a mature coinbase for the mempool part
         s = Stream(b, db, 3)

@@ -111,6 +111,10 @@ static void test_load(void)
 	cn_nodekey_free(k);
 	snprintf(path, sizeof(path), "%s/newdir", tmpdir);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+	snprintf(path, sizeof(path), "%s/newdir/node.key", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/newdir", tmpdir);
+	rmdir(path);
 	/* ...but not a whole tree: refused, and no leftovers. */
 	snprintf(path, sizeof(path), "%s/no/dir/node.key", tmpdir);
 	CHECK(cn_nodekey_load("TEST", path, true) == NULL);
