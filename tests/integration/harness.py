@@ -229,13 +229,47 @@ class Harness:
         return False
 
 
+def descendants(pid):
+    """Every live process below @pid (from /proc), children first."""
+    kids = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(')') + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def reap():
+    """A failed test may leave what it started (a signer, a load tool, a
+    proxy) running: kill them, so that they cannot disturb the next test."""
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def run(main):
-    """Run a test's main(); exit 1 with the reason on failure."""
+    """Run a test's main(); exit 1 with the reason on failure.  Whatever
+    it leaves running is killed either way."""
     try:
         main()
     except TestFailure as e:
         print(f'FAIL: {e}', file=sys.stderr)
         sys.exit(1)
+    finally:
+        reap()
     print('PASS')
 
 
