@@ -5,17 +5,30 @@ gettxout batches: an announcement's check ends "unavailable" and the
 channel is stored unverified; then the backend goes away (HTTP 503 for
 everything: lost) and comes back: the channel is checked in the
 background and verified.  Twice: the second time used to wait for a
-restart (the background check ran once per process)."""
+restart (the background check ran once per process).
+
+Then more than two pages (64 channels a page) at once with a funding-check
+queue smaller than a page (--bitcoind.maxfundingchecks=10): 150 channels
+on 150 outputs of one real funding transaction are stored unverified the
+same way, the backend goes away and comes back, and the background check
+(the only path: no announcement is sent meanwhile) must check all 150.  It
+used to move its cursor to the end of a page when it started the page,
+so the channels the full queue refused (54 of each 64) stayed unverified
+for the life of the process: 30 of 150 checked."""
 import asyncio
 import os
 import time
 
-from bcoin import Bcoin
-from chainlib import wait_chain
+from bcoin import Bcoin, multisig_2of2, p2wsh
+from chainlib import chain_state, wait_chain
 from ctl import coldctl_state
 from harness import Harness, fail, run
 from test_chain_bad_input import FaultyProxy
 from test_chain_funding import Chan, send_all
+
+
+def n_checks(n):
+    return chain_state(n)['checks']
 
 
 def gossip(n):
@@ -35,6 +48,21 @@ def wait_gossip(n, want, what, timeout=60):
          f'{n.tail()}')
 
 
+MANY = 150      # channels in the second phase: two pages and a part
+QUEUE = 10      # --bitcoind.maxfundingchecks: below a page (64)
+
+
+def fund_many(b, chans, value=20000):
+    """One real transaction with an output per channel (P2WSH of its
+    2-of-2), mined; returns the short_channel_ids (vout i: chans[i])."""
+    outs = [(p2wsh(multisig_2of2(c.btc1.hex(), c.btc2.hex())), value)
+            for c in chans]
+    txid, _ = b.pay_to(outs, fee=30000)
+    bh = b.mine(1)[0]
+    height, idx = b.locate(txid, bh)
+    return [(height << 40) | (idx << 16) | i for i in range(len(chans))]
+
+
 def main():
     with Harness() as h, Bcoin(log=os.path.join(h.tmp, 'bcoin.log')) as b:
         b.mine(101)
@@ -49,6 +77,7 @@ def main():
                        '--listen=127.0.0.1:0',
                        '--bitcoind.blockpollinginterval=200ms',
                        '--bitcoind.rpctimeout=1s',
+                       f'--bitcoind.maxfundingchecks={QUEUE}',
                        f'--bitcoind.rpchost=127.0.0.1:{p.port}', *args)
             n.start()
             synced = (lambda s: s['status'] == 'synced' and
@@ -68,6 +97,35 @@ def main():
                             f'back (time {i + 1})')
             n.wait_log(r'channels stored unverified in the background '
                        r'\(the chain backend is back\)')
+
+            # More channels than the queue takes, several pages of them.
+            many = [Chan() for _ in range(MANY)]
+            scids = fund_many(b, many)
+            b.mine(5)
+            wait_chain(n, synced, 'the funding block followed')
+            ok0 = int(n_checks(n)['ok'])
+            p.fault = 'checks503'
+            asyncio.run(send_all(n.p2p_port(), n.node_id(),
+                                 [c.announcement(s) for c, s in
+                                  zip(many, scids)]))
+            wait_gossip(n, (2 + MANY, MANY),
+                        f'{MANY} channels stored unverified')
+            if int(n_checks(n)['ok']) != ok0:
+                fail('a channel was verified on the announcement path')
+            p.fault = 'http503'
+            wait_chain(n, lambda s: s['status'] == 'lost', 'lost (many)')
+            since = n.mark()
+            p.fault = None
+            wait_chain(n, synced, 'the backend back (many)')
+            m = n.wait_log(r'background check of channels stored '
+                           r'unverified done: (\d+) checked', since=since)
+            got = gossip(n)
+            if int(m.group(1)) != MANY or got != (2 + MANY, 0):
+                fail(f'background check with --bitcoind.maxfundingchecks='
+                     f'{QUEUE}: {m.group(1)} of {MANY} checked, gossip '
+                     f'(channels, unverified) {got}\n{n.tail()}')
+            if int(n_checks(n)['ok']) != ok0 + MANY:
+                fail(f'checks ok {n_checks(n)}, want {ok0 + MANY}')
         finally:
             p.close()
 
