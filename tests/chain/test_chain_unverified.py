@@ -14,7 +14,13 @@ same way, the backend goes away and comes back, and the background check
 (the only path: no announcement is sent meanwhile) must check all 150.  It
 used to move its cursor to the end of a page when it started the page,
 so the channels the full queue refused (54 of each 64) stayed unverified
-for the life of the process: 30 of 150 checked."""
+for the life of the process: 30 of 150 checked.
+
+Last, the queue already full when the sweep starts: 20 more channels
+stored unverified, then, while the backend is away, announcements of 10
+new channels fill the queue (their checks wait for the backend).  When it
+is back the sweep's first page is refused whole; it goes on at the next
+block (it used to end there, none checked)."""
 import asyncio
 import os
 import time
@@ -50,6 +56,7 @@ def wait_gossip(n, want, what, timeout=60):
 
 MANY = 150      # channels in the second phase: two pages and a part
 QUEUE = 10      # --bitcoind.maxfundingchecks: below a page (64)
+LATE = 20       # the last phase's channels stored unverified
 
 
 def fund_many(b, chans, value=20000):
@@ -61,6 +68,48 @@ def fund_many(b, chans, value=20000):
     bh = b.mine(1)[0]
     height, idx = b.locate(txid, bh)
     return [(height << 40) | (idx << 16) | i for i in range(len(chans))]
+
+
+def queue_full_at_start(n, b, p, synced, chans, scids, have):
+    """The sweep starts with the queue full of announcements' checks:
+    it waits for the next block, then checks every channel."""
+    late, late_scids = chans[:LATE], scids[:LATE]
+    fresh, fresh_scids = chans[LATE:], scids[LATE:]
+    p.fault = 'checks503'
+    asyncio.run(send_all(n.p2p_port(), n.node_id(),
+                         [c.announcement(s) for c, s in
+                          zip(late, late_scids)]))
+    wait_gossip(n, (have + LATE, LATE), f'{LATE} more stored unverified')
+    p.fault = 'http503'
+    wait_chain(n, lambda s: s['status'] == 'lost', 'lost (queue full)')
+    # Announcements while the backend is away: their checks wait in the
+    # queue, QUEUE of them: full.
+    asyncio.run(send_all(n.p2p_port(), n.node_id(),
+                         [c.announcement(s) for c, s in
+                          zip(fresh, fresh_scids)]))
+    wait_chain(n, lambda s: s['checks_queued'] == QUEUE,
+               f'{QUEUE} announcement checks waiting')
+    ok0 = int(n_checks(n)['ok'])
+    since = n.mark()
+    p.fault = None
+    wait_chain(n, synced, 'the backend back (queue full)')
+    n.wait_log(rf'checking {LATE} channels stored unverified in the '
+               r'background \(the chain backend is back\)', since=since)
+    # The announcements' checks go first; the sweep found the queue full.
+    wait_gossip(n, (have + LATE + QUEUE, LATE),
+                f'the {QUEUE} new channels checked, {LATE} still waiting')
+    if int(n_checks(n)['ok']) != ok0 + QUEUE:
+        fail(f'checks ok {n_checks(n)}, want {ok0 + QUEUE}: the sweep '
+             f'got a check in a full queue')
+    b.mine(1)
+    wait_gossip(n, (have + LATE + QUEUE, 0),
+                'the sweep going on at the next block', timeout=20)
+    m = n.wait_log(r'background check of channels stored unverified '
+                   r'done: (\d+) checked', since=since)
+    got = gossip(n)
+    if int(m.group(1)) != LATE or got != (have + LATE + QUEUE, 0):
+        fail(f'the sweep after the next block: {m.group(1)} of {LATE} '
+             f'checked, gossip (channels, unverified) {got}\n{n.tail()}')
 
 
 def main():
@@ -99,8 +148,10 @@ def main():
                        r'\(the chain backend is back\)')
 
             # More channels than the queue takes, several pages of them.
-            many = [Chan() for _ in range(MANY)]
-            scids = fund_many(b, many)
+            # One funding tx for this phase and the last one.
+            chans = [Chan() for _ in range(MANY + LATE + QUEUE)]
+            all_scids = fund_many(b, chans)
+            many, scids = chans[:MANY], all_scids[:MANY]
             b.mine(5)
             wait_chain(n, synced, 'the funding block followed')
             ok0 = int(n_checks(n)['ok'])
@@ -126,6 +177,9 @@ def main():
                      f'(channels, unverified) {got}\n{n.tail()}')
             if int(n_checks(n)['ok']) != ok0 + MANY:
                 fail(f'checks ok {n_checks(n)}, want {ok0 + MANY}')
+
+            queue_full_at_start(n, b, p, synced, chans[MANY:],
+                                all_scids[MANY:], 2 + MANY)
         finally:
             p.close()
 
