@@ -180,6 +180,9 @@ def main():
 
             queue_full_at_start(n, b, p, synced, chans[MANY:],
                                 all_scids[MANY:], 2 + MANY)
+            # Before bcoin and the proxy go (no poll forwarded to a
+            # stopped bcoin).
+            n.stop()
         finally:
             p.close()
 
