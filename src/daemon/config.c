@@ -761,7 +761,8 @@ static bool finish(struct loader *ld)
 	if (cfg->bitcoind_maxfundingchecks == 0 ||
 	    cfg->bitcoind_maxfundingchecks > 1000000)
 		return fail(ld, "--bitcoind.maxfundingchecks: %" PRIu64 " is "
-			    "not in 1..1000000", cfg->bitcoind_maxfundingchecks);
+			    "not in 1..1000000",
+			    cfg->bitcoind_maxfundingchecks);
 	/* lnd's form: bitcoind publishes on TCP only (-zmqpub*=tcp://). */
 	const char *zname[] = { "zmqpubrawtx", "zmqpubrawblock" };
 	const char *zval[] = { cfg->bitcoind_zmqpubrawtx,
