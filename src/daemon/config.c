@@ -224,6 +224,11 @@ static const struct opt opts[] = {
 	  "one JSON-RPC request (connect included); past it the backend "
 	  "counts as lost (coldnode's addition)", F(bitcoind_rpctimeout),
 	  false },
+	{ "bitcoind.maxfundingchecks", OPT_UINT, "20000",
+	  "channel funding-output checks queued at most (about 200 bytes "
+	  "each); over it an announcement is stored unverified and the "
+	  "background check waits (1..1000000, coldnode's addition)",
+	  F(bitcoind_maxfundingchecks), false },
 	/* Watch-only wallet (issue #11, docs/wallet.md). */
 	{ "wallet.accounts", OPT_STRING, NULL,
 	  "lncli wallet accounts list JSON of the signer, imported at start "
@@ -751,6 +756,13 @@ static bool finish(struct loader *ld)
 		return fail(ld, "--bitcoin.node=bitcoind needs "
 			    "--bitcoind.rpcuser and --bitcoind.rpcpass, or "
 			    "--bitcoind.rpccookie");
+	/* 0 would refuse every check (and chain_new reads 0 as its
+	 * default); a million is ~200 MB of queued checks. */
+	if (cfg->bitcoind_maxfundingchecks == 0 ||
+	    cfg->bitcoind_maxfundingchecks > 1000000)
+		return fail(ld, "--bitcoind.maxfundingchecks: %" PRIu64 " is "
+			    "not in 1..1000000",
+			    cfg->bitcoind_maxfundingchecks);
 	/* lnd's form: bitcoind publishes on TCP only (-zmqpub*=tcp://). */
 	const char *zname[] = { "zmqpubrawtx", "zmqpubrawblock" };
 	const char *zval[] = { cfg->bitcoind_zmqpubrawtx,

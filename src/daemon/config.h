@@ -77,6 +77,7 @@ struct daemon_config {
 	char *bitcoind_zmqpubrawtx;   /* NULL: none */
 	char *bitcoind_zmqpubrawblock;
 	double bitcoind_rpctimeout;   /* seconds, one request */
+	uint64_t bitcoind_maxfundingchecks; /* chain_config.max_checks */
 	/* Watch-only wallet (docs/wallet.md). */
 	char *wallet_accounts;       /* accounts JSON file, NULL: none */
 	uint64_t wallet_birthday;    /* 0: from the tip */

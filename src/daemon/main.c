@@ -1358,6 +1358,7 @@ static void coldnode_start_chain(struct coldnode *cn)
 	cc.zmq_rawtx = cfg->bitcoind_zmqpubrawtx;
 	cc.zmq_rawblock = cfg->bitcoind_zmqpubrawblock;
 	cc.timeout = cfg->bitcoind_rpctimeout;
+	cc.max_checks = (size_t)cfg->bitcoind_maxfundingchecks;
 	cc.db_path = db;
 	cn->chain_hooks = daemon_chain_new(NULL);
 	struct chain_events ev = daemon_chain_events(cn->chain_hooks);

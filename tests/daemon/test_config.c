@@ -332,6 +332,8 @@ static void test_issue22(void)
 	      DAEMON_CONFIG_ERROR);
 }
 
+static bool refused_with(const char *want, ...);
+
 /* Chain backend options (lnd's names). */
 static void test_chain_options(void)
 {
@@ -343,7 +345,25 @@ static void test_chain_options(void)
 	CHECK(!strcmp(cfg->bitcoin_node, "none"));
 	CHECK(cfg->bitcoind_pollinterval == 10);
 	CHECK(cfg->bitcoind_rpctimeout == 30);
+	CHECK(cfg->bitcoind_maxfundingchecks == 20000);
 	daemon_config_free(cfg);
+	/* The funding-check queue bound (chain_config.max_checks). */
+	CHECK(load(&cfg, dd, "--bitcoind.maxfundingchecks=1", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->bitcoind_maxfundingchecks == 1);
+	daemon_config_free(cfg);
+	CHECK(load(&cfg, dd, "--bitcoind.maxfundingchecks=1000000", NULL) ==
+	      DAEMON_CONFIG_OK);
+	CHECK(cfg->bitcoind_maxfundingchecks == 1000000);
+	daemon_config_free(cfg);
+	CHECK(refused_with("--bitcoind.maxfundingchecks: 0 is not in "
+			   "1..1000000", dd, "--bitcoind.maxfundingchecks=0",
+			   NULL));
+	CHECK(refused_with("--bitcoind.maxfundingchecks: 1000001 is not in "
+			   "1..1000000", dd,
+			   "--bitcoind.maxfundingchecks=1000001", NULL));
+	CHECK(load(&cfg, dd, "--bitcoind.maxfundingchecks=many", NULL) ==
+	      DAEMON_CONFIG_ERROR);
 	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
 		   "--bitcoind.rpchost=127.0.0.1:18443",
 		   "--bitcoind.rpcuser=u", "--bitcoind.rpcpass=p",
