@@ -461,12 +461,26 @@ static void on_zflush(struct ev_loop *loop, ev_timer *w, int revents)
 	c->ev.mempool_txs(c->ev.ctx, txs, n);
 }
 
+/* A restart is reported as such, not as 4 billion messages missed. */
+static void zmq_gap_log(struct chain *c, const char *topic, uint32_t gap,
+			const char *then)
+{
+	if (chain_zmq_seq_restarted(gap)) {
+		c->info.zmq_restarts++;
+		log_unusual(SUB, "zmq %s: sequence went back by %u (the "
+			    "publisher restarted: bitcoind counts from 0 at "
+			    "its start): %s", topic, 0u - gap, then);
+	} else {
+		c->info.zmq_gaps++;
+		log_unusual(SUB, "zmq %s: %u message(s) missed (sequence "
+			    "gap): %s", topic, gap, then);
+	}
+}
+
 static void zmq_gap(struct chain *c, const char *topic, uint32_t gap)
 {
-	c->info.zmq_gaps++;
+	zmq_gap_log(c, topic, gap, "full mempool poll");
 	c->mp_full_due = true;
-	log_unusual(SUB, "zmq %s: %u message(s) missed (sequence gap): "
-		    "full mempool poll", topic, gap);
 	if (c->step == STEP_IDLE && c->started &&
 	    c->info.status != CHAIN_LOST)
 		schedule(c, 0.);
@@ -517,8 +531,8 @@ static void on_zmq_block(void *ctx, enum chain_zmq_kind k,
 		return;
 	}
 	c->info.zmq_rawblock++;
-	if (gap)
-		c->info.zmq_gaps++; /* the tip poll catches up anyway */
+	if (gap) /* the tip poll below catches up anyway */
+		zmq_gap_log(c, "rawblock", gap, "tip poll");
 	/* Only a hint: the block is fetched and applied by the follower
 	 * (chain_follow_decide, connect_block) as any polled one. */
 	if (c->step == STEP_IDLE && c->started &&
