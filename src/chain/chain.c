@@ -99,6 +99,7 @@ struct chain {
 	void *zctx;             /* owned: libzmq context */
 	struct chain_zmq *ztx, *zblock;
 	double ztx_last;        /* ev_now of the last rawtx received */
+	bool zsilent;           /* zmq_silent was logged, not ended since */
 	bool zblock_hint;       /* poll the tip again when this round ends */
 	ev_timer zflush;        /* hands pushed transactions up, coalesced */
 
@@ -404,19 +405,36 @@ static void crash_point(struct chain *c, const char *name, uint32_t height)
  * (mined, evicted, replaced). */
 #define ZMQ_FULL_POLL_EVERY 10
 
+/* The fallback: rawtx configured, but none for ZMQ_FULL_POLL_EVERY
+ * intervals. */
+static bool zmq_silent(const struct chain *c)
+{
+	double slow = ZMQ_FULL_POLL_EVERY * c->cfg.poll_interval;
+
+	return c->ztx && !(c->ztx_last > 0 &&
+			   ev_now(c->loop) - c->ztx_last < slow);
+}
+
 static bool zmq_healthy(struct chain *c)
 {
 	double now = ev_now(c->loop);
 	double slow = ZMQ_FULL_POLL_EVERY * c->cfg.poll_interval;
 
-	return c->ztx && c->ztx_last > 0 && now - c->ztx_last < slow &&
-	       !c->mp_full_due && now - c->mp_last_full < slow;
+	return c->ztx && !zmq_silent(c) && !c->mp_full_due &&
+	       now - c->mp_last_full < slow;
 }
 
 static void mempool_or_wait(struct chain *c)
 {
 	bool txs = c->ev.mempool_txs &&
 		   (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx));
+
+	if (zmq_silent(c) && !c->zsilent) {
+		c->zsilent = true;
+		log_info(SUB, "zmq rawtx: none for %d poll intervals: every "
+			 "mempool poll is a full one until the next",
+			 ZMQ_FULL_POLL_EVERY);
+	}
 
 	if (c->ev.mempool || (txs && !zmq_healthy(c))) {
 		const char *m[] = { "getrawmempool" };
@@ -500,6 +518,12 @@ static void on_zmq_tx(void *ctx, enum chain_zmq_kind k, const uint8_t *body,
 	}
 	c->info.zmq_rawtx++;
 	c->ztx_last = ev_now(c->loop);
+	if (c->zsilent) {
+		c->zsilent = false;
+		log_info(SUB, "zmq rawtx: messages again: full mempool polls "
+			 "only after blocks and every %dth poll interval",
+			 ZMQ_FULL_POLL_EVERY);
+	}
 	if (gap)
 		zmq_gap(c, "rawtx", gap);
 	/* A node on another network: its transactions are not ours. */
@@ -1577,4 +1601,5 @@ void chain_get_info(const struct chain *c, struct chain_info *out)
 	out->forgotten = c->watch ? chain_watch_forgotten_count(c->watch) : 0;
 	/* synced_to_chain ages with the clock, not only with events. */
 	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
+	out->zmq_rawtx_silent = zmq_silent(c);
 }

@@ -241,6 +241,10 @@ struct chain_info {
 	 * poll too), malformed ones dropped; and the full getrawmempool
 	 * polls made. */
 	uint64_t zmq_rawtx, zmq_rawblock, zmq_gaps, zmq_restarts, zmq_bad;
+	/* rawtx configured but none for 10 poll intervals (never
+	 * connected, publisher gone, quiet mempool): every mempool poll is
+	 * a full one, as without ZMQ, until the next rawtx. */
+	bool zmq_rawtx_silent;
 	uint64_t mempool_full_polls;
 };
 void chain_get_info(const struct chain *c, struct chain_info *out);

@@ -640,6 +640,10 @@ static void collect_chain(void *arg, struct metrics_page *pg)
 		      "ZMQ messages dropped as malformed.", ci.zmq_bad);
 	chain_counter(pg, "coldnode_chain_mempool_full_polls_total",
 		      "Full getrawmempool polls.", ci.mempool_full_polls);
+	metrics_family(pg, "coldnode_chain_zmq_rawtx_silent", METRICS_GAUGE,
+		       "1 while no ZMQ rawtx has arrived for 10 poll "
+		       "intervals: every mempool poll is a full one.");
+	metrics_sample(pg, ci.zmq_rawtx_silent, NULL);
 }
 
 static void collect_wallet(void *arg, struct metrics_page *pg)

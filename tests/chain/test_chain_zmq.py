@@ -21,6 +21,9 @@ bcoin has none).
 5. Fallback: restarted with a 0.5 s poll interval, the publisher killed: a
    payment sent after the kill is still seen (ZMQ silent for 10 poll
    intervals: every poll is a full one again), and blocks are followed.
+6. The publisher back on the same endpoints during the fallback
+   (coldnode_chain_zmq_rawtx_silent 1): its first rawtx, a restart, ends
+   it (the gauge back to 0).
 
 Default: 1,500 transactions, 1,000 of them watched; ZMQ_LOAD=5000:2000
 (meson -Dlong_tests=true) for more."""
@@ -58,7 +61,19 @@ def zmq_metrics(n):
             'gaps': get('coldnode_chain_zmq_sequence_gaps_total'),
             'restarts': get('coldnode_chain_zmq_sequence_restarts_total'),
             'bad': get('coldnode_chain_zmq_malformed_total'),
-            'full_polls': get('coldnode_chain_mempool_full_polls_total')}
+            'full_polls': get('coldnode_chain_mempool_full_polls_total'),
+            'silent': get('coldnode_chain_zmq_rawtx_silent')}
+
+
+def wait_zmq(n, ok, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        m = zmq_metrics(n)
+        if ok(m):
+            return m
+        if time.monotonic() > deadline:
+            fail(f'{what}: ZMQ metrics {m}\n{n.tail()}')
+        time.sleep(0.2)
 
 
 class Publisher:
@@ -232,6 +247,28 @@ def main():
                      'a block after the publisher was killed')
         print(f'publisher killed: the next payment seen by polling in '
               f'{took:.1f} s, the next block followed', file=sys.stderr)
+
+        # 6. bitcoind back on the same endpoints while coldnode is in the
+        # fallback (no rawtx for 10 polls: every poll a full one): its
+        # first rawtx ends the fallback.
+        t6 = time.monotonic()
+        wait_zmq(n, lambda m: m['silent'] == 1, 30, 'the fallback')
+        n.wait_log(r'zmq rawtx: none for 10 poll intervals', timeout=5)
+        m5, mark = zmq_metrics(n), n.mark()
+        pub = Publisher(b, os.path.join(h.tmp, 'publisher.log'), eps=old_eps)
+        pub.subscribed()
+        v7 = 99007
+        b.pay_to([(scripts[7], v7)])
+        wait_balance(n, v7, conf + v3 + v4, 30,
+                     'a payment after the publisher came back')
+        wait_zmq(n, lambda m: (m['silent'] == 0 and m['rawtx'] > m5['rawtx']
+                               and m['restarts'] == m5['restarts'] + 1 and
+                               m['gaps'] == m5['gaps']),
+                 30, 'rawtx again, the fallback ended')
+        n.wait_log(r'zmq rawtx: messages again', timeout=5, since=mark)
+        print(f'publisher back: fallback ended; step 6 took '
+              f'{time.monotonic() - t6:.1f} s', file=sys.stderr)
+        pub.kill()
         if not n.running():
             fail('coldnode died')
         n.stop()
