@@ -431,9 +431,13 @@ static void mempool_or_wait(struct chain *c)
 
 	if (zmq_silent(c) && !c->zsilent) {
 		c->zsilent = true;
-		log_info(SUB, "zmq rawtx: none for %d poll intervals: every "
-			 "mempool poll is a full one until the next",
-			 ZMQ_FULL_POLL_EVERY);
+		if (c->ztx_last > 0)
+			log_info(SUB, "zmq rawtx: none for %d poll intervals: "
+				 "every mempool poll is a full one until the "
+				 "next", ZMQ_FULL_POLL_EVERY);
+		else
+			log_info(SUB, "zmq rawtx: none yet: every mempool "
+				 "poll is a full one until the first");
 	}
 
 	if (c->ev.mempool || (txs && !zmq_healthy(c))) {
