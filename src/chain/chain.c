@@ -99,6 +99,7 @@ struct chain {
 	void *zctx;             /* owned: libzmq context */
 	struct chain_zmq *ztx, *zblock;
 	double ztx_last;        /* ev_now of the last rawtx received */
+	bool zsilent;           /* zmq_silent was logged, not ended since */
 	bool zblock_hint;       /* poll the tip again when this round ends */
 	ev_timer zflush;        /* hands pushed transactions up, coalesced */
 
@@ -404,19 +405,40 @@ static void crash_point(struct chain *c, const char *name, uint32_t height)
  * (mined, evicted, replaced). */
 #define ZMQ_FULL_POLL_EVERY 10
 
+/* The fallback: rawtx configured, but none for ZMQ_FULL_POLL_EVERY
+ * intervals. */
+static bool zmq_silent(const struct chain *c)
+{
+	double slow = ZMQ_FULL_POLL_EVERY * c->cfg.poll_interval;
+
+	return c->ztx && !(c->ztx_last > 0 &&
+			   ev_now(c->loop) - c->ztx_last < slow);
+}
+
 static bool zmq_healthy(struct chain *c)
 {
 	double now = ev_now(c->loop);
 	double slow = ZMQ_FULL_POLL_EVERY * c->cfg.poll_interval;
 
-	return c->ztx && c->ztx_last > 0 && now - c->ztx_last < slow &&
-	       !c->mp_full_due && now - c->mp_last_full < slow;
+	return c->ztx && !zmq_silent(c) && !c->mp_full_due &&
+	       now - c->mp_last_full < slow;
 }
 
 static void mempool_or_wait(struct chain *c)
 {
 	bool txs = c->ev.mempool_txs &&
 		   (!c->ev.mempool_wanted || c->ev.mempool_wanted(c->ev.ctx));
+
+	if (zmq_silent(c) && !c->zsilent) {
+		c->zsilent = true;
+		if (c->ztx_last > 0)
+			log_info(SUB, "zmq rawtx: none for %d poll intervals: "
+				 "every mempool poll is a full one until the "
+				 "next", ZMQ_FULL_POLL_EVERY);
+		else
+			log_info(SUB, "zmq rawtx: none yet: every mempool "
+				 "poll is a full one until the first");
+	}
 
 	if (c->ev.mempool || (txs && !zmq_healthy(c))) {
 		const char *m[] = { "getrawmempool" };
@@ -461,12 +483,26 @@ static void on_zflush(struct ev_loop *loop, ev_timer *w, int revents)
 	c->ev.mempool_txs(c->ev.ctx, txs, n);
 }
 
+/* A restart is reported as such, not as 4 billion messages missed. */
+static void zmq_gap_log(struct chain *c, const char *topic, uint32_t gap,
+			const char *then)
+{
+	if (chain_zmq_seq_restarted(gap)) {
+		c->info.zmq_restarts++;
+		log_unusual(SUB, "zmq %s: sequence went back by %u (the "
+			    "publisher restarted: bitcoind counts from 0 at "
+			    "its start): %s", topic, 0u - gap, then);
+	} else {
+		c->info.zmq_gaps++;
+		log_unusual(SUB, "zmq %s: %u message(s) missed (sequence "
+			    "gap): %s", topic, gap, then);
+	}
+}
+
 static void zmq_gap(struct chain *c, const char *topic, uint32_t gap)
 {
-	c->info.zmq_gaps++;
+	zmq_gap_log(c, topic, gap, "full mempool poll");
 	c->mp_full_due = true;
-	log_unusual(SUB, "zmq %s: %u message(s) missed (sequence gap): "
-		    "full mempool poll", topic, gap);
 	if (c->step == STEP_IDLE && c->started &&
 	    c->info.status != CHAIN_LOST)
 		schedule(c, 0.);
@@ -486,6 +522,12 @@ static void on_zmq_tx(void *ctx, enum chain_zmq_kind k, const uint8_t *body,
 	}
 	c->info.zmq_rawtx++;
 	c->ztx_last = ev_now(c->loop);
+	if (c->zsilent) {
+		c->zsilent = false;
+		log_info(SUB, "zmq rawtx: messages again: full mempool polls "
+			 "only after blocks and every %dth poll interval",
+			 ZMQ_FULL_POLL_EVERY);
+	}
 	if (gap)
 		zmq_gap(c, "rawtx", gap);
 	/* A node on another network: its transactions are not ours. */
@@ -517,8 +559,8 @@ static void on_zmq_block(void *ctx, enum chain_zmq_kind k,
 		return;
 	}
 	c->info.zmq_rawblock++;
-	if (gap)
-		c->info.zmq_gaps++; /* the tip poll catches up anyway */
+	if (gap) /* the tip poll below catches up anyway */
+		zmq_gap_log(c, "rawblock", gap, "tip poll");
 	/* Only a hint: the block is fetched and applied by the follower
 	 * (chain_follow_decide, connect_block) as any polled one. */
 	if (c->step == STEP_IDLE && c->started &&
@@ -1563,4 +1605,5 @@ void chain_get_info(const struct chain *c, struct chain_info *out)
 	out->forgotten = c->watch ? chain_watch_forgotten_count(c->watch) : 0;
 	/* synced_to_chain ages with the clock, not only with events. */
 	out->synced = c->info.synced && c->tip_time + SYNC_MAX_AGE > now_unix(c);
+	out->zmq_rawtx_silent = zmq_silent(c);
 }

@@ -236,9 +236,15 @@ struct chain_info {
 	uint64_t rechecks_pending;
 	uint64_t rechecks[CHAIN_CHECK_NUM];
 	/* bitcoind's ZMQ: messages received, sequence gaps seen (each
-	 * forces a full mempool poll), malformed ones dropped; and the
-	 * full getrawmempool polls made. */
-	uint64_t zmq_rawtx, zmq_rawblock, zmq_gaps, zmq_bad;
+	 * forces a full mempool poll), sequences that went back (a
+	 * restarted bitcoind, counted per topic, not in zmq_gaps; a full
+	 * poll too), malformed ones dropped; and the full getrawmempool
+	 * polls made. */
+	uint64_t zmq_rawtx, zmq_rawblock, zmq_gaps, zmq_restarts, zmq_bad;
+	/* rawtx configured but none for 10 poll intervals (never
+	 * connected, publisher gone, quiet mempool): every mempool poll is
+	 * a full one, as without ZMQ, until the next rawtx. */
+	bool zmq_rawtx_silent;
 	uint64_t mempool_full_polls;
 };
 void chain_get_info(const struct chain *c, struct chain_info *out);

@@ -55,6 +55,11 @@ uint32_t chain_zmq_seq_check(struct chain_zmq_seq *s, uint32_t seq)
 	return gap;
 }
 
+bool chain_zmq_seq_restarted(uint32_t gap)
+{
+	return gap >= UINT32_C(0x80000000);
+}
+
 /* ---- libev adapter ---- */
 
 /* Frames kept per message: one more than bitcoind sends, so that a

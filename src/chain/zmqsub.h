@@ -27,12 +27,18 @@ enum chain_zmq_kind chain_zmq_decode(size_t nframes,
 /* Per-topic sequence: how many messages were missed before seq (0: in
  * order, or the first one seen).  bitcoind counts from 0 at its start
  * and wraps at 2^32; a restarted bitcoind (back to 0) is a gap too: what
- * it published while we were away is lost. */
+ * it published while we were away is lost.  The next message is compared
+ * with the new sequence, so a restart is one gap, not one per message. */
 struct chain_zmq_seq {
 	bool have;
 	uint32_t next;
 };
 uint32_t chain_zmq_seq_check(struct chain_zmq_seq *s, uint32_t seq);
+/* Whether a gap is the sequence going back (a gap of 2^31 or more modulo
+ * 2^32: the publisher restarted, or a repeat, which only a new publisher
+ * sends) rather than messages lost: a bitcoind that lost 2^31 messages
+ * between two we saw is not a case. */
+bool chain_zmq_seq_restarted(uint32_t gap);
 
 /* ---- the adapter: one SUB socket on the loop ---- */
 struct chain_zmq;

@@ -622,6 +622,28 @@ static void collect_chain(void *arg, struct metrics_page *pg)
 	for (int r = 0; r < CHAIN_CHECK_NUM; r++)
 		metrics_sample(pg, (double)ci.rechecks[r], "result",
 			       check_label((enum chain_check)r), NULL);
+
+	/* bitcoind's ZMQ (docs/chain.md): 0 without --bitcoind.zmqpub*. */
+	metrics_family(pg, "coldnode_chain_zmq_messages_total",
+		       METRICS_COUNTER, "bitcoind ZMQ messages received, by "
+		       "topic.");
+	metrics_sample(pg, (double)ci.zmq_rawtx, "topic", "rawtx", NULL);
+	metrics_sample(pg, (double)ci.zmq_rawblock, "topic", "rawblock",
+		       NULL);
+	chain_counter(pg, "coldnode_chain_zmq_sequence_gaps_total",
+		      "ZMQ sequence gaps (messages lost), each a resync.",
+		      ci.zmq_gaps);
+	chain_counter(pg, "coldnode_chain_zmq_sequence_restarts_total",
+		      "ZMQ sequences that went back (bitcoind restarted), per "
+		      "topic, each a resync.", ci.zmq_restarts);
+	chain_counter(pg, "coldnode_chain_zmq_malformed_total",
+		      "ZMQ messages dropped as malformed.", ci.zmq_bad);
+	chain_counter(pg, "coldnode_chain_mempool_full_polls_total",
+		      "Full getrawmempool polls.", ci.mempool_full_polls);
+	metrics_family(pg, "coldnode_chain_zmq_rawtx_silent", METRICS_GAUGE,
+		       "1 while no ZMQ rawtx has arrived for 10 poll "
+		       "intervals: every mempool poll is a full one.");
+	metrics_sample(pg, ci.zmq_rawtx_silent, NULL);
 }
 
 static void collect_wallet(void *arg, struct metrics_page *pg)

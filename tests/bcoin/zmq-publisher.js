@@ -7,11 +7,18 @@
 // block, and a 4-byte little-endian sequence number counted per topic from
 // 0 (bitcoind's src/zmq/zmqpublishnotifier.cpp as documented in doc/zmq.md).
 //
-//   node zmq-publisher.js '{"port":BCOIN_HTTP_PORT,"apiKey":"..."}'
+//   node zmq-publisher.js '{"port":BCOIN_HTTP_PORT,"apiKey":"...",
+//                           "endpoints":{"rawtx":..., "rawblock":...}}'
 // prints one line {"rawtx":"tcp://127.0.0.1:P","rawblock":"tcp://..."} once
-// subscribed.  Commands on stdin, one a line:
+// subscribed.  "endpoints" (optional) binds those instead of free ports: a
+// bitcoind restarted with the same -zmqpub* options, counting from 0
+// again.  Commands on stdin, one a line:
 //   drop rawtx N    the next N rawtx messages are counted but not sent (a
 //                   sequence gap, as a full queue in bitcoind makes one)
+//   subscribed      answers ok once both topics have a subscriber (a
+//                   message published before is lost to it: ZMQ's "slow
+//                   joiner"); XPUB sockets only to see the subscriptions,
+//                   the subscriber sees a PUB socket's bytes
 const crypto = require('crypto');
 const readline = require('readline');
 const zmq = require('zeromq');
@@ -25,14 +32,29 @@ function hash256(b) {
 class Topic {
   constructor(name) {
     this.name = name;
-    this.sock = new zmq.Publisher({sendHighWaterMark: 100000});
+    this.sock = new zmq.XPublisher({sendHighWaterMark: 100000});
     this.seq = 0;
     this.drop = 0;
     this.queue = Promise.resolve(); // one send at a time, in order
+    this.subscribers = 0;
+    this.waiting = [];
   }
-  async bind() {
-    await this.sock.bind('tcp://127.0.0.1:0');
+  async bind(endpoint) {
+    await this.sock.bind(endpoint || 'tcp://127.0.0.1:0');
+    this.watch();
     return this.sock.lastEndpoint;
+  }
+  async watch() {
+    // XPUB: [1, topic...] subscribes, [0, topic...] unsubscribes.
+    for await (const [m] of this.sock) {
+      this.subscribers += m[0] === 1 ? 1 : -1;
+      if (this.subscribers > 0)
+        this.waiting.splice(0).forEach((f) => f());
+    }
+  }
+  subscribed() {
+    return this.subscribers > 0 ? Promise.resolve()
+      : new Promise((f) => this.waiting.push(f));
   }
   publish(body) {
     const seq = Buffer.alloc(4);
@@ -51,7 +73,9 @@ async function main() {
   const opt = JSON.parse(process.argv[2]);
   const rawtx = new Topic('rawtx');
   const rawblock = new Topic('rawblock');
-  const eps = {rawtx: await rawtx.bind(), rawblock: await rawblock.bind()};
+  const want = opt.endpoints || {};
+  const eps = {rawtx: await rawtx.bind(want.rawtx),
+               rawblock: await rawblock.bind(want.rawblock)};
   const client = new NodeClient({host: '127.0.0.1', port: opt.port,
                                  apiKey: opt.apiKey, network: 'regtest'});
   // bcoin sends a socket only the transactions matching its bloom filter:
@@ -77,6 +101,9 @@ async function main() {
     if (w[0] === 'drop' && (w[1] === 'rawtx' || w[1] === 'rawblock')) {
       (w[1] === 'rawtx' ? rawtx : rawblock).drop += parseInt(w[2], 10);
       process.stdout.write(`ok\n`);
+    } else if (w[0] === 'subscribed') {
+      Promise.all([rawtx.subscribed(), rawblock.subscribed()])
+        .then(() => process.stdout.write(`ok\n`));
     }
   });
   rl.on('close', () => process.exit(0));

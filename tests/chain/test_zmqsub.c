@@ -3,7 +3,9 @@
  * the per-topic sequence (in order, gaps, wrap, restart at 0), and the
  * libev adapter against a real libzmq PUB socket on 127.0.0.1: a burst
  * of messages queued before the loop runs is drained in full (ZMQ_FD is
- * edge-triggered), a gap is reported, a malformed message dropped. */
+ * edge-triggered), a gap is reported, a malformed message dropped, and a
+ * publisher restarted on the same endpoint is reconnected to by itself
+ * and shows as one restart, then messages in order. */
 #include "chain/zmqsub.h"
 #include "check.h"
 
@@ -55,20 +57,32 @@ static void seq_table(void)
 	static const struct {
 		uint32_t seq;
 		uint32_t gap;
+		bool restarted; /* chain_zmq_seq_restarted(gap) */
 	} steps[] = {
-		{ 7, 0 },          /* the first seen: nothing to compare */
-		{ 8, 0 },
-		{ 9, 0 },
-		{ 12, 2 },         /* 10, 11 missed */
-		{ 13, 0 },
-		{ 13, 0xffffffff },/* a repeat: not in order (2^32 - 1) */
-		{ 14, 0 },
-		{ 0xfffffffe, 0xfffffffe - 15 },
-		{ 0xffffffff, 0 },
-		{ 0, 0 },          /* wraps at 2^32 */
-		{ 1, 0 },
-		{ 0, 0xfffffffe }, /* bitcoind restarted: a gap */
-		{ 1, 0 },
+		{ 7, 0, false },   /* the first seen: nothing to compare */
+		{ 8, 0, false },
+		{ 9, 0, false },
+		{ 12, 2, false },  /* 10, 11 missed */
+		{ 13, 0, false },
+		{ 13, 0xffffffff, true }, /* a repeat: a new publisher */
+		{ 14, 0, false },
+		{ 0x80000000u + 14, 0x7fffffff, false }, /* largest forward */
+		{ 15, 0x80000000u, true }, /* smallest backward */
+		{ 16, 0, false },
+		{ 0xfffffffe, 0xfffffffe - 17, true }, /* 18 back, modulo
+							* 2^32: a new one */
+		{ 0xffffffff, 0, false },
+		{ 0, 0, false },   /* wraps at 2^32 */
+		{ 1, 0, false },
+		{ 5, 3, false },   /* 2, 3, 4 missed */
+		{ 0, 0xfffffffa, true }, /* bitcoind restarted: one gap, */
+		{ 1, 0, false },   /* then in order again */
+		{ 2, 0, false },
+		{ 3, 0, false },
+		{ 1000, 996, false },
+		{ 2, 0xfffffc19, true }, /* restarted, 0 and 1 before we
+					  * reconnected (slow joiner) */
+		{ 3, 0, false },
 	};
 	struct chain_zmq_seq s = { 0 };
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -77,13 +91,14 @@ static void seq_table(void)
 			fprintf(stderr, "step %zu: gap %u want %u\n", i, g,
 				steps[i].gap);
 		CHECK(g == steps[i].gap);
+		CHECK(chain_zmq_seq_restarted(g) == steps[i].restarted);
 	}
 }
 
 /* ---- the adapter against libzmq ---- */
 
 struct got {
-	size_t tx, bad, gaps, missed;
+	size_t tx, bad, gaps, missed, restarts;
 	uint32_t last_first_byte;
 	struct ev_loop *loop;
 	size_t want;
@@ -101,7 +116,9 @@ static void on_msg(void *ctx, enum chain_zmq_kind k, const uint8_t *body,
 		g->tx++;
 		g->last_first_byte = body[0];
 	}
-	if (gap) {
+	if (gap && chain_zmq_seq_restarted(gap)) {
+		g->restarts++;
+	} else if (gap) {
 		g->gaps++;
 		g->missed += gap;
 	}
@@ -137,11 +154,31 @@ static void run(struct ev_loop *loop, struct got *g, size_t want)
 	ev_timer_stop(loop, &t);
 }
 
+/* A PUB drops messages until the subscription has arrived ("slow
+ * joiner"): publish probes until one is received, then let those still
+ * in flight arrive. */
+static void probe(struct ev_loop *loop, void *ps, struct got *g,
+		  uint32_t *seq)
+{
+	for (int i = 0; i < 200 && !g->tx; i++) {
+		pub(ps, "rawtx", 100, 0, (*seq)++, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		if (!g->tx)
+			zmq_poll(NULL, 0, 20);
+	}
+	CHECK(g->tx >= 1);
+	for (int i = 0; i < 10; i++) {
+		zmq_poll(NULL, 0, 20);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+}
+
 static void adapter(void)
 {
 	struct ev_loop *loop = ev_loop_new(0);
 	void *zctx = zmq_ctx_new();
-	void *ps = zmq_socket(zctx, ZMQ_PUB);
+	void *pctx = zmq_ctx_new(); /* the publisher's: bitcoind's process */
+	void *ps = zmq_socket(pctx, ZMQ_PUB);
 	char ep[128], err[200];
 	size_t el = sizeof(ep);
 	int hwm = 100000;
@@ -157,22 +194,9 @@ static void adapter(void)
 	struct chain_zmq *z = chain_zmq_new(loop, zctx, ep, "rawtx", on_msg,
 					    &g, err, sizeof(err));
 	CHECK(z != NULL);
-	/* A PUB drops messages until the subscription has arrived ("slow
-	 * joiner"): publish probes until one is received. */
 	uint32_t seq = 0;
-	for (int i = 0; i < 200 && !g.tx; i++) {
-		pub(ps, "rawtx", 100, 0, seq++, false);
-		ev_run(loop, EVRUN_NOWAIT);
-		if (!g.tx)
-			zmq_poll(NULL, 0, 20);
-	}
-	CHECK(g.tx >= 1);
-	/* Probes still in flight arrive now. */
-	for (int i = 0; i < 10; i++) {
-		zmq_poll(NULL, 0, 20);
-		ev_run(loop, EVRUN_NOWAIT);
-	}
-	g.tx = g.gaps = g.missed = 0;
+	probe(loop, ps, &g, &seq);
+	g.tx = g.gaps = g.missed = g.restarts = 0;
 	/* A burst queued while the loop does not run: every message is
 	 * read, though ZMQ_FD signals the edge once. */
 	uint32_t base = seq;
@@ -195,9 +219,35 @@ static void adapter(void)
 	run(loop, &g, 4);
 	CHECK(g.tx == 2 && g.bad == 2);
 	CHECK(g.gaps == 2 && g.missed == 4); /* 3, then the one malformed */
+	CHECK(g.restarts == 0);
+
+	/* bitcoind restarted: its process gone (context ended, connections
+	 * closed), a new one on the same endpoint counting from 0.  libzmq
+	 * reconnects by itself; the first message received shows the
+	 * sequence went back, once; the next ones are in order. */
+	int linger = 0;
+	zmq_setsockopt(ps, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(ps);
+	zmq_ctx_term(pctx);
+	pctx = zmq_ctx_new();
+	ps = zmq_socket(pctx, ZMQ_PUB);
+	zmq_setsockopt(ps, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	CHECK(zmq_bind(ps, ep) == 0);
+	g.tx = g.bad = g.gaps = g.missed = g.restarts = 0;
+	seq = 0;
+	probe(loop, ps, &g, &seq);
+	CHECK(g.restarts == 1 && g.gaps == 0 && g.bad == 0);
+	g.tx = 0;
+	for (int i = 0; i < 100; i++)
+		pub(ps, "rawtx", 100, (uint8_t)i, seq++, false);
+	run(loop, &g, 100);
+	CHECK(g.tx == 100 && g.last_first_byte == 99);
+	CHECK(g.restarts == 1 && g.gaps == 0 && g.bad == 0);
+
 	chain_zmq_free(z);
 	chain_zmq_free(NULL);
 	zmq_close(ps);
+	zmq_ctx_term(pctx);
 	zmq_ctx_term(zctx);
 	ev_loop_destroy(loop);
 }

@@ -53,5 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    chain_zmq_seq_check(&s, seq + 1) != 0 ||
 	    chain_zmq_seq_check(&s, seq + 1) == 0)
 		abort();
+	/* A restart (back to 0, or any step back) is one: the sequence
+	 * after it is in order again. */
+	uint32_t back = seq - le % 1000 - 1;
+	if (!chain_zmq_seq_restarted(chain_zmq_seq_check(&s, back)) ||
+	    chain_zmq_seq_check(&s, back + 1) != 0)
+		abort();
 	return 0;
 }
