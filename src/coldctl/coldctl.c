@@ -428,7 +428,9 @@ static void print_counters(const Coldrpc__SupervisorCounters *c)
 	kv_u64(8, "requests_resent", c->requests_resent, true);
 	kv_u64(8, "standby_registrations", c->standby_registrations, true);
 	kv_u64(8, "requests_early", c->requests_early, true);
-	kv_u64(8, "requests_early_dropped", c->requests_early_dropped, false);
+	kv_u64(8, "requests_early_dropped", c->requests_early_dropped, true);
+	kv_u64(8, "inbound_ecdh", c->inbound_ecdh, true);
+	kv_u64(8, "inbound_ecdh_refused", c->inbound_ecdh_refused, false);
 	printf("    },\n");
 }
 
@@ -650,6 +652,13 @@ static int cmd_state(const struct opts *o, int argc, char **argv)
 		kv_u64(8, "forgotten", ch->forgotten, true);
 		kv_u64(8, "reorgs", ch->reorgs, true);
 		kv_u64(8, "rechecks_pending", ch->rechecks_pending, true);
+		kv_u64(8, "zmq_rawtx", ch->zmq_rawtx, true);
+		kv_u64(8, "zmq_rawblock", ch->zmq_rawblock, true);
+		kv_u64(8, "zmq_gaps", ch->zmq_gaps, true);
+		kv_u64(8, "zmq_restarts", ch->zmq_restarts, true);
+		kv_u64(8, "zmq_malformed", ch->zmq_malformed, true);
+		kv_bool(8, "zmq_rawtx_silent", ch->zmq_rawtx_silent, true);
+		kv_u64(8, "mempool_full_polls", ch->mempool_full_polls, true);
 		print_chain_checks("checks", ch->checks, true);
 		print_chain_checks("rechecks", ch->rechecks, false);
 		printf("    },\n");

@@ -413,6 +413,13 @@ static void chain_state_fill(struct coldnode *cn, struct rpc_sv_state *out)
 	out->chain.rechecks_pending = ci.rechecks_pending;
 	for (size_t i = 0; i < CHAIN_CHECK_NUM && i < 9; i++)
 		out->chain.rechecks[i] = ci.rechecks[i];
+	out->chain.zmq_rawtx = ci.zmq_rawtx;
+	out->chain.zmq_rawblock = ci.zmq_rawblock;
+	out->chain.zmq_gaps = ci.zmq_gaps;
+	out->chain.zmq_restarts = ci.zmq_restarts;
+	out->chain.zmq_malformed = ci.zmq_bad;
+	out->chain.zmq_rawtx_silent = ci.zmq_rawtx_silent;
+	out->chain.mempool_full_polls = ci.mempool_full_polls;
 }
 
 /* SupervisorState.signer_proxy (coldctl state). */
@@ -545,6 +552,8 @@ static void rpc_get_state(void *arg, struct rpc_sv_state *out)
 	out->standby_registrations = si.standby_registrations;
 	out->requests_early = si.early_sent;
 	out->requests_early_dropped = si.early_dropped;
+	out->inbound_ecdh = si.inbound_ecdh;
+	out->inbound_ecdh_refused = si.inbound_ecdh_refused;
 	{
 		/* Borrowed by @out until this returns: loop thread only. */
 		static struct sv_signer_info sg[SV_MAX_SIGNERS];

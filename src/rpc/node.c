@@ -480,6 +480,8 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	sc.standby_registrations = st.standby_registrations;
 	sc.requests_early = st.requests_early;
 	sc.requests_early_dropped = st.requests_early_dropped;
+	sc.inbound_ecdh = st.inbound_ecdh;
+	sc.inbound_ecdh_refused = st.inbound_ecdh_refused;
 	Coldrpc__SignerEntry se[RPC_MAX_SIGNERS];
 	Coldrpc__SignerEntry *sep[RPC_MAX_SIGNERS];
 	for (size_t i = 0; i < st.num_signers && i < RPC_MAX_SIGNERS; i++) {
@@ -616,6 +618,13 @@ static bool send_state(struct rpc_node *node, struct rpc_call *call)
 	ch.rechecks_pending = st.chain.rechecks_pending;
 	fill_chain_checks(&rc, st.chain.rechecks);
 	ch.rechecks = &rc;
+	ch.zmq_rawtx = st.chain.zmq_rawtx;
+	ch.zmq_rawblock = st.chain.zmq_rawblock;
+	ch.zmq_gaps = st.chain.zmq_gaps;
+	ch.zmq_restarts = st.chain.zmq_restarts;
+	ch.zmq_malformed = st.chain.zmq_malformed;
+	ch.zmq_rawtx_silent = st.chain.zmq_rawtx_silent;
+	ch.mempool_full_polls = st.chain.mempool_full_polls;
 	r.chain = &ch;
 	return send_pb(call, &r.base);
 }

@@ -513,6 +513,8 @@ struct rpc_sv_state {
 	uint64_t standby_registrations;
 	uint64_t requests_early;
 	uint64_t requests_early_dropped;
+	/* Strangers' ECDH budget (SupervisorCounters 20-21). */
+	uint64_t inbound_ecdh, inbound_ecdh_refused;
 #define RPC_MAX_SIGNERS 16
 	struct rpc_signer_entry {
 		const char *role; /* "active", "standby", "checking" */
@@ -548,6 +550,10 @@ struct rpc_sv_state {
 		 * (same order as checks). */
 		uint64_t rechecks_pending;
 		uint64_t rechecks[9];
+		/* bitcoind's ZMQ (ChainState 25-31). */
+		uint64_t zmq_rawtx, zmq_rawblock, zmq_gaps, zmq_restarts;
+		uint64_t zmq_malformed, mempool_full_polls;
+		bool zmq_rawtx_silent;
 	} chain;
 	/* Leader election (SupervisorState.cluster, docs/cluster.md);
 	 * enabled false: no cluster object.  Strings borrowed. */

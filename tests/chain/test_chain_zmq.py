@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'wallet'))
 from bcoin import Bcoin, BCOIN_DIR, NODE  # noqa: E402
+from ctl import coldctl_state  # noqa: E402
 from harness import Harness, fail, run  # noqa: E402
 from promlib import metrics_port, parse, scrape  # noqa: E402
 from test_wallet_bcoin import balance, wait_tip  # noqa: E402
@@ -63,6 +64,27 @@ def zmq_metrics(n):
             'bad': get('coldnode_chain_zmq_malformed_total'),
             'full_polls': get('coldnode_chain_mempool_full_polls_total'),
             'silent': get('coldnode_chain_zmq_rawtx_silent')}
+
+
+def state_agrees(n, timeout=10):
+    """`coldctl state`'s chain object (GetState's ChainState 25-31) says
+    what the metrics page says; the two are read one after the other, so
+    retried until they agree.  Returns the metrics."""
+    names = {'rawtx': 'zmq_rawtx', 'rawblock': 'zmq_rawblock',
+             'gaps': 'zmq_gaps', 'restarts': 'zmq_restarts',
+             'bad': 'zmq_malformed', 'full_polls': 'mempool_full_polls',
+             'silent': 'zmq_rawtx_silent'}
+    deadline = time.monotonic() + timeout
+    while True:
+        m = zmq_metrics(n)
+        ch = coldctl_state(n)['chain']
+        st = {k: (1 if ch[v] is True else 0 if ch[v] is False
+                  else int(ch[v])) for k, v in names.items()}
+        if st == {k: int(v) for k, v in m.items()}:
+            return m
+        if time.monotonic() > deadline:
+            fail(f'coldctl state chain {st} != metrics {m}')
+        time.sleep(0.1)
 
 
 def wait_zmq(n, ok, timeout, what):
@@ -214,7 +236,7 @@ def main():
         wait_tip(n, b.height(), timeout=30)
         conf = want + unconf
         wait_balance(n, 0, conf, 30, 'a block after the publisher restarted')
-        m3 = zmq_metrics(n)
+        m3 = state_agrees(n)
         # One restart per topic, seen once: no gap, nothing malformed.
         if (n.count_log(RESTART_LOG, since=mark) != 2 or
                 m3['restarts'] != 2 or m3['gaps'] != 1 or m3['bad'] != 0 or
@@ -254,7 +276,7 @@ def main():
         t6 = time.monotonic()
         wait_zmq(n, lambda m: m['silent'] == 1, 30, 'the fallback')
         n.wait_log(r'zmq rawtx: none for 10 poll intervals', timeout=5)
-        m5, mark = zmq_metrics(n), n.mark()
+        m5, mark = state_agrees(n), n.mark()
         pub = Publisher(b, os.path.join(h.tmp, 'publisher.log'), eps=old_eps)
         pub.subscribed()
         v7 = 99007

@@ -531,7 +531,7 @@ def part_ecdh(h):
     fl = Flood(f'127.0.0.1:{node.p2p_port()}', P2P_PREAUTH, 50, False,
                act1=node.nid)
     end = time.monotonic() + ECDH_FLOOD_SECONDS
-    polls = answered = 0
+    polls = answered = peak = 0
     states = set()
     while time.monotonic() < end:
         polls += 1
@@ -539,6 +539,7 @@ def part_ecdh(h):
             st = coldctl_state(node)
             answered += 1
             states.add(st['state'])
+            peak = max(peak, int(st['counters']['inbound_ecdh']))
         except Exception as e:  # noqa: BLE001 - counted, reported below
             print(f'  coldctl state failed: {e}')
         time.sleep(0.25)
@@ -551,11 +552,18 @@ def part_ecdh(h):
           f'act-one flood for {ECDH_FLOOD_SECONDS}s: state(s) '
           f'{sorted(states)}, monitor answered {answered}/{polls}, ECDH '
           f'requests refused or cancelled {c["requests_failed"]}, '
-          f'"dropped at act one" log lines {dropped}; flood {stats}')
+          f'"dropped at act one" log lines {dropped}, counted '
+          f'{c["inbound_ecdh_refused"]}, strangers\' ECDH at once at most '
+          f'{peak}; flood {stats}')
     if int(c['requests_failed']) == 0:
         fail('the flood never made coldnode ask the signer: ' + str(c))
     if not dropped:
         fail('no act one was dropped at --signer.maxinboundecdh')
+    # GetState's counters (20-21): the log lines are rate-limited, the
+    # counter is not; the gauge never passes the budget (16).
+    if int(c['inbound_ecdh_refused']) < dropped or peak > 16:
+        fail(f'inbound_ecdh_refused {c["inbound_ecdh_refused"]} < '
+             f'{dropped} log lines, or inbound_ecdh peaked at {peak} > 16')
     if node.count_log(r'-> SAFE_MODE', since=m) or \
             node.count_log(r'signer .* gone', since=m) or \
             int(c['signer_losses']) or int(c['requests_timed_out']):
