@@ -163,6 +163,10 @@ char *cn_expand_home(const char *path);
 bool cn_split_hostport(char *host, size_t hostcap, uint16_t *port,
 		       const char *hostport) CN_WARN_UNUSED;
 
+/* Whether @s[0..n) is strict UTF-8: no overlongs, no surrogates, at most
+ * U+10FFFF (BOLT 7's alias; NULs are the caller's business). */
+bool cn_utf8_valid(const uint8_t *s, size_t n);
+
 /* Monotonic clock in seconds, for timeouts and benches. */
 double cn_now(void);
 

@@ -278,7 +278,7 @@ static const struct opt opts[] = {
 	{ "signerproxy.maxstreams", OPT_UINT, "2048",
 	  "forwarded calls at once per lnd connection",
 	  F(signerproxy_maxstreams), false },
-	{ "alias", OPT_STRING, "", "node alias (up to 32 bytes)", F(alias),
+	{ "alias", OPT_STRING, "", "node alias (UTF-8, up to 32 bytes)", F(alias),
 	  false },
 	{ "color", OPT_STRING, "#3399ff", "node color #rrggbb", F(color),
 	  false },
@@ -784,6 +784,10 @@ static bool finish(struct loader *ld)
 	}
 	if (strlen(cfg->alias) > 32)
 		return fail(ld, "--alias: longer than 32 bytes");
+	/* BOLT 7's alias is UTF-8: refused here rather than by the
+	 * signer's policy when the announcement is to be signed. */
+	if (!cn_utf8_valid((const uint8_t *)cfg->alias, strlen(cfg->alias)))
+		return fail(ld, "--alias: not valid UTF-8");
 	if (sscanf(cfg->color, "#%2x%2x%2x%c", &r, &g, &b, &tail) != 3 ||
 	    strlen(cfg->color) != 7)
 		return fail(ld, "--color: '%s' is not #rrggbb", cfg->color);

@@ -364,6 +364,18 @@ static void test_chain_options(void)
 			   "--bitcoind.maxfundingchecks=1000001", NULL));
 	CHECK(load(&cfg, dd, "--bitcoind.maxfundingchecks=many", NULL) ==
 	      DAEMON_CONFIG_ERROR);
+	/* The alias: UTF-8 (BOLT 7), 32 bytes at most. */
+	CHECK(load(&cfg, dd, "--alias=\xe2\x9a\xa1 cold \xc3\xa9t\xc3\xa9",
+		   NULL) == DAEMON_CONFIG_OK);
+	daemon_config_free(cfg);
+	CHECK(refused_with("--alias: not valid UTF-8", dd, "--alias=caf\xe9",
+			   NULL));
+	CHECK(refused_with("--alias: not valid UTF-8", dd,
+			   "--alias=\xed\xa0\x80", NULL)); /* a surrogate */
+	CHECK(refused_with("--alias: not valid UTF-8", dd,
+			   "--alias=\xc0\xaf", NULL)); /* overlong "/" */
+	CHECK(refused_with("--alias: longer than 32 bytes", dd,
+			   "--alias=0123456789abcdef0123456789abcdef0", NULL));
 	CHECK(load(&cfg, dd, "--bitcoin.node=bitcoind",
 		   "--bitcoind.rpchost=127.0.0.1:18443",
 		   "--bitcoind.rpcuser=u", "--bitcoind.rpcpass=p",
