@@ -7,38 +7,14 @@ one, here 2 s for the test) asks for them by scid; B ends with A's counts,
 and GetState shows more than one sync completed.  Before issue 21 a synced
 node never synced again."""
 import os
-import sqlite3
 import subprocess
 import time
 
 from ctl import coldctl_state
 from harness import Harness, fail, run
+from storelib import counts, wait_counts
 
 COMMON = ('--signer=local', '--network=regtest', '--debuglevel=debug')
-
-
-def counts(node):
-    path = os.path.join(node.datadir, 'gossip.sqlite3')
-    if not os.path.exists(path):
-        return (0, 0, 0)
-    db = sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)
-    try:
-        rows = dict(db.execute('SELECT k, v FROM meta').fetchall())
-    except sqlite3.OperationalError:
-        return (0, 0, 0)
-    finally:
-        db.close()
-    return (rows.get('nodes', 0), rows.get('channels', 0),
-            rows.get('updates', 0))
-
-
-def wait_counts(node, want, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if counts(node) == want:
-            return
-        time.sleep(0.2)
-    fail(f'{node.name}: counts {counts(node)}, want {want}\n' + node.tail())
 
 
 def main():

@@ -13,25 +13,10 @@ import time
 
 from ctl import coldctl_state
 from harness import Harness, run, fail
+from storelib import counts, wait_counts
 
 COMMON = ('--signer=local', '--network=regtest', '--debuglevel=debug')
 NODES, CHANNELS = 300, 1500  # big enough to kill a node mid-sync
-
-
-def counts(node):
-    """Graph counters straight from the store (WAL: readers don't block)."""
-    path = os.path.join(node.datadir, 'gossip.sqlite3')
-    if not os.path.exists(path):
-        return (0, 0, 0)
-    db = sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)
-    try:
-        rows = dict(db.execute('SELECT k, v FROM meta').fetchall())
-    except sqlite3.OperationalError:
-        return (0, 0, 0)
-    finally:
-        db.close()
-    return (rows.get('nodes', 0), rows.get('channels', 0),
-            rows.get('updates', 0))
 
 
 def integrity(node):
@@ -41,16 +26,6 @@ def integrity(node):
         return db.execute('PRAGMA integrity_check').fetchone()[0]
     finally:
         db.close()
-
-
-def wait_counts(node, want, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = counts(node)
-        if got == want:
-            return
-        time.sleep(0.1)
-    fail(f'{node.name}: counts {counts(node)}, want {want}\n' + node.tail())
 
 
 def main():

@@ -18,40 +18,18 @@ from the sync that `gossip_resync(..., "signer back")` opens
 asks A for exactly 100 channels, and B ends with A's counts.  Without that
 call B stays at 120 until the hourly historical sync."""
 import os
-import sqlite3
 import subprocess
+import sys
 import time
 
 from harness import Harness, fail, run
 from signer_harness import Signer
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'gossip'))
+from storelib import counts, wait_counts  # noqa: E402
 
 N_FIRST = 120
 N_MORE = 100
-
-
-def counts(node):
-    """(nodes, channels, updates) from the store's meta table."""
-    path = os.path.join(node.datadir, 'gossip.sqlite3')
-    if not os.path.exists(path):
-        return (0, 0, 0)
-    db = sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)
-    try:
-        rows = dict(db.execute('SELECT k, v FROM meta').fetchall())
-    except sqlite3.OperationalError:
-        return (0, 0, 0)
-    finally:
-        db.close()
-    return (rows.get('nodes', 0), rows.get('channels', 0),
-            rows.get('updates', 0))
-
-
-def wait_counts(node, want, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if counts(node) == want:
-            return
-        time.sleep(0.1)
-    fail(f'{node.name}: counts {counts(node)}, want {want}\n' + node.tail())
 
 
 def gengraph(datadir, *args):
