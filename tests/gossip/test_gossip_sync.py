@@ -7,25 +7,15 @@ holding what was committed, and serves at once.  Without a chain backend
 every synced channel is stored as unverified, and GetState (coldctl state)
 says so."""
 import os
-import sqlite3
 import subprocess
 import time
 
 from ctl import coldctl_state
 from harness import Harness, run, fail
-from storelib import counts, wait_counts
+from storelib import counts, integrity, wait_counts
 
 COMMON = ('--signer=local', '--network=regtest', '--debuglevel=debug')
 NODES, CHANNELS = 300, 1500  # big enough to kill a node mid-sync
-
-
-def integrity(node):
-    path = os.path.join(node.datadir, 'gossip.sqlite3')
-    db = sqlite3.connect(path, timeout=5)
-    try:
-        return db.execute('PRAGMA integrity_check').fetchone()[0]
-    finally:
-        db.close()
 
 
 def main():

@@ -5,12 +5,14 @@ Meson passes the binaries through the environment: COLDNODE, COLDSIGNER,
 COLDCTL, GENGRAPH, SOAKLOAD, SOAKLOAD_RPC."""
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
 
 from harness import fail
+# Committed counts and integrity of the gossip store, as the tests name them.
+from storelib import counts as committed_counts  # noqa: F401
+from storelib import integrity as store_integrity  # noqa: F401
 
 
 def exe(name):
@@ -28,36 +30,6 @@ def make_graph(tmp, nodes, channels, name='graph.bin'):
                     str(channels), '--network', 'regtest', '--out', path],
                    check=True, stdout=subprocess.DEVNULL)
     return path, nodes + 3 * channels
-
-
-def store_path(node):
-    return os.path.join(node.datadir, 'gossip.sqlite3')
-
-
-def committed_counts(node):
-    """(nodes, channels, updates) as committed in the store, read by a
-    second SQLite connection (WAL: it sees committed transactions only and
-    does not block the writer)."""
-    path = store_path(node)
-    if not os.path.exists(path):
-        return (0, 0, 0)
-    db = sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)
-    try:
-        rows = dict(db.execute('SELECT k, v FROM meta').fetchall())
-    except sqlite3.OperationalError:
-        return (0, 0, 0)
-    finally:
-        db.close()
-    return (int(rows.get('nodes', 0)), int(rows.get('channels', 0)),
-            int(rows.get('updates', 0)))
-
-
-def store_integrity(node):
-    db = sqlite3.connect(store_path(node), timeout=5)
-    try:
-        return db.execute('PRAGMA integrity_check').fetchone()[0]
-    finally:
-        db.close()
 
 
 def coldctl(node, *args, macaroon='monitor.macaroon', timeout=10):

@@ -19,14 +19,11 @@ asks A for exactly 100 channels, and B ends with A's counts.  Without that
 call B stays at 120 until the hourly historical sync."""
 import os
 import subprocess
-import sys
 import time
 
 from harness import Harness, fail, run
 from signer_harness import Signer
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                '..', 'gossip'))
-from storelib import counts, wait_counts  # noqa: E402
+from storelib import counts, wait_counts
 
 N_FIRST = 120
 N_MORE = 100

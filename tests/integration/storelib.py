@@ -1,5 +1,6 @@
 """The gossip store read from outside a running coldnode (SQLite in WAL
-mode: readers do not block it), for the gossip integration tests."""
+mode: a second connection sees committed transactions only and does not
+block the writer), for the integration tests."""
 import os
 import sqlite3
 import time
@@ -20,8 +21,18 @@ def counts(node):
         return (0, 0, 0)
     finally:
         db.close()
-    return (rows.get('nodes', 0), rows.get('channels', 0),
-            rows.get('updates', 0))
+    return (int(rows.get('nodes', 0)), int(rows.get('channels', 0)),
+            int(rows.get('updates', 0)))
+
+
+def integrity(node):
+    """SQLite's PRAGMA integrity_check of the store: 'ok' or the damage."""
+    db = sqlite3.connect(os.path.join(node.datadir, 'gossip.sqlite3'),
+                         timeout=5)
+    try:
+        return db.execute('PRAGMA integrity_check').fetchone()[0]
+    finally:
+        db.close()
 
 
 def wait_counts(node, want, timeout=30):
