@@ -23,6 +23,7 @@ the ln_* helpers at the bottom for tests that need a real Lightning peer.
 """
 
 import os
+import queue
 import re
 import shutil
 import signal
@@ -30,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 DEFAULT_TIMEOUT = 15.0
@@ -227,6 +229,59 @@ class Harness:
         if errors and exc_type is None:
             raise TestFailure('\n'.join(errors))
         return False
+
+
+class Lines:
+    """A child's stdout, line by line, read by a thread (no select on a
+    buffered pipe).  @timeout: the default wait of wait() and rest()."""
+
+    def __init__(self, proc, timeout=DEFAULT_TIMEOUT):
+        self.proc = proc
+        self.timeout = timeout
+        self.q = queue.Queue()
+        self.all = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.q.put(line.rstrip('\n'))
+        self.q.put(None)
+
+    def wait(self, want, timeout=None):
+        """The first line starting with @want (fails at the timeout or
+        the child's end)."""
+        end = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < end:
+            try:
+                line = self.q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.all.append(line)
+            if line.startswith(want):
+                return line
+        fail(f'no "{want}" line; got {self.all}')
+
+    def drain(self):
+        """The lines read so far plus whatever is waiting now."""
+        while True:
+            try:
+                line = self.q.get_nowait()
+            except queue.Empty:
+                return self.all
+            if line is None:
+                return self.all
+            self.all.append(line)
+
+    def rest(self):
+        """Everything, once the child has exited."""
+        self.proc.wait(self.timeout)
+        while True:
+            line = self.q.get(timeout=self.timeout)
+            if line is None:
+                return self.all
+            self.all.append(line)
 
 
 def descendants(pid):

@@ -16,70 +16,18 @@ Env (meson): COLDNODE, NODE, NODE_PATH, PYTHONPATH (tests/integration).
 """
 import hashlib
 import os
-import queue
 import sqlite3
 import subprocess
-import threading
 import time
 
 from electrum import ecc
 
-from harness import CHAIN, DEFAULT_TIMEOUT, Harness, TestFailure, fail, \
-    ln_privkey, ln_pubkey, run
+from harness import CHAIN, DEFAULT_TIMEOUT, Harness, Lines, TestFailure, \
+    fail, ln_privkey, ln_pubkey, run
 
 NODE = os.environ.get('NODE', 'node')
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHAIN_HEX = CHAIN['regtest'].hex()
-
-
-class Lines:
-    """Stdout of a child, line by line, read by a thread (no select on a
-    buffered pipe)."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.q = queue.Queue()
-        self.all = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.q.put(line.rstrip('\n'))
-        self.q.put(None)
-
-    def wait(self, want, timeout=DEFAULT_TIMEOUT):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.q.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            self.all.append(line)
-            if line.startswith(want):
-                return line
-        fail(f'no "{want}" line; got {self.all}')
-
-    def drain(self):
-        """The lines read so far plus whatever is waiting now."""
-        while True:
-            try:
-                line = self.q.get_nowait()
-            except queue.Empty:
-                return self.all
-            if line is None:
-                return self.all
-            self.all.append(line)
-
-    def rest(self):
-        """Everything, once the child has exited."""
-        self.proc.wait(DEFAULT_TIMEOUT)
-        while True:
-            line = self.q.get(timeout=DEFAULT_TIMEOUT)
-            if line is None:
-                return self.all
-            self.all.append(line)
 
 
 def stored_ann(node, node_id, timeout=DEFAULT_TIMEOUT):

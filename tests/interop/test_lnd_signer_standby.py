@@ -9,65 +9,16 @@ coldnode sent it was refused.
 
 Env (meson): COLDNODE, COLDSIGNER, NODE, NODE_PATH, PYTHONPATH."""
 import os
-import queue
 import subprocess
-import threading
 import time
 
-from harness import CHAIN, Harness, TestFailure, fail, ln_privkey, \
+from harness import CHAIN, Harness, Lines, TestFailure, fail, ln_privkey, \
     ln_pubkey, run
 from signer_harness import Signer
 
 NODE = os.environ.get('NODE', 'node')
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHAIN_HEX = CHAIN['regtest'].hex()
-
-
-class Lines:
-    """A child's stdout, line by line, read by a thread."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.q = queue.Queue()
-        self.all = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.q.put(line.rstrip('\n'))
-        self.q.put(None)
-
-    def wait(self, want, timeout=30):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.q.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            self.all.append(line)
-            if line.startswith(want):
-                return line
-        fail(f'no "{want}" line; got {self.all}')
-
-    def drain(self):
-        while True:
-            try:
-                line = self.q.get_nowait()
-            except queue.Empty:
-                return self.all
-            if line is None:
-                return self.all
-            self.all.append(line)
-
-    def rest(self):
-        self.proc.wait(30)
-        while True:
-            line = self.q.get(timeout=30)
-            if line is None:
-                return self.all
-            self.all.append(line)
 
 
 def main():
@@ -95,7 +46,7 @@ def main():
              f'127.0.0.1:{sport}', os.path.join(x.datadir, 'tls.cert'),
              os.path.join(x.datadir, 'signer.macaroon'), priv.hex()],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        slines = Lines(lnd)
+        slines = Lines(lnd, timeout=30)
         peer = None
         try:
             slines.wait('REGISTERED')
@@ -114,7 +65,7 @@ def main():
                  '127.0.0.1', str(x.p2p_port()), node_id, CHAIN_HEX],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True)
-            plines = Lines(peer)
+            plines = Lines(peer, timeout=30)
             try:
                 plines.wait('OK client')
             except TestFailure as e:
