@@ -71,6 +71,9 @@ bool chain_zmq_seq_restarted(uint32_t gap)
 /* Messages queued in libzmq at most: past it bitcoind's messages are
  * dropped, which the sequence numbers show (then a full poll). */
 #define RCV_HWM 100000
+/* The longest wait between two reconnection attempts (libzmq doubles from
+ * its 100 ms default up to this). */
+#define RECONNECT_MAX_MS 5000
 
 struct chain_zmq {
 	struct ev_loop *loop; /* borrowed */
@@ -153,7 +156,7 @@ struct chain_zmq *chain_zmq_new(struct ev_loop *loop, void *zctx,
 				size_t errlen)
 {
 	struct chain_zmq *z;
-	int hwm = RCV_HWM, fd;
+	int hwm = RCV_HWM, ivl_max = RECONNECT_MAX_MS, fd;
 	int64_t max = MAX_MSG_SIZE;
 	size_t fl = sizeof(fd);
 
@@ -173,6 +176,12 @@ struct chain_zmq *chain_zmq_new(struct ev_loop *loop, void *zctx,
 	zmq_setsockopt(z->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
 	zmq_setsockopt(z->sock, ZMQ_SUBSCRIBE, topic, strlen(topic));
+	/* libzmq retries a refused connection every 100 ms by default, for
+	 * as long as bitcoind is down (days, if an operator stops it); double
+	 * the interval up to RECONNECT_MAX_MS instead.  Polling covers the
+	 * wait (docs/chain.md, "bitcoind restarted"). */
+	zmq_setsockopt(z->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+		       sizeof(ivl_max));
 	/* zmq_connect does not wait for the peer: libzmq connects and
 	 * reconnects in the background; it fails only on a bad address. */
 	if (zmq_connect(z->sock, endpoint)) {
