@@ -20,8 +20,7 @@ struct http_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *body;         /* owned: curl does not copy POSTFIELDS */
-	char *resp;         /* owned, grows */
-	size_t len, cap;
+	struct curlev_body resp; /* owned, grows */
 	bool too_big;
 	CURLcode rc;
 	chain_http_done done;
@@ -43,26 +42,12 @@ struct chain_http {
 static size_t write_cb(char *p, size_t sz, size_t nm, void *arg)
 {
 	struct http_req *r = arg;
-	size_t n = sz * nm;
 
-	if (r->len + n > r->h->max_response) {
+	if (!curlev_body_append(&r->resp, p, sz * nm, r->h->max_response)) {
 		r->too_big = true;
 		return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
 	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *nr = realloc(r->resp, cap);
-		if (!nr)
-			abort();
-		r->resp = nr;
-		r->cap = cap;
-	}
-	memcpy(r->resp + r->len, p, n);
-	r->len += n;
-	r->resp[r->len] = '\0';
-	return n;
+	return sz * nm;
 }
 
 static void req_free(struct http_req *r)
@@ -71,7 +56,7 @@ static void req_free(struct http_req *r)
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
 	free(r->body);
-	free(r->resp);
+	curlev_body_free(&r->resp);
 	free(r);
 }
 
@@ -107,7 +92,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 			curl_easy_strerror(r->rc));
 	else
 		r->done(r->ctx, CHAIN_HTTP_OK, status,
-			r->resp ? r->resp : "", r->len, "");
+			r->resp.data ? r->resp.data : "", r->resp.len, "");
 	req_free(r);
 	if (--h->busy == 0 && h->dying)
 		http_destroy(h);

@@ -19,8 +19,8 @@ struct cl_http_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *body, *url;
-	char *resp;
-	size_t len, cap, line_start;
+	struct curlev_body resp;
+	size_t line_start;    /* in resp: where the next watch line starts */
 	bool too_big;
 	cl_http_done done;
 	cl_http_line line;
@@ -37,38 +37,25 @@ struct cl_http {
 static size_t write_cb(char *p, size_t sz, size_t nm, void *arg)
 {
 	struct cl_http_req *r = arg;
-	size_t n = sz * nm;
+	struct curlev_body *b = &r->resp;
 
-	if (r->len + n > MAX_RESPONSE) {
+	if (!curlev_body_append(b, p, sz * nm, MAX_RESPONSE)) {
 		r->too_big = true;
 		return 0;
 	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *nr = realloc(r->resp, cap);
-		if (!nr)
-			abort();
-		r->resp = nr;
-		r->cap = cap;
-	}
-	memcpy(r->resp + r->len, p, n);
-	r->len += n;
-	r->resp[r->len] = '\0';
 	if (r->line) {
 		/* Hand up whole lines; keep the tail for the next chunk. */
 		char *nl;
-		while ((nl = memchr(r->resp + r->line_start, '\n',
-				    r->len - r->line_start))) {
-			size_t ll = (size_t)(nl - (r->resp + r->line_start));
-			r->line(r->ctx, r->resp + r->line_start, ll);
+		while ((nl = memchr(b->data + r->line_start, '\n',
+				    b->len - r->line_start))) {
+			size_t ll = (size_t)(nl - (b->data + r->line_start));
+			r->line(r->ctx, b->data + r->line_start, ll);
 			r->line_start += ll + 1;
 		}
-		if (r->line_start == r->len)
-			r->len = r->line_start = 0;
+		if (r->line_start == b->len)
+			b->len = r->line_start = 0;
 	}
-	return n;
+	return sz * nm;
 }
 
 static void req_free(struct cl_http_req *r)
@@ -80,7 +67,7 @@ static void req_free(struct cl_http_req *r)
 	sodium_memzero(r->body, strlen(r->body));
 	free(r->body);
 	free(r->url);
-	free(r->resp);
+	curlev_body_free(&r->resp);
 	free(r);
 }
 
@@ -110,8 +97,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 		r->done(r->ctx, false, status, NULL, 0,
 			curl_easy_strerror(rc));
 	else
-		r->done(r->ctx, true, status, r->resp ? r->resp : "",
-			r->len, "");
+		r->done(r->ctx, true, status,
+			r->resp.data ? r->resp.data : "", r->resp.len, "");
 	req_free(r);
 }
 

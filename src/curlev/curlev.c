@@ -7,6 +7,7 @@
 
 #include <ev.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sock {
 	ev_io io;
@@ -191,4 +192,31 @@ static void destroy(struct curlev *c)
 		free(sk);
 	}
 	free(c);
+}
+
+bool curlev_body_append(struct curlev_body *b, const char *p, size_t n,
+			size_t max)
+{
+	if (n > max || b->len > max - n)
+		return false;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *nd = realloc(b->data, cap);
+		if (!nd)
+			abort();
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+void curlev_body_free(struct curlev_body *b)
+{
+	free(b->data);
+	*b = (struct curlev_body){ 0 };
 }

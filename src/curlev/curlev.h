@@ -26,6 +26,23 @@ struct curlev_cbs {
 	void (*done)(void *arg, CURL *easy, CURLcode result);
 };
 
+/* A response body as CURLOPT_WRITEFUNCTION hands it over, kept
+ * NUL-terminated for the JSON parsers (data is NULL until the first
+ * byte).  Zero-initialise; the owner frees it with curlev_body_free. */
+struct curlev_body {
+	char *data;
+	size_t len, cap;
+};
+
+/* Appends @n bytes at @p unless the body would pass @max bytes: then false
+ * and nothing is appended (the owner's write callback returns 0 for it,
+ * and curl ends the transfer with CURLE_WRITE_ERROR).  Aborts when out of
+ * memory. */
+bool curlev_body_append(struct curlev_body *b, const char *p, size_t n,
+			size_t max);
+/* Frees the data; @b is empty again. */
+void curlev_body_free(struct curlev_body *b);
+
 /**
  * curlev_new - a multi handle on @loop (borrowed; must outlive us).
  * @priority: libev priority of our watchers (0 unless the owner's answers
