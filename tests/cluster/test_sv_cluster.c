@@ -22,25 +22,6 @@ static bool may_act(void *arg, struct supervisor *sv)
 	return allowed;
 }
 
-static void tick(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-static void pump_maybe(struct fake *f)
-{
-	if (f)
-		fake_pump(f);
-}
-
-#define RUN_UNTIL(f, cond)                                                    \
-	do {                                                                  \
-		double _end = cn_now() + 5;                                   \
-		while (!(cond) && cn_now() < _end) {                          \
-			pump_maybe(f);                                        \
-			ev_run(loop, EVRUN_ONCE);                             \
-		}                                                             \
-	} while (0)
-
 struct res {
 	bool fired;
 	enum sv_result r;
@@ -53,13 +34,6 @@ static void ecdh_cb(void *arg, enum sv_result r, const uint8_t *secret)
 	x->r = r;
 }
 
-static struct cn_nodekey *key_n(uint8_t n)
-{
-	uint8_t priv[32] = { 0 };
-	priv[31] = n;
-	return cn_nodekey_from_secret(priv);
-}
-
 static const char *STANDBY = "coldnode b is a standby, not the leader; the "
 			     "leader is a at 127.0.0.1:10019";
 
@@ -68,7 +42,7 @@ static void test_standby_and_leader(void)
 	struct sv_config cfg;
 	struct sv_cbs cbs = { .may_act = may_act };
 	struct supervisor *sv;
-	struct cn_nodekey *k = key_n(9);
+	struct cn_nodekey *k = fake_key(9);
 	struct fake f = { 0 };
 	struct sv_info si;
 	struct cs_meta meta;
@@ -111,7 +85,7 @@ static void test_standby_and_leader(void)
 		      meta.token == 42);
 	CHECK(cs_peek(&meta, f.q[0].buf, f.q[0].len) && meta.registration);
 	f.hold = false;
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 
 	/* Leadership ran out (may_act false): nothing more is sent. */
@@ -119,7 +93,7 @@ static void test_standby_and_leader(void)
 	f.hold = true;
 	cn_nodekey_pub(k, point);
 	sv_ecdh(sv, point, 0, ecdh_cb, &r);
-	RUN_UNTIL(NULL, r.fired);
+	FAKE_RUN_UNTIL(loop, NULL, r.fired);
 	CHECK(r.fired && r.r == SV_ERR_UNAVAILABLE);
 	CHECK(f.nq == 0);
 
@@ -197,7 +171,7 @@ int main(void)
 	cn_crypto_init();
 	log_set_level(NULL, LOG_BROKEN);
 	loop = ev_loop_new(0);
-	ev_timer_init(&t, tick, 0.001, 0.001);
+	ev_timer_init(&t, fake_tick, 0.001, 0.001);
 	ev_timer_start(loop, &t);
 	test_standby_and_leader();
 	test_fence_table();

@@ -5,6 +5,8 @@
 #define COLDNODE_TEST_FAKE_SIGNER_H
 
 #include <ev.h>
+#include <secp256k1.h>
+#include <secp256k1_ecdh.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,62 @@ static void fake_gone(struct fake *f, const char *why)
 
 	f->st = NULL;
 	sv_stream_gone(st, why);
+}
+
+/* Helpers shared by the tests that drive a supervisor with fakes. */
+
+/* A 1 ms repeating timer's callback: it keeps ev_run(EVRUN_ONCE) from
+ * blocking while a fake holds what it was sent. */
+static inline void fake_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+}
+
+/* Run @loop, answering @f (NULL: no fake) after each iteration, until
+ * @cond or 5 s. */
+#define FAKE_RUN_UNTIL(loop, f, cond)                                         \
+	do {                                                                  \
+		double _end = cn_now() + 5;                                   \
+		while (!(cond) && cn_now() < _end) {                          \
+			if ((f) != NULL)                                      \
+				fake_pump(f);                                 \
+			ev_run((loop), EVRUN_ONCE);                           \
+		}                                                             \
+	} while (0)
+
+/* The key whose secret is the scalar @n (so that a test can have several
+ * signers, right and wrong). */
+static inline struct cn_nodekey *fake_key(uint8_t n)
+{
+	uint8_t priv[32] = { 0 };
+
+	priv[31] = n;
+	return cn_nodekey_from_secret(priv);
+}
+
+/* The point n*G: an ECDH request's input whose answer the test knows. */
+static inline void fake_point(uint8_t out[33], uint8_t n)
+{
+	struct cn_nodekey *k = fake_key(n);
+
+	cn_nodekey_pub(k, out);
+	cn_nodekey_free(k);
+}
+
+/* What ECDH of @k with fake_point(@n) must answer: secp256k1's hash of
+ * n*K, computed from the other side.  False if secp256k1 refuses. */
+static inline bool fake_expect_ecdh(uint8_t out[32],
+				    const struct cn_nodekey *k, uint8_t n)
+{
+	uint8_t pub[33], priv[32] = { 0 };
+	secp256k1_pubkey pk;
+
+	cn_nodekey_pub(k, pub);
+	priv[31] = n;
+	return secp256k1_ec_pubkey_parse(cn_secp(), &pk, pub, 33) &&
+	       secp256k1_ecdh(cn_secp(), out, &pk, priv, NULL, NULL);
 }
 
 #endif

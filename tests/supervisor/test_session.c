@@ -4,8 +4,6 @@
 #include "supervisor/supervisor.h"
 
 #include <ev.h>
-#include <secp256k1.h>
-#include <secp256k1_ecdh.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -46,52 +44,6 @@ static void sign_cb(void *arg, enum sv_result r, const uint8_t *sig)
 		memcpy(x->data, sig, 64);
 }
 
-static void tick(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-static void pump_maybe(struct fake *f)
-{
-	if (f)
-		fake_pump(f);
-}
-
-/* Run the loop (answering the fake signer) until @cond or 5 s. */
-#define RUN_UNTIL(f, cond)                                                    \
-	do {                                                                  \
-		double _end = cn_now() + 5;                                   \
-		while (!(cond) && cn_now() < _end) {                          \
-			pump_maybe(f);                                        \
-			ev_run(loop, EVRUN_ONCE);                             \
-		}                                                             \
-	} while (0)
-
-static struct cn_nodekey *key_n(uint8_t n)
-{
-	uint8_t priv[32] = { 0 };
-	priv[31] = n;
-	return cn_nodekey_from_secret(priv);
-}
-
-static void point_n(uint8_t out[33], uint8_t n)
-{
-	struct cn_nodekey *k = key_n(n);
-	cn_nodekey_pub(k, out);
-	cn_nodekey_free(k);
-}
-
-/* Expected ECDH of key @k with point of scalar @n: n * K. */
-static void expect_ecdh(uint8_t out[32], struct cn_nodekey *k, uint8_t n)
-{
-	uint8_t pub[33], priv[32] = { 0 };
-	secp256k1_pubkey pk;
-
-	cn_nodekey_pub(k, pub);
-	priv[31] = n;
-	CHECK(secp256k1_ec_pubkey_parse(cn_secp(), &pk, pub, 33));
-	CHECK(secp256k1_ecdh(cn_secp(), out, &pk, priv, NULL, NULL));
-}
-
 static struct supervisor *new_sv(const char *pin, double timeout)
 {
 	struct sv_config cfg;
@@ -107,7 +59,7 @@ static struct supervisor *new_sv(const char *pin, double timeout)
 static void test_first_contact_and_requests(const char *pin)
 {
 	struct supervisor *sv = new_sv(pin, 5);
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	struct res now = { 0 }, queued = { 0 }, sig = { 0 };
 	struct sv_info info;
@@ -116,17 +68,17 @@ static void test_first_contact_and_requests(const char *pin)
 	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
 	CHECK(!sv_node_pubkey(sv, pub));
 	CHECK(!sv_allow_full(sv));
-	point_n(point, 3);
+	fake_point(point, 3);
 
 	/* No signer and no wait: UNAVAILABLE, but not from inside the call. */
 	sv_ecdh(sv, point, 0, ecdh_cb, &now);
 	CHECK(!now.fired);
-	RUN_UNTIL(NULL, now.fired);
+	FAKE_RUN_UNTIL(loop, NULL, now.fired);
 	CHECK(now.r == SV_ERR_UNAVAILABLE && now.count == 1);
 
 	/* Signatures are never attempted without a signer. */
 	sv_sign_message(sv, (const uint8_t *)"x", 1, sign_cb, &sig);
-	RUN_UNTIL(NULL, sig.fired);
+	FAKE_RUN_UNTIL(loop, NULL, sig.fired);
 	CHECK(sig.r == SV_ERR_UNAVAILABLE);
 
 	/* With a wait, the request waits for the signer. */
@@ -140,13 +92,13 @@ static void test_first_contact_and_requests(const char *pin)
 	/* Not authenticated (connection budget) before registration. */
 	CHECK(f.authenticated == 0);
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE && queued.fired);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE && queued.fired);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	CHECK(f.registered == 1);
 	CHECK(f.authenticated == 1);
 	CHECK(sv_allow_full(sv));
 	CHECK(queued.fired && queued.r == SV_OK && queued.count == 1);
-	expect_ecdh(want, k, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	CHECK_MEM(queued.data, want, 32);
 
 	/* First contact pinned the signer's key. */
@@ -166,7 +118,7 @@ static void test_first_contact_and_requests(const char *pin)
 	/* Sign: 64-byte wire signature, checked against the node key. */
 	memset(&sig, 0, sizeof(sig));
 	sv_sign_message(sv, (const uint8_t *)"hello", 5, sign_cb, &sig);
-	RUN_UNTIL(&f, sig.fired);
+	FAKE_RUN_UNTIL(loop, &f, sig.fired);
 	CHECK(sig.r == SV_OK);
 
 	/* A second signer is refused. */
@@ -205,7 +157,7 @@ static void test_first_contact_and_requests(const char *pin)
 	/* Back again: ACTIVE, counted. */
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	sv_get_info(sv, &info);
 	CHECK(info.transitions[SV_ACTIVE] == 2);
 	CHECK(info.transitions[SV_SAFE_MODE] == 1);
@@ -247,7 +199,7 @@ static void test_first_contact_and_requests(const char *pin)
 static void test_pinned_wrong_key(const char *pin)
 {
 	struct supervisor *sv = new_sv(pin, 5);
-	struct cn_nodekey *good = key_n(7), *bad = key_n(8);
+	struct cn_nodekey *good = fake_key(7), *bad = fake_key(8);
 	struct fake f = { 0 };
 	struct sv_info info;
 	uint8_t pub[33], got[33];
@@ -258,7 +210,7 @@ static void test_pinned_wrong_key(const char *pin)
 
 	CHECK(fake_open(&f, sv, bad));
 	fake_register(&f);
-	RUN_UNTIL(&f, f.finished);
+	FAKE_RUN_UNTIL(loop, &f, f.finished);
 	CHECK(f.finished && f.code == SV_CODE_PERMISSION_DENIED);
 	CHECK(strstr(f.msg, "signer holds node key") != NULL);
 	CHECK(sv_get_state(sv) == SV_WAITING_FOR_SIGNER);
@@ -269,7 +221,7 @@ static void test_pinned_wrong_key(const char *pin)
 	/* The right one still gets in. */
 	CHECK(fake_open(&f, sv, good));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	fake_clear(&f);
 	sv_free(sv);
@@ -282,7 +234,7 @@ static void test_pinned_wrong_key(const char *pin)
 static void test_configured_key(void)
 {
 	struct sv_config cfg;
-	struct cn_nodekey *good = key_n(9), *bad = key_n(10);
+	struct cn_nodekey *good = fake_key(9), *bad = fake_key(10);
 	struct fake f = { 0 };
 	struct supervisor *sv;
 
@@ -292,12 +244,12 @@ static void test_configured_key(void)
 	sv = sv_new(loop, &cfg, NULL);
 	CHECK(fake_open(&f, sv, bad));
 	fake_register(&f);
-	RUN_UNTIL(&f, f.finished);
+	FAKE_RUN_UNTIL(loop, &f, f.finished);
 	CHECK(f.code == SV_CODE_PERMISSION_DENIED);
 	fake_clear(&f);
 	CHECK(fake_open(&f, sv, good));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	fake_clear(&f);
 	sv_free(sv);
@@ -308,7 +260,7 @@ static void test_configured_key(void)
 static void test_bad_registration(void)
 {
 	struct supervisor *sv = new_sv(NULL, 0.05);
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	uint8_t *b;
 	size_t len;
@@ -354,7 +306,7 @@ static void test_bad_registration(void)
 
 	/* Nothing at all: registration times out. */
 	CHECK(fake_open(&f, sv, k));
-	RUN_UNTIL(NULL, f.finished);
+	FAKE_RUN_UNTIL(loop, NULL, f.finished);
 	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
 	fake_clear(&f);
 
@@ -366,23 +318,23 @@ static void test_bad_registration(void)
 static void test_timeouts(void)
 {
 	struct sv_config cfg;
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	struct res r = { 0 }, other = { 0 };
 	struct supervisor *sv;
 	uint8_t point[33];
 
-	point_n(point, 3);
+	fake_point(point, 3);
 	sv = new_sv(NULL, 0.05);
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 
 	/* A request past --signer.requesttimeout drops the signer. */
 	f.hold = true;
 	sv_ecdh(sv, point, 0, ecdh_cb, &r);
 	sv_ecdh(sv, point, 0, ecdh_cb, &other);
-	RUN_UNTIL(NULL, r.fired && other.fired);
+	FAKE_RUN_UNTIL(loop, NULL, r.fired && other.fired);
 	CHECK(r.r == SV_ERR_TIMEOUT);
 	CHECK(other.r == SV_ERR_UNAVAILABLE);
 	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
@@ -412,7 +364,7 @@ static void test_timeouts(void)
 		struct supervisor *sv2 = new_sv(NULL, 0.25);
 		CHECK(fake_open(&g, sv2, k));
 		fake_register(&g);
-		RUN_UNTIL(&g, sv_get_state(sv2) == SV_ACTIVE);
+		FAKE_RUN_UNTIL(loop, &g, sv_get_state(sv2) == SV_ACTIVE);
 		g.hold = true;
 		for (int i = 0; i < 3; i++)
 			sv_ecdh(sv2, point, 0, ecdh_cb, &b[i]);
@@ -422,7 +374,7 @@ static void test_timeouts(void)
 				ev_run(loop, EVRUN_ONCE);
 			CHECK(fake_pump_one(&g));
 		}
-		RUN_UNTIL(NULL, b[2].fired);
+		FAKE_RUN_UNTIL(loop, NULL, b[2].fired);
 		for (int i = 0; i < 3; i++)
 			CHECK(b[i].fired && b[i].r == SV_OK);
 		CHECK(!g.finished && sv_get_state(sv2) == SV_ACTIVE);
@@ -430,7 +382,7 @@ static void test_timeouts(void)
 		{
 			struct res late = { 0 };
 			sv_ecdh(sv2, point, 0, ecdh_cb, &late);
-			RUN_UNTIL(NULL, late.fired);
+			FAKE_RUN_UNTIL(loop, NULL, late.fired);
 			CHECK(late.r == SV_ERR_TIMEOUT);
 			CHECK(g.finished && sv_get_state(sv2) == SV_SAFE_MODE);
 		}
@@ -441,7 +393,7 @@ static void test_timeouts(void)
 	/* A queued request waits only as long as it was told to. */
 	memset(&r, 0, sizeof(r));
 	sv_ecdh(sv, point, 0.02, ecdh_cb, &r);
-	RUN_UNTIL(NULL, r.fired);
+	FAKE_RUN_UNTIL(loop, NULL, r.fired);
 	CHECK(r.r == SV_ERR_UNAVAILABLE && r.count == 1);
 	sv_free(sv);
 
@@ -454,7 +406,7 @@ static void test_timeouts(void)
 	sv = sv_new(loop, &cfg, NULL);
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	/* Answered pings keep it up for a while. */
 	{
 		double end = cn_now() + 0.2;
@@ -465,7 +417,7 @@ static void test_timeouts(void)
 	}
 	CHECK(sv_get_state(sv) == SV_ACTIVE && !f.finished);
 	f.no_pong = true;
-	RUN_UNTIL(&f, f.finished);
+	FAKE_RUN_UNTIL(loop, &f, f.finished);
 	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
 	CHECK(strstr(f.msg, "ping") != NULL);
 	CHECK(sv_get_state(sv) == SV_SAFE_MODE);
@@ -477,13 +429,13 @@ static void test_timeouts(void)
 static void test_cancel_and_errors(void)
 {
 	struct supervisor *sv = new_sv(NULL, 5);
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	struct res q = { 0 }, s = { 0 }, bad = { 0 };
 	uint8_t point[33], badpoint[33];
 	uint64_t id;
 
-	point_n(point, 3);
+	fake_point(point, 3);
 	/* Cancel a queued request: fires CANCELLED before returning. */
 	id = sv_ecdh(sv, point, 5, ecdh_cb, &q);
 	CHECK(id >= 2);
@@ -503,7 +455,7 @@ static void test_cancel_and_errors(void)
 
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 
 	/* Cancel a sent request: its late reply is dropped. */
 	f.hold = true;
@@ -519,7 +471,7 @@ static void test_cancel_and_errors(void)
 	memset(badpoint, 0x02, sizeof(badpoint));
 	badpoint[0] = 0x05; /* no such prefix */
 	sv_ecdh(sv, badpoint, 0, ecdh_cb, &bad);
-	RUN_UNTIL(&f, bad.fired);
+	FAKE_RUN_UNTIL(loop, &f, bad.fired);
 	CHECK(bad.r == SV_ERR_SIGNER);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 
@@ -559,11 +511,11 @@ static void test_local(void)
 	CHECK(sv && sv_get_state(sv) == SV_ACTIVE);
 	CHECK(stat(path, &stt) == 0 && (stt.st_mode & 0777) == 0600);
 	CHECK(sv_node_pubkey(sv, pub1));
-	point_n(point, 3);
+	fake_point(point, 3);
 	sv_ecdh(sv, point, 0, ecdh_cb, &r);
 	sv_sign_message(sv, (const uint8_t *)"m", 1, sign_cb, &s);
 	CHECK(!r.fired && !s.fired);
-	RUN_UNTIL(NULL, r.fired && s.fired);
+	FAKE_RUN_UNTIL(loop, NULL, r.fired && s.fired);
 	CHECK(r.r == SV_OK && s.r == SV_OK);
 	/* No remote signer in local mode. */
 	CHECK(!fake_open(&f, sv, NULL));
@@ -585,7 +537,7 @@ static void test_burst_at_active(void)
 {
 	enum { N = 100 };
 	struct supervisor *sv = new_sv(NULL, 5);
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	static struct res r[N];
 	struct sv_info info;
@@ -593,8 +545,8 @@ static void test_burst_at_active(void)
 	size_t outlen = 0;
 	char err[128];
 
-	point_n(point, 3);
-	expect_ecdh(want, k, 3);
+	fake_point(point, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < N; i++)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
@@ -649,7 +601,7 @@ static void test_one_flight_wrong_key(void)
 {
 	enum { N = 20 };
 	struct sv_config cfg;
-	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	struct cn_nodekey *k = fake_key(7), *bad = fake_key(8);
 	struct fake f = { 0 };
 	static struct res r[N];
 	struct sv_info info;
@@ -661,8 +613,8 @@ static void test_one_flight_wrong_key(void)
 	cfg.have_node_pubkey = true;
 	cfg.ping_interval = 60;
 	sv = sv_new(loop, &cfg, NULL);
-	point_n(point, 3);
-	expect_ecdh(want, k, 3);
+	fake_point(point, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < N; i++)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
@@ -678,7 +630,7 @@ static void test_one_flight_wrong_key(void)
 		f.q[1 + N] = kc;
 	}
 	f.hold = false;
-	RUN_UNTIL(&f, f.finished);
+	FAKE_RUN_UNTIL(loop, &f, f.finished);
 	CHECK(f.finished && f.code == SV_CODE_PERMISSION_DENIED);
 	for (int i = 0; i < N; i++)
 		CHECK(!r[i].fired);
@@ -690,7 +642,7 @@ static void test_one_flight_wrong_key(void)
 	/* The right one: every request answered with the node key. */
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, r[N - 1].fired);
+	FAKE_RUN_UNTIL(loop, &f, r[N - 1].fired);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	for (int i = 0; i < N; i++)
 		CHECK(r[i].fired && r[i].r == SV_OK && r[i].count == 1 &&
@@ -711,7 +663,7 @@ static void test_one_flight_wrong_key(void)
 static void test_squatter_cannot_hold_slot(void)
 {
 	struct supervisor *sv = new_sv(NULL, 5);
-	struct cn_nodekey *k = key_n(7), *bad = key_n(9);
+	struct cn_nodekey *k = fake_key(7), *bad = fake_key(9);
 	struct fake sq = { 0 }, silent = { 0 }, real = { 0 }, same = { 0 };
 	struct sv_info info;
 	uint8_t pub[33];
@@ -755,7 +707,7 @@ static void test_squatter_cannot_hold_slot(void)
 	for (int i = 0; i < 20; i++) {
 		CHECK(fake_open(&sq, sv, bad));
 		fake_register(&sq);
-		RUN_UNTIL(&sq, sq.finished);
+		FAKE_RUN_UNTIL(loop, &sq, sq.finished);
 		CHECK(sq.finished && sq.code == SV_CODE_PERMISSION_DENIED);
 		CHECK(strstr(sq.msg, "signer holds node key") != NULL);
 		CHECK(sq.conn_closed == 1);
@@ -767,13 +719,13 @@ static void test_squatter_cannot_hold_slot(void)
 	fake_register(&sq);
 	CHECK(fake_open(&real, sv, k));
 	fake_register(&real);
-	RUN_UNTIL(&real, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &real, sv_get_state(sv) == SV_ACTIVE);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	CHECK(real.authenticated == 1 && !real.finished);
 	CHECK(sv_node_pubkey(sv, pub));
 	/* The squatter in flight fails its check after that: refused, the
 	 * state stays ACTIVE. */
-	RUN_UNTIL(&sq, sq.finished);
+	FAKE_RUN_UNTIL(loop, &sq, sq.finished);
 	CHECK(sq.code == SV_CODE_PERMISSION_DENIED && sq.conn_closed == 1);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	/* Newcomers now: lnd's ALREADY_EXISTS. */
@@ -818,7 +770,7 @@ static void test_candidates_with_standby(void)
 {
 	enum { N = 5 };
 	struct sv_config cfg;
-	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	struct cn_nodekey *k = fake_key(7), *bad = fake_key(8);
 	static struct fake sq[3], real, standby, late;
 	static struct res r[N];
 	struct sv_signer_info si[8];
@@ -832,8 +784,8 @@ static void test_candidates_with_standby(void)
 	cfg.ping_interval = 60;
 	cfg.max_signers = 2;
 	sv = sv_new(loop, &cfg, NULL);
-	point_n(point, 3);
-	expect_ecdh(want, k, 3);
+	fake_point(point, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < N; i++)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
@@ -867,7 +819,7 @@ static void test_candidates_with_standby(void)
 			sq[1].q[1 + N] = kc;
 		}
 		sq[i].hold = false;
-		RUN_UNTIL(&sq[i], sq[i].finished);
+		FAKE_RUN_UNTIL(loop, &sq[i], sq[i].finished);
 		CHECK(sq[i].code == SV_CODE_PERMISSION_DENIED);
 		CHECK(sq[i].conn_closed == 1 && sq[i].authenticated == 0);
 		if (i < 2)
@@ -881,7 +833,7 @@ static void test_candidates_with_standby(void)
 
 	/* The real one passes: ACTIVE, every answer with the node key. */
 	real.hold = false;
-	RUN_UNTIL(&real, r[N - 1].fired);
+	FAKE_RUN_UNTIL(loop, &real, r[N - 1].fired);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	CHECK(real.authenticated == 1 && !real.finished);
 	for (int i = 0; i < N; i++)
@@ -901,7 +853,7 @@ static void test_candidates_with_standby(void)
 	fake_register(&late);
 	CHECK(fake_open_as(&standby, sv, k, "127.0.0.4:1"));
 	fake_register(&standby);
-	RUN_UNTIL(&standby, standby.authenticated == 1);
+	FAKE_RUN_UNTIL(loop, &standby, standby.authenticated == 1);
 	CHECK(standby.authenticated == 1 && !standby.finished);
 	CHECK(sv_get_signers(sv, si, 8) == 5);
 	CHECK(si[0].role == SV_ROLE_ACTIVE && si[1].role == SV_ROLE_STANDBY);
@@ -909,7 +861,7 @@ static void test_candidates_with_standby(void)
 	/* The held one proves the key with both slots taken: refused, its
 	 * connection kept (it holds the key), never authenticated. */
 	late.hold = false;
-	RUN_UNTIL(&late, late.finished);
+	FAKE_RUN_UNTIL(loop, &late, late.finished);
 	CHECK(late.code == SV_CODE_ALREADY_EXISTS);
 	CHECK(late.conn_closed == 0 && late.authenticated == 0);
 	/* Newcomers are refused at once now, as lnd refuses a second. */
@@ -918,8 +870,8 @@ static void test_candidates_with_standby(void)
 
 	/* The squatters fail: nothing moves. */
 	sq[0].hold = sq[1].hold = false;
-	RUN_UNTIL(&sq[0], sq[0].finished);
-	RUN_UNTIL(&sq[1], sq[1].finished);
+	FAKE_RUN_UNTIL(loop, &sq[0], sq[0].finished);
+	FAKE_RUN_UNTIL(loop, &sq[1], sq[1].finished);
 	CHECK(sq[0].conn_closed == 1 && sq[1].conn_closed == 1);
 	CHECK(sv_get_state(sv) == SV_ACTIVE);
 	CHECK(sv_get_signers(sv, si, 8) == 2);
@@ -948,13 +900,13 @@ static void test_candidates_with_standby(void)
 static void test_silent_candidate_times_out(void)
 {
 	struct supervisor *sv = new_sv(NULL, 0.2);
-	struct cn_nodekey *bad = key_n(9);
+	struct cn_nodekey *bad = fake_key(9);
 	struct fake f = { 0 };
 
 	CHECK(fake_open(&f, sv, bad));
 	fake_register(&f);
 	f.hold = true;
-	RUN_UNTIL(NULL, f.finished);
+	FAKE_RUN_UNTIL(loop, NULL, f.finished);
 	CHECK(f.finished && f.code == SV_CODE_DEADLINE_EXCEEDED);
 	CHECK(strstr(f.msg, "key check unanswered") != NULL);
 	CHECK(f.conn_closed == 1 && f.authenticated == 0);
@@ -972,7 +924,7 @@ static void test_inbound_ecdh_budget(void)
 {
 	struct sv_config cfg;
 	struct supervisor *sv;
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct fake f = { 0 };
 	struct res in[4], out[3], more = { 0 };
 	struct sv_info info;
@@ -980,7 +932,7 @@ static void test_inbound_ecdh_budget(void)
 
 	memset(in, 0, sizeof(in));
 	memset(out, 0, sizeof(out));
-	point_n(point, 3);
+	fake_point(point, 3);
 	sv_config_default(&cfg);
 	CHECK(cfg.max_inbound_ecdh == 16);
 	cfg.max_inbound_ecdh = 3;
@@ -988,14 +940,14 @@ static void test_inbound_ecdh_budget(void)
 	sv = sv_new(loop, &cfg, NULL);
 	CHECK(fake_open(&f, sv, k));
 	fake_register(&f);
-	RUN_UNTIL(&f, sv_get_state(sv) == SV_ACTIVE);
+	FAKE_RUN_UNTIL(loop, &f, sv_get_state(sv) == SV_ACTIVE);
 	f.hold = true;
 	/* Three admitted, the fourth refused (not from inside the call). */
 	uint64_t ids[4];
 	for (int i = 0; i < 4; i++)
 		ids[i] = sv_ecdh_inbound(sv, point, 0, ecdh_cb, &in[i]);
 	CHECK(!in[3].fired);
-	RUN_UNTIL(NULL, in[3].fired);
+	FAKE_RUN_UNTIL(loop, NULL, in[3].fired);
 	CHECK(in[3].r == SV_ERR_BUSY && !in[0].fired);
 	/* Ours are never refused. */
 	for (int i = 0; i < 3; i++)
@@ -1009,24 +961,24 @@ static void test_inbound_ecdh_budget(void)
 	sv_cancel(sv, ids[0]);
 	CHECK(in[0].fired && in[0].r == SV_ERR_CANCELLED && in[0].count == 1);
 	sv_ecdh_inbound(sv, point, 0, ecdh_cb, &more);
-	RUN_UNTIL(NULL, more.fired);
+	FAKE_RUN_UNTIL(loop, NULL, more.fired);
 	CHECK(more.r == SV_ERR_BUSY);
 	sv_cancel(sv, ids[0]); /* twice: ignored */
 	/* The signer answers everything: the cancelled one's answer is
 	 * dropped silently, the others delivered, the budget empty. */
 	f.hold = false;
-	RUN_UNTIL(&f, in[1].fired && in[2].fired && out[2].fired);
+	FAKE_RUN_UNTIL(loop, &f, in[1].fired && in[2].fired && out[2].fired);
 	CHECK(in[0].count == 1);
 	CHECK(in[1].r == SV_OK && in[2].r == SV_OK);
 	for (int i = 0; i < 3; i++)
 		CHECK(out[i].r == SV_OK);
-	RUN_UNTIL(&f, ({ sv_get_info(sv, &info); info.inbound_ecdh == 0; }));
+	FAKE_RUN_UNTIL(loop, &f, ({ sv_get_info(sv, &info); info.inbound_ecdh == 0; }));
 	sv_get_info(sv, &info);
 	CHECK(info.inbound_ecdh == 0 && info.requests_sent == 0);
 	CHECK(sv_get_state(sv) == SV_ACTIVE && !f.finished);
 	memset(&more, 0, sizeof(more));
 	sv_ecdh_inbound(sv, point, 0, ecdh_cb, &more);
-	RUN_UNTIL(&f, more.fired);
+	FAKE_RUN_UNTIL(loop, &f, more.fired);
 	CHECK(more.r == SV_OK);
 	/* Freed with a cancelled request still at the signer: its caller
 	 * was told once, and is not told again. */
@@ -1052,7 +1004,7 @@ int main(void)
 	log_set_level(NULL, LOG_UNUSUAL);
 	loop = ev_loop_new(0);
 	/* Keep EVRUN_ONCE from blocking long. */
-	ev_timer_init(&t, tick, 0.001, 0.001);
+	ev_timer_init(&t, fake_tick, 0.001, 0.001);
 	ev_timer_start(loop, &t);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/svtestXXXXXX");
 	CHECK(mkdtemp(tmpdir) != NULL);

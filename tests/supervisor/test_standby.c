@@ -8,8 +8,6 @@
 #include "supervisor/supervisor.h"
 
 #include <ev.h>
-#include <secp256k1.h>
-#include <secp256k1_ecdh.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,35 +30,6 @@ static void ecdh_cb(void *arg, enum sv_result r, const uint8_t *secret)
 	x->r = r;
 	if (secret)
 		memcpy(x->data, secret, 32);
-}
-
-static struct cn_nodekey *key_n(uint8_t n)
-{
-	uint8_t priv[32] = { 0 };
-	priv[31] = n;
-	return cn_nodekey_from_secret(priv);
-}
-
-static void point_n(uint8_t out[33], uint8_t n)
-{
-	struct cn_nodekey *k = key_n(n);
-	cn_nodekey_pub(k, out);
-	cn_nodekey_free(k);
-}
-
-static void expect_ecdh(uint8_t out[32], struct cn_nodekey *k, uint8_t n)
-{
-	uint8_t pub[33], priv[32] = { 0 };
-	secp256k1_pubkey pk;
-
-	cn_nodekey_pub(k, pub);
-	priv[31] = n;
-	CHECK(secp256k1_ec_pubkey_parse(cn_secp(), &pk, pub, 33));
-	CHECK(secp256k1_ecdh(cn_secp(), out, &pk, priv, NULL, NULL));
-}
-
-static void tick(struct ev_loop *l, ev_timer *w, int revents)
-{
 }
 
 /* Pump every fake, then one loop iteration. */
@@ -118,7 +87,7 @@ static size_t signers(struct supervisor *sv, struct sv_signer_info *out)
 static void test_failover_resends(void)
 {
 	enum { N = 50 };
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct supervisor *sv = new_sv(k, 2, 60, 5);
 	struct fake f1 = { 0 }, f2 = { 0 };
 	struct fake *fs[] = { &f1, &f2 };
@@ -140,8 +109,8 @@ static void test_failover_resends(void)
 	sv_get_info(sv, &info);
 	CHECK(info.standby_registrations == 1 && info.signer_registrations == 2);
 
-	point_n(point, 3);
-	expect_ecdh(want, k, 3);
+	fake_point(point, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	memset(r, 0, sizeof(r));
 	fake_clear(&f1);
 	fake_clear(&f2);
@@ -187,7 +156,7 @@ static void test_failover_resends(void)
  * refuses a second; another key is refused. */
 static void test_standby_rules(void)
 {
-	struct cn_nodekey *k = key_n(7), *bad = key_n(8);
+	struct cn_nodekey *k = fake_key(7), *bad = fake_key(8);
 	struct supervisor *sv = new_sv(k, 2, 0.02, 5);
 	struct fake f1 = { 0 }, f2 = { 0 }, f3 = { 0 };
 	struct fake *fs[] = { &f1, &f2 };
@@ -213,7 +182,7 @@ static void test_standby_rules(void)
 	CHECK(!fake_open_as(&f3, sv, k, "127.0.0.1:1004"));
 	CHECK(f3.code == SV_CODE_ALREADY_EXISTS);
 
-	point_n(point, 3);
+	fake_point(point, 3);
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < 20; i++)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r[i]);
@@ -248,7 +217,7 @@ static void test_standby_rules(void)
  * ping it sits on hands over at the ping timeout. */
 static void test_silent_active(bool by_ping)
 {
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct supervisor *sv = new_sv(k, 2, by_ping ? 0.05 : 60, 0.2);
 	struct fake f1 = { 0 }, f2 = { 0 };
 	struct fake *fs[] = { &f1, &f2 };
@@ -260,7 +229,7 @@ static void test_silent_active(bool by_ping)
 	attach(sv, &f1, k, "127.0.0.1:1001");
 	attach(sv, &f2, k, "127.0.0.1:1002");
 	f1.hold = true;
-	point_n(point, 3);
+	fake_point(point, 3);
 	if (!by_ping)
 		sv_ecdh(sv, point, 5, ecdh_cb, &r);
 	RUN_UNTIL(fs, 2, f1.finished);
@@ -290,7 +259,7 @@ static void test_silent_active(bool by_ping)
 static void test_flapping(int rounds, bool keep_one)
 {
 	enum { SLOTS = 3, PER = 8 };
-	struct cn_nodekey *k = key_n(7);
+	struct cn_nodekey *k = fake_key(7);
 	struct supervisor *sv = new_sv(k, SLOTS, 60, 5);
 	struct fake f[SLOTS];
 	struct fake *fs[SLOTS];
@@ -304,8 +273,8 @@ static void test_flapping(int rounds, bool keep_one)
 	memset(f, 0, sizeof(f));
 	for (int i = 0; i < SLOTS; i++)
 		fs[i] = &f[i];
-	point_n(point, 3);
-	expect_ecdh(want, k, 3);
+	fake_point(point, 3);
+	CHECK(fake_expect_ecdh(want, k, 3));
 	attach(sv, &f[0], k, "127.0.0.1:2000");
 	srand(19);
 	for (int round = 0; round < rounds; round++) {
@@ -385,7 +354,7 @@ int main(int argc, char **argv)
 	log_set_level(NULL, LOG_BROKEN);
 	loop = ev_loop_new(0);
 	/* Keep EVRUN_ONCE from blocking long. */
-	ev_timer_init(&t, tick, 0.001, 0.001);
+	ev_timer_init(&t, fake_tick, 0.001, 0.001);
 	ev_timer_start(loop, &t);
 	test_failover_resends();
 	test_standby_rules();
