@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "h2load_run.h"
+
 static void info(void *arg, struct rpc_node_info *out)
 {
 	static const struct rpc_feature feats[] = {
@@ -63,9 +65,9 @@ struct result {
 	long done, ok;
 };
 
-static int cmp_long(const void *a, const void *b)
+static int cmp_d(const void *a, const void *b)
 {
-	long x = *(const long *)a, y = *(const long *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
@@ -73,71 +75,20 @@ static bool h2load(struct result *r, uint16_t port, const char *path,
 		   const char *mac_hex, const char *body, const char *logf,
 		   int streams, int n)
 {
-	char url[128], nbuf[16], mbuf[16], hdr[20000], logarg[300], line[512];
-	int pfd[2];
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", port, path);
-	snprintf(nbuf, sizeof(nbuf), "%d", n);
-	snprintf(mbuf, sizeof(mbuf), "%d", streams);
-	snprintf(hdr, sizeof(hdr), "macaroon: %s", mac_hex);
-	snprintf(logarg, sizeof(logarg), "--log-file=%s", logf);
-	if (pipe(pfd) != 0)
-		return false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		execlp("h2load", "h2load", "-n", nbuf, "-c", "1", "-m", mbuf,
-		       "-t", "1", "-H", "content-type: application/grpc",
-		       "-H", "te: trailers", "-H", hdr, "-d", body, logarg, url,
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
+	struct h2load_run h;
+	bool ok = h2load_run(&h, port, path, mac_hex, NULL, body, logf,
+			     streams, n);
+
 	memset(r, 0, sizeof(*r));
-	while (fgets(line, sizeof(line), f)) {
-		double secs, rps;
-		char unit[4];
-		long tot, st, done, ok;
-		/* "finished in 1.23s, 8000.00 req/s" (or "388.77ms, ...") */
-		if (sscanf(line, "finished in %lf%3[mus], %lf req/s", &secs,
-			   unit, &rps) == 3)
-			r->rps = rps;
-		if (sscanf(line, "requests: %ld total, %ld started, %ld done, "
-			   "%ld succeeded", &tot, &st, &done, &ok) == 4) {
-			r->done = done;
-			r->ok = ok;
-		}
+	r->rps = h.rps;
+	r->done = h.done;
+	r->ok = h.ok;
+	if (h.nlat) {
+		qsort(h.lat, h.nlat, sizeof(*h.lat), cmp_d);
+		r->p99_ms = h.lat[(h.nlat * 99) / 100] * 1000;
 	}
-	fclose(f);
-	int status;
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return false;
-	/* --log-file: start (us), HTTP status, microseconds to the end */
-	FILE *lf = fopen(logf, "r");
-	long *lat = NULL;
-	size_t nl = 0, cap = 0;
-	while (lf && fgets(line, sizeof(line), lf)) {
-		long a, b, c;
-		if (sscanf(line, "%ld %ld %ld", &a, &b, &c) != 3)
-			continue;
-		if (nl == cap) {
-			cap = cap ? cap * 2 : 1024;
-			lat = realloc(lat, cap * sizeof(*lat));
-			if (!lat)
-				abort();
-		}
-		lat[nl++] = c;
-	}
-	if (lf)
-		fclose(lf);
-	if (nl) {
-		qsort(lat, nl, sizeof(*lat), cmp_long);
-		r->p99_ms = lat[(nl * 99) / 100] / 1000.0;
-	}
-	free(lat);
-	return r->rps > 0;
+	free(h.lat);
+	return ok;
 }
 
 int main(int argc, char **argv)

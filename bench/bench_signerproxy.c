@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "signrpc.pb-c.h"
+#include "h2load_run.h"
 
 static struct ev_loop *loop;
 static struct supervisor *sv;
@@ -143,62 +144,19 @@ static void direct(struct result *r, int n, int inflight)
 static bool h2load(struct result *r, uint16_t port, const char *mac_hex,
 		   const char *body, const char *logf, int inflight, int n)
 {
-	char url[128], nbuf[16], mbuf[16], hdr[2000], logarg[300], line[512];
-	int pfd[2], status;
+	struct h2load_run h;
+	/* lnd's grpc-go sends its 5 s deadline with every call. */
+	bool ok = h2load_run(&h, port, "/signrpc.Signer/DeriveSharedKey",
+			     mac_hex, "grpc-timeout: 5S", body, logf,
+			     inflight, n);
 
-	snprintf(url, sizeof(url),
-		 "https://127.0.0.1:%u/signrpc.Signer/DeriveSharedKey", port);
-	snprintf(nbuf, sizeof(nbuf), "%d", n);
-	snprintf(mbuf, sizeof(mbuf), "%d", inflight);
-	snprintf(hdr, sizeof(hdr), "macaroon: %s", mac_hex);
-	snprintf(logarg, sizeof(logarg), "--log-file=%s", logf);
-	if (pipe(pfd) != 0)
-		return false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		/* lnd's grpc-go sends its 5 s deadline with every call. */
-		execlp("h2load", "h2load", "-n", nbuf, "-c", "1", "-m", mbuf,
-		       "-t", "1", "-H", "content-type: application/grpc",
-		       "-H", "te: trailers", "-H", "grpc-timeout: 5S", "-H",
-		       hdr, "-d", body, logarg, url, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
 	memset(r, 0, sizeof(*r));
-	while (fgets(line, sizeof(line), f)) {
-		double secs, rps;
-		char unit[4];
-		long tot, st, done, ok;
-		if (sscanf(line, "finished in %lf%3[mus], %lf req/s", &secs,
-			   unit, &rps) == 3)
-			r->rps = rps;
-		if (sscanf(line, "requests: %ld total, %ld started, %ld done, "
-			   "%ld succeeded", &tot, &st, &done, &ok) == 4)
-			r->ok = ok;
-	}
-	fclose(f);
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "h2load: exit status %d\n", status);
-		return false;
-	}
-	FILE *lf = fopen(logf, "r");
-	double *lat = calloc(n, sizeof(double));
-	size_t nl = 0;
-	while (lf && fgets(line, sizeof(line), lf) && nl < (size_t)n) {
-		long a, b, c;
-		if (sscanf(line, "%ld %ld %ld", &a, &b, &c) == 3)
-			lat[nl++] = c / 1e6;
-	}
-	if (lf)
-		fclose(lf);
-	if (nl)
-		pct(r, lat, nl);
-	free(lat);
-	return r->rps > 0;
+	r->rps = h.rps;
+	r->ok = h.ok;
+	if (h.nlat)
+		pct(r, h.lat, h.nlat);
+	free(h.lat);
+	return ok;
 }
 
 /* One call at a time through the proxy with coldnode's own blocking gRPC
