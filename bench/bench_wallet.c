@@ -21,6 +21,7 @@
 #include "chain/block.h"
 #include "wallet/wallet_internal.h"
 #include "../tests/wallet/rawblock.h"
+#include "../tests/wallet/tkey.h"
 
 #include <inttypes.h>
 #include <secp256k1.h>
@@ -57,29 +58,6 @@ static long rss_kib(const char *field)
 	return v;
 }
 
-struct tkey {
-	struct wallet_xpub k;
-	char str[120];
-};
-
-static void make_key(struct tkey *t, enum wallet_xkey_family fam)
-{
-	const secp256k1_context *ctx = (const secp256k1_context *)cn_secp();
-	uint8_t sk[32];
-	secp256k1_pubkey pk;
-	size_t len = 33;
-	do
-		randombytes_buf(sk, sizeof(sk));
-	while (!secp256k1_ec_pubkey_create(ctx, &pk, sk));
-	secp256k1_ec_pubkey_serialize(ctx, t->k.pubkey, &len, &pk,
-				      SECP256K1_EC_COMPRESSED);
-	randombytes_buf(t->k.chain_code, 32);
-	t->k.depth = 3;
-	t->k.child_num = 0x80000000u;
-	if (!wallet_xpub_format(t->str, sizeof(t->str), &t->k, fam, false))
-		abort();
-}
-
 static struct wallet *make_wallet(const char *path, uint32_t gap,
 				  struct tkey *k84)
 {
@@ -88,9 +66,9 @@ static struct wallet *make_wallet(const char *path, uint32_t gap,
 	struct wallet_account *a;
 	struct wallet_import_result res;
 	size_t n;
-	make_key(&k49, XKEY_NESTED);
-	make_key(k84, XKEY_NATIVE);
-	make_key(&k86, XKEY_ANY);
+	tkey_random(&k49, XKEY_NESTED, false, 0);
+	tkey_random(k84, XKEY_NATIVE, false, 0);
+	tkey_random(&k86, XKEY_ANY, false, 0);
 	snprintf(json, sizeof(json),
 		 "{\"accounts\":["
 		 "{\"name\":\"default\",\"address_type\":\"HYBRID_NESTED_WITNESS_PUBKEY_HASH\","

@@ -8,6 +8,7 @@
 #include "chain/block.h"
 #include "check.h"
 #include "rawblock.h"
+#include "tkey.h"
 
 #include <inttypes.h>
 #include <secp256k1.h>
@@ -111,31 +112,6 @@ static void test_decide(void)
 }
 
 /* ---- a real wallet ----------------------------------------------------------- */
-
-struct tkey {
-	struct wallet_xpub k;
-	char str[120];
-};
-
-static void make_key(struct tkey *t, uint32_t acct)
-{
-	const secp256k1_context *ctx = (const secp256k1_context *)cn_secp();
-	uint8_t sk[32];
-	secp256k1_pubkey pk;
-	size_t len = 33;
-	do
-		randombytes_buf(sk, sizeof(sk));
-	while (!secp256k1_ec_pubkey_create(ctx, &pk, sk));
-	secp256k1_ec_pubkey_serialize(ctx, t->k.pubkey, &len, &pk,
-				      SECP256K1_EC_COMPRESSED);
-	randombytes_buf(t->k.chain_code, 32);
-	t->k.depth = 3;
-	memset(t->k.parent_fp, 0x11, 4);
-	t->k.child_num = 0x80000000u | acct;
-	if (!wallet_xpub_format(t->str, sizeof(t->str), &t->k, XKEY_NATIVE,
-				false))
-		abort();
-}
 
 struct script {
 	uint8_t s[WALLET_MAX_SCRIPT];
@@ -269,7 +245,7 @@ static void test_results(void)
 	uint8_t zero[32] = { 0 };
 	struct script s = { 0 };
 
-	make_key(&key, 0);
+	tkey_random(&key, XKEY_NATIVE, false, 0);
 	fresh_db("results");
 	struct wallet *w = open_wallet(5);
 	import(w, "default", &key, 0, -1);
@@ -368,8 +344,8 @@ static void test_import_later(void)
 	uint8_t zero[32] = { 0 };
 	struct script x0, x1, xc, y3, y4, y6;
 
-	make_key(&kx, 0);
-	make_key(&ky, 1);
+	tkey_random(&kx, XKEY_NATIVE, false, 0);
+	tkey_random(&ky, XKEY_NATIVE, false, 1);
 	x0 = p2wkh(&kx, 0, 0);
 	x1 = p2wkh(&kx, 0, 1);
 	xc = p2wkh(&kx, 1, 0);
@@ -479,7 +455,7 @@ static void test_gap_order(void)
 	uint8_t zero[32] = { 0 };
 	struct script s13, s8, s3, s17, s22;
 
-	make_key(&k, 0);
+	tkey_random(&k, XKEY_NATIVE, false, 0);
 	s13 = p2wkh(&k, 0, 13);
 	s8 = p2wkh(&k, 0, 8);
 	s3 = p2wkh(&k, 0, 3);
@@ -568,7 +544,7 @@ static void test_big_blocks(void)
 	if (!rb)
 		return;
 
-	make_key(&k, 0);
+	tkey_random(&k, XKEY_NATIVE, false, 0);
 	fresh_db("big");
 	struct wallet *w = open_wallet(10);
 	import(w, "default", &k, 0, 702861);
@@ -648,7 +624,7 @@ static void test_log_hash(void)
 	CHECK(f != NULL);
 	if (!f)
 		return;
-	make_key(&key, 0);
+	tkey_random(&key, XKEY_NATIVE, false, 0);
 	make_block(&b, zero, NULL, 0);
 	hex_encode_reversed(want, b.blk->hash, 32);
 	hex_encode(internal, b.blk->hash, 32);

@@ -10,6 +10,7 @@
 #include "chain/block.h"
 #include "check.h"
 #include "rawblock.h"
+#include "tkey.h"
 
 #include <inttypes.h>
 #include <secp256k1.h>
@@ -20,27 +21,6 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/cn-wallet-balance-XXXXXX";
-
-/* A random account key at depth 3, child @acct' (lnd's export shape). */
-static void make_key(struct wallet_xpub *k, char *str, size_t len,
-		     uint32_t acct)
-{
-	const secp256k1_context *ctx = (const secp256k1_context *)cn_secp();
-	uint8_t sk[32];
-	secp256k1_pubkey pk;
-	size_t plen = 33;
-	do
-		randombytes_buf(sk, sizeof(sk));
-	while (!secp256k1_ec_pubkey_create(ctx, &pk, sk));
-	secp256k1_ec_pubkey_serialize(ctx, k->pubkey, &plen, &pk,
-				      SECP256K1_EC_COMPRESSED);
-	randombytes_buf(k->chain_code, 32);
-	k->depth = 3;
-	memset(k->parent_fp, 0x11, 4);
-	k->child_num = 0x80000000u | acct;
-	if (!wallet_xpub_format(str, len, k, XKEY_NATIVE, false))
-		abort();
-}
 
 struct script {
 	uint8_t s[WALLET_MAX_SCRIPT];
@@ -177,8 +157,7 @@ static void import(struct wallet *w, const char *name, const char *xpub,
 static void test_scan_sequence(void)
 {
 	char path[300];
-	struct wallet_xpub kd, ks, kl;
-	char sd[120], ss[120], sl[120];
+	struct tkey kd, ks, kl;
 	int64_t conf, unconf;
 	uint64_t n0;
 	uint8_t zero[32] = { 0 };
@@ -187,18 +166,18 @@ static void test_scan_sequence(void)
 	struct wallet *w = wallet_open(path);
 	CHECK(w != NULL);
 	CHECK(wallet_configure(w, "regtest", 5));
-	make_key(&kd, sd, sizeof(sd), 0);
-	make_key(&ks, ss, sizeof(ss), 1);
-	make_key(&kl, sl, sizeof(sl), 2);
+	tkey_random(&kd, XKEY_NATIVE, false, 0);
+	tkey_random(&ks, XKEY_NATIVE, false, 1);
+	tkey_random(&kl, XKEY_NATIVE, false, 2);
 	same(w, "empty");
-	import(w, "default", sd, 0);
+	import(w, "default", kd.str, 0);
 	same(w, "default imported");
-	import(w, "savings", ss, 1);
+	import(w, "savings", ks.str, 1);
 	same(w, "savings imported");
 
-	struct script d0 = p2wkh(&kd, 0, 0), d1 = p2wkh(&kd, 0, 1),
-		      d2 = p2wkh(&kd, 0, 2), dc = p2wkh(&kd, 1, 0),
-		      s0 = p2wkh(&ks, 0, 0), s1 = p2wkh(&ks, 0, 1);
+	struct script d0 = p2wkh(&kd.k, 0, 0), d1 = p2wkh(&kd.k, 0, 1),
+		      d2 = p2wkh(&kd.k, 0, 2), dc = p2wkh(&kd.k, 1, 0),
+		      s0 = p2wkh(&ks.k, 0, 0), s1 = p2wkh(&ks.k, 0, 1);
 
 	/* Block 1: default/0/0 100000, savings/0/0 50000; the coinbase pays
 	 * default/0/1 (immature for 100 blocks). */
@@ -303,7 +282,7 @@ static void test_scan_sequence(void)
 	same(w, "block 3', mempool");
 
 	/* An account imported while running: a new name at zero. */
-	import(w, "later", sl, 2);
+	import(w, "later", kl.str, 2);
 	same(w, "later imported");
 
 	/* Up to coinbase maturity: every tip move changes confirmations. */

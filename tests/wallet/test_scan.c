@@ -7,6 +7,7 @@
 #include "chain/block.h"
 #include "check.h"
 #include "rawblock.h"
+#include "tkey.h"
 
 #include <secp256k1.h>
 #include <inttypes.h>
@@ -21,34 +22,6 @@
 static char dir[] = "/tmp/cn-wallet-scan-XXXXXX";
 static char dbpath[320];
 
-/* An account key of our own making: random point and chain code, at
- * depth 3, child index' — the shape lnd exports. */
-struct tkey {
-	struct wallet_xpub k;
-	char str[120];
-};
-
-static void make_key(struct tkey *t, enum wallet_xkey_family fam,
-		     bool mainnet, uint32_t acct)
-{
-	const secp256k1_context *ctx = (const secp256k1_context *)cn_secp();
-	uint8_t sk[32];
-	secp256k1_pubkey pk;
-	size_t len = 33;
-	do
-		randombytes_buf(sk, sizeof(sk));
-	while (!secp256k1_ec_pubkey_create(ctx, &pk, sk));
-	secp256k1_ec_pubkey_serialize(ctx, t->k.pubkey, &len, &pk,
-				      SECP256K1_EC_COMPRESSED);
-	randombytes_buf(t->k.chain_code, 32);
-	t->k.depth = 3;
-	memset(t->k.parent_fp, 0x11, 4);
-	t->k.child_num = 0x80000000u | acct;
-	if (!wallet_xpub_format(t->str, sizeof(t->str), &t->k, fam, mainnet))
-		abort();
-}
-
-/* The script of @key's branch/index for @type. */
 static size_t script_of(uint8_t s[WALLET_MAX_SCRIPT], const struct tkey *key,
 			enum wallet_addr_type type, uint32_t branch,
 			uint32_t idx)
@@ -112,14 +85,14 @@ static void test_accounts_parse(void)
 
 	/* The same key as a mainnet zpub on regtest. */
 	struct tkey z;
-	make_key(&z, XKEY_NATIVE, true, 0);
+	tkey_random(&z, XKEY_NATIVE, true, 0);
 	snprintf(buf, sizeof(buf), "{\"accounts\":[{\"name\":\"x\","
 		 "\"address_type\":\"WITNESS_PUBKEY_HASH\",\"extended_public_key\":"
 		 "\"%s\",\"derivation_path\":\"m/84'/1'/0'\"}]}", z.str);
 	CHECK(!parse_json(&a, &n, err, sizeof(err), "regtest", buf));
 	CHECK(strstr(err, "is for mainnet") != NULL);
 	/* Coin type 0' on regtest. */
-	make_key(&z, XKEY_NATIVE, false, 0);
+	tkey_random(&z, XKEY_NATIVE, false, 0);
 	snprintf(buf, sizeof(buf), "{\"accounts\":[{\"name\":\"x\","
 		 "\"address_type\":\"WITNESS_PUBKEY_HASH\",\"extended_public_key\":"
 		 "\"%s\",\"derivation_path\":\"m/84'/0'/0'\"}]}", z.str);
@@ -559,9 +532,9 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 2;
 	snprintf(dbpath, sizeof(dbpath), "%s/wallet.sqlite", dir);
-	make_key(&k49, XKEY_NESTED, false, 0);
-	make_key(&k84, XKEY_NATIVE, false, 0);
-	make_key(&k86, XKEY_ANY, false, 0);
+	tkey_random(&k49, XKEY_NESTED, false, 0);
+	tkey_random(&k84, XKEY_NATIVE, false, 0);
+	tkey_random(&k86, XKEY_ANY, false, 0);
 	test_accounts_parse();
 	test_scan();
 	test_kill9();
