@@ -51,7 +51,8 @@ static double take_double(struct input *in)
 static void collect(void *arg, struct metrics_page *pg)
 {
 	struct input in = *(struct input *)arg;
-	char help[64], v1[64], v2[64];
+	/* v1 is read after the loop even when the input had no sample. */
+	char help[64], v1[64] = "", v2[64] = "";
 	struct cn_hist h = { 0 };
 
 	take_str(&in, help, sizeof(help));
