@@ -68,8 +68,18 @@ function startFilter() {
   const f = new wire.GossipTimestampFilterMessage();
   f.chainHash = chain; f.firstTimestamp = TS_LO; f.timestampRange = TS_HI - TS_LO;
   sock.write(f.serialize());
-  // The backfill has no end marker: a ping after it is answered after it.
-  setTimeout(() => { sock.write(Buffer.concat([u16(18), u16(8), u16(0)])); }, 3000);
+  armQuiet();
+}
+
+// The backfill has no end marker, and coldnode paces it by the send queue
+// (a pong may overtake what is not queued yet): once no gossip has come for
+// 3 s, a ping, whose pong then follows everything sent.  The test's Python
+// side checks the counts against the store, so a stall that ended this
+// early fails there.
+let quiet = null;
+function armQuiet() {
+  if (quiet) clearTimeout(quiet);
+  quiet = setTimeout(() => { sock.write(Buffer.concat([u16(18), u16(8), u16(0)])); }, 3000);
 }
 
 let fUpd = 0, fNode = 0, fAnn = 0, fOut = 0, fOrder = 0;
@@ -142,6 +152,7 @@ sock.on('data', (m) => {
     return;
   }
   if (step === 'filter') {
+    if (type === 256 || type === 257 || type === 258) armQuiet();
     if (type === 256) {
       const ca = wire.ChannelAnnouncementMessage.deserialize(m);
       fAnnSent.add(ca.shortChannelId.toString());
