@@ -247,9 +247,11 @@ class Lines:
             self.q.put(line.rstrip('\n'))
         self.q.put(None)
 
-    def wait(self, want, timeout=None):
-        """The first line starting with @want (fails at the timeout or
-        the child's end)."""
+    def wait(self, want, timeout=None, what=None):
+        """The first line starting with @want, or for which @want(line) is
+        true when it is a function (fails at the timeout or the child's
+        end, naming @what)."""
+        match = want if callable(want) else (lambda l: l.startswith(want))
         end = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < end:
             try:
@@ -259,8 +261,10 @@ class Lines:
             if line is None:
                 break
             self.all.append(line)
-            if line.startswith(want):
+            if match(line):
                 return line
+        if what:
+            fail(f'no {what}; got {self.all[-20:]}')
         fail(f'no "{want}" line; got {self.all}')
 
     def drain(self):

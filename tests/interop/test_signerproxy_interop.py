@@ -31,17 +31,15 @@ Env (meson): COLDNODE, COLDCTL, NODE, NODE_PATH, PYTHONPATH
 import hashlib
 import json
 import os
-import queue
 import re
 import subprocess
-import threading
 import time
 import urllib.request
 
 from bcoin import Bcoin
 from ctl import coldctl_state
-from harness import DEFAULT_TIMEOUT, Harness, fail, ln_privkey, ln_pubkey, \
-    run
+from harness import DEFAULT_TIMEOUT, Harness, Lines, fail, ln_privkey, \
+    ln_pubkey, run
 
 NODE = os.environ.get('NODE', 'node')
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,35 +47,17 @@ HOLD = 1.5  # --signerproxy.holdtime
 
 
 class Proc:
-    """A child whose stdout lines are read by a thread."""
+    """A child whose stdout lines are read by a thread (harness.Lines)."""
 
     def __init__(self, args, env=None):
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True,
                                   env=env)
-        self.q = queue.Queue()
-        self.seen = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            self.q.put(line.rstrip('\n'))
-        self.q.put(None)
+        self.out = Lines(self.p)
 
     def line(self, pred, timeout=DEFAULT_TIMEOUT, what='a line'):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                ln = self.q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if ln is None:
-                break
-            self.seen.append(ln)
-            if pred(ln):
-                return ln
-        fail(f'no {what}; got {self.seen[-20:]}')
+        return self.out.wait(pred, timeout, what)
 
     def kill(self):
         if self.p.poll() is None:
